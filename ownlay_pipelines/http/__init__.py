@@ -1,0 +1,1 @@
+"""The HTTP client core every connector uses: errors, retries, limits, breaker, paging, jobs."""

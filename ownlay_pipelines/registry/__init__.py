@@ -1,0 +1,1 @@
+"""Workspaces (tenants), their tiers and their platform connections."""

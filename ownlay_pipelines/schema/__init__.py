@@ -1,0 +1,1 @@
+"""Canonical vocabularies and row models shared by every layer."""
