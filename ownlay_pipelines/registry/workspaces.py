@@ -96,7 +96,9 @@ class Workspace(BaseModel):
     @classmethod
     def _currency(cls, value: str) -> str:
         if not CURRENCY_CODE.fullmatch(value):
-            raise ValueError(f"currency {value!r} is not a three-letter ISO 4217 code such as 'EUR'")
+            raise ValueError(
+                f"currency {value!r} is not a three-letter ISO 4217 code such as 'EUR'"
+            )
         return value
 
     @model_validator(mode="after")

@@ -1,0 +1,1 @@
+"""The Parquet lake: partition paths, the atomic writer, quarantine and the warehouse catalog."""

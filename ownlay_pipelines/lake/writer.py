@@ -1,0 +1,107 @@
+"""The one way anything is written to the lake: one Parquet file per partition, replaced atomically.
+
+The file is written under a temporary name in the partition's own folder, flushed to disk and then
+`os.replace`d over `data.parquet`, so a reader sees the old file or the new one and never half of
+one. A crash leaves only a `.tmp` file, which no reader's `*.parquet` glob matches and which
+`sweep_leftovers` removes later. Writing a partition twice with the same rows gives the same file
+contents, so re-materialising is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ownlay_pipelines.lake.tables import DATA_FILE, TableRef, partition_dir, table_dir
+
+TEMP_SUFFIX = ".tmp"
+
+
+@dataclass(frozen=True)
+class WrittenPartition:
+    """One partition file that is now in place: where, how many rows, how many bytes."""
+
+    path: Path
+    rows: int
+    bytes: int
+
+
+def write_partition(
+    lake_root: Path,
+    ref: TableRef,
+    table: pa.Table,
+    *,
+    workspace_id: str,
+    report_date: date | None = None,
+) -> WrittenPartition:
+    """Replace the partition (workspace, optional date) of `ref` with `table`, atomically.
+
+    An empty table is written too: it replaces stale rows and keeps the schema readable.
+    """
+    folder = partition_dir(lake_root, ref, workspace_id, report_date)
+    folder.mkdir(parents=True, exist_ok=True)
+    final_path = folder / DATA_FILE
+    temp_path = folder / f".{DATA_FILE}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
+    try:
+        pq.write_table(
+            table,
+            temp_path,
+            compression="snappy",
+            use_dictionary=True,
+            write_statistics=True,
+        )
+        _fsync_file(temp_path)
+        os.replace(temp_path, final_path)
+    except BaseException:
+        temp_path.unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder)
+    return WrittenPartition(path=final_path, rows=table.num_rows, bytes=final_path.stat().st_size)
+
+
+def read_partition(
+    lake_root: Path, ref: TableRef, *, workspace_id: str, report_date: date | None = None
+) -> pa.Table | None:
+    """The committed rows of one partition, or None when it was never written."""
+    path = partition_dir(lake_root, ref, workspace_id, report_date) / DATA_FILE
+    if not path.exists():
+        return None
+    return pq.read_table(path)
+
+
+def sweep_leftovers(lake_root: Path, ref: TableRef, *, older_than_seconds: float = 3600.0) -> int:
+    """Delete temporary files a crashed write left behind; returns how many were removed.
+
+    Only files older than `older_than_seconds` go, so a write in progress is never disturbed.
+    """
+    root = table_dir(lake_root, ref)
+    if not root.exists():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for leftover in root.rglob(f".*{TEMP_SUFFIX}"):
+        if leftover.stat().st_mtime < cutoff:
+            leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename is durable only once the directory entry is flushed.
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

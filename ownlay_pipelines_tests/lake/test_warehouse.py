@@ -1,0 +1,107 @@
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from ownlay_pipelines.lake.tables import TableRef
+from ownlay_pipelines.lake.warehouse import build_warehouse, discover_tables
+from ownlay_pipelines.lake.writer import write_partition
+
+INSIGHTS = TableRef.of("raw", "meta_ads", "insights")
+UNIFIED = TableRef.of("unified", "campaign_metrics_daily")
+
+
+def _write(lake: Path, ref: TableRef, day: int, clicks: int) -> None:
+    table = pa.table({"report_date": [date(2026, 11, day)], "clicks": [clicks]})
+    write_partition(lake, ref, table, workspace_id="acme", report_date=date(2026, 11, day))
+
+
+def test_discovers_two_and_three_part_tables_and_ignores_temp_files(tmp_path: Path):
+    _write(tmp_path, INSIGHTS, 1, 5)
+    _write(tmp_path, UNIFIED, 1, 5)
+    (tmp_path / "raw/meta_ads/insights/workspace_id=acme/.data.parquet.x.tmp").write_bytes(b"junk")
+
+    assert discover_tables(tmp_path) == [INSIGHTS, UNIFIED]
+
+
+def test_views_read_every_partition_and_catalog_describes_them(tmp_path: Path):
+    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
+    _write(lake, INSIGHTS, 1, 5)
+    _write(lake, INSIGHTS, 2, 7)
+
+    build = build_warehouse(
+        lake, warehouse, descriptions={"raw/meta_ads/insights": "one row per day"}
+    )
+
+    assert build.rebuilt and build.views == ("raw_meta_ads_insights",)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert connection.execute("SELECT sum(clicks) FROM raw_meta_ads_insights").fetchone() == (
+            12,
+        )
+        assert connection.execute("SELECT description FROM ownlay_catalog").fetchone() == (
+            "one row per day",
+        )
+
+
+def test_unchanged_table_set_does_not_replace_the_file(tmp_path: Path):
+    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
+    _write(lake, INSIGHTS, 1, 5)
+    build_warehouse(lake, warehouse)
+    inode = warehouse.stat().st_ino
+
+    _write(lake, INSIGHTS, 2, 7)
+    again = build_warehouse(lake, warehouse)
+
+    assert not again.rebuilt
+    assert warehouse.stat().st_ino == inode
+
+
+READER = textwrap.dedent(
+    """
+    import sys, duckdb
+    connection = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "ro")
+    query = "SELECT sum(clicks) FROM raw_meta_ads_insights"
+    print("before", connection.execute(query).fetchone()[0], flush=True)
+    sys.stdin.readline()
+    print("after", connection.execute(query).fetchone()[0], flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("reader_mode", ["ro", "rw"])
+def test_reader_process_holding_the_warehouse_neither_blocks_nor_is_broken_by_a_run(
+    tmp_path: Path, reader_mode: str
+):
+    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
+    _write(lake, INSIGHTS, 1, 5)
+    build_warehouse(lake, warehouse)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(warehouse), reader_mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline().split() == ["before", "5"]
+
+        # A pipeline run while the reader holds the file: new rows, a new table, a new catalog.
+        _write(lake, INSIGHTS, 2, 7)
+        _write(lake, UNIFIED, 2, 7)
+        build = build_warehouse(lake, warehouse)
+        assert build.rebuilt
+        with duckdb.connect(str(warehouse), read_only=True) as fresh:
+            assert fresh.execute(
+                "SELECT count(*) FROM unified_campaign_metrics_daily"
+            ).fetchone() == (1,)
+
+        out, _ = reader.communicate("go\n", timeout=60)
+    finally:
+        reader.kill()
+    # The reader keeps its old catalog, whose view still reads the lake and sees the new day.
+    assert out.split() == ["after", "12"]
+    assert reader.returncode == 0
