@@ -1,0 +1,1 @@
+"""One module per platform: its client subclass, its stream specs and its normalisers."""
