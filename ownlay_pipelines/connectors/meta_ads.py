@@ -33,7 +33,7 @@ from ownlay_pipelines.connectors.wire_values import (
     to_non_negative_decimal,
     to_text,
 )
-from ownlay_pipelines.http.async_jobs import JobStatus, run_report_job
+from ownlay_pipelines.http.async_jobs import JobStatus, ReportJobFailed, run_report_job
 from ownlay_pipelines.http.client import ApiClient
 from ownlay_pipelines.http.errors import (
     ApiError,
@@ -58,8 +58,17 @@ CONVERSION_ACTION = "purchase"
 """The action type counted as a conversion; `omni_purchase` repeats it and is never added."""
 ATTRIBUTION_WINDOWS = ("1d_click", "7d_click", "28d_click", "1d_view")
 """Meta's current windows; 7d_view and 28d_view were removed on 2026-01-12."""
-ALL_STATUSES = json.dumps(["ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "IN_PROCESS", "WITH_ISSUES"])
-"""Deleted and archived entities are requested so their historical spend still joins to names."""
+EFFECTIVE_STATUSES = (
+    "ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "CAMPAIGN_PAUSED", "ADSET_PAUSED", "IN_PROCESS",
+    "WITH_ISSUES", "PENDING_REVIEW", "DISAPPROVED", "PREAPPROVED", "PENDING_BILLING_INFO",
+)  # fmt: skip
+"""Every effective_status: Meta matches the filter exactly, omits deleted and archived objects
+unless asked, and marks children of paused parents CAMPAIGN_PAUSED / ADSET_PAUSED."""
+ALL_STATUSES = json.dumps(list(EFFECTIVE_STATUSES))
+INSIGHTS_FILTERING = json.dumps(
+    [{"field": "campaign.effective_status", "operator": "IN", "value": list(EFFECTIVE_STATUSES)}]
+)
+"""Account-level insights leave out deleted campaigns unless the request filters them in."""
 
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 TOKEN_EXPIRED_CODE = 190
@@ -71,6 +80,8 @@ USAGE_PAUSE_SECONDS = 60.0
 STATUS_VOCABULARY = {
     "ACTIVE": "active",
     "PAUSED": "paused",
+    "CAMPAIGN_PAUSED": "paused",
+    "ADSET_PAUSED": "paused",
     "DELETED": "removed",
     "ARCHIVED": "removed",
 }
@@ -152,6 +163,7 @@ class CampaignInsightsJob:
             ),
             "time_increment": 1,
             "action_attribution_windows": json.dumps(list(ATTRIBUTION_WINDOWS)),
+            "filtering": INSIGHTS_FILTERING,
             "limit": PAGE_SIZE,
         }
         body = self.client.request_json(
@@ -280,10 +292,15 @@ def _account_row(request: FetchRequest) -> dict[str, Any]:
 def _fetch_insights(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     assert isinstance(client, MetaAdsClient) and request.date_range is not None
     account = client.account
-    for record in run_report_job(
-        CampaignInsightsJob(client), request.date_range, clock=client.clock
-    ):
-        yield {**record, "_account_timezone": account.get("timezone_name")}
+    try:
+        for record in run_report_job(
+            CampaignInsightsJob(client), request.date_range, clock=client.clock
+        ):
+            yield {**record, "_account_timezone": account.get("timezone_name")}
+    except ReportJobFailed as error:
+        # run_report_job does not know whose job it ran; say it for the alert.
+        error.platform, error.account_id = client.platform, client.account_id
+        raise
 
 
 def _normalise_insights(record: Record, request: FetchRequest) -> dict[str, Any]:
