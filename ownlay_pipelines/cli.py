@@ -1,0 +1,62 @@
+"""The `ownlay` command: `ownlay demo` runs the whole pipeline on the built-in sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import dagster as dg
+
+from ownlay_pipelines.settings import Mode, Settings
+
+
+def _quiet_dagster_warnings() -> None:
+    """Beta-API notices and the mixed backfill-policy note are for developers, not demo users."""
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", message="Asset job .* varying BackfillPolicies")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    _quiet_dagster_warnings()
+    # Imported here so the warning filters above apply while the asset graph is built.
+    from ownlay_pipelines.definitions import build_definitions
+    from ownlay_pipelines.demo import EXAMPLE_QUERY, prepare_instance, run_demo, summary
+
+    settings = Settings.from_env()
+    if settings.mode is not Mode.SANDBOX:
+        print("ownlay demo runs on the sandbox only; unset OWNLAY_MODE or set it to 'sandbox'")
+        return 2
+    started = time.perf_counter()
+    instance = prepare_instance(Path.cwd())
+    timings = run_demo(build_definitions(settings), settings, instance, days=args.days)
+    print(summary(settings.warehouse_path))
+    print(f"\nWarehouse: {settings.warehouse_path}")
+    print(f"Dagster instance: {Path.cwd() / '.dagster_home'} (`make dev` shows these runs)")
+    print("Try:")
+    print(
+        f'  .venv/bin/python -c "import duckdb; '
+        f'print(duckdb.connect(\'{settings.warehouse_path}\', read_only=True).sql(\\"{EXAMPLE_QUERY}\\"))"'
+    )
+    runs = len(timings)
+    print(f"\nDone: {runs} runs in {time.perf_counter() - started:.1f} s wall time.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ownlay", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the whole pipeline on the sandbox data")
+    demo.add_argument("--days", type=int, default=30, help="days of history to sync (default 30)")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

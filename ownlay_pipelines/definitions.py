@@ -1,0 +1,43 @@
+"""The one Definitions object of the code location: assets, jobs, sensors and resources."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
+from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily, warehouse_catalog
+from ownlay_pipelines.defs.jobs import JOBS
+from ownlay_pipelines.defs.resources import default_resources
+from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
+from ownlay_pipelines.settings import Settings
+
+MODEL_DUCKDB = DuckDBResource(
+    database=":memory:",
+    # DuckDB may swap an ASOF join for a quadratic loop when it under-estimates the left side
+    # (reference/perf_reliability.md §0, finding 1); models never want that plan.
+    connection_config={"asof_loop_join_threshold": 0},
+)
+
+
+def build_definitions(
+    settings: Settings, *, resource_overrides: dict[str, dg.ConfigurableResource] | None = None
+) -> dg.Definitions:
+    """Everything the code location serves, bound to `settings`' lake and registry.
+
+    `resource_overrides` replaces resources by key (tests pin the sandbox clock or add faults).
+    """
+    return dg.Definitions(
+        assets=[*CONNECTOR_ASSETS, campaign_metrics_daily, warehouse_catalog],
+        jobs=JOBS,
+        sensors=[workspace_registry_sensor],
+        resources={
+            **default_resources(settings),
+            "duckdb": MODEL_DUCKDB,
+            **(resource_overrides or {}),
+        },
+        # Steps are I/O-bound API calls and short DuckDB queries: a process per step would cost
+        # more than the work (reference/perf_reliability.md §2).
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(Settings.from_env())

@@ -1,0 +1,125 @@
+"""Model assets: the unified campaign metrics table and the analysts' warehouse catalog."""
+
+import dagster as dg
+import pyarrow as pa
+from dagster_duckdb import DuckDBResource
+
+from ownlay_pipelines.connectors.catalog import all_streams
+from ownlay_pipelines.connectors.streams import Partitioning
+from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspace
+from ownlay_pipelines.defs.resources import LakeResource
+from ownlay_pipelines.lake.warehouse import build_warehouse
+from ownlay_pipelines.models.campaign_metrics import (
+    UNIFIED_CAMPAIGN_METRICS,
+    UNIFIED_SCHEMA,
+    write_campaign_metrics,
+)
+from ownlay_pipelines.models.metric_definitions import DERIVED_METRICS
+
+METRIC_SOURCES = [
+    (spec.platform.value, spec.ref) for _, spec in all_streams() if spec.feeds_campaign_metrics
+]
+CAMPAIGN_SNAPSHOTS = [
+    spec.ref
+    for _, spec in all_streams()
+    if spec.table == "campaigns" and spec.partitioning is Partitioning.WORKSPACE
+]
+
+
+@dg.asset(
+    key=UNIFIED_CAMPAIGN_METRICS.parts,
+    description=(
+        "One row per workspace, platform, ad account, campaign and account-local report date: "
+        "impressions, clicks, exact spend, conversions and conversion value as the platform "
+        "reported them, with ctr_percent, cpc, cpm and roas (NULL when the denominator is zero)."
+    ),
+    group_name="unified",
+    kinds={"duckdb", "parquet"},
+    partitions_def=daily_by_workspace,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[
+        *(dg.AssetDep(list(ref.parts)) for _, ref in METRIC_SOURCES),
+        *(
+            dg.AssetDep(
+                list(ref.parts),
+                partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                    partition_dimension_name="workspace"
+                ),
+            )
+            for ref in CAMPAIGN_SNAPSHOTS
+        ),
+    ],
+    metadata={
+        "lake_table": str(UNIFIED_CAMPAIGN_METRICS),
+        "derived_metrics": dg.MetadataValue.md(
+            "\n".join(f"- `{m.name}` ({m.unit}): {m.description}" for m in DERIVED_METRICS)
+        ),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(f.name, str(f.type)) for f in UNIFIED_SCHEMA]
+        ),
+    },
+)
+def campaign_metrics_daily(
+    context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """Rebuild the unified rows of every partition in the run from the raw platform tables."""
+    tables: list[pa.Table] = []
+    with duckdb.get_connection() as connection:
+        for workspace_id, days in days_by_workspace(list(context.partition_keys)).items():
+            table = write_campaign_metrics(
+                connection,
+                lake.lake_root,
+                sources=METRIC_SOURCES,
+                workspace_id=workspace_id,
+                days=days,
+            )
+            context.log.info(
+                f"{UNIFIED_CAMPAIGN_METRICS} {workspace_id}: {len(days)} day(s), {table.num_rows} rows"
+            )
+            tables.append(table)
+    combined = pa.concat_tables(tables) if tables else UNIFIED_SCHEMA.empty_table()
+    spend = combined.group_by("currency").aggregate([("spend", "sum")]).to_pylist()
+    metadata: dict[str, object] = {
+        "dagster/row_count": combined.num_rows,
+        "spend_by_currency": dg.MetadataValue.json(
+            {row["currency"]: str(row["spend_sum"]) for row in spend}
+        ),
+    }
+    if combined.num_rows:
+        preview = combined.slice(0, 10).to_pandas().astype(str)
+        metadata["preview"] = dg.MetadataValue.md(preview.to_markdown(index=False))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+WAREHOUSE_KEY = dg.AssetKey(["warehouse", "duckdb", "catalog"])
+
+
+@dg.asset(
+    key=WAREHOUSE_KEY,
+    description=(
+        "The analysts' DuckDB file: one view per lake table (raw_*, quarantine_*, unified_*), "
+        "rebuilt as a new file and swapped in only when the set of tables changes."
+    ),
+    group_name="warehouse",
+    kinds={"duckdb"},
+    deps=[*(list(spec.ref.parts) for _, spec in all_streams()), campaign_metrics_daily],
+)
+def warehouse_catalog(
+    context: dg.AssetExecutionContext, lake: LakeResource
+) -> dg.MaterializeResult:
+    """Refresh `warehouse.duckdb` so every lake table has a view."""
+    descriptions = {str(spec.ref): spec.description for _, spec in all_streams()}
+    descriptions[str(UNIFIED_CAMPAIGN_METRICS)] = campaign_metrics_daily.descriptions_by_key[
+        campaign_metrics_daily.key
+    ]
+    build = build_warehouse(lake.lake_root, lake.warehouse_path, descriptions=descriptions)
+    context.log.info(
+        f"warehouse {build.path}: {len(build.views)} views ({'rebuilt' if build.rebuilt else 'unchanged'})"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(build.path)),
+            "views": dg.MetadataValue.json(list(build.views)),
+            "rebuilt": build.rebuilt,
+        }
+    )

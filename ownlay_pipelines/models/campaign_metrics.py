@@ -1,0 +1,134 @@
+"""`unified/campaign_metrics_daily`: every ad platform's daily campaign metrics in one shape.
+
+One row per (workspace, platform, account, campaign, account-local report date) with impressions,
+clicks, spend, conversions and conversion value as the platform reported them (money exact, in
+the account currency) and the derived ratios from `metric_definitions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ownlay_pipelines.lake.tables import DATA_FILE, TableRef, partition_dir
+from ownlay_pipelines.lake.writer import write_partition
+from ownlay_pipelines.models.metric_definitions import DERIVED_METRICS, derived_metrics_sql
+from ownlay_pipelines.schema.campaign_metrics import CAMPAIGN_DAY_COLUMNS, MONEY
+
+UNIFIED_CAMPAIGN_METRICS = TableRef.of("unified", "campaign_metrics_daily")
+"""Lake location of the unified table (asset key unified/campaign_metrics_daily)."""
+
+UNIFIED_SCHEMA = pa.schema(
+    [
+        pa.field("workspace_id", pa.string(), nullable=False),
+        pa.field("platform", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("campaign_id", pa.string(), nullable=False),
+        pa.field("campaign_name", pa.string()),
+        pa.field("campaign_status", pa.string()),
+        pa.field("report_date", pa.date32(), nullable=False),
+        pa.field("account_timezone", pa.string()),
+        pa.field("currency", pa.string()),
+        pa.field("impressions", pa.int64(), nullable=False),
+        pa.field("clicks", pa.int64(), nullable=False),
+        pa.field("spend", MONEY, nullable=False),
+        pa.field("conversions", MONEY, nullable=False),
+        pa.field("conversion_value", MONEY, nullable=False),
+        *(pa.field(m.name, pa.float64()) for m in DERIVED_METRICS),
+    ]
+)
+
+
+def _existing_files(
+    lake_root: Path, ref: TableRef, workspace_id: str, days: Sequence[date] | None
+) -> list[str]:
+    dates: Sequence[date | None] = days if days is not None else [None]
+    paths = [partition_dir(lake_root, ref, workspace_id, d) / DATA_FILE for d in dates]
+    return [str(p) for p in paths if p.exists()]
+
+
+def _platform_select(
+    lake_root: Path, platform: str, metrics_ref: TableRef, workspace_id: str, days: Sequence[date]
+) -> str | None:
+    files = _existing_files(lake_root, metrics_ref, workspace_id, days)
+    if not files:
+        return None
+    columns = ", ".join(f"m.{c}" for c in CAMPAIGN_DAY_COLUMNS)
+    source = f"read_parquet({files!r})"
+    campaign_files = _existing_files(
+        lake_root, TableRef.of("raw", platform, "campaigns"), workspace_id, None
+    )
+    if not campaign_files:
+        return (
+            f"SELECT '{platform}' AS platform, {columns}, NULL AS campaign_status FROM {source} m"
+        )
+    return (
+        f"SELECT '{platform}' AS platform, {columns}, c.status AS campaign_status "
+        f"FROM {source} m LEFT JOIN read_parquet({campaign_files!r}) c "
+        "ON c.account_id = m.account_id AND c.campaign_id = m.campaign_id"
+    )
+
+
+def compute_campaign_metrics(
+    connection: duckdb.DuckDBPyConnection,
+    lake_root: Path,
+    *,
+    sources: Sequence[tuple[str, TableRef]],
+    workspace_id: str,
+    days: Sequence[date],
+) -> pa.Table:
+    """Unified rows for one workspace and `days`, from each (platform, raw metrics table) source.
+
+    File paths are built from validated partition keys (never from user text), and only the
+    partitions asked for are read.
+    """
+    selects = [
+        select
+        for platform, ref in sources
+        if (select := _platform_select(lake_root, platform, ref, workspace_id, days)) is not None
+    ]
+    if not selects:
+        return UNIFIED_SCHEMA.empty_table()
+    union = "\nUNION ALL BY NAME\n".join(selects)
+    query = f"""
+        SELECT
+            workspace_id, platform, account_id, campaign_id, campaign_name, campaign_status,
+            report_date, account_timezone, currency,
+            impressions, clicks, spend, conversions, conversion_value,
+            {derived_metrics_sql()}
+        FROM ({union})
+        ORDER BY platform, account_id, campaign_id, report_date
+    """
+    return connection.sql(query).to_arrow_table().select(UNIFIED_SCHEMA.names).cast(UNIFIED_SCHEMA)
+
+
+def write_campaign_metrics(
+    connection: duckdb.DuckDBPyConnection,
+    lake_root: Path,
+    *,
+    sources: Sequence[tuple[str, TableRef]],
+    workspace_id: str,
+    days: Sequence[date],
+) -> pa.Table:
+    """Compute one workspace's unified rows for `days` and replace each day's partition.
+
+    Every day gets a file, empty when no platform reported it, so a re-run never leaves stale rows.
+    """
+    table = compute_campaign_metrics(
+        connection, lake_root, sources=sources, workspace_id=workspace_id, days=days
+    )
+    for day in days:
+        day_rows = table.filter(pc.equal(table["report_date"], pa.scalar(day, pa.date32())))
+        write_partition(
+            lake_root,
+            UNIFIED_CAMPAIGN_METRICS,
+            day_rows,
+            workspace_id=workspace_id,
+            report_date=day,
+        )
+    return table

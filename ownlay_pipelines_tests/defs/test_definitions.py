@@ -1,0 +1,105 @@
+from datetime import date
+
+import dagster as dg
+
+from ownlay_pipelines.definitions import defs
+from ownlay_pipelines.defs.partitions import days_by_workspace, multi_key
+from ownlay_pipelines.defs.resources import RegistryResource
+from ownlay_pipelines.defs.workspace_sync import partition_changes, workspace_registry_sensor
+from ownlay_pipelines.registry.workspaces import load_registry
+from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
+
+EXPECTED_ASSETS = {
+    "raw/meta_ads/insights",
+    "raw/meta_ads/campaigns",
+    "raw/meta_ads/ad_sets",
+    "raw/meta_ads/ads",
+    "raw/meta_ads/creatives",
+    "raw/meta_ads/audiences",
+    "raw/google_ads/campaign_metrics",
+    "raw/google_ads/campaigns",
+    "raw/google_ads/ad_groups",
+    "raw/google_ads/ads",
+    "raw/google_ads/keywords",
+    "raw/google_ads/conversion_actions",
+    "unified/campaign_metrics_daily",
+    "warehouse/duckdb/catalog",
+}
+
+
+def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+
+    assert keys == EXPECTED_ASSETS
+    assert {job.name for job in defs.jobs} == {
+        "entity_snapshots",
+        "daily_metrics",
+        "refresh_warehouse",
+    }
+    assert (
+        defs.resolve_sensor_def("workspace_registry").default_status
+        is dg.DefaultSensorStatus.RUNNING
+    )
+    for job_name in ("entity_snapshots", "daily_metrics", "refresh_warehouse"):
+        defs.resolve_job_def(job_name)
+
+
+def test_every_asset_has_a_description_group_and_connector_assets_a_pool():
+    for assets_def in defs.resolve_all_asset_specs():
+        assert assets_def.description, assets_def.key
+        assert assets_def.group_name, assets_def.key
+    meta = defs.get_assets_def(dg.AssetKey(["raw", "meta_ads", "insights"]))
+    assert meta.op.pool == "meta_ads_api"
+    assert meta.backfill_policy == dg.BackfillPolicy.multi_run(31)
+    unified = defs.get_assets_def(dg.AssetKey(["unified", "campaign_metrics_daily"]))
+    assert unified.backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def test_partition_keys_group_by_workspace_in_date_order():
+    keys = [
+        multi_key(date(2026, 11, 2), "b"),
+        multi_key(date(2026, 11, 1), "b"),
+        multi_key(date(2026, 11, 1), "a"),
+    ]
+    assert str(keys[0]) == "2026-11-02|b"
+    assert days_by_workspace(keys) == {
+        "a": [date(2026, 11, 1)],
+        "b": [date(2026, 11, 1), date(2026, 11, 2)],
+    }
+
+
+def test_partition_changes_add_new_and_remove_dropped_workspaces():
+    registry = load_registry(DEFAULT_REGISTRY_FILE)
+    assert partition_changes(["acme-outdoor", "gone"], registry) == (
+        ["blumen-haus", "kumo-tea"],
+        ["gone"],
+    )
+
+
+def test_workspace_sensor_requests_the_registry_difference_then_skips():
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("workspace", ["acme-outdoor", "gone"])
+        context = dg.build_sensor_context(
+            instance=instance, resources={"registry": RegistryResource()}
+        )
+
+        result = workspace_registry_sensor.evaluate_tick(context)
+
+        adds = [
+            r
+            for r in result.dynamic_partitions_requests
+            if isinstance(r, dg.AddDynamicPartitionsRequest)
+        ]
+        deletes = [
+            r
+            for r in result.dynamic_partitions_requests
+            if isinstance(r, dg.DeleteDynamicPartitionsRequest)
+        ]
+        assert adds[0].partition_keys == ["blumen-haus", "kumo-tea"]
+        assert deletes[0].partition_keys == ["gone"]
+
+        instance.add_dynamic_partitions("workspace", ["blumen-haus", "kumo-tea"])
+        instance.delete_dynamic_partition("workspace", "gone")
+        again = workspace_registry_sensor.evaluate_tick(context)
+        assert again.skip_message == "workspace partitions already match the registry"
