@@ -54,11 +54,15 @@ def _run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
 
 
 def _unified_rows(lake_root: Path) -> list[tuple]:
-    return duckdb.sql(
-        f"SELECT platform, account_id, campaign_id, report_date, impressions, clicks, spend, "
-        f"conversions, conversion_value FROM read_parquet('{table_glob(lake_root, UNIFIED)}') "
-        "ORDER BY ALL"
-    ).fetchall()
+    return (
+        duckdb.connect()
+        .sql(
+            f"SELECT platform, account_id, campaign_id, report_date, impressions, clicks, spend, "
+            f"conversions, conversion_value FROM read_parquet('{table_glob(lake_root, UNIFIED)}') "
+            "ORDER BY ALL"
+        )
+        .fetchall()
+    )
 
 
 def _ground_truth() -> list[tuple]:
@@ -138,12 +142,20 @@ def test_malformed_rows_are_quarantined_and_good_rows_kept(tmp_path: Path):
         metadata = event.asset_materialization.metadata
 
     lake_root = tmp_path / "data" / "lake"
-    quarantined = duckdb.sql(
-        f"SELECT field, reason FROM read_parquet('{table_glob(lake_root, TableRef.of('quarantine', 'meta_ads', 'insights'))}')"
-    ).fetchall()
-    kept = duckdb.execute(
-        f"SELECT count(*) FROM read_parquet('{table_glob(lake_root, TableRef.of('raw', 'meta_ads', 'insights'))}')"
-    ).fetchone()[0]
+    quarantined = (
+        duckdb.connect()
+        .sql(
+            f"SELECT field, reason FROM read_parquet('{table_glob(lake_root, TableRef.of('quarantine', 'meta_ads', 'insights'))}')"
+        )
+        .fetchall()
+    )
+    kept = (
+        duckdb.connect()
+        .execute(
+            f"SELECT count(*) FROM read_parquet('{table_glob(lake_root, TableRef.of('raw', 'meta_ads', 'insights'))}')"
+        )
+        .fetchone()[0]
+    )
     truth = [r for r in _ground_truth() if r[0] == "meta_ads"]
     assert len(quarantined) > 0
     assert kept + len(quarantined) == len(truth)

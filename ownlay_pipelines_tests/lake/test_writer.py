@@ -49,7 +49,11 @@ def test_rewrite_replaces_rows_instead_of_appending(tmp_path: Path):
     write_partition(tmp_path, REF, _table([1, 2, 3]), workspace_id="acme", report_date=DAY)
     write_partition(tmp_path, REF, _table([9]), workspace_id="acme", report_date=DAY)
 
-    rows = duckdb.sql(f"SELECT clicks FROM read_parquet('{table_glob(tmp_path, REF)}')").fetchall()
+    rows = (
+        duckdb.connect()
+        .sql(f"SELECT clicks FROM read_parquet('{table_glob(tmp_path, REF)}')")
+        .fetchall()
+    )
     assert rows == [(9,)]
 
 
@@ -116,9 +120,11 @@ def test_process_killed_before_replace_leaves_previous_file_readable_and_leftove
     folder = partition_dir(tmp_path, REF, "acme", DAY)
     leftovers = [p for p in folder.iterdir() if p.name != "data.parquet"]
     assert len(leftovers) == 1 and leftovers[0].name.endswith(".tmp")
-    rows = duckdb.sql(
-        f"SELECT clicks FROM read_parquet('{table_glob(tmp_path, REF)}') ORDER BY 1"
-    ).fetchall()
+    rows = (
+        duckdb.connect()
+        .sql(f"SELECT clicks FROM read_parquet('{table_glob(tmp_path, REF)}') ORDER BY 1")
+        .fetchall()
+    )
     assert rows == [(1,), (2,)]
 
     assert sweep_leftovers(tmp_path, REF, older_than_seconds=3600) == 0
