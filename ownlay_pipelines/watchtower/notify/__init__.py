@@ -1,0 +1,1 @@
+"""Delivering watchtower alerts: Discord webhooks, SMTP e-mail, immediate and digest dispatch."""
