@@ -1,4 +1,5 @@
-"""The `ownlay` command: `ownlay demo` runs the whole pipeline on the built-in sandbox."""
+"""The `ownlay` command: `demo` runs the pipeline on the sandbox; `rules` and `alerts` manage the
+watchtower."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from ownlay_pipelines.settings import Mode, Settings
+from ownlay_pipelines.watchtower.cli import register_cli as register_watchtower_cli
 
 
 def _quiet_dagster_warnings() -> None:
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the whole pipeline on the sandbox data")
     demo.add_argument("--days", type=int, default=30, help="days of history to sync (default 30)")
     demo.set_defaults(handler=_demo)
+    register_watchtower_cli(commands)
     return parser
 
 

@@ -5,7 +5,12 @@ from dagster_duckdb import DuckDBResource
 
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily, warehouse_catalog
+from ownlay_pipelines.defs.checks.watchtower_checks import WATCHTOWER_CHECKS
 from ownlay_pipelines.defs.jobs import JOBS
+from ownlay_pipelines.defs.notifications import (
+    watchtower_notifications,
+    watchtower_notifications_schedule,
+)
 from ownlay_pipelines.defs.resources import default_resources
 from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
 from ownlay_pipelines.settings import Settings
@@ -27,7 +32,9 @@ def build_definitions(
     """
     return dg.Definitions(
         assets=[*CONNECTOR_ASSETS, campaign_metrics_daily, warehouse_catalog],
-        jobs=JOBS,
+        asset_checks=WATCHTOWER_CHECKS,
+        jobs=[*JOBS, watchtower_notifications],
+        schedules=[watchtower_notifications_schedule],
         sensors=[workspace_registry_sensor],
         resources={
             **default_resources(settings),

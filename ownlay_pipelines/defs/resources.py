@@ -4,12 +4,14 @@ Secrets never appear in resource config: a live connection names environment var
 registry and they are read with `EnvVar` when a run opens the client.
 """
 
+import os
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 from pydantic import Field
 
 from ownlay_pipelines.connectors.streams import Connector
@@ -21,6 +23,12 @@ from ownlay_pipelines.sandbox.faults import FaultPlan, PlatformFaults
 from ownlay_pipelines.sandbox.transport import sandbox_transport
 from ownlay_pipelines.sandbox.world import SandboxWorld
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE, Mode, Settings
+from ownlay_pipelines.watchtower.store import (
+    DATABASE_URL_ENV,
+    SQLITE_FILE_NAME,
+    normalize_database_url,
+    open_store,
+)
 
 RATE_LIMITERS = RateLimiterRegistry()
 """One token bucket per (platform, account) for the whole process, shared by every run in it."""
@@ -137,6 +145,23 @@ class PlatformClientsResource(dg.ConfigurableResource):
         return SystemClock().now().replace(minute=0, second=0, microsecond=0)
 
 
+class OpsStoreResource(dg.ConfigurableResource):
+    """The ops store (seed 004's tables, watchtower rules and alerts): SQLite or PostgreSQL."""
+
+    database_url: str = Field(
+        description="SQLAlchemy URL; plain postgresql:// is mapped to the psycopg2 driver."
+    )
+
+    def engine(self) -> sa.Engine:
+        """The store's engine, created (tables, seeded rows, built-in rules) once per process."""
+        return _cached_store(normalize_database_url(self.database_url))
+
+
+@lru_cache(maxsize=4)
+def _cached_store(url: str) -> sa.Engine:
+    return open_store(url)
+
+
 @lru_cache(maxsize=4)
 def _cached_registry(path: Path) -> Registry:
     return load_registry(path)
@@ -150,8 +175,15 @@ def _cached_world(registry_file: Path, seed: int, now: datetime) -> SandboxWorld
 def default_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The resources `definitions.py` binds, configured from the environment's settings."""
     registry = RegistryResource(registry_file=str(settings.registry_file))
+    # A PostgreSQL URL may hold a password: pass it as an EnvVar so the UI never shows it.
+    database_url: str | dg.EnvVar = (
+        dg.EnvVar(DATABASE_URL_ENV)
+        if os.environ.get(DATABASE_URL_ENV)
+        else f"sqlite:///{settings.data_dir / SQLITE_FILE_NAME}"
+    )
     return {
         "registry": registry,
+        "ops_store": OpsStoreResource(database_url=database_url),
         "lake": LakeResource(data_dir=str(settings.data_dir)),
         "platforms": PlatformClientsResource(
             registry=registry, mode=settings.mode.value, sandbox_seed=settings.sandbox_seed

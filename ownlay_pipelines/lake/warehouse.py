@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from ownlay_pipelines.lake.tables import NAME_PART, TableRef, table_glob
+from ownlay_pipelines.lake.tables import NAME_PART, TableRef, table_dir, table_glob
 
 CATALOG_TABLE = "ownlay_catalog"
 
@@ -95,17 +95,31 @@ def _write_catalog(
             "files_glob VARCHAR, description VARCHAR, built_at TIMESTAMPTZ)"
         )
         for ref in tables:
-            glob = table_glob(lake_root.resolve(), ref)
-            # Names come from validated TableRef parts; the glob is bound as a literal.
-            connection.execute(
-                f"CREATE VIEW {ref.relation_name} AS "
-                f"SELECT * FROM read_parquet({_sql_literal(glob)}, union_by_name = true)"
-            )
+            glob = create_lake_view(connection, lake_root, ref)
             connection.execute(
                 f"INSERT INTO {CATALOG_TABLE} VALUES (?, ?, ?, ?, ?)",
                 [ref.relation_name, str(ref), glob, descriptions.get(str(ref), ""), built_at],
             )
         connection.execute("CHECKPOINT")
+
+
+def create_lake_view(connection: duckdb.DuckDBPyConnection, lake_root: Path, ref: TableRef) -> str:
+    """Create view `ref.relation_name` over every committed file of `ref`; returns the glob.
+
+    The view name comes from validated TableRef parts and the glob is quoted as a literal, so no
+    caller text reaches the SQL. The table must have at least one file.
+    """
+    glob = table_glob(lake_root.resolve(), ref)
+    connection.execute(
+        f"CREATE OR REPLACE VIEW {ref.relation_name} AS "
+        f"SELECT * FROM read_parquet({_sql_literal(glob)}, union_by_name = true)"
+    )
+    return glob
+
+
+def has_files(lake_root: Path, ref: TableRef) -> bool:
+    """True when `ref` has at least one committed partition file."""
+    return any(table_dir(lake_root, ref).rglob("*.parquet"))
 
 
 def _sql_literal(text: str) -> str:

@@ -36,7 +36,10 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "entity_snapshots",
         "daily_metrics",
         "refresh_warehouse",
+        "watchtower_notifications",
     }
+    checks = {key.to_user_string() for key in graph.asset_check_keys}
+    assert checks == {"unified/campaign_metrics_daily:watchtower"}
     assert (
         defs.resolve_sensor_def("workspace_registry").default_status
         is dg.DefaultSensorStatus.RUNNING

@@ -1,0 +1,1 @@
+"""Asset checks: the watchtower's rules run on the assets they watch."""
