@@ -21,6 +21,7 @@ from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE, Settings
 from ownlay_pipelines.watchtower.alerts import list_alerts
 from ownlay_pipelines.watchtower.conditions import Condition, Severity
 from ownlay_pipelines.watchtower.rules import RuleSpec, add_rule
+from ownlay_pipelines_tests.watchtower.servers import WebhookServer
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 CHECK_KEY = dg.AssetCheckKey(dg.AssetKey(["unified", "campaign_metrics_daily"]), "watchtower")
@@ -105,3 +106,40 @@ def test_user_rule_fires_as_error_with_values_and_never_alerts_twice(tmp_path: P
     assert not second.passed
     assert second.metadata["alerts_opened"].value == 0
     assert len(alerts_after_second) == len(alerts_after_first)
+
+
+def test_notification_job_delivers_fired_alerts_to_discord_once(tmp_path: Path, monkeypatch):
+    defs, ops_store = _setup(tmp_path)
+    with WebhookServer() as discord, dg.instance_for_test() as instance:
+        monkeypatch.setenv("OWNLAY_DISCORD_WEBHOOK_URL", discord.url())
+        sync_workspace_partitions(instance, load_registry(DEFAULT_REGISTRY_FILE))
+        _run_metrics(defs, instance)
+        with duckdb.connect() as connection:
+            create_lake_view(connection, tmp_path / "data" / "lake", UNIFIED_CAMPAIGN_METRICS)
+            add_rule(
+                ops_store.engine(),
+                RuleSpec(
+                    name="Any spend",
+                    field_name="spend",
+                    condition=Condition.GREATER_THAN,
+                    threshold_value="0",
+                    target_table="unified/campaign_metrics_daily",
+                    client_id="acme-outdoor",
+                    severity=Severity.WARNING,
+                    notify_discord=True,
+                ),
+                warehouse=connection,
+            )
+        _run_metrics(defs, instance)
+        notify = defs.resolve_job_def("watchtower_notifications")
+
+        assert notify.execute_in_process(instance=instance).success
+        posts_after_first = len(discord.requests)
+        assert notify.execute_in_process(instance=instance).success
+
+    assert len(discord.requests) == posts_after_first > 0
+    embeds = [embed for request in discord.requests for embed in request["json"]["embeds"]]
+    fired = len([a for a in list_alerts(ops_store.engine()) if a.rule_name == "Any spend"])
+    assert fired > 0 and len(embeds) == fired
+    assert all("Any spend" in embed["title"] for embed in embeds)
+    assert all(len(request["json"]["embeds"]) <= 10 for request in discord.requests)
