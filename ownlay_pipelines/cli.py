@@ -24,7 +24,13 @@ def _demo(args: argparse.Namespace) -> int:
     _quiet_dagster_warnings()
     # Imported here so the warning filters above apply while the asset graph is built.
     from ownlay_pipelines.definitions import build_definitions
-    from ownlay_pipelines.demo import EXAMPLE_QUERY, prepare_instance, run_demo, summary
+    from ownlay_pipelines.demo import (
+        EXAMPLE_QUERY,
+        alert_summary,
+        prepare_instance,
+        run_demo,
+        summary,
+    )
 
     settings = Settings.from_env()
     if settings.mode is not Mode.SANDBOX:
@@ -32,8 +38,10 @@ def _demo(args: argparse.Namespace) -> int:
         return 2
     started = time.perf_counter()
     instance = prepare_instance(Path.cwd())
-    timings = run_demo(build_definitions(settings), settings, instance, days=args.days)
+    defs = build_definitions(settings)
+    timings = run_demo(defs, settings, instance, days=args.days)
     print(summary(settings.warehouse_path))
+    print(alert_summary(defs.resources["ops_store"].engine()))
     print(f"\nWarehouse: {settings.warehouse_path}")
     print(f"Dagster instance: {Path.cwd() / '.dagster_home'} (`make dev` shows these runs)")
     print("Try:")

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import sqlalchemy as sa
 
 from ownlay_pipelines.defs.partitions import multi_key
 from ownlay_pipelines.defs.workspace_sync import sync_workspace_partitions
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.settings import Settings
+from ownlay_pipelines.watchtower.alerts import list_alerts
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -124,4 +127,21 @@ def summary(warehouse_path: Path) -> str:
         lines.append(
             f"  {workspace:<14}{platform:<12}{currency:<5}{rows:>6}{spend:>16,.2f}{clicks:>10,}{conversions:>10,.1f}"
         )
+    return "\n".join(lines)
+
+
+def alert_summary(store: sa.Engine) -> str:
+    """Open watchtower alerts by workspace, severity and rule, as the check recorded them."""
+    counts = Counter(
+        (alert.client_id or "-", alert.severity, alert.rule_name)
+        for alert in list_alerts(store, limit=10_000)
+    )
+    lines = [
+        "",
+        f"Watchtower: {sum(counts.values())} open alert(s) (`ownlay alerts list` shows them)",
+    ]
+    lines += [
+        f"  {client:<14}{severity:<10}{rule}  ×{count}"
+        for (client, severity, rule), count in sorted(counts.items())
+    ]
     return "\n".join(lines)
