@@ -46,9 +46,18 @@ def write_partition(
     An empty table is written too: it replaces stale rows and keeps the schema readable.
     """
     folder = partition_dir(lake_root, ref, workspace_id, report_date)
+    return write_parquet_atomically(folder / DATA_FILE, table)
+
+
+def write_parquet_atomically(final_path: Path, table: pa.Table) -> WrittenPartition:
+    """Replace the Parquet file at `final_path` with `table`: temp file, fsync, `os.replace`.
+
+    Layouts other than `partition_dir` (the event lake's seed-001 day files) use this directly;
+    the caller validates the path.
+    """
+    folder = final_path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    final_path = folder / DATA_FILE
-    temp_path = folder / f".{DATA_FILE}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
+    temp_path = folder / f".{final_path.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
     try:
         pq.write_table(
             table,

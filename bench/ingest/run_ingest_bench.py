@@ -1,0 +1,182 @@
+"""Ingestion throughput and ack latency, measured with wrk on loopback, beside a naive reference.
+
+Starts the real service (group commit into SQLite WAL, synchronous=FULL) and the naive reference
+(one DuckDB INSERT per event) as uvicorn subprocesses on 127.0.0.1, drives each with wrk for a
+bounded time with single-event and 100-event requests, checks how many events were durably stored,
+and times one flush of everything into the lake.
+Run: `.venv/bin/python bench/ingest/run_ingest_bench.py` (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+
+from ownlay_pipelines.ingest.flush import flush_buffer  # noqa: E402
+from ownlay_pipelines.ingest.keys import create_api_key, open_key_store  # noqa: E402
+
+HERE = Path(__file__).parent
+LUA_SCRIPT = HERE / "post_events.lua"
+HOST = "127.0.0.1"
+RUNS = ((1, 32), (100, 8))
+"""(events per request, open connections): 100-event requests need fewer connections in flight."""
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """One wrk run: requests/s, latency percentiles in ms, and non-2xx answers."""
+
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    requests: int
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get update && apt-get install -y wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="ownlay-ingest-bench-"))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "OWNLAY_DATA_DIR": str(workdir / "data"),
+        "OWNLAY_DATABASE_URL": f"sqlite:///{workdir / 'ops.sqlite'}",
+        "OWNLAY_PII_HASH_KEY": "b" * 64,
+        "OWNLAY_BENCH_DUCKDB": str(workdir / "naive.duckdb"),
+        "OWNLAY_INGEST_MAX_BODY_BYTES": str(4 * 1024 * 1024),
+    }
+    env["OWNLAY_BENCH_KEY"] = create_api_key(
+        open_key_store(env["OWNLAY_DATABASE_URL"]), "bench"
+    ).plaintext
+    buffer_path = workdir / "data" / "ingest" / "event_buffer.sqlite"
+    print(f"machine: {os.cpu_count()} cores; wrk -t2 -d{args.seconds}s on loopback, same machine")
+    print(
+        f"{'server':<34}{'batch':>6}{'conns':>6}{'req/s':>10}{'events/s':>11}"
+        f"{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'non-2xx':>9}{'stored':>10}"
+    )
+    servers = {
+        "ownlay ingest (SQLite WAL FULL)": [
+            sys.executable, "-m", "ownlay_pipelines.ingest.server", "--log-level", "warning",
+        ],
+        "naive (1 DuckDB INSERT per event)": [
+            sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(HERE),
+            "naive_duckdb_app:create_app", "--no-access-log", "--log-level", "warning",
+        ],
+    }  # fmt: skip
+    run_number = 0
+    for name, command in servers.items():
+        for batch, connections in RUNS:
+            run_number += 1
+            stored_before = _stored(name, buffer_path, env)
+            port = _free_port()
+            process = _start(command, port, env)
+            try:
+                result = _wrk(
+                    port,
+                    batch,
+                    args.seconds,
+                    connections,
+                    {**env, "OWNLAY_BENCH_RUN": str(run_number)},
+                )
+            finally:
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=30)
+            stored = _stored(name, buffer_path, env) - stored_before
+            print(f"{name:<34}{batch:>6}{connections:>6}{result.requests_per_second:>10.0f}"
+                  f"{result.requests_per_second * batch:>11.0f}{result.p50_ms:>9.2f}"
+                  f"{result.p99_ms:>9.2f}{result.non_2xx:>9}{stored:>10}")  # fmt: skip
+    started = time.perf_counter()
+    flushed = flush_buffer(buffer_path, workdir / "data" / "lake")
+    seconds = time.perf_counter() - started
+    print(f"flush_buffer: {flushed.events_flushed} events into {len(flushed.days)} day file(s) "
+          f"in {seconds:.2f} s ({flushed.events_flushed / seconds:,.0f} events/s)")  # fmt: skip
+    shutil.rmtree(workdir)
+
+
+def _start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [*command, "--host", HOST, "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://{HOST}:{port}/openapi.json", timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"server {command} did not start")
+
+
+def _wrk(port: int, batch: int, seconds: int, connections: int, env: dict[str, str]) -> WrkResult:
+    completed = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
+         "-s", str(LUA_SCRIPT), f"http://{HOST}:{port}/api/v1/events"],
+        env={**env, "OWNLAY_BENCH_BATCH": str(batch)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    )  # fmt: skip
+    out = completed.stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return WrkResult(
+        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        p50_ms=_percentile_ms(out, "50"),
+        p99_ms=_percentile_ms(out, "99"),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),
+    )
+
+
+def _percentile_ms(wrk_output: str, percent: str) -> float:
+    value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", wrk_output, re.M).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _stored(server_name: str, buffer_path: Path, env: dict[str, str]) -> int:
+    if server_name.startswith("naive"):
+        path = env["OWNLAY_BENCH_DUCKDB"]
+        if not Path(path).exists():
+            return 0
+        with duckdb.connect(path, read_only=True) as connection:
+            return connection.execute("SELECT count(*) FROM events").fetchone()[0]
+    if not buffer_path.exists():
+        return 0
+    with sqlite3.connect(buffer_path) as connection:
+        return connection.execute("SELECT count(*) FROM buffered_events").fetchone()[0]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+if __name__ == "__main__":
+    main()

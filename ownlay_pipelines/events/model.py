@@ -1,0 +1,321 @@
+"""Seed 000's canonical `OwnlayEvent` and seed 001's tracking payload, as pydantic v2 models.
+
+Validation follows both seeds: required fields, types, maximum lengths (URL 500 characters, seed
+001), the event-type allow-list with aliases, and a timestamp window (at most a few minutes in the
+future, no older than a configurable age, 90 days by default; seed 000 "Data Quality"). The window
+needs the server's clock, so models are validated with an `EventValidationContext`
+(`Model.model_validate(data, context=...)`); validating without one is a programming error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    JsonValue,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import to_json
+
+from ownlay_pipelines.events.event_types import ALLOWED_EVENT_TYPES, EventType, canonical_event_type
+from ownlay_pipelines.events.privacy import strip_sensitive_url
+from ownlay_pipelines.registry.tenant import validate_workspace_id
+from ownlay_pipelines.schema.platforms import Platform
+
+MAX_URL_LENGTH = 500
+"""Seed 001: "Enforce max lengths (URL: 500 chars)"; the referrer has the same cap."""
+MAX_PROPERTIES_BYTES = 32 * 1024
+"""Segment's per-event cap (reference/perf_reliability.md §3.1), applied to `properties` as JSON."""
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+@dataclass(frozen=True)
+class TimestampPolicy:
+    """How far an event's own timestamp may stray from the server clock and still be accepted."""
+
+    max_future_skew: timedelta = timedelta(minutes=5)
+    max_age: timedelta = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class EventValidationContext:
+    """What validating one request needs besides its payload: the server time and the window."""
+
+    now: datetime
+    policy: TimestampPolicy
+
+
+def _event_type(value: object) -> EventType:
+    if isinstance(value, EventType):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"event_type must be a string, got {type(value).__name__}")
+    found = canonical_event_type(value)
+    if found is None:
+        raise ValueError(
+            f"event_type {value[:64]!r} is not allowed; use one of {ALLOWED_EVENT_TYPES} "
+            "(or 'custom' with a name in properties)"
+        )
+    return found
+
+
+def _within_window(value: datetime, info: ValidationInfo) -> datetime:
+    context = info.context
+    if not isinstance(context, EventValidationContext):
+        raise TypeError("event models are validated with context=EventValidationContext(...)")
+    policy = context.policy
+    if value > context.now + policy.max_future_skew:
+        ahead = (value - context.now).total_seconds()
+        raise ValueError(
+            f"{info.field_name} {value.isoformat()} is {ahead:.0f} s ahead of the server clock; "
+            f"at most {policy.max_future_skew.total_seconds():.0f} s of clock skew is allowed"
+        )
+    if value < context.now - policy.max_age:
+        raise ValueError(
+            f"{info.field_name} {value.isoformat()} is older than {policy.max_age.days} days, "
+            "the oldest event the lake accepts"
+        )
+    return value
+
+
+def _printable(value: str) -> str:
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _user_id(value: str) -> str:
+    if "@" in value:
+        # Seed 001 "User ID Format": a stable id; an e-mail here would land in the lake unhashed.
+        raise ValueError(
+            "looks like an e-mail address; send a stable id and put the e-mail in 'email'"
+        )
+    if any(character.isspace() for character in value):
+        raise ValueError("must not contain whitespace")
+    return value
+
+
+def _http_url(value: str) -> str:
+    stripped = strip_sensitive_url(value)
+    parts = urlsplit(stripped)  # urllib caches the split strip_sensitive_url just made
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL")
+    return stripped
+
+
+def _country_code(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{2}", value):
+        raise ValueError("must be an ISO 3166-1 alpha-2 code such as 'US' (seed 001)")
+    return value
+
+
+def _properties_size(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    size = len(to_json(value))
+    if size > MAX_PROPERTIES_BYTES:
+        raise ValueError(f"is {size} bytes as JSON; the limit is {MAX_PROPERTIES_BYTES}")
+    return value
+
+
+def _text(max_length: int) -> Any:
+    """A trimmed, non-empty string without control characters, at most `max_length` long."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
+        AfterValidator(_printable),
+    ]
+
+
+Identifier = _text(255)
+ShortText = _text(255)
+LongText = _text(MAX_URL_LENGTH)
+Locale = _text(35)
+TimezoneName = _text(64)
+UserId = Annotated[Identifier, AfterValidator(_user_id)]
+HttpUrl = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=MAX_URL_LENGTH),
+    AfterValidator(_http_url),
+]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=EMAIL_PATTERN)
+]
+Country = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True), AfterValidator(_country_code)
+]
+DeviceType = Literal["desktop", "mobile", "tablet"]
+EventTypeField = Annotated[EventType, BeforeValidator(_event_type)]
+EventTimestamp = Annotated[AwareDatetime, AfterValidator(_within_window)]
+WorkspaceSlug = Annotated[str, AfterValidator(validate_workspace_id)]
+Properties = Annotated[dict[str, JsonValue], AfterValidator(_properties_size)]
+UserAgent = Annotated[str, StringConstraints(max_length=512), AfterValidator(_printable)]
+
+STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventSource(BaseModel):
+    """Where the event came from: seed 000 `source` (first-party events have no ad ids)."""
+
+    model_config = STRICT
+
+    platform: Platform = Platform.WEBHOOK
+    connector_id: Identifier | None = None
+    campaign_id: Identifier | None = None
+    ad_group_id: Identifier | None = None
+    ad_id: Identifier | None = None
+    keyword: ShortText | None = None
+    placement: ShortText | None = None
+
+
+class Utm(BaseModel):
+    """The UTM parameters of the visit: seed 000 `utm`."""
+
+    model_config = STRICT
+
+    source: ShortText | None = None
+    medium: ShortText | None = None
+    campaign: ShortText | None = None
+    content: ShortText | None = None
+    term: ShortText | None = None
+
+
+class Device(BaseModel):
+    """The device as the sender describes it; the user agent fills what is missing."""
+
+    model_config = STRICT
+
+    type: DeviceType | None = None
+    os: ShortText | None = None
+    browser: ShortText | None = None
+    screen_resolution: Annotated[str, StringConstraints(pattern=r"^\d{1,5}x\d{1,5}$")] | None = None
+
+
+class Geo(BaseModel):
+    """Where the visitor was; `postal_code` is accepted but never stored (data minimisation)."""
+
+    model_config = STRICT
+
+    country: Country | None = None
+    region: ShortText | None = None
+    city: ShortText | None = None
+    postal_code: ShortText | None = None
+
+
+class Page(BaseModel):
+    """The page the event happened on; URLs are stored without sensitive query parameters."""
+
+    model_config = STRICT
+
+    url: HttpUrl | None = None
+    path: LongText | None = None
+    title: LongText | None = None
+    referrer: HttpUrl | None = None
+
+
+class EventContext(BaseModel):
+    """Seed 000 `context`: network, browser and page of the event."""
+
+    model_config = STRICT
+
+    ip: IPvAnyAddress | None = None
+    user_agent: UserAgent | None = None
+    locale: Locale | None = None
+    timezone: TimezoneName | None = None
+    device: Device = Field(default_factory=Device)
+    geo: Geo = Field(default_factory=Geo)
+    page: Page = Field(default_factory=Page)
+
+
+class OwnlayEvent(BaseModel):
+    """One first-party event in seed 000's canonical shape, as received (before hashing).
+
+    `email` and `client_timestamp` extend seed 000: the e-mail is stored only as a keyed hash, and
+    `client_timestamp` carries seed 001's client-side clock when the sender has one.
+    """
+
+    model_config = STRICT
+
+    event_id: UUID
+    event_type: EventTypeField
+    timestamp: EventTimestamp
+    received_at: AwareDatetime | None = None
+    anonymous_id: Identifier | None = None
+    user_id: UserId | None = Field(default=None, validate_default=True)
+    session_id: Identifier | None = None
+    device_id: Identifier | None = None
+    email: Email | None = None
+    source: EventSource = Field(default_factory=EventSource)
+    utm: Utm = Field(default_factory=Utm)
+    properties: Properties = Field(default_factory=dict)
+    context: EventContext = Field(default_factory=EventContext)
+    workspace_id: WorkspaceSlug | None = None
+    processed_at: AwareDatetime | None = None
+    version: Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){0,2}$")] = "1.0"
+    client_timestamp: AwareDatetime | None = None
+
+    @field_validator("user_id")
+    @classmethod
+    def _someone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Seed 001 requires a user id; seed 000 lets anonymous visitors use anonymous_id instead.
+        if value is None and info.data.get("anonymous_id") is None:
+            raise ValueError("user_id is required unless anonymous_id is given")
+        return value
+
+
+class TrackEvent(BaseModel):
+    """One event as seed 001's tracking SDK sends it to `POST /api/v1/track`."""
+
+    model_config = STRICT
+
+    id: UUID
+    project_id: WorkspaceSlug | None = None
+    event_type: EventTypeField
+    user_id: UserId
+    session_id: Identifier | None = None
+    properties: Properties = Field(default_factory=dict)
+    url: HttpUrl | None = None
+    referrer: HttpUrl | None = None
+    user_agent: UserAgent | None = None
+    ip_address: IPvAnyAddress | None = None
+    device_type: DeviceType | None = None
+    browser: ShortText | None = None
+    os: ShortText | None = None
+    country: Country | None = None
+    created_at: EventTimestamp
+    client_timestamp: AwareDatetime | None = None
+
+    def to_ownlay_event(self) -> OwnlayEvent:
+        """The same event in seed 000's canonical shape (already validated, so not re-checked)."""
+        context = EventContext.model_construct(
+            ip=self.ip_address,
+            user_agent=self.user_agent,
+            device=Device.model_construct(type=self.device_type, os=self.os, browser=self.browser),
+            geo=Geo.model_construct(country=self.country),
+            page=Page.model_construct(url=self.url, referrer=self.referrer),
+        )
+        return OwnlayEvent.model_construct(
+            event_id=self.id,
+            event_type=self.event_type,
+            timestamp=self.created_at,
+            user_id=self.user_id,
+            session_id=self.session_id,
+            source=EventSource.model_construct(platform=Platform.API),
+            properties=self.properties,
+            context=context,
+            workspace_id=self.project_id,
+            client_timestamp=self.client_timestamp,
+        )

@@ -1,0 +1,215 @@
+"""The ingestion service: seed 000's `POST /api/v1/events`, seed 001's `/api/v1/track`, webhooks.
+
+Every event endpoint authenticates a workspace API key, caps the body, parses, refuses another
+workspace's events, validates each event on its own, hashes PII, and answers only after the
+accepted events are durable in the buffer. Good events of a mixed batch are kept (202 with the
+refused indexes and reasons); a request with no valid event gets 422.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ownlay_pipelines.events.lake_rows import to_lake_row
+from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent
+from ownlay_pipelines.events.privacy import PiiHasher
+from ownlay_pipelines.events.user_agent import describe_user_agent
+from ownlay_pipelines.events.validation import (
+    BatchValidation,
+    PayloadKind,
+    foreign_workspace,
+    validate_batch,
+)
+from ownlay_pipelines.http.clock import Clock, SystemClock
+from ownlay_pipelines.ingest.buffer import EventBuffer
+from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.errors import IngestError, ingest_error_response
+from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_store
+from ownlay_pipelines.ingest.request_body import parse_events, read_capped_body
+from ownlay_pipelines.ingest.webhook_routes import webhook_router
+
+API_KEY_HEADER = "X-Ownlay-Api-Key"
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestService:
+    """Everything a request handler needs: settings, buffer, key store, PII hasher and clock."""
+
+    settings: IngestSettings
+    buffer: EventBuffer
+    keys: CachedKeyLookup
+    hasher: PiiHasher
+    clock: Clock
+
+
+def create_app(
+    settings: IngestSettings | None = None,
+    *,
+    hasher: PiiHasher | None = None,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """The FastAPI app of the ingestion service; settings and secrets default to the environment.
+
+    `environ` is where the PII key and webhook secrets are read (the process environment unless a
+    test passes its own).
+    """
+    env = os.environ if environ is None else environ
+    settings = settings or IngestSettings.from_env(env)
+    service = IngestService(
+        settings=settings,
+        buffer=EventBuffer(settings.buffer_path),
+        keys=CachedKeyLookup(open_key_store(settings.database_url)),
+        hasher=hasher or PiiHasher.from_env(env),
+        clock=clock or SystemClock(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # ua-parser compiles its rules on first use (0.2-0.4 s here); pay it before serving.
+        describe_user_agent("Mozilla/5.0 (X11; Linux x86_64)")
+        yield
+        service.buffer.close()
+        service.keys.engine.dispose()
+
+    app = FastAPI(title="OWNLAY ingestion", lifespan=lifespan)
+    app.add_exception_handler(IngestError, ingest_error_response)
+    app.include_router(_event_router(service))
+    app.include_router(webhook_router(service.buffer, settings, service.clock, env))
+    return app
+
+
+def _event_router(service: IngestService) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/api/v1/events", status_code=202)
+    async def ingest_events(request: Request) -> JSONResponse:
+        """Seed 000 payloads: one OwnlayEvent object or an array of them."""
+        return await _ingest(service, request, PayloadKind.OWNLAY_EVENT)
+
+    @router.post("/api/v1/track", status_code=202)
+    async def track(request: Request) -> JSONResponse:
+        """Seed 001 tracking-SDK payloads: one event object or an array of them."""
+        return await _ingest(service, request, PayloadKind.TRACK)
+
+    return router
+
+
+async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -> JSONResponse:
+    workspace_id = await _authenticate(service, request)
+    body = await read_capped_body(request, service.settings.max_body_bytes)
+    items = parse_events(body)
+    other = foreign_workspace(items, kind, workspace_id)
+    if other is not None:
+        raise IngestError(
+            403,
+            "wrong_workspace",
+            f"this API key writes workspace '{workspace_id}' only; the payload names '{other}'",
+        )
+    now = service.clock.now()
+    context = EventValidationContext(now=now, policy=service.settings.timestamp_policy)
+    verdict = validate_batch(items, kind=kind, workspace_id=workspace_id, context=context)
+    rejected = _rejections_json(verdict)
+    if verdict.rejected:
+        logger.info(
+            "refused %d of %d events for workspace %s: fields %s",
+            len(verdict.rejected),
+            len(items),
+            workspace_id,
+            sorted({error.field for rejection in verdict.rejected for error in rejection.errors}),
+        )
+    if not verdict.accepted:
+        raise IngestError(
+            422, "validation_failed", "no event in the request is valid", rejected=rejected
+        )
+    events = [_with_request_context(item.event, request, kind) for item in verdict.accepted]
+    rows = [
+        to_lake_row(event, workspace_id=workspace_id, received_at=now, hasher=service.hasher)
+        for event in events
+    ]
+    try:
+        result = await service.buffer.append_events(workspace_id, rows)
+    except Exception as error:
+        logger.error(
+            "buffer commit failed for workspace %s: %s", workspace_id, type(error).__name__
+        )
+        raise IngestError(503, "buffer_unavailable", "events were not stored; retry") from error
+    already = set(result.duplicate_event_ids)
+    duplicates = sorted(
+        [*verdict.duplicate_indexes]
+        + [item.index for item in verdict.accepted if str(item.event.event_id) in already]
+    )
+    return JSONResponse(
+        {
+            "status": "partial" if rejected else "accepted",
+            "accepted": len(verdict.accepted) + len(verdict.duplicate_indexes),
+            "stored": result.inserted,
+            "duplicates": duplicates,
+            "rejected": rejected,
+        },
+        status_code=202,
+    )
+
+
+async def _authenticate(service: IngestService, request: Request) -> str:
+    presented = request.headers.get(API_KEY_HEADER)
+    if not presented:
+        raise IngestError(401, "missing_api_key", f"send the workspace API key in {API_KEY_HEADER}")
+    workspace_id = service.keys.cached(presented)
+    if workspace_id is None:
+        # A miss may wait on PostgreSQL, so it runs off the event loop.
+        workspace_id = await anyio.to_thread.run_sync(service.keys.lookup, presented)
+    if workspace_id is None:
+        # Only the non-secret key id is logged (reference/perf_reliability.md §4.6).
+        logger.warning("refused API key id %s", key_id_of(presented) or "(malformed)")
+        raise IngestError(401, "invalid_api_key", "the API key is unknown or revoked")
+    return workspace_id
+
+
+def _with_request_context(event: OwnlayEvent, request: Request, kind: PayloadKind) -> OwnlayEvent:
+    """A tracking-SDK event without user agent or IP takes the request's own (seed 001 flow)."""
+    if kind is not PayloadKind.TRACK:
+        return event
+    context = event.context
+    updates: dict[str, Any] = {}
+    header_agent = request.headers.get("user-agent")
+    if context.user_agent is None and header_agent:
+        updates["user_agent"] = header_agent[:512]
+    if context.ip is None and (client_ip := _client_ip(request)) is not None:
+        updates["ip"] = client_ip
+    if not updates:
+        return event
+    return event.model_copy(update={"context": context.model_copy(update=updates)})
+
+
+def _client_ip(request: Request) -> IPv4Address | IPv6Address | None:
+    # Behind a proxy uvicorn's proxy-headers support rewrites `client` from X-Forwarded-For.
+    if request.client is None:
+        return None
+    try:
+        return ip_address(request.client.host)
+    except ValueError:
+        return None  # A test client or a Unix socket has no IP address to record.
+
+
+def _rejections_json(verdict: BatchValidation) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": rejection.index,
+            "errors": [
+                {"field": error.field, "reason": error.reason} for error in rejection.errors
+            ],
+        }
+        for rejection in verdict.rejected
+    ]

@@ -1,0 +1,90 @@
+"""Settings of the ingestion service, read once from `OWNLAY_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ownlay_pipelines.events.layout import DEFAULT_RAW_EVENT_RETENTION_DAYS
+from ownlay_pipelines.events.model import TimestampPolicy
+from ownlay_pipelines.settings import Settings
+from ownlay_pipelines.watchtower.store import database_url_from_env
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""1 MiB: twice Segment's 500 KB batch cap, a tenth of Mixpanel's (perf_reliability.md §3.1)."""
+DEFAULT_MAX_EVENT_AGE_DAYS = 90
+"""Seed 000 "Data Quality": not older than 90 days; seed 001 keeps raw events 90 days too."""
+DEFAULT_DEDUPE_WINDOW_DAYS = 7
+"""How long the buffer remembers flushed event ids: client retries come within hours, and keeping
+every id for the whole 90-day age window would grow the buffer by ~100 bytes per event."""
+DEFAULT_MAX_FUTURE_SKEW_SECONDS = 300
+"""Client clocks run ahead; five minutes mirrors Stripe's signature tolerance."""
+BUFFER_FILE = Path("ingest") / "event_buffer.sqlite"
+
+
+class IngestSettings(BaseModel):
+    """Where the service keeps its buffer and API keys, and the limits it enforces."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lake_dir: Path = Field(description="Root of the Parquet lake that flushes write to.")
+    buffer_path: Path = Field(description="SQLite file holding acknowledged, unflushed events.")
+    database_url: str = Field(description="Ops store holding the hashed API keys.")
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+    max_event_age_days: int = Field(default=DEFAULT_MAX_EVENT_AGE_DAYS, gt=0)
+    max_future_skew_seconds: int = Field(default=DEFAULT_MAX_FUTURE_SKEW_SECONDS, ge=0)
+    dedupe_window_days: int = Field(default=DEFAULT_DEDUPE_WINDOW_DAYS, gt=0)
+    raw_event_retention_days: int = Field(default=DEFAULT_RAW_EVENT_RETENTION_DAYS, gt=0)
+
+    @model_validator(mode="after")
+    def _accepted_age_within_retention(self) -> IngestSettings:
+        if self.max_event_age_days > self.raw_event_retention_days:
+            raise ValueError(
+                f"OWNLAY_EVENT_MAX_AGE_DAYS ({self.max_event_age_days}) exceeds "
+                f"OWNLAY_RAW_EVENT_RETENTION_DAYS ({self.raw_event_retention_days}): events would "
+                "be accepted and then deleted by the next retention run; lower the first"
+            )
+        return self
+
+    @property
+    def timestamp_policy(self) -> TimestampPolicy:
+        """The event-timestamp window these settings allow."""
+        return TimestampPolicy(
+            max_future_skew=timedelta(seconds=self.max_future_skew_seconds),
+            max_age=timedelta(days=self.max_event_age_days),
+        )
+
+    @property
+    def dedupe_window(self) -> timedelta:
+        """How long flushed event ids stay in the buffer (pass to `flush_buffer`)."""
+        return timedelta(days=self.dedupe_window_days)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
+        """Read `OWNLAY_DATA_DIR`, `OWNLAY_DATABASE_URL`, `OWNLAY_INGEST_MAX_BODY_BYTES`,
+        `OWNLAY_EVENT_MAX_AGE_DAYS`, `OWNLAY_EVENT_MAX_FUTURE_SKEW_SECONDS`,
+        `OWNLAY_INGEST_DEDUPE_WINDOW_DAYS` and `OWNLAY_RAW_EVENT_RETENTION_DAYS`."""
+        env = dict(os.environ if environ is None else environ)
+        base = Settings.from_env(env)
+        return cls(
+            lake_dir=base.lake_dir,
+            buffer_path=base.data_dir / BUFFER_FILE,
+            database_url=database_url_from_env(env),
+            max_body_bytes=int(env.get("OWNLAY_INGEST_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+            max_event_age_days=int(
+                env.get("OWNLAY_EVENT_MAX_AGE_DAYS", DEFAULT_MAX_EVENT_AGE_DAYS)
+            ),
+            max_future_skew_seconds=int(
+                env.get("OWNLAY_EVENT_MAX_FUTURE_SKEW_SECONDS", DEFAULT_MAX_FUTURE_SKEW_SECONDS)
+            ),
+            dedupe_window_days=int(
+                env.get("OWNLAY_INGEST_DEDUPE_WINDOW_DAYS", DEFAULT_DEDUPE_WINDOW_DAYS)
+            ),
+            raw_event_retention_days=int(
+                env.get("OWNLAY_RAW_EVENT_RETENTION_DAYS", DEFAULT_RAW_EVENT_RETENTION_DAYS)
+            ),
+        )

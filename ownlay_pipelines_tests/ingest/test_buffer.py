@@ -1,0 +1,116 @@
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ownlay_pipelines.ingest.buffer import EventBuffer, connect_buffer
+from ownlay_pipelines.ingest.group_commit import GroupCommitter, WriterClosed
+from ownlay_pipelines.ingest.keys import IssuedApiKey
+from ownlay_pipelines_tests.ingest.payloads import (
+    SHOPIFY_SECRET,
+    auth_header,
+    ownlay_event,
+    shopify_delivery,
+)
+
+
+def test_buffer_file_is_wal_with_full_sync_and_owner_only(tmp_path: Path):
+    path = tmp_path / "buffer.sqlite"
+    connection = connect_buffer(path)
+
+    assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert connection.execute("PRAGMA synchronous").fetchone() == (2,)  # 2 = FULL
+    assert path.stat().st_mode & 0o777 == 0o600
+    connection.close()
+
+
+def test_writes_of_one_loop_turn_share_one_commit_and_all_become_durable(tmp_path: Path):
+    path = tmp_path / "buffer.sqlite"
+    connection = connect_buffer(path)
+    connection.execute("CREATE TABLE t (n INTEGER)")
+    commits = []
+    connection.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    committer = GroupCommitter(connection)
+
+    async def requests() -> None:
+        same_turn = [
+            committer.submit(lambda c, n=n: c.execute("INSERT INTO t VALUES (?)", (n,)))
+            for n in range(50)
+        ]
+        await asyncio.gather(*same_turn)
+        await committer.submit(lambda c: c.execute("INSERT INTO t VALUES (50)"))
+
+    asyncio.run(requests())
+    committer.close()
+
+    assert connect_buffer(path).execute("SELECT count(*) FROM t").fetchone() == (51,)
+    assert len(commits) == 2
+
+
+def test_a_failed_commit_fails_every_write_of_its_group_and_the_next_group_succeeds(
+    tmp_path: Path,
+):
+    path = tmp_path / "buffer.sqlite"
+    connection = connect_buffer(path)
+    connection.execute("CREATE TABLE t (n INTEGER)")
+    committer = GroupCommitter(connection)
+
+    async def requests() -> list:
+        group = [
+            committer.submit(lambda c: c.execute("INSERT INTO t VALUES (1)")),
+            committer.submit(lambda c: c.execute("INSERT INTO missing VALUES (1)")),
+        ]
+        outcomes = await asyncio.gather(*group, return_exceptions=True)
+        await committer.submit(lambda c: c.execute("INSERT INTO t VALUES (2)"))
+        return outcomes
+
+    outcomes = asyncio.run(requests())
+    committer.close()
+
+    assert all(isinstance(outcome, sqlite3.OperationalError) for outcome in outcomes)
+    assert connect_buffer(path).execute("SELECT n FROM t").fetchall() == [(2,)]
+    with pytest.raises(WriterClosed):
+        asyncio.run(_submit_nothing(committer))
+
+
+async def _submit_nothing(committer: GroupCommitter) -> None:
+    await committer.submit(lambda c: None)
+
+
+def test_request_whose_commit_failed_gets_503_so_the_sender_retries(
+    client: TestClient, acme_key: IssuedApiKey, monkeypatch
+):
+    def failing_append(self: EventBuffer, workspace_id: str, rows: list) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        future.set_exception(sqlite3.OperationalError("disk I/O error"))
+        return future
+
+    monkeypatch.setattr(EventBuffer, "append_events", failing_append)
+
+    response = client.post(
+        "/api/v1/events", json=ownlay_event(), headers=auth_header(acme_key.plaintext)
+    )
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "buffer_unavailable",
+        "message": "events were not stored; retry",
+    }
+
+
+def test_webhook_whose_commit_failed_gets_503_so_the_provider_redelivers(
+    client: TestClient, monkeypatch
+):
+    def failing_append(self: EventBuffer, **delivery) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        future.set_exception(sqlite3.OperationalError("database or disk is full"))
+        return future
+
+    monkeypatch.setattr(EventBuffer, "append_delivery", failing_append)
+    body, headers = shopify_delivery(SHOPIFY_SECRET)
+
+    response = client.post("/api/v1/webhooks/shopify/acme", content=body, headers=headers)
+
+    assert (response.status_code, response.json()["error"]) == (503, "buffer_unavailable")

@@ -1,0 +1,28 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from ownlay_pipelines.ingest.config import IngestSettings
+
+
+def test_settings_come_from_the_environment_with_documented_defaults(tmp_path: Path):
+    settings = IngestSettings.from_env(
+        {"OWNLAY_DATA_DIR": str(tmp_path), "OWNLAY_DATABASE_URL": "postgresql://u@db/ops"}
+    )
+
+    assert settings.buffer_path == tmp_path / "ingest" / "event_buffer.sqlite"
+    assert settings.lake_dir == tmp_path / "lake"
+    assert settings.database_url == "postgresql+psycopg2://u@db/ops"
+    assert (settings.max_body_bytes, settings.max_event_age_days) == (1024 * 1024, 90)
+    assert (settings.dedupe_window_days, settings.raw_event_retention_days) == (7, 90)
+    assert settings.timestamp_policy.max_future_skew.total_seconds() == 300
+
+
+def test_seed_000_thirty_day_retention_needs_a_matching_event_age(tmp_path: Path):
+    environ = {"OWNLAY_DATA_DIR": str(tmp_path), "OWNLAY_RAW_EVENT_RETENTION_DAYS": "30"}
+
+    with pytest.raises(ValidationError, match=r"OWNLAY_EVENT_MAX_AGE_DAYS \(90\) exceeds"):
+        IngestSettings.from_env(environ)
+    accepted = IngestSettings.from_env({**environ, "OWNLAY_EVENT_MAX_AGE_DAYS": "30"})
+    assert accepted.timestamp_policy.max_age.days == 30

@@ -1,0 +1,212 @@
+import json
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ownlay_pipelines.ingest.buffer import read_webhook_deliveries
+from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.signatures import (
+    SignatureRejected,
+    WebhookProvider,
+    verify_stripe,
+    webhook_secrets,
+)
+from ownlay_pipelines_tests.ingest.payloads import (
+    NOW,
+    SHOPIFY_OLD_SECRET,
+    SHOPIFY_SECRET,
+    STRIPE_OLD_SECRET,
+    STRIPE_SECRET,
+    shopify_delivery,
+    stripe_body,
+    stripe_signature,
+)
+
+SHOPIFY = "/api/v1/webhooks/shopify/acme"
+STRIPE = "/api/v1/webhooks/stripe/acme"
+NOW_UNIX = int(NOW.timestamp())
+
+
+def test_shopify_delivery_with_valid_signature_is_stored_byte_for_byte(
+    client: TestClient, settings: IngestSettings
+):
+    body, headers = shopify_delivery(SHOPIFY_SECRET)
+
+    response = client.post(SHOPIFY, content=body, headers=headers)
+
+    assert (response.status_code, response.json()) == (200, {"status": "stored"})
+    (stored,) = read_webhook_deliveries(
+        settings.buffer_path, provider="shopify", workspace_id="acme"
+    )
+    assert stored.raw_body == body
+    assert (stored.delivery_id, stored.topic) == ("evt-450789469", "orders/create")
+    assert stored.headers["x-shopify-triggered-at"] == "2026-11-21T11:00:00.000Z"
+    assert "x-shopify-hmac-sha256" not in stored.headers
+
+
+def test_shopify_tampered_body_is_401_and_not_stored(client: TestClient, settings: IngestSettings):
+    body, headers = shopify_delivery(SHOPIFY_SECRET)
+    tampered = body.replace(b"409.94", b"0.01")
+
+    response = client.post(SHOPIFY, content=tampered, headers=headers)
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_signature"
+    assert (
+        read_webhook_deliveries(settings.buffer_path, provider="shopify", workspace_id="acme") == []
+    )
+
+
+def test_shopify_signature_from_the_previous_secret_is_accepted_during_rotation(client: TestClient):
+    body, headers = shopify_delivery(SHOPIFY_OLD_SECRET, order_id=7)
+
+    assert client.post(SHOPIFY, content=body, headers=headers).json() == {"status": "stored"}
+
+
+def test_shopify_signature_from_an_unknown_secret_is_401(client: TestClient):
+    body, headers = shopify_delivery("shpss_someone_else", order_id=8)
+
+    assert client.post(SHOPIFY, content=body, headers=headers).status_code == 401
+
+
+def test_shopify_replayed_delivery_is_acknowledged_but_stored_once(
+    client: TestClient, settings: IngestSettings
+):
+    body, headers = shopify_delivery(SHOPIFY_SECRET)
+
+    first = client.post(SHOPIFY, content=body, headers=headers)
+    replay = client.post(SHOPIFY, content=body, headers=headers)
+
+    assert first.json() == {"status": "stored"}
+    assert (replay.status_code, replay.json()) == (200, {"status": "duplicate"})
+    assert (
+        len(read_webhook_deliveries(settings.buffer_path, provider="shopify", workspace_id="acme"))
+        == 1
+    )
+
+
+def test_shopify_without_signature_or_for_a_workspace_without_secret_is_401(client: TestClient):
+    body, headers = shopify_delivery(SHOPIFY_SECRET)
+    unsigned = {k: v for k, v in headers.items() if k != "X-Shopify-Hmac-Sha256"}
+
+    assert client.post(SHOPIFY, content=body, headers=unsigned).status_code == 401
+    assert (
+        client.post("/api/v1/webhooks/shopify/globex", content=body, headers=headers).status_code
+        == 401
+    )
+    assert (
+        client.post("/api/v1/webhooks/shopify/..%2Fx", content=body, headers=headers).status_code
+        == 404
+    )
+
+
+def test_stripe_event_with_valid_signature_is_stored(client: TestClient, settings: IngestSettings):
+    body = stripe_body()
+    header = stripe_signature(body, [STRIPE_SECRET], NOW_UNIX - 10)
+
+    response = client.post(STRIPE, content=body, headers={"Stripe-Signature": header})
+
+    assert (response.status_code, response.json()) == (200, {"status": "stored"})
+    (stored,) = read_webhook_deliveries(
+        settings.buffer_path, provider="stripe", workspace_id="acme"
+    )
+    assert (stored.delivery_id, stored.topic, stored.raw_body) == (
+        "evt_1OzQ3b2eZvKYlo2C",
+        "charge.succeeded",
+        body,
+    )
+
+
+def test_stripe_tampered_body_is_401(client: TestClient):
+    body = stripe_body()
+    header = stripe_signature(body, [STRIPE_SECRET], NOW_UNIX)
+    tampered = body.replace(b"2000", b"1")
+
+    assert (
+        client.post(STRIPE, content=tampered, headers={"Stripe-Signature": header}).status_code
+        == 401
+    )
+
+
+def test_stripe_signature_older_than_300_seconds_is_400(client: TestClient):
+    body = stripe_body()
+    header = stripe_signature(body, [STRIPE_SECRET], NOW_UNIX - 301)
+
+    response = client.post(STRIPE, content=body, headers={"Stripe-Signature": header})
+
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "Stripe-Signature timestamp is more than 300 s from the server clock"
+    )
+
+
+def test_stripe_signature_exactly_300_seconds_old_is_accepted():
+    body = stripe_body()
+    header = stripe_signature(body, [STRIPE_SECRET], NOW_UNIX - 300)
+
+    verify_stripe(body, header, [STRIPE_SECRET], now=NOW)
+
+
+@pytest.mark.parametrize(
+    "signing_secrets",
+    [[STRIPE_OLD_SECRET], ["whsec_unrelated", STRIPE_SECRET], [STRIPE_OLD_SECRET, "whsec_other"]],
+)
+def test_stripe_rotation_accepts_any_v1_under_the_old_or_new_secret(
+    client: TestClient, signing_secrets: list[str]
+):
+    body = stripe_body(event_id=f"evt_{len(signing_secrets)}_{signing_secrets[0][-4:]}")
+    header = stripe_signature(body, signing_secrets, NOW_UNIX)
+
+    assert (
+        client.post(STRIPE, content=body, headers={"Stripe-Signature": header}).status_code == 200
+    )
+
+
+def test_stripe_replayed_event_is_acknowledged_but_stored_once(client: TestClient):
+    body = stripe_body()
+    first = stripe_signature(body, [STRIPE_SECRET], NOW_UNIX - 60)
+    # Stripe re-signs each retry with a fresh timestamp; the event id is what repeats.
+    retry = stripe_signature(body, [STRIPE_SECRET], NOW_UNIX)
+
+    assert client.post(STRIPE, content=body, headers={"Stripe-Signature": first}).json() == {
+        "status": "stored"
+    }
+    assert client.post(STRIPE, content=body, headers={"Stripe-Signature": retry}).json() == {
+        "status": "duplicate"
+    }
+
+
+@pytest.mark.parametrize("header", ["v1=abc", "t=123", "t=abc,v1=00", ""])
+def test_stripe_malformed_header_is_refused(header: str):
+    with pytest.raises(SignatureRejected) as caught:
+        verify_stripe(b"{}", header, [STRIPE_SECRET], now=NOW)
+
+    assert caught.value.status in (400, 401)
+
+
+def test_stripe_future_timestamp_beyond_tolerance_is_refused():
+    body = stripe_body()
+    header = stripe_signature(body, [STRIPE_SECRET], int((NOW + timedelta(minutes=6)).timestamp()))
+
+    with pytest.raises(SignatureRejected, match="more than 300 s"):
+        verify_stripe(body, header, [STRIPE_SECRET], now=NOW)
+
+
+def test_stripe_body_without_id_is_400_after_verification(client: TestClient):
+    body = json.dumps({"object": "event", "type": "charge.succeeded"}).encode()
+    header = stripe_signature(body, [STRIPE_SECRET], NOW_UNIX)
+
+    response = client.post(STRIPE, content=body, headers={"Stripe-Signature": header})
+
+    assert (response.status_code, response.json()["error"]) == (400, "malformed_event")
+
+
+def test_secrets_are_read_per_workspace_from_current_and_previous_variables():
+    environ = {
+        "OWNLAY_SHOPIFY_WEBHOOK_SECRET__ACME_OUTDOOR": "new",
+        "OWNLAY_SHOPIFY_WEBHOOK_SECRET_PREVIOUS__ACME_OUTDOOR": "old",
+    }
+
+    assert webhook_secrets(WebhookProvider.SHOPIFY, "acme-outdoor", environ) == ("new", "old")
+    assert webhook_secrets(WebhookProvider.STRIPE, "acme-outdoor", environ) == ()
