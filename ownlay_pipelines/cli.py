@@ -1,5 +1,5 @@
 """The `ownlay` command: `demo` runs the pipeline on the sandbox; `rules` and `alerts` manage the
-watchtower."""
+watchtower; `serve` and `keys` run the event ingestion service and manage its API keys."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from ownlay_pipelines.ingest.cli import register_cli as register_ingest_cli
 from ownlay_pipelines.settings import Mode, Settings
 from ownlay_pipelines.watchtower.cli import register_cli as register_watchtower_cli
 
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=30, help="days of history to sync (default 30)")
     demo.set_defaults(handler=_demo)
     register_watchtower_cli(commands)
+    register_ingest_cli(commands)
     return parser
 
 
