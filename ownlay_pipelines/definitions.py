@@ -6,6 +6,13 @@ from dagster_duckdb import DuckDBResource
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily, warehouse_catalog
 from ownlay_pipelines.defs.checks.watchtower_checks import WATCHTOWER_CHECKS
+from ownlay_pipelines.defs.events import (
+    event_buffer_sensor,
+    event_retention,
+    event_retention_schedule,
+    flush_events_job,
+    raw_events,
+)
 from ownlay_pipelines.defs.jobs import JOBS
 from ownlay_pipelines.defs.notifications import (
     watchtower_notifications,
@@ -31,11 +38,11 @@ def build_definitions(
     `resource_overrides` replaces resources by key (tests pin the sandbox clock or add faults).
     """
     return dg.Definitions(
-        assets=[*CONNECTOR_ASSETS, campaign_metrics_daily, warehouse_catalog],
+        assets=[*CONNECTOR_ASSETS, raw_events, campaign_metrics_daily, warehouse_catalog],
         asset_checks=WATCHTOWER_CHECKS,
-        jobs=[*JOBS, watchtower_notifications],
-        schedules=[watchtower_notifications_schedule],
-        sensors=[workspace_registry_sensor],
+        jobs=[*JOBS, watchtower_notifications, flush_events_job, event_retention],
+        schedules=[watchtower_notifications_schedule, event_retention_schedule],
+        sensors=[workspace_registry_sensor, event_buffer_sensor],
         resources={
             **default_resources(settings),
             "duckdb": MODEL_DUCKDB,

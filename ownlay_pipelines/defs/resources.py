@@ -18,7 +18,9 @@ from ownlay_pipelines.connectors.streams import Connector
 from ownlay_pipelines.http.client import ApiClient
 from ownlay_pipelines.http.clock import FakeClock, SystemClock
 from ownlay_pipelines.http.rate_limit import RateLimiterRegistry
+from ownlay_pipelines.ingest.config import BUFFER_FILE
 from ownlay_pipelines.registry.workspaces import Connection, Registry, Workspace, load_registry
+from ownlay_pipelines.sandbox.credentials import sandbox_credential
 from ownlay_pipelines.sandbox.faults import FaultPlan, PlatformFaults
 from ownlay_pipelines.sandbox.transport import sandbox_transport
 from ownlay_pipelines.sandbox.world import SandboxWorld
@@ -66,6 +68,11 @@ class LakeResource(dg.ConfigurableResource):
     def warehouse_path(self) -> Path:
         return Path(self.data_dir).resolve() / "warehouse.duckdb"
 
+    @property
+    def event_buffer_path(self) -> Path:
+        """The ingestion service's durable buffer of acknowledged, unflushed events."""
+        return Path(self.data_dir).resolve() / BUFFER_FILE
+
 
 class PlatformClientsResource(dg.ConfigurableResource):
     """Opens an API client per connection: against the sandbox simulators, or the live APIs."""
@@ -103,7 +110,10 @@ class PlatformClientsResource(dg.ConfigurableResource):
 
         def open_client(connection: Connection) -> ApiClient:
             return connector.build_client(
-                credentials={name: f"sandbox-{name}" for name in connector.credential_names},
+                credentials={
+                    name: sandbox_credential(name, connection.account_id)
+                    for name in connector.credential_names
+                },
                 account_id=connection.account_id,
                 transport=transport,
                 clock=clock,

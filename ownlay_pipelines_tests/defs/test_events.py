@@ -1,0 +1,62 @@
+"""Acknowledged events reach the lake through the buffer sensor and the `raw/events` asset."""
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from fastapi.testclient import TestClient
+
+from ownlay_pipelines.defs.events import event_buffer_sensor, raw_events
+from ownlay_pipelines.defs.resources import LakeResource
+from ownlay_pipelines.events.layout import event_files_glob
+from ownlay_pipelines.http.clock import FakeClock
+from ownlay_pipelines.ingest.app import create_app
+from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.keys import create_api_key, open_key_store
+from ownlay_pipelines_tests.ingest.payloads import ENVIRON, NOW, ownlay_event
+
+
+def _post_events(data_dir: Path, lake: LakeResource, count: int) -> None:
+    settings = IngestSettings(
+        lake_dir=lake.lake_root,
+        buffer_path=lake.event_buffer_path,
+        database_url=f"sqlite:///{data_dir / 'ops.sqlite'}",
+    )
+    key = create_api_key(open_key_store(settings.database_url), "acme")
+    app = create_app(settings, clock=FakeClock(NOW), environ=ENVIRON)
+    with TestClient(app) as client:
+        response = client.post(
+            "/api/v1/events",
+            json=[ownlay_event(n) for n in range(1, count + 1)],
+            headers={"X-Ownlay-Api-Key": key.plaintext},
+        )
+    assert response.status_code < 300, response.text
+
+
+def test_sensor_flushes_acknowledged_events_into_the_event_lake(tmp_path: Path):
+    lake = LakeResource(data_dir=str(tmp_path / "data"))
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"lake": lake})
+        assert "no ingestion buffer yet" in event_buffer_sensor.evaluate_tick(context).skip_message
+
+        _post_events(tmp_path / "data", lake, count=3)
+        tick = event_buffer_sensor.evaluate_tick(context)
+        (request,) = tick.run_requests
+        assert request.run_key == f"events-flush-{tick.cursor}"
+
+        result = dg.materialize([raw_events], instance=instance, resources={"lake": lake})
+        metadata = result.asset_materializations_for_node("raw__events")[0].metadata
+        again = event_buffer_sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, resources={"lake": lake})
+        )
+
+    assert metadata["dagster/row_count"].value == 3
+    rows = (
+        duckdb.connect()
+        .execute(
+            f"SELECT count(*), count(DISTINCT event_id) FROM read_parquet('{event_files_glob(lake.lake_root)}')"
+        )
+        .fetchall()
+    )
+    assert rows == [(3, 3)]
+    assert again.skip_message == "no pending events"
