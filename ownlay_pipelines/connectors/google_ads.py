@@ -23,6 +23,8 @@ from ownlay_pipelines.connectors.streams import (
     Partitioning,
     Record,
     StreamSpec,
+    key_fields,
+    text_fields,
 )
 from ownlay_pipelines.connectors.wire_values import (
     dig,
@@ -44,6 +46,7 @@ from ownlay_pipelines.http.errors import (
 )
 from ownlay_pipelines.http.pagination import PageTokenPaginator
 from ownlay_pipelines.http.rate_limit import RateLimit
+from ownlay_pipelines.http.responses import error_object
 from ownlay_pipelines.schema.campaign_metrics import MONEY, campaign_day_schema
 from ownlay_pipelines.schema.platforms import Platform
 
@@ -87,7 +90,7 @@ class GoogleAdsClient(ApiClient):
     def classify(self, response: httpx.Response) -> ApiError | None:
         if response.status_code < 400:
             return None
-        error = _error_body(response)
+        error = error_object(response)
         if error is None:
             return super().classify(response)
         status = str(error.get("status", ""))
@@ -117,15 +120,6 @@ class GoogleAdsClient(ApiClient):
         url = f"customers/{self.account_id}/googleAds:search"
         for page in PageTokenPaginator().pages(self, "POST", url, json={"query": query}):
             yield from page.get("results", [])
-
-
-def _error_body(response: httpx.Response) -> Mapping[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, Mapping) else None
-    return error if isinstance(error, Mapping) else None
 
 
 def _failures(error: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -167,10 +161,6 @@ def _gaql_fetcher(query: str):
     return fetch
 
 
-def _account_row(request: FetchRequest) -> dict[str, Any]:
-    return {"workspace_id": request.workspace.id, "account_id": request.connection.account_id}
-
-
 def _status(record: Record, path: str) -> tuple[str, str]:
     platform_status = str(to_text(dig(record, path), path))
     return STATUS_VOCABULARY.get(platform_status, "other"), platform_status
@@ -183,7 +173,7 @@ def _optional_micros(record: Record, path: str) -> Decimal | None:
 
 def _normalise_metrics(record: Record, request: FetchRequest) -> dict[str, Any]:
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "campaign_id": to_text(dig(record, "campaign.id"), "campaign.id"),
         "campaign_name": to_text(
             dig(record, "campaign.name", required=False), "campaign.name", required=False
@@ -213,7 +203,7 @@ def _normalise_metrics(record: Record, request: FetchRequest) -> dict[str, Any]:
 def _normalise_campaign(record: Record, request: FetchRequest) -> dict[str, Any]:
     status, platform_status = _status(record, "campaign.status")
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "campaign_id": to_text(dig(record, "campaign.id"), "campaign.id"),
         "campaign_name": to_text(dig(record, "campaign.name"), "campaign.name"),
         "status": status,
@@ -228,7 +218,7 @@ def _normalise_campaign(record: Record, request: FetchRequest) -> dict[str, Any]
 def _normalise_ad_group(record: Record, request: FetchRequest) -> dict[str, Any]:
     status, platform_status = _status(record, "adGroup.status")
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "ad_group_id": to_text(dig(record, "adGroup.id"), "adGroup.id"),
         "ad_group_name": to_text(dig(record, "adGroup.name"), "adGroup.name"),
         "campaign_id": to_text(dig(record, "campaign.id"), "campaign.id"),
@@ -242,7 +232,7 @@ def _normalise_ad(record: Record, request: FetchRequest) -> dict[str, Any]:
     status, platform_status = _status(record, "adGroupAd.status")
     headlines = dig(record, "adGroupAd.ad.responsiveSearchAd.headlines", required=False) or []
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "ad_id": to_text(dig(record, "adGroupAd.ad.id"), "adGroupAd.ad.id"),
         "ad_name": to_text(
             dig(record, "adGroupAd.ad.name", required=False), "ad.name", required=False
@@ -260,7 +250,7 @@ def _normalise_keyword(record: Record, request: FetchRequest) -> dict[str, Any]:
     status, platform_status = _status(record, "adGroupCriterion.status")
     quality = dig(record, "adGroupCriterion.qualityInfo.qualityScore", required=False)
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "criterion_id": to_text(
             dig(record, "adGroupCriterion.criterionId"), "adGroupCriterion.criterionId"
         ),
@@ -279,7 +269,7 @@ def _normalise_keyword(record: Record, request: FetchRequest) -> dict[str, Any]:
 def _normalise_conversion_action(record: Record, request: FetchRequest) -> dict[str, Any]:
     default_value = dig(record, "conversionAction.valueSettings.defaultValue", required=False)
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "conversion_action_id": to_text(dig(record, "conversionAction.id"), "conversionAction.id"),
         "conversion_action_name": to_text(
             dig(record, "conversionAction.name"), "conversionAction.name"
@@ -293,16 +283,6 @@ def _normalise_conversion_action(record: Record, request: FetchRequest) -> dict[
             record, "conversionAction.attributionModelSettings.attributionModel", required=False
         ),
     }
-
-
-def _ids(*names: str) -> list[pa.Field]:
-    return [
-        pa.field(n, pa.string(), nullable=False) for n in ("workspace_id", "account_id", *names)
-    ]
-
-
-def _strings(*names: str) -> list[pa.Field]:
-    return [pa.field(n, pa.string()) for n in names]
 
 
 METRICS_QUERY = (
@@ -336,9 +316,9 @@ STREAMS: tuple[StreamSpec, ...] = (
         cadence=Cadence.EVERY_15_MINUTES,
         schema=pa.schema(
             [
-                *_ids("campaign_id"),
-                *_strings("campaign_name", "status", "platform_status", "channel_type"),
-                *_strings("bidding_strategy_type"),
+                *key_fields("campaign_id"),
+                *text_fields("campaign_name", "status", "platform_status", "channel_type"),
+                *text_fields("bidding_strategy_type"),
                 pa.field("daily_budget", MONEY),
                 pa.field("start_date", pa.string()),
             ]
@@ -359,8 +339,8 @@ STREAMS: tuple[StreamSpec, ...] = (
         cadence=Cadence.EVERY_15_MINUTES,
         schema=pa.schema(
             [
-                *_ids("ad_group_id"),
-                *_strings("ad_group_name", "campaign_id", "status", "platform_status"),
+                *key_fields("ad_group_id"),
+                *text_fields("ad_group_name", "campaign_id", "status", "platform_status"),
                 pa.field("cpc_bid", MONEY),
             ]
         ),
@@ -379,8 +359,8 @@ STREAMS: tuple[StreamSpec, ...] = (
         cadence=Cadence.EVERY_15_MINUTES,
         schema=pa.schema(
             [
-                *_ids("ad_id"),
-                *_strings("ad_name", "ad_group_id", "ad_type", "status", "platform_status"),
+                *key_fields("ad_id"),
+                *text_fields("ad_name", "ad_group_id", "ad_type", "status", "platform_status"),
                 pa.field("final_urls", pa.list_(pa.string())),
                 pa.field("headlines", pa.list_(pa.string())),
             ]
@@ -401,8 +381,10 @@ STREAMS: tuple[StreamSpec, ...] = (
         cadence=Cadence.EVERY_15_MINUTES,
         schema=pa.schema(
             [
-                *_ids("criterion_id"),
-                *_strings("ad_group_id", "keyword_text", "match_type", "status", "platform_status"),
+                *key_fields("criterion_id"),
+                *text_fields(
+                    "ad_group_id", "keyword_text", "match_type", "status", "platform_status"
+                ),
                 pa.field("cpc_bid", MONEY),
                 pa.field("quality_score", pa.int64()),
             ]
@@ -424,8 +406,8 @@ STREAMS: tuple[StreamSpec, ...] = (
         cadence=Cadence.HOURLY,
         schema=pa.schema(
             [
-                *_ids("conversion_action_id"),
-                *_strings("conversion_action_name", "category", "status"),
+                *key_fields("conversion_action_id"),
+                *text_fields("conversion_action_name", "category", "status"),
                 pa.field("default_value", MONEY),
                 pa.field("attribution_model", pa.string()),
             ]

@@ -24,6 +24,8 @@ from ownlay_pipelines.connectors.streams import (
     Partitioning,
     Record,
     StreamSpec,
+    key_fields,
+    text_fields,
 )
 from ownlay_pipelines.connectors.wire_values import (
     RowError,
@@ -46,6 +48,7 @@ from ownlay_pipelines.http.errors import (
 )
 from ownlay_pipelines.http.pagination import NextUrlPaginator
 from ownlay_pipelines.http.rate_limit import RateLimit
+from ownlay_pipelines.http.responses import error_object
 from ownlay_pipelines.schema.campaign_metrics import MONEY, campaign_day_schema
 from ownlay_pipelines.schema.currency import minor_units_to_amount
 from ownlay_pipelines.schema.date_range import DateRange
@@ -102,7 +105,7 @@ class MetaAdsClient(ApiClient):
         return {"Authorization": f"Bearer {self._access_token}"}
 
     def classify(self, response: httpx.Response) -> ApiError | None:
-        error = _error_body(response)
+        error = error_object(response)
         if error is None:
             return super().classify(response) if response.status_code >= 400 else None
         code = error.get("code")
@@ -214,15 +217,6 @@ INSIGHTS_FIELDS = ",".join(
 )
 
 
-def _error_body(response: httpx.Response) -> Mapping[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, Mapping) else None
-    return error if isinstance(error, Mapping) else None
-
-
 def _usage_headers(response: httpx.Response) -> list[Any]:
     values = []
     for name in ("x-business-use-case-usage", "x-app-usage", "x-ad-account-usage"):
@@ -285,10 +279,6 @@ def _action_value(actions: object, action_type: str, field: str) -> Decimal:
     return Decimal(0)
 
 
-def _account_row(request: FetchRequest) -> dict[str, Any]:
-    return {"workspace_id": request.workspace.id, "account_id": request.connection.account_id}
-
-
 def _fetch_insights(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     assert isinstance(client, MetaAdsClient) and request.date_range is not None
     account = client.account
@@ -308,7 +298,7 @@ def _normalise_insights(record: Record, request: FetchRequest) -> dict[str, Any]
     if to_date(dig(record, "date_stop"), "date_stop") != report_date:
         raise RowError("date_stop", "differs from date_start; insights must be daily")
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "campaign_id": to_text(dig(record, "campaign_id"), "campaign_id"),
         "campaign_name": to_text(record.get("campaign_name"), "campaign_name", required=False),
         "report_date": report_date,
@@ -355,7 +345,7 @@ def _status(record: Record) -> tuple[str, str]:
 def _normalise_campaign(record: Record, request: FetchRequest) -> dict[str, Any]:
     status, platform_status = _status(record)
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "campaign_id": to_text(dig(record, "id"), "id"),
         "campaign_name": to_text(dig(record, "name"), "name"),
         "status": status,
@@ -371,7 +361,7 @@ def _normalise_adset(record: Record, request: FetchRequest) -> dict[str, Any]:
     status, platform_status = _status(record)
     targeting = record.get("targeting")
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "adset_id": to_text(dig(record, "id"), "id"),
         "adset_name": to_text(dig(record, "name"), "name"),
         "campaign_id": to_text(dig(record, "campaign_id"), "campaign_id"),
@@ -386,7 +376,7 @@ def _normalise_ad(record: Record, request: FetchRequest) -> dict[str, Any]:
     status, platform_status = _status(record)
     creative = record.get("creative")
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "ad_id": to_text(dig(record, "id"), "id"),
         "ad_name": to_text(dig(record, "name"), "name"),
         "adset_id": to_text(dig(record, "adset_id"), "adset_id"),
@@ -401,7 +391,7 @@ def _normalise_ad(record: Record, request: FetchRequest) -> dict[str, Any]:
 
 def _normalise_creative(record: Record, request: FetchRequest) -> dict[str, Any]:
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "creative_id": to_text(dig(record, "id"), "id"),
         "title": to_text(record.get("title"), "title", required=False),
         "body": to_text(record.get("body"), "body", required=False),
@@ -414,7 +404,7 @@ def _normalise_audience(record: Record, request: FetchRequest) -> dict[str, Any]
     lower = record.get("approximate_count_lower_bound")
     upper = record.get("approximate_count_upper_bound")
     return {
-        **_account_row(request),
+        **request.row_keys(),
         "audience_id": to_text(dig(record, "id"), "id"),
         "audience_name": to_text(dig(record, "name"), "name"),
         "subtype": to_text(record.get("subtype"), "subtype", required=False),
@@ -425,16 +415,6 @@ def _normalise_audience(record: Record, request: FetchRequest) -> dict[str, Any]
         if upper is None
         else to_count(upper, "approximate_count_upper_bound"),
     }
-
-
-def _ids(*names: str) -> list[pa.Field]:
-    return [
-        pa.field(n, pa.string(), nullable=False) for n in ("workspace_id", "account_id", *names)
-    ]
-
-
-def _strings(*names: str) -> list[pa.Field]:
-    return [pa.field(n, pa.string()) for n in names]
 
 
 STREAMS: tuple[StreamSpec, ...] = (
@@ -466,8 +446,8 @@ STREAMS: tuple[StreamSpec, ...] = (
         cadence=Cadence.EVERY_15_MINUTES,
         schema=pa.schema(
             [
-                *_ids("campaign_id"),
-                *_strings("campaign_name", "status", "platform_status", "objective"),
+                *key_fields("campaign_id"),
+                *text_fields("campaign_name", "status", "platform_status", "objective"),
                 pa.field("daily_budget", MONEY),
                 pa.field("lifetime_budget", MONEY),
                 pa.field("currency", pa.string()),
@@ -487,8 +467,8 @@ STREAMS: tuple[StreamSpec, ...] = (
         cadence=Cadence.EVERY_15_MINUTES,
         schema=pa.schema(
             [
-                *_ids("adset_id"),
-                *_strings("adset_name", "campaign_id", "status", "platform_status"),
+                *key_fields("adset_id"),
+                *text_fields("adset_name", "campaign_id", "status", "platform_status"),
                 pa.field("daily_budget", MONEY),
                 pa.field("targeting_json", pa.string()),
             ]
@@ -507,8 +487,8 @@ STREAMS: tuple[StreamSpec, ...] = (
         cadence=Cadence.EVERY_15_MINUTES,
         schema=pa.schema(
             [
-                *_ids("ad_id"),
-                *_strings("ad_name", "adset_id", "campaign_id", "creative_id", "status"),
+                *key_fields("ad_id"),
+                *text_fields("ad_name", "adset_id", "campaign_id", "creative_id", "status"),
                 pa.field("platform_status", pa.string()),
             ]
         ),
@@ -525,7 +505,7 @@ STREAMS: tuple[StreamSpec, ...] = (
         partitioning=Partitioning.WORKSPACE,
         cadence=Cadence.HOURLY,
         schema=pa.schema(
-            [*_ids("creative_id"), *_strings("title", "body", "image_url", "video_id")]
+            [*key_fields("creative_id"), *text_fields("title", "body", "image_url", "video_id")]
         ),
         primary_key=("account_id", "creative_id"),
         fetch=_edge_fetcher("adcreatives", "id,title,body,image_url,video_id"),
@@ -539,8 +519,8 @@ STREAMS: tuple[StreamSpec, ...] = (
         cadence=Cadence.EVERY_6_HOURS,
         schema=pa.schema(
             [
-                *_ids("audience_id"),
-                *_strings("audience_name", "subtype"),
+                *key_fields("audience_id"),
+                *text_fields("audience_name", "subtype"),
                 pa.field("approximate_size_lower", pa.int64()),
                 pa.field("approximate_size_upper", pa.int64()),
             ]

@@ -47,6 +47,22 @@ class FetchRequest:
     connection: Connection
     date_range: DateRange | None = None
 
+    def row_keys(self) -> dict[str, str]:
+        """The tenant and account columns every normalised row of this fetch starts with."""
+        return {"workspace_id": self.workspace.id, "account_id": self.connection.account_id}
+
+
+def key_fields(*names: str) -> list[pa.Field]:
+    """Non-null text columns: workspace_id, account_id, then `names` (an entity's identity)."""
+    return [
+        pa.field(n, pa.string(), nullable=False) for n in ("workspace_id", "account_id", *names)
+    ]
+
+
+def text_fields(*names: str) -> list[pa.Field]:
+    """Nullable text columns."""
+    return [pa.field(n, pa.string()) for n in names]
+
 
 Record = Mapping[str, Any]
 Fetcher = Callable[[ApiClient, FetchRequest], Iterator[Record]]

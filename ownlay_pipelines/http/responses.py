@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -62,3 +63,16 @@ def parse_json_body(response: httpx.Response) -> Any:
             f"({type(exc).__name__}), probably cut off in transit",
             status=response.status_code,
         ) from exc
+
+
+def error_object(response: httpx.Response) -> Mapping[str, Any] | None:
+    """The `{"error": {...}}` object Graph-style and Google-style APIs put in a failed body.
+
+    None when the body is not JSON or has no such object (then the HTTP status alone decides).
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, Mapping) else None
+    return error if isinstance(error, Mapping) else None
