@@ -1,7 +1,8 @@
 """One factory turns every connector stream spec into a partitioned Dagster asset.
 
 The asset body resolves which workspaces and days the run covers, calls `sync_stream` (plain
-Python), and reports rows, quarantined rows and HTTP use as metadata.
+Python) for each workspace inside an `api_snapshots` row of the sync log, and reports rows,
+quarantined rows, HTTP use and the snapshot ids as metadata.
 """
 
 from collections import Counter
@@ -19,8 +20,15 @@ from ownlay_pipelines.defs.partitions import (
     days_by_workspace,
     workspace_partitions,
 )
-from ownlay_pipelines.defs.resources import LakeResource, PlatformClientsResource, RegistryResource
+from ownlay_pipelines.defs.resources import (
+    LakeResource,
+    OpsStoreResource,
+    PlatformClientsResource,
+    RegistryResource,
+)
+from ownlay_pipelines.defs.sync_log import snapshot_type_for
 from ownlay_pipelines.lake.quarantine import quarantine_ref
+from ownlay_pipelines.watchtower.snapshots import ApiSnapshotLog
 
 MAX_PARTITIONS_PER_RUN = 31
 """A backfill run covers at most a month of one workspace: bounded API load, retryable chunks."""
@@ -91,12 +99,23 @@ def build_stream_asset(connector: Connector, spec: StreamSpec) -> dg.AssetsDefin
         registry: RegistryResource,
         lake: LakeResource,
         platforms: PlatformClientsResource,
+        ops_store: OpsStoreResource,
     ) -> dg.MaterializeResult:
         open_client = platforms.opener(connector)
+        sync_log = ApiSnapshotLog(ops_store.engine())
+        snapshot_type = snapshot_type_for(context.run.tags)
         results: dict[str, StreamRunResult] = {}
+        snapshot_ids: dict[str, str] = {}
         for workspace_id, days in _targets(context, spec).items():
             workspace = registry.workspace(workspace_id)
-            with connector_failure_policy(workspace_id, platform):
+            # The snapshot sees the taxonomy error (its message names the account) before the
+            # failure policy turns it into a Dagster outcome.
+            with (
+                connector_failure_policy(workspace_id, platform),
+                sync_log.capture(
+                    platform, spec.table, client_id=workspace_id, snapshot_type=snapshot_type
+                ) as snapshot,
+            ):
                 result = sync_stream(
                     spec,
                     workspace=workspace,
@@ -104,13 +123,17 @@ def build_stream_asset(connector: Connector, spec: StreamSpec) -> dg.AssetsDefin
                     lake_root=lake.lake_root,
                     days=days,
                 )
+                snapshot.total_records = result.rows
             results[workspace_id] = result
+            snapshot_ids[workspace_id] = str(snapshot.snapshot_id)
             context.log.info(
                 f"{spec.ref} {workspace_id}: {len(result.written)} partition(s), "
                 f"{result.rows} rows, {result.quarantined} quarantined, "
                 f"{result.http.get('http_requests', 0)} requests"
             )
-        return dg.MaterializeResult(metadata=_metadata(spec, results))
+        metadata = _metadata(spec, results)
+        metadata["api_snapshot_ids"] = dg.MetadataValue.json(snapshot_ids)
+        return dg.MaterializeResult(metadata=metadata)
 
     return stream_asset
 
