@@ -17,6 +17,8 @@ import httpx
 from ownlay_pipelines.sandbox.faults import FaultDice, FaultPlan
 from ownlay_pipelines.sandbox.google_ads import GoogleAdsSimulator
 from ownlay_pipelines.sandbox.meta_ads import MetaAdsSimulator
+from ownlay_pipelines.sandbox.omnisend import OmnisendSimulator
+from ownlay_pipelines.sandbox.shopify import ShopifySimulator
 from ownlay_pipelines.sandbox.world import SandboxWorld
 
 SECRET_PARAMS = frozenset(
@@ -45,8 +47,11 @@ SimulatorFactory = Callable[[SandboxWorld, FaultPlan], PlatformSimulator]
 SIMULATORS: dict[str, SimulatorFactory] = {
     MetaAdsSimulator.host: MetaAdsSimulator,
     GoogleAdsSimulator.host: GoogleAdsSimulator,
+    OmnisendSimulator.host: OmnisendSimulator,
+    ShopifySimulator.host: ShopifySimulator,
 }
-"""Host → simulator class: every platform API the sandbox serves."""
+"""Host → simulator class: every platform API the sandbox serves. A simulator registered on a
+parent domain also serves its subdomains (each shop's `<shop>.myshopify.com`)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,8 @@ class SandboxTransport(httpx.MockTransport):
 
     def _route(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
-            simulator = self.simulators.get(request.url.host)
+            host = request.url.host
+            simulator = self.simulators.get(host) or self.simulators.get(host.partition(".")[2])
             if simulator is None:
                 response = _unknown_host(request, sorted(self.simulators))
             else:

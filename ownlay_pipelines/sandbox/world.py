@@ -31,6 +31,7 @@ from ownlay_pipelines.sandbox.entities import (
 )
 from ownlay_pipelines.sandbox.google_catalog import build_google_catalog
 from ownlay_pipelines.sandbox.meta_catalog import build_meta_catalog
+from ownlay_pipelines.sandbox.orders import Shop
 from ownlay_pipelines.sandbox.performance import (
     DELIVERY_PROFILES,
     CampaignTraits,
@@ -52,6 +53,9 @@ CATALOG_BUILDERS: dict[str, CatalogBuilder] = {
 }
 """Platforms the world models entities and delivery for; a new platform adds its builder here
 and its delivery profile to `performance.DELIVERY_PROFILES`."""
+NON_AD_PLATFORMS = frozenset({"omnisend", "shopify"})
+"""Connected platforms that are not ad accounts; `sandbox/omnisend_catalog.py` models their brands
+and `sandbox/orders.py` the shops (`SandboxWorld.shop`)."""
 
 
 def timeline_anchor(now: datetime) -> date:
@@ -86,6 +90,8 @@ class SandboxWorld:
         self._brands: dict[tuple[str, str], Brand] = {}
         for workspace in registry.workspaces:
             for connection in workspace.connections:
+                if connection.platform in NON_AD_PLATFORMS:
+                    continue
                 key = (str(connection.platform), connection.account_id)
                 if key in self._accounts:
                     raise ValueError(
@@ -104,6 +110,7 @@ class SandboxWorld:
         self._catalogs: dict[tuple[str, str], AccountCatalog] = {}
         self._traits: dict[tuple[str, str, str], CampaignTraits] = {}
         self._finals: dict[tuple[str, str, str, date], FinalDay] = {}
+        self._shops: dict[str, Shop] = {}
 
     def accounts(self, platform: str | None = None) -> list[SandboxAccount]:
         """Connected accounts (of `platform`, or all), in registry order."""
@@ -237,6 +244,21 @@ class SandboxWorld:
                     }
                 )
         return sorted(rows, key=lambda r: (r["account_id"], r["campaign_id"], r["report_date"]))
+
+    def final_campaign_day(
+        self, platform: str, account_id: str, campaign_id: str, day: date
+    ) -> FinalDay:
+        """The campaign's final numbers for local `day`, before any reporting delay (the truth
+        the shop's visitors are drawn from)."""
+        account = self.account(platform, account_id)
+        return self._final_day(account, self.campaign(platform, account_id, campaign_id), day)
+
+    def shop(self, workspace_id: str) -> Shop:
+        """The workspace's shop: its visitors, orders, checkouts and customers."""
+        if workspace_id not in self._shops:
+            self.registry.get(workspace_id)
+            self._shops[workspace_id] = Shop(self, workspace_id)
+        return self._shops[workspace_id]
 
     def _final_day(self, account: SandboxAccount, campaign: Campaign, day: date) -> FinalDay:
         key = (account.platform, account.account_id, campaign.campaign_id, day)

@@ -1,0 +1,144 @@
+"""Shopify webhook deliveries upserted into the tables the REST sync writes, newest version winning.
+
+Shopify delivers at least once, retries for hours and does not keep order (reference/connectors.md
+§1.7, point 5), so a delivery may repeat or be older than what the lake already holds. Each
+delivery body is normalised exactly like a REST record and merged into its partition keeping, per
+object id, the row with the latest `updated_at` (on a tie the row already stored stays, so
+replaying deliveries changes nothing). Applying the same deliveries again, in any order, gives
+the same files; a REST sync that rewrites a partition with an older copy is corrected the next
+time the stored deliveries are applied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pyarrow as pa
+
+from ownlay_pipelines.connectors.shopify import STREAMS
+from ownlay_pipelines.connectors.streams import FetchRequest, Partitioning, StreamSpec
+from ownlay_pipelines.connectors.wire_values import RowError
+from ownlay_pipelines.lake.writer import read_partition, write_partition
+from ownlay_pipelines.registry.workspaces import Connection, Workspace
+from ownlay_pipelines.schema.platforms import Platform
+
+SHOP_DOMAIN_HEADER = "x-shopify-shop-domain"
+TABLE_BY_TOPIC = {
+    **{
+        f"orders/{event}": "orders"
+        for event in ("create", "updated", "paid", "cancelled", "fulfilled", "partially_fulfilled")
+    },
+    "customers/create": "customers",
+    "customers/update": "customers",
+    "products/create": "products",
+    "products/update": "products",
+}
+"""Topics whose body is the whole object, as the REST API lists it."""
+SPEC_BY_TABLE = {spec.table: spec for spec in STREAMS}
+
+
+class Delivery(Protocol):
+    """A stored webhook delivery (`ingest.buffer.WebhookDelivery` has this shape)."""
+
+    seq: int
+    topic: str
+    headers: dict[str, str]
+    raw_body: bytes
+
+
+@dataclass
+class WebhookUpsertResult:
+    """What applying deliveries did: rows merged, deliveries skipped or refused, files written."""
+
+    rows: int = 0
+    partitions_written: int = 0
+    skipped_topics: Counter[str] = field(default_factory=Counter)
+    refused: list[str] = field(default_factory=list)
+    last_seq: int = 0
+
+
+def upsert_webhook_deliveries(
+    deliveries: Iterable[Delivery], *, workspace: Workspace, lake_root: Path
+) -> WebhookUpsertResult:
+    """Merge the deliveries' objects into the workspace's Shopify tables, newest `updated_at` wins.
+
+    Topics without a whole object in the body (refunds/create, checkouts/…) are counted as
+    skipped; a body that does not normalise is refused with its reason (never half-applied).
+    """
+    result = WebhookUpsertResult()
+    pending: dict[tuple[str, date | None], list[dict[str, Any]]] = defaultdict(list)
+    for delivery in sorted(deliveries, key=lambda d: d.seq):
+        result.last_seq = max(result.last_seq, delivery.seq)
+        table = TABLE_BY_TOPIC.get(delivery.topic)
+        if table is None:
+            result.skipped_topics[delivery.topic] += 1
+            continue
+        try:
+            connection = _connection(workspace, delivery.headers)
+            record = json.loads(delivery.raw_body)
+            if not isinstance(record, Mapping):
+                raise RowError("body", "is not a JSON object")
+            row = SPEC_BY_TABLE[table].normalise(record, FetchRequest(workspace, connection))
+        except (RowError, ValueError) as error:
+            result.refused.append(f"delivery {delivery.seq} ({delivery.topic}): {error}")
+            continue
+        pending[(table, row.get("report_date"))].append(row)
+    for (table, report_date), rows in sorted(pending.items(), key=lambda item: str(item[0])):
+        spec = SPEC_BY_TABLE[table]
+        if spec.partitioning is Partitioning.WORKSPACE:
+            report_date = None
+        stored = read_partition(
+            lake_root, spec.ref, workspace_id=workspace.id, report_date=report_date
+        )
+        merged = _newest_per_key(spec, stored, pa.Table.from_pylist(rows, schema=spec.schema))
+        write_partition(
+            lake_root, spec.ref, merged, workspace_id=workspace.id, report_date=report_date
+        )
+        result.rows += len(rows)
+        result.partitions_written += 1
+    return result
+
+
+def _connection(workspace: Workspace, headers: Mapping[str, str]) -> Connection:
+    """The workspace's shop the delivery came from, by its `X-Shopify-Shop-Domain`."""
+    shops = workspace.connections_for(Platform.SHOPIFY)
+    domain = headers.get(SHOP_DOMAIN_HEADER, "")
+    for connection in shops:
+        if domain == f"{connection.account_id}.myshopify.com":
+            return connection
+    if not domain and len(shops) == 1:
+        return shops[0]
+    raise ValueError(
+        f"shop {domain or '(no X-Shopify-Shop-Domain header)'} is not a shopify connection of "
+        f"workspace {workspace.id}"
+    )
+
+
+def _newest_per_key(spec: StreamSpec, stored: pa.Table | None, incoming: pa.Table) -> pa.Table:
+    """Per primary key, the row with the latest `updated_at`; stored rows win ties, then the
+    later delivery."""
+    key = ", ".join(spec.primary_key)
+    arrivals = pa.array(range(1, incoming.num_rows + 1), pa.int64())
+    tables = {"incoming": incoming.append_column("_arrival", arrivals)}
+    if stored is not None:
+        stored = stored.cast(spec.schema)
+        tables["stored"] = stored.append_column(
+            "_arrival", pa.array([0] * stored.num_rows, pa.int64())
+        )
+    with duckdb.connect() as connection:
+        union = " UNION ALL BY NAME ".join(f"SELECT * FROM {name}" for name in tables)
+        for name, table in tables.items():
+            connection.register(name, table)
+        newest = connection.sql(
+            f"SELECT * EXCLUDE (_arrival) FROM ({union}) QUALIFY row_number() OVER "
+            f"(PARTITION BY {key} ORDER BY updated_at DESC, _arrival = 0 DESC, _arrival DESC) = 1 "
+            f"ORDER BY {key}"
+        ).to_arrow_table()
+    return newest.select(spec.schema.names).cast(spec.schema)
