@@ -1,12 +1,15 @@
-"""How a connector error ends a Dagster step (seed 000 "Error Handling" mapped onto Dagster).
+"""How a connector error ends a Dagster step: `orchestration/error_policy.py` mapped onto Dagster.
 
-- rate limited beyond the client's own retry budget → `RetryRequested` after the server's wait
+- rate limited beyond the client's own wait budget → `RetryRequested` after the server's wait
   (at most one hour), up to 3 times;
-- token expired or permission/config problem → `Failure` without retry, naming the workspace and
-  connection so a person can re-authorise;
-- transient/API errors that exhausted the client's retries → re-raised for the asset's
-  `RetryPolicy` (3 retries with exponential backoff);
-- anything else is a bug and fails the step as is.
+- auth expired or permission denied → `Failure` without retry, naming workspace and account;
+- API error → `RetryRequested` 3 times with exponential backoff (30 s, 60 s, 120 s);
+- network error → `RetryRequested` 5 times with the same backoff;
+- a request the platform refuses for good → `Failure` without retry;
+- anything else is a bug: it propagates as is and the asset's `CONNECTOR_RETRY_POLICY` applies.
+
+Each outcome is raised from a `SyncAttemptFailed` naming its kind, which the run-failure sensor
+reads back to decide when to alert.
 """
 
 from collections.abc import Iterator
@@ -14,52 +17,78 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from ownlay_pipelines.http.errors import (
-    AuthExpired,
-    FatalApiError,
-    PermissionDenied,
-    RateLimited,
-    RetryBudgetExhausted,
+from ownlay_pipelines.orchestration.error_policy import (
+    ERROR_POLICIES,
+    FailureKind,
+    SyncAttemptFailed,
+    classify,
+    describe,
+    retry_wait_seconds,
 )
-
-MAX_RATE_LIMIT_WAIT_SECONDS = 3600.0
-RATE_LIMIT_RETRIES = 3
-DEFAULT_RATE_LIMIT_WAIT_SECONDS = 60.0
 
 CONNECTOR_RETRY_POLICY = dg.RetryPolicy(
-    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    max_retries=ERROR_POLICIES[FailureKind.UNEXPECTED].retries,
+    delay=30,
+    backoff=dg.Backoff.EXPONENTIAL,
+    jitter=dg.Jitter.PLUS_MINUS,
 )
-"""Step retries for API errors that outlived the HTTP client's own retries."""
+"""Step retries for errors outside the taxonomy (a full disk, a bug that may be transient)."""
+
+FAILURE_KIND_METADATA = "failure_kind"
 
 
-@contextmanager
-def connector_failure_policy(workspace_id: str, platform: str) -> Iterator[None]:
-    """Translate the error taxonomy into Dagster's retry/failure outcomes for one workspace sync."""
-    try:
-        yield
-    except (AuthExpired, PermissionDenied) as error:
-        raise dg.Failure(
-            description=(
-                f"{platform} for workspace {workspace_id}, account {error.account_id}: "
-                f"{type(error).__name__}: {error.message}"
-            ),
+def failure_outcome(
+    error: Exception, *, workspace_id: str, platform: str, retry_number: int
+) -> dg.Failure | dg.RetryRequested | None:
+    """The Dagster outcome for `error` on attempt `retry_number` (0 = first); None = re-raise."""
+    kind = classify(error)
+    if kind is FailureKind.UNEXPECTED:
+        return None
+    policy = ERROR_POLICIES[kind]
+    if policy.retries == 0:
+        return dg.Failure(
+            description=f"{describe(error, workspace_id=workspace_id, platform=platform)}. "
+            f"Fix: {policy.fix}",
             metadata={
                 "workspace_id": workspace_id,
                 "platform": platform,
                 "error_class": type(error).__name__,
+                FAILURE_KIND_METADATA: kind.value,
             },
             allow_retries=False,
-        ) from error
-    except RetryBudgetExhausted as error:
-        cause = error.last_error
-        if isinstance(cause, RateLimited):
-            wait = min(
-                cause.wait_seconds or DEFAULT_RATE_LIMIT_WAIT_SECONDS, MAX_RATE_LIMIT_WAIT_SECONDS
-            )
-            raise dg.RetryRequested(max_retries=RATE_LIMIT_RETRIES, seconds_to_wait=wait) from error
-        raise
-    except FatalApiError as error:
-        raise dg.Failure(
-            description=f"{platform} for workspace {workspace_id}: {error}",
-            allow_retries=False,
-        ) from error
+        )
+    return dg.RetryRequested(
+        max_retries=policy.retries,
+        seconds_to_wait=retry_wait_seconds(kind, error, retry_number),
+    )
+
+
+@contextmanager
+def connector_failure_policy(
+    workspace_id: str, platform: str, *, retry_number: int | None = None
+) -> Iterator[None]:
+    """Turn a taxonomy error raised inside into the policy's Dagster outcome for one sync.
+
+    `retry_number` defaults to the running step's (0 outside a Dagster step).
+    """
+    try:
+        yield
+    except Exception as error:
+        attempt = _current_retry_number() if retry_number is None else retry_number
+        outcome = failure_outcome(
+            error, workspace_id=workspace_id, platform=platform, retry_number=attempt
+        )
+        if outcome is None:
+            raise
+        marker = SyncAttemptFailed(
+            classify(error), describe(error, workspace_id=workspace_id, platform=platform)
+        )
+        marker.__cause__ = error
+        raise outcome from marker
+
+
+def _current_retry_number() -> int:
+    try:
+        return dg.OpExecutionContext.get().retry_number
+    except dg.DagsterInvariantViolationError:
+        return 0

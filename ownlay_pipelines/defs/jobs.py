@@ -1,15 +1,19 @@
 """Asset jobs: entity snapshots per workspace, daily metrics per date × workspace, the warehouse.
 
 Dagster cannot put assets with different partitionings in one job, so the pipeline is three jobs;
-`ownlay demo` runs them in order.
+`ownlay demo` runs them in order, and schedules and sensors launch sync runs of the first two
+with `sync_run_request`.
 """
 
 import dagster as dg
 
 from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.streams import Partitioning
+from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import WAREHOUSE_KEY
+from ownlay_pipelines.defs.partitions import multi_key
 from ownlay_pipelines.models.campaign_metrics import UNIFIED_CAMPAIGN_METRICS
+from ownlay_pipelines.orchestration.plan import SyncRequest
 
 
 def _stream_keys(partitioning: Partitioning) -> list[dg.AssetKey]:
@@ -35,10 +39,47 @@ daily_metrics_job = dg.define_asset_job(
     description="Pull every platform's daily metrics for the run's days and rebuild the unified table.",
 )
 
+marts_job = dg.define_asset_job(
+    "marts",
+    selection=dg.AssetSelection.assets(*MART_ASSETS),
+    description="Rebuild order attribution, daily ROAS and the dashboard periods for the run's days.",
+)
+
 warehouse_job = dg.define_asset_job(
     "refresh_warehouse",
     selection=dg.AssetSelection.assets(WAREHOUSE_KEY),
     description="Rebuild warehouse.duckdb's views when the set of lake tables changed.",
 )
 
-JOBS = [entity_snapshots_job, daily_metrics_job, warehouse_job]
+JOBS = [entity_snapshots_job, daily_metrics_job, marts_job, warehouse_job]
+
+SYNC_JOBS = {
+    Partitioning.WORKSPACE: entity_snapshots_job,
+    Partitioning.DATE_AND_WORKSPACE: daily_metrics_job,
+}
+"""The job whose runs sync streams of each partitioning."""
+
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def sync_run_request(request: SyncRequest, run_key: str) -> dg.RunRequest:
+    """The run that does `request`: its streams only, one run for the whole range of days.
+
+    A range goes in Dagster's range tags, so the run is one process whatever the number of days
+    (reference/perf_reliability.md §2); the unified model is left to follow by automation.
+    """
+    tags = dict(request.tags)
+    partition_key = None
+    if request.days is None:
+        partition_key = request.workspace_id
+    else:
+        tags[PARTITION_RANGE_START_TAG] = multi_key(request.days.start, request.workspace_id)
+        tags[PARTITION_RANGE_END_TAG] = multi_key(request.days.end, request.workspace_id)
+    return dg.RunRequest(
+        run_key=run_key,
+        job_name=SYNC_JOBS[request.partitioning].name,
+        asset_selection=[dg.AssetKey(list(ref.parts)) for ref in request.tables],
+        partition_key=partition_key,
+        tags=tags,
+    )

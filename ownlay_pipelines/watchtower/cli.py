@@ -38,7 +38,7 @@ from ownlay_pipelines.watchtower.rules import (
     source_id_by_name,
 )
 from ownlay_pipelines.watchtower.store import open_store
-from ownlay_pipelines.watchtower.targets import TARGETS, WarehouseTarget
+from ownlay_pipelines.watchtower.targets import DEFAULT_TARGET, TARGETS, WarehouseTarget
 
 _DURATION = re.compile(r"^(\d+)([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -199,7 +199,7 @@ def _rule_summary(rule: Rule) -> str:
     )
     client = f" for {rule.client_id}" if rule.client_id else ""
     return (
-        f"{rule.field_name} {rule.condition}{threshold} on {rule.target.name}{client}"
+        f"{rule.field_name} {rule.condition}{threshold} on {rule.target_table or DEFAULT_TARGET}{client}"
         f"{group}{parent} [{rule.severity}]"
     )
 

@@ -1,0 +1,120 @@
+"""The sync schedules: every 15 minutes (UTC), each workspace's due streams by tier and cadence.
+
+Two schedules, one per sync job, tick on the same 15-minute grid; `orchestration/plan.py` decides
+which streams are due for which workspace at each tick and over which days. A tick skips work an
+unfinished run already covers, so a platform that is rate limited for an hour does not pile up
+four queued runs an hour behind it.
+"""
+
+from datetime import UTC, date
+
+import dagster as dg
+
+from ownlay_pipelines.connectors.catalog import all_streams
+from ownlay_pipelines.connectors.streams import Partitioning
+from ownlay_pipelines.defs.jobs import SYNC_JOBS, sync_run_request
+from ownlay_pipelines.defs.partitions import PARTITIONS_START_DATE, WORKSPACE_DIMENSION
+from ownlay_pipelines.defs.resources import RegistryResource
+from ownlay_pipelines.lake.tables import TableRef
+from ownlay_pipelines.orchestration.cadence import TICK_CRON
+from ownlay_pipelines.orchestration.plan import SyncRequest, plan_tick
+from ownlay_pipelines.settings import Mode, Settings
+
+EXECUTION_TIMEZONE = "UTC"
+"""Partitions are UTC report dates, so ticks are read in UTC too."""
+
+UNFINISHED_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def default_schedule_status(settings: Settings) -> dg.DefaultScheduleStatus:
+    """RUNNING against live APIs, so a deployment never silently stops syncing; STOPPED in the
+    sandbox, so `dagster dev` does not churn synthetic runs every 15 minutes until asked to."""
+    if settings.mode is Mode.LIVE:
+        return dg.DefaultScheduleStatus.RUNNING
+    return dg.DefaultScheduleStatus.STOPPED
+
+
+def _unfinished_runs(
+    instance: dg.DagsterInstance, job_name: str
+) -> list[tuple[dict[str, str], set[TableRef]]]:
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=UNFINISHED_STATUSES))
+    return [
+        (dict(run.tags), {TableRef(tuple(key.path)) for key in run.asset_selection or ()})
+        for run in runs
+    ]
+
+
+def _pending(
+    requests: list[SyncRequest], unfinished: list[tuple[dict[str, str], set[TableRef]]]
+) -> tuple[list[SyncRequest], list[SyncRequest]]:
+    """(requests to launch, requests an unfinished run already covers)."""
+    launch, covered = [], []
+    for request in requests:
+        if any(request.is_covered_by(tags, tables) for tags, tables in unfinished):
+            covered.append(request)
+        else:
+            launch.append(request)
+    return launch, covered
+
+
+def build_sync_schedule(
+    partitioning: Partitioning, default_status: dg.DefaultScheduleStatus
+) -> dg.ScheduleDefinition:
+    """The schedule that launches the sync runs of `partitioning`'s job."""
+    job = SYNC_JOBS[partitioning]
+    streams = [spec for _, spec in all_streams() if spec.partitioning is partitioning]
+    name = f"sync_{job.name}"
+
+    @dg.schedule(
+        name=name,
+        cron_schedule=TICK_CRON,
+        execution_timezone=EXECUTION_TIMEZONE,
+        job=job,
+        default_status=default_status,
+        description=(
+            f"Every 15 minutes (UTC): runs of `{job.name}` for each workspace's streams that are "
+            "due by seed 000's entity frequency and the workspace's tier, one run per workspace "
+            "and platform. Dated streams refresh today and yesterday; the 06:00 tick re-pulls "
+            "each platform's restatement lookback instead."
+        ),
+    )
+    def sync_schedule(
+        context: dg.ScheduleEvaluationContext, registry: RegistryResource
+    ) -> dg.SkipReason | list[dg.RunRequest]:
+        if context.scheduled_execution_time is None:
+            raise ValueError(f"{name} plans by tick time; evaluate it with a scheduled time")
+        tick = context.scheduled_execution_time.astimezone(UTC)
+        partitioned = set(context.instance.get_dynamic_partitions(WORKSPACE_DIMENSION))
+        workspaces = [w for w in registry.load().workspaces if w.id in partitioned]
+        requests = plan_tick(
+            workspaces, streams, tick, earliest_day=date.fromisoformat(PARTITIONS_START_DATE)
+        )
+        launch, covered = _pending(requests, _unfinished_runs(context.instance, job.name))
+        for request in covered:
+            context.log.info(
+                f"{request.workspace_id} {request.platform}: an unfinished run already covers "
+                f"{', '.join(str(t) for t in request.tables)}; not launching another"
+            )
+        if not launch:
+            return dg.SkipReason(
+                f"nothing due at {tick:%H:%M} UTC"
+                + (
+                    f" that unfinished runs do not cover ({len(covered)} covered)"
+                    if covered
+                    else ""
+                )
+            )
+        return [sync_run_request(request, request.run_key(name, tick)) for request in launch]
+
+    return sync_schedule
+
+
+def build_sync_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
+    """Both sync schedules, started by default only in live mode."""
+    status = default_schedule_status(settings)
+    return [build_sync_schedule(partitioning, status) for partitioning in SYNC_JOBS]

@@ -1,0 +1,172 @@
+"""The workspace registry sensor: partitions follow the registry, new workspaces are backfilled."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from ownlay_pipelines.definitions import build_definitions
+from ownlay_pipelines.defs import workspace_sync
+from ownlay_pipelines.defs.resources import RegistryResource
+from ownlay_pipelines.defs.workspace_sync import (
+    initial_backfill_days,
+    registry_changes,
+    workspace_registry_sensor,
+)
+from ownlay_pipelines.registry.workspaces import load_registry
+from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE, Settings
+
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
+def _workspace(workspace_id: str, tier: str) -> dict:
+    return {
+        "id": workspace_id,
+        "name": workspace_id,
+        "tier": tier,
+        "timezone": "Europe/Berlin",
+        "currency": "EUR",
+        "connections": [
+            {"platform": "meta_ads", "account_id": f"m-{workspace_id}"},
+            {"platform": "google_ads", "account_id": f"g-{workspace_id}"},
+        ],
+    }
+
+
+def _registry_file(tmp_path: Path, *workspaces: dict) -> Path:
+    path = tmp_path / f"registry-{len(workspaces)}.yaml"
+    path.write_text(yaml.safe_dump({"workspaces": list(workspaces)}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory: pytest.TempPathFactory) -> dg.Definitions:
+    data_dir = tmp_path_factory.mktemp("registry_sensor") / "data"
+    return build_definitions(Settings(data_dir=data_dir, registry_file=DEFAULT_REGISTRY_FILE))
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workspace_sync, "utc_now", lambda: NOW)
+
+
+def _evaluate(defs, instance, registry_file: Path, cursor: str | None = None):
+    # With an instance ref Dagster checks run partitions against the instance (and pending adds),
+    # as the daemon does.
+    with dg.build_sensor_context(
+        instance_ref=instance.get_ref(),
+        cursor=cursor,
+        resources={"registry": RegistryResource(registry_file=str(registry_file))},
+        definitions=defs,
+    ) as context:
+        return workspace_registry_sensor.evaluate_tick(context)
+
+
+def _partition_requests(result, kind):
+    return [r.partition_keys for r in result.dynamic_partitions_requests if isinstance(r, kind)]
+
+
+def test_a_new_workspace_gets_its_partition_and_a_90_day_backfill_in_eight_runs(defs, tmp_path):
+    registry = _registry_file(tmp_path, _workspace("acme-outdoor", "growth"))
+    with dg.instance_for_test() as instance:
+        result = _evaluate(defs, instance, registry)
+
+    assert _partition_requests(result, dg.AddDynamicPartitionsRequest) == [["acme-outdoor"]]
+    assert json.loads(result.cursor) == ["acme-outdoor"]
+    runs = result.run_requests
+    assert len(runs) == 8
+    assert {r.tags["ownlay/window"] for r in runs} == {"initial_backfill"}
+    meta_ranges = [
+        (
+            r.tags["dagster/asset_partition_range_start"],
+            r.tags["dagster/asset_partition_range_end"],
+        )
+        for r in runs
+        if r.job_name == "daily_metrics" and r.tags["ownlay/platform"] == "meta_ads"
+    ]
+    assert meta_ranges == [
+        ("2026-08-23|acme-outdoor", "2026-09-22|acme-outdoor"),
+        ("2026-09-23|acme-outdoor", "2026-10-23|acme-outdoor"),
+        ("2026-10-24|acme-outdoor", "2026-11-20|acme-outdoor"),
+    ]
+    entity_runs = [r for r in runs if r.job_name == "entity_snapshots"]
+    assert {r.partition_key for r in entity_runs} == {"acme-outdoor"}
+    assert all(r.run_key.startswith("initial_backfill:2026-11-20:acme-outdoor:") for r in runs)
+
+
+def test_existing_partitions_count_as_onboarded_on_the_first_tick(defs, tmp_path):
+    registry = _registry_file(tmp_path, _workspace("acme-outdoor", "growth"))
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("workspace", ["acme-outdoor"])
+        result = _evaluate(defs, instance, registry)
+
+    assert result.skip_message == "workspace partitions already match the registry"
+    assert result.run_requests == []
+    assert json.loads(result.cursor) == ["acme-outdoor"]
+
+
+def test_a_partition_added_without_its_backfill_is_backfilled_on_the_next_tick(defs, tmp_path):
+    registry = _registry_file(
+        tmp_path, _workspace("acme-outdoor", "growth"), _workspace("new-shop", "starter")
+    )
+    with dg.instance_for_test() as instance:
+        # The previous tick added the partition, then the daemon died before launching runs.
+        instance.add_dynamic_partitions("workspace", ["acme-outdoor", "new-shop"])
+        result = _evaluate(defs, instance, registry, cursor=json.dumps(["acme-outdoor"]))
+
+    assert result.dynamic_partitions_requests == []
+    assert {r.tags["ownlay/workspace"] for r in result.run_requests} == {"new-shop"}
+    assert json.loads(result.cursor) == ["acme-outdoor", "new-shop"]
+
+
+def test_a_removed_workspace_loses_its_partition_and_is_backfilled_again_if_it_returns(
+    defs, tmp_path
+):
+    one = _registry_file(tmp_path, _workspace("acme-outdoor", "growth"))
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("workspace", ["acme-outdoor", "gone-co"])
+        removed = _evaluate(defs, instance, one, cursor=json.dumps(["acme-outdoor", "gone-co"]))
+    assert _partition_requests(removed, dg.DeleteDynamicPartitionsRequest) == [["gone-co"]]
+    assert removed.run_requests == []
+    assert json.loads(removed.cursor) == ["acme-outdoor"]
+
+    back = _registry_file(
+        tmp_path, _workspace("acme-outdoor", "growth"), _workspace("gone-co", "growth")
+    )
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("workspace", ["acme-outdoor"])
+        returned = _evaluate(defs, instance, back, cursor=removed.cursor)
+    assert _partition_requests(returned, dg.AddDynamicPartitionsRequest) == [["gone-co"]]
+    assert len(returned.run_requests) == 8
+
+
+def test_backfill_days_come_from_the_environment(defs, tmp_path, monkeypatch):
+    monkeypatch.setenv("OWNLAY_INITIAL_BACKFILL_DAYS", "10")
+    registry = _registry_file(tmp_path, _workspace("acme-outdoor", "growth"))
+    with dg.instance_for_test() as instance:
+        result = _evaluate(defs, instance, registry)
+
+    metrics = [r for r in result.run_requests if r.job_name == "daily_metrics"]
+    assert {r.tags["dagster/asset_partition_range_start"] for r in metrics} == {
+        "2026-11-11|acme-outdoor"
+    }
+    assert len(metrics) == 2
+
+
+@pytest.mark.parametrize("value", ["0", "ninety", "5000"])
+def test_backfill_days_refuse_values_that_are_not_a_sensible_day_count(value):
+    with pytest.raises(ValueError, match="OWNLAY_INITIAL_BACKFILL_DAYS"):
+        initial_backfill_days({"OWNLAY_INITIAL_BACKFILL_DAYS": value})
+    assert initial_backfill_days({}) == 90
+
+
+def test_registry_changes_add_new_and_remove_dropped_workspaces():
+    registry = load_registry(DEFAULT_REGISTRY_FILE)
+
+    changes = registry_changes(["acme-outdoor", "gone"], registry, cursor=None)
+
+    assert (changes.added, changes.removed) == (["blumen-haus", "kumo-tea"], ["gone"])
+    assert changes.to_backfill == ["blumen-haus", "kumo-tea"]
