@@ -4,7 +4,12 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
+from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily, warehouse_catalog
+from ownlay_pipelines.defs.assets.watchtower_sources import (
+    WATCHTOWER_SOURCE_ASSETS,
+    watchtower_sources_job,
+)
 from ownlay_pipelines.defs.checks.watchtower_checks import WATCHTOWER_CHECKS
 from ownlay_pipelines.defs.events import (
     event_buffer_sensor,
@@ -19,6 +24,8 @@ from ownlay_pipelines.defs.notifications import (
     watchtower_notifications_schedule,
 )
 from ownlay_pipelines.defs.resources import default_resources
+from ownlay_pipelines.defs.schedules import build_sync_schedules
+from ownlay_pipelines.defs.sensors import SENSORS
 from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
 from ownlay_pipelines.settings import Settings
 
@@ -38,11 +45,28 @@ def build_definitions(
     `resource_overrides` replaces resources by key (tests pin the sandbox clock or add faults).
     """
     return dg.Definitions(
-        assets=[*CONNECTOR_ASSETS, raw_events, campaign_metrics_daily, warehouse_catalog],
+        assets=[
+            *CONNECTOR_ASSETS,
+            *WATCHTOWER_SOURCE_ASSETS,
+            raw_events,
+            campaign_metrics_daily,
+            *MART_ASSETS,
+            warehouse_catalog,
+        ],
         asset_checks=WATCHTOWER_CHECKS,
-        jobs=[*JOBS, watchtower_notifications, flush_events_job, event_retention],
-        schedules=[watchtower_notifications_schedule, event_retention_schedule],
-        sensors=[workspace_registry_sensor, event_buffer_sensor],
+        jobs=[
+            *JOBS,
+            watchtower_sources_job,
+            watchtower_notifications,
+            flush_events_job,
+            event_retention,
+        ],
+        schedules=[
+            watchtower_notifications_schedule,
+            event_retention_schedule,
+            *build_sync_schedules(settings),
+        ],
+        sensors=[workspace_registry_sensor, event_buffer_sensor, *SENSORS],
         resources={
             **default_resources(settings),
             "duckdb": MODEL_DUCKDB,

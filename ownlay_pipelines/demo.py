@@ -8,6 +8,7 @@ partitions), then prints what landed and how to query it.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -20,7 +21,14 @@ import sqlalchemy as sa
 
 from ownlay_pipelines.defs.partitions import multi_key
 from ownlay_pipelines.defs.workspace_sync import sync_workspace_partitions
+from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV
+from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.keys import create_api_key, open_key_store, revoke_api_key
+from ownlay_pipelines.ingest.server import serve_in_background
 from ownlay_pipelines.registry.workspaces import load_registry
+from ownlay_pipelines.sandbox.event_sender import send_world_events
+from ownlay_pipelines.sandbox.file_drops import write_sandbox_drops
+from ownlay_pipelines.sandbox.world import SandboxWorld
 from ownlay_pipelines.settings import Settings
 from ownlay_pipelines.watchtower.alerts import list_alerts
 
@@ -53,13 +61,25 @@ def run_demo(
     today: date | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict[str, float]:
-    """Materialize everything for every workspace over the last `days` days; returns timings."""
+    """Materialize everything for every workspace over the last `days` days; returns timings.
+
+    Order: platform entities and daily metrics (with the unified table), first-party events sent
+    through the real ingestion endpoint and flushed to the lake, the marts, the watchtower
+    sources, and last the warehouse views.
+    """
     registry = load_registry(settings.registry_file)
     added, _ = sync_workspace_partitions(instance, registry)
     if added:
         echo(f"registered workspace partitions: {', '.join(added)}")
     end = today or datetime.now(UTC).date()
     start = end - timedelta(days=days - 1)
+    range_tags = {
+        w.id: {
+            "dagster/asset_partition_range_start": multi_key(start, w.id),
+            "dagster/asset_partition_range_end": multi_key(end, w.id),
+        }
+        for w in registry.workspaces
+    }
     timings: dict[str, float] = {}
     total = len(registry.workspaces)
     for number, workspace in enumerate(registry.workspaces, start=1):
@@ -71,17 +91,77 @@ def run_demo(
         )
         echo(f"[{number}/{total}] {workspace.id}: daily metrics {start} .. {end} + unified model")
         timings[f"{workspace.id}/metrics"] = _run(
-            defs,
-            "daily_metrics",
-            instance,
-            tags={
-                "dagster/asset_partition_range_start": multi_key(start, workspace.id),
-                "dagster/asset_partition_range_end": multi_key(end, workspace.id),
-            },
+            defs, "daily_metrics", instance, tags=range_tags[workspace.id]
+        )
+    world = SandboxWorld(registry, seed=settings.sandbox_seed, now=_this_hour())
+    started = time.perf_counter()
+    # Events start a week before the range so its first days have full attribution windows.
+    sent = send_events_through_ingestion(settings, world, start - timedelta(days=8), end)
+    timings["events/http"] = time.perf_counter() - started
+    echo(f"events: {sum(sent.values()):,} sent through POST /api/v1/events ({_per(sent)})")
+    timings["events/flush"] = _run(defs, "flush_events", instance)
+    write_sandbox_drops(world, settings.data_dir)
+    for number, workspace in enumerate(registry.workspaces, start=1):
+        echo(f"[{number}/{total}] {workspace.id}: marts (attribution, ROAS, dashboard) + sources")
+        timings[f"{workspace.id}/marts"] = _run(
+            defs, "marts", instance, tags=range_tags[workspace.id]
+        )
+        timings[f"{workspace.id}/sources"] = _run(
+            defs, "watchtower_sources", instance, partition_key=workspace.id
         )
     echo("warehouse: refreshing views")
     timings["warehouse"] = _run(defs, "refresh_warehouse", instance)
     return timings
+
+
+def send_events_through_ingestion(
+    settings: Settings, world: SandboxWorld, start: date, end: date
+) -> dict[str, int]:
+    """Start the ingestion service on loopback, POST the sandbox visitors' events with one
+    temporary API key per workspace, and stop it; returns events acknowledged per workspace."""
+    _ensure_sandbox_pii_key(settings.data_dir)
+    ingest = IngestSettings.from_env()
+    store = open_key_store(ingest.database_url)
+    keys = {
+        w.id: create_api_key(store, w.id, label="ownlay demo") for w in world.registry.workspaces
+    }
+    try:
+        with serve_in_background(ingest) as base_url:
+            return send_world_events(
+                world,
+                base_url=base_url,
+                api_keys={ws: key.plaintext for ws, key in keys.items()},
+                start=start,
+                end=end,
+            )
+    finally:
+        for key in keys.values():
+            revoke_api_key(store, key.key_id)
+
+
+def _ensure_sandbox_pii_key(data_dir: Path) -> None:
+    """Give the sandbox a stable HMAC key for PII when none is configured.
+
+    Real deployments set OWNLAY_PII_HASH_KEY; the demo keeps its own next to (never inside) the
+    lake, owner-readable only, so re-running hashes the same visitor the same way.
+    """
+    if os.environ.get(PII_HASH_KEY_ENV):
+        return
+    key_file = data_dir / "sandbox_pii_hash_key"
+    if not key_file.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    os.environ[PII_HASH_KEY_ENV] = key_file.read_text().strip()
+
+
+def _this_hour() -> datetime:
+    """The hour the sandbox platforms report as of (the same truncation as the resource)."""
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _per(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value:,}" for key, value in counts.items())
 
 
 def _run(
@@ -116,6 +196,12 @@ def summary(warehouse_path: Path) -> str:
             "sum(spend) AS spend, sum(clicks) AS clicks, sum(conversions) AS conversions "
             "FROM unified_campaign_metrics_daily GROUP BY ALL ORDER BY ALL"
         ).fetchall()
+        dashboard = connection.execute(
+            "SELECT workspace_id, currency, spend, orders, revenue, blended_roas, "
+            "paid_roas_last_click, over_attribution_ratio FROM marts_dashboard_metrics "
+            "WHERE period = '30_days' "
+            "QUALIFY report_date = max(report_date) OVER (PARTITION BY workspace_id) ORDER BY 1"
+        ).fetchall()
     width = max(len(v) for v, _ in counts)
     lines = ["", "Rows per table:"]
     lines += [f"  {view:<{width}}  {rows:>8,}" for view, rows in counts]
@@ -127,7 +213,21 @@ def summary(warehouse_path: Path) -> str:
         lines.append(
             f"  {workspace:<14}{platform:<12}{currency:<5}{rows:>6}{spend:>16,.2f}{clicks:>10,}{conversions:>10,.1f}"
         )
+    lines += ["", "Last 30 days (marts_dashboard_metrics; ROAS = revenue / spend):"]
+    lines.append(
+        f"  {'workspace':<14}{'cur':<5}{'spend':>14}{'orders':>8}{'revenue':>14}"
+        f"{'blended':>9}{'last-click':>11}{'platform/actual conv':>22}"
+    )
+    for workspace, currency, spend, orders, revenue, blended, paid, over in dashboard:
+        lines.append(
+            f"  {workspace:<14}{currency:<5}{spend:>14,.2f}{orders:>8,.0f}{revenue:>14,.2f}"
+            f"{_ratio(blended):>9}{_ratio(paid):>11}{_ratio(over):>22}"
+        )
     return "\n".join(lines)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def alert_summary(store: sa.Engine) -> str:

@@ -1,8 +1,14 @@
-"""Running the ingestion service with uvicorn: `serve(...)`, for the CLI's `ownlay serve`."""
+"""Running the ingestion service with uvicorn: `serve(...)` for `ownlay serve`, and in the
+background for the demo and end-to-end tests."""
 
 from __future__ import annotations
 
 import argparse
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 
@@ -34,6 +40,38 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         log_level=log_level,
     )
+
+
+STARTUP_TIMEOUT_SECONDS = 30.0
+
+
+@contextmanager
+def serve_in_background(settings: IngestSettings, host: str = "127.0.0.1") -> Iterator[str]:
+    """Run the service on a free loopback port in a thread; yields its base URL, stops on exit.
+
+    The same app and uvicorn server as `serve`, for the demo and end-to-end tests that must send
+    events through the real HTTP endpoint.
+    """
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host=host, port=port, access_log=False, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, name="ownlay-ingest", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"ingestion service did not start on {host}:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> None:

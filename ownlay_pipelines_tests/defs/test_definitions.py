@@ -22,7 +22,19 @@ EXPECTED_ASSETS = {
     "raw/google_ads/ads",
     "raw/google_ads/keywords",
     "raw/google_ads/conversion_actions",
+    "raw/shopify/orders",
+    "raw/shopify/customers",
+    "raw/shopify/products",
+    "raw/events",
     "unified/campaign_metrics_daily",
+    "marts/attribution",
+    "marts/roas_daily",
+    "marts/dashboard_metrics",
+    "ops/omnisend/campaigns",
+    "ops/omnisend/automations",
+    "ops/scraper/cvr",
+    "ops/internal/communication_reports",
+    "ops/internal/clients",
     "warehouse/duckdb/catalog",
 }
 
@@ -35,8 +47,12 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
     assert {job.name for job in defs.jobs} == {
         "entity_snapshots",
         "daily_metrics",
+        "marts",
         "refresh_warehouse",
+        "watchtower_sources",
         "watchtower_notifications",
+        "flush_events",
+        "event_retention",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}
     assert checks == {"unified/campaign_metrics_daily:watchtower"}
@@ -44,8 +60,8 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         defs.resolve_sensor_def("workspace_registry").default_status
         is dg.DefaultSensorStatus.RUNNING
     )
-    for job_name in ("entity_snapshots", "daily_metrics", "refresh_warehouse"):
-        defs.resolve_job_def(job_name)
+    for job in defs.jobs:
+        defs.resolve_job_def(job.name)
 
 
 def test_every_asset_has_a_description_group_and_connector_assets_a_pool():
@@ -80,14 +96,22 @@ def test_partition_changes_add_new_and_remove_dropped_workspaces():
     )
 
 
+def _registry_tick(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:
+    # With an instance ref Dagster checks run partitions against the instance, as the daemon does.
+    with dg.build_sensor_context(
+        instance_ref=instance.get_ref(),
+        cursor=cursor,
+        resources={"registry": RegistryResource()},
+        definitions=defs,
+    ) as context:
+        return workspace_registry_sensor.evaluate_tick(context)
+
+
 def test_workspace_sensor_requests_the_registry_difference_then_skips():
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("workspace", ["acme-outdoor", "gone"])
-        context = dg.build_sensor_context(
-            instance=instance, resources={"registry": RegistryResource()}
-        )
 
-        result = workspace_registry_sensor.evaluate_tick(context)
+        result = _registry_tick(instance)
 
         adds = [
             r
@@ -101,8 +125,29 @@ def test_workspace_sensor_requests_the_registry_difference_then_skips():
         ]
         assert adds[0].partition_keys == ["blumen-haus", "kumo-tea"]
         assert deletes[0].partition_keys == ["gone"]
+        assert {r.tags["ownlay/workspace"] for r in result.run_requests} == {
+            "blumen-haus",
+            "kumo-tea",
+        }
 
         instance.add_dynamic_partitions("workspace", ["blumen-haus", "kumo-tea"])
         instance.delete_dynamic_partition("workspace", "gone")
-        again = workspace_registry_sensor.evaluate_tick(context)
+        again = _registry_tick(instance, cursor=result.cursor)
         assert again.skip_message == "workspace partitions already match the registry"
+        assert again.run_requests == []
+
+
+def test_sync_schedules_wait_in_the_sandbox_while_sensors_that_keep_data_correct_run():
+    schedules = {s.name: s for s in defs.schedules}
+    for name in ("sync_entity_snapshots", "sync_daily_metrics"):
+        assert schedules[name].default_status is dg.DefaultScheduleStatus.STOPPED
+        assert schedules[name].execution_timezone == "UTC"
+    sensors = {s.name: s.default_status for s in defs.sensors}
+    for name in (
+        "workspace_registry",
+        "models_follow_upstream",
+        "warehouse_catalog_refresh",
+        "sync_failure_alerts",
+        "sync_recovery",
+    ):
+        assert sensors[name] is dg.DefaultSensorStatus.RUNNING

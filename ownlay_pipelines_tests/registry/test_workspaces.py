@@ -28,7 +28,12 @@ def test_default_registry_has_three_workspaces_with_different_tiers_currencies_a
     assert {w.tier for w in registry.workspaces} == set(Tier)
     assert len({w.currency for w in registry.workspaces}) == 3
     assert len({w.timezone for w in registry.workspaces}) == 3
-    assert registry.platforms() == {Platform.META_ADS, Platform.GOOGLE_ADS}
+    assert registry.platforms() == {
+        Platform.META_ADS,
+        Platform.GOOGLE_ADS,
+        Platform.SHOPIFY,
+        Platform.OMNISEND,
+    }
 
 
 @pytest.mark.parametrize("bad_id", ["../x", "acme; DROP TABLE x", "", "Acme", "a/b", "-lead"])
