@@ -26,6 +26,7 @@ from ownlay_pipelines.defs.notifications import (
 from ownlay_pipelines.defs.resources import default_resources
 from ownlay_pipelines.defs.schedules import build_sync_schedules
 from ownlay_pipelines.defs.sensors import SENSORS
+from ownlay_pipelines.defs.shopify_webhooks import shopify_webhook_sensor, shopify_webhooks
 from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
 from ownlay_pipelines.settings import Settings
 
@@ -60,13 +61,19 @@ def build_definitions(
             watchtower_notifications,
             flush_events_job,
             event_retention,
+            shopify_webhooks,
         ],
         schedules=[
             watchtower_notifications_schedule,
             event_retention_schedule,
             *build_sync_schedules(settings),
         ],
-        sensors=[workspace_registry_sensor, event_buffer_sensor, *SENSORS],
+        sensors=[
+            workspace_registry_sensor,
+            event_buffer_sensor,
+            shopify_webhook_sensor,
+            *SENSORS,
+        ],
         resources={
             **default_resources(settings),
             "duckdb": MODEL_DUCKDB,
