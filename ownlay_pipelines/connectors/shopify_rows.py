@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pyarrow as pa
 
-from ownlay_pipelines.connectors.streams import FetchRequest, Record
+from ownlay_pipelines.connectors.streams import FetchRequest, Record, key_fields, text_fields
 from ownlay_pipelines.connectors.wire_values import (
     RowError,
     dig,
@@ -32,34 +32,24 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 UTM_FIELDS = ("source", "medium", "campaign", "content", "term")
 
 
-def _key_fields(*names: str) -> list[pa.Field]:
-    return [
-        pa.field(n, pa.string(), nullable=False) for n in ("workspace_id", "account_id", *names)
-    ]
-
-
-def _strings(*names: str) -> list[pa.Field]:
-    return [pa.field(n, pa.string()) for n in names]
-
-
 ORDER_SCHEMA = pa.schema(
     [
-        *_key_fields("order_id"),
-        *_strings("order_name"),
+        *key_fields("order_id"),
+        *text_fields("order_name"),
         pa.field("report_date", pa.date32(), nullable=False),
         pa.field("created_at", TIMESTAMP, nullable=False),
         pa.field("updated_at", TIMESTAMP, nullable=False),
         pa.field("cancelled_at", TIMESTAMP),
         pa.field("test", pa.bool_(), nullable=False),
-        *_strings("currency", "financial_status", "fulfillment_status", "customer_id"),
+        *text_fields("currency", "financial_status", "fulfillment_status", "customer_id"),
         pa.field("total_price", MONEY, nullable=False),
         pa.field("subtotal_price", MONEY),
         pa.field("total_tax", MONEY),
         pa.field("total_discounts", MONEY),
         pa.field("total_refunded", MONEY, nullable=False),
         pa.field("item_quantity", pa.int64(), nullable=False),
-        *_strings("source_name", "landing_site", "referring_site"),
-        *_strings(*(f"landing_utm_{name}" for name in UTM_FIELDS)),
+        *text_fields("source_name", "landing_site", "referring_site"),
+        *text_fields(*(f"landing_utm_{name}" for name in UTM_FIELDS)),
         pa.field("line_items_json", pa.string()),
     ]
 )
@@ -67,19 +57,19 @@ ORDER_SCHEMA = pa.schema(
 
 CUSTOMER_SCHEMA = pa.schema(
     [
-        *_key_fields("customer_id"),
+        *key_fields("customer_id"),
         pa.field("created_at", TIMESTAMP),
         pa.field("updated_at", TIMESTAMP, nullable=False),
         pa.field("orders_count", pa.int64()),
         pa.field("total_spent", MONEY),
-        *_strings("currency", "state", "tags", "last_order_id"),
+        *text_fields("currency", "state", "tags", "last_order_id"),
     ]
 )
 
 PRODUCT_SCHEMA = pa.schema(
     [
-        *_key_fields("product_id"),
-        *_strings("title", "handle", "product_type", "vendor", "status"),
+        *key_fields("product_id"),
+        *text_fields("title", "handle", "product_type", "vendor", "status"),
         pa.field("created_at", TIMESTAMP),
         pa.field("updated_at", TIMESTAMP, nullable=False),
         pa.field("variant_count", pa.int64(), nullable=False),
@@ -110,10 +100,6 @@ def _optional_timestamp(record: Record, field: str) -> datetime | None:
 def _optional_money(record: Record, field: str) -> Decimal | None:
     value = record.get(field)
     return None if value is None else to_non_negative_decimal(value, field)
-
-
-def _shop(request: FetchRequest) -> dict[str, str]:
-    return {"workspace_id": request.workspace.id, "account_id": request.connection.account_id}
 
 
 def _refunded(refunds: object) -> Decimal:
@@ -160,7 +146,7 @@ def normalise_order(record: Record, request: FetchRequest) -> dict[str, Any]:
     customer = record.get("customer")
     landing = to_text(record.get("landing_site"), "landing_site", required=False)
     return {
-        **_shop(request),
+        **request.row_keys(),
         "order_id": to_text(dig(record, "id"), "id"),
         "order_name": to_text(record.get("name"), "name", required=False),
         "report_date": to_date(created_text, "created_at"),
@@ -196,7 +182,7 @@ def normalise_customer(record: Record, request: FetchRequest) -> dict[str, Any]:
     """A customer row with Shopify's lifetime totals."""
     orders_count = record.get("orders_count")
     return {
-        **_shop(request),
+        **request.row_keys(),
         "customer_id": to_text(dig(record, "id"), "id"),
         "created_at": _optional_timestamp(record, "created_at"),
         "updated_at": to_timestamp(dig(record, "updated_at"), "updated_at"),
@@ -216,7 +202,7 @@ def normalise_product(record: Record, request: FetchRequest) -> dict[str, Any]:
         raise RowError("variants", "expected a list")
     prices = [to_non_negative_decimal(v.get("price"), "variants.price") for v in variants]
     return {
-        **_shop(request),
+        **request.row_keys(),
         "product_id": to_text(dig(record, "id"), "id"),
         "title": to_text(record.get("title"), "title", required=False),
         "handle": to_text(record.get("handle"), "handle", required=False),
