@@ -52,7 +52,6 @@ API_VERSION = "2026-03-15"
 V3_PAGE_SIZE = 100
 VERSIONED_PAGE_SIZE = 250
 """The versioned API's maximum page size."""
-RATE_LIMIT_PROBLEM = "https://problems.omnisend.com/rate-limit-exceeded"
 PERCENT_QUANTUM = Decimal("0.000001")
 """`api_record_metrics.metric_value` keeps six decimals."""
 

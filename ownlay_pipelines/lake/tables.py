@@ -50,10 +50,6 @@ class TableRef:
         return cls(tuple(text.split("/")))
 
     @property
-    def layer(self) -> str:
-        return self.parts[0]
-
-    @property
     def relation_name(self) -> str:
         """The warehouse view name: raw_meta_ads_insights, unified_campaign_metrics_daily."""
         return "_".join(self.parts)

@@ -1,13 +1,17 @@
+import os
 import subprocess
 import sys
 import textwrap
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
 import pytest
 
+from ownlay_pipelines.defs.assets.model_assets import warehouse_catalog
+from ownlay_pipelines.defs.resources import LakeResource
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.lake.warehouse import build_warehouse, discover_tables
 from ownlay_pipelines.lake.writer import write_partition
@@ -105,3 +109,19 @@ def test_reader_process_holding_the_warehouse_neither_blocks_nor_is_broken_by_a_
     # The reader keeps its old catalog, whose view still reads the lake and sees the new day.
     assert out.split() == ["after", "12"]
     assert reader.returncode == 0
+
+
+def test_warehouse_refresh_sweeps_old_crash_leftovers_but_not_fresh_ones(tmp_path: Path):
+    lake = LakeResource(data_dir=str(tmp_path))
+    _write(lake.lake_root, INSIGHTS, 1, 5)
+    folder = lake.lake_root / "raw/meta_ads/insights/workspace_id=acme/report_date=2026-11-01"
+    old, fresh = folder / ".data.parquet.old.tmp", folder / ".data.parquet.new.tmp"
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    os.utime(old, (0, 0))
+
+    result = dg.materialize([warehouse_catalog], resources={"lake": lake})
+
+    metadata = result.asset_materializations_for_node("warehouse__duckdb__catalog")[0].metadata
+    assert metadata["crash_leftovers_swept"].value == 1
+    assert not old.exists() and fresh.exists()

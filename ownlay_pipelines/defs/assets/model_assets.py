@@ -8,7 +8,8 @@ from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.streams import Partitioning
 from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspace
 from ownlay_pipelines.defs.resources import LakeResource
-from ownlay_pipelines.lake.warehouse import build_warehouse
+from ownlay_pipelines.lake.warehouse import build_warehouse, discover_tables
+from ownlay_pipelines.lake.writer import sweep_leftovers
 from ownlay_pipelines.models.campaign_metrics import (
     UNIFIED_CAMPAIGN_METRICS,
     UNIFIED_SCHEMA,
@@ -107,12 +108,15 @@ WAREHOUSE_KEY = dg.AssetKey(["warehouse", "duckdb", "catalog"])
 def warehouse_catalog(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> dg.MaterializeResult:
-    """Refresh `warehouse.duckdb` so every lake table has a view."""
+    """Refresh `warehouse.duckdb` so every lake table has a view, and sweep crash leftovers."""
     descriptions = {str(spec.ref): spec.description for _, spec in all_streams()}
     descriptions[str(UNIFIED_CAMPAIGN_METRICS)] = campaign_metrics_daily.descriptions_by_key[
         campaign_metrics_daily.key
     ]
     build = build_warehouse(lake.lake_root, lake.warehouse_path, descriptions=descriptions)
+    # Temp files of writes that crashed before their os.replace (older than an hour, so never a
+    # write in progress); readers already ignore them, this keeps the lake tidy.
+    swept = sum(sweep_leftovers(lake.lake_root, ref) for ref in discover_tables(lake.lake_root))
     context.log.info(
         f"warehouse {build.path}: {len(build.views)} views ({'rebuilt' if build.rebuilt else 'unchanged'})"
     )
@@ -121,5 +125,6 @@ def warehouse_catalog(
             "path": dg.MetadataValue.path(str(build.path)),
             "views": dg.MetadataValue.json(list(build.views)),
             "rebuilt": build.rebuilt,
+            "crash_leftovers_swept": swept,
         }
     )
