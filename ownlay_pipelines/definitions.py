@@ -13,6 +13,8 @@ from ownlay_pipelines.defs.assets.watchtower_sources import (
 from ownlay_pipelines.defs.checks.watchtower_checks import WATCHTOWER_CHECKS
 from ownlay_pipelines.defs.events import (
     event_buffer_sensor,
+    event_compaction,
+    event_compaction_schedule,
     event_retention,
     event_retention_schedule,
     flush_events_job,
@@ -61,11 +63,13 @@ def build_definitions(
             watchtower_notifications,
             flush_events_job,
             event_retention,
+            event_compaction,
             shopify_webhooks,
         ],
         schedules=[
             watchtower_notifications_schedule,
             event_retention_schedule,
+            event_compaction_schedule,
             *build_sync_schedules(settings),
         ],
         sensors=[

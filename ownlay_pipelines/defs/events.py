@@ -1,36 +1,49 @@
-"""First-party events in Dagster: the `raw/events` flush asset, its sensor, and retention.
+"""First-party events in Dagster: `raw/events` (date × workspace), its flush, compaction, retention.
 
-The ingestion service acknowledges events into a durable buffer; this sensor turns the buffer into
-lake files in large batches (seed 001's layout, one file per workspace and day) — at 50,000 pending
-events or once the oldest has waited a minute, whichever comes first, since many small flushes
-would fill the lake with small files (reference/perf_reliability.md §1.3).
+The ingestion service acknowledges events into a durable buffer; the sensor requests a flush at
+50,000 pending events or once the oldest has waited a minute, whichever comes first, since many
+small flushes would fill the lake with small files (reference/perf_reliability.md §1.3). A flush
+touches whichever days its events fall on, so `raw/events` is declared here and the flush job
+reports one materialization per (day, workspace) partition it added a part to, with that part's
+row count: downstream models follow only the days that changed. A daily schedule compacts closed
+days; another applies retention.
 """
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from ownlay_pipelines.defs.partitions import daily_by_workspace, multi_key
 from ownlay_pipelines.defs.resources import LakeResource
+from ownlay_pipelines.events.compaction import compact_closed_days
 from ownlay_pipelines.events.layout import EVENTS_TABLE, delete_expired_event_days
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.flush import buffer_status, flush_buffer
 
 FLUSH_AT_PENDING_EVENTS = 50_000
 FLUSH_AFTER_SECONDS = 60
+RAW_EVENTS_KEY = dg.AssetKey(list(EVENTS_TABLE.parts))
 
-
-@dg.asset(
-    key=list(EVENTS_TABLE.parts),
+raw_events = dg.AssetSpec(
+    key=RAW_EVENTS_KEY,
     description=(
         "One row per accepted first-party event (seed 000's OwnlayEvent on seed 001's lake "
-        "schema): IPs and e-mails HMAC-hashed, sensitive URL parameters stripped; one file per "
-        "workspace and day under project_id=/year=/month=, deduplicated by event_id."
+        "schema): IPs and e-mails HMAC-hashed, sensitive URL parameters stripped. Append-only "
+        "part files per flush under workspace_id=/event_date=, compacted daily; read it through "
+        "the warehouse view, which keeps one row per event_id."
     ),
     group_name="events",
     kinds={"parquet"},
+    partitions_def=daily_by_workspace,
 )
-def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """Flush every acknowledged event from the ingestion buffer into its day file."""
+
+
+@dg.op(description="Flush acknowledged events from the ingestion buffer into new part files.")
+def flush_event_buffer(
+    context: dg.OpExecutionContext, lake: LakeResource
+) -> Iterator[dg.AssetMaterialization | dg.Output[None]]:
+    """Run one flush and report each (day, workspace) partition it added rows to."""
     settings = IngestSettings.from_env()
     result = flush_buffer(
         lake.event_buffer_path,
@@ -38,33 +51,28 @@ def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mate
         dedupe_window=timedelta(days=settings.dedupe_window_days),
     )
     context.log.info(
-        f"{EVENTS_TABLE}: {result.events_flushed} events into {len(result.days)} day file(s)"
+        f"{EVENTS_TABLE}: flush {result.flush_id} wrote {result.events_flushed} events into "
+        f"{len(result.days)} part file(s); {result.pruned_events} ids left the dedupe window"
     )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": result.events_flushed,
-            "day_files": dg.MetadataValue.json(
-                [
-                    {
-                        "workspace_id": d.workspace_id,
-                        "day": str(d.day),
-                        "rows_in_file": d.rows_in_file,
-                        "rows_added": d.rows_added,
-                    }
-                    for d in result.days
-                ]
-            ),
-            "buffer_high_water_seq": result.high_water_seq,
-            "pruned_from_buffer": result.pruned_events,
-        }
-    )
+    for part in result.days:
+        yield dg.AssetMaterialization(
+            asset_key=RAW_EVENTS_KEY,
+            partition=multi_key(part.day, part.workspace_id),
+            metadata={
+                "dagster/row_count": part.rows,
+                "part_file": part.path.name,
+                "flush_id": result.flush_id,
+            },
+        )
+    yield dg.Output(None)
 
 
-flush_events_job = dg.define_asset_job(
-    "flush_events",
-    selection=dg.AssetSelection.assets(raw_events),
+@dg.job(
+    name="flush_events",
     description="Move acknowledged events from the ingestion buffer into the event lake.",
 )
+def flush_events_job() -> None:
+    flush_event_buffer()
 
 
 @dg.sensor(
@@ -95,14 +103,44 @@ def event_buffer_sensor(
     return dg.RunRequest(run_key=f"events-flush-{status.high_water_seq}")
 
 
-@dg.op(description="Delete event-day files older than the raw-event retention window.")
+@dg.op(description="Compact each closed day's part files into at most four deduplicated files.")
+def compact_event_days(context: dg.OpExecutionContext, lake: LakeResource) -> None:
+    """Compact every UTC day before today with new parts; delete files replaced long enough ago."""
+    run = compact_closed_days(lake.lake_root, today=datetime.now(UTC).date())
+    for day in run.compacted:
+        context.log.info(
+            f"{day.workspace_id} {day.day}: {day.input_files} file(s) -> {len(day.files)} "
+            f"compacted file(s), {day.rows} rows (generation {day.generation})"
+        )
+    context.log.info(
+        f"compacted {len(run.compacted)} day(s); deleted {run.deleted_files} replaced file(s)"
+    )
+
+
+@dg.job(description="Compact closed days of the event lake (≤ 4 files per day, one row per id).")
+def event_compaction() -> None:
+    compact_event_days()
+
+
+event_compaction_schedule = dg.ScheduleDefinition(
+    name="event_compaction_daily",
+    job=event_compaction,
+    cron_schedule="15 1 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Compacts yesterday (and any closed day that received late events) after "
+    "midnight UTC; files the previous run replaced are deleted once past their grace period.",
+)
+
+
+@dg.op(description="Delete event-day folders older than the raw-event retention window.")
 def delete_expired_events(context: dg.OpExecutionContext, lake: LakeResource) -> None:
     """Raw events are kept OWNLAY_RAW_EVENT_RETENTION_DAYS (default 90) days, then deleted."""
     retention_days = IngestSettings.from_env().raw_event_retention_days
     deleted = delete_expired_event_days(
         lake.lake_root, today=datetime.now(UTC).date(), retention_days=retention_days
     )
-    context.log.info(f"deleted {len(deleted)} event-day file(s) older than {retention_days} days")
+    context.log.info(f"deleted {len(deleted)} event-day folder(s) older than {retention_days} days")
 
 
 @dg.job(description="Apply the raw-event retention window to the event lake.")

@@ -2,9 +2,15 @@
 
 An event is acknowledged only after its row is committed with `synchronous=FULL`, never one DuckDB
 transaction per event (ARCHITECTURE.md §7; reference/perf_reliability.md §3.5: a DuckDB file did
-~720 single-row commits/s, SQLite WAL FULL ~12k, and group commit far more). Rows hold the lake row
-already hashed, so no raw IP or e-mail touches the disk. Flushed rows keep their id for a dedupe
-window, so a repeated event id is recognised across batches and days (`flush.flush_buffer`).
+~720 single-row commits/s, SQLite WAL FULL ~12k, and group commit far more). Commits run on a
+writer thread (`group_commit`), never on the event loop.
+
+`pending_events` holds each accepted event as typed columns of the lake schema (PII already
+hashed; timestamps as microseconds), so a flush reads columns instead of parsing JSON per row, and
+deletes them once they are in the lake. `event_ids` keeps every id for a dedupe window, so a
+repeated event id is recognised across batches and days (`flush.flush_buffer` prunes it).
+`lake_flushes` numbers the flushes; a flush id names the lake files it writes. The file uses
+incremental auto-vacuum, so space freed by a flush is given back to the file system.
 Verified webhook deliveries are kept here too, raw, for the store connectors to upsert.
 """
 
@@ -18,28 +24,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic_core import to_json
+import pyarrow as pa
 
-from ownlay_pipelines.events.lake_rows import event_day
+from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA, event_day
 from ownlay_pipelines.ingest.group_commit import GroupCommitter
 
 BUSY_TIMEOUT_MS = 30_000
 """The service and a flush take turns on the write lock; either waits up to this long. A flush
 holds it only to mark or prune rows (one statement per day), so the service's wait is short."""
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS buffered_events (
+PENDING_COLUMNS = tuple(EVENT_LAKE_SCHEMA.names)
+"""The lake row's columns, stored one SQLite column each, in the lake schema's order."""
+PENDING_COLUMNS_SQL = ",\n    ".join(
+    f"{field.name} {'INTEGER' if pa.types.is_timestamp(field.type) else 'TEXT'}"
+    f"{'' if field.nullable else ' NOT NULL'}"
+    for field in EVENT_LAKE_SCHEMA
+)
+_INSERT_PENDING = (
+    f"INSERT INTO pending_events (event_day, {', '.join(PENDING_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (len(PENDING_COLUMNS) + 1))})"
+)
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS pending_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_day TEXT NOT NULL,
+    {PENDING_COLUMNS_SQL}
+);
+CREATE TABLE IF NOT EXISTS event_ids (
     workspace_id TEXT NOT NULL,
     event_id TEXT NOT NULL,
-    event_day TEXT NOT NULL,
     received_at_us INTEGER NOT NULL,
-    lake_row TEXT NOT NULL,
-    flushed INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (workspace_id, event_id)
+    PRIMARY KEY (workspace_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_ids_received ON event_ids (received_at_us);
+CREATE TABLE IF NOT EXISTS lake_flushes (
+    flush_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    completed INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS buffered_events_pending
-    ON buffered_events (workspace_id, event_day, seq) WHERE flushed = 0;
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     provider TEXT NOT NULL,
@@ -52,8 +76,9 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     UNIQUE (provider, workspace_id, delivery_id)
 );
 """
-# AUTOINCREMENT: `seq` must never be reused after old rows are pruned, because flush high-water
-# marks and the connectors' delivery cursors are seq values.
+# AUTOINCREMENT: `seq` must never be reused after old rows are pruned, because flush ranges and
+# the connectors' delivery cursors are seq values; a flush id must never be reused either, because
+# it names the lake files that flush wrote.
 
 
 @dataclass(frozen=True)
@@ -84,6 +109,9 @@ def connect_buffer(path: Path) -> sqlite3.Connection:
     path.touch(mode=0o600, exist_ok=True)
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # Takes effect only on a new file (before its first table): then a flush's deletes can be
+    # handed back to the file system with `PRAGMA incremental_vacuum`.
+    connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
     connection.execute("PRAGMA journal_mode=WAL")
     # FULL syncs the WAL on every commit: an acknowledged event survives power loss, not only a
     # crash of the process (NORMAL would lose the last commits on power loss).
@@ -107,14 +135,7 @@ class EventBuffer:
     ) -> asyncio.Future[AppendResult]:
         """Queue lake rows of one request; resolves once they are durable (repeats are ignored)."""
         records = [
-            (
-                workspace_id,
-                row["event_id"],
-                event_day(row).isoformat(),
-                row["received_at"],
-                to_json(row).decode(),
-            )
-            for row in rows
+            (event_day(row).isoformat(), *(row[name] for name in PENDING_COLUMNS)) for row in rows
         ]
         return self._writer.submit(lambda connection: _insert_events(connection, records))
 
@@ -170,15 +191,21 @@ def read_webhook_deliveries(
 
 
 def _insert_events(connection: sqlite3.Connection, records: list[tuple[Any, ...]]) -> AppendResult:
+    """Insert each record whose (workspace, event id) is new; records are (day, *lake columns)."""
     duplicates = []
+    workspace_at, event_id_at, received_at = (
+        1 + PENDING_COLUMNS.index(name) for name in ("workspace_id", "event_id", "received_at")
+    )
     for record in records:
         cursor = connection.execute(
-            "INSERT OR IGNORE INTO buffered_events (workspace_id, event_id, event_day, "
-            "received_at_us, lake_row) VALUES (?, ?, ?, ?, ?)",
-            record,
+            "INSERT OR IGNORE INTO event_ids (workspace_id, event_id, received_at_us) "
+            "VALUES (?, ?, ?)",
+            (record[workspace_at], record[event_id_at], record[received_at]),
         )
         if cursor.rowcount == 0:
-            duplicates.append(record[1])
+            duplicates.append(record[event_id_at])
+        else:
+            connection.execute(_INSERT_PENDING, record)
     return AppendResult(len(records) - len(duplicates), tuple(duplicates))
 
 

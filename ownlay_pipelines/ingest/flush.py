@@ -1,19 +1,25 @@
-"""Moving buffered events into the lake: one Parquet file per workspace and UTC day, merged.
+"""Moving buffered events into the lake: each flush adds one part file per (workspace, day).
 
-Each flush merges the pending rows of a (workspace, day) into that day's existing file, keeps the
-first row per `event_id`, sorts by (`created_at`, `event_id`) and replaces the file atomically; only
-then are the rows marked flushed. A crash between the write and the mark leaves them pending, and
-the next flush merges the same rows into a file that already holds them, giving the same file: no
-loss, no duplicate. Files stay large because a flush never adds a file, it rewrites the day's one
-(seed 001 "Daily files"; ARCHITECTURE.md §7: flush in large batches, ≥ 50k rows or ≥ 60 s), so no
-compaction step is needed.
+A flush is numbered before it writes anything (`lake_flushes`: its id and the `seq` range it
+covers), streams the pending rows of that range in bounded chunks into one Parquet part per
+(workspace, UTC day) it touches — `part-<flush id>.parquet`, a name no other flush uses — and only
+after every part is in place marks the flush complete. Then the flushed rows are deleted in small
+transactions and the space given back to the file system.
+
+A crash before the mark leaves the flush incomplete: the next flush resumes it with the same id
+and the same rows, so it rewrites the same files with the same rows (a reader sees them either
+way) — no loss, no duplicate. A crash after the mark only leaves rows to delete, which the next
+flush deletes. Earlier flushes' files are never touched (ARCHITECTURE.md §8); the daily compaction
+(`events.compaction`) merges a closed day's parts.
 """
 
 from __future__ import annotations
 
 import fcntl
-import io
+import os
 import sqlite3
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,43 +27,39 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.json as pa_json
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ownlay_pipelines.events.lake_rows import EPOCH, EVENT_LAKE_SCHEMA, ONE_MICROSECOND, to_micros
-from ownlay_pipelines.events.layout import event_day_path
-from ownlay_pipelines.ingest.buffer import connect_buffer
+from ownlay_pipelines.events.layout import part_path
+from ownlay_pipelines.ingest.buffer import PENDING_COLUMNS, connect_buffer
 from ownlay_pipelines.ingest.config import DEFAULT_DEDUPE_WINDOW_DAYS
-from ownlay_pipelines.lake.writer import write_parquet_atomically
+from ownlay_pipelines.lake.writer import TEMP_SUFFIX, fsync_dir, fsync_file
 
-POSITION = "__position"
-BUFFERED_SCHEMA = pa.schema(
-    [
-        pa.field(field.name, pa.int64(), field.nullable)
-        if pa.types.is_timestamp(field.type)
-        else field
-        for field in EVENT_LAKE_SCHEMA
-    ]
-)
-"""The lake schema as buffered: timestamps are microseconds since the epoch."""
+FLUSH_CHUNK_ROWS = 50_000
+"""Rows read from the buffer and converted at a time: bounds a flush's memory whatever the backlog."""
+DELETE_CHUNK_ROWS = 50_000
+"""Flushed rows deleted per transaction, so the service's commits are never held up for long."""
+DAY_COLUMN = "event_day"
+_COMPLETED_UP_TO = "SELECT coalesce(max(last_seq), 0) FROM lake_flushes WHERE completed = 1"
 
 
 @dataclass(frozen=True)
 class FlushedDay:
-    """One event-day file a flush rewrote: its rows now, and how many of them this flush added."""
+    """One part file a flush wrote: its (workspace, UTC day) partition, path and row count."""
 
     workspace_id: str
     day: date
     path: Path
-    rows_in_file: int
-    rows_added: int
+    rows: int
 
 
 @dataclass(frozen=True)
 class FlushResult:
-    """What one flush did: day files rewritten, events it added to the lake (none when re-flushing
-    after a crash), the buffer's high-water `seq` it covered, and ids pruned from the buffer."""
+    """What one flush did: its id (None when nothing was pending), the part files it wrote, the
+    events it moved, the last buffer `seq` it covered, and event ids pruned from the dedupe window."""
 
+    flush_id: int | None
     days: tuple[FlushedDay, ...]
     events_flushed: int
     high_water_seq: int
@@ -73,20 +75,28 @@ class BufferStatus:
     high_water_seq: int
 
 
+@dataclass(frozen=True)
+class _Flush:
+    flush_id: int
+    first_seq: int
+    last_seq: int
+
+
 def buffer_status(buffer_path: Path) -> BufferStatus:
     """Pending (unflushed) event count, when the oldest of them arrived, and the newest `seq`."""
     connection = connect_buffer(buffer_path)
     try:
         pending, oldest = connection.execute(
-            "SELECT count(*), min(received_at_us) FROM buffered_events WHERE flushed = 0"
+            "SELECT count(*), min(received_at) FROM pending_events "
+            f"WHERE seq > ({_COMPLETED_UP_TO})"
         ).fetchone()
-        (high_water,) = connection.execute(
-            "SELECT coalesce(max(seq), 0) FROM buffered_events"
+        high_water = connection.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'pending_events'"
         ).fetchone()
     finally:
         connection.close()
     oldest_at = None if oldest is None else EPOCH + oldest * ONE_MICROSECOND
-    return BufferStatus(pending, oldest_at, high_water)
+    return BufferStatus(pending, oldest_at, high_water[0] if high_water else 0)
 
 
 def flush_buffer(
@@ -95,93 +105,196 @@ def flush_buffer(
     *,
     now: datetime | None = None,
     dedupe_window: timedelta = timedelta(days=DEFAULT_DEDUPE_WINDOW_DAYS),
+    chunk_rows: int = FLUSH_CHUNK_ROWS,
 ) -> FlushResult:
-    """Write every event buffered so far into its day file, then mark it flushed.
+    """Write every event buffered so far into new part files, then drop it from the buffer.
 
-    A flushed row keeps only its id (the lake row is cleared) and is pruned once received more
-    than `dedupe_window` ago. Within the window a repeated id is refused whatever its timestamp;
-    after it, a repeat with the same timestamp still lands in the same day file, whose merge keeps
-    one row per id. Concurrent flushes of one buffer wait for each other.
+    Event ids stay in the buffer for `dedupe_window` after they were received: within it a
+    repeated id is refused whatever its timestamp; after it, a repeat lands in a later part and
+    the readers' and compaction's deduplication by `event_id` keep one row. Concurrent flushes of
+    one buffer wait for each other.
     """
     cutoff = to_micros((now or datetime.now(UTC)) - dedupe_window)
     with _exclusive_flush(buffer_path):
         connection = connect_buffer(buffer_path)
         try:
-            (high_water,) = connection.execute(
-                "SELECT coalesce(max(seq), 0) FROM buffered_events"
-            ).fetchone()
-            groups = connection.execute(
-                "SELECT DISTINCT workspace_id, event_day FROM buffered_events "
-                "WHERE flushed = 0 AND seq <= ? ORDER BY 1, 2",
-                (high_water,),
-            ).fetchall()
-            days = tuple(
-                _flush_day(connection, lake_root, workspace, date.fromisoformat(day), high_water)
-                for workspace, day in groups
-            )
-            pruned = connection.execute(
-                "DELETE FROM buffered_events WHERE flushed = 1 AND received_at_us < ?", (cutoff,)
-            ).rowcount
+            flush = _open_flush(connection)
+            days: tuple[FlushedDay, ...] = ()
+            if flush is not None:
+                days = _write_parts(connection, lake_root, flush, chunk_rows)
+                connection.execute(
+                    "UPDATE lake_flushes SET completed = 1 WHERE flush_id = ?", (flush.flush_id,)
+                )
+            _delete_flushed_rows(connection)
+            pruned = _prune_event_ids(connection, cutoff)
+            _give_back_space(connection)
+            (high_water,) = connection.execute(_COMPLETED_UP_TO).fetchone()
         finally:
             connection.close()
-    flushed = sum(day.rows_added for day in days)
-    return FlushResult(days, flushed, high_water, pruned)
+    return FlushResult(
+        flush_id=None if flush is None else flush.flush_id,
+        days=days,
+        events_flushed=sum(day.rows for day in days),
+        high_water_seq=high_water,
+        pruned_events=pruned,
+    )
 
 
-def read_event_day(lake_root: Path, workspace_id: str, day: date) -> pa.Table | None:
-    """The committed events of one workspace and day, or None when no flush wrote that day."""
-    path = event_day_path(lake_root, workspace_id, day)
-    if not path.exists():
+def _open_flush(connection: sqlite3.Connection) -> _Flush | None:
+    """The flush a crash left incomplete, else a new one covering every pending row, else None.
+
+    A new flush id is the previous one plus one, or the time in Unix milliseconds if later: part
+    names stay unique across buffer files (a deleted and recreated buffer, the sandbox's scratch
+    buffers) as long as the clock does not go back by more than the time since the last flush.
+    """
+    unfinished = connection.execute(
+        "SELECT flush_id, first_seq, last_seq FROM lake_flushes WHERE completed = 0 "
+        "ORDER BY flush_id LIMIT 1"
+    ).fetchone()
+    if unfinished is not None:
+        return _Flush(*unfinished)
+    first, last = connection.execute(
+        f"SELECT min(seq), max(seq) FROM pending_events WHERE seq > ({_COMPLETED_UP_TO})"
+    ).fetchone()
+    if last is None:
         return None
-    return pq.read_table(path).cast(EVENT_LAKE_SCHEMA)
-
-
-def _flush_day(
-    connection: sqlite3.Connection, lake_root: Path, workspace_id: str, day: date, high_water: int
-) -> FlushedDay:
-    key = (workspace_id, day.isoformat(), high_water)
-    pending = connection.execute(
-        "SELECT lake_row FROM buffered_events WHERE workspace_id = ? AND event_day = ? "
-        "AND flushed = 0 AND seq <= ? ORDER BY seq",
-        key,
-    ).fetchall()
-    new_rows = _rows_table([row for (row,) in pending])
-    existing = read_event_day(lake_root, workspace_id, day)
-    merged = _first_per_event_id(
-        new_rows if existing is None else pa.concat_tables([existing, new_rows])
-    )
-    written = write_parquet_atomically(event_day_path(lake_root, workspace_id, day), merged)
-    # Marked only after the file is in place: a crash before this line re-flushes the same rows.
+    (previous,) = connection.execute(
+        "SELECT coalesce(max(flush_id), 0) FROM lake_flushes"
+    ).fetchone()
+    flush_id = max(previous + 1, time.time_ns() // 1_000_000)
     connection.execute(
-        "UPDATE buffered_events SET flushed = 1, lake_row = '' "
-        "WHERE workspace_id = ? AND event_day = ? AND flushed = 0 AND seq <= ?",
-        key,
+        "INSERT INTO lake_flushes (flush_id, first_seq, last_seq) VALUES (?, ?, ?)",
+        (flush_id, first, last),
     )
-    added = merged.num_rows - (0 if existing is None else existing.num_rows)
-    return FlushedDay(workspace_id, day, written.path, merged.num_rows, added)
+    return _Flush(flush_id, first, last)
 
 
-def _rows_table(lake_rows: list[str]) -> pa.Table:
-    """Buffered JSON rows as an Arrow table; Arrow's JSON reader is ~5x faster than from_pylist."""
-    document = "\n".join(lake_rows).encode()
-    options = pa_json.ParseOptions(
-        explicit_schema=BUFFERED_SCHEMA, unexpected_field_behavior="error"
+def _write_parts(
+    connection: sqlite3.Connection, lake_root: Path, flush: _Flush, chunk_rows: int
+) -> tuple[FlushedDay, ...]:
+    """Stream the flush's rows, `chunk_rows` at a time, into one part file per (workspace, day)."""
+    cursor = connection.execute(
+        f"SELECT {DAY_COLUMN}, {', '.join(PENDING_COLUMNS)} FROM pending_events "
+        "WHERE seq BETWEEN ? AND ? ORDER BY seq",
+        (flush.first_seq, flush.last_seq),
     )
-    return pa_json.read_json(io.BytesIO(document), parse_options=options).cast(EVENT_LAKE_SCHEMA)
+    parts = _PartWriters(lake_root, flush.flush_id)
+    try:
+        while rows := cursor.fetchmany(chunk_rows):
+            for (workspace_id, day), table in _split_by_partition(_columns_table(rows)):
+                parts.write(workspace_id, day, table)
+            del rows
+        return parts.commit()
+    finally:
+        parts.abort()
 
 
-def _first_per_event_id(table: pa.Table) -> pa.Table:
-    """The first row of each event id, sorted by event time then id, so re-flushes are identical."""
-    numbered = table.append_column(POSITION, pa.array(range(table.num_rows), pa.int64()))
-    firsts = numbered.group_by("event_id", use_threads=False).aggregate([(POSITION, "min")])
-    kept = table.take(firsts[f"{POSITION}_min"])
-    return kept.sort_by([("created_at", "ascending"), ("event_id", "ascending")])
+def _columns_table(rows: list[tuple]) -> pa.Table:
+    """Buffer rows (day, *lake columns) as an Arrow table of the lake schema plus `event_day`."""
+    columns = list(zip(*rows, strict=True))
+    arrays = [pa.array(columns[0], pa.string())]
+    arrays += [
+        pa.array(values, field.type)
+        for values, field in zip(columns[1:], EVENT_LAKE_SCHEMA, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, names=[DAY_COLUMN, *PENDING_COLUMNS])
+
+
+def _split_by_partition(table: pa.Table) -> Iterator[tuple[tuple[str, str], pa.Table]]:
+    """The chunk's rows of each (workspace, day), in buffer order, without the day column."""
+    keys = table.group_by(["workspace_id", DAY_COLUMN], use_threads=False).aggregate([])
+    for workspace_id, day in zip(
+        keys["workspace_id"].to_pylist(), keys[DAY_COLUMN].to_pylist(), strict=True
+    ):
+        mask = pc.and_(
+            pc.equal(table["workspace_id"], workspace_id), pc.equal(table[DAY_COLUMN], day)
+        )
+        yield (workspace_id, day), table.filter(mask).drop_columns([DAY_COLUMN])
+
+
+class _PartWriters:
+    """One open Parquet writer per (workspace, day) of a flush, under temporary names."""
+
+    def __init__(self, lake_root: Path, flush_id: int) -> None:
+        self._lake_root = lake_root
+        self._flush_id = flush_id
+        self._open: dict[tuple[str, str], tuple[pq.ParquetWriter, Path, Path]] = {}
+        self._rows: dict[tuple[str, str], int] = {}
+
+    def write(self, workspace_id: str, day: str, table: pa.Table) -> None:
+        key = (workspace_id, day)
+        if key not in self._open:
+            final = part_path(
+                self._lake_root, workspace_id, date.fromisoformat(day), self._flush_id
+            )
+            final.parent.mkdir(parents=True, exist_ok=True)
+            temp = final.with_name(f".{final.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
+            writer = pq.ParquetWriter(
+                temp, EVENT_LAKE_SCHEMA, compression="snappy", write_statistics=True
+            )
+            self._open[key] = (writer, temp, final)
+            self._rows[key] = 0
+        self._open[key][0].write_table(table.cast(EVENT_LAKE_SCHEMA))
+        self._rows[key] += table.num_rows
+
+    def commit(self) -> tuple[FlushedDay, ...]:
+        """Close every file, fsync it and move it to its final name; the parts written."""
+        written = []
+        for key, (writer, temp, final) in sorted(self._open.items()):
+            writer.close()
+            fsync_file(temp)
+            os.replace(temp, final)
+            fsync_dir(final.parent)
+            written.append(FlushedDay(key[0], date.fromisoformat(key[1]), final, self._rows[key]))
+        self._open.clear()
+        return tuple(written)
+
+    def abort(self) -> None:
+        """Drop the temporary files of a flush that failed before `commit`."""
+        for writer, temp, _ in self._open.values():
+            writer.close()
+            temp.unlink(missing_ok=True)
+        self._open.clear()
+
+
+def _delete_flushed_rows(connection: sqlite3.Connection) -> None:
+    """Delete rows of completed flushes, a chunk per transaction (resumes after a crash)."""
+    while True:
+        deleted = connection.execute(
+            "DELETE FROM pending_events WHERE seq IN (SELECT seq FROM pending_events "
+            f"WHERE seq <= ({_COMPLETED_UP_TO}) ORDER BY seq LIMIT ?)",
+            (DELETE_CHUNK_ROWS,),
+        ).rowcount
+        if deleted < DELETE_CHUNK_ROWS:
+            return
+
+
+def _prune_event_ids(connection: sqlite3.Connection, cutoff_us: int) -> int:
+    """Forget ids received before `cutoff_us` whose events are already in the lake."""
+    (oldest_pending,) = connection.execute("SELECT min(received_at) FROM pending_events").fetchone()
+    before = cutoff_us if oldest_pending is None else min(cutoff_us, oldest_pending)
+    pruned = 0
+    while True:
+        deleted = connection.execute(
+            "DELETE FROM event_ids WHERE (workspace_id, event_id) IN (SELECT workspace_id, "
+            "event_id FROM event_ids WHERE received_at_us < ? LIMIT ?)",
+            (before, DELETE_CHUNK_ROWS),
+        ).rowcount
+        pruned += deleted
+        if deleted < DELETE_CHUNK_ROWS:
+            return pruned
+
+
+def _give_back_space(connection: sqlite3.Connection) -> None:
+    """Return freed pages to the file system and truncate the write-ahead log."""
+    # executescript steps the pragma to the end; execute() would free only its first page.
+    connection.executescript("PRAGMA incremental_vacuum;")
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 @contextmanager
 def _exclusive_flush(buffer_path: Path) -> Iterator[None]:
-    # Two flushes of one day could each read the old file and the later replace would drop the
-    # earlier one's rows after they were marked flushed; an OS lock serialises them.
+    # Two flushes would both resume or number the same pending rows; an OS lock serialises them.
     lock_path = buffer_path.with_name(buffer_path.name + ".flush.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a") as handle:

@@ -1,17 +1,19 @@
-"""Group commit: every write submitted during one turn of the event loop shares one transaction.
+"""Group commit on a writer thread: every write queued while a commit runs shares the next one.
 
-Requests never wait for each other's fsync one by one: the first write of a turn schedules a commit
-at the end of the turn, and the requests handled meanwhile join it, so the cost of
-`synchronous=FULL` is shared (reference/perf_reliability.md §3.5: where fsync costs 1 ms,
-per-request commits cap at about 1,000 requests/s). The commit runs on the event loop itself: a
-writer thread was measured slower here, because handing the GIL between the loop and the thread
-costs milliseconds under load. A request is answered only after its commit returned.
+Requests never wait for each other's fsync one by one (reference/perf_reliability.md §3.5: where
+fsync costs 1 ms, per-request commits cap at about 1,000 requests/s). The writer thread owns the
+SQLite connection: it takes every queued write, runs them in one transaction, commits (the fsync
+releases the GIL, so the event loop keeps parsing and validating meanwhile) and resolves each
+write's future on the loop that submitted it. A request is answered only after its commit returned.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,19 +25,25 @@ T = TypeVar("T")
 class _Write:
     apply: Callable[[sqlite3.Connection], Any]
     done: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
 
 
 class WriterClosed(RuntimeError):
     """The buffer was closed; nothing more can be acknowledged."""
 
 
+_STOP = None
+
+
 class GroupCommitter:
-    """Runs write callbacks on one SQLite connection, one transaction per event-loop turn."""
+    """Runs write callbacks on one SQLite connection in a thread, one transaction per group."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
-        self._pending: list[_Write] = []
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._closed = False
+        self._thread = threading.Thread(target=self._run, name="event-buffer-writer", daemon=True)
+        self._thread.start()
 
     def submit(self, apply: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Queue `apply`; the future resolves with its result once its transaction committed."""
@@ -43,16 +51,43 @@ class GroupCommitter:
             raise WriterClosed("the event buffer is closed")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
-        self._pending.append(_Write(apply, done))
-        if len(self._pending) == 1:
-            loop.call_soon(self.commit_pending)
+        self._queue.put(_Write(apply, done, loop))
         return done
 
-    def commit_pending(self) -> None:
-        """Commit every queued write in one transaction and resolve their futures."""
-        group, self._pending = self._pending, []
-        if not group:
+    def close(self) -> None:
+        """Commit what is queued, stop the thread, then close the connection."""
+        if self._closed:
             return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._connection.close()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            group, stop = self._drain(first)
+            if group:
+                self._commit(group)
+            if stop:
+                return
+
+    def _drain(self, first: _Write | None) -> tuple[list[_Write], bool]:
+        """The first write plus everything queued behind it, and whether close() was asked."""
+        group = [] if first is _STOP else [first]
+        stop = first is _STOP
+        while not stop:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stop = True
+            else:
+                group.append(item)
+        return [write for write in group if write is not None], stop
+
+    def _commit(self, group: list[_Write]) -> None:
         try:
             self._connection.execute("BEGIN IMMEDIATE")
             results = [write.apply(self._connection) for write in group]
@@ -62,15 +97,21 @@ class GroupCommitter:
             if self._connection.in_transaction:
                 self._connection.execute("ROLLBACK")
             for write in group:
-                if not write.done.done():
-                    write.done.set_exception(error)
+                _resolve(write, error=error)
             return
         for write, result in zip(group, results, strict=True):
-            if not write.done.done():
-                write.done.set_result(result)
+            _resolve(write, result=result)
 
-    def close(self) -> None:
-        """Commit what is queued, then close the connection."""
-        self.commit_pending()
-        self._closed = True
-        self._connection.close()
+
+def _resolve(write: _Write, *, result: Any = None, error: BaseException | None = None) -> None:
+    def settle() -> None:
+        if write.done.done():
+            return  # The request was cancelled (client went away); its rows are stored anyway.
+        if error is not None:
+            write.done.set_exception(error)
+        else:
+            write.done.set_result(result)
+
+    # A closed loop raises RuntimeError: nobody is waiting for this answer any more.
+    with contextlib.suppress(RuntimeError):
+        write.loop.call_soon_threadsafe(settle)

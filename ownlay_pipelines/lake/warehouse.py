@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from ownlay_pipelines.events.layout import EVENTS_TABLE
+from ownlay_pipelines.lake.event_views import create_event_lake_view
 from ownlay_pipelines.lake.tables import NAME_PART, TableRef, table_dir, table_glob
 
 CATALOG_TABLE = "ownlay_catalog"
@@ -109,6 +111,8 @@ def create_lake_view(connection: duckdb.DuckDBPyConnection, lake_root: Path, ref
     The view name comes from validated TableRef parts and the glob is quoted as a literal, so no
     caller text reaches the SQL. The table must have at least one file.
     """
+    if ref == EVENTS_TABLE:
+        return create_event_lake_view(connection, lake_root, ref.relation_name)
     glob = table_glob(lake_root.resolve(), ref)
     connection.execute(
         f"CREATE OR REPLACE VIEW {ref.relation_name} AS "

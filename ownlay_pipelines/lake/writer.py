@@ -66,12 +66,12 @@ def write_parquet_atomically(final_path: Path, table: pa.Table) -> WrittenPartit
             use_dictionary=True,
             write_statistics=True,
         )
-        _fsync_file(temp_path)
+        fsync_file(temp_path)
         os.replace(temp_path, final_path)
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return WrittenPartition(path=final_path, rows=table.num_rows, bytes=final_path.stat().st_size)
 
 
@@ -102,13 +102,14 @@ def sweep_leftovers(lake_root: Path, ref: TableRef, *, older_than_seconds: float
     return removed
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Flush a written file's contents to disk (before it is renamed into place)."""
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
 
 
-def _fsync_dir(folder: Path) -> None:
-    # The rename is durable only once the directory entry is flushed.
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries to disk: a rename or delete in it is durable only after this."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)

@@ -20,7 +20,8 @@ from pathlib import Path
 import duckdb
 
 from ownlay_pipelines.connectors.shopify_rows import ORDER_SCHEMA
-from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA
+from ownlay_pipelines.events.layout import event_day_files
+from ownlay_pipelines.lake.event_views import create_event_files_view
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.models.channels import (
     UNATTRIBUTED,
@@ -28,7 +29,7 @@ from ownlay_pipelines.models.channels import (
     has_click_id_sql,
     platform_sql,
 )
-from ownlay_pipelines.models.mart_inputs import create_view, event_files, partition_files
+from ownlay_pipelines.models.mart_inputs import create_view, partition_files
 from ownlay_pipelines.registry.workspaces import Workspace
 from ownlay_pipelines.schema.platforms import Platform
 
@@ -52,8 +53,8 @@ def create_attribution_inputs(
     days' conversions, and the day after the last (a local day ends up to 14 hours past UTC).
     """
     first = min(days) - timedelta(days=window_days + 1)
-    files = event_files(lake_root, workspace.id, first, max(days) + timedelta(days=1))
-    create_view(connection, "ownlay_events", files, EVENT_LAKE_SCHEMA)
+    files = event_day_files(lake_root, workspace.id, first, max(days) + timedelta(days=1))
+    create_event_files_view(connection, "ownlay_events", files)
     _create_campaigns(connection, lake_root, workspace.id, campaign_sources)
     connection.execute(f"CREATE OR REPLACE TEMP VIEW touchpoints AS {_touchpoints_sql()}")
     connection.execute(f"CREATE OR REPLACE TEMP VIEW purchases AS {_purchases_sql()}")

@@ -8,13 +8,12 @@ every query runs the same way on a fresh lake.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from ownlay_pipelines.events.layout import event_day_path
 from ownlay_pipelines.lake.tables import DATA_FILE, TableRef, partition_dir
 
 
@@ -24,13 +23,6 @@ def partition_files(
     """The committed files of `ref` for the workspace's `days` (None: its one snapshot file)."""
     dates: Sequence[date | None] = days if days is not None else [None]
     paths = [partition_dir(lake_root, ref, workspace_id, day) / DATA_FILE for day in dates]
-    return [str(path) for path in paths if path.exists()]
-
-
-def event_files(lake_root: Path, workspace_id: str, first: date, last: date) -> list[str]:
-    """The committed event-day files of the workspace for UTC days [first, last]."""
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    paths = [event_day_path(lake_root, workspace_id, day) for day in days]
     return [str(path) for path in paths if path.exists()]
 
 

@@ -2,8 +2,9 @@
 
 The path is the ingestion service's minus HTTP: each payload is validated as `OwnlayEvent`,
 turned into its lake row (`events.lake_rows.to_lake_row`), appended to a scratch durable buffer
-and flushed by `ingest.flush.flush_buffer`, so the day files are exactly what the service writes
-(seed 001 layout, merged with what a day file already holds, one row per event id).
+and flushed by `ingest.flush.flush_buffer`, so the part files are exactly what the service writes.
+The days written are then compacted at once (`events.compaction`), so writing the same events
+twice leaves one row per event id in the files themselves, as a test or a model expects.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ownlay_pipelines.events.compaction import compact_day, delete_replaced_files
 from ownlay_pipelines.events.lake_rows import to_lake_row
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
 from ownlay_pipelines.events.privacy import PiiHasher
@@ -31,7 +33,7 @@ SANDBOX_PII_KEY = b"ownlay-sandbox-pii-key-not-a-secret!"
 
 @dataclass(frozen=True)
 class WrittenEvents:
-    """What one write did: events sent, and the (workspace, UTC day) files they went into."""
+    """What one write did: events sent, and the compacted files of the days they went into."""
 
     events: int
     day_files: tuple[Path, ...]
@@ -59,7 +61,13 @@ def write_world_events(
         buffer_path = Path(scratch) / "buffer.sqlite"
         asyncio.run(_append(buffer_path, workspace_id, rows))
         result = flush_buffer(buffer_path, lake_root, now=world.now)
-    return WrittenEvents(len(rows), tuple(day.path for day in result.days))
+    day_files = []
+    for part in result.days:
+        folder = part.path.parent
+        compact_day(folder, part.workspace_id, part.day)
+        delete_replaced_files(folder, grace=timedelta(0))
+        day_files.extend(sorted(folder.glob("*.parquet")))
+    return WrittenEvents(len(rows), tuple(day_files))
 
 
 async def _append(buffer_path: Path, workspace_id: str, rows: list[dict[str, Any]]) -> None:

@@ -6,7 +6,8 @@ import dagster as dg
 import duckdb
 from fastapi.testclient import TestClient
 
-from ownlay_pipelines.defs.events import event_buffer_sensor, raw_events
+from ownlay_pipelines.defs.events import event_buffer_sensor, flush_events_job, raw_events
+from ownlay_pipelines.defs.partitions import daily_by_workspace
 from ownlay_pipelines.defs.resources import LakeResource
 from ownlay_pipelines.events.layout import event_files_glob
 from ownlay_pipelines.http.clock import FakeClock
@@ -27,7 +28,8 @@ def _post_events(data_dir: Path, lake: LakeResource, count: int) -> None:
     with TestClient(app) as client:
         response = client.post(
             "/api/v1/events",
-            json=[ownlay_event(n) for n in range(1, count + 1)],
+            json=[ownlay_event(1, timestamp="2026-11-20T09:00:00Z")]
+            + [ownlay_event(n) for n in range(2, count + 1)],
             headers={"X-Ownlay-Api-Key": key.plaintext},
         )
     assert response.status_code < 300, response.text
@@ -44,13 +46,16 @@ def test_sensor_flushes_acknowledged_events_into_the_event_lake(tmp_path: Path):
         (request,) = tick.run_requests
         assert request.run_key == f"events-flush-{tick.cursor}"
 
-        result = dg.materialize([raw_events], instance=instance, resources={"lake": lake})
-        metadata = result.asset_materializations_for_node("raw__events")[0].metadata
+        result = flush_events_job.execute_in_process(instance=instance, resources={"lake": lake})
+        reported = {
+            (m.partition, m.metadata["dagster/row_count"].value)
+            for m in result.asset_materializations_for_node("flush_event_buffer")
+        }
         again = event_buffer_sensor.evaluate_tick(
             dg.build_sensor_context(instance=instance, resources={"lake": lake})
         )
 
-    assert metadata["dagster/row_count"].value == 3
+    assert reported == {("2026-11-20|acme", 1), ("2026-11-21|acme", 2)}
     rows = (
         duckdb.connect()
         .execute(
@@ -60,3 +65,7 @@ def test_sensor_flushes_acknowledged_events_into_the_event_lake(tmp_path: Path):
     )
     assert rows == [(3, 3)]
     assert again.skip_message == "no pending events"
+
+
+def test_raw_events_is_partitioned_like_the_other_dated_assets():
+    assert raw_events.partitions_def is daily_by_workspace

@@ -1,5 +1,6 @@
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -26,27 +27,40 @@ def test_buffer_file_is_wal_with_full_sync_and_owner_only(tmp_path: Path):
     connection.close()
 
 
-def test_writes_of_one_loop_turn_share_one_commit_and_all_become_durable(tmp_path: Path):
+def test_writes_queued_while_a_commit_runs_share_the_next_commit_off_the_event_loop(
+    tmp_path: Path,
+):
     path = tmp_path / "buffer.sqlite"
     connection = connect_buffer(path)
     connection.execute("CREATE TABLE t (n INTEGER)")
     commits = []
     connection.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
     committer = GroupCommitter(connection)
+    release = threading.Event()
+    writer_threads = set()
+
+    def blocking_write(c: sqlite3.Connection) -> None:
+        writer_threads.add(threading.get_ident())
+        release.wait(timeout=10)
+        c.execute("INSERT INTO t VALUES (-1)")
 
     async def requests() -> None:
-        same_turn = [
+        first = committer.submit(blocking_write)
+        await asyncio.sleep(0.05)  # the writer thread is now inside the first transaction
+        queued = [
             committer.submit(lambda c, n=n: c.execute("INSERT INTO t VALUES (?)", (n,)))
             for n in range(50)
         ]
-        await asyncio.gather(*same_turn)
+        release.set()
+        await asyncio.gather(first, *queued)
         await committer.submit(lambda c: c.execute("INSERT INTO t VALUES (50)"))
 
     asyncio.run(requests())
     committer.close()
 
-    assert connect_buffer(path).execute("SELECT count(*) FROM t").fetchone() == (51,)
-    assert len(commits) == 2
+    assert connect_buffer(path).execute("SELECT count(*) FROM t").fetchone() == (52,)
+    assert len(commits) == 3  # the blocking write, the 50 queued behind it, the last one
+    assert writer_threads and threading.get_ident() not in writer_threads
 
 
 def test_a_failed_commit_fails_every_write_of_its_group_and_the_next_group_succeeds(

@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 
 from ownlay_pipelines.ingest.config import IngestSettings
-from ownlay_pipelines.ingest.flush import flush_buffer, read_event_day
+from ownlay_pipelines.ingest.flush import flush_buffer
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store
+from ownlay_pipelines.lake.event_views import read_event_day
 from ownlay_pipelines_tests.ingest.payloads import PII_KEY, auth_header, ownlay_event
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

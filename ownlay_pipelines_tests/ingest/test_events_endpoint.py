@@ -5,8 +5,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from ownlay_pipelines.ingest.config import IngestSettings
-from ownlay_pipelines.ingest.flush import flush_buffer, read_event_day
+from ownlay_pipelines.ingest.flush import flush_buffer
 from ownlay_pipelines.ingest.keys import IssuedApiKey, create_api_key, revoke_api_key
+from ownlay_pipelines.lake.event_views import read_event_day
 from ownlay_pipelines_tests.ingest.payloads import (
     IPHONE_UA,
     NOW,

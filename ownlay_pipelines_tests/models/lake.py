@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from ownlay_pipelines.connectors.shopify_rows import ORDER_SCHEMA
 from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA
-from ownlay_pipelines.events.layout import event_day_path
+from ownlay_pipelines.events.layout import part_path
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.lake.writer import write_parquet_atomically, write_partition
 from ownlay_pipelines.registry.workspaces import Workspace, parse_registry
@@ -69,13 +69,13 @@ def event(event_id: str, event_type: str, at: datetime, visitor: str, **columns:
 
 
 def write_events(lake_root: Path, rows: Iterable[dict]) -> None:
-    """Write rows into their UTC day files (replacing those files)."""
+    """Write rows into one part file per UTC day (replacing those files)."""
     by_day: dict[date, list[dict]] = {}
     for row in rows:
         by_day.setdefault(row["created_at"].astimezone(UTC).date(), []).append(row)
     for day, day_rows in by_day.items():
         table = pa.Table.from_pylist(day_rows, schema=EVENT_LAKE_SCHEMA)
-        write_parquet_atomically(event_day_path(lake_root, WORKSPACE_ID, day), table)
+        write_parquet_atomically(part_path(lake_root, WORKSPACE_ID, day, flush_id=1), table)
 
 
 def order(order_id: str, at: datetime, local_day: date, total: str, **columns: Any) -> dict:

@@ -118,4 +118,4 @@ def test_written_events_land_in_the_event_lake_once(tmp_path: Path, world: Sandb
     )
     assert rows.fetchall() == [(first.events, first.events)]
     assert first.events == again.events > 0
-    assert {p.parent.parent.parent.name for p in first.day_files} == {f"project_id={WORKSPACE}"}
+    assert {p.parent.parent.name for p in first.day_files} == {f"workspace_id={WORKSPACE}"}
