@@ -53,6 +53,7 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "watchtower_notifications",
         "flush_events",
         "event_retention",
+        "event_compaction",
         "shopify_webhooks",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}

@@ -6,13 +6,20 @@ import dagster as dg
 import duckdb
 from fastapi.testclient import TestClient
 
-from ownlay_pipelines.defs.events import event_buffer_sensor, flush_events_job, raw_events
+from ownlay_pipelines.defs.events import (
+    event_buffer_sensor,
+    event_compaction,
+    event_compaction_schedule,
+    flush_events_job,
+    raw_events,
+)
 from ownlay_pipelines.defs.partitions import daily_by_workspace
 from ownlay_pipelines.defs.resources import LakeResource
 from ownlay_pipelines.events.layout import event_files_glob
 from ownlay_pipelines.http.clock import FakeClock
 from ownlay_pipelines.ingest.app import create_app
 from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.flush import flush_buffer
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store
 from ownlay_pipelines_tests.ingest.payloads import ENVIRON, NOW, ownlay_event
 
@@ -69,3 +76,17 @@ def test_sensor_flushes_acknowledged_events_into_the_event_lake(tmp_path: Path):
 
 def test_raw_events_is_partitioned_like_the_other_dated_assets():
     assert raw_events.partitions_def is daily_by_workspace
+
+
+def test_compaction_job_compacts_closed_days_on_a_daily_schedule(tmp_path: Path):
+    lake = LakeResource(data_dir=str(tmp_path / "data"))
+    _post_events(tmp_path / "data", lake, count=3)
+    flush_buffer(lake.event_buffer_path, lake.lake_root, now=NOW)
+
+    result = event_compaction.execute_in_process(resources={"lake": lake})
+
+    names = sorted(path.name for path in Path(lake.lake_root).rglob("*.parquet"))
+    assert result.success
+    assert len(names) == 4  # each closed day: its part and the compacted file (grace period)
+    assert sum(name.startswith("compacted-") for name in names) == 2
+    assert event_compaction_schedule.cron_schedule == "15 1 * * *"
