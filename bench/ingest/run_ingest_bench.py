@@ -1,7 +1,8 @@
 """Ingestion throughput and ack latency, measured with wrk on loopback, beside a naive reference.
 
-Starts the real service (group commit into SQLite WAL, synchronous=FULL) and the naive reference
-(one DuckDB INSERT per event) as uvicorn subprocesses on 127.0.0.1, drives each with wrk for a
+Starts the real service (group commit into SQLite WAL, synchronous=FULL, on a writer thread), a
+minimal FastAPI app appending to a list (the ceiling) and the naive reference (one DuckDB INSERT
+per event) as uvicorn subprocesses on 127.0.0.1 (ports 18100-18199), drives each with wrk for a
 bounded time with single-event and 100-event requests, checks how many events were durably stored,
 and times one flush of everything into the lake.
 Run: `.venv/bin/python bench/ingest/run_ingest_bench.py` (see bench/README.md).
@@ -80,6 +81,10 @@ def main() -> None:
         "ownlay ingest (SQLite WAL FULL)": [
             sys.executable, "-m", "ownlay_pipelines.ingest.server", "--log-level", "warning",
         ],
+        "minimal FastAPI (append to a list)": [
+            sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(HERE),
+            "list_app:create_app", "--no-access-log", "--log-level", "warning",
+        ],
         "naive (1 DuckDB INSERT per event)": [
             sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(HERE),
             "naive_duckdb_app:create_app", "--no-access-log", "--log-level", "warning",
@@ -110,7 +115,7 @@ def main() -> None:
     started = time.perf_counter()
     flushed = flush_buffer(buffer_path, workdir / "data" / "lake")
     seconds = time.perf_counter() - started
-    print(f"flush_buffer: {flushed.events_flushed} events into {len(flushed.days)} day file(s) "
+    print(f"flush_buffer: {flushed.events_flushed} events into {len(flushed.days)} part file(s) "
           f"in {seconds:.2f} s ({flushed.events_flushed / seconds:,.0f} events/s)")  # fmt: skip
     shutil.rmtree(workdir)
 
@@ -160,6 +165,8 @@ def _percentile_ms(wrk_output: str, percent: str) -> float:
 
 
 def _stored(server_name: str, buffer_path: Path, env: dict[str, str]) -> int:
+    if server_name.startswith("minimal"):
+        return 0  # keeps events in memory only
     if server_name.startswith("naive"):
         path = env["OWNLAY_BENCH_DUCKDB"]
         if not Path(path).exists():
@@ -169,13 +176,22 @@ def _stored(server_name: str, buffer_path: Path, env: dict[str, str]) -> int:
     if not buffer_path.exists():
         return 0
     with sqlite3.connect(buffer_path) as connection:
-        return connection.execute("SELECT count(*) FROM buffered_events").fetchone()[0]
+        return connection.execute(
+            "SELECT coalesce(sum(events), 0) FROM pending_batches"
+        ).fetchone()[0]
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+    """A free port of the benchmark's range (OWNLAY_BENCH_PORTS, default 18100-18199)."""
+    first, last = (int(n) for n in os.environ.get("OWNLAY_BENCH_PORTS", "18100-18199").split("-"))
+    for port in range(first, last + 1):
+        with socket.socket() as probe:
+            try:
+                probe.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit(f"no free port in {first}-{last}")
 
 
 if __name__ == "__main__":

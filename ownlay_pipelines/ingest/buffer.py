@@ -5,9 +5,10 @@ transaction per event (ARCHITECTURE.md §7; reference/perf_reliability.md §3.5:
 ~720 single-row commits/s, SQLite WAL FULL ~12k, and group commit far more). Commits run on a
 writer thread (`group_commit`), never on the event loop.
 
-`pending_events` holds each accepted event as typed columns of the lake schema (PII already
-hashed; timestamps as microseconds), so a flush reads columns instead of parsing JSON per row, and
-deletes them once they are in the lake. `event_ids` keeps every id for a dedupe window, so a
+`pending_batches` holds the events each group commit accepted as one Arrow IPC record batch of the
+lake schema (PII already hashed), so a flush reads columns instead of parsing JSON or SQLite rows
+one by one (bench/README.md), and deletes them once they are in the lake. `event_ids` keeps every
+id for a dedupe window, so a
 repeated event id is recognised across batches and days (`flush.flush_buffer` prunes it).
 `lake_flushes` numbers the flushes; a flush id names the lake files it writes. The file uses
 incremental auto-vacuum, so space freed by a flush is given back to the file system.
@@ -26,30 +27,19 @@ from typing import Any
 
 import pyarrow as pa
 
-from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA, event_day
+from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA
 from ownlay_pipelines.ingest.group_commit import GroupCommitter
 
 BUSY_TIMEOUT_MS = 30_000
 """The service and a flush take turns on the write lock; either waits up to this long. A flush
-holds it only to mark or prune rows (one statement per day), so the service's wait is short."""
+holds it only for short statements (numbering, marking, deleting in chunks), so the wait is short."""
 
-PENDING_COLUMNS = tuple(EVENT_LAKE_SCHEMA.names)
-"""The lake row's columns, stored one SQLite column each, in the lake schema's order."""
-PENDING_COLUMNS_SQL = ",\n    ".join(
-    f"{field.name} {'INTEGER' if pa.types.is_timestamp(field.type) else 'TEXT'}"
-    f"{'' if field.nullable else ' NOT NULL'}"
-    for field in EVENT_LAKE_SCHEMA
-)
-_INSERT_PENDING = (
-    f"INSERT INTO pending_events (event_day, {', '.join(PENDING_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * (len(PENDING_COLUMNS) + 1))})"
-)
-
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS pending_events (
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending_batches (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_day TEXT NOT NULL,
-    {PENDING_COLUMNS_SQL}
+    events INTEGER NOT NULL,
+    oldest_received_at_us INTEGER NOT NULL,
+    batch BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS event_ids (
     workspace_id TEXT NOT NULL,
@@ -121,23 +111,54 @@ def connect_buffer(path: Path) -> sqlite3.Connection:
 
 
 class EventBuffer:
-    """The service's handle on the buffer file: durable appends, group-committed per loop turn.
+    """The service's handle on the buffer file: durable appends, group-committed on a thread.
 
-    Appends must be called from the event loop that awaits them.
+    Appends must be called from an event loop, which awaits them.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer = GroupCommitter(connect_buffer(path))
+        self._group_rows: list[dict[str, Any]] = []
+        self._writer = GroupCommitter(
+            connect_buffer(path), before_commit=self._store_group, after_rollback=self._forget_group
+        )
 
     def append_events(
         self, workspace_id: str, rows: Sequence[dict[str, Any]]
     ) -> asyncio.Future[AppendResult]:
         """Queue lake rows of one request; resolves once they are durable (repeats are ignored)."""
-        records = [
-            (event_day(row).isoformat(), *(row[name] for name in PENDING_COLUMNS)) for row in rows
-        ]
-        return self._writer.submit(lambda connection: _insert_events(connection, records))
+        return self._writer.submit(lambda connection: self._insert_events(connection, rows))
+
+    def _insert_events(
+        self, connection: sqlite3.Connection, rows: Sequence[dict[str, Any]]
+    ) -> AppendResult:
+        """Claim each row's (workspace, event id); new rows join the group's batch (writer thread)."""
+        duplicates = []
+        for row in rows:
+            cursor = connection.execute(
+                "INSERT OR IGNORE INTO event_ids (workspace_id, event_id, received_at_us) "
+                "VALUES (?, ?, ?)",
+                (row["workspace_id"], row["event_id"], row["received_at"]),
+            )
+            if cursor.rowcount == 0:
+                duplicates.append(row["event_id"])
+            else:
+                self._group_rows.append(row)
+        return AppendResult(len(rows) - len(duplicates), tuple(duplicates))
+
+    def _store_group(self, connection: sqlite3.Connection) -> None:
+        """Store the group's new rows as one Arrow record batch, inside the group's transaction."""
+        rows, self._group_rows = self._group_rows, []
+        if not rows:
+            return
+        batch = pa.RecordBatch.from_pylist(rows, schema=EVENT_LAKE_SCHEMA)
+        connection.execute(
+            "INSERT INTO pending_batches (events, oldest_received_at_us, batch) VALUES (?, ?, ?)",
+            (len(rows), min(row["received_at"] for row in rows), memoryview(batch.serialize())),
+        )
+
+    def _forget_group(self) -> None:
+        self._group_rows = []
 
     def append_delivery(
         self,
@@ -167,6 +188,11 @@ class EventBuffer:
         self._writer.close()
 
 
+def read_pending_batch(blob: bytes) -> pa.RecordBatch:
+    """One stored group of events back as an Arrow record batch of the lake schema (zero copy)."""
+    return pa.ipc.read_record_batch(pa.py_buffer(blob), EVENT_LAKE_SCHEMA)
+
+
 def read_webhook_deliveries(
     path: Path, *, provider: str, workspace_id: str, after_seq: int = 0, limit: int = 1000
 ) -> list[WebhookDelivery]:
@@ -188,25 +214,6 @@ def read_webhook_deliveries(
         WebhookDelivery(seq, prov, ws, delivery, topic, received, json.loads(headers), bytes(body))
         for seq, prov, ws, delivery, topic, received, headers, body in rows
     ]
-
-
-def _insert_events(connection: sqlite3.Connection, records: list[tuple[Any, ...]]) -> AppendResult:
-    """Insert each record whose (workspace, event id) is new; records are (day, *lake columns)."""
-    duplicates = []
-    workspace_at, event_id_at, received_at = (
-        1 + PENDING_COLUMNS.index(name) for name in ("workspace_id", "event_id", "received_at")
-    )
-    for record in records:
-        cursor = connection.execute(
-            "INSERT OR IGNORE INTO event_ids (workspace_id, event_id, received_at_us) "
-            "VALUES (?, ?, ?)",
-            (record[workspace_at], record[event_id_at], record[received_at]),
-        )
-        if cursor.rowcount == 0:
-            duplicates.append(record[event_id_at])
-        else:
-            connection.execute(_INSERT_PENDING, record)
-    return AppendResult(len(records) - len(duplicates), tuple(duplicates))
 
 
 def _insert_delivery(connection: sqlite3.Connection, record: tuple[Any, ...]) -> bool:

@@ -1,8 +1,8 @@
 """Moving buffered events into the lake: each flush adds one part file per (workspace, day).
 
-A flush is numbered before it writes anything (`lake_flushes`: its id and the `seq` range it
-covers), streams the pending rows of that range in bounded chunks into one Parquet part per
-(workspace, UTC day) it touches — `part-<flush id>.parquet`, a name no other flush uses — and only
+A flush is numbered before it writes anything (`lake_flushes`: its id and the `seq` range of
+pending batches it covers), streams those Arrow batches in bounded chunks into one Parquet part per
+(workspace, UTC day of `created_at`) it touches — `part-<flush id>.parquet`, a name no other flush uses — and only
 after every part is in place marks the flush complete. Then the flushed rows are deleted in small
 transactions and the space given back to the file system.
 
@@ -32,15 +32,17 @@ import pyarrow.parquet as pq
 
 from ownlay_pipelines.events.lake_rows import EPOCH, EVENT_LAKE_SCHEMA, ONE_MICROSECOND, to_micros
 from ownlay_pipelines.events.layout import part_path
-from ownlay_pipelines.ingest.buffer import PENDING_COLUMNS, connect_buffer
+from ownlay_pipelines.ingest.buffer import connect_buffer, read_pending_batch
 from ownlay_pipelines.ingest.config import DEFAULT_DEDUPE_WINDOW_DAYS
 from ownlay_pipelines.lake.writer import TEMP_SUFFIX, fsync_dir, fsync_file
 
-FLUSH_CHUNK_ROWS = 50_000
-"""Rows read from the buffer and converted at a time: bounds a flush's memory whatever the backlog."""
+FLUSH_CHUNK_ROWS = 100_000
+"""Rows gathered (whole stored batches, so a chunk may exceed it by one) before they are split by
+day and written: bounds a flush's memory whatever the backlog."""
 DELETE_CHUNK_ROWS = 50_000
-"""Flushed rows deleted per transaction, so the service's commits are never held up for long."""
+"""Ids (or stored batches) deleted per transaction, so the service's commits never wait long."""
 DAY_COLUMN = "event_day"
+BATCHES_PER_FETCH = 64
 _COMPLETED_UP_TO = "SELECT coalesce(max(last_seq), 0) FROM lake_flushes WHERE completed = 1"
 
 
@@ -87,11 +89,11 @@ def buffer_status(buffer_path: Path) -> BufferStatus:
     connection = connect_buffer(buffer_path)
     try:
         pending, oldest = connection.execute(
-            "SELECT count(*), min(received_at) FROM pending_events "
+            "SELECT coalesce(sum(events), 0), min(oldest_received_at_us) FROM pending_batches "
             f"WHERE seq > ({_COMPLETED_UP_TO})"
         ).fetchone()
         high_water = connection.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'pending_events'"
+            "SELECT seq FROM sqlite_sequence WHERE name = 'pending_batches'"
         ).fetchone()
     finally:
         connection.close()
@@ -154,7 +156,7 @@ def _open_flush(connection: sqlite3.Connection) -> _Flush | None:
     if unfinished is not None:
         return _Flush(*unfinished)
     first, last = connection.execute(
-        f"SELECT min(seq), max(seq) FROM pending_events WHERE seq > ({_COMPLETED_UP_TO})"
+        f"SELECT min(seq), max(seq) FROM pending_batches WHERE seq > ({_COMPLETED_UP_TO})"
     ).fetchone()
     if last is None:
         return None
@@ -172,44 +174,52 @@ def _open_flush(connection: sqlite3.Connection) -> _Flush | None:
 def _write_parts(
     connection: sqlite3.Connection, lake_root: Path, flush: _Flush, chunk_rows: int
 ) -> tuple[FlushedDay, ...]:
-    """Stream the flush's rows, `chunk_rows` at a time, into one part file per (workspace, day)."""
-    cursor = connection.execute(
-        f"SELECT {DAY_COLUMN}, {', '.join(PENDING_COLUMNS)} FROM pending_events "
-        "WHERE seq BETWEEN ? AND ? ORDER BY seq",
-        (flush.first_seq, flush.last_seq),
-    )
+    """Stream the flush's batches, about `chunk_rows` rows at a time, into one part file per
+    (workspace, day)."""
     parts = _PartWriters(lake_root, flush.flush_id)
     try:
-        while rows := cursor.fetchmany(chunk_rows):
-            for (workspace_id, day), table in _split_by_partition(_columns_table(rows)):
+        for chunk in _chunks(connection, flush, chunk_rows):
+            for (workspace_id, day), table in _split_by_partition(chunk):
                 parts.write(workspace_id, day, table)
-            del rows
+            del chunk
         return parts.commit()
     finally:
         parts.abort()
 
 
-def _columns_table(rows: list[tuple]) -> pa.Table:
-    """Buffer rows (day, *lake columns) as an Arrow table of the lake schema plus `event_day`."""
-    columns = list(zip(*rows, strict=True))
-    arrays = [pa.array(columns[0], pa.string())]
-    arrays += [
-        pa.array(values, field.type)
-        for values, field in zip(columns[1:], EVENT_LAKE_SCHEMA, strict=True)
-    ]
-    return pa.Table.from_arrays(arrays, names=[DAY_COLUMN, *PENDING_COLUMNS])
+def _chunks(connection: sqlite3.Connection, flush: _Flush, chunk_rows: int) -> Iterator[pa.Table]:
+    """The flush's stored batches in `seq` order, gathered into tables of about `chunk_rows`."""
+    cursor = connection.execute(
+        "SELECT batch FROM pending_batches WHERE seq BETWEEN ? AND ? ORDER BY seq",
+        (flush.first_seq, flush.last_seq),
+    )
+    gathered: list[pa.RecordBatch] = []
+    rows = 0
+    while fetched := cursor.fetchmany(BATCHES_PER_FETCH):
+        for (blob,) in fetched:
+            batch = read_pending_batch(blob)
+            gathered.append(batch)
+            rows += batch.num_rows
+            if rows >= chunk_rows:
+                yield pa.Table.from_batches(gathered, EVENT_LAKE_SCHEMA)
+                gathered, rows = [], 0
+    if gathered:
+        yield pa.Table.from_batches(gathered, EVENT_LAKE_SCHEMA)
 
 
 def _split_by_partition(table: pa.Table) -> Iterator[tuple[tuple[str, str], pa.Table]]:
-    """The chunk's rows of each (workspace, day), in buffer order, without the day column."""
-    keys = table.group_by(["workspace_id", DAY_COLUMN], use_threads=False).aggregate([])
+    """The chunk's rows of each (workspace, UTC day of `created_at`), in buffer order."""
+    days = pc.cast(table["created_at"], pa.date32())
+    keyed = pa.table({"workspace_id": table["workspace_id"], DAY_COLUMN: days})
+    keys = keyed.group_by(["workspace_id", DAY_COLUMN], use_threads=False).aggregate([])
     for workspace_id, day in zip(
         keys["workspace_id"].to_pylist(), keys[DAY_COLUMN].to_pylist(), strict=True
     ):
-        mask = pc.and_(
-            pc.equal(table["workspace_id"], workspace_id), pc.equal(table[DAY_COLUMN], day)
-        )
-        yield (workspace_id, day), table.filter(mask).drop_columns([DAY_COLUMN])
+        if keys.num_rows == 1:
+            yield (workspace_id, day.isoformat()), table
+            return
+        mask = pc.and_(pc.equal(keyed["workspace_id"], workspace_id), pc.equal(days, day))
+        yield (workspace_id, day.isoformat()), table.filter(mask)
 
 
 class _PartWriters:
@@ -234,7 +244,7 @@ class _PartWriters:
             )
             self._open[key] = (writer, temp, final)
             self._rows[key] = 0
-        self._open[key][0].write_table(table.cast(EVENT_LAKE_SCHEMA))
+        self._open[key][0].write_table(table)
         self._rows[key] += table.num_rows
 
     def commit(self) -> tuple[FlushedDay, ...]:
@@ -258,20 +268,22 @@ class _PartWriters:
 
 
 def _delete_flushed_rows(connection: sqlite3.Connection) -> None:
-    """Delete rows of completed flushes, a chunk per transaction (resumes after a crash)."""
+    """Delete batches of completed flushes, a chunk per transaction (resumes after a crash)."""
     while True:
         deleted = connection.execute(
-            "DELETE FROM pending_events WHERE seq IN (SELECT seq FROM pending_events "
+            "DELETE FROM pending_batches WHERE seq IN (SELECT seq FROM pending_batches "
             f"WHERE seq <= ({_COMPLETED_UP_TO}) ORDER BY seq LIMIT ?)",
-            (DELETE_CHUNK_ROWS,),
+            (DELETE_CHUNK_ROWS // 100,),
         ).rowcount
-        if deleted < DELETE_CHUNK_ROWS:
+        if deleted < DELETE_CHUNK_ROWS // 100:
             return
 
 
 def _prune_event_ids(connection: sqlite3.Connection, cutoff_us: int) -> int:
     """Forget ids received before `cutoff_us` whose events are already in the lake."""
-    (oldest_pending,) = connection.execute("SELECT min(received_at) FROM pending_events").fetchone()
+    (oldest_pending,) = connection.execute(
+        "SELECT min(oldest_received_at_us) FROM pending_batches"
+    ).fetchone()
     before = cutoff_us if oldest_pending is None else min(cutoff_us, oldest_pending)
     pruned = 0
     while True:

@@ -38,8 +38,18 @@ _STOP = None
 class GroupCommitter:
     """Runs write callbacks on one SQLite connection in a thread, one transaction per group."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        *,
+        before_commit: Callable[[sqlite3.Connection], None] | None = None,
+        after_rollback: Callable[[], None] | None = None,
+    ) -> None:
+        """`before_commit` runs after a group's writes, in its transaction (to store what they
+        gathered); `after_rollback` runs when a group failed (to forget it)."""
         self._connection = connection
+        self._before_commit = before_commit
+        self._after_rollback = after_rollback
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="event-buffer-writer", daemon=True)
@@ -91,11 +101,15 @@ class GroupCommitter:
         try:
             self._connection.execute("BEGIN IMMEDIATE")
             results = [write.apply(self._connection) for write in group]
+            if self._before_commit is not None:
+                self._before_commit(self._connection)
             self._connection.execute("COMMIT")
         except Exception as error:
             # Nothing of the group is durable, so every request in it must hear so (and get a 503).
             if self._connection.in_transaction:
                 self._connection.execute("ROLLBACK")
+            if self._after_rollback is not None:
+                self._after_rollback()
             for write in group:
                 _resolve(write, error=error)
             return

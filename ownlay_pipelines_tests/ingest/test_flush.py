@@ -155,16 +155,19 @@ def test_flush_streams_the_backlog_in_chunks_into_one_part_per_day(
     client: TestClient, acme_key: IssuedApiKey, settings: IngestSettings
 ):
     other_day = "2026-11-20T08:00:00Z"
-    _send(client, acme_key, [ownlay_event(n) for n in range(1, 6)])
-    _send(client, acme_key, [ownlay_event(n, timestamp=other_day) for n in range(6, 9)])
+    for first in range(1, 9, 2):  # four requests, four stored batches of two events
+        _send(client, acme_key, [ownlay_event(first), ownlay_event(first + 1, timestamp=other_day)])
 
-    result = flush_buffer(settings.buffer_path, settings.lake_dir, now=NOW, chunk_rows=2)
+    result = flush_buffer(settings.buffer_path, settings.lake_dir, now=NOW, chunk_rows=3)
 
     by_day = {d.day: d for d in result.days}
-    assert {day: d.rows for day, d in by_day.items()} == {date(2026, 11, 20): 3, DAY: 5}
-    # 8 rows read 2 at a time: the 21st's five rows arrive in 3 chunks, the 20th's in 2.
-    assert pq.ParquetFile(by_day[DAY].path).metadata.num_row_groups == 3
-    assert pq.ParquetFile(by_day[date(2026, 11, 20)].path).metadata.num_row_groups == 2
+    assert {day: d.rows for day, d in by_day.items()} == {date(2026, 11, 20): 4, DAY: 4}
+    # Chunks of two batches (4 rows >= 3): each day's part gets one row group per chunk.
+    for part in by_day.values():
+        assert pq.ParquetFile(part.path).metadata.num_row_groups == 2
+    assert _ids(read_event_day(settings.lake_dir, "acme", DAY)) == [
+        ownlay_event(n)["event_id"] for n in (1, 3, 5, 7)
+    ]
 
 
 def test_same_event_id_on_another_day_is_dropped_across_partitions(
@@ -190,10 +193,10 @@ def test_buffer_status_reports_what_a_sensor_needs(
 
     status = buffer_status(settings.buffer_path)
 
-    assert (status.pending_events, status.high_water_seq) == (2, 2)
+    assert (status.pending_events, status.high_water_seq) == (2, 1)  # one stored batch
     assert status.oldest_pending_received_at == NOW
     flush_buffer(settings.buffer_path, settings.lake_dir, now=NOW)
-    assert buffer_status(settings.buffer_path) == flush.BufferStatus(0, None, 2)
+    assert buffer_status(settings.buffer_path) == flush.BufferStatus(0, None, 1)
 
 
 def test_flushed_rows_leave_the_buffer_and_ids_are_pruned_after_the_dedupe_window(
@@ -203,7 +206,7 @@ def test_flushed_rows_leave_the_buffer_and_ids_are_pruned_after_the_dedupe_windo
     flush_buffer(settings.buffer_path, settings.lake_dir, now=NOW)
     connection = connect_buffer(settings.buffer_path)
     counts = connection.execute(
-        "SELECT (SELECT count(*) FROM pending_events), (SELECT count(*) FROM event_ids)"
+        "SELECT (SELECT count(*) FROM pending_batches), (SELECT count(*) FROM event_ids)"
     ).fetchone()
 
     within = flush_buffer(settings.buffer_path, settings.lake_dir, now=NOW + timedelta(days=6))
