@@ -15,14 +15,11 @@ again with the same rows; nothing is deleted on its account. Running twice chang
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -39,6 +36,7 @@ from ownlay_pipelines.events.layout import (
     day_folders,
 )
 from ownlay_pipelines.lake.event_views import deduplicated_events_sql
+from ownlay_pipelines.lake.locks import exclusive_lock
 from ownlay_pipelines.lake.tables import table_dir
 from ownlay_pipelines.lake.writer import TEMP_SUFFIX, fsync_dir, fsync_file
 
@@ -79,7 +77,8 @@ def compact_closed_days(
     """
     compacted = []
     deleted = 0
-    with _exclusive_compaction(lake_root):
+    # Two compactions of one folder would each delete what the other still counts on.
+    with exclusive_lock(table_dir(lake_root, EVENTS_TABLE) / ".compaction.lock"):
         for folder in day_folders(lake_root):
             if folder.day < today:
                 result = compact_day(folder.path, folder.workspace_id, folder.day)
@@ -168,16 +167,3 @@ def _flush_or_generation(path: Path) -> int:
     if generation is None:
         raise ValueError(f"{path.name} is not an event lake file")
     return generation
-
-
-@contextmanager
-def _exclusive_compaction(lake_root: Path) -> Iterator[None]:
-    # Two compactions of one folder would each delete what the other still counts on.
-    root = table_dir(lake_root, EVENTS_TABLE)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".compaction.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -15,13 +15,11 @@ flush deletes. Earlier flushes' files are never touched (ARCHITECTURE.md §8); t
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,6 +32,7 @@ from ownlay_pipelines.events.lake_rows import EPOCH, EVENT_LAKE_SCHEMA, ONE_MICR
 from ownlay_pipelines.events.layout import part_path
 from ownlay_pipelines.ingest.buffer import connect_buffer, read_pending_batch
 from ownlay_pipelines.ingest.config import DEFAULT_DEDUPE_WINDOW_DAYS
+from ownlay_pipelines.lake.locks import exclusive_lock
 from ownlay_pipelines.lake.writer import TEMP_SUFFIX, fsync_dir, fsync_file
 
 FLUSH_CHUNK_ROWS = 100_000
@@ -117,7 +116,8 @@ def flush_buffer(
     one buffer wait for each other.
     """
     cutoff = to_micros((now or datetime.now(UTC)) - dedupe_window)
-    with _exclusive_flush(buffer_path):
+    # Two flushes would both resume or number the same pending rows: they take turns.
+    with exclusive_lock(buffer_path.with_name(buffer_path.name + ".flush.lock")):
         connection = connect_buffer(buffer_path)
         try:
             flush = _open_flush(connection)
@@ -302,16 +302,3 @@ def _give_back_space(connection: sqlite3.Connection) -> None:
     # executescript steps the pragma to the end; execute() would free only its first page.
     connection.executescript("PRAGMA incremental_vacuum;")
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-@contextmanager
-def _exclusive_flush(buffer_path: Path) -> Iterator[None]:
-    # Two flushes would both resume or number the same pending rows; an OS lock serialises them.
-    lock_path = buffer_path.with_name(buffer_path.name + ".flush.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
