@@ -14,6 +14,7 @@ from ownlay_pipelines.events.compaction import compact_closed_days
 from ownlay_pipelines.events.layout import event_day_dir, event_files_glob
 from ownlay_pipelines.ingest.flush import flush_buffer
 from ownlay_pipelines.lake.event_views import deduplicated_events_sql, read_event_day
+from ownlay_pipelines.lake.warehouse import build_warehouse
 from ownlay_pipelines_tests.ingest.lake_events import append_rows, lake_rows
 from ownlay_pipelines_tests.ingest.payloads import NOW
 
@@ -176,3 +177,17 @@ def test_a_concurrent_reader_never_sees_a_duplicate_or_misses_an_event(tmp_path:
     assert len(run.compacted) == 3
     assert len(seen) >= 3
     assert set(seen) == {expected}
+
+
+def test_the_warehouse_view_of_raw_events_keeps_one_row_per_event_id(
+    overlapping_day: Path, tmp_path: Path
+):
+    warehouse = tmp_path / "warehouse.duckdb"
+    build_warehouse(overlapping_day, warehouse)
+
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        counts = connection.execute(
+            "SELECT count(*), count(DISTINCT event_id), min(event_date) FROM raw_events"
+        ).fetchone()
+
+    assert counts == (150, 150, DAY)
