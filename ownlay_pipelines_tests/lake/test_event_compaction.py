@@ -9,6 +9,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from ownlay_pipelines.cli import main
 from ownlay_pipelines.events import compaction
 from ownlay_pipelines.events.compaction import compact_closed_days
 from ownlay_pipelines.events.layout import event_day_dir, event_files_glob
@@ -191,3 +192,13 @@ def test_the_warehouse_view_of_raw_events_keeps_one_row_per_event_id(
         ).fetchone()
 
     assert counts == (150, 150, DAY)
+
+
+def test_ownlay_compact_command_compacts_closed_days(overlapping_day: Path, monkeypatch, capsys):
+    monkeypatch.setenv("OWNLAY_DATA_DIR", str(overlapping_day.parent))
+
+    assert main(["compact", "--grace-minutes", "0"]) == 0
+    printed = capsys.readouterr().out
+
+    assert "acme  2026-11-21  2 file(s) -> 1 file(s), 150 rows" in printed
+    assert printed.splitlines()[-1] == "compacted 1 day(s); deleted 2 replaced file(s)"
