@@ -5,13 +5,12 @@ transaction per event (ARCHITECTURE.md §7; reference/perf_reliability.md §3.5:
 ~720 single-row commits/s, SQLite WAL FULL ~12k, and group commit far more). Rows hold the lake row
 already hashed, so no raw IP or e-mail touches the disk. Flushed rows keep their id for a dedupe
 window, so a repeated event id is recognised across batches and days (`flush.flush_buffer`).
-Verified webhook deliveries are kept here too, raw, for the store connectors to upsert.
+Verified webhook deliveries have their own file (`webhook_store`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,20 +39,9 @@ CREATE TABLE IF NOT EXISTS buffered_events (
 );
 CREATE INDEX IF NOT EXISTS buffered_events_pending
     ON buffered_events (workspace_id, event_day, seq) WHERE flushed = 0;
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    provider TEXT NOT NULL,
-    workspace_id TEXT NOT NULL,
-    delivery_id TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    received_at_us INTEGER NOT NULL,
-    headers TEXT NOT NULL,
-    raw_body BLOB NOT NULL,
-    UNIQUE (provider, workspace_id, delivery_id)
-);
 """
 # AUTOINCREMENT: `seq` must never be reused after old rows are pruned, because flush high-water
-# marks and the connectors' delivery cursors are seq values.
+# marks are seq values.
 
 
 @dataclass(frozen=True)
@@ -62,20 +50,6 @@ class AppendResult:
 
     inserted: int
     duplicate_event_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class WebhookDelivery:
-    """One verified webhook delivery, byte for byte as the provider sent it."""
-
-    seq: int
-    provider: str
-    workspace_id: str
-    delivery_id: str
-    topic: str
-    received_at_us: int
-    headers: dict[str, str]
-    raw_body: bytes
 
 
 def connect_buffer(path: Path) -> sqlite3.Connection:
@@ -118,55 +92,9 @@ class EventBuffer:
         ]
         return self._writer.submit(lambda connection: _insert_events(connection, records))
 
-    def append_delivery(
-        self,
-        *,
-        provider: str,
-        workspace_id: str,
-        delivery_id: str,
-        topic: str,
-        received_at_us: int,
-        headers: dict[str, str],
-        raw_body: bytes,
-    ) -> asyncio.Future[bool]:
-        """Queue a verified webhook delivery; resolves to False when it was delivered before."""
-        record = (
-            provider,
-            workspace_id,
-            delivery_id,
-            topic,
-            received_at_us,
-            json.dumps(headers, sort_keys=True),
-            raw_body,
-        )
-        return self._writer.submit(lambda connection: _insert_delivery(connection, record))
-
     def close(self) -> None:
         """Finish queued writes and stop the writer."""
         self._writer.close()
-
-
-def read_webhook_deliveries(
-    path: Path, *, provider: str, workspace_id: str, after_seq: int = 0, limit: int = 1000
-) -> list[WebhookDelivery]:
-    """Deliveries of one provider and workspace with `seq > after_seq`, oldest first.
-
-    A connector keeps the last `seq` it upserted as its cursor.
-    """
-    connection = connect_buffer(path)
-    try:
-        rows = connection.execute(
-            "SELECT seq, provider, workspace_id, delivery_id, topic, received_at_us, headers, "
-            "raw_body FROM webhook_deliveries WHERE provider = ? AND workspace_id = ? AND seq > ? "
-            "ORDER BY seq LIMIT ?",
-            (provider, workspace_id, after_seq, limit),
-        ).fetchall()
-    finally:
-        connection.close()
-    return [
-        WebhookDelivery(seq, prov, ws, delivery, topic, received, json.loads(headers), bytes(body))
-        for seq, prov, ws, delivery, topic, received, headers, body in rows
-    ]
 
 
 def _insert_events(connection: sqlite3.Connection, records: list[tuple[Any, ...]]) -> AppendResult:
@@ -180,12 +108,3 @@ def _insert_events(connection: sqlite3.Connection, records: list[tuple[Any, ...]
         if cursor.rowcount == 0:
             duplicates.append(record[1])
     return AppendResult(len(records) - len(duplicates), tuple(duplicates))
-
-
-def _insert_delivery(connection: sqlite3.Connection, record: tuple[Any, ...]) -> bool:
-    cursor = connection.execute(
-        "INSERT OR IGNORE INTO webhook_deliveries (provider, workspace_id, delivery_id, topic, "
-        "received_at_us, headers, raw_body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        record,
-    )
-    return cursor.rowcount == 1

@@ -19,7 +19,7 @@ from ownlay_pipelines.connectors.sync import sync_stream
 from ownlay_pipelines.connectors.wire_values import RowError
 from ownlay_pipelines.http.clock import FakeClock
 from ownlay_pipelines.http.errors import AuthExpired
-from ownlay_pipelines.ingest.buffer import EventBuffer, read_webhook_deliveries
+from ownlay_pipelines.ingest.webhook_store import WebhookStore, read_webhook_deliveries
 from ownlay_pipelines.lake.writer import read_partition
 from ownlay_pipelines.registry.workspaces import Connection, Workspace
 from ownlay_pipelines.schema.date_range import DateRange
@@ -278,10 +278,10 @@ def test_deliveries_the_ingest_buffer_stored_upsert_like_any_other(tmp_path: Pat
     ]
 
     async def store() -> None:
-        buffer = EventBuffer(buffer_path)
+        buffer = WebhookStore(buffer_path)
         try:
             for number, order in enumerate(versions):
-                await buffer.append_delivery(
+                await buffer.append(
                     provider="shopify",
                     workspace_id="acme",
                     delivery_id=f"event-{number}",

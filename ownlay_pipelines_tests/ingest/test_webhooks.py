@@ -1,10 +1,10 @@
 import json
+import sqlite3
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from ownlay_pipelines.ingest.buffer import read_webhook_deliveries
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.signatures import (
     SignatureRejected,
@@ -12,6 +12,7 @@ from ownlay_pipelines.ingest.signatures import (
     verify_stripe,
     webhook_secrets,
 )
+from ownlay_pipelines.ingest.webhook_store import WebhookStore, read_webhook_deliveries
 from ownlay_pipelines_tests.ingest.payloads import (
     NOW,
     SHOPIFY_OLD_SECRET,
@@ -37,7 +38,7 @@ def test_shopify_delivery_with_valid_signature_is_stored_byte_for_byte(
 
     assert (response.status_code, response.json()) == (200, {"status": "stored"})
     (stored,) = read_webhook_deliveries(
-        settings.buffer_path, provider="shopify", workspace_id="acme"
+        settings.webhook_deliveries_path, provider="shopify", workspace_id="acme"
     )
     assert stored.raw_body == body
     assert (stored.delivery_id, stored.topic) == ("evt-450789469", "orders/create")
@@ -54,7 +55,10 @@ def test_shopify_tampered_body_is_401_and_not_stored(client: TestClient, setting
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_signature"
     assert (
-        read_webhook_deliveries(settings.buffer_path, provider="shopify", workspace_id="acme") == []
+        read_webhook_deliveries(
+            settings.webhook_deliveries_path, provider="shopify", workspace_id="acme"
+        )
+        == []
     )
 
 
@@ -81,7 +85,11 @@ def test_shopify_replayed_delivery_is_acknowledged_but_stored_once(
     assert first.json() == {"status": "stored"}
     assert (replay.status_code, replay.json()) == (200, {"status": "duplicate"})
     assert (
-        len(read_webhook_deliveries(settings.buffer_path, provider="shopify", workspace_id="acme"))
+        len(
+            read_webhook_deliveries(
+                settings.webhook_deliveries_path, provider="shopify", workspace_id="acme"
+            )
+        )
         == 1
     )
 
@@ -109,7 +117,7 @@ def test_stripe_event_with_valid_signature_is_stored(client: TestClient, setting
 
     assert (response.status_code, response.json()) == (200, {"status": "stored"})
     (stored,) = read_webhook_deliveries(
-        settings.buffer_path, provider="stripe", workspace_id="acme"
+        settings.webhook_deliveries_path, provider="stripe", workspace_id="acme"
     )
     assert (stored.delivery_id, stored.topic, stored.raw_body) == (
         "evt_1OzQ3b2eZvKYlo2C",
@@ -210,3 +218,17 @@ def test_secrets_are_read_per_workspace_from_current_and_previous_variables():
 
     assert webhook_secrets(WebhookProvider.SHOPIFY, "acme-outdoor", environ) == ("new", "old")
     assert webhook_secrets(WebhookProvider.STRIPE, "acme-outdoor", environ) == ()
+
+
+def test_webhook_whose_commit_failed_gets_503_so_the_provider_redelivers(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+):
+    def failing_insert(self: WebhookStore, record: tuple) -> bool:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(WebhookStore, "_insert", failing_insert)
+    body, headers = shopify_delivery(SHOPIFY_SECRET)
+
+    response = client.post(SHOPIFY, content=body, headers=headers)
+
+    assert (response.status_code, response.json()["error"]) == (503, "store_unavailable")
