@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from ownlay_pipelines.defs.resources import LakeResource
+from ownlay_pipelines.defs.webhook_retention import prune_webhook_bodies
 from ownlay_pipelines.events.layout import EVENTS_TABLE, delete_expired_event_days
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.flush import buffer_status, flush_buffer
@@ -108,6 +109,7 @@ def delete_expired_events(context: dg.OpExecutionContext, lake: LakeResource) ->
 @dg.job(description="Apply the raw-event retention window to the event lake.")
 def event_retention() -> None:
     delete_expired_events()
+    prune_webhook_bodies()
 
 
 event_retention_schedule = dg.ScheduleDefinition(
