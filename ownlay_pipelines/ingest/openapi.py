@@ -7,7 +7,8 @@ every 4xx. `install_openapi` adds the event models to the document's components.
 
 A schema cannot say everything the service checks: the event timestamp must lie in a window
 around the server clock, and opaque identifiers must not hold an e-mail, phone or IP
-(docs/privacy.md), so a schema-valid event can still be refused with 422.
+(docs/privacy.md), so a schema-valid event can still be refused with 422; likewise a Stripe
+signature whose `t` is more than 300 s from the server clock is refused with 400.
 """
 
 from __future__ import annotations
@@ -142,13 +143,16 @@ def _one_or_batch(model: str, example: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _header(name: str, description: str) -> dict[str, Any]:
+def _header(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
     return {
         "name": name,
         "in": "header",
         "required": True,
         "description": description,
-        "schema": {"type": "string"},
+        "schema": schema,
     }
 
 
@@ -197,7 +201,13 @@ STRIPE_ROUTE_DOCS: dict[str, Any] = {
             },
             {"charge.succeeded": STRIPE_EVENT_EXAMPLE},
         ),
-        "parameters": [_header("Stripe-Signature", "t=<unix seconds>,v1=<hex HMAC-SHA256>.")],
+        "parameters": [
+            _header(
+                "Stripe-Signature",
+                "t=<unix seconds>,v1=<hex HMAC-SHA256>; t within 300 s of the server clock.",
+                pattern=r"^t=[0-9]{1,12}(,v[0-9]=[0-9a-f]{1,128})*,v1=[0-9a-f]{1,128}$",
+            )
+        ],
     },
 }
 
