@@ -10,6 +10,8 @@ position, never the content.
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Request
 from pydantic_core import from_json
 from starlette.requests import ClientDisconnect
@@ -18,6 +20,9 @@ from ownlay_pipelines.ingest.errors import IngestError
 
 MAX_JSON_DEPTH = 200
 """pydantic-core's own recursion limit; stated here because the API documents it."""
+OBJECTLESS_CHECK_BYTES = 64 * 1024
+"""Arrays larger than this are first checked for holding any object at all (see parse_events)."""
+_ARRAY_START = re.compile(rb"\s*\[")
 
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:
@@ -60,7 +65,16 @@ def parse_json(body: bytes) -> object:
 
 
 def parse_events(body: bytes, max_events: int) -> list[object]:
-    """The events of a body holding one event (a JSON object) or a batch (a JSON array)."""
+    """The events of a body holding one event (a JSON object) or a batch (a JSON array).
+
+    A large array without a single `{` cannot hold an event, and parsing it is the costly part
+    (pydantic-core holds the GIL while it builds half a million items of `[1,1,…]`, tens of
+    milliseconds in which the event loop cannot run), so it is refused before parsing.
+    """
+    if len(body) > OBJECTLESS_CHECK_BYTES and _ARRAY_START.match(body) and body.find(b"{") == -1:
+        raise IngestError(
+            422, "validation_failed", "the batch holds no JSON object, so no event; send objects"
+        )
     document = parse_json(body)
     if isinstance(document, dict):
         return [document]

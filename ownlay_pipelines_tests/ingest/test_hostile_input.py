@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ownlay_pipelines.http.clock import FakeClock
+from ownlay_pipelines.ingest import request_body
 from ownlay_pipelines.ingest.app import create_app
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.keys import IssuedApiKey
@@ -67,15 +68,26 @@ def _post(client: TestClient, key: IssuedApiKey, content: bytes, **headers: str)
     )
 
 
-def test_one_mib_of_junk_gets_a_short_413_without_validating_half_a_million_items(
-    production_client: TestClient, acme_key: IssuedApiKey
+def test_one_mib_of_junk_gets_a_short_422_without_being_parsed(
+    production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
 ):
     junk = b"[" + b"1," * (MIB // 2 - 2) + b"1]"
     assert MIB - 8 < len(junk) <= MIB
+    monkeypatch.setattr(request_body, "from_json", None)  # parsing it would now raise TypeError
 
-    message = _refusal(_post(production_client, acme_key, junk), 413, "batch_too_large")
+    message = _refusal(_post(production_client, acme_key, junk), 422, "validation_failed")
 
-    assert message == "the batch holds 524287 items; send at most 1000 per request"
+    assert message == "the batch holds no JSON object, so no event; send objects"
+
+
+def test_a_batch_over_the_event_limit_gets_a_short_413(
+    production_client: TestClient, acme_key: IssuedApiKey
+):
+    batch = json.dumps([{"event_type": "page_view"}] * 1001).encode()
+
+    message = _refusal(_post(production_client, acme_key, batch), 413, "batch_too_large")
+
+    assert message == "the batch holds 1001 items; send at most 1000 per request"
 
 
 def test_a_bad_batch_lists_at_most_fifty_refusals_with_the_total(
