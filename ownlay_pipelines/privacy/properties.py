@@ -27,21 +27,23 @@ def scrub_properties(properties: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scrub_object(value: dict[Any, Any], path: str) -> dict[str, Any]:
-    if not all(type(name) is str for name in value):
-        raise ValueError(f"{path} has a key that is not a string")
-    return {
-        mask_contact_data(name): _scrub(item, f"{path}.{name[:40]}")
-        for name, item in value.items()
-        if not is_sensitive_name(name)
-    }
+    scrubbed: dict[str, Any] = {}
+    for name, item in value.items():
+        if type(name) is not str:
+            raise ValueError(f"{path} has a key that is not a string")
+        if is_sensitive_name(name):
+            continue
+        kind = type(item)
+        if kind is str:
+            scrubbed[mask_contact_data(name)] = mask_contact_data(item)
+        elif kind is bool or item is None or (kind is float and math.isfinite(item)):
+            scrubbed[mask_contact_data(name)] = item
+        else:
+            scrubbed[mask_contact_data(name)] = _scrub(item, f"{path}.{name[:40]}")
+    return scrubbed
 
 
 def _scrub(value: Any, path: str) -> Any:
-    kind = type(value)
-    if kind is str:
-        return mask_contact_data(value)
-    if kind is float and math.isfinite(value):
-        return value
     if isinstance(value, str):
         return mask_contact_data(value)
     if isinstance(value, bool) or value is None:
