@@ -43,6 +43,7 @@ from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
 from ownlay_pipelines.ingest.request_body import parse_events, read_capped_body
 from ownlay_pipelines.ingest.webhook_routes import webhook_router
 from ownlay_pipelines.ingest.webhook_store import WebhookStore
+from ownlay_pipelines.privacy.free_text import mask_contact_data
 from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 
 API_KEY_HEADER = "X-Ownlay-Api-Key"
@@ -136,12 +137,13 @@ async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -
     workspace_id = await _authenticate(service, request)
     body = await read_capped_body(request, service.settings.max_body_bytes)
     now = service.clock.now()
+    sender = _RequestContext.of(request) if kind is PayloadKind.TRACK else None
     if len(body) > OFF_LOOP_BODY_BYTES:
-        items, verdict = await anyio.to_thread.run_sync(
-            _parse_and_validate, service, body, kind, workspace_id, now
+        items, verdict, rows = await anyio.to_thread.run_sync(
+            _prepare, service, body, kind, workspace_id, now, sender
         )
     else:
-        items, verdict = _parse_and_validate(service, body, kind, workspace_id, now)
+        items, verdict, rows = _prepare(service, body, kind, workspace_id, now, sender)
     rejected = _rejections_json(verdict)
     if verdict.rejected:
         logger.info(
@@ -159,11 +161,6 @@ async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -
             rejected_count=len(verdict.rejected),
             rejected=rejected,
         )
-    events = [_with_request_context(item.event, request, kind) for item in verdict.accepted]
-    rows = [
-        to_lake_row(event, workspace_id=workspace_id, received_at=now, hasher=service.hasher)
-        for event in events
-    ]
     try:
         result = await service.buffer.append_events(workspace_id, rows)
     except Exception as error:
@@ -189,10 +186,48 @@ async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -
     )
 
 
+@dataclass(frozen=True)
+class _RequestContext:
+    """What a tracking-SDK event without its own user agent or IP takes from the request."""
+
+    user_agent: str | None
+    ip: IPv4Address | IPv6Address | None
+
+    @classmethod
+    def of(cls, request: Request) -> _RequestContext:
+        header_agent = request.headers.get("user-agent")
+        # The header bypasses the model, so it gets the model's user-agent privacy class here.
+        agent = mask_contact_data(header_agent[:512], user_agent=True) if header_agent else None
+        return cls(user_agent=agent, ip=_client_ip(request))
+
+
+def _prepare(
+    service: IngestService,
+    body: bytes,
+    kind: PayloadKind,
+    workspace_id: str,
+    now: datetime,
+    sender: _RequestContext | None,
+) -> tuple[list[object], BatchValidation, list[dict[str, Any]]]:
+    """Parse, rate-limit, check the workspace, validate and build the hashed lake rows of the
+    accepted events; pure CPU, so large bodies run it off the event loop."""
+    items, verdict = _parse_and_validate(service, body, kind, workspace_id, now)
+    rows = [
+        to_lake_row(
+            _with_request_context(item.event, sender),
+            workspace_id=workspace_id,
+            received_at=now,
+            hasher=service.hasher,
+        )
+        for item in verdict.accepted
+    ]
+    return items, verdict, rows
+
+
 def _parse_and_validate(
     service: IngestService, body: bytes, kind: PayloadKind, workspace_id: str, now: datetime
 ) -> tuple[list[object], BatchValidation]:
-    """Parse, rate-limit, check the workspace and validate; pure CPU, safe off the event loop."""
+    """Parse, rate-limit, check the workspace and validate."""
     items = parse_events(body, service.settings.max_batch_events)
     wait = service.rate_limiter.take(workspace_id, len(items))
     if wait is not None:
@@ -229,17 +264,16 @@ async def _authenticate(service: IngestService, request: Request) -> str:
     return workspace_id
 
 
-def _with_request_context(event: OwnlayEvent, request: Request, kind: PayloadKind) -> OwnlayEvent:
+def _with_request_context(event: OwnlayEvent, sender: _RequestContext | None) -> OwnlayEvent:
     """A tracking-SDK event without user agent or IP takes the request's own (seed 001 flow)."""
-    if kind is not PayloadKind.TRACK:
+    if sender is None:
         return event
     context = event.context
     updates: dict[str, Any] = {}
-    header_agent = request.headers.get("user-agent")
-    if context.user_agent is None and header_agent:
-        updates["user_agent"] = header_agent[:512]
-    if context.ip is None and (client_ip := _client_ip(request)) is not None:
-        updates["ip"] = client_ip
+    if context.user_agent is None and sender.user_agent:
+        updates["user_agent"] = sender.user_agent
+    if context.ip is None and sender.ip is not None:
+        updates["ip"] = sender.ip
     if not updates:
         return event
     return event.model_copy(update={"context": context.model_copy(update=updates)})

@@ -190,10 +190,15 @@ def test_no_raw_email_phone_or_ip_rests_anywhere_after_flush_apply_and_retention
             json=_event_with_pii_everywhere(),
             headers={"X-Ownlay-Api-Key": key},
         )
+        agentless = {
+            **_track_event_with_pii_everywhere(),
+            "id": "2b8d4e61-0c7a-4f39-9e15-00000000cccc",
+        }
+        del agentless["user_agent"]
         track = client.post(
             "/api/v1/track",
-            json=_track_event_with_pii_everywhere(),
-            headers={"X-Ownlay-Api-Key": key, "User-Agent": _everywhere("header")},
+            json=[_track_event_with_pii_everywhere(), agentless],
+            headers={"X-Ownlay-Api-Key": key, "User-Agent": _everywhere("Mozilla/5.0 header")},
         )
         delivery = client.post(
             f"/api/v1/webhooks/shopify/{WORKSPACE}",
@@ -206,7 +211,7 @@ def test_no_raw_email_phone_or_ip_rests_anywhere_after_flush_apply_and_retention
             },
         )
     assert (events.status_code, events.json()["stored"]) == (202, 1)
-    assert (track.status_code, track.json()["stored"]) == (202, 1)
+    assert (track.status_code, track.json()["stored"]) == (202, 2)
     assert delivery.status_code == 200
 
     flush_buffer(settings.buffer_path, settings.lake_dir)
