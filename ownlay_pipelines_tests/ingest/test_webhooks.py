@@ -1,6 +1,8 @@
+import asyncio
+import hashlib
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,7 +14,13 @@ from ownlay_pipelines.ingest.signatures import (
     verify_stripe,
     webhook_secrets,
 )
-from ownlay_pipelines.ingest.webhook_store import WebhookStore, read_webhook_deliveries
+from ownlay_pipelines.ingest.webhook_store import (
+    WebhookStore,
+    connect_webhook_store,
+    mark_applied,
+    prune_raw_bodies,
+    read_webhook_deliveries,
+)
 from ownlay_pipelines_tests.ingest.payloads import (
     NOW,
     SHOPIFY_OLD_SECRET,
@@ -232,3 +240,46 @@ def test_webhook_whose_commit_failed_gets_503_so_the_provider_redelivers(
     response = client.post(SHOPIFY, content=body, headers=headers)
 
     assert (response.status_code, response.json()["error"]) == (503, "store_unavailable")
+
+
+def test_raw_bodies_are_pruned_to_receipts_after_the_window_applied_or_not(tmp_path):
+    path = tmp_path / "deliveries.sqlite"
+    received = datetime(2026, 11, 1, tzinfo=UTC)
+
+    async def store() -> None:
+        deliveries = WebhookStore(path)
+        for number in (1, 2, 3):
+            await deliveries.append(
+                provider="shopify" if number < 3 else "stripe",
+                workspace_id="acme",
+                delivery_id=f"evt-{number}",
+                topic="orders/create",
+                received_at_us=int(received.timestamp() * 1e6),
+                headers={"x-shopify-shop-domain": "acme.myshopify.com"},
+                raw_body=f'{{"email": "jane{number}@example.com"}}'.encode(),
+            )
+        deliveries.close()
+
+    asyncio.run(store())
+    mark_applied(path, provider="shopify", workspace_id="acme", up_to_seq=1, now=received)
+
+    assert prune_raw_bodies(path, now=received + timedelta(days=6), retention_days=7) == 0
+    assert prune_raw_bodies(path, now=received + timedelta(days=7), retention_days=7) == 1
+    assert prune_raw_bodies(path, now=received + timedelta(days=29), retention_days=7) == 0
+    assert prune_raw_bodies(path, now=received + timedelta(days=30), retention_days=7) == 2
+    rows = (
+        connect_webhook_store(path)
+        .execute(
+            "SELECT delivery_id, raw_body, headers, body_sha256, applied_at_us IS NOT NULL "
+            "FROM webhook_deliveries ORDER BY seq"
+        )
+        .fetchall()
+    )
+    assert [(row[0], row[1], row[2], row[4]) for row in rows] == [
+        ("evt-1", None, "{}", True),
+        ("evt-2", None, "{}", False),
+        ("evt-3", None, "{}", False),
+    ]
+    assert rows[0][3] == hashlib.sha256(b'{"email": "jane1@example.com"}').hexdigest()
+    assert read_webhook_deliveries(path, provider="shopify", workspace_id="acme") == []
+    assert b"jane" not in path.read_bytes()
