@@ -244,4 +244,4 @@ def test_a_large_valid_batch_is_validated_off_the_event_loop_and_stored(
     response = _post(production_client, acme_key, body)
 
     assert (response.status_code, response.json()["stored"]) == (202, 49)
-    assert "_parse_and_validate" in threaded
+    assert "_prepare" in threaded
