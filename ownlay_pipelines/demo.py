@@ -120,7 +120,9 @@ def send_events_through_ingestion(
     """Start the ingestion service on loopback, POST the sandbox visitors' events with one
     temporary API key per workspace, and stop it; returns events acknowledged per workspace."""
     _ensure_sandbox_pii_key(settings.data_dir)
-    ingest = IngestSettings.from_env()
+    # A backfill of the sandbox's history, not live traffic: seed 000's per-workspace rate limit
+    # would only make the demo wait (the sender honours 429 either way).
+    ingest = IngestSettings.from_env().model_copy(update={"rate_limit_events_per_second": 0})
     store = open_key_store(ingest.database_url)
     keys = {
         w.id: create_api_key(store, w.id, label="ownlay demo") for w in world.registry.workspaces

@@ -66,6 +66,7 @@ def main() -> None:
         "OWNLAY_PII_HASH_KEY": "b" * 64,
         "OWNLAY_BENCH_DUCKDB": str(workdir / "naive.duckdb"),
         "OWNLAY_INGEST_MAX_BODY_BYTES": str(4 * 1024 * 1024),
+        "OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND": "0",  # measure throughput, not the limit
     }
     env["OWNLAY_BENCH_KEY"] = create_api_key(
         open_key_store(env["OWNLAY_DATABASE_URL"]), "bench"

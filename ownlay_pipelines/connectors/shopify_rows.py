@@ -2,8 +2,10 @@
 
 An order's row keeps what attribution and ROAS need: when it was placed (UTC, and the shop-local
 day from the offset Shopify writes), its gross total and the refunds so far, the customer, and the
-landing page's UTM parameters (seed 003's store attribution). E-mail addresses are not stored:
-the customer id links orders and customers, and nothing downstream needs the address.
+landing page's UTM parameters (seed 003's store attribution). Customer e-mails and phone numbers
+reach the lake only as keyed hashes (`privacy.keyed_hash`, the same pseudonyms the event lake's
+`email_hash` uses, so an order can be matched to a visitor), and only when
+`OWNLAY_PII_HASH_KEY` is set; landing and referring URLs are masked as free text.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from ownlay_pipelines.connectors.wire_values import (
     to_non_negative_decimal,
     to_text,
 )
+from ownlay_pipelines.privacy.free_text import mask_contact_data
+from ownlay_pipelines.privacy.keyed_hash import optional_hasher
 from ownlay_pipelines.schema.campaign_metrics import MONEY
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -51,6 +55,7 @@ ORDER_SCHEMA = pa.schema(
         *text_fields("source_name", "landing_site", "referring_site"),
         *text_fields(*(f"landing_utm_{name}" for name in UTM_FIELDS)),
         pa.field("line_items_json", pa.string()),
+        *text_fields("customer_email_hash", "customer_phone_hash"),
     ]
 )
 """One row per order (primary key account_id, order_id); `report_date` is the shop-local day."""
@@ -63,6 +68,7 @@ CUSTOMER_SCHEMA = pa.schema(
         pa.field("orders_count", pa.int64()),
         pa.field("total_spent", MONEY),
         *text_fields("currency", "state", "tags", "last_order_id"),
+        *text_fields("email_hash", "phone_hash"),
     ]
 )
 
@@ -118,6 +124,32 @@ def _refunded(refunds: object) -> Decimal:
     return total
 
 
+def contact_hashes(*holders: object) -> tuple[str | None, str | None]:
+    """Keyed hashes of the first e-mail and phone found in `holders` (order, customer, address).
+
+    None for both when no PII key is configured: then no contact data is kept at all.
+    """
+    hasher = optional_hasher()
+    if hasher is None:
+        return None, None
+    mappings = [holder for holder in holders if isinstance(holder, Mapping)]
+    email = next(
+        (m["email"] for m in mappings if isinstance(m.get("email"), str) and m["email"]), None
+    )
+    phone = next(
+        (m["phone"] for m in mappings if isinstance(m.get("phone"), str) and m["phone"]), None
+    )
+    return (
+        hasher.hash_email(email) if email else None,
+        hasher.hash_phone(phone) if phone and any(c.isdigit() for c in phone) else None,
+    )
+
+
+def _masked_text(record: Record, field: str) -> str | None:
+    value = to_text(record.get(field), field, required=False)
+    return None if value is None else mask_contact_data(value)
+
+
 def landing_utms(landing_site: str | None) -> dict[str, str | None]:
     """`landing_utm_*` columns from an order's landing path and query ('/x?utm_source=…')."""
     query = dict(parse_qsl(urlsplit(landing_site or "").query))
@@ -144,7 +176,10 @@ def normalise_order(record: Record, request: FetchRequest) -> dict[str, Any]:
     created_text = dig(record, "created_at")
     quantity, lines_json = _line_items(record.get("line_items") or [])
     customer = record.get("customer")
-    landing = to_text(record.get("landing_site"), "landing_site", required=False)
+    landing = _masked_text(record, "landing_site")
+    email_hash, phone_hash = contact_hashes(
+        record, customer, record.get("billing_address"), record.get("shipping_address")
+    )
     return {
         **request.row_keys(),
         "order_id": to_text(dig(record, "id"), "id"),
@@ -172,15 +207,18 @@ def normalise_order(record: Record, request: FetchRequest) -> dict[str, Any]:
         "item_quantity": quantity,
         "source_name": to_text(record.get("source_name"), "source_name", required=False),
         "landing_site": landing,
-        "referring_site": to_text(record.get("referring_site"), "referring_site", required=False),
+        "referring_site": _masked_text(record, "referring_site"),
         **landing_utms(landing),
         "line_items_json": lines_json,
+        "customer_email_hash": email_hash,
+        "customer_phone_hash": phone_hash,
     }
 
 
 def normalise_customer(record: Record, request: FetchRequest) -> dict[str, Any]:
     """A customer row with Shopify's lifetime totals."""
     orders_count = record.get("orders_count")
+    email_hash, phone_hash = contact_hashes(record, record.get("default_address"))
     return {
         **request.row_keys(),
         "customer_id": to_text(dig(record, "id"), "id"),
@@ -192,6 +230,8 @@ def normalise_customer(record: Record, request: FetchRequest) -> dict[str, Any]:
         "state": to_text(record.get("state"), "state", required=False),
         "tags": to_text(record.get("tags"), "tags", required=False),
         "last_order_id": to_text(record.get("last_order_id"), "last_order_id", required=False),
+        "email_hash": email_hash,
+        "phone_hash": phone_hash,
     }
 
 

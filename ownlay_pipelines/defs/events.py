@@ -16,6 +16,7 @@ import dagster as dg
 
 from ownlay_pipelines.defs.partitions import daily_by_workspace, multi_key
 from ownlay_pipelines.defs.resources import LakeResource
+from ownlay_pipelines.defs.webhook_retention import prune_webhook_bodies
 from ownlay_pipelines.events.compaction import compact_closed_days
 from ownlay_pipelines.events.layout import EVENTS_TABLE, delete_expired_event_days
 from ownlay_pipelines.ingest.config import IngestSettings
@@ -146,6 +147,7 @@ def delete_expired_events(context: dg.OpExecutionContext, lake: LakeResource) ->
 @dg.job(description="Apply the raw-event retention window to the event lake.")
 def event_retention() -> None:
     delete_expired_events()
+    prune_webhook_bodies()
 
 
 event_retention_schedule = dg.ScheduleDefinition(

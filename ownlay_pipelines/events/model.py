@@ -5,13 +5,20 @@ Validation follows both seeds: required fields, types, maximum lengths (URL 500 
 future, no older than a configurable age, 90 days by default; seed 000 "Data Quality"). The window
 needs the server's clock, so models are validated with an `EventValidationContext`
 (`Model.model_validate(data, context=...)`); validating without one is a programming error.
+
+Each string field belongs to a privacy class (docs/privacy.md): opaque identifiers refuse an
+e-mail, phone or IP; free text has them masked; `properties` are scrubbed at any depth. Checks that
+pydantic-core can do itself (lengths, control characters, patterns) are constraints, not Python
+validators; the Python ones left are cached per distinct value, because values repeat.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -23,16 +30,20 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    IPvAnyAddress,
-    JsonValue,
+    PlainValidator,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic_core import to_json
 
 from ownlay_pipelines.events.event_types import ALLOWED_EVENT_TYPES, EventType, canonical_event_type
-from ownlay_pipelines.events.privacy import strip_sensitive_url
+from ownlay_pipelines.privacy.free_text import mask_contact_data
+from ownlay_pipelines.privacy.identifiers import check_identifier
+from ownlay_pipelines.privacy.properties import scrub_properties
+from ownlay_pipelines.privacy.urls import strip_sensitive_url
 from ownlay_pipelines.registry.tenant import validate_workspace_id
 from ownlay_pipelines.schema.platforms import Platform
 
@@ -40,8 +51,15 @@ MAX_URL_LENGTH = 500
 """Seed 001: "Enforce max lengths (URL: 500 chars)"; the referrer has the same cap."""
 MAX_PROPERTIES_BYTES = 32 * 1024
 """Segment's per-event cap (reference/perf_reliability.md §3.1), applied to `properties` as JSON."""
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+NO_CONTROL_CHARACTERS = "^[^\x00-\x1f\x7f]*$"
+"""Pattern of text without control characters (checked by pydantic-core, not in Python)."""
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+WHITESPACE = re.compile(r"\s")
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+"""Any timestamp outside [1970, 2100) is a client bug, and some overflow a UTC conversion."""
+CLIENT_CLOCK_TOLERANCE = timedelta(days=1)
+"""How far `client_timestamp` may stray beyond the event window: it is the device's own clock."""
 
 
 @dataclass(frozen=True)
@@ -74,11 +92,27 @@ def _event_type(value: object) -> EventType:
     return found
 
 
-def _within_window(value: datetime, info: ValidationInfo) -> datetime:
+def _context(info: ValidationInfo) -> EventValidationContext:
     context = info.context
     if not isinstance(context, EventValidationContext):
         raise TypeError("event models are validated with context=EventValidationContext(...)")
+    return context
+
+
+def _plausible(value: datetime, info: ValidationInfo) -> datetime:
+    try:
+        in_range = EARLIEST <= value < LATEST
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise ValueError(f"{info.field_name} must lie between 1970 and 2100 (UTC)")
+    return value
+
+
+def _within_window(value: datetime, info: ValidationInfo) -> datetime:
+    context = _context(info)
     policy = context.policy
+    _plausible(value, info)
     if value > context.now + policy.max_future_skew:
         ahead = (value - context.now).total_seconds()
         raise ValueError(
@@ -93,29 +127,48 @@ def _within_window(value: datetime, info: ValidationInfo) -> datetime:
     return value
 
 
-def _printable(value: str) -> str:
-    if CONTROL_CHARACTERS.search(value):
-        raise ValueError("must not contain control characters")
+def _client_clock(value: datetime, info: ValidationInfo) -> datetime:
+    context = _context(info)
+    _plausible(value, info)
+    earliest = context.now - context.policy.max_age - CLIENT_CLOCK_TOLERANCE
+    if not earliest <= value <= context.now + CLIENT_CLOCK_TOLERANCE:
+        raise ValueError(
+            f"{info.field_name} {value.isoformat()} is more than a day outside the accepted "
+            "event window; the device clock is wrong"
+        )
     return value
 
 
 def _user_id(value: str) -> str:
-    if "@" in value:
-        # Seed 001 "User ID Format": a stable id; an e-mail here would land in the lake unhashed.
-        raise ValueError(
-            "looks like an e-mail address; send a stable id and put the e-mail in 'email'"
-        )
-    if any(character.isspace() for character in value):
+    check_identifier(value)
+    if WHITESPACE.search(value):
         raise ValueError("must not contain whitespace")
     return value
 
 
+@lru_cache(maxsize=16_384)
 def _http_url(value: str) -> str:
     stripped = strip_sensitive_url(value)
     parts = urlsplit(stripped)  # urllib caches the split strip_sensitive_url just made
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http(s) URL")
-    return stripped
+    return mask_contact_data(stripped)
+
+
+@lru_cache(maxsize=65_536)
+def _ip(value: str) -> IPv4Address | IPv6Address:
+    try:
+        return ip_address(value)
+    except ValueError:
+        raise ValueError("value is not a valid IPv4 or IPv6 address") from None
+
+
+def _parse_ip(value: object) -> IPv4Address | IPv6Address:
+    if isinstance(value, IPv4Address | IPv6Address):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("value is not a valid IPv4 or IPv6 address")
+    return _ip(value)
 
 
 def _country_code(value: str) -> str:
@@ -124,28 +177,39 @@ def _country_code(value: str) -> str:
     return value
 
 
-def _properties_size(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
-    size = len(to_json(value))
+def _clean_properties(value: dict[str, Any]) -> dict[str, Any]:
+    scrubbed = scrub_properties(value)
+    size = len(to_json(scrubbed))
     if size > MAX_PROPERTIES_BYTES:
         raise ValueError(f"is {size} bytes as JSON; the limit is {MAX_PROPERTIES_BYTES}")
-    return value
+    return scrubbed
 
 
-def _text(max_length: int) -> Any:
-    """A trimmed, non-empty string without control characters, at most `max_length` long."""
+def _masked_user_agent(value: str) -> str:
+    return mask_contact_data(value, user_agent=True)
+
+
+def _text(max_length: int, *, privacy: Any) -> Any:
+    """A trimmed, non-empty string without control characters, at most `max_length` long,
+    passed through its privacy class (`check_identifier` or `mask_contact_data`)."""
     return Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
-        AfterValidator(_printable),
+        StringConstraints(
+            strip_whitespace=True,
+            min_length=1,
+            max_length=max_length,
+            pattern=NO_CONTROL_CHARACTERS,
+        ),
+        AfterValidator(privacy),
     ]
 
 
-Identifier = _text(255)
-ShortText = _text(255)
-LongText = _text(MAX_URL_LENGTH)
-Locale = _text(35)
-TimezoneName = _text(64)
-UserId = Annotated[Identifier, AfterValidator(_user_id)]
+Identifier = _text(255, privacy=check_identifier)
+ShortText = _text(255, privacy=mask_contact_data)
+LongText = _text(MAX_URL_LENGTH, privacy=mask_contact_data)
+Locale = _text(35, privacy=mask_contact_data)
+TimezoneName = _text(64, privacy=mask_contact_data)
+UserId = _text(255, privacy=_user_id)
 HttpUrl = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=MAX_URL_LENGTH),
@@ -160,9 +224,26 @@ Country = Annotated[
 DeviceType = Literal["desktop", "mobile", "tablet"]
 EventTypeField = Annotated[EventType, BeforeValidator(_event_type)]
 EventTimestamp = Annotated[AwareDatetime, AfterValidator(_within_window)]
+ClientTimestamp = Annotated[AwareDatetime, AfterValidator(_client_clock)]
+PlausibleTimestamp = Annotated[AwareDatetime, AfterValidator(_plausible)]
 WorkspaceSlug = Annotated[str, AfterValidator(validate_workspace_id)]
-Properties = Annotated[dict[str, JsonValue], AfterValidator(_properties_size)]
-UserAgent = Annotated[str, StringConstraints(max_length=512), AfterValidator(_printable)]
+Properties = Annotated[
+    dict[str, Any],
+    AfterValidator(_clean_properties),
+    WithJsonSchema({"type": "object", "additionalProperties": True}),
+]
+"""Free-form JSON; `scrub_properties` checks every value is JSON (cheaper than `JsonValue`)."""
+IpAddress = Annotated[
+    IPv4Address | IPv6Address,
+    PlainValidator(_parse_ip),
+    WithJsonSchema({"type": "string", "format": "ipvanyaddress"}),
+]
+"""An IP address, parsed once per distinct value (Python's `ipaddress` is slow)."""
+UserAgent = Annotated[
+    str,
+    StringConstraints(max_length=512, pattern=NO_CONTROL_CHARACTERS),
+    AfterValidator(_masked_user_agent),
+]
 
 STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -231,7 +312,7 @@ class EventContext(BaseModel):
 
     model_config = STRICT
 
-    ip: IPvAnyAddress | None = None
+    ip: IpAddress | None = None
     user_agent: UserAgent | None = None
     locale: Locale | None = None
     timezone: TimezoneName | None = None
@@ -252,7 +333,7 @@ class OwnlayEvent(BaseModel):
     event_id: UUID
     event_type: EventTypeField
     timestamp: EventTimestamp
-    received_at: AwareDatetime | None = None
+    received_at: PlausibleTimestamp | None = None
     anonymous_id: Identifier | None = None
     user_id: UserId | None = Field(default=None, validate_default=True)
     session_id: Identifier | None = None
@@ -263,9 +344,22 @@ class OwnlayEvent(BaseModel):
     properties: Properties = Field(default_factory=dict)
     context: EventContext = Field(default_factory=EventContext)
     workspace_id: WorkspaceSlug | None = None
-    processed_at: AwareDatetime | None = None
+    processed_at: PlausibleTimestamp | None = None
     version: Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){0,2}$")] = "1.0"
-    client_timestamp: AwareDatetime | None = None
+    client_timestamp: ClientTimestamp | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _email_from_properties(cls, data: Any) -> Any:
+        # An e-mail sent as `properties.email` is hashed like `email`; the property itself is
+        # dropped by the properties scrub, so it never reaches the lake in clear.
+        if not isinstance(data, dict) or data.get("email") is not None:
+            return data
+        properties = data.get("properties")
+        email = properties.get("email") if isinstance(properties, dict) else None
+        if isinstance(email, str) and re.match(EMAIL_PATTERN, email.strip()):
+            return {**data, "email": email.strip()}
+        return data
 
     @field_validator("user_id")
     @classmethod
@@ -290,13 +384,13 @@ class TrackEvent(BaseModel):
     url: HttpUrl | None = None
     referrer: HttpUrl | None = None
     user_agent: UserAgent | None = None
-    ip_address: IPvAnyAddress | None = None
+    ip_address: IpAddress | None = None
     device_type: DeviceType | None = None
     browser: ShortText | None = None
     os: ShortText | None = None
     country: Country | None = None
     created_at: EventTimestamp
-    client_timestamp: AwareDatetime | None = None
+    client_timestamp: ClientTimestamp | None = None
 
     def to_ownlay_event(self) -> OwnlayEvent:
         """The same event in seed 000's canonical shape (already validated, so not re-checked)."""

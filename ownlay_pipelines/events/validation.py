@@ -11,10 +11,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TrackEvent
+from ownlay_pipelines.events.model import (
+    NO_CONTROL_CHARACTERS,
+    EventValidationContext,
+    OwnlayEvent,
+    TrackEvent,
+)
 
 EVENT_ID_NAMESPACE = uuid.UUID("5d0f7a9e-3c1b-4f7e-9a51-0c2d6e8b4f13")
 """Namespace of ids derived for events sent without one (uuid5 of workspace and payload)."""
@@ -139,10 +145,18 @@ def _field_errors(error: ValidationError) -> tuple[FieldError, ...]:
     return tuple(
         FieldError(
             field=".".join(str(part) for part in detail["loc"]) or "(event)",
-            reason=detail["msg"].removeprefix("Value error, "),
+            reason=_reason(detail),
         )
         for detail in error.errors(include_input=False, include_url=False)
     )
+
+
+def _reason(detail: Any) -> str:
+    context = detail.get("ctx") or {}
+    if context.get("pattern") == NO_CONTROL_CHARACTERS:
+        # pydantic-core checks this pattern; its own message would print the raw pattern.
+        return "must not contain control characters"
+    return str(detail["msg"]).removeprefix("Value error, ")
 
 
 def _json_type(value: object) -> str:

@@ -1,18 +1,22 @@
 """The ingestion service: seed 000's `POST /api/v1/events`, seed 001's `/api/v1/track`, webhooks.
 
-Every event endpoint authenticates a workspace API key, caps the body, parses, refuses another
-workspace's events, validates each event on its own, hashes PII, and answers only after the
-accepted events are durable in the buffer. Good events of a mixed batch are kept (202 with the
-refused indexes and reasons); a request with no valid event gets 422.
+Every event endpoint authenticates a workspace API key, caps the body, parses, applies the
+workspace's rate limit, refuses another workspace's events, validates each event on its own
+(applying the privacy classes), hashes PII, and answers only after the accepted events are durable
+in the buffer. Good events of a mixed batch are kept (202 with the refused indexes and reasons); a
+request with no valid event gets 422. Bodies larger than `OFF_LOOP_BODY_BYTES` are parsed and
+validated in a worker thread, so a big or hostile body never holds the event loop.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
@@ -22,7 +26,6 @@ from fastapi.responses import JSONResponse
 
 from ownlay_pipelines.events.lake_rows import to_lake_row
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent
-from ownlay_pipelines.events.privacy import PiiHasher
 from ownlay_pipelines.events.user_agent import describe_user_agent
 from ownlay_pipelines.events.validation import (
     BatchValidation,
@@ -35,22 +38,35 @@ from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.errors import IngestError, ingest_error_response
 from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_store
+from ownlay_pipelines.ingest.openapi import EVENT_ROUTE_DOCS, TRACK_ROUTE_DOCS, install_openapi
+from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
 from ownlay_pipelines.ingest.request_body import parse_events, read_capped_body
 from ownlay_pipelines.ingest.webhook_routes import webhook_router
+from ownlay_pipelines.ingest.webhook_store import WebhookStore
+from ownlay_pipelines.privacy.free_text import mask_contact_data
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 
 API_KEY_HEADER = "X-Ownlay-Api-Key"
+OFF_LOOP_BODY_BYTES = 64 * 1024
+"""Bodies above this are parsed and validated in a worker thread (about 1 ms of work on the loop)."""
+MAX_LISTED_REJECTIONS = 50
+"""A refusal lists at most this many events' reasons (with the total), so a huge bad batch gets a
+short answer; `MAX_ERRORS_PER_EVENT` bounds each one."""
+MAX_ERRORS_PER_EVENT = 5
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class IngestService:
-    """Everything a request handler needs: settings, buffer, key store, PII hasher and clock."""
+    """Everything a request handler needs: settings, buffer, key store, PII hasher, clock and
+    the per-workspace rate limiter."""
 
     settings: IngestSettings
     buffer: EventBuffer
     keys: CachedKeyLookup
     hasher: PiiHasher
     clock: Clock
+    rate_limiter: WorkspaceRateLimiter
 
 
 def create_app(
@@ -59,11 +75,12 @@ def create_app(
     hasher: PiiHasher | None = None,
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     """The FastAPI app of the ingestion service; settings and secrets default to the environment.
 
     `environ` is where the PII key and webhook secrets are read (the process environment unless a
-    test passes its own).
+    test passes its own); `monotonic` drives the rate limiter's refill.
     """
     env = os.environ if environ is None else environ
     settings = settings or IngestSettings.from_env(env)
@@ -73,7 +90,11 @@ def create_app(
         keys=CachedKeyLookup(open_key_store(settings.database_url)),
         hasher=hasher or PiiHasher.from_env(env),
         clock=clock or SystemClock(),
+        rate_limiter=WorkspaceRateLimiter(
+            settings.rate_limit_events_per_second, monotonic=monotonic
+        ),
     )
+    webhook_store = WebhookStore(settings.webhook_deliveries_path)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,24 +102,30 @@ def create_app(
         describe_user_agent("Mozilla/5.0 (X11; Linux x86_64)")
         yield
         service.buffer.close()
+        webhook_store.close()
         service.keys.engine.dispose()
 
-    app = FastAPI(title="OWNLAY ingestion", lifespan=lifespan)
+    app = FastAPI(
+        title="OWNLAY ingestion",
+        description="First-party events (seed 000 and seed 001 shapes) and signed store webhooks.",
+        lifespan=lifespan,
+    )
     app.add_exception_handler(IngestError, ingest_error_response)
     app.include_router(_event_router(service))
-    app.include_router(webhook_router(service.buffer, settings, service.clock, env))
+    app.include_router(webhook_router(webhook_store, settings, service.clock, env))
+    install_openapi(app)
     return app
 
 
 def _event_router(service: IngestService) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/api/v1/events", status_code=202)
+    @router.post("/api/v1/events", status_code=202, **EVENT_ROUTE_DOCS)
     async def ingest_events(request: Request) -> JSONResponse:
         """Seed 000 payloads: one OwnlayEvent object or an array of them."""
         return await _ingest(service, request, PayloadKind.OWNLAY_EVENT)
 
-    @router.post("/api/v1/track", status_code=202)
+    @router.post("/api/v1/track", status_code=202, **TRACK_ROUTE_DOCS)
     async def track(request: Request) -> JSONResponse:
         """Seed 001 tracking-SDK payloads: one event object or an array of them."""
         return await _ingest(service, request, PayloadKind.TRACK)
@@ -109,17 +136,14 @@ def _event_router(service: IngestService) -> APIRouter:
 async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -> JSONResponse:
     workspace_id = await _authenticate(service, request)
     body = await read_capped_body(request, service.settings.max_body_bytes)
-    items = parse_events(body)
-    other = foreign_workspace(items, kind, workspace_id)
-    if other is not None:
-        raise IngestError(
-            403,
-            "wrong_workspace",
-            f"this API key writes workspace '{workspace_id}' only; the payload names '{other}'",
-        )
     now = service.clock.now()
-    context = EventValidationContext(now=now, policy=service.settings.timestamp_policy)
-    verdict = validate_batch(items, kind=kind, workspace_id=workspace_id, context=context)
+    sender = _RequestContext.of(request) if kind is PayloadKind.TRACK else None
+    if len(body) > OFF_LOOP_BODY_BYTES:
+        items, verdict, rows = await anyio.to_thread.run_sync(
+            _prepare, service, body, kind, workspace_id, now, sender
+        )
+    else:
+        items, verdict, rows = _prepare(service, body, kind, workspace_id, now, sender)
     rejected = _rejections_json(verdict)
     if verdict.rejected:
         logger.info(
@@ -131,13 +155,12 @@ async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -
         )
     if not verdict.accepted:
         raise IngestError(
-            422, "validation_failed", "no event in the request is valid", rejected=rejected
+            422,
+            "validation_failed",
+            "no event in the request is valid",
+            rejected_count=len(verdict.rejected),
+            rejected=rejected,
         )
-    events = [_with_request_context(item.event, request, kind) for item in verdict.accepted]
-    rows = [
-        to_lake_row(event, workspace_id=workspace_id, received_at=now, hasher=service.hasher)
-        for event in events
-    ]
     try:
         result = await service.buffer.append_events(workspace_id, rows)
     except Exception as error:
@@ -156,10 +179,74 @@ async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -
             "accepted": len(verdict.accepted) + len(verdict.duplicate_indexes),
             "stored": result.inserted,
             "duplicates": duplicates,
+            "rejected_count": len(verdict.rejected),
             "rejected": rejected,
         },
         status_code=202,
     )
+
+
+@dataclass(frozen=True)
+class _RequestContext:
+    """What a tracking-SDK event without its own user agent or IP takes from the request."""
+
+    user_agent: str | None
+    ip: IPv4Address | IPv6Address | None
+
+    @classmethod
+    def of(cls, request: Request) -> _RequestContext:
+        header_agent = request.headers.get("user-agent")
+        # The header bypasses the model, so it gets the model's user-agent privacy class here.
+        agent = mask_contact_data(header_agent[:512], user_agent=True) if header_agent else None
+        return cls(user_agent=agent, ip=_client_ip(request))
+
+
+def _prepare(
+    service: IngestService,
+    body: bytes,
+    kind: PayloadKind,
+    workspace_id: str,
+    now: datetime,
+    sender: _RequestContext | None,
+) -> tuple[list[object], BatchValidation, list[dict[str, Any]]]:
+    """Parse, rate-limit, check the workspace, validate and build the hashed lake rows of the
+    accepted events; pure CPU, so large bodies run it off the event loop."""
+    items, verdict = _parse_and_validate(service, body, kind, workspace_id, now)
+    rows = [
+        to_lake_row(
+            _with_request_context(item.event, sender),
+            workspace_id=workspace_id,
+            received_at=now,
+            hasher=service.hasher,
+        )
+        for item in verdict.accepted
+    ]
+    return items, verdict, rows
+
+
+def _parse_and_validate(
+    service: IngestService, body: bytes, kind: PayloadKind, workspace_id: str, now: datetime
+) -> tuple[list[object], BatchValidation]:
+    """Parse, rate-limit, check the workspace and validate."""
+    items = parse_events(body, service.settings.max_batch_events)
+    wait = service.rate_limiter.take(workspace_id, len(items))
+    if wait is not None:
+        raise IngestError(
+            429,
+            "rate_limited",
+            f"workspace '{workspace_id}' may send {service.settings.rate_limit_events_per_second:g}"
+            f" events/s; retry after {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    other = foreign_workspace(items, kind, workspace_id)
+    if other is not None:
+        raise IngestError(
+            403,
+            "wrong_workspace",
+            f"this API key writes workspace '{workspace_id}' only; the payload names '{other}'",
+        )
+    context = EventValidationContext(now=now, policy=service.settings.timestamp_policy)
+    return items, validate_batch(items, kind=kind, workspace_id=workspace_id, context=context)
 
 
 async def _authenticate(service: IngestService, request: Request) -> str:
@@ -177,17 +264,16 @@ async def _authenticate(service: IngestService, request: Request) -> str:
     return workspace_id
 
 
-def _with_request_context(event: OwnlayEvent, request: Request, kind: PayloadKind) -> OwnlayEvent:
+def _with_request_context(event: OwnlayEvent, sender: _RequestContext | None) -> OwnlayEvent:
     """A tracking-SDK event without user agent or IP takes the request's own (seed 001 flow)."""
-    if kind is not PayloadKind.TRACK:
+    if sender is None:
         return event
     context = event.context
     updates: dict[str, Any] = {}
-    header_agent = request.headers.get("user-agent")
-    if context.user_agent is None and header_agent:
-        updates["user_agent"] = header_agent[:512]
-    if context.ip is None and (client_ip := _client_ip(request)) is not None:
-        updates["ip"] = client_ip
+    if context.user_agent is None and sender.user_agent:
+        updates["user_agent"] = sender.user_agent
+    if context.ip is None and sender.ip is not None:
+        updates["ip"] = sender.ip
     if not updates:
         return event
     return event.model_copy(update={"context": context.model_copy(update=updates)})
@@ -208,8 +294,9 @@ def _rejections_json(verdict: BatchValidation) -> list[dict[str, Any]]:
         {
             "index": rejection.index,
             "errors": [
-                {"field": error.field, "reason": error.reason} for error in rejection.errors
+                {"field": error.field, "reason": error.reason}
+                for error in rejection.errors[:MAX_ERRORS_PER_EVENT]
             ],
         }
-        for rejection in verdict.rejected
+        for rejection in verdict.rejected[:MAX_LISTED_REJECTIONS]
     ]

@@ -12,13 +12,12 @@ id for a dedupe window, so a
 repeated event id is recognised across batches and days (`flush.flush_buffer` prunes it).
 `lake_flushes` numbers the flushes; a flush id names the lake files it writes. The file uses
 incremental auto-vacuum, so space freed by a flush is given back to the file system.
-Verified webhook deliveries are kept here too, raw, for the store connectors to upsert.
+Verified webhook deliveries have their own file (`webhook_store`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,20 +53,9 @@ CREATE TABLE IF NOT EXISTS lake_flushes (
     last_seq INTEGER NOT NULL,
     completed INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    provider TEXT NOT NULL,
-    workspace_id TEXT NOT NULL,
-    delivery_id TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    received_at_us INTEGER NOT NULL,
-    headers TEXT NOT NULL,
-    raw_body BLOB NOT NULL,
-    UNIQUE (provider, workspace_id, delivery_id)
-);
 """
-# AUTOINCREMENT: `seq` must never be reused after old rows are pruned, because flush ranges and
-# the connectors' delivery cursors are seq values; a flush id must never be reused either, because
+# AUTOINCREMENT: `seq` must never be reused after old rows are pruned, because flush ranges are
+# seq values; a flush id must never be reused either, because
 # it names the lake files that flush wrote.
 
 
@@ -77,20 +65,6 @@ class AppendResult:
 
     inserted: int
     duplicate_event_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class WebhookDelivery:
-    """One verified webhook delivery, byte for byte as the provider sent it."""
-
-    seq: int
-    provider: str
-    workspace_id: str
-    delivery_id: str
-    topic: str
-    received_at_us: int
-    headers: dict[str, str]
-    raw_body: bytes
 
 
 def connect_buffer(path: Path) -> sqlite3.Connection:
@@ -160,29 +134,6 @@ class EventBuffer:
     def _forget_group(self) -> None:
         self._group_rows = []
 
-    def append_delivery(
-        self,
-        *,
-        provider: str,
-        workspace_id: str,
-        delivery_id: str,
-        topic: str,
-        received_at_us: int,
-        headers: dict[str, str],
-        raw_body: bytes,
-    ) -> asyncio.Future[bool]:
-        """Queue a verified webhook delivery; resolves to False when it was delivered before."""
-        record = (
-            provider,
-            workspace_id,
-            delivery_id,
-            topic,
-            received_at_us,
-            json.dumps(headers, sort_keys=True),
-            raw_body,
-        )
-        return self._writer.submit(lambda connection: _insert_delivery(connection, record))
-
     def close(self) -> None:
         """Finish queued writes and stop the writer."""
         self._writer.close()
@@ -191,35 +142,3 @@ class EventBuffer:
 def read_pending_batch(blob: bytes) -> pa.RecordBatch:
     """One stored group of events back as an Arrow record batch of the lake schema (zero copy)."""
     return pa.ipc.read_record_batch(pa.py_buffer(blob), EVENT_LAKE_SCHEMA)
-
-
-def read_webhook_deliveries(
-    path: Path, *, provider: str, workspace_id: str, after_seq: int = 0, limit: int = 1000
-) -> list[WebhookDelivery]:
-    """Deliveries of one provider and workspace with `seq > after_seq`, oldest first.
-
-    A connector keeps the last `seq` it upserted as its cursor.
-    """
-    connection = connect_buffer(path)
-    try:
-        rows = connection.execute(
-            "SELECT seq, provider, workspace_id, delivery_id, topic, received_at_us, headers, "
-            "raw_body FROM webhook_deliveries WHERE provider = ? AND workspace_id = ? AND seq > ? "
-            "ORDER BY seq LIMIT ?",
-            (provider, workspace_id, after_seq, limit),
-        ).fetchall()
-    finally:
-        connection.close()
-    return [
-        WebhookDelivery(seq, prov, ws, delivery, topic, received, json.loads(headers), bytes(body))
-        for seq, prov, ws, delivery, topic, received, headers, body in rows
-    ]
-
-
-def _insert_delivery(connection: sqlite3.Connection, record: tuple[Any, ...]) -> bool:
-    cursor = connection.execute(
-        "INSERT OR IGNORE INTO webhook_deliveries (provider, workspace_id, delivery_id, topic, "
-        "received_at_us, headers, raw_body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        record,
-    )
-    return cursor.rowcount == 1

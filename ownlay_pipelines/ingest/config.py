@@ -23,7 +23,15 @@ DEFAULT_DEDUPE_WINDOW_DAYS = 7
 every id for the whole 90-day age window would grow the buffer by ~100 bytes per event."""
 DEFAULT_MAX_FUTURE_SKEW_SECONDS = 300
 """Client clocks run ahead; five minutes mirrors Stripe's signature tolerance."""
+DEFAULT_MAX_BATCH_EVENTS = 1000
+"""Events per request; bigger batches are split by the sender (Mixpanel takes 2,000, Segment's
+500 KB batches hold about as many as ours)."""
+DEFAULT_RATE_LIMIT_EVENTS_PER_SECOND = 1000.0
+"""Seed 000 "Rate Limits: 1,000 events/second", per workspace."""
+DEFAULT_WEBHOOK_RAW_RETENTION_DAYS = 7
+"""How long a webhook body (customer contact data included) is kept after it was applied."""
 BUFFER_FILE = Path("ingest") / "event_buffer.sqlite"
+WEBHOOK_STORE_FILE = Path("ingest") / "webhook_deliveries.sqlite"
 
 
 class IngestSettings(BaseModel):
@@ -39,6 +47,13 @@ class IngestSettings(BaseModel):
     max_future_skew_seconds: int = Field(default=DEFAULT_MAX_FUTURE_SKEW_SECONDS, ge=0)
     dedupe_window_days: int = Field(default=DEFAULT_DEDUPE_WINDOW_DAYS, gt=0)
     raw_event_retention_days: int = Field(default=DEFAULT_RAW_EVENT_RETENTION_DAYS, gt=0)
+    max_batch_events: int = Field(default=DEFAULT_MAX_BATCH_EVENTS, gt=0)
+    rate_limit_events_per_second: float = Field(
+        default=DEFAULT_RATE_LIMIT_EVENTS_PER_SECOND,
+        ge=0,
+        description="Per-workspace token bucket; 0 turns the limit off.",
+    )
+    webhook_raw_retention_days: int = Field(default=DEFAULT_WEBHOOK_RAW_RETENTION_DAYS, ge=0)
 
     @model_validator(mode="after")
     def _accepted_age_within_retention(self) -> IngestSettings:
@@ -49,6 +64,12 @@ class IngestSettings(BaseModel):
                 "be accepted and then deleted by the next retention run; lower the first"
             )
         return self
+
+    @property
+    def webhook_deliveries_path(self) -> Path:
+        """The SQLite file of verified webhook deliveries, beside the buffer (its own file, so the
+        event buffer's format can change without touching deliveries)."""
+        return self.buffer_path.parent / WEBHOOK_STORE_FILE.name
 
     @property
     def timestamp_policy(self) -> TimestampPolicy:
@@ -67,7 +88,9 @@ class IngestSettings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
         """Read `OWNLAY_DATA_DIR`, `OWNLAY_DATABASE_URL`, `OWNLAY_INGEST_MAX_BODY_BYTES`,
         `OWNLAY_EVENT_MAX_AGE_DAYS`, `OWNLAY_EVENT_MAX_FUTURE_SKEW_SECONDS`,
-        `OWNLAY_INGEST_DEDUPE_WINDOW_DAYS` and `OWNLAY_RAW_EVENT_RETENTION_DAYS`."""
+        `OWNLAY_INGEST_DEDUPE_WINDOW_DAYS`, `OWNLAY_RAW_EVENT_RETENTION_DAYS`,
+        `OWNLAY_INGEST_MAX_BATCH_EVENTS`, `OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND` and
+        `OWNLAY_WEBHOOK_RAW_RETENTION_DAYS`."""
         env = dict(os.environ if environ is None else environ)
         base = Settings.from_env(env)
         return cls(
@@ -86,5 +109,17 @@ class IngestSettings(BaseModel):
             ),
             raw_event_retention_days=int(
                 env.get("OWNLAY_RAW_EVENT_RETENTION_DAYS", DEFAULT_RAW_EVENT_RETENTION_DAYS)
+            ),
+            max_batch_events=int(
+                env.get("OWNLAY_INGEST_MAX_BATCH_EVENTS", DEFAULT_MAX_BATCH_EVENTS)
+            ),
+            rate_limit_events_per_second=float(
+                env.get(
+                    "OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND",
+                    DEFAULT_RATE_LIMIT_EVENTS_PER_SECOND,
+                )
+            ),
+            webhook_raw_retention_days=int(
+                env.get("OWNLAY_WEBHOOK_RAW_RETENTION_DAYS", DEFAULT_WEBHOOK_RAW_RETENTION_DAYS)
             ),
         )

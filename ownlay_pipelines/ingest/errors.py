@@ -1,8 +1,10 @@
 """The ingestion service's refusals: one exception, answered as `{"error": code, "message": …}`.
 
 Codes follow the trusted collectors (reference/perf_reliability.md §3.1): 400 for a body that is not
-JSON, 401 for a missing or unknown key, 403 for another workspace, 413 for an oversized body, 422
-when no event is valid, 503 when the buffer could not commit ("retry me").
+JSON, 401 for a missing or unknown key, 403 for another workspace, 413 for an oversized body or
+batch, 415 for a body that is not UTF-8, 422 when no event is valid, 429 over the workspace's rate
+limit (with `Retry-After`), 503 when the buffer could not commit ("retry me"). Messages are one
+line and never quote more than a short excerpt of the input.
 """
 
 from __future__ import annotations
@@ -16,11 +18,20 @@ from fastapi.responses import JSONResponse
 class IngestError(Exception):
     """A request the service refuses; `status` and `code` say how, `message` says what to fix."""
 
-    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **details: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
         self.details = details
 
 
@@ -28,5 +39,7 @@ async def ingest_error_response(_request: Request, error: Exception) -> JSONResp
     """The JSON answer to an `IngestError`."""
     assert isinstance(error, IngestError)
     return JSONResponse(
-        {"error": error.code, "message": error.message, **error.details}, status_code=error.status
+        {"error": error.code, "message": error.message, **error.details},
+        status_code=error.status,
+        headers=error.headers,
     )

@@ -2,21 +2,32 @@
 
 The cap is checked before parsing, on the declared length and again while streaming, so an
 oversized or endless body is refused without being held in memory (authenticate, then cap the size,
-then parse: reference/perf_reliability.md §3.1).
+then parse: reference/perf_reliability.md §3.1). Parsing uses pydantic-core's JSON parser, which
+bounds what a hostile body can cost: nesting deeper than 200 levels, number literals longer than
+4,300 digits, NaN/Infinity and anything but UTF-8 are refused with a 4xx, and its errors name a
+position, never the content.
 """
 
 from __future__ import annotations
 
-import json
+import re
 
 from fastapi import Request
+from pydantic_core import from_json
 from starlette.requests import ClientDisconnect
 
 from ownlay_pipelines.ingest.errors import IngestError
 
+MAX_JSON_DEPTH = 200
+"""pydantic-core's own recursion limit; stated here because the API documents it."""
+OBJECTLESS_CHECK_BYTES = 64 * 1024
+"""Arrays larger than this are first checked for holding any object at all (see parse_events)."""
+_ARRAY_START = re.compile(rb"\s*\[")
+
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:
     """The raw body, or a 413 as soon as it is known to exceed `max_bytes`."""
+    _check_charset(request.headers.get("content-type", ""))
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
@@ -35,24 +46,35 @@ async def read_capped_body(request: Request, max_bytes: int) -> bytes:
 
 
 def parse_json(body: bytes) -> object:
-    """The JSON document in `body`, or a 400 naming where parsing failed (never the content)."""
+    """The JSON document in `body`, or a 4xx naming where parsing failed (never the content)."""
     if not body.strip():
         raise IngestError(400, "malformed_json", "the request body is empty")
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or body[:3] == b"\xef\xbb\xbf":
+        raise _not_utf8()
     try:
-        return json.loads(body)
-    except UnicodeDecodeError as error:
-        raise IngestError(400, "malformed_json", "the request body is not UTF-8") from error
-    except json.JSONDecodeError as error:
+        return from_json(body, allow_inf_nan=False)
+    except ValueError as error:
+        if not _is_utf8(body):
+            raise _not_utf8() from error
+        reason = str(error).splitlines()[0][:160]
+        if reason.startswith("recursion limit exceeded"):
+            reason = f"nesting deeper than {MAX_JSON_DEPTH} levels ({reason})"
         raise IngestError(
-            400,
-            "malformed_json",
-            f"the request body is not JSON: {error.msg} "
-            f"at line {error.lineno} column {error.colno}",
+            400, "malformed_json", f"the request body is not JSON: {reason}"
         ) from error
 
 
-def parse_events(body: bytes) -> list[object]:
-    """The events of a body holding one event (a JSON object) or a batch (a JSON array)."""
+def parse_events(body: bytes, max_events: int) -> list[object]:
+    """The events of a body holding one event (a JSON object) or a batch (a JSON array).
+
+    A large array without a single `{` cannot hold an event, and parsing it is the costly part
+    (pydantic-core holds the GIL while it builds half a million items of `[1,1,…]`, tens of
+    milliseconds in which the event loop cannot run), so it is refused before parsing.
+    """
+    if len(body) > OBJECTLESS_CHECK_BYTES and _ARRAY_START.match(body) and body.find(b"{") == -1:
+        raise IngestError(
+            422, "validation_failed", "the batch holds no JSON object, so no event; send objects"
+        )
     document = parse_json(body)
     if isinstance(document, dict):
         return [document]
@@ -61,10 +83,42 @@ def parse_events(body: bytes) -> list[object]:
             raise IngestError(
                 400, "empty_batch", "the batch is an empty array; send at least one event"
             )
+        if len(document) > max_events:
+            raise IngestError(
+                413,
+                "batch_too_large",
+                f"the batch holds {len(document)} items; send at most {max_events} per request",
+            )
         return document
     raise IngestError(
         400, "malformed_json", "the body must be a JSON object (one event) or an array of events"
     )
+
+
+def _check_charset(content_type: str) -> None:
+    """415 for a declared charset other than UTF-8 (the API takes UTF-8 JSON only)."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+            if charset not in ("utf-8", "utf8"):
+                raise IngestError(
+                    415,
+                    "unsupported_charset",
+                    f"the body is declared as {charset[:20]!r}; send UTF-8 JSON",
+                )
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _not_utf8() -> IngestError:
+    return IngestError(415, "unsupported_charset", "the request body is not UTF-8 JSON (no BOM)")
 
 
 def _too_large(max_bytes: int) -> IngestError:

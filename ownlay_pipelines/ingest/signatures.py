@@ -20,6 +20,10 @@ from enum import StrEnum
 
 STRIPE_TOLERANCE_SECONDS = 300
 """stripe-python's `DEFAULT_TOLERANCE` (reference/connectors.md §1.8 step 5)."""
+STRIPE_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+"""Unix seconds in ASCII digits; twelve digits reach the year 33658, far past any real header."""
+MAX_SIGNATURE_HEADER_CHARS = 2048
+"""A real header holds t= and one or two v1= hex digests (under 200 characters)."""
 
 
 class WebhookProvider(StrEnum):
@@ -98,11 +102,21 @@ def verify_stripe(
 
 
 def _parse_stripe_header(header: str) -> tuple[int, list[str]]:
+    if len(header) > MAX_SIGNATURE_HEADER_CHARS:
+        raise SignatureRejected(
+            f"Stripe-Signature is longer than {MAX_SIGNATURE_HEADER_CHARS} characters", status=400
+        )
     timestamp: int | None = None
     signatures: list[str] = []
     for item in header.split(","):
         name, _, value = item.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t":
+            # ASCII digits only: str.isdigit() accepts '²' and int() of 5,000 digits raises.
+            if not STRIPE_TIMESTAMP.fullmatch(value):
+                raise SignatureRejected(
+                    "Stripe-Signature t= must be Unix seconds (at most 12 ASCII digits)",
+                    status=400,
+                )
             timestamp = int(value)
         elif name == "v1":
             signatures.append(value)

@@ -16,9 +16,9 @@ from fastapi.responses import JSONResponse
 
 from ownlay_pipelines.events.lake_rows import to_micros
 from ownlay_pipelines.http.clock import Clock
-from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.errors import IngestError
+from ownlay_pipelines.ingest.openapi import SHOPIFY_ROUTE_DOCS, STRIPE_ROUTE_DOCS
 from ownlay_pipelines.ingest.request_body import parse_json, read_capped_body
 from ownlay_pipelines.ingest.signatures import (
     SignatureRejected,
@@ -27,6 +27,7 @@ from ownlay_pipelines.ingest.signatures import (
     verify_stripe,
     webhook_secrets,
 )
+from ownlay_pipelines.ingest.webhook_store import WebhookStore
 from ownlay_pipelines.registry.tenant import validate_workspace_id
 
 SHOPIFY_KEPT_HEADERS = (
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 
 def webhook_router(
-    buffer: EventBuffer, settings: IngestSettings, clock: Clock, environ: Mapping[str, str]
+    deliveries: WebhookStore, settings: IngestSettings, clock: Clock, environ: Mapping[str, str]
 ) -> APIRouter:
     """Routes `POST /api/v1/webhooks/{shopify,stripe}/{workspace_id}`."""
     router = APIRouter()
@@ -57,7 +58,7 @@ def webhook_router(
         body: bytes,
     ) -> JSONResponse:
         try:
-            stored = await buffer.append_delivery(
+            stored = await deliveries.append(
                 provider=provider.value,
                 workspace_id=workspace_id,
                 delivery_id=delivery_id,
@@ -68,11 +69,11 @@ def webhook_router(
             )
         except Exception as error:
             # A non-2xx makes Shopify and Stripe redeliver later (connectors.md §1.7, §1.8).
-            logger.error("buffer commit failed for %s webhook: %s", provider, type(error).__name__)
-            raise IngestError(503, "buffer_unavailable", "delivery not stored; retry") from error
+            logger.error("store commit failed for %s webhook: %s", provider, type(error).__name__)
+            raise IngestError(503, "store_unavailable", "delivery not stored; retry") from error
         return JSONResponse({"status": "stored" if stored else "duplicate"}, status_code=200)
 
-    @router.post("/api/v1/webhooks/shopify/{workspace_id}")
+    @router.post("/api/v1/webhooks/shopify/{workspace_id}", **SHOPIFY_ROUTE_DOCS)
     async def shopify(workspace_id: str, request: Request) -> JSONResponse:
         """A Shopify delivery signed with the app's client secret (base64 HMAC of the body)."""
         workspace_id = _workspace(workspace_id)
@@ -95,7 +96,7 @@ def webhook_router(
         }
         return await store(WebhookProvider.SHOPIFY, workspace_id, delivery_id, topic, headers, body)
 
-    @router.post("/api/v1/webhooks/stripe/{workspace_id}")
+    @router.post("/api/v1/webhooks/stripe/{workspace_id}", **STRIPE_ROUTE_DOCS)
     async def stripe(workspace_id: str, request: Request) -> JSONResponse:
         """A Stripe delivery signed with the endpoint secret (`t=…,v1=…`, 300 s tolerance)."""
         workspace_id = _workspace(workspace_id)

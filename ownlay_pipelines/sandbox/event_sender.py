@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import date
 
@@ -13,6 +14,8 @@ from ownlay_pipelines.sandbox.world import SandboxWorld
 BATCH_SIZE = 500
 """Events per request: about 600 KB, under the service's 1 MiB body cap."""
 API_KEY_HEADER = "X-Ownlay-Api-Key"
+MAX_RATE_LIMITED_RETRIES = 100
+"""A 429 is retried after its `Retry-After`, like a real SDK does, this many times per batch."""
 
 
 def send_world_events(
@@ -37,10 +40,8 @@ def send_world_events(
         for workspace_id, api_key in api_keys.items():
             events = list(event_payloads(world, workspace_id, start, end))
             for offset in range(0, len(events), BATCH_SIZE):
-                response = http.post(
-                    f"{base_url}/api/v1/events",
-                    json=events[offset : offset + BATCH_SIZE],
-                    headers={API_KEY_HEADER: api_key},
+                response = _post_honouring_rate_limit(
+                    http, f"{base_url}/api/v1/events", events[offset : offset + BATCH_SIZE], api_key
                 )
                 response.raise_for_status()
                 body = response.json()
@@ -51,3 +52,16 @@ def send_world_events(
         if owned:
             http.close()
     return acknowledged
+
+
+def _post_honouring_rate_limit(
+    http: httpx.Client, url: str, batch: list[dict], api_key: str
+) -> httpx.Response:
+    """POST the batch; on 429 wait the server's `Retry-After` and send it again (nothing of a
+    refused request was stored, so the retry is safe)."""
+    for _ in range(MAX_RATE_LIMITED_RETRIES):
+        response = http.post(url, json=batch, headers={API_KEY_HEADER: api_key})
+        if response.status_code != 429:
+            return response
+        time.sleep(float(response.headers.get("Retry-After", "1")))
+    return response

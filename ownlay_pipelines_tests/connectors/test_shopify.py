@@ -19,8 +19,9 @@ from ownlay_pipelines.connectors.sync import sync_stream
 from ownlay_pipelines.connectors.wire_values import RowError
 from ownlay_pipelines.http.clock import FakeClock
 from ownlay_pipelines.http.errors import AuthExpired
-from ownlay_pipelines.ingest.buffer import EventBuffer, read_webhook_deliveries
+from ownlay_pipelines.ingest.webhook_store import WebhookStore, read_webhook_deliveries
 from ownlay_pipelines.lake.writer import read_partition
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines.registry.workspaces import Connection, Workspace
 from ownlay_pipelines.schema.date_range import DateRange
 from ownlay_pipelines_tests.connectors.wire import Script, json_response
@@ -96,7 +97,33 @@ def test_an_order_row_keeps_the_shop_local_day_exact_money_refunds_and_landing_u
     assert (row["total_price"], row["total_refunded"]) == (Decimal("409.94"), Decimal("41.00"))
     assert (row["landing_utm_source"], row["landing_utm_campaign"]) == ("facebook", "spring")
     assert row["item_quantity"] == 2
-    assert "email" not in json.dumps(row, default=str)
+    assert "bob.norman@example.com" not in json.dumps(row, default=str)
+
+
+def test_customer_contact_data_reaches_the_row_only_as_keyed_hashes(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setenv("OWNLAY_PII_HASH_KEY", "k" * 32)
+    order = _order(
+        450789469, phone="+1 (415) 555-0123", landing_site="/?ref=bob.norman@example.com"
+    )
+
+    row = ORDERS.normalise(order, REQUEST)
+
+    hasher = PiiHasher(b"k" * 32)
+    assert row["customer_email_hash"] == hasher.hash_email("bob.norman@example.com")
+    assert row["customer_phone_hash"] == hasher.hash_phone("14155550123")
+    assert row["landing_site"] == "/?ref=[email]"
+    text = json.dumps(row, default=str)
+    assert "bob.norman" not in text and "555-0123" not in text
+
+
+def test_without_a_pii_key_no_contact_data_is_kept_at_all(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("OWNLAY_PII_HASH_KEY", raising=False)
+
+    row = ORDERS.normalise(_order(450789469), REQUEST)
+
+    assert (row["customer_email_hash"], row["customer_phone_hash"]) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -278,10 +305,10 @@ def test_deliveries_the_ingest_buffer_stored_upsert_like_any_other(tmp_path: Pat
     ]
 
     async def store() -> None:
-        buffer = EventBuffer(buffer_path)
+        buffer = WebhookStore(buffer_path)
         try:
             for number, order in enumerate(versions):
-                await buffer.append_delivery(
+                await buffer.append(
                     provider="shopify",
                     workspace_id="acme",
                     delivery_id=f"event-{number}",

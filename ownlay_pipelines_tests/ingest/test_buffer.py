@@ -9,12 +9,7 @@ from fastapi.testclient import TestClient
 from ownlay_pipelines.ingest.buffer import EventBuffer, connect_buffer
 from ownlay_pipelines.ingest.group_commit import GroupCommitter, WriterClosed
 from ownlay_pipelines.ingest.keys import IssuedApiKey
-from ownlay_pipelines_tests.ingest.payloads import (
-    SHOPIFY_SECRET,
-    auth_header,
-    ownlay_event,
-    shopify_delivery,
-)
+from ownlay_pipelines_tests.ingest.payloads import auth_header, ownlay_event
 
 
 def test_buffer_file_is_wal_with_full_sync_and_owner_only(tmp_path: Path):
@@ -112,19 +107,3 @@ def test_request_whose_commit_failed_gets_503_so_the_sender_retries(
         "error": "buffer_unavailable",
         "message": "events were not stored; retry",
     }
-
-
-def test_webhook_whose_commit_failed_gets_503_so_the_provider_redelivers(
-    client: TestClient, monkeypatch
-):
-    def failing_append(self: EventBuffer, **delivery) -> asyncio.Future:
-        future = asyncio.get_running_loop().create_future()
-        future.set_exception(sqlite3.OperationalError("database or disk is full"))
-        return future
-
-    monkeypatch.setattr(EventBuffer, "append_delivery", failing_append)
-    body, headers = shopify_delivery(SHOPIFY_SECRET)
-
-    response = client.post("/api/v1/webhooks/shopify/acme", content=body, headers=headers)
-
-    assert (response.status_code, response.json()["error"]) == (503, "buffer_unavailable")

@@ -1,16 +1,25 @@
+import asyncio
+import hashlib
 import json
-from datetime import timedelta
+import sqlite3
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from ownlay_pipelines.ingest.buffer import read_webhook_deliveries
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.signatures import (
     SignatureRejected,
     WebhookProvider,
     verify_stripe,
     webhook_secrets,
+)
+from ownlay_pipelines.ingest.webhook_store import (
+    WebhookStore,
+    connect_webhook_store,
+    mark_applied,
+    prune_raw_bodies,
+    read_webhook_deliveries,
 )
 from ownlay_pipelines_tests.ingest.payloads import (
     NOW,
@@ -37,7 +46,7 @@ def test_shopify_delivery_with_valid_signature_is_stored_byte_for_byte(
 
     assert (response.status_code, response.json()) == (200, {"status": "stored"})
     (stored,) = read_webhook_deliveries(
-        settings.buffer_path, provider="shopify", workspace_id="acme"
+        settings.webhook_deliveries_path, provider="shopify", workspace_id="acme"
     )
     assert stored.raw_body == body
     assert (stored.delivery_id, stored.topic) == ("evt-450789469", "orders/create")
@@ -54,7 +63,10 @@ def test_shopify_tampered_body_is_401_and_not_stored(client: TestClient, setting
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_signature"
     assert (
-        read_webhook_deliveries(settings.buffer_path, provider="shopify", workspace_id="acme") == []
+        read_webhook_deliveries(
+            settings.webhook_deliveries_path, provider="shopify", workspace_id="acme"
+        )
+        == []
     )
 
 
@@ -81,7 +93,11 @@ def test_shopify_replayed_delivery_is_acknowledged_but_stored_once(
     assert first.json() == {"status": "stored"}
     assert (replay.status_code, replay.json()) == (200, {"status": "duplicate"})
     assert (
-        len(read_webhook_deliveries(settings.buffer_path, provider="shopify", workspace_id="acme"))
+        len(
+            read_webhook_deliveries(
+                settings.webhook_deliveries_path, provider="shopify", workspace_id="acme"
+            )
+        )
         == 1
     )
 
@@ -109,7 +125,7 @@ def test_stripe_event_with_valid_signature_is_stored(client: TestClient, setting
 
     assert (response.status_code, response.json()) == (200, {"status": "stored"})
     (stored,) = read_webhook_deliveries(
-        settings.buffer_path, provider="stripe", workspace_id="acme"
+        settings.webhook_deliveries_path, provider="stripe", workspace_id="acme"
     )
     assert (stored.delivery_id, stored.topic, stored.raw_body) == (
         "evt_1OzQ3b2eZvKYlo2C",
@@ -210,3 +226,60 @@ def test_secrets_are_read_per_workspace_from_current_and_previous_variables():
 
     assert webhook_secrets(WebhookProvider.SHOPIFY, "acme-outdoor", environ) == ("new", "old")
     assert webhook_secrets(WebhookProvider.STRIPE, "acme-outdoor", environ) == ()
+
+
+def test_webhook_whose_commit_failed_gets_503_so_the_provider_redelivers(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+):
+    def failing_insert(self: WebhookStore, record: tuple) -> bool:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(WebhookStore, "_insert", failing_insert)
+    body, headers = shopify_delivery(SHOPIFY_SECRET)
+
+    response = client.post(SHOPIFY, content=body, headers=headers)
+
+    assert (response.status_code, response.json()["error"]) == (503, "store_unavailable")
+
+
+def test_raw_bodies_are_pruned_to_receipts_after_the_window_applied_or_not(tmp_path):
+    path = tmp_path / "deliveries.sqlite"
+    received = datetime(2026, 11, 1, tzinfo=UTC)
+
+    async def store() -> None:
+        deliveries = WebhookStore(path)
+        for number in (1, 2, 3):
+            await deliveries.append(
+                provider="shopify" if number < 3 else "stripe",
+                workspace_id="acme",
+                delivery_id=f"evt-{number}",
+                topic="orders/create",
+                received_at_us=int(received.timestamp() * 1e6),
+                headers={"x-shopify-shop-domain": "acme.myshopify.com"},
+                raw_body=f'{{"email": "jane{number}@example.com"}}'.encode(),
+            )
+        deliveries.close()
+
+    asyncio.run(store())
+    mark_applied(path, provider="shopify", workspace_id="acme", up_to_seq=1, now=received)
+
+    assert prune_raw_bodies(path, now=received + timedelta(days=6), retention_days=7) == 0
+    assert prune_raw_bodies(path, now=received + timedelta(days=7), retention_days=7) == 1
+    assert prune_raw_bodies(path, now=received + timedelta(days=29), retention_days=7) == 0
+    assert prune_raw_bodies(path, now=received + timedelta(days=30), retention_days=7) == 2
+    rows = (
+        connect_webhook_store(path)
+        .execute(
+            "SELECT delivery_id, raw_body, headers, body_sha256, applied_at_us IS NOT NULL "
+            "FROM webhook_deliveries ORDER BY seq"
+        )
+        .fetchall()
+    )
+    assert [(row[0], row[1], row[2], row[4]) for row in rows] == [
+        ("evt-1", None, "{}", True),
+        ("evt-2", None, "{}", False),
+        ("evt-3", None, "{}", False),
+    ]
+    assert rows[0][3] == hashlib.sha256(b'{"email": "jane1@example.com"}').hexdigest()
+    assert read_webhook_deliveries(path, provider="shopify", workspace_id="acme") == []
+    assert b"jane" not in path.read_bytes()

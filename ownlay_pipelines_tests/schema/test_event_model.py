@@ -196,3 +196,74 @@ def test_seed_001_requires_user_id_and_created_at():
     errors = _errors(TrackEvent, payload)
 
     assert errors == {"user_id": "Field required", "created_at": "Field required"}
+
+
+def test_opaque_identifiers_refuse_contact_and_network_data_naming_the_field():
+    payload = ownlay_event(
+        anonymous_id="jane@example.com",
+        session_id="+14155550123",
+        device_id="203.0.113.77",
+        source={"platform": "webhook", "campaign_id": "::ffff:203.0.113.77"},
+    )
+
+    errors = _errors(OwnlayEvent, payload)
+
+    assert errors["anonymous_id"].startswith("looks like an e-mail address")
+    assert errors["session_id"].startswith("contains a phone number")
+    assert errors["device_id"].startswith("contains an IP address")
+    assert errors["source.campaign_id"].startswith("contains an IP address")
+
+
+def test_free_text_fields_are_masked_and_properties_scrubbed_at_any_depth():
+    payload = ownlay_event(
+        utm={"term": "jane@example.com", "campaign": "call 415-555-0123"},
+        properties={"note": {"deep": ["from 198.51.100.4"]}, "email": "Jane@Example.com"},
+    )
+    payload["context"]["geo"]["city"] = "Portland 203.0.113.77"
+    payload["context"]["page"].update(
+        path="/u/jane%40example.com",
+        title="Hi jane@example.com",
+        referrer="https://x.io/?q=%2B14155550123",
+    )
+    payload.pop("email")
+
+    event = OwnlayEvent.model_validate(payload, context=CONTEXT)
+
+    assert event.utm.term == "[email]"
+    assert event.utm.campaign == "call [phone]"
+    assert event.context.geo.city == "Portland [ip]"
+    assert event.context.page.path == "/u/[email]"
+    assert event.context.page.title == "Hi [email]"
+    assert event.context.page.referrer == "https://x.io/?q=[phone]"
+    assert event.properties == {"note": {"deep": ["from [ip]"]}}
+    assert event.email == "Jane@Example.com"  # hashed into email_hash, never stored in clear
+
+
+def test_control_characters_are_refused_with_a_plain_reason():
+    from ownlay_pipelines.events.validation import PayloadKind, validate_batch
+
+    verdict = validate_batch(
+        [ownlay_event(session_id="s\x00x")],
+        kind=PayloadKind.OWNLAY_EVENT,
+        workspace_id="acme",
+        context=CONTEXT,
+    )
+
+    (rejection,) = verdict.rejected
+    assert [(e.field, e.reason) for e in rejection.errors] == [
+        ("session_id", "must not contain control characters")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("client_timestamp", "9999-12-31T23:59:59-14:00", "must lie between 1970 and 2100"),
+        ("client_timestamp", "2026-11-25T12:00:00Z", "more than a day outside"),
+        ("client_timestamp", "2020-01-01T00:00:00Z", "more than a day outside"),
+        ("timestamp", "0001-01-01T00:00:00+14:00", "must lie between 1970 and 2100"),
+        ("received_at", "9999-12-31T23:59:59Z", "must lie between 1970 and 2100"),
+    ],
+)
+def test_out_of_range_timestamps_are_refused(field: str, value: str, reason: str):
+    assert reason in _errors(OwnlayEvent, ownlay_event(**{field: value}))[field]

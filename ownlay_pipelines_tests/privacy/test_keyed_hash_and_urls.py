@@ -4,12 +4,9 @@ from ipaddress import ip_address
 
 import pytest
 
-from ownlay_pipelines.events.privacy import (
-    PiiHasher,
-    PiiKeyMissing,
-    drop_sensitive_properties,
-    strip_sensitive_url,
-)
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher, PiiKeyMissing, optional_hasher
+from ownlay_pipelines.privacy.properties import drop_sensitive_properties
+from ownlay_pipelines.privacy.urls import strip_sensitive_url
 
 KEY = b"k" * 32
 
@@ -78,3 +75,31 @@ def test_missing_or_short_key_refuses_to_start_with_a_fix():
 
 def test_repr_never_shows_the_key():
     assert "kkkk" not in repr(PiiHasher(KEY))
+
+
+def test_ipv4_mapped_ipv6_hashes_as_its_ipv4_network_not_as_one_shared_pseudonym():
+    hasher = PiiHasher(KEY)
+
+    mapped = hasher.hash_ip(ip_address("::ffff:203.0.113.77"))
+
+    assert mapped == hasher.hash_ip(ip_address("203.0.113.77"))
+    assert mapped == hasher.hash_ip(ip_address("::ffff:203.0.113.5"))
+    assert mapped != hasher.hash_ip(ip_address("::ffff:198.51.100.77"))
+
+
+def test_phone_hash_keeps_only_digits_and_differs_from_an_equal_email_hash():
+    hasher = PiiHasher(KEY)
+
+    assert hasher.hash_phone("+1 (415) 555-0123") == hasher.hash_phone("14155550123")
+    assert hasher.hash_phone("14155550123") != hasher.hash_email("14155550123")
+    assert hasher.hash_phone("14155550123") == (
+        hmac.new(KEY, b"phone:14155550123", hashlib.sha256).hexdigest()
+    )
+
+
+def test_optional_hasher_is_none_without_a_key_and_keyed_with_one():
+    assert optional_hasher({}) is None
+    hasher = optional_hasher({"OWNLAY_PII_HASH_KEY": "k" * 32})
+
+    assert hasher is not None
+    assert hasher.hash_email("a@b.co") == PiiHasher(KEY).hash_email("a@b.co")

@@ -1,0 +1,139 @@
+"""Hostile bodies against the real service: answer time and size, and a valid event's latency.
+
+Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures, in one run:
+
+1. the anchor: a valid single event's acknowledgement latency on an idle server;
+2. a 1 MiB junk body (`[1,1,…]`, just under the body cap): answer time and answer size;
+3. the valid event's latency again while ten junk bodies are in flight at once.
+
+    .venv/bin/python bench/ingest/run_junk_bench.py            # about 20 s
+    .venv/bin/python bench/ingest/run_junk_bench.py --port 18211
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+
+from ownlay_pipelines.ingest.keys import create_api_key, open_key_store  # noqa: E402
+
+MIB = 1024 * 1024
+JUNK = b"[" + b"1," * (MIB // 2 - 2) + b"1]"
+SAMPLES = 40
+
+
+def _event() -> dict:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "page_view",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "anonymous_id": "anon_1",
+        "context": {"page": {"url": "https://shop.example.com/"}},
+    }
+
+
+def _valid_latencies(url: str, key: str) -> list[float]:
+    latencies = []
+    with httpx.Client(timeout=30) as http:
+        for _ in range(SAMPLES):
+            started = time.perf_counter()
+            response = http.post(url, json=_event(), headers={"X-Ownlay-Api-Key": key})
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 202, response.text
+    return latencies
+
+
+def _junk_once(http: httpx.Client, url: str, key: str) -> tuple[float, int, int]:
+    """(milliseconds, status, answer bytes) of one junk body."""
+    started = time.perf_counter()
+    response = http.post(url, content=JUNK, headers={"X-Ownlay-Api-Key": key})
+    return (time.perf_counter() - started) * 1000, response.status_code, len(response.content)
+
+
+def _junk_until(url: str, key: str, results: list, stop: threading.Event) -> None:
+    with httpx.Client(timeout=30) as http:
+        while not stop.is_set():
+            results.append(_junk_once(http, url, key))
+
+
+def _p(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=18210)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ownlay-junk-") as scratch:
+        env = {
+            **os.environ,
+            "OWNLAY_DATA_DIR": scratch,
+            "OWNLAY_DATABASE_URL": f"sqlite:///{scratch}/ops.sqlite",
+            "OWNLAY_PII_HASH_KEY": "b" * 64,
+            "OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND": "0",
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+        key = create_api_key(open_key_store(env["OWNLAY_DATABASE_URL"]), "bench").plaintext
+        server = subprocess.Popen(
+            [sys.executable, "-m", "ownlay_pipelines.ingest.server", "--port", str(args.port),
+             "--log-level", "warning"],
+            env=env,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{args.port}/api/v1/events"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{args.port}/openapi.json", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            idle = _valid_latencies(url, key)
+            with httpx.Client(timeout=30) as http:
+                alone = [_junk_once(http, url, key) for _ in range(SAMPLES)]
+            with_junk: list[tuple[float, int, int]] = []
+            stop = threading.Event()
+            senders = [
+                threading.Thread(target=_junk_until, args=(url, key, with_junk, stop))
+                for _ in range(10)
+            ]
+            for sender in senders:
+                sender.start()
+            time.sleep(0.5)
+            loaded = _valid_latencies(url, key)
+            stop.set()
+            for sender in senders:
+                sender.join()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    junk_ms = [took for took, _, _ in alone]
+    statuses = sorted({status for _, status, _ in alone + with_junk})
+    largest = max(size for _, _, size in alone + with_junk)
+    print(f"junk body: {len(JUNK)} bytes, answered {statuses}, largest answer {largest} bytes")
+    print(f"junk answer time (alone): p50 {statistics.median(junk_ms):.1f} ms, "
+          f"p99 {_p(junk_ms, 0.99):.1f} ms, max {max(junk_ms):.1f} ms")  # fmt: skip
+    print(f"valid event, idle (anchor):      p50 {statistics.median(idle):.1f} ms, "
+          f"p99 {_p(idle, 0.99):.1f} ms")  # fmt: skip
+    print(f"valid event, 10 junk in flight:  p50 {statistics.median(loaded):.1f} ms, "
+          f"p99 {_p(loaded, 0.99):.1f} ms ({len(with_junk)} junk bodies answered meanwhile)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

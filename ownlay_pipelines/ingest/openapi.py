@@ -1,0 +1,238 @@
+"""The ingestion API's HTTP contract: request bodies with examples, every answer, the API key.
+
+The handlers read raw bytes (the size cap and the webhook signatures need them), so FastAPI cannot
+infer request bodies; this module declares them: `OwnlayEvent`/`TrackEvent` (one, or an array of
+up to `OWNLAY_INGEST_MAX_BATCH_EVENTS`), Shopify and Stripe deliveries, and the error body of
+every 4xx. `install_openapi` adds the event models to the document's components.
+
+A schema cannot say everything the service checks: the event timestamp must lie in a window
+around the server clock, and opaque identifiers must not hold an e-mail, phone or IP
+(docs/privacy.md), so a schema-valid event can still be refused with 422; likewise a Stripe
+signature whose `t` is more than 300 s from the server clock is refused with 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
+
+from ownlay_pipelines.events.model import OwnlayEvent, TrackEvent
+
+API_KEY_SCHEME = "WorkspaceApiKey"
+OWNLAY_EVENT_EXAMPLE: dict[str, Any] = {
+    "event_id": "7f3c9a52-1b6e-4d0a-8c2f-000000000001",
+    "event_type": "purchase",
+    "timestamp": "2026-11-21T11:30:00Z",
+    "user_id": "user_1",
+    "session_id": "sess_9f2a",
+    "email": "jane.doe@example.com",
+    "properties": {"revenue": 99.99, "currency": "USD", "order_id": "#1001"},
+    "context": {
+        "ip": "203.0.113.77",
+        "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)",
+        "page": {"url": "https://shop.example.com/checkout/thanks?gclid=Cj0KCQ"},
+    },
+}
+"""The README's curl body too (a test validates it)."""
+TRACK_EVENT_EXAMPLE: dict[str, Any] = {
+    "id": "2b8d4e61-0c7a-4f39-9e15-000000000001",
+    "event_type": "page_view",
+    "user_id": "anon_1",
+    "session_id": "s_1",
+    "properties": {"section": "tents"},
+    "url": "https://shop.example.com/tents?utm_campaign=spring",
+    "created_at": "2026-11-21T11:59:00Z",
+}
+SHOPIFY_ORDER_EXAMPLE: dict[str, Any] = {
+    "id": 450789469,
+    "name": "#1001",
+    "created_at": "2026-11-21T06:00:00-05:00",
+    "updated_at": "2026-11-21T06:00:00-05:00",
+    "currency": "USD",
+    "total_price": "409.94",
+    "financial_status": "paid",
+    "customer": {"id": 207119551},
+}
+STRIPE_EVENT_EXAMPLE: dict[str, Any] = {
+    "id": "evt_1OzQ3b2eZvKYlo2C",
+    "object": "event",
+    "type": "charge.succeeded",
+    "created": 1795348800,
+    "data": {"object": {"id": "ch_3N", "object": "charge", "amount": 2000, "currency": "usd"}},
+}
+
+
+class EventRefusal(BaseModel):
+    """Why one event of the request was refused: its index and each field's reason."""
+
+    index: int
+    errors: list[dict[str, str]]
+
+
+class EventsAccepted(BaseModel):
+    """202: the accepted events are durable; refused ones are listed (at most 50, with the count)."""
+
+    status: str = Field(description="'accepted', or 'partial' when some events were refused.")
+    accepted: int
+    stored: int = Field(description="Accepted events not stored before (retries count 0).")
+    duplicates: list[int]
+    rejected_count: int
+    rejected: list[EventRefusal]
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx: a code, a one-line message, and for 422 the refused events."""
+
+    error: str
+    message: str
+    rejected_count: int | None = None
+    rejected: list[EventRefusal] | None = None
+
+
+class DeliveryStored(BaseModel):
+    """200: the delivery is durable ('stored') or was received before ('duplicate')."""
+
+    status: str
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    reasons = {
+        400: "Malformed JSON (too deep, a number too long, NaN), empty batch, bad header.",
+        401: "Missing or unknown API key, or a webhook signature that does not verify.",
+        403: "The payload names another workspace than the API key's.",
+        404: "Unknown workspace in the webhook path.",
+        413: "Body over OWNLAY_INGEST_MAX_BODY_BYTES or batch over the event limit.",
+        415: "A body or declared charset other than UTF-8.",
+        422: "No event in the request is valid (reasons per field, never the input).",
+        429: "Over the workspace's events per second; retry after `Retry-After` seconds.",
+        503: "The durable store could not commit; nothing was kept, retry.",
+    }
+    answers: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorBody, "description": reasons[status]} for status in statuses
+    }
+    if 429 in answers:
+        answers[429]["headers"] = {
+            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+        }
+    return answers
+
+
+def _json_body(schema: dict[str, Any], examples: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": schema,
+                    "examples": {name: {"value": value} for name, value in examples.items()},
+                }
+            },
+        }
+    }
+
+
+def _one_or_batch(model: str, example: dict[str, Any]) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{model}"}
+    return _json_body(
+        {"oneOf": [ref, {"type": "array", "items": ref, "minItems": 1}]},
+        {"one event": example, "batch": [example]},
+    )
+
+
+def _header(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "description": description,
+        "schema": schema,
+    }
+
+
+_EVENT_ERRORS = _errors(400, 401, 403, 413, 415, 422, 429, 503)
+_WEBHOOK_ERRORS = _errors(400, 401, 404, 413, 415, 503)
+_SECURED = {"security": [{API_KEY_SCHEME: []}]}
+
+EVENT_ROUTE_DOCS: dict[str, Any] = {
+    "summary": "Send one seed-000 event or a batch",
+    "response_model": EventsAccepted,
+    "responses": _EVENT_ERRORS,
+    "openapi_extra": {**_one_or_batch("OwnlayEvent", OWNLAY_EVENT_EXAMPLE), **_SECURED},
+}
+TRACK_ROUTE_DOCS: dict[str, Any] = {
+    "summary": "Send one seed-001 tracking-SDK event or a batch",
+    "response_model": EventsAccepted,
+    "responses": _EVENT_ERRORS,
+    "openapi_extra": {**_one_or_batch("TrackEvent", TRACK_EVENT_EXAMPLE), **_SECURED},
+}
+SHOPIFY_ROUTE_DOCS: dict[str, Any] = {
+    "summary": "Receive a signed Shopify webhook delivery",
+    "response_model": DeliveryStored,
+    "responses": _WEBHOOK_ERRORS,
+    "openapi_extra": {
+        **_json_body(
+            {"type": "object", "description": "The Shopify object of the topic (order, …)."},
+            {"orders/create": SHOPIFY_ORDER_EXAMPLE},
+        ),
+        "parameters": [
+            _header("X-Shopify-Hmac-Sha256", "base64 HMAC-SHA256 of the body (app secret)."),
+            _header("X-Shopify-Topic", "Webhook topic, e.g. orders/create."),
+            _header("X-Shopify-Event-Id", "Same on every retry of one event."),
+        ],
+    },
+}
+STRIPE_ROUTE_DOCS: dict[str, Any] = {
+    "summary": "Receive a signed Stripe event",
+    "response_model": DeliveryStored,
+    "responses": _WEBHOOK_ERRORS,
+    "openapi_extra": {
+        **_json_body(
+            {
+                "type": "object",
+                "required": ["id", "type"],
+                "properties": {"id": {"type": "string"}, "type": {"type": "string"}},
+            },
+            {"charge.succeeded": STRIPE_EVENT_EXAMPLE},
+        ),
+        "parameters": [
+            _header(
+                "Stripe-Signature",
+                "t=<unix seconds>,v1=<hex HMAC-SHA256>; t within 300 s of the server clock.",
+                pattern=r"^t=[0-9]{1,12}(,v[0-9]=[0-9a-f]{1,128})*,v1=[0-9a-f]{1,128}$",
+            )
+        ],
+    },
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make `app.openapi()` include the event models and the API-key security scheme."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            _, models = models_json_schema(
+                [(OwnlayEvent, "validation"), (TrackEvent, "validation")],
+                ref_template="#/components/schemas/{model}",
+            )
+            components = document.setdefault("components", {})
+            components.setdefault("schemas", {}).update(models.get("$defs", {}))
+            components["securitySchemes"] = {
+                API_KEY_SCHEME: {"type": "apiKey", "in": "header", "name": "X-Ownlay-Api-Key"}
+            }
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

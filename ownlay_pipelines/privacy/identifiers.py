@@ -1,0 +1,47 @@
+"""Opaque identifiers: ids chosen by the sender that must never carry contact or network data.
+
+`user_id`, `anonymous_id`, `session_id`, `device_id` and the ad ids are stored as sent, because
+joins and deduplication need them verbatim. So an id that holds an e-mail address, a phone number
+or an IP address is refused (422 naming the field) rather than stored or silently rewritten: the
+sender learns to send a stable id, and the e-mail goes to the `email` field, which is hashed.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ownlay_pipelines.privacy.patterns import (
+    EMAIL,
+    IPV4,
+    IPV6_CANDIDATE,
+    PHONE_CANDIDATE,
+    is_ipv6,
+    is_phone,
+)
+
+REFUSAL = {
+    "email": "looks like an e-mail address; send a stable id and put the e-mail in 'email'",
+    "phone": "contains a phone number; send a stable id, never contact data",
+    "ip": "contains an IP address; send a stable id (the IP belongs in context.ip)",
+}
+"""The 422 reason per kind of contact data found in an identifier."""
+
+
+@lru_cache(maxsize=65_536)
+def contact_kind(value: str) -> str | None:
+    """'email', 'phone' or 'ip' when `value` holds such data, else None (cached per value)."""
+    if "@" in value or EMAIL.search(value):
+        return "email"
+    if IPV4.search(value) or any(is_ipv6(m.group()) for m in IPV6_CANDIDATE.finditer(value)):
+        return "ip"
+    if any(is_phone(m.group()) for m in PHONE_CANDIDATE.finditer(value)):
+        return "phone"
+    return None
+
+
+def check_identifier(value: str) -> str:
+    """`value` unchanged, or ValueError with the reason when it carries contact or network data."""
+    kind = contact_kind(value)
+    if kind is not None:
+        raise ValueError(REFUSAL[kind])
+    return value

@@ -1,0 +1,45 @@
+"""The shapes of contact and network data: e-mail addresses, phone numbers and IP addresses.
+
+One set of compiled patterns serves both uses: refusing identifiers that carry such a value
+(`identifiers`) and masking it inside free text (`free_text`). A phone number is a `+` followed by
+7–15 digits, or groups of digits joined by spaces, dots or dashes (optionally a `(area)` code)
+totalling 9–15 digits; a bare run of digits is not a phone number, because numeric ids are.
+"""
+
+from __future__ import annotations
+
+import re
+from ipaddress import ip_address
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+"""An e-mail address, also with its `@` percent-encoded as it appears in URLs."""
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w.]*\d)")
+"""A dotted-quad IPv4 address not embedded in a longer run of digits and dots."""
+IPV6_CANDIDATE = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+"""Text shaped like an IPv6 address; `ipaddress` decides (a time `11:30:00` is not one)."""
+PHONE_CANDIDATE = re.compile(
+    r"(?<![\w+.\-])(?:(?:\+|%2[Bb])\d{7,15}(?!\d)"
+    r"|(?:(?:\+|%2[Bb])\d{1,3}[\s.\-]?)?(?:\(\d{1,5}\)[\s.\-]?)?\d{1,5}(?:[\s.\-]\d{1,5}){1,5})"
+    r"(?![\w\-])"
+)
+"""Text shaped like a phone number; `is_phone` checks the digit count."""
+MIN_PHONE_DIGITS = 9
+MAX_PHONE_DIGITS = 15
+
+
+def is_phone(candidate: str) -> bool:
+    """True when a `PHONE_CANDIDATE` match has as many digits as a real phone number."""
+    plain = candidate.replace("%2B", "+").replace("%2b", "+")
+    digits = sum(character.isdigit() for character in plain)
+    return MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS
+
+
+def is_ipv6(candidate: str) -> bool:
+    """True when an `IPV6_CANDIDATE` match parses as an IPv6 address."""
+    try:
+        ip_address(candidate)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,55 @@
+"""URLs on their way to storage: credentials, fragments and personal query parameters removed.
+
+Click ids (gclid, fbclid, ttclid, …) and UTM parameters stay because attribution needs them (seed
+001 "URLs: remove query parameters if sensitive"); whatever e-mail, phone or IP is left in the
+path or in other parameters is masked as free text.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+SENSITIVE_NAMES = frozenset(
+    {
+        "auth", "authorization", "jwt", "key", "pass", "pwd", "sid", "session", "sessionid",
+        "session_id", "phpsessid", "jsessionid", "sig", "signature", "ssn", "tel", "mobile",
+    }
+)  # fmt: skip
+"""Parameter or property names removed when they match exactly (case-insensitive)."""
+
+SENSITIVE_FRAGMENTS = re.compile(
+    "email|e-mail|e_mail|password|passwd|token|secret|phone|api_key|apikey|api-key|credit_card"
+    "|card_number|cvv"
+)
+"""Parameter or property names removed when they contain one of these (`user_email`)."""
+
+
+@lru_cache(maxsize=4096)
+def is_sensitive_name(name: str) -> bool:
+    """True when a query parameter or property called `name` may carry credentials or PII."""
+    lowered = name.strip().lower()
+    return lowered in SENSITIVE_NAMES or SENSITIVE_FRAGMENTS.search(lowered) is not None
+
+
+@lru_cache(maxsize=16_384)
+def strip_sensitive_url(url: str) -> str:
+    """`url` without user:password, fragment and sensitive query parameters; click ids stay.
+
+    The fragment goes too because OAuth implicit flows put `access_token` there. Cached: landing
+    pages repeat.
+    """
+    parts = urlsplit(url)
+    if not parts.query and not parts.fragment and "@" not in parts.netloc:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    kept = [
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not is_sensitive_name(name)
+    ]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept), ""))

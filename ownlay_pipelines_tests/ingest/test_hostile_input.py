@@ -1,0 +1,247 @@
+"""Every probe of issue 8 answers 4xx with a short one-line reason, never a 500 or an echo."""
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ownlay_pipelines.http.clock import FakeClock
+from ownlay_pipelines.ingest import request_body
+from ownlay_pipelines.ingest.app import create_app
+from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.keys import IssuedApiKey
+from ownlay_pipelines_tests.ingest.payloads import (
+    ENVIRON,
+    NOW,
+    STRIPE_SECRET,
+    auth_header,
+    ownlay_event,
+    stripe_body,
+    stripe_signature,
+)
+
+MIB = 1024 * 1024
+STRIPE = "/api/v1/webhooks/stripe/acme"
+
+
+class Ticker:
+    """A monotonic clock the test moves by hand (drives the rate limiter's refill)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ticker() -> Ticker:
+    return Ticker()
+
+
+@pytest.fixture
+def production_client(
+    settings: IngestSettings, clock: FakeClock, ticker: Ticker
+) -> Iterator[TestClient]:
+    """The app with the production body cap (1 MiB) and a 50 events/s limit on a hand clock."""
+    tuned = settings.model_copy(
+        update={"max_body_bytes": MIB, "rate_limit_events_per_second": 50.0}
+    )
+    app = create_app(tuned, clock=clock, environ=ENVIRON, monotonic=ticker)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def _refusal(response, status: int, error: str) -> str:
+    assert response.status_code == status, response.text
+    assert len(response.content) < 2048
+    body = response.json()
+    assert body["error"] == error
+    assert "\n" not in body["message"] and len(body["message"]) < 200
+    return body["message"]
+
+
+def _post(client: TestClient, key: IssuedApiKey, content: bytes, **headers: str):
+    return client.post(
+        "/api/v1/events", content=content, headers={**auth_header(key.plaintext), **headers}
+    )
+
+
+def test_one_mib_of_junk_gets_a_short_422_without_being_parsed(
+    production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    junk = b"[" + b"1," * (MIB // 2 - 2) + b"1]"
+    assert MIB - 8 < len(junk) <= MIB
+    monkeypatch.setattr(request_body, "from_json", None)  # parsing it would now raise TypeError
+
+    message = _refusal(_post(production_client, acme_key, junk), 422, "validation_failed")
+
+    assert message == "the batch holds no JSON object, so no event; send objects"
+
+
+def test_a_batch_over_the_event_limit_gets_a_short_413(
+    production_client: TestClient, acme_key: IssuedApiKey
+):
+    batch = json.dumps([{"event_type": "page_view"}] * 1001).encode()
+
+    message = _refusal(_post(production_client, acme_key, batch), 413, "batch_too_large")
+
+    assert message == "the batch holds 1001 items; send at most 1000 per request"
+
+
+def test_a_bad_batch_lists_at_most_fifty_refusals_with_the_total(
+    production_client: TestClient, acme_key: IssuedApiKey
+):
+    response = _post(production_client, acme_key, json.dumps([1] * 1000).encode())
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["rejected_count"] == 1000
+    assert [r["index"] for r in body["rejected"]] == list(range(50))
+    assert len(response.content) < 8192
+
+
+def test_body_over_the_cap_without_a_length_is_refused_while_streaming(
+    production_client: TestClient, acme_key: IssuedApiKey
+):
+    def chunked() -> Iterator[bytes]:
+        yield b"["
+        for _ in range(40):
+            yield b"1," * 32768
+
+    response = production_client.post(
+        "/api/v1/events", content=chunked(), headers=auth_header(acme_key.plaintext)
+    )
+
+    _refusal(response, 413, "body_too_large")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error", "says"),
+    [
+        (b"[" * 2000 + b"]" * 2000, 400, "malformed_json", "nesting deeper than 200 levels"),
+        (b'{"n": ' + b"7" * 4400 + b"}", 400, "malformed_json", "number out of range"),
+        (b'{"revenue": NaN}', 400, "malformed_json", "expected value"),
+        (b'{"revenue": Infinity}', 400, "malformed_json", "expected value"),
+        (json.dumps(ownlay_event()).encode("utf-16"), 415, "unsupported_charset", "not UTF-8"),
+        (b"\xef\xbb\xbf{}", 415, "unsupported_charset", "not UTF-8"),
+        (b'{"a": "\xff\xfe"}', 415, "unsupported_charset", "not UTF-8"),
+    ],
+    ids=["deep", "long-int", "nan", "infinity", "utf-16", "utf-8-bom", "invalid-utf-8"],
+)
+def test_hostile_json_gets_a_one_line_4xx(
+    production_client: TestClient,
+    acme_key: IssuedApiKey,
+    body: bytes,
+    status: int,
+    error: str,
+    says: str,
+):
+    response = _post(production_client, acme_key, body)
+
+    assert says in _refusal(response, status, error)
+
+
+def test_a_declared_charset_other_than_utf8_is_415(client: TestClient, acme_key: IssuedApiKey):
+    body = json.dumps(ownlay_event()).encode()
+
+    response = _post(client, acme_key, body, **{"Content-Type": "application/json; charset=utf-16"})
+
+    assert "utf-16" in _refusal(response, 415, "unsupported_charset")
+
+
+def test_infinite_numbers_and_out_of_range_timestamps_are_422_naming_the_field(
+    client: TestClient, acme_key: IssuedApiKey
+):
+    events = [
+        ownlay_event(1, properties={"revenue": 1e999}),
+        ownlay_event(2, client_timestamp="9999-12-31T23:59:59-14:00"),
+        ownlay_event(3, timestamp="0001-01-01T00:00:00+14:00"),
+    ]
+
+    response = _post(client, acme_key, json.dumps(events).replace("Infinity", "1e999").encode())
+
+    assert response.status_code == 422
+    reasons = {e["field"]: e["reason"] for r in response.json()["rejected"] for e in r["errors"]}
+    assert reasons == {
+        "properties": "properties.revenue is not a finite number",
+        "client_timestamp": "client_timestamp must lie between 1970 and 2100 (UTC)",
+        "timestamp": "timestamp must lie between 1970 and 2100 (UTC)",
+    }
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "says"),
+    [
+        ("1" * 400, "t= must be Unix seconds"),
+        ("1" * 5000, "longer than 2048 characters"),
+        ("¹²³¹²³¹²³", "t= must be Unix seconds"),  # latin-1 superscripts: isdigit() is True
+    ],
+)
+def test_stripe_signature_timestamps_that_crashed_the_parser_are_400(
+    client: TestClient, timestamp: str, says: str
+):
+    body = stripe_body()
+    header = f"t={timestamp},v1=" + "0" * 64
+
+    response = client.post(
+        STRIPE, content=body, headers={"Stripe-Signature": header.encode("latin-1")}
+    )
+
+    assert says in _refusal(response, 400, "invalid_signature")
+
+
+def test_signed_stripe_body_nested_too_deep_is_400(client: TestClient):
+    body = b'{"id": "evt_1", "type": "x", "data": ' + b"[" * 300 + b"]" * 300 + b"}"
+    now = int(NOW.timestamp())
+
+    response = client.post(
+        STRIPE,
+        content=body,
+        headers={"Stripe-Signature": stripe_signature(body, [STRIPE_SECRET], now)},
+    )
+
+    assert "nesting deeper than 200" in _refusal(response, 400, "malformed_json")
+
+
+def test_over_the_workspace_rate_the_request_is_429_with_retry_after_and_nothing_stored(
+    production_client: TestClient, acme_key: IssuedApiKey, ticker: Ticker
+):
+    first = [ownlay_event(n) for n in range(1, 41)]
+    second = [ownlay_event(n) for n in range(41, 61)]
+
+    accepted = _post(production_client, acme_key, json.dumps(first).encode())
+    limited = _post(production_client, acme_key, json.dumps(second).encode())
+    ticker.now += 1.0
+    retried = _post(production_client, acme_key, json.dumps(second).encode())
+
+    assert accepted.status_code == 202
+    assert "may send 50 events/s" in _refusal(limited, 429, "rate_limited")
+    assert limited.headers["Retry-After"] == "1"
+    assert (retried.status_code, retried.json()["stored"]) == (202, 20)
+
+
+def test_a_large_valid_batch_is_validated_off_the_event_loop_and_stored(
+    production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    import anyio.to_thread
+
+    threaded: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def recording(function, *args, **kwargs):
+        threaded.append(getattr(function, "__name__", ""))
+        return await original(function, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", recording)
+    events = [ownlay_event(n) for n in range(1, 50)]
+    for event in events:
+        event["properties"]["notes"] = "x" * 1500
+    body = json.dumps(events).encode()
+    assert len(body) > 64 * 1024
+
+    response = _post(production_client, acme_key, body)
+
+    assert (response.status_code, response.json()["stored"]) == (202, 49)
+    assert "_prepare" in threaded

@@ -1,0 +1,108 @@
+import pytest
+
+from ownlay_pipelines.privacy.free_text import mask_contact_data
+from ownlay_pipelines.privacy.identifiers import check_identifier, contact_kind
+from ownlay_pipelines.privacy.properties import scrub_properties
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("write to jane.doe@example.com today", "write to [email] today"),
+        ("/u/jane.doe%40example.com/orders", "/u/[email]/orders"),
+        ("call +1 (415) 555-0123 now", "call [phone] now"),
+        ("?ref=%2B14155550123", "?ref=[phone]"),
+        ("415.555.0123", "[phone]"),
+        ("from 203.0.113.77.", "from [ip]."),
+        ("via 2001:db8::1 at 11:30:00", "via [ip] at 11:30:00"),
+        ("::ffff:203.0.113.77", "::ffff:[ip]"),
+        ("http://203.0.113.77/landing", "http://[ip]/landing"),
+    ],
+)
+def test_contact_and_network_data_inside_free_text_is_masked(text: str, masked: str):
+    assert mask_contact_data(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Spring sale 2026-11-21",
+        "2026-11-21T11:30:00Z",
+        "Order #1001 of 2 tents",
+        "Two-person tents | Acme Outdoor",
+        "120210000000001",
+        "https://shop.example.com/tents/4?gclid=Cj0KCQ&utm_source=google",
+    ],
+)
+def test_ordinary_text_dates_and_numeric_ids_stay_as_they_are(text: str):
+    assert mask_contact_data(text) == text
+
+
+def test_user_agent_product_versions_are_not_mistaken_for_ips_or_phones():
+    agent = "Mozilla/5.0 (X11) Chrome/120.0.0.0 Chrome/120.0.6099.109 Safari/537.36"
+
+    assert mask_contact_data(agent, user_agent=True) == agent
+    assert mask_contact_data(f"{agent} (contact 203.0.113.77)", user_agent=True) == (
+        f"{agent} (contact [ip])"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("jane@example.com", "email"),
+        ("visitor-jane%40example.com", "email"),
+        ("+14155550123", "phone"),
+        ("tel 415-555-0123", "phone"),
+        ("203.0.113.77", "ip"),
+        ("::ffff:203.0.113.77", "ip"),
+        ("2001:db8::7", "ip"),
+        ("user_1", None),
+        ("v-0123abcd0123abcd", None),
+        ("7f3c9a52-1b6e-4d0a-8c2f-000000000001", None),
+        ("12345678-1234-1234-1234-123456789012", None),
+        ("4155550123", None),
+    ],
+)
+def test_identifiers_holding_contact_data_are_recognised_and_plain_ids_are_not(
+    value: str, kind: str | None
+):
+    assert contact_kind(value) == kind
+
+
+def test_refused_identifier_says_what_to_send_instead():
+    with pytest.raises(ValueError, match="contains an IP address; send a stable id"):
+        check_identifier("203.0.113.77")
+
+
+def test_properties_are_scrubbed_at_any_depth_keys_included():
+    properties = {
+        "revenue": 10,
+        "customer": {
+            "email": "jane@example.com",
+            "note": "ring +44 20 7946 0958",
+            "history": [{"ip": "198.51.100.4", "contact_phone": "555"}, "jane@example.com"],
+        },
+        "jane@example.com": True,
+    }
+
+    assert scrub_properties(properties) == {
+        "revenue": 10,
+        "customer": {"note": "ring [phone]", "history": [{"ip": "[ip]"}, "[email]"]},
+        "[email]": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("properties", "reason"),
+    [
+        ({"a": {"b": [float("inf")]}}, "properties.a.b[0] is not a finite number"),
+        ({"big": 2**70}, "properties.big is an integer outside the 64-bit range"),
+        ({"when": object()}, "properties.when is not a JSON value (object)"),
+    ],
+)
+def test_non_json_values_in_properties_are_refused_with_their_path(properties, reason):
+    with pytest.raises(ValueError) as caught:
+        scrub_properties(properties)
+
+    assert str(caught.value) == reason
