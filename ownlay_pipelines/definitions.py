@@ -4,6 +4,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
+from ownlay_pipelines.defs.assets.fx_assets import fx_daily_rates, fx_rates_job, fx_rates_schedule
 from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily, warehouse_catalog
 from ownlay_pipelines.defs.assets.watchtower_sources import (
@@ -48,6 +49,7 @@ def build_definitions(
     return dg.Definitions(
         assets=[
             *CONNECTOR_ASSETS,
+            fx_daily_rates,
             *WATCHTOWER_SOURCE_ASSETS,
             raw_events,
             campaign_metrics_daily,
@@ -62,10 +64,12 @@ def build_definitions(
             flush_events_job,
             event_retention,
             shopify_webhooks,
+            fx_rates_job,
         ],
         schedules=[
             watchtower_notifications_schedule,
             event_retention_schedule,
+            fx_rates_schedule,
             *build_sync_schedules(settings),
         ],
         sensors=[

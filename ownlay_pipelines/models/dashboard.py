@@ -2,11 +2,14 @@
 
 One row per (workspace, as-of date, period) for the periods `today`, `7_days`, `30_days` and
 `90_days` ending on the as-of date (local dates, inclusive): spend, impressions, clicks, the
-platforms' claimed conversions and value, the shop's orders and gross revenue, and the ratios
-below. The latest as-of date is the dashboard; earlier ones keep its history. Every ratio divides
+platforms' claimed conversions and value, the shop's orders and gross and net revenue, and the
+ratios below. Every amount is in the workspace's `reporting_currency`, summed from the
+`*_reporting` columns of `marts/roas_daily` (each converted at its own day's rate there); the
+original currencies and amounts stay at campaign-day grain in `marts/roas_daily`. The latest as-of date is the dashboard; earlier ones keep its history. Every ratio divides
 sums over the whole period (never an average of daily ratios) and is NULL on a zero denominator.
 
 - `blended_roas` = revenue / spend — what Polar calls "Blended ROAS (MER)";
+- `blended_roas_net` = net revenue / spend (refunds made so far taken off, cancelled orders 0);
 - `mer_percent` = spend / revenue × 100 — Triple Whale's MER (share of sales spent on ads);
   vendors disagree on "MER", so both are shown under unambiguous names (analytics.md §1.7);
 - `paid_roas_last_click` = revenue last click credits to ad platforms / spend;
@@ -14,8 +17,9 @@ sums over the whole period (never an average of daily ratios) and is NULL on a z
 - `over_attribution_ratio` = platform-reported conversions / orders (> 1: double counting);
 - `ctr_percent`, `cpc`, `aov` (revenue / orders), `cpa` (spend / orders).
 
-Revenue is gross (order totals incl. shipping and tax, before refunds), like the platforms'
-conversion value, so the ratios compare like with like.
+`revenue` is gross (order totals incl. shipping and tax, before refunds), like the platforms'
+conversion value, so the ratios compare like with like; `net_revenue` beside it is what the shop
+keeps, by order date (a refund lowers the day the order was placed).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ DASHBOARD_SCHEMA = pa.schema(
         pa.field("report_date", pa.date32(), nullable=False),
         pa.field("period", pa.string(), nullable=False),
         pa.field("period_start", pa.date32(), nullable=False),
-        pa.field("currency", pa.string()),
+        pa.field("reporting_currency", pa.string(), nullable=False),
         pa.field("spend", MONEY, nullable=False),
         pa.field("impressions", pa.int64(), nullable=False),
         pa.field("clicks", pa.int64(), nullable=False),
@@ -55,8 +59,10 @@ DASHBOARD_SCHEMA = pa.schema(
         pa.field("platform_conversion_value", MONEY, nullable=False),
         pa.field("orders", ORDERS, nullable=False),
         pa.field("revenue", MONEY, nullable=False),
+        pa.field("net_revenue", MONEY, nullable=False),
         pa.field("paid_revenue_last_click", MONEY, nullable=False),
         pa.field("blended_roas", pa.float64()),
+        pa.field("blended_roas_net", pa.float64()),
         pa.field("mer_percent", pa.float64()),
         pa.field("paid_roas_last_click", pa.float64()),
         pa.field("platform_roas", pa.float64()),
@@ -67,10 +73,11 @@ DASHBOARD_SCHEMA = pa.schema(
         pa.field("cpa", pa.float64()),
     ]
 )
-"""`report_date` is the as-of date; a period covers [period_start, report_date]."""
+"""`report_date` is the as-of date; a period covers [period_start, report_date]; every amount is
+in `reporting_currency`."""
 
 
-def dashboard_sql(workspace_id: str, as_of: date) -> str:
+def dashboard_sql(workspace_id: str, reporting_currency: str, as_of: date) -> str:
     """The query over the `roas` view: one row per period ending on `as_of`."""
     periods = ", ".join(
         f"('{name}', DATE '{(as_of - timedelta(days=length - 1)).isoformat()}')"
@@ -79,22 +86,25 @@ def dashboard_sql(workspace_id: str, as_of: date) -> str:
     paid = ", ".join(f"'{p}'" for p in AD_PLATFORMS)
     return f"""
         WITH totals AS (
-            SELECT p.period, p.period_start, any_value(r.currency) AS currency,
-                   coalesce(sum(r.spend), 0) AS spend,
+            SELECT p.period, p.period_start, '{reporting_currency}' AS reporting_currency,
+                   coalesce(sum(r.spend_reporting), 0) AS spend,
                    coalesce(sum(r.impressions), 0) AS impressions,
                    coalesce(sum(r.clicks), 0) AS clicks,
                    coalesce(sum(r.platform_conversions), 0) AS platform_conversions,
-                   coalesce(sum(r.platform_conversion_value), 0) AS platform_conversion_value,
+                   coalesce(sum(r.platform_conversion_value_reporting), 0)
+                       AS platform_conversion_value,
                    coalesce(sum(r.orders_last_click), 0) AS orders,
-                   coalesce(sum(r.revenue_last_click), 0) AS revenue,
-                   coalesce(sum(r.revenue_last_click) FILTER (WHERE r.platform IN ({paid})), 0)
-                       AS paid_revenue_last_click
+                   coalesce(sum(r.revenue_last_click_reporting), 0) AS revenue,
+                   coalesce(sum(r.net_revenue_last_click_reporting), 0) AS net_revenue,
+                   coalesce(sum(r.revenue_last_click_reporting)
+                       FILTER (WHERE r.platform IN ({paid})), 0) AS paid_revenue_last_click
             FROM (VALUES {periods}) p(period, period_start)
             LEFT JOIN roas r ON r.report_date BETWEEN p.period_start AND DATE '{as_of}'
             GROUP BY ALL
         )
         SELECT '{workspace_id}' AS workspace_id, DATE '{as_of}' AS report_date, *,
                {_ratio("revenue", "spend")} AS blended_roas,
+               {_ratio("net_revenue", "spend")} AS blended_roas_net,
                {_ratio("spend", "revenue")} * 100 AS mer_percent,
                {_ratio("paid_revenue_last_click", "spend")} AS paid_roas_last_click,
                {_ratio("platform_conversion_value", "spend")} AS platform_roas,
@@ -117,6 +127,7 @@ def write_dashboard_metrics(
     lake_root: Path,
     *,
     workspace_id: str,
+    reporting_currency: str,
     as_of: date,
 ) -> pa.Table:
     """Rebuild the workspace's dashboard rows as of local date `as_of` from `marts/roas_daily`."""
@@ -124,7 +135,7 @@ def write_dashboard_metrics(
     create_view(
         connection, "roas", partition_files(lake_root, ROAS_DAILY, workspace_id, days), ROAS_SCHEMA
     )
-    table = connection.sql(dashboard_sql(workspace_id, as_of)).to_arrow_table()
+    table = connection.sql(dashboard_sql(workspace_id, reporting_currency, as_of)).to_arrow_table()
     table = table.select(DASHBOARD_SCHEMA.names).cast(DASHBOARD_SCHEMA)
     write_partition(
         lake_root, DASHBOARD_METRICS, table, workspace_id=workspace_id, report_date=as_of

@@ -57,6 +57,10 @@ NON_AD_PLATFORMS = frozenset({"omnisend", "shopify"})
 """Connected platforms that are not ad accounts; `sandbox/omnisend_catalog.py` models their brands
 and `sandbox/orders.py` the shops (`SandboxWorld.shop`)."""
 
+AD_ACCOUNT_CURRENCIES = {("meta_ads", "1000000004"): "USD"}
+"""Ad accounts billed in another currency than their workspace's (an agency's USD account
+advertising an EUR shop); the platform reports the account's currency, the registry never does."""
+
 
 def timeline_anchor(now: datetime) -> date:
     """The Monday starting the 52-week timeline period that contains `now` (in UTC)."""
@@ -104,9 +108,9 @@ class SandboxWorld:
                     account_id=connection.account_id,
                     name=connection.account_name or f"{workspace.name} - {key[0]}",
                     timezone=workspace.timezone,
-                    currency=workspace.currency,
+                    currency=AD_ACCOUNT_CURRENCIES.get(key, workspace.currency),
                 )
-                self._brands[key] = Brand.of(workspace.name, workspace.currency)
+                self._brands[key] = Brand.of(workspace.name, self._accounts[key].currency)
         self._catalogs: dict[tuple[str, str], AccountCatalog] = {}
         self._traits: dict[tuple[str, str, str], CampaignTraits] = {}
         self._finals: dict[tuple[str, str, str, date], FinalDay] = {}

@@ -84,7 +84,9 @@ def _write(lake: Path, day: date, spend: list[dict], credits: list[dict]) -> Non
 
 
 def _roas(lake: Path, days: list[date]) -> dict[tuple, dict]:
-    table = write_roas_daily(duckdb.connect(), lake, workspace_id=WORKSPACE_ID, days=days)
+    table = write_roas_daily(
+        duckdb.connect(), lake, workspace_id=WORKSPACE_ID, reporting_currency="USD", days=days
+    )
     return {(r["report_date"], r["platform"], r["campaign_id"]): r for r in table.to_pylist()}
 
 
@@ -159,8 +161,12 @@ def test_dashboard_periods_sum_the_days_before_dividing(tmp_path: Path):
     )
     connection = duckdb.connect()
     for day in (earlier, DAY):
-        write_roas_daily(connection, tmp_path, workspace_id=WORKSPACE_ID, days=[day])
-    table = write_dashboard_metrics(connection, tmp_path, workspace_id=WORKSPACE_ID, as_of=DAY)
+        write_roas_daily(
+            connection, tmp_path, workspace_id=WORKSPACE_ID, reporting_currency="USD", days=[day]
+        )
+    table = write_dashboard_metrics(
+        connection, tmp_path, workspace_id=WORKSPACE_ID, reporting_currency="USD", as_of=DAY
+    )
     periods = {r["period"]: r for r in table.to_pylist()}
 
     assert list(periods) == ["today", "7_days", "30_days", "90_days"]
@@ -182,7 +188,7 @@ def test_dashboard_periods_sum_the_days_before_dividing(tmp_path: Path):
 
 def test_a_dashboard_with_nothing_yet_has_zero_totals_and_no_ratios(tmp_path: Path):
     table = write_dashboard_metrics(
-        duckdb.connect(), tmp_path, workspace_id=WORKSPACE_ID, as_of=DAY
+        duckdb.connect(), tmp_path, workspace_id=WORKSPACE_ID, reporting_currency="USD", as_of=DAY
     )
     (today,) = [r for r in table.to_pylist() if r["period"] == "today"]
     assert (today["spend"], today["orders"], today["blended_roas"], today["cpa"]) == (
