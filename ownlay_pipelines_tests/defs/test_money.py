@@ -7,30 +7,18 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
-import dagster as dg
-import duckdb
 import pytest
 
 from ownlay_pipelines.defs.assets.fx_assets import fx_daily_rates
-from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
-from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily
-from ownlay_pipelines.defs.partitions import multi_key
-from ownlay_pipelines.defs.workspace_sync import sync_workspace_partitions
-from ownlay_pipelines.lake.tables import TableRef, table_glob
 from ownlay_pipelines.registry.workspaces import load_registry
-from ownlay_pipelines.sandbox.event_lake import write_world_events
 from ownlay_pipelines.sandbox.fx import is_target_business_day, rate
 from ownlay_pipelines.sandbox.world import SandboxWorld
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
-from ownlay_pipelines_tests.defs.test_marts import NOW, _assets, _resources
+from ownlay_pipelines_tests.defs.test_marts import NOW, build_mart_lake, rows_of
 
 WORKSPACE = "rive-gauche"
 # Saturday, Sunday (no ECB rates: Friday's apply) and Monday.
 DAYS = [date(2026, 11, 14), date(2026, 11, 15), date(2026, 11, 16)]
-RANGE = {
-    "dagster/asset_partition_range_start": multi_key(DAYS[0], WORKSPACE),
-    "dagster/asset_partition_range_end": multi_key(DAYS[-1], WORKSPACE),
-}
 CENT = Decimal("0.01")
 
 
@@ -40,34 +28,10 @@ def world() -> SandboxWorld:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory, world: SandboxWorld) -> Path:
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Meta, Shopify, FX rates, events and marts of the mixed-currency workspace, built once."""
     data_dir = tmp_path_factory.mktemp("money") / "data"
-    resources = _resources(data_dir)
-    with dg.instance_for_test() as instance:
-        sync_workspace_partitions(instance, load_registry(DEFAULT_REGISTRY_FILE))
-        assert dg.materialize([fx_daily_rates], instance=instance, resources=resources).success
-        assert dg.materialize(
-            _assets(False, tables={"campaigns"}),
-            partition_key=WORKSPACE,
-            instance=instance,
-            resources=resources,
-        ).success
-        daily = [*_assets(True, tables={"insights", "orders"}), campaign_metrics_daily]
-        assert dg.materialize(daily, instance=instance, resources=resources, tags=RANGE).success
-        write_world_events(
-            world, data_dir / "lake", WORKSPACE, DAYS[0] - timedelta(days=8), DAYS[-1]
-        )
-        assert dg.materialize(
-            MART_ASSETS, instance=instance, resources=resources, tags=RANGE
-        ).success
-    return data_dir / "lake"
-
-
-def _rows(lake: Path, table: str, where: str = "true") -> list[dict]:
-    glob = table_glob(lake, TableRef.parse(table))
-    result = duckdb.connect().sql(f"SELECT * FROM read_parquet('{glob}') WHERE {where}")
-    return [dict(zip(result.columns, row, strict=True)) for row in result.fetchall()]
+    return build_mart_lake(data_dir, WORKSPACE, DAYS, unpartitioned=[fx_daily_rates])
 
 
 def _usd_per_eur(world: SandboxWorld, day: date) -> Decimal:
@@ -102,7 +66,7 @@ def test_the_mixed_currency_workspace_has_a_usd_ad_account_and_an_eur_shop(world
 
 def test_blended_roas_equals_a_hand_computation_to_the_cent(lake: Path, world: SandboxWorld):
     spend_eur, gross, net = _hand_totals(world)
-    (dashboard,) = _rows(
+    (dashboard,) = rows_of(
         lake,
         "marts/dashboard_metrics",
         f"report_date = DATE '{DAYS[-1]}' AND period = '7_days'",
@@ -121,7 +85,7 @@ def test_blended_roas_equals_a_hand_computation_to_the_cent(lake: Path, world: S
 def test_roas_rows_keep_original_currencies_beside_reporting_amounts(
     lake: Path, world: SandboxWorld
 ):
-    rows = _rows(lake, "marts/roas_daily")
+    rows = rows_of(lake, "marts/roas_daily")
     paid = [r for r in rows if r["platform"] == "meta_ads"]
     assert paid and {r["currency"] for r in paid} == {"USD"}
     assert {r["reporting_currency"] for r in rows} == {"EUR"}
@@ -142,7 +106,7 @@ def test_net_revenue_equals_the_shops_ground_truth_per_day_and_campaign(
     truth = world.shop(WORKSPACE).last_click_truth(DAYS[0], DAYS[-1])
     roas = {
         (r["report_date"], r["platform"], r["campaign_id"]): r
-        for r in _rows(lake, "marts/roas_daily")
+        for r in rows_of(lake, "marts/roas_daily")
     }
     assert any(t.net_revenue < t.revenue for t in truth)
     for row in truth:
