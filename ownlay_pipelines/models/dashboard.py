@@ -4,8 +4,9 @@ One row per (workspace, as-of date, period) for the periods `today`, `7_days`, `
 `90_days` ending on the as-of date (local dates, inclusive): spend, impressions, clicks, the
 platforms' claimed conversions and value, the shop's orders and gross and net revenue, and the
 ratios below. Every amount is in the workspace's `reporting_currency`, summed from the
-`*_reporting` columns of `marts/roas_daily` (each converted at its own day's rate there); the
-original currencies and amounts stay at campaign-day grain in `marts/roas_daily`. The latest as-of date is the dashboard; earlier ones keep its history. Every ratio divides
+`*_reporting` columns of `marts/roas_daily` (each converted at its own day's rate there); beside
+them, `spend_by_currency` and `revenue_by_currency` keep the original amounts per currency (e.g.
+{USD: 1234.5}), never added across currencies. The latest as-of date is the dashboard; earlier ones keep its history. Every ratio divides
 sums over the whole period (never an average of daily ratios) and is NULL on a zero denominator.
 
 - `blended_roas` = revenue / spend — what Polar calls "Blended ROAS (MER)";
@@ -71,10 +72,13 @@ DASHBOARD_SCHEMA = pa.schema(
         pa.field("cpc", pa.float64()),
         pa.field("aov", pa.float64()),
         pa.field("cpa", pa.float64()),
+        pa.field("spend_by_currency", pa.map_(pa.string(), MONEY), nullable=False),
+        pa.field("revenue_by_currency", pa.map_(pa.string(), MONEY), nullable=False),
     ]
 )
 """`report_date` is the as-of date; a period covers [period_start, report_date]; every amount is
-in `reporting_currency`."""
+in `reporting_currency`, except `spend_by_currency` / `revenue_by_currency`: the same spend and
+gross (last-click) revenue in their original currencies, before conversion."""
 
 
 def dashboard_sql(workspace_id: str, reporting_currency: str, as_of: date) -> str:
@@ -85,7 +89,10 @@ def dashboard_sql(workspace_id: str, reporting_currency: str, as_of: date) -> st
     )
     paid = ", ".join(f"'{p}'" for p in AD_PLATFORMS)
     return f"""
-        WITH totals AS (
+        WITH periods AS (SELECT * FROM (VALUES {periods}) p(period, period_start)),
+        {_by_currency("spend_by_currency", "currency", "spend", as_of)},
+        {_by_currency("revenue_by_currency", "revenue_currency", "revenue_last_click", as_of)},
+        totals AS (
             SELECT p.period, p.period_start, '{reporting_currency}' AS reporting_currency,
                    coalesce(sum(r.spend_reporting), 0) AS spend,
                    coalesce(sum(r.impressions), 0) AS impressions,
@@ -98,11 +105,13 @@ def dashboard_sql(workspace_id: str, reporting_currency: str, as_of: date) -> st
                    coalesce(sum(r.net_revenue_last_click_reporting), 0) AS net_revenue,
                    coalesce(sum(r.revenue_last_click_reporting)
                        FILTER (WHERE r.platform IN ({paid})), 0) AS paid_revenue_last_click
-            FROM (VALUES {periods}) p(period, period_start)
+            FROM periods p
             LEFT JOIN roas r ON r.report_date BETWEEN p.period_start AND DATE '{as_of}'
             GROUP BY ALL
         )
-        SELECT '{workspace_id}' AS workspace_id, DATE '{as_of}' AS report_date, *,
+        SELECT '{workspace_id}' AS workspace_id, DATE '{as_of}' AS report_date, totals.*,
+               coalesce(s.amounts, MAP {{}}) AS spend_by_currency,
+               coalesce(v.amounts, MAP {{}}) AS revenue_by_currency,
                {_ratio("revenue", "spend")} AS blended_roas,
                {_ratio("net_revenue", "spend")} AS blended_roas_net,
                {_ratio("spend", "revenue")} * 100 AS mer_percent,
@@ -114,8 +123,24 @@ def dashboard_sql(workspace_id: str, reporting_currency: str, as_of: date) -> st
                {_ratio("revenue", "orders")} AS aov,
                {_ratio("spend", "orders")} AS cpa
         FROM totals
+        LEFT JOIN spend_by_currency s USING (period)
+        LEFT JOIN revenue_by_currency v USING (period)
         ORDER BY period_start DESC
     """
+
+
+def _by_currency(name: str, currency: str, amount: str, as_of: date) -> str:
+    """CTE `name`: per period, a map from each original currency to the summed `amount`."""
+    return f"""{name} AS (
+            SELECT period, map_from_entries(list((c, total) ORDER BY c)) AS amounts
+            FROM (
+                SELECT p.period, r.{currency} AS c, sum(r.{amount}) AS total
+                FROM periods p
+                JOIN roas r ON r.report_date BETWEEN p.period_start AND DATE '{as_of}'
+                WHERE r.{currency} IS NOT NULL AND r.{amount} <> 0
+                GROUP BY ALL
+            ) GROUP BY period
+        )"""
 
 
 def _ratio(numerator: str, denominator: str) -> str:

@@ -76,6 +76,16 @@ def test_blended_roas_equals_a_hand_computation_to_the_cent(lake: Path, world: S
     assert dashboard["revenue"] == gross
     assert dashboard["net_revenue"] == net
     assert net < gross  # the sandbox's refunds and cancellations are in the window
+    usd_spend = sum(
+        (
+            r["spend"]
+            for r in world.ground_truth_campaign_daily(WORKSPACE, "meta_ads", DAYS[0], DAYS[-1])
+        ),
+        Decimal(0),
+    )
+    # The original amounts stay beside the converted ones, one entry per currency.
+    assert dict(dashboard["spend_by_currency"]) == {"USD": usd_spend}
+    assert dict(dashboard["revenue_by_currency"]) == {"EUR": gross}
     hand_gross = (gross / spend_eur).quantize(CENT, ROUND_HALF_EVEN)
     hand_net = (net / spend_eur).quantize(CENT, ROUND_HALF_EVEN)
     assert Decimal(repr(dashboard["blended_roas"])).quantize(CENT) == hand_gross

@@ -173,6 +173,8 @@ def test_dashboard_periods_sum_the_days_before_dividing(tmp_path: Path):
     today, week = periods["today"], periods["7_days"]
     assert (today["spend"], today["orders"], today["revenue"]) == (50, 2, 100)
     assert today["blended_roas"] == pytest.approx(2.0)
+    assert dict(today["spend_by_currency"]) == {"USD": Decimal(50)}
+    assert dict(today["revenue_by_currency"]) == {"USD": Decimal(100)}
     assert today["mer_percent"] == pytest.approx(50.0)
     assert today["paid_roas_last_click"] == pytest.approx(0.8)
     assert today["over_attribution_ratio"] == pytest.approx(1.0)
