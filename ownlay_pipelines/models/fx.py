@@ -51,6 +51,17 @@ def fx_rates_path(lake_root: Path) -> Path:
     return table_dir(lake_root, FX_RATES) / DATA_FILE
 
 
+def newest_rate_date(lake_root: Path) -> date | None:
+    """The latest business day the FX table has rates for; None before the first run."""
+    path = fx_rates_path(lake_root)
+    if not path.exists():
+        return None
+    with duckdb.connect() as connection:
+        return connection.execute(
+            "SELECT max(rate_date) FROM read_parquet(?)", [str(path)]
+        ).fetchall()[0][0]
+
+
 def merge_rates(lake_root: Path, fetched: Iterable[FxRate]) -> pa.Table:
     """Store `fetched` into the FX table (fetched days replace stored ones) and return it all."""
     new = pa.Table.from_pylist(

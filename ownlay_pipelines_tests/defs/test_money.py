@@ -7,14 +7,19 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from ownlay_pipelines.defs.assets.fx_assets import fx_daily_rates
+from ownlay_pipelines.models.fx import fx_rates_path
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.sandbox.fx import is_target_business_day, rate
 from ownlay_pipelines.sandbox.world import SandboxWorld
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
-from ownlay_pipelines_tests.defs.test_marts import NOW, build_mart_lake, rows_of
+from ownlay_pipelines_tests.defs.test_marts import NOW, _resources, build_mart_lake, rows_of
 
 WORKSPACE = "rive-gauche"
 # Saturday, Sunday (no ECB rates: Friday's apply) and Monday.
@@ -125,3 +130,28 @@ def test_net_revenue_equals_the_shops_ground_truth_per_day_and_campaign(
         assert mart["net_revenue_last_click"] == row.net_revenue
     orders = world.shop(WORKSPACE).orders(DAYS[0], DAYS[-1])
     assert any(o.cancelled_as_of(NOW) for o in orders), "no cancellation to test against"
+
+
+def test_the_fx_asset_reads_the_history_when_new_or_behind_and_the_daily_file_otherwise(
+    tmp_path: Path,
+):
+    resources = _resources(tmp_path / "data")
+    lake_root = tmp_path / "data" / "lake"
+
+    def materialize() -> dict:
+        result = dg.materialize([fx_daily_rates], resources=resources)
+        (event,) = result.get_asset_materialization_events()
+        return {k: v.value for k, v in event.materialization.metadata.items()}
+
+    first = materialize()
+    assert first["read_history"] is True and first["latest_rate_date"] == "2026-11-20"
+    daily = materialize()
+    assert daily["read_history"] is False and daily["fetched_rates"] == 9
+    assert daily["dagster/row_count"] == first["dagster/row_count"]  # idempotent merge
+    # Keep only rates older than a week: the next run catches up from the 90-day file.
+    stored = pq.read_table(fx_rates_path(lake_root))
+    old = stored.filter(pc.less(stored["rate_date"], pa.scalar(date(2026, 11, 12), pa.date32())))
+    pq.write_table(old, fx_rates_path(lake_root))
+    caught_up = materialize()
+    assert caught_up["read_history"] is True
+    assert caught_up["dagster/row_count"] == first["dagster/row_count"]

@@ -8,11 +8,10 @@ one-day file otherwise.
 from datetime import timedelta
 
 import dagster as dg
-import duckdb
 import httpx
 
 from ownlay_pipelines.defs.resources import LakeResource, PlatformClientsResource
-from ownlay_pipelines.models.fx import FX_RATES, FX_SCHEMA, fx_rates_path, merge_rates
+from ownlay_pipelines.models.fx import FX_RATES, FX_SCHEMA, merge_rates, newest_rate_date
 from ownlay_pipelines.models.fx_feed import FxFeedError, fetch_rates
 
 CATCH_UP_AFTER_DAYS = 4
@@ -43,10 +42,7 @@ def fx_daily_rates(
     context: dg.AssetExecutionContext, lake: LakeResource, platforms: PlatformClientsResource
 ) -> dg.MaterializeResult:
     """Fetch the ECB feed and merge it into the FX table."""
-    path = fx_rates_path(lake.lake_root)
-    newest = None
-    if path.exists():
-        newest = duckdb.sql(f"SELECT max(rate_date) FROM read_parquet('{path}')").fetchone()[0]
+    newest = newest_rate_date(lake.lake_root)
     transport = platforms.http_transport() or httpx.HTTPTransport(retries=3)
     with httpx.Client(transport=transport, timeout=30.0) as client:
         try:
