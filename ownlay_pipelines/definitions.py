@@ -4,6 +4,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
+from ownlay_pipelines.defs.assets.fx_assets import fx_daily_rates, fx_rates_job, fx_rates_schedule
 from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily, warehouse_catalog
 from ownlay_pipelines.defs.assets.watchtower_sources import (
@@ -50,6 +51,7 @@ def build_definitions(
     return dg.Definitions(
         assets=[
             *CONNECTOR_ASSETS,
+            fx_daily_rates,
             *WATCHTOWER_SOURCE_ASSETS,
             raw_events,
             campaign_metrics_daily,
@@ -65,11 +67,13 @@ def build_definitions(
             event_retention,
             event_compaction,
             shopify_webhooks,
+            fx_rates_job,
         ],
         schedules=[
             watchtower_notifications_schedule,
             event_retention_schedule,
             event_compaction_schedule,
+            fx_rates_schedule,
             *build_sync_schedules(settings),
         ],
         sensors=[

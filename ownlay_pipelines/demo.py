@@ -25,11 +25,12 @@ from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store, revoke_api_key
 from ownlay_pipelines.ingest.server import serve_in_background
-from ownlay_pipelines.registry.workspaces import load_registry
+from ownlay_pipelines.registry.workspaces import Registry, load_registry
 from ownlay_pipelines.sandbox.event_sender import send_world_events
 from ownlay_pipelines.sandbox.file_drops import write_sandbox_drops
-from ownlay_pipelines.sandbox.world import SandboxWorld
+from ownlay_pipelines.sandbox.world import CATALOG_BUILDERS, SandboxWorld
 from ownlay_pipelines.settings import Settings
+from ownlay_pipelines.watchtower.alert_scoring import Score, score_builtin_rules
 from ownlay_pipelines.watchtower.alerts import list_alerts
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
@@ -101,6 +102,8 @@ def run_demo(
     echo(f"events: {sum(sent.values()):,} sent through POST /api/v1/events ({_per(sent)})")
     timings["events/flush"] = _run(defs, "flush_events", instance)
     write_sandbox_drops(world, settings.data_dir)
+    echo("fx: ECB reference rates (marts convert money into each reporting currency)")
+    timings["fx"] = _run(defs, "fx_rates", instance)
     for number, workspace in enumerate(registry.workspaces, start=1):
         echo(f"[{number}/{total}] {workspace.id}: marts (attribution, ROAS, dashboard) + sources")
         timings[f"{workspace.id}/marts"] = _run(
@@ -111,7 +114,21 @@ def run_demo(
         )
     echo("warehouse: refreshing views")
     timings["warehouse"] = _run(defs, "refresh_warehouse", instance)
+    started = time.perf_counter()
+    echo(alert_quality(registry, settings.sandbox_seed, end - timedelta(days=1)).summary())
+    timings["alerts/quality"] = time.perf_counter() - started
     return timings
+
+
+def alert_quality(registry: Registry, seed: int, last_day: date) -> Score:
+    """The built-in rules replayed over 90 sandbox days with injected incidents, on the
+    workspaces with two or more ad accounts (a stale account is judged against a sibling)."""
+    workspaces = [
+        w.id
+        for w in registry.workspaces
+        if sum(c.platform.value in CATALOG_BUILDERS for c in w.connections) >= 2
+    ]
+    return score_builtin_rules(registry, workspaces, last_day=last_day, days=90, seed=seed)
 
 
 def send_events_through_ingestion(
@@ -199,7 +216,7 @@ def summary(warehouse_path: Path) -> str:
             "FROM unified_campaign_metrics_daily GROUP BY ALL ORDER BY ALL"
         ).fetchall()
         dashboard = connection.execute(
-            "SELECT workspace_id, currency, spend, orders, revenue, blended_roas, "
+            "SELECT workspace_id, reporting_currency, spend, orders, revenue, blended_roas, "
             "paid_roas_last_click, over_attribution_ratio FROM marts_dashboard_metrics "
             "WHERE period = '30_days' "
             "QUALIFY report_date = max(report_date) OVER (PARTITION BY workspace_id) ORDER BY 1"
@@ -215,7 +232,11 @@ def summary(warehouse_path: Path) -> str:
         lines.append(
             f"  {workspace:<14}{platform:<12}{currency:<5}{rows:>6}{spend:>16,.2f}{clicks:>10,}{conversions:>10,.1f}"
         )
-    lines += ["", "Last 30 days (marts_dashboard_metrics; ROAS = revenue / spend):"]
+    lines += [
+        "",
+        "Last 30 days in each reporting currency (marts_dashboard_metrics; ROAS = gross revenue "
+        "/ spend):",
+    ]
     lines.append(
         f"  {'workspace':<14}{'cur':<5}{'spend':>14}{'orders':>8}{'revenue':>14}"
         f"{'blended':>9}{'last-click':>11}{'platform/actual conv':>22}"

@@ -108,7 +108,7 @@ def _optional_money(record: Record, field: str) -> Decimal | None:
     return None if value is None else to_non_negative_decimal(value, field)
 
 
-def _refunded(refunds: object) -> Decimal:
+def refunded_amount(refunds: object) -> Decimal:
     """Successful refund transactions of an order's embedded `refunds`, summed."""
     if refunds is None:
         return Decimal(0)
@@ -203,7 +203,7 @@ def normalise_order(record: Record, request: FetchRequest) -> dict[str, Any]:
         "subtotal_price": _optional_money(record, "subtotal_price"),
         "total_tax": _optional_money(record, "total_tax"),
         "total_discounts": _optional_money(record, "total_discounts"),
-        "total_refunded": _refunded(record.get("refunds")),
+        "total_refunded": refunded_amount(record.get("refunds")),
         "item_quantity": quantity,
         "source_name": to_text(record.get("source_name"), "source_name", required=False),
         "landing_site": landing,

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from ownlay_pipelines.connectors.shopify import STREAMS
+from ownlay_pipelines.connectors.shopify_refunds import REFUND_TOPIC, order_row_with_refund
 from ownlay_pipelines.connectors.streams import FetchRequest, Partitioning, StreamSpec
 from ownlay_pipelines.connectors.wire_values import RowError
 from ownlay_pipelines.lake.writer import read_partition, write_partition
@@ -69,13 +70,29 @@ def upsert_webhook_deliveries(
 ) -> WebhookUpsertResult:
     """Merge the deliveries' objects into the workspace's Shopify tables, newest `updated_at` wins.
 
-    Topics without a whole object in the body (refunds/create, checkouts/…) are counted as
-    skipped; a body that does not normalise is refused with its reason (never half-applied).
+    `refunds/create` updates the stored order it refunds (`shopify_refunds.py`); other topics
+    without a whole object in the body (checkouts/…) are counted as skipped; a body that does
+    not normalise is refused with its reason (never half-applied).
     """
     result = WebhookUpsertResult()
     pending: dict[tuple[str, date | None], list[dict[str, Any]]] = defaultdict(list)
     for delivery in sorted(deliveries, key=lambda d: d.seq):
         result.last_seq = max(result.last_seq, delivery.seq)
+        if delivery.topic == REFUND_TOPIC:
+            try:
+                _connection(workspace, delivery.headers)
+                row = order_row_with_refund(
+                    json.loads(delivery.raw_body),
+                    orders=SPEC_BY_TABLE["orders"].ref,
+                    workspace_id=workspace.id,
+                    lake_root=lake_root,
+                )
+            except (RowError, ValueError) as error:
+                result.refused.append(f"delivery {delivery.seq} ({delivery.topic}): {error}")
+                continue
+            if row is not None:
+                pending[("orders", row["report_date"])].append(row)
+            continue
         table = TABLE_BY_TOPIC.get(delivery.topic)
         if table is None:
             result.skipped_topics[delivery.topic] += 1

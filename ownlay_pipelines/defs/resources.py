@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import sqlalchemy as sa
 from pydantic import Field
 
@@ -148,6 +149,16 @@ class PlatformClientsResource(dg.ConfigurableResource):
             )
 
         return open_client
+
+    def http_transport(self) -> httpx.BaseTransport | None:
+        """The transport plain-HTTP feeds (the ECB's FX rates) use: the sandbox's, or None for
+        httpx's default network transport in live mode."""
+        if Mode(self.mode) is not Mode.SANDBOX:
+            return None
+        world = _cached_world(
+            Path(self.registry.registry_file).resolve(), self.sandbox_seed, self._now()
+        )
+        return sandbox_transport(world)
 
     def _now(self) -> datetime:
         if self.sandbox_now:

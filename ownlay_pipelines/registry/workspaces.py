@@ -78,6 +78,10 @@ class Workspace(BaseModel):
     tier: Tier
     timezone: str = Field(description="IANA timezone used for the workspace's reporting day.")
     currency: str = Field(description="ISO 4217 code the workspace reports in.")
+    reporting_currency: str = Field(
+        default="",
+        description="ISO 4217 code the marts convert every amount into (default: `currency`).",
+    )
     connections: tuple[Connection, ...] = ()
 
     @field_validator("id", mode="before")
@@ -92,7 +96,14 @@ class Workspace(BaseModel):
             raise ValueError(f"timezone {value!r} is not an IANA timezone such as 'Europe/Berlin'")
         return value
 
-    @field_validator("currency")
+    @model_validator(mode="before")
+    @classmethod
+    def _reporting_currency_defaults_to_currency(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("reporting_currency"):
+            return {**data, "reporting_currency": data.get("currency")}
+        return data
+
+    @field_validator("currency", "reporting_currency")
     @classmethod
     def _currency(cls, value: str) -> str:
         if not CURRENCY_CODE.fullmatch(value):

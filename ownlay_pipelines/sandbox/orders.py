@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 SHOP_HISTORY_DAYS = 90
 REFUND_RATE = 0.06
+CANCEL_RATE = 0.03
+"""Share of orders cancelled (and refunded in full) within a day of being placed."""
 FIRST_ORDER_NUMBER = 1001
 ORDER_NUMBERS_PER_DAY = 1000
 ORDER_NUMBER_EPOCH = date(2024, 1, 1)
@@ -67,6 +69,8 @@ class TruthRow:
     campaign_id: str | None
     orders: int
     revenue: Decimal
+    net_revenue: Decimal
+    """Revenue less refunds made by the world's `now`, cancelled orders counting 0."""
 
 
 class Shop:
@@ -160,7 +164,7 @@ class Shop:
     def last_click_truth(self, start: date, end: date) -> list[TruthRow]:
         """Orders and revenue per order date and driving campaign, for orders that exist at now."""
         totals: dict[tuple[date, str | None, str | None], list] = defaultdict(
-            lambda: [0, Decimal(0)]
+            lambda: [0, Decimal(0), Decimal(0)]
         )
         for order in self.orders(start, end):
             key = (
@@ -170,9 +174,10 @@ class Shop:
             )
             totals[key][0] += 1
             totals[key][1] += order.total
+            totals[key][2] += order.net_total(self.world.now)
         return [
-            TruthRow(day, platform, campaign, count, revenue)
-            for (day, platform, campaign), (count, revenue) in sorted(
+            TruthRow(day, platform, campaign, count, revenue, net)
+            for (day, platform, campaign), (count, revenue, net) in sorted(
                 totals.items(), key=lambda item: tuple(str(part) for part in item[0])
             )
         ]
@@ -211,6 +216,19 @@ class Shop:
         totals = basket(visit.line_items, self.currency)
         order_id = shop_id(seed, workspace, "order", visit.visitor_id, digits=13)
         driver = visit.clicks[-1] if driven else None
+        cancelled_at = self._cancellation(order_id, visit.ended_at)
+        refunds = (
+            self._refunds(order_id, visit.ended_at, totals.total, visit)
+            if cancelled_at is None
+            else (
+                Refund(
+                    refund_id=shop_id(seed, workspace, "refund", order_id, digits=12),
+                    created_at=cancelled_at,
+                    amount=totals.total,
+                    note="Order cancelled: customer changed their mind",
+                ),
+            )
+        )
         return ShopOrder(
             order_id=order_id,
             checkout_id=shop_id(seed, workspace, "checkout", visit.visitor_id, digits=14),
@@ -222,10 +240,17 @@ class Shop:
             shipping=totals.shipping,
             tax=totals.tax,
             total=totals.total,
-            refunds=self._refunds(order_id, visit.ended_at, totals.total, visit),
+            refunds=refunds,
             driving_platform=driver.platform if driver else None,
             driving_campaign_id=driver.campaign_id if driver else None,
+            cancelled_at=cancelled_at,
         )
+
+    def _cancellation(self, order_id: int, placed: datetime) -> datetime | None:
+        rng = rng_for(self.world.seed, "shop-cancel", self.workspace_id, order_id)
+        if rng.random() >= CANCEL_RATE:
+            return None
+        return placed + timedelta(seconds=round(rng.uniform(0.5, 20) * 3600))
 
     def _refunds(
         self, order_id: int, placed: datetime, total: Decimal, visit: Visit

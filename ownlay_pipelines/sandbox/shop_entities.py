@@ -138,6 +138,20 @@ class ShopOrder:
     refunds: tuple[Refund, ...]
     driving_platform: str | None
     driving_campaign_id: str | None
+    cancelled_at: datetime | None = None
+    """When the shop cancelled the order (refunding it in full at the same moment), if ever."""
+
+    def cancelled_as_of(self, now: datetime) -> bool:
+        """True once the order is cancelled at `now`."""
+        return self.cancelled_at is not None and self.cancelled_at <= now
+
+    def net_total(self, now: datetime) -> Decimal:
+        """What the shop keeps at `now`: the total less refunds so far, 0 once cancelled."""
+        if self.cancelled_as_of(now):
+            return Decimal(0)
+        return max(
+            self.total - sum((r.amount for r in self.refunds_as_of(now)), Decimal(0)), Decimal(0)
+        )
 
     def refunds_as_of(self, now: datetime) -> tuple[Refund, ...]:
         """The refunds already made at `now`."""

@@ -156,8 +156,12 @@ class ShopifySimulator:
             else:
                 records = [renderer.product(product) for product in shop.visitors.products]
             self._rendered[key] = records
-        if resource == "orders" and query.filters.get("status", "open") in ("closed", "cancelled"):
-            return []  # the sandbox's orders are never closed or cancelled
+        status = query.filters.get("status", "open") if resource == "orders" else "any"
+        if status == "closed":
+            return []  # the sandbox never archives an order
+        if status in ("open", "cancelled"):
+            cancelled = status == "cancelled"
+            return [r for r in self._rendered[key] if (r["cancelled_at"] is not None) is cancelled]
         return self._rendered[key]
 
     def _shop_body(self, renderer: ShopifyRenderer) -> dict[str, Any]:

@@ -67,7 +67,10 @@ class ShopifyRenderer:
             "created_at": self.timestamp(order.created_at),
             "processed_at": self.timestamp(order.created_at),
             "updated_at": self.timestamp(order.updated_at(self.now)),
-            "cancelled_at": None,
+            "cancelled_at": (
+                self.timestamp(order.cancelled_at) if order.cancelled_as_of(self.now) else None
+            ),
+            "cancel_reason": "customer" if order.cancelled_as_of(self.now) else None,
             "closed_at": None,
             "test": False,
             "currency": self.currency,

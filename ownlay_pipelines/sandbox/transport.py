@@ -15,6 +15,7 @@ from typing import Protocol
 import httpx
 
 from ownlay_pipelines.sandbox.faults import FaultDice, FaultPlan
+from ownlay_pipelines.sandbox.fx import EcbFxSimulator
 from ownlay_pipelines.sandbox.google_ads import GoogleAdsSimulator
 from ownlay_pipelines.sandbox.meta_ads import MetaAdsSimulator
 from ownlay_pipelines.sandbox.omnisend import OmnisendSimulator
@@ -49,6 +50,7 @@ SIMULATORS: dict[str, SimulatorFactory] = {
     GoogleAdsSimulator.host: GoogleAdsSimulator,
     OmnisendSimulator.host: OmnisendSimulator,
     ShopifySimulator.host: ShopifySimulator,
+    EcbFxSimulator.host: EcbFxSimulator,
 }
 """Host → simulator class: every platform API the sandbox serves. A simulator registered on a
 parent domain also serves its subdomains (each shop's `<shop>.myshopify.com`)."""

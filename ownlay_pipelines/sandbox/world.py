@@ -30,6 +30,7 @@ from ownlay_pipelines.sandbox.entities import (
     SandboxAccount,
 )
 from ownlay_pipelines.sandbox.google_catalog import build_google_catalog
+from ownlay_pipelines.sandbox.incidents import IncidentPlan
 from ownlay_pipelines.sandbox.meta_catalog import build_meta_catalog
 from ownlay_pipelines.sandbox.orders import Shop
 from ownlay_pipelines.sandbox.performance import (
@@ -57,6 +58,10 @@ NON_AD_PLATFORMS = frozenset({"omnisend", "shopify"})
 """Connected platforms that are not ad accounts; `sandbox/omnisend_catalog.py` models their brands
 and `sandbox/orders.py` the shops (`SandboxWorld.shop`)."""
 
+AD_ACCOUNT_CURRENCIES = {("meta_ads", "1000000004"): "USD"}
+"""Ad accounts billed in another currency than their workspace's (an agency's USD account
+advertising an EUR shop); the platform reports the account's currency, the registry never does."""
+
 
 def timeline_anchor(now: datetime) -> date:
     """The Monday starting the 52-week timeline period that contains `now` (in UTC)."""
@@ -74,6 +79,7 @@ class SandboxWorld:
         seed: int = 7,
         now: datetime | None = None,
         history_days: int = 400,
+        incidents: IncidentPlan | None = None,
     ) -> None:
         if now is None:
             now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -85,6 +91,8 @@ class SandboxWorld:
         self.seed = seed
         self.now = now.astimezone(UTC)
         self.history_days = history_days
+        self.incidents = incidents or IncidentPlan()
+        """Known incidents changing what the platforms report (`sandbox/incidents.py`)."""
         self.timeline_anchor = timeline_anchor(self.now)
         self._accounts: dict[tuple[str, str], SandboxAccount] = {}
         self._brands: dict[tuple[str, str], Brand] = {}
@@ -104,9 +112,9 @@ class SandboxWorld:
                     account_id=connection.account_id,
                     name=connection.account_name or f"{workspace.name} - {key[0]}",
                     timezone=workspace.timezone,
-                    currency=workspace.currency,
+                    currency=AD_ACCOUNT_CURRENCIES.get(key, workspace.currency),
                 )
-                self._brands[key] = Brand.of(workspace.name, workspace.currency)
+                self._brands[key] = Brand.of(workspace.name, self._accounts[key].currency)
         self._catalogs: dict[tuple[str, str], AccountCatalog] = {}
         self._traits: dict[tuple[str, str, str], CampaignTraits] = {}
         self._finals: dict[tuple[str, str, str, date], FinalDay] = {}
@@ -188,17 +196,27 @@ class SandboxWorld:
     ) -> CampaignDay | None:
         """The campaign's numbers for local `report_date` as reported at `now`; None when it had
         no activity, the day is after the account's local today, or before the history starts."""
+        return self.campaign_day_at(platform, account_id, campaign_id, report_date, self.now)
+
+    def campaign_day_at(
+        self, platform: str, account_id: str, campaign_id: str, report_date: date, at: datetime
+    ) -> CampaignDay | None:
+        """`campaign_day` as the platform reported it at an earlier moment `at` (≤ `now`), with
+        the world's incidents in effect; None also while a failing connector hides the day."""
         account = self.account(platform, account_id)
         campaign = self.campaign(platform, account_id, campaign_id)
-        today = self.local_today(platform, account_id)
+        today = at.astimezone(account.zone).date()
         if not (today - timedelta(days=self.history_days) < report_date <= today):
             return None
         if not campaign.delivers_on(report_date):
             return None
+        if self.incidents.hides(account.platform, account_id, report_date):
+            return None
         profile = DELIVERY_PROFILES[account.platform]
         final = self._final_day(account, campaign, report_date)
-        age = DayAge.of(report_date, account.zone, self.now)
-        return reported_day(final, profile, account, campaign, report_date, age)
+        age = DayAge.of(report_date, account.zone, at)
+        reported = reported_day(final, profile, account, campaign, report_date, age)
+        return None if reported is None else self.incidents.apply(reported)
 
     def campaign_days(
         self, platform: str, account_id: str, start: date, end: date

@@ -270,7 +270,7 @@ def test_a_stale_webhook_never_overwrites_a_newer_synced_order_and_replays_chang
 
 def test_webhooks_without_a_whole_object_are_skipped_and_bad_ones_refused(tmp_path: Path):
     deliveries = [
-        _Delivery(1, "refunds/create", b'{"order_id": 7}'),
+        _Delivery(1, "checkouts/create", b'{"id": 7}'),
         _Delivery(2, "orders/create", b"not json"),
         _Delivery(
             3,
@@ -286,10 +286,56 @@ def test_webhooks_without_a_whole_object_are_skipped_and_bad_ones_refused(tmp_pa
     ]
     result = upsert_webhook_deliveries(deliveries, workspace=WORKSPACE, lake_root=tmp_path)
 
-    assert result.skipped_topics == {"refunds/create": 1}
+    assert result.skipped_topics == {"checkouts/create": 1}
     assert len(result.refused) == 2 and "x.myshopify.com" in result.refused[1]
     customers = read_partition(tmp_path, CUSTOMERS.ref, workspace_id="acme")
     assert customers.column("orders_count").to_pylist() == [3]
+
+
+def _refund(refund_id: int, created_at: str, amount: str, order_id: int = 7) -> dict:
+    """A `refunds/create` body as Shopify sends it (one Refund object)."""
+    return {
+        "id": refund_id,
+        "order_id": order_id,
+        "created_at": created_at,
+        "note": "Customer returned the items",
+        "transactions": [
+            {"id": refund_id + 1, "kind": "refund", "status": "success", "amount": amount},
+            {"id": refund_id + 2, "kind": "refund", "status": "failure", "amount": "5.00"},
+        ],
+    }
+
+
+def test_a_refund_webhook_lowers_the_stored_orders_net_once_and_replays_change_nothing(
+    tmp_path: Path,
+):
+    # Stored: total 409.94, 41.00 refunded, last changed 2026-01-01 22:30 New York time.
+    upsert_webhook_deliveries(_deliveries(_order(7)), workspace=WORKSPACE, lake_root=tmp_path)
+    refund = _refund(900, "2026-01-03T09:00:00-05:00", "60.00")
+    refunds = [_Delivery(2, "refunds/create", json.dumps(refund).encode())]
+    for _ in range(2):  # the second time is a replay
+        result = upsert_webhook_deliveries(refunds, workspace=WORKSPACE, lake_root=tmp_path)
+        assert result.refused == [] and not result.skipped_topics
+    (row,) = read_partition(tmp_path, ORDERS.ref, workspace_id="acme", report_date=DAY).to_pylist()
+    assert (row["total_refunded"], row["financial_status"]) == (
+        Decimal("101.00"),
+        "partially_refunded",
+    )
+    assert row["updated_at"] == datetime(2026, 1, 3, 14, 0, tzinfo=UTC)
+    # A refund older than the stored row is already in it; one for an unknown order waits.
+    older = _Delivery(
+        3, "refunds/create", json.dumps(_refund(5, "2026-01-01T22:10:00-05:00", "41.00")).encode()
+    )
+    unknown = _Delivery(
+        4, "refunds/create", json.dumps(_refund(6, "2026-01-04T09:00:00Z", "1.00", 99)).encode()
+    )
+    bad = _Delivery(5, "refunds/create", b'{"order_id": 7}')
+    result = upsert_webhook_deliveries(
+        [older, unknown, bad], workspace=WORKSPACE, lake_root=tmp_path
+    )
+    assert result.rows == 0 and len(result.refused) == 1 and "created_at" in result.refused[0]
+    (row,) = read_partition(tmp_path, ORDERS.ref, workspace_id="acme", report_date=DAY).to_pylist()
+    assert row["total_refunded"] == Decimal("101.00")
 
 
 def test_the_client_talks_to_the_shops_own_admin_host():

@@ -23,6 +23,7 @@ EXPECTED_ASSETS = {
     "raw/google_ads/keywords",
     "raw/google_ads/conversion_actions",
     "raw/shopify/orders",
+    "raw/fx/daily_rates",
     "raw/shopify/customers",
     "raw/shopify/products",
     "raw/events",
@@ -55,6 +56,7 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "event_retention",
         "event_compaction",
         "shopify_webhooks",
+        "fx_rates",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}
     assert checks == {"unified/campaign_metrics_daily:watchtower"}
@@ -93,7 +95,7 @@ def test_partition_keys_group_by_workspace_in_date_order():
 def test_partition_changes_add_new_and_remove_dropped_workspaces():
     registry = load_registry(DEFAULT_REGISTRY_FILE)
     assert partition_changes(["acme-outdoor", "gone"], registry) == (
-        ["blumen-haus", "kumo-tea"],
+        ["blumen-haus", "kumo-tea", "rive-gauche"],
         ["gone"],
     )
 
@@ -125,14 +127,15 @@ def test_workspace_sensor_requests_the_registry_difference_then_skips():
             for r in result.dynamic_partitions_requests
             if isinstance(r, dg.DeleteDynamicPartitionsRequest)
         ]
-        assert adds[0].partition_keys == ["blumen-haus", "kumo-tea"]
+        assert adds[0].partition_keys == ["blumen-haus", "kumo-tea", "rive-gauche"]
         assert deletes[0].partition_keys == ["gone"]
         assert {r.tags["ownlay/workspace"] for r in result.run_requests} == {
             "blumen-haus",
             "kumo-tea",
+            "rive-gauche",
         }
 
-        instance.add_dynamic_partitions("workspace", ["blumen-haus", "kumo-tea"])
+        instance.add_dynamic_partitions("workspace", ["blumen-haus", "kumo-tea", "rive-gauche"])
         instance.delete_dynamic_partition("workspace", "gone")
         again = _registry_tick(instance, cursor=result.cursor)
         assert again.skip_message == "workspace partitions already match the registry"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,10 +33,6 @@ from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE, Settings
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 WORKSPACE = "acme-outdoor"
 DAYS = [date(2026, 11, 17), date(2026, 11, 18), date(2026, 11, 19)]
-RANGE = {
-    "dagster/asset_partition_range_start": multi_key(DAYS[0], WORKSPACE),
-    "dagster/asset_partition_range_end": multi_key(DAYS[-1], WORKSPACE),
-}
 
 
 def _resources(data_dir: Path) -> dict[str, object]:
@@ -59,33 +56,51 @@ def _assets(partitioned_by_date: bool, *, tables: set[str]) -> list[dg.AssetsDef
     ]
 
 
-@pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Raw tables, events and marts for three days of one workspace, built once."""
-    data_dir = tmp_path_factory.mktemp("marts") / "data"
+def build_mart_lake(
+    data_dir: Path,
+    workspace: str,
+    days: list[date],
+    *,
+    unpartitioned: Sequence[dg.AssetsDefinition] = (),
+) -> Path:
+    """Raw tables, events and marts of `workspace` for `days` (after the `unpartitioned` assets,
+    e.g. the FX rates), as of NOW; returns the lake root."""
     resources = _resources(data_dir)
     world = SandboxWorld(load_registry(DEFAULT_REGISTRY_FILE), seed=7, now=NOW)
+    tags = {
+        "dagster/asset_partition_range_start": multi_key(days[0], workspace),
+        "dagster/asset_partition_range_end": multi_key(days[-1], workspace),
+    }
     with dg.instance_for_test() as instance:
         sync_workspace_partitions(instance, load_registry(DEFAULT_REGISTRY_FILE))
+        if unpartitioned:
+            assert dg.materialize(unpartitioned, instance=instance, resources=resources).success
         snapshots = _assets(False, tables={"campaigns"})
         assert dg.materialize(
-            snapshots, partition_key=WORKSPACE, instance=instance, resources=resources
+            snapshots, partition_key=workspace, instance=instance, resources=resources
         ).success
         daily = [
             *_assets(True, tables={"insights", "campaign_metrics", "orders"}),
             campaign_metrics_daily,
         ]
-        assert dg.materialize(daily, instance=instance, resources=resources, tags=RANGE).success
+        assert dg.materialize(daily, instance=instance, resources=resources, tags=tags).success
         write_world_events(
-            world, data_dir / "lake", WORKSPACE, DAYS[0] - timedelta(days=8), DAYS[-1]
+            world, data_dir / "lake", workspace, days[0] - timedelta(days=8), days[-1]
         )
         assert dg.materialize(
-            MART_ASSETS, instance=instance, resources=resources, tags=RANGE
+            MART_ASSETS, instance=instance, resources=resources, tags=tags
         ).success
     return data_dir / "lake"
 
 
-def _rows(lake: Path, table: str, where: str = "true") -> list[dict]:
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Raw tables, events and marts for three days of one workspace, built once."""
+    return build_mart_lake(tmp_path_factory.mktemp("marts") / "data", WORKSPACE, DAYS)
+
+
+def rows_of(lake: Path, table: str, where: str = "true") -> list[dict]:
+    """The rows of lake table `table` (e.g. 'marts/roas_daily') matching `where`."""
     glob = table_glob(lake, TableRef.parse(table))
     result = duckdb.connect().sql(f"SELECT * FROM read_parquet('{glob}') WHERE {where}")
     return [dict(zip(result.columns, row, strict=True)) for row in result.fetchall()]
@@ -101,7 +116,7 @@ def test_last_click_revenue_and_roas_equal_the_worlds_ground_truth(lake: Path):
     }
     roas = {
         (r["report_date"], r["platform"], r["campaign_id"]): r
-        for r in _rows(lake, "marts/roas_daily")
+        for r in rows_of(lake, "marts/roas_daily")
     }
 
     assert truth and all(row.orders > 0 for row in truth)
@@ -122,11 +137,11 @@ def test_every_model_reconciles_to_the_days_orders_and_revenue(lake: Path):
     shop = world.shop(WORKSPACE)
     for day in DAYS:
         orders = shop.orders(day, day)
-        rows = _rows(lake, "marts/roas_daily", f"report_date = DATE '{day}'")
+        rows = rows_of(lake, "marts/roas_daily", f"report_date = DATE '{day}'")
         for model in MODELS:
             assert sum(r[f"orders_{model}"] for r in rows) == len(orders), (day, model)
             assert sum(r[f"revenue_{model}"] for r in rows) == sum(o.total for o in orders)
-    attributed = _rows(lake, "marts/attribution", "model = 'time_decay'")
+    attributed = rows_of(lake, "marts/attribution", "model = 'time_decay'")
     per_order: dict[str, Decimal] = defaultdict(Decimal)
     for row in attributed:
         per_order[row["conversion_id"]] += row["credit"]
@@ -136,7 +151,7 @@ def test_every_model_reconciles_to_the_days_orders_and_revenue(lake: Path):
 def test_dashboard_today_totals_match_the_world(lake: Path):
     world = SandboxWorld(load_registry(DEFAULT_REGISTRY_FILE), seed=7, now=NOW)
     last = DAYS[-1]
-    (today,) = _rows(
+    (today,) = rows_of(
         lake, "marts/dashboard_metrics", f"report_date = DATE '{last}' AND period = 'today'"
     )
     orders = world.shop(WORKSPACE).orders(last, last)

@@ -19,6 +19,7 @@ from ownlay_pipelines.models.campaign_metrics import UNIFIED_CAMPAIGN_METRICS
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE, Settings
 from ownlay_pipelines.watchtower.alerts import list_alerts
+from ownlay_pipelines.watchtower.builtin_rules import BUILTIN_RULES
 from ownlay_pipelines.watchtower.conditions import Condition, Severity
 from ownlay_pipelines.watchtower.rules import RuleSpec, add_rule
 from ownlay_pipelines_tests.watchtower.servers import WebhookServer
@@ -63,7 +64,7 @@ def test_check_runs_builtin_rules_in_the_metrics_run(tmp_path: Path):
         sync_workspace_partitions(instance, load_registry(DEFAULT_REGISTRY_FILE))
         evaluation = _evaluation(_run_metrics(defs, instance))
 
-    assert evaluation.metadata["rules_evaluated"].value == 6
+    assert evaluation.metadata["rules_evaluated"].value == len(BUILTIN_RULES)
     outcomes = evaluation.metadata["outcomes"].value
     assert {o["rule"] for o in outcomes} >= {"builtin: CTR above 100%", "builtin: ROAS drop"}
     assert all("error" not in o for o in outcomes)

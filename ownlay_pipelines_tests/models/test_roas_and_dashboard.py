@@ -84,7 +84,9 @@ def _write(lake: Path, day: date, spend: list[dict], credits: list[dict]) -> Non
 
 
 def _roas(lake: Path, days: list[date]) -> dict[tuple, dict]:
-    table = write_roas_daily(duckdb.connect(), lake, workspace_id=WORKSPACE_ID, days=days)
+    table = write_roas_daily(
+        duckdb.connect(), lake, workspace_id=WORKSPACE_ID, reporting_currency="USD", days=days
+    )
     return {(r["report_date"], r["platform"], r["campaign_id"]): r for r in table.to_pylist()}
 
 
@@ -159,14 +161,20 @@ def test_dashboard_periods_sum_the_days_before_dividing(tmp_path: Path):
     )
     connection = duckdb.connect()
     for day in (earlier, DAY):
-        write_roas_daily(connection, tmp_path, workspace_id=WORKSPACE_ID, days=[day])
-    table = write_dashboard_metrics(connection, tmp_path, workspace_id=WORKSPACE_ID, as_of=DAY)
+        write_roas_daily(
+            connection, tmp_path, workspace_id=WORKSPACE_ID, reporting_currency="USD", days=[day]
+        )
+    table = write_dashboard_metrics(
+        connection, tmp_path, workspace_id=WORKSPACE_ID, reporting_currency="USD", as_of=DAY
+    )
     periods = {r["period"]: r for r in table.to_pylist()}
 
     assert list(periods) == ["today", "7_days", "30_days", "90_days"]
     today, week = periods["today"], periods["7_days"]
     assert (today["spend"], today["orders"], today["revenue"]) == (50, 2, 100)
     assert today["blended_roas"] == pytest.approx(2.0)
+    assert dict(today["spend_by_currency"]) == {"USD": Decimal(50)}
+    assert dict(today["revenue_by_currency"]) == {"USD": Decimal(100)}
     assert today["mer_percent"] == pytest.approx(50.0)
     assert today["paid_roas_last_click"] == pytest.approx(0.8)
     assert today["over_attribution_ratio"] == pytest.approx(1.0)
@@ -182,7 +190,7 @@ def test_dashboard_periods_sum_the_days_before_dividing(tmp_path: Path):
 
 def test_a_dashboard_with_nothing_yet_has_zero_totals_and_no_ratios(tmp_path: Path):
     table = write_dashboard_metrics(
-        duckdb.connect(), tmp_path, workspace_id=WORKSPACE_ID, as_of=DAY
+        duckdb.connect(), tmp_path, workspace_id=WORKSPACE_ID, reporting_currency="USD", as_of=DAY
     )
     (today,) = [r for r in table.to_pylist() if r["period"] == "today"]
     assert (today["spend"], today["orders"], today["blended_roas"], today["cpa"]) == (

@@ -168,5 +168,6 @@ def test_registry_changes_add_new_and_remove_dropped_workspaces():
 
     changes = registry_changes(["acme-outdoor", "gone"], registry, cursor=None)
 
-    assert (changes.added, changes.removed) == (["blumen-haus", "kumo-tea"], ["gone"])
-    assert changes.to_backfill == ["blumen-haus", "kumo-tea"]
+    new = ["blumen-haus", "kumo-tea", "rive-gauche"]
+    assert (changes.added, changes.removed) == (new, ["gone"])
+    assert changes.to_backfill == new

@@ -21,13 +21,16 @@ def _workspace(**overrides):
     return {"workspaces": [document]}
 
 
-def test_default_registry_has_three_workspaces_with_different_tiers_currencies_and_timezones():
+def test_default_registry_has_workspaces_with_different_tiers_currencies_and_timezones():
     registry = load_registry(DEFAULT_REGISTRY_FILE)
 
-    assert registry.workspace_ids == ["acme-outdoor", "blumen-haus", "kumo-tea"]
+    assert registry.workspace_ids == ["acme-outdoor", "blumen-haus", "kumo-tea", "rive-gauche"]
     assert {w.tier for w in registry.workspaces} == set(Tier)
     assert len({w.currency for w in registry.workspaces}) == 3
-    assert len({w.timezone for w in registry.workspaces}) == 3
+    assert len({w.timezone for w in registry.workspaces}) == 4
+    # The mixed-currency shop reports in EUR; the others default to their own currency.
+    assert {w.id: w.reporting_currency for w in registry.workspaces}["rive-gauche"] == "EUR"
+    assert all(w.reporting_currency == w.currency for w in registry.workspaces)
     assert registry.platforms() == {
         Platform.META_ADS,
         Platform.GOOGLE_ADS,

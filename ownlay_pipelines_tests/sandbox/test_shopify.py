@@ -67,12 +67,23 @@ def test_page_info_beside_filters_is_refused(client: httpx.Client):
     assert "page_info" in refused.json()["errors"]
 
 
-def test_orders_default_to_open_and_none_are_closed(client: httpx.Client):
+def test_orders_default_to_open_cancelled_ones_apart_and_none_are_closed(client: httpx.Client):
     window = {k: v for k, v in WINDOW.items() if k != "status"}
     default = client.get(f"{BASE}/orders.json", params={**window, "limit": 250}, headers=AUTH)
+    cancelled = client.get(
+        f"{BASE}/orders.json", params={**window, "status": "cancelled", "limit": 250}, headers=AUTH
+    )
     closed = client.get(f"{BASE}/orders.json", params={**WINDOW, "status": "closed"}, headers=AUTH)
     every = client.get(f"{BASE}/orders.json", params={**WINDOW, "limit": 250}, headers=AUTH)
-    assert default.json() == every.json() and closed.json() == {"orders": []}
+    assert closed.json() == {"orders": []}
+    open_ids = {o["id"] for o in default.json()["orders"]}
+    cancelled_orders = cancelled.json()["orders"]
+    assert cancelled_orders and all(o["cancelled_at"] for o in cancelled_orders)
+    assert all(o["financial_status"] == "refunded" for o in cancelled_orders)
+    assert not any(o["cancelled_at"] for o in default.json()["orders"])
+    assert open_ids | {o["id"] for o in cancelled_orders} == {
+        o["id"] for o in every.json()["orders"]
+    }
 
 
 def test_a_wrong_token_is_refused_and_an_unknown_shop_is_not_found(client: httpx.Client):

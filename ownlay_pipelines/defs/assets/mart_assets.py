@@ -36,6 +36,7 @@ from ownlay_pipelines.models.dashboard import (
     LONGEST_PERIOD_DAYS,
     write_dashboard_metrics,
 )
+from ownlay_pipelines.models.fx import FX_RATES
 from ownlay_pipelines.models.roas import ROAS_DAILY, ROAS_SCHEMA, write_roas_daily
 
 CAMPAIGN_SOURCES = [
@@ -145,26 +146,42 @@ def attribution(
     key=ROAS_DAILY.parts,
     description=(
         "One row per workspace, local date, platform and campaign: spend, the platform's "
-        "conversions and value, orders and revenue credited by each attribution model, ROAS both "
-        "ways and the over-attribution ratio; orders credited to no campaign appear under their "
+        "conversions and value, orders and gross/net revenue credited by each attribution model, "
+        "in original currencies and converted to the reporting currency at the day's ECB rate, "
+        "ROAS both ways and the over-attribution ratio; orders credited to no campaign appear under their "
         "channel ('unattributed'), so a day's rows add up to all its orders."
     ),
     group_name="marts",
     kinds={"duckdb", "parquet"},
     partitions_def=daily_by_workspace,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(list(UNIFIED_CAMPAIGN_METRICS.parts)), dg.AssetDep(list(ATTRIBUTION.parts))],
+    deps=[
+        dg.AssetDep(list(UNIFIED_CAMPAIGN_METRICS.parts)),
+        dg.AssetDep(list(ATTRIBUTION.parts)),
+        dg.AssetDep(list(SHOPIFY_ORDERS.parts)),
+        dg.AssetDep(list(FX_RATES.parts)),
+    ],
     metadata={"lake_table": str(ROAS_DAILY), "dagster/column_schema": _schema(ROAS_SCHEMA)},
 )
 def roas_daily(
-    context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext,
+    registry: RegistryResource,
+    lake: LakeResource,
+    duckdb: DuckDBResource,
 ) -> dg.MaterializeResult:
-    """Rebuild the run's ROAS rows from the unified metrics and the attribution."""
+    """Rebuild the run's ROAS rows from the unified metrics, the attribution, the orders'
+    refunds and the FX rates."""
     tables = []
     with duckdb.get_connection() as connection:
         for workspace_id, days in days_by_workspace(list(context.partition_keys)).items():
             tables.append(
-                write_roas_daily(connection, lake.lake_root, workspace_id=workspace_id, days=days)
+                write_roas_daily(
+                    connection,
+                    lake.lake_root,
+                    workspace_id=workspace_id,
+                    reporting_currency=registry.workspace(workspace_id).reporting_currency,
+                    days=days,
+                )
             )
     combined = pa.concat_tables(tables) if tables else ROAS_SCHEMA.empty_table()
     return dg.MaterializeResult(
@@ -176,7 +193,8 @@ def roas_daily(
     key=DASHBOARD_METRICS.parts,
     description=(
         "One row per workspace, as-of local date and period (today, 7_days, 30_days, 90_days "
-        "ending that day): spend, orders, gross revenue, blended ROAS (revenue / spend), MER % "
+        "ending that day), every amount in the workspace's reporting currency: spend, orders, "
+        "gross and net revenue, blended ROAS gross and net (revenue / spend), MER % "
         "(spend / revenue), paid and platform ROAS, over-attribution ratio, CTR, CPC, AOV, CPA."
     ),
     group_name="marts",
@@ -190,16 +208,24 @@ def roas_daily(
     },
 )
 def dashboard_metrics(
-    context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext,
+    registry: RegistryResource,
+    lake: LakeResource,
+    duckdb: DuckDBResource,
 ) -> dg.MaterializeResult:
     """Rebuild the dashboard rows of every as-of date in the run from `marts/roas_daily`."""
     tables = []
     with duckdb.get_connection() as connection:
         for workspace_id, days in days_by_workspace(list(context.partition_keys)).items():
+            reporting_currency = registry.workspace(workspace_id).reporting_currency
             for day in days:
                 tables.append(
                     write_dashboard_metrics(
-                        connection, lake.lake_root, workspace_id=workspace_id, as_of=day
+                        connection,
+                        lake.lake_root,
+                        workspace_id=workspace_id,
+                        reporting_currency=reporting_currency,
+                        as_of=day,
                     )
                 )
     combined = pa.concat_tables(tables) if tables else DASHBOARD_SCHEMA.empty_table()
