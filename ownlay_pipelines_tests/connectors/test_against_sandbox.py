@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from ownlay_pipelines.connectors import google_ads, meta_ads
+from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.connectors.streams import Connector
 from ownlay_pipelines.connectors.sync import sync_stream
 from ownlay_pipelines.http.async_jobs import ReportJobFailed
@@ -20,6 +21,8 @@ from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 END = date(2026, 11, 19)
 DAYS = [END - timedelta(days=offset) for offset in range(90)]
+AD_CONNECTORS = [plugin.connector for plugin in ad_platforms()]
+AD_PLATFORM_NAMES = [plugin.platform for plugin in ad_platforms()]
 REGISTRY = load_registry(DEFAULT_REGISTRY_FILE)
 WORLD = SandboxWorld(REGISTRY, seed=7, now=NOW)
 COLUMNS = (
@@ -70,9 +73,7 @@ def _truth(workspace_id: str, platform: str) -> list[tuple]:
 
 
 @pytest.mark.parametrize("workspace_id", REGISTRY.workspace_ids)
-@pytest.mark.parametrize(
-    "connector", [meta_ads.CONNECTOR, google_ads.CONNECTOR], ids=["meta", "google"]
-)
+@pytest.mark.parametrize("connector", AD_CONNECTORS, ids=AD_PLATFORM_NAMES)
 def test_ninety_days_match_ground_truth_including_deleted_campaigns(
     tmp_path, connector, workspace_id
 ):
@@ -83,9 +84,7 @@ def test_ninety_days_match_ground_truth_including_deleted_campaigns(
     assert len(result.written) == 90
 
 
-@pytest.mark.parametrize(
-    "connector", [meta_ads.CONNECTOR, google_ads.CONNECTOR], ids=["meta", "google"]
-)
+@pytest.mark.parametrize("connector", AD_CONNECTORS, ids=AD_PLATFORM_NAMES)
 def test_throttling_and_server_errors_cost_retries_not_rows(tmp_path, connector):
     platform = connector.platform.value
     faults = FaultPlan({platform: PlatformFaults(throttle_rate=0.3, server_error_rate=0.2)}, seed=3)
@@ -122,9 +121,7 @@ def test_meta_report_job_that_always_fails_names_the_account_and_writes_nothing(
     assert not list(tmp_path.rglob("*.parquet"))
 
 
-@pytest.mark.parametrize(
-    "connector", [meta_ads.CONNECTOR, google_ads.CONNECTOR], ids=["meta", "google"]
-)
+@pytest.mark.parametrize("connector", AD_CONNECTORS, ids=AD_PLATFORM_NAMES)
 def test_malformed_rows_are_quarantined_with_reason_and_the_rest_kept(tmp_path, connector):
     platform = connector.platform.value
     faults = FaultPlan({platform: PlatformFaults(malformed_row_rate=0.1)}, seed=11)

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
 from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily
@@ -96,7 +97,7 @@ def test_last_click_revenue_and_roas_equal_the_worlds_ground_truth(lake: Path):
     truth = world.shop(WORKSPACE).last_click_truth(DAYS[0], DAYS[-1])
     spend = {
         (r["report_date"], r["platform"], r["campaign_id"]): r["spend"]
-        for platform in ("meta_ads", "google_ads")
+        for platform in tuple(p.platform for p in ad_platforms())
         for r in world.ground_truth_campaign_daily(WORKSPACE, platform, DAYS[0], DAYS[-1])
     }
     roas = {
@@ -143,7 +144,7 @@ def test_dashboard_today_totals_match_the_world(lake: Path):
     spend = sum(
         (
             r["spend"]
-            for platform in ("meta_ads", "google_ads")
+            for platform in tuple(p.platform for p in ad_platforms())
             for r in world.ground_truth_campaign_daily(WORKSPACE, platform, last, last)
         ),
         Decimal(0),

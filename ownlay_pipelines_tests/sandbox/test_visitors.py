@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 import duckdb
 import pytest
 
+from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.events.layout import event_files_glob
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
 from ownlay_pipelines.registry.workspaces import Registry
@@ -100,7 +101,7 @@ def test_platforms_claim_more_conversions_than_the_orders_their_clicks_drove(wor
     start, end = date(2026, 1, 1), date(2026, 1, 31)
     claimed = sum(
         row["conversions"]
-        for platform in ("meta_ads", "google_ads")
+        for platform in tuple(p.platform for p in ad_platforms())
         for row in world.ground_truth_campaign_daily(WORKSPACE, platform, start, end)
     )
     orders = world.shop(WORKSPACE).orders(start, end)
