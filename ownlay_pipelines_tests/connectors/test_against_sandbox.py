@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ownlay_pipelines.connectors import google_ads, meta_ads
+from ownlay_pipelines.connectors import meta_ads
 from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.connectors.streams import Connector
 from ownlay_pipelines.connectors.sync import sync_stream
@@ -74,10 +74,14 @@ def _truth(workspace_id: str, platform: str) -> list[tuple]:
 
 @pytest.mark.parametrize("workspace_id", REGISTRY.workspace_ids)
 @pytest.mark.parametrize("connector", AD_CONNECTORS, ids=AD_PLATFORM_NAMES)
-def test_ninety_days_match_ground_truth_including_deleted_campaigns(
+def test_ninety_days_match_ground_truth_under_faults_including_deleted_campaigns(
     tmp_path, connector, workspace_id
 ):
-    _, result, rows, _ = _sync(connector, workspace_id, tmp_path)
+    platform = connector.platform.value
+    faults = PlatformFaults(
+        throttle_rate=0.15, server_error_rate=0.1, async_failure_rate=0.2, async_stall_rate=0.1
+    )
+    _, result, rows, _ = _sync(connector, workspace_id, tmp_path, FaultPlan({platform: faults}))
 
     assert rows == _truth(workspace_id, connector.platform.value)
     assert result.quarantined == 0 and result.duplicates_dropped == 0
@@ -149,10 +153,11 @@ def test_malformed_rows_are_quarantined_with_reason_and_the_rest_kept(tmp_path, 
     assert {row["report_date"] for row in quarantined} <= {k[2] for k in malformed} | {DAYS[-1]}
 
 
-def test_rerun_of_the_same_days_gives_identical_files(tmp_path):
-    _, _, first, _ = _sync(google_ads.CONNECTOR, "acme-outdoor", tmp_path)
+@pytest.mark.parametrize("connector", AD_CONNECTORS, ids=AD_PLATFORM_NAMES)
+def test_rerun_of_the_same_days_gives_identical_files(tmp_path, connector):
+    _, _, first, _ = _sync(connector, "acme-outdoor", tmp_path)
     before = {p: p.read_bytes() for p in tmp_path.rglob("*.parquet")}
-    _, _, second, _ = _sync(google_ads.CONNECTOR, "acme-outdoor", tmp_path)
+    _, _, second, _ = _sync(connector, "acme-outdoor", tmp_path)
 
     assert first == second
     assert {p: p.read_bytes() for p in tmp_path.rglob("*.parquet")} == before
