@@ -5,13 +5,14 @@ else (assets, unified model sources, sandbox transport and world, shop visitors)
 Each plug-in's contracts are checked here, so a broken one fails when the definitions load.
 """
 
-from ownlay_pipelines.connectors import google_ads, meta_ads, shopify, tiktok_ads
+from ownlay_pipelines.connectors import google_ads, meta_ads, shopify, snapchat_ads, tiktok_ads
 from ownlay_pipelines.connectors.platform import ClickId, PlatformPlugin, SandboxSimulator
 from ownlay_pipelines.connectors.streams import Connector, StreamSpec
 from ownlay_pipelines.sandbox import google_ads as google_ads_sandbox
 from ownlay_pipelines.sandbox import google_catalog, meta_catalog
 from ownlay_pipelines.sandbox import meta_ads as meta_ads_sandbox
 from ownlay_pipelines.sandbox import shopify as shopify_sandbox
+from ownlay_pipelines.sandbox import snapchat_ads as snapchat_ads_sandbox
 from ownlay_pipelines.sandbox import tiktok_ads as tiktok_ads_sandbox
 
 PLATFORMS: tuple[PlatformPlugin, ...] = (
@@ -42,6 +43,19 @@ PLATFORMS: tuple[PlatformPlugin, ...] = (
         delivery=tiktok_ads_sandbox.DELIVERY,
         click_id=ClickId("ttclid", "E.C.P.", 64, "https://www.tiktok.com/"),
         status_vocabulary=tiktok_ads.STATUS_VOCABULARY,
+    ),
+    PlatformPlugin(
+        connector=snapchat_ads.CONNECTOR,
+        simulators=(
+            SandboxSimulator(
+                snapchat_ads_sandbox.SnapchatAdsSimulator,
+                (snapchat_ads_sandbox.HOST, snapchat_ads_sandbox.AUTH_HOST),
+            ),
+        ),
+        catalog=snapchat_ads_sandbox.build_snapchat_catalog,
+        delivery=snapchat_ads_sandbox.DELIVERY,
+        click_id=ClickId("sccid", "", 36, "https://www.snapchat.com/"),
+        status_vocabulary=snapchat_ads.STATUS_VOCABULARY,
     ),
     PlatformPlugin(
         connector=shopify.CONNECTOR,

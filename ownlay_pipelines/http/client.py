@@ -19,7 +19,13 @@ import httpx
 
 from ownlay_pipelines.http.circuit_breaker import CircuitBreaker
 from ownlay_pipelines.http.clock import Clock, SystemClock
-from ownlay_pipelines.http.errors import ApiError, RateLimited, RetryBudgetExhausted, TransientError
+from ownlay_pipelines.http.errors import (
+    ApiError,
+    AuthExpired,
+    RateLimited,
+    RetryBudgetExhausted,
+    TransientError,
+)
 from ownlay_pipelines.http.rate_limit import RateLimit, RateLimiterRegistry, TokenBucket
 from ownlay_pipelines.http.redaction import Redactor, install_httpx_log_filter
 from ownlay_pipelines.http.responses import classify_status, parse_json_body
@@ -123,6 +129,11 @@ class ApiClient:
         """Seconds to pause before the next call, read from usage headers on any response."""
         return 0.0
 
+    def refresh_credentials(self) -> bool:
+        """Renew short-lived credentials after an AuthExpired answer; True when renewed, so the
+        call is tried once more. Clients with OAuth refresh tokens override this."""
+        return False
+
     def request(
         self,
         method: str,
@@ -169,12 +180,18 @@ class ApiClient:
         """
         started = self.clock.monotonic()
         attempt = 1
+        refreshed = False
         while True:
             try:
                 return self._attempt(method, url, parse, params, json, headers)
             except ApiError as error:
                 self._stamp(error)
                 self.stats.count_error(error)
+                if isinstance(error, AuthExpired) and not refreshed and self.refresh_credentials():
+                    # A token that expired early (or was revoked and re-issued): one more try.
+                    refreshed = True
+                    self.stats.retries += 1
+                    continue
                 if not error.retryable:
                     raise
                 try:

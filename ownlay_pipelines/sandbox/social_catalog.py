@@ -52,7 +52,8 @@ class CatalogStyle:
     """How one platform's entities look."""
 
     funnels: tuple[tuple[str, str], ...]
-    """(campaign name prefix, objective) choices, at least 7."""
+    """(campaign name prefix, objective) choices, at least 7, none shared with another platform:
+    `utm_campaign` is the name's slug and must name one campaign per workspace."""
     group_kinds: tuple[str, ...]
     """Ad group name suffixes (audiences), at least 3."""
     make_id: IdMaker
@@ -113,7 +114,7 @@ def _campaign(
         daily_budget=budget(rng, *style.budget_usd, account.currency),
         start_date=plan.start_date,
         ended_on=plan.ended_on,
-        utm_campaign=slugify(f"{account.platform.split('_')[0]} {name}"),
+        utm_campaign=slugify(name),
     )
 
 

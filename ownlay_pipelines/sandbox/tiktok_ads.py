@@ -45,10 +45,10 @@ STYLE = CatalogStyle(
     funnels=(
         ("Spark Ads", "CONVERSIONS"),
         ("In-Feed Prospecting", "CONVERSIONS"),
-        ("Retargeting", "CONVERSIONS"),
+        ("TikTok Retargeting", "CONVERSIONS"),
         ("Smart Performance", "PRODUCT_SALES"),
         ("TopView Reach", "REACH"),
-        ("Traffic", "TRAFFIC"),
+        ("TikTok Traffic", "TRAFFIC"),
         ("Video Views", "VIDEO_VIEWS"),
     ),
     group_kinds=("Broad", "Interests: Shopping", "Lookalike", "Custom Audience", "Gen Z"),

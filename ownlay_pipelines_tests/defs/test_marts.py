@@ -73,7 +73,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
             snapshots, partition_key=WORKSPACE, instance=instance, resources=resources
         ).success
         daily = [
-            *_assets(True, tables={"insights", "campaign_metrics", "orders"}),
+            *_assets(True, tables={p.metrics_stream.table for p in ad_platforms()} | {"orders"}),
             campaign_metrics_daily,
         ]
         assert dg.materialize(daily, instance=instance, resources=resources, tags=RANGE).success
