@@ -5,11 +5,19 @@ else (assets, unified model sources, sandbox transport and world, shop visitors)
 Each plug-in's contracts are checked here, so a broken one fails when the definitions load.
 """
 
-from ownlay_pipelines.connectors import google_ads, meta_ads, shopify, snapchat_ads, tiktok_ads
+from ownlay_pipelines.connectors import (
+    google_ads,
+    linkedin_ads,
+    meta_ads,
+    shopify,
+    snapchat_ads,
+    tiktok_ads,
+)
 from ownlay_pipelines.connectors.platform import ClickId, PlatformPlugin, SandboxSimulator
 from ownlay_pipelines.connectors.streams import Connector, StreamSpec
 from ownlay_pipelines.sandbox import google_ads as google_ads_sandbox
 from ownlay_pipelines.sandbox import google_catalog, meta_catalog
+from ownlay_pipelines.sandbox import linkedin_ads as linkedin_ads_sandbox
 from ownlay_pipelines.sandbox import meta_ads as meta_ads_sandbox
 from ownlay_pipelines.sandbox import shopify as shopify_sandbox
 from ownlay_pipelines.sandbox import snapchat_ads as snapchat_ads_sandbox
@@ -56,6 +64,18 @@ PLATFORMS: tuple[PlatformPlugin, ...] = (
         delivery=snapchat_ads_sandbox.DELIVERY,
         click_id=ClickId("sccid", "", 36, "https://www.snapchat.com/"),
         status_vocabulary=snapchat_ads.STATUS_VOCABULARY,
+    ),
+    PlatformPlugin(
+        connector=linkedin_ads.CONNECTOR,
+        simulators=(
+            SandboxSimulator(
+                linkedin_ads_sandbox.LinkedInAdsSimulator, (linkedin_ads_sandbox.HOST,)
+            ),
+        ),
+        catalog=linkedin_ads_sandbox.build_linkedin_catalog,
+        delivery=linkedin_ads_sandbox.DELIVERY,
+        click_id=ClickId("li_fat_id", "", 36, "https://www.linkedin.com/"),
+        status_vocabulary=linkedin_ads.STATUS_VOCABULARY,
     ),
     PlatformPlugin(
         connector=shopify.CONNECTOR,

@@ -46,6 +46,8 @@ class DeliveryProfile:
     fractional_conversions: bool
     restatement_days: int
     reports_actions: bool
+    reports_in_utc: bool = False
+    """True when report days are UTC days whatever the account's timezone (LinkedIn, §1.4)."""
 
 
 @dataclass(frozen=True)

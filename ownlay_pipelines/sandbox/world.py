@@ -98,7 +98,7 @@ class SandboxWorld:
                     platform=key[0],
                     account_id=connection.account_id,
                     name=connection.account_name or f"{workspace.name} - {key[0]}",
-                    timezone=workspace.timezone,
+                    timezone="UTC" if self._delivery(key[0]).reports_in_utc else workspace.timezone,
                     currency=workspace.currency,
                 )
                 self._brands[key] = Brand.of(workspace.name, workspace.currency)
