@@ -6,6 +6,7 @@ Each plug-in's contracts are checked here, so a broken one fails when the defini
 """
 
 from ownlay_pipelines.connectors import (
+    ga4,
     google_ads,
     linkedin_ads,
     meta_ads,
@@ -15,6 +16,7 @@ from ownlay_pipelines.connectors import (
 )
 from ownlay_pipelines.connectors.platform import ClickId, PlatformPlugin, SandboxSimulator
 from ownlay_pipelines.connectors.streams import Connector, StreamSpec
+from ownlay_pipelines.sandbox import ga4 as ga4_sandbox
 from ownlay_pipelines.sandbox import google_ads as google_ads_sandbox
 from ownlay_pipelines.sandbox import google_catalog, meta_catalog
 from ownlay_pipelines.sandbox import linkedin_ads as linkedin_ads_sandbox
@@ -76,6 +78,10 @@ PLATFORMS: tuple[PlatformPlugin, ...] = (
         delivery=linkedin_ads_sandbox.DELIVERY,
         click_id=ClickId("li_fat_id", "", 36, "https://www.linkedin.com/"),
         status_vocabulary=linkedin_ads.STATUS_VOCABULARY,
+    ),
+    PlatformPlugin(
+        connector=ga4.CONNECTOR,
+        simulators=(SandboxSimulator(ga4_sandbox.Ga4Simulator, (ga4_sandbox.HOST,)),),
     ),
     PlatformPlugin(
         connector=shopify.CONNECTOR,
