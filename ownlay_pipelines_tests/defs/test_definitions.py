@@ -17,6 +17,7 @@ EXPECTED_ASSETS = {
     "marts/attribution",
     "marts/roas_daily",
     "marts/dashboard_metrics",
+    "marts/channel_claims_daily",
     "ops/omnisend/campaigns",
     "ops/omnisend/automations",
     "ops/scraper/cvr",
