@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ def sync_days(
     lake: Path,
     days: Sequence[date],
     faults: FaultPlan | None = None,
+    synced_at: datetime | None = None,
     **options: Any,
 ) -> tuple[StreamRunResult, list[tuple], SandboxTransport]:
     """Sync `days` of `spec` for the workspace; (result, rows as COLUMNS tuples, transport)."""
@@ -71,6 +72,7 @@ def sync_days(
         open_client=opener(connector, transport, **options),
         lake_root=lake,
         days=days,
+        synced_at=synced_at,
     )
     rows = [
         tuple(row[c] for c in COLUMNS)
