@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import httpx
@@ -142,10 +142,8 @@ class Ga4Client(ApiClient):
 
 def _fetch_traffic(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     assert isinstance(client, Ga4Client) and request.date_range is not None
-    day = request.date_range.start
-    while day <= request.date_range.end:
+    for day in request.date_range:
         yield from client.run_report(day, day)
-        day += timedelta(days=1)
 
 
 def _report_date(value: object) -> date:

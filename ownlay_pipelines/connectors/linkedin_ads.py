@@ -11,7 +11,7 @@ page, takes at most 20 fields and caps its answer, so ranges are split; finders 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import date, timedelta
+from datetime import date
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +26,7 @@ from ownlay_pipelines.connectors.streams import (
     Partitioning,
     Record,
     StreamSpec,
+    campaign_snapshot_schema,
     key_fields,
     text_fields,
 )
@@ -42,7 +43,7 @@ from ownlay_pipelines.http.errors import ApiError
 from ownlay_pipelines.http.pagination import PageTokenPaginator
 from ownlay_pipelines.http.pagination import dig as json_at
 from ownlay_pipelines.http.rate_limit import RateLimit
-from ownlay_pipelines.schema.campaign_metrics import MONEY, campaign_day_schema
+from ownlay_pipelines.schema.campaign_metrics import campaign_day_schema
 from ownlay_pipelines.schema.date_range import DateRange
 from ownlay_pipelines.schema.platforms import Platform
 
@@ -149,14 +150,6 @@ def _restli_date(day: date) -> str:
     return f"(year:{day.year},month:{day.month},day:{day.day})"
 
 
-def _windows(date_range: DateRange) -> Iterator[DateRange]:
-    start = date_range.start
-    while start <= date_range.end:
-        end = min(date_range.end, start + timedelta(days=ANALYTICS_WINDOW_DAYS - 1))
-        yield DateRange(start, end)
-        start = end + timedelta(days=1)
-
-
 def _day(element: Mapping[str, Any], end: str) -> str | None:
     when = json_at(element, ("dateRange", end))
     if not isinstance(when, Mapping):
@@ -171,7 +164,7 @@ def _fetch_analytics(client: ApiClient, request: FetchRequest) -> Iterator[Recor
     assert isinstance(client, LinkedInAdsClient) and request.date_range is not None
     currency = client.ad_account.get("currency")
     names = {str(c.get("id")): c.get("name") for c in client.finder("adCampaigns", "search")}
-    for window in _windows(request.date_range):
+    for window in request.date_range.chunks(ANALYTICS_WINDOW_DAYS):
         for element in client.analytics(window):
             pivots = element.get("pivotValues") or [None]
             campaign_id = str(pivots[0]).removeprefix(CAMPAIGN_URN) if pivots[0] else None
@@ -291,21 +284,7 @@ STREAMS: tuple[StreamSpec, ...] = (
         description="One row per LinkedIn campaign with its campaign group, type and budget.",
         partitioning=Partitioning.WORKSPACE,
         cadence=Cadence.EVERY_15_MINUTES,
-        schema=pa.schema(
-            [
-                *key_fields("campaign_id"),
-                *text_fields(
-                    "campaign_name",
-                    "status",
-                    "platform_status",
-                    "campaign_group_id",
-                    "campaign_type",
-                    "objective",
-                ),
-                pa.field("daily_budget", MONEY),
-                pa.field("currency", pa.string()),
-            ]
-        ),
+        schema=campaign_snapshot_schema(*text_fields("campaign_group_id", "campaign_type")),
         primary_key=("account_id", "campaign_id"),
         fetch=_entity_fetcher("adCampaigns", "search"),
         normalise=_normalise_campaign,

@@ -27,6 +27,7 @@ from ownlay_pipelines.connectors.streams import (
     Partitioning,
     Record,
     StreamSpec,
+    campaign_snapshot_schema,
     key_fields,
     text_fields,
 )
@@ -45,7 +46,6 @@ from ownlay_pipelines.http.pagination import NextUrlPaginator
 from ownlay_pipelines.http.pagination import dig as json_at
 from ownlay_pipelines.http.rate_limit import RateLimit
 from ownlay_pipelines.schema.campaign_metrics import MONEY, campaign_day_schema
-from ownlay_pipelines.schema.date_range import DateRange
 from ownlay_pipelines.schema.platforms import Platform
 
 BASE_URL = "https://adsapi.snapchat.com/v1/"
@@ -139,14 +139,6 @@ class SnapchatAdsClient(ApiClient):
                     yield item[singular]
 
 
-def _windows(date_range: DateRange) -> Iterator[DateRange]:
-    start = date_range.start
-    while start <= date_range.end:
-        end = min(date_range.end, start + timedelta(days=STATS_WINDOW_DAYS - 1))
-        yield DateRange(start, end)
-        start = end + timedelta(days=1)
-
-
 def _local_midnight(day: Any, zone: ZoneInfo) -> str:
     return datetime.combine(day, time(), zone).isoformat()
 
@@ -157,7 +149,7 @@ def _fetch_stats(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     zone = ZoneInfo(str(account.get("timezone") or request.workspace.timezone))
     names = {str(c.get("id")): c.get("name") for c in client.entities("campaigns")}
     extra = {"_timezone": str(zone), "_currency": account.get("currency")}
-    for window in _windows(request.date_range):
+    for window in request.date_range.chunks(STATS_WINDOW_DAYS):
         params = {
             "granularity": "DAY",
             "breakdown": "campaign",
@@ -288,14 +280,7 @@ STREAMS: tuple[StreamSpec, ...] = (
         "campaigns are not listed by the API; their past spend stays in the stats).",
         partitioning=Partitioning.WORKSPACE,
         cadence=Cadence.EVERY_15_MINUTES,
-        schema=pa.schema(
-            [
-                *key_fields("campaign_id"),
-                *text_fields("campaign_name", "status", "platform_status", "objective"),
-                pa.field("daily_budget", MONEY),
-                pa.field("currency", pa.string()),
-            ]
-        ),
+        schema=campaign_snapshot_schema(),
         primary_key=("account_id", "campaign_id"),
         fetch=_entity_fetcher("campaigns"),
         normalise=_normalise_campaign,

@@ -29,6 +29,7 @@ from ownlay_pipelines.connectors.streams import (
     Partitioning,
     Record,
     StreamSpec,
+    campaign_snapshot_schema,
     key_fields,
     text_fields,
 )
@@ -378,14 +379,7 @@ STREAMS: tuple[StreamSpec, ...] = (
         description="One row per TikTok campaign of the workspace's advertisers, deleted included.",
         partitioning=Partitioning.WORKSPACE,
         cadence=Cadence.EVERY_15_MINUTES,
-        schema=pa.schema(
-            [
-                *key_fields("campaign_id"),
-                *text_fields("campaign_name", "status", "platform_status", "objective"),
-                pa.field("daily_budget", MONEY),
-                pa.field("currency", pa.string()),
-            ]
-        ),
+        schema=campaign_snapshot_schema(),
         primary_key=("account_id", "campaign_id"),
         fetch=_entity_fetcher("campaign/get/", "CAMPAIGN_STATUS_ALL"),
         normalise=_normalise_campaign,
