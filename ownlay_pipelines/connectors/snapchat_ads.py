@@ -84,6 +84,9 @@ class SnapchatAdsClient(ApiClient):
         self.tokens.refresh()
         return True
 
+    def secret_values(self) -> list[str]:
+        return list(self.tokens.secrets)
+
     def classify(self, response: httpx.Response) -> ApiError | None:
         error = super().classify(response)
         if error is None:

@@ -129,6 +129,11 @@ class ApiClient:
         """Seconds to pause before the next call, read from usage headers on any response."""
         return 0.0
 
+    def secret_values(self) -> list[str]:
+        """Every credential value scrubbed from error messages (default: the auth headers and
+        parameters). Clients that mint tokens override this so scrubbing never mints one."""
+        return [*self.auth_headers().values(), *self.auth_params().values()]
+
     def refresh_credentials(self) -> bool:
         """Renew short-lived credentials after an AuthExpired answer; True when renewed, so the
         call is tried once more. Clients with OAuth refresh tokens override this."""
@@ -297,7 +302,7 @@ class ApiClient:
 
     def _stamp(self, error: ApiError) -> None:
         """Say where the error happened and scrub credentials from its message."""
-        redact = Redactor([*self.auth_headers().values(), *self.auth_params().values()])
+        redact = Redactor(self.secret_values())
         error.platform = error.platform or self.platform
         error.account_id = error.account_id or self.account_id
         error.message = redact(error.message)
