@@ -113,3 +113,17 @@ def test_property_quota_is_read_from_each_answer_and_a_low_hourly_budget_pauses(
     live = opener(ga4.CONNECTOR, sandbox)(workspace.connections_for("ga4")[0])
     list(live.run_report(DAYS[0], DAYS[0]))
     assert live.property_quota["tokensPerHour"]["remaining"] < 40_000
+
+
+def test_malformed_rows_are_quarantined_and_the_rest_kept(tmp_path):
+    faults = FaultPlan({"ga4": PlatformFaults(malformed_row_rate=0.05)}, seed=4)
+
+    result, rows, transport = _sync("blumen-haus", tmp_path, faults)
+
+    malformed = {
+        (k.report_date, *k.campaign_id.split("|"))
+        for k in transport.simulator("ga4").malformed_keys
+    }
+    assert malformed and result.quarantined == len(malformed)
+    kept = sorted(tuple(r[c] for c in COLUMNS) for r in rows)
+    assert kept == [row for row in _truth("blumen-haus") if row[:4] not in malformed]
