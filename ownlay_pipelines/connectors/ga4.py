@@ -38,6 +38,7 @@ from ownlay_pipelines.connectors.wire_values import (
 )
 from ownlay_pipelines.http.client import ApiClient
 from ownlay_pipelines.http.errors import ApiError
+from ownlay_pipelines.http.oauth import REFRESH_CREDENTIALS, token_source
 from ownlay_pipelines.http.pagination import OffsetPaginator
 from ownlay_pipelines.http.pagination import dig as json_at
 from ownlay_pipelines.http.rate_limit import RateLimit
@@ -45,6 +46,8 @@ from ownlay_pipelines.http.responses import error_object
 from ownlay_pipelines.schema.campaign_metrics import MONEY
 from ownlay_pipelines.schema.platforms import Platform
 
+TOKEN_URL = "https://oauth2.googleapis.com/token"
+"""Where a refresh grant is exchanged for a new access token (used when one is configured)."""
 BASE_URL = "https://analyticsdata.googleapis.com/v1beta/"
 PAGE_SIZE = 100_000
 DIMENSIONS = ("date", "sessionSource", "sessionMedium", "sessionCampaignName")
@@ -72,7 +75,7 @@ class Ga4Client(ApiClient):
         self.property_quota: Mapping[str, Any] = {}
 
     def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._access_token}"}
+        return {"Authorization": f"Bearer {self.bearer_token(self._access_token)}"}
 
     def classify(self, response: httpx.Response) -> ApiError | None:
         error = super().classify(response)
@@ -220,8 +223,10 @@ TRAFFIC = StreamSpec(
 
 
 def build_client(*, credentials: Mapping[str, str], **client_options: Any) -> Ga4Client:
-    """A client for one property; `credentials` holds an OAuth `access_token`."""
-    return Ga4Client(access_token=credentials["access_token"], **client_options)
+    """A client for one property; `credentials` holds an OAuth `access_token` and
+    optionally a refresh grant (`client_id`, `client_secret`, `refresh_token`)."""
+    tokens = token_source(credentials, TOKEN_URL, client_options)
+    return Ga4Client(tokens=tokens, access_token=credentials["access_token"], **client_options)
 
 
 CONNECTOR = Connector(
@@ -234,4 +239,5 @@ CONNECTOR = Connector(
     ),
     streams=(TRAFFIC,),
     credential_names=("access_token",),
+    optional_credential_names=REFRESH_CREDENTIALS,
 )

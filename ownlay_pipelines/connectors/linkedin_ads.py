@@ -40,6 +40,7 @@ from ownlay_pipelines.connectors.wire_values import (
 )
 from ownlay_pipelines.http.client import ApiClient
 from ownlay_pipelines.http.errors import ApiError
+from ownlay_pipelines.http.oauth import REFRESH_CREDENTIALS, token_source
 from ownlay_pipelines.http.pagination import PageTokenPaginator
 from ownlay_pipelines.http.pagination import dig as json_at
 from ownlay_pipelines.http.rate_limit import RateLimit
@@ -47,6 +48,8 @@ from ownlay_pipelines.schema.campaign_metrics import campaign_day_schema
 from ownlay_pipelines.schema.date_range import DateRange
 from ownlay_pipelines.schema.platforms import Platform
 
+TOKEN_URL = "https://www.linkedin.com/oauth/v2/accessToken"
+"""Where a refresh grant is exchanged for a new access token (used when one is configured)."""
 BASE_URL = "https://api.linkedin.com/rest/"
 LINKEDIN_VERSION = "202511"
 PAGE_SIZE = 100
@@ -95,7 +98,7 @@ class LinkedInAdsClient(ApiClient):
 
     def auth_headers(self) -> dict[str, str]:
         return {
-            "Authorization": f"Bearer {self._access_token}",
+            "Authorization": f"Bearer {self.bearer_token(self._access_token)}",
             "LinkedIn-Version": LINKEDIN_VERSION,
             "X-Restli-Protocol-Version": "2.0.0",
         }
@@ -325,8 +328,12 @@ STREAMS: tuple[StreamSpec, ...] = (
 
 
 def build_client(*, credentials: Mapping[str, str], **client_options: Any) -> LinkedInAdsClient:
-    """A client for one ad account; `credentials` holds its (60-day) `access_token`."""
-    return LinkedInAdsClient(access_token=credentials["access_token"], **client_options)
+    """A client for one ad account; `credentials` holds its (60-day) `access_token`
+    and optionally a refresh grant (`client_id`, `client_secret`, `refresh_token`)."""
+    tokens = token_source(credentials, TOKEN_URL, client_options)
+    return LinkedInAdsClient(
+        tokens=tokens, access_token=credentials["access_token"], **client_options
+    )
 
 
 CONNECTOR = Connector(
@@ -336,4 +343,5 @@ CONNECTOR = Connector(
     rate_limits=(RateLimit(requests=80_000, per_seconds=86_400),),
     streams=STREAMS,
     credential_names=("access_token",),
+    optional_credential_names=REFRESH_CREDENTIALS,
 )

@@ -73,19 +73,11 @@ class SnapchatAdsClient(ApiClient):
         self, *, tokens: AccessTokenSource, page_limit: int = PAGE_LIMIT, **kwargs: Any
     ) -> None:
         kwargs.setdefault("base_url", BASE_URL)
-        super().__init__(**kwargs)
-        self.tokens = tokens
+        super().__init__(tokens=tokens, **kwargs)
         self.page_limit = page_limit
 
     def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens.token()}"}
-
-    def refresh_credentials(self) -> bool:
-        self.tokens.refresh()
-        return True
-
-    def secret_values(self) -> list[str]:
-        return list(self.tokens.secrets)
+        return {"Authorization": f"Bearer {self.bearer_token('')}"}
 
     def classify(self, response: httpx.Response) -> ApiError | None:
         error = super().classify(response)
@@ -117,10 +109,6 @@ class SnapchatAdsClient(ApiClient):
         if limit <= 0 or remaining / limit >= LOW_BUDGET_SHARE:
             return 0.0
         return max(0.0, min(60.0, reset - self.clock.now().timestamp()))
-
-    def close(self) -> None:
-        self.tokens.close()
-        super().close()
 
     @cached_property
     def ad_account(self) -> Mapping[str, Any]:

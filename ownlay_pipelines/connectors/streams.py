@@ -128,3 +128,5 @@ class Connector:
     streams: tuple[StreamSpec, ...] = field(default_factory=tuple)
     credential_names: tuple[str, ...] = ()
     """Credentials a live connection must name in the registry (e.g. access_token)."""
+    optional_credential_names: tuple[str, ...] = ()
+    """Credentials read when the registry names them (e.g. a refresh grant, `http/oauth.py`)."""

@@ -7,6 +7,7 @@ else — when to wait, when to retry, when to give up — happens here, the same
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
@@ -26,6 +27,7 @@ from ownlay_pipelines.http.errors import (
     RetryBudgetExhausted,
     TransientError,
 )
+from ownlay_pipelines.http.oauth import AccessTokenSource
 from ownlay_pipelines.http.rate_limit import RateLimit, RateLimiterRegistry, TokenBucket
 from ownlay_pipelines.http.redaction import Redactor, install_httpx_log_filter
 from ownlay_pipelines.http.responses import classify_status, parse_json_body
@@ -95,6 +97,7 @@ class ApiClient:
         breaker: CircuitBreaker | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         rng: random.Random | None = None,
+        tokens: AccessTokenSource | None = None,
     ) -> None:
         if not getattr(type(self), "platform", ""):
             raise TypeError(f"{type(self).__name__} must set the class attribute `platform`")
@@ -104,6 +107,8 @@ class ApiClient:
         self.retry_policy = retry_policy
         self.breaker = breaker if breaker is not None else CircuitBreaker(clock=self.clock)
         self.stats = RequestStats()
+        self.tokens = tokens
+        """Refreshing OAuth access tokens, when the connection has a refresh token."""
         self._rng = rng if rng is not None else random.Random()
         self._bucket = self._make_bucket(rate_limits, limiter_registry)
         self._resume_at: float | None = None
@@ -129,15 +134,26 @@ class ApiClient:
         """Seconds to pause before the next call, read from usage headers on any response."""
         return 0.0
 
+    def bearer_token(self, configured: str) -> str:
+        """The OAuth access token to send: from `tokens` (refreshed when due) when the connection
+        has a refresh token, else the `configured` one."""
+        return self.tokens.token() if self.tokens is not None else configured
+
     def secret_values(self) -> list[str]:
-        """Every credential value scrubbed from error messages (default: the auth headers and
-        parameters). Clients that mint tokens override this so scrubbing never mints one."""
-        return [*self.auth_headers().values(), *self.auth_params().values()]
+        """Every credential value scrubbed from error messages: the auth headers and parameters,
+        and the refresh grant's secrets. A failing token refresh leaves only the latter."""
+        values = list(self.tokens.secrets) if self.tokens is not None else []
+        with contextlib.suppress(ApiError):
+            values += [*self.auth_headers().values(), *self.auth_params().values()]
+        return values
 
     def refresh_credentials(self) -> bool:
-        """Renew short-lived credentials after an AuthExpired answer; True when renewed, so the
-        call is tried once more. Clients with OAuth refresh tokens override this."""
-        return False
+        """Renew the OAuth access token after an AuthExpired answer; True when renewed, so the
+        call is tried once more. Without a refresh token there is nothing to renew."""
+        if self.tokens is None:
+            return False
+        self.tokens.refresh()
+        return True
 
     def request(
         self,
@@ -216,7 +232,9 @@ class ApiClient:
             attempt += 1
 
     def close(self) -> None:
-        """Close the underlying connection pool."""
+        """Close the underlying connection pools."""
+        if self.tokens is not None:
+            self.tokens.close()
         self._http.close()
 
     def __enter__(self) -> Self:

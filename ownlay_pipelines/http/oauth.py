@@ -8,13 +8,18 @@ answered 401 anyway. A refused refresh is `AuthExpired`: someone has to re-autho
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
-from ownlay_pipelines.http.clock import Clock
+from ownlay_pipelines.http.clock import Clock, SystemClock
 from ownlay_pipelines.http.errors import AuthExpired, TransientError
 
+REFRESH_CREDENTIALS = ("client_id", "client_secret", "refresh_token")
+"""Optional credentials that turn on refreshing for a platform whose tokens may expire."""
 REFRESH_EARLY_SECONDS = 300.0
 """Renew a token this long before its `expires_in` runs out, so no call carries a dying one."""
 
@@ -39,13 +44,15 @@ class AccessTokenSource:
         clock: Clock,
         transport: httpx.BaseTransport | None = None,
         early_seconds: float = REFRESH_EARLY_SECONDS,
+        initial_token: str | None = None,
     ) -> None:
         self._grant = grant
         self._clock = clock
         self._early = early_seconds
         self._http = httpx.Client(transport=transport, timeout=httpx.Timeout(30.0, connect=10.0))
-        self._token: str | None = None
-        self._expires_at = 0.0
+        self._token = initial_token or None
+        # A configured token's expiry is unknown: it is used until the platform refuses it.
+        self._expires_at = math.inf if self._token else 0.0
         self.refreshes = 0
 
     @property
@@ -102,3 +109,23 @@ def _json(response: httpx.Response) -> dict:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def token_source(
+    credentials: Mapping[str, str], token_url: str, client_options: Mapping[str, Any]
+) -> AccessTokenSource | None:
+    """A refreshing token source when `credentials` hold a refresh grant, else None. The
+    configured `access_token`, if any, is used first; `client_options` give clock and transport."""
+    if not all(credentials.get(name) for name in REFRESH_CREDENTIALS):
+        return None
+    return AccessTokenSource(
+        RefreshGrant(
+            token_url,
+            credentials["client_id"],
+            credentials["client_secret"],
+            credentials["refresh_token"],
+        ),
+        clock=client_options.get("clock") or SystemClock(),
+        transport=client_options.get("transport"),
+        initial_token=credentials.get("access_token"),
+    )

@@ -3,11 +3,10 @@ AuthExpired without the secrets in its message."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
+from ownlay_pipelines.connectors import google_ads
 from ownlay_pipelines.http.client import ApiClient
 from ownlay_pipelines.http.clock import FakeClock
 from ownlay_pipelines.http.errors import AuthExpired
@@ -48,19 +47,8 @@ class Peer:
 class OAuthClient(ApiClient):
     platform = "example"
 
-    def __init__(self, *, tokens: AccessTokenSource, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.tokens = tokens
-
     def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens.token()}"}
-
-    def refresh_credentials(self) -> bool:
-        self.tokens.refresh()
-        return True
-
-    def secret_values(self) -> list[str]:
-        return list(self.tokens.secrets)
+        return {"Authorization": f"Bearer {self.bearer_token('')}"}
 
 
 def _client(peer: Peer, clock: FakeClock) -> OAuthClient:
@@ -99,3 +87,39 @@ def test_a_refused_refresh_is_auth_expired_and_names_no_secret(clock: FakeClock)
         client.request_json("GET", "things")
     assert "secret" not in str(caught.value)
     assert client.tokens.refreshes == 0
+
+
+def _google_peer(requests: list[str]):
+    def answer(request: httpx.Request) -> httpx.Response:
+        requests.append(f"{request.method} {request.url.host}")
+        if request.url.host == "oauth2.googleapis.com":
+            return httpx.Response(200, json={"access_token": "fresh", "expires_in": 3599})
+        if request.headers["authorization"] != "Bearer fresh":
+            return httpx.Response(401, json={"error": {"code": 401, "status": "UNAUTHENTICATED",
+                                                       "message": "token expired"}})  # fmt: skip
+        return httpx.Response(200, json={"results": []})
+
+    return httpx.MockTransport(answer)
+
+
+def test_google_ads_renews_its_one_hour_token_when_a_refresh_grant_is_configured(clock):
+    requests: list[str] = []
+    credentials = {"access_token": "stale", "developer_token": "dev"}
+    grant = {"client_id": "app", "client_secret": "s3cret", "refresh_token": "r3fresh"}
+    client = google_ads.build_client(
+        credentials=credentials | grant,
+        account_id="1",
+        transport=_google_peer(requests),
+        clock=clock,
+    )
+
+    assert list(client.search("SELECT campaign.id FROM campaign")) == []
+    assert requests == ["POST googleads.googleapis.com", "POST oauth2.googleapis.com",
+                        "POST googleads.googleapis.com"]  # fmt: skip
+    without_grant = google_ads.build_client(
+        credentials=credentials, account_id="1", transport=_google_peer([]), clock=clock
+    )
+    with pytest.raises(AuthExpired, match="token expired"):
+        list(without_grant.search("SELECT campaign.id FROM campaign"))
+    assert google_ads.CONNECTOR.optional_credential_names == ("client_id", "client_secret",
+                                                             "refresh_token")  # fmt: skip
