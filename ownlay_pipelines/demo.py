@@ -226,11 +226,11 @@ def summary(warehouse_path: Path) -> str:
     lines += [f"  {view:<{width}}  {rows:>8,}" for view, rows in counts]
     lines += ["", "Unified totals by workspace and platform (money in the account currency):"]
     lines.append(
-        f"  {'workspace':<14}{'platform':<12}{'cur':<5}{'rows':>6}{'spend':>16}{'clicks':>10}{'conv':>10}"
+        f"  {'workspace':<14}{'platform':<14}{'cur':<5}{'rows':>6}{'spend':>16}{'clicks':>10}{'conv':>10}"
     )
     for workspace, platform, currency, rows, spend, clicks, conversions in totals:
         lines.append(
-            f"  {workspace:<14}{platform:<12}{currency:<5}{rows:>6}{spend:>16,.2f}{clicks:>10,}{conversions:>10,.1f}"
+            f"  {workspace:<14}{platform:<14}{currency:<5}{rows:>6}{spend:>16,.2f}{clicks:>10,}{conversions:>10,.1f}"
         )
     lines += [
         "",

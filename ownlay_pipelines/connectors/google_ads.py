@@ -44,6 +44,7 @@ from ownlay_pipelines.http.errors import (
     RateLimited,
     TransientError,
 )
+from ownlay_pipelines.http.oauth import REFRESH_CREDENTIALS, token_source
 from ownlay_pipelines.http.pagination import PageTokenPaginator
 from ownlay_pipelines.http.rate_limit import RateLimit
 from ownlay_pipelines.http.responses import error_object
@@ -51,6 +52,8 @@ from ownlay_pipelines.schema.campaign_metrics import MONEY, campaign_day_schema
 from ownlay_pipelines.schema.platforms import Platform
 
 API_VERSION = "v21"
+TOKEN_URL = "https://oauth2.googleapis.com/token"
+"""Where a refresh grant is exchanged for a new access token (used when one is configured)."""
 BASE_URL = f"https://googleads.googleapis.com/{API_VERSION}"
 CONVERSION_WINDOW_DAYS = 30
 """Conversions are restated on the click date for the conversion action's window (1–90 days)."""
@@ -80,7 +83,7 @@ class GoogleAdsClient(ApiClient):
 
     def auth_headers(self) -> dict[str, str]:
         headers = {
-            "Authorization": f"Bearer {self._access_token}",
+            "Authorization": f"Bearer {self.bearer_token(self._access_token)}",
             "developer-token": self._developer_token,
         }
         if self._login_customer_id:
@@ -424,8 +427,12 @@ STREAMS: tuple[StreamSpec, ...] = (
 
 
 def build_client(*, credentials: Mapping[str, str], **client_options: Any) -> GoogleAdsClient:
-    """A client for one customer; `credentials` holds `access_token` and `developer_token`."""
+    """A client for one customer; `credentials` holds `access_token` and `developer_token`,
+    and optionally a refresh grant (`client_id`, `client_secret`, `refresh_token`) that renews the
+    one-hour access token before it expires and when it is refused."""
+    tokens = token_source(credentials, TOKEN_URL, client_options)
     return GoogleAdsClient(
+        tokens=tokens,
         access_token=credentials["access_token"],
         developer_token=credentials["developer_token"],
         login_customer_id=credentials.get("login_customer_id"),
@@ -443,4 +450,5 @@ CONNECTOR = Connector(
     ),
     streams=STREAMS,
     credential_names=("access_token", "developer_token"),
+    optional_credential_names=REFRESH_CREDENTIALS,
 )

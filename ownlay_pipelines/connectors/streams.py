@@ -17,6 +17,7 @@ from ownlay_pipelines.http.client import ApiClient
 from ownlay_pipelines.http.rate_limit import RateLimit
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.registry.workspaces import Connection, Workspace
+from ownlay_pipelines.schema.campaign_metrics import MONEY
 from ownlay_pipelines.schema.date_range import DateRange
 from ownlay_pipelines.schema.platforms import Platform
 
@@ -62,6 +63,20 @@ def key_fields(*names: str) -> list[pa.Field]:
 def text_fields(*names: str) -> list[pa.Field]:
     """Nullable text columns."""
     return [pa.field(n, pa.string()) for n in names]
+
+
+def campaign_snapshot_schema(*extra: pa.Field) -> pa.Schema:
+    """A `campaigns` snapshot: the columns the unified model joins on (`connectors/platform.py`)
+    plus objective, daily budget and currency, then a platform's `extra` columns."""
+    return pa.schema(
+        [
+            *key_fields("campaign_id"),
+            *text_fields("campaign_name", "status", "platform_status", "objective"),
+            pa.field("daily_budget", MONEY),
+            pa.field("currency", pa.string()),
+            *extra,
+        ]
+    )
 
 
 Record = Mapping[str, Any]
@@ -113,3 +128,5 @@ class Connector:
     streams: tuple[StreamSpec, ...] = field(default_factory=tuple)
     credential_names: tuple[str, ...] = ()
     """Credentials a live connection must name in the registry (e.g. access_token)."""
+    optional_credential_names: tuple[str, ...] = ()
+    """Credentials read when the registry names them (e.g. a refresh grant, `http/oauth.py`)."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from ownlay_pipelines.connectors.restatements import record_restatements
 from ownlay_pipelines.connectors.streams import FetchRequest, Partitioning, StreamSpec
 from ownlay_pipelines.connectors.wire_values import RowError, dig, to_date
 from ownlay_pipelines.http.client import ApiClient
@@ -35,6 +36,8 @@ class StreamRunResult:
     rows: int = 0
     quarantined: int = 0
     duplicates_dropped: int = 0
+    restated_accounts: int = 0
+    """Account-days whose numbers moved since the previous sync (rows added to the ledger)."""
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
     http: Counter[str] = field(default_factory=Counter)
     preview: list[dict[str, Any]] = field(default_factory=list)
@@ -59,6 +62,7 @@ def sync_stream(
     open_client: ClientOpener,
     lake_root: Path,
     days: Sequence[date] = (),
+    synced_at: datetime | None = None,
 ) -> StreamRunResult:
     """Fetch `spec` for every `workspace` account on its platform and replace the partitions.
 
@@ -84,8 +88,9 @@ def sync_stream(
     result.quarantined = len(refused)
     result.quarantine_reasons.update(f"{r.field}: {r.reason}" for r in refused)
     partitions = sorted(set(days)) if dated else [None]
+    stamp = synced_at or datetime.now(UTC)
     for report_date in partitions:
-        _write(spec, lake_root, workspace.id, report_date, kept, refused, result)
+        _write(spec, lake_root, workspace.id, report_date, kept, refused, result, stamp)
     result.preview = kept[:10]
     return result
 
@@ -151,8 +156,19 @@ def _write(
     kept: list[dict[str, Any]],
     refused: list[QuarantinedRow],
     result: StreamRunResult,
+    synced_at: datetime,
 ) -> None:
     rows = [r for r in kept if report_date is None or r["report_date"] == report_date]
+    if spec.feeds_campaign_metrics and report_date is not None:
+        result.restated_accounts += record_restatements(
+            lake_root,
+            spec.ref,
+            platform=spec.platform.value,
+            workspace_id=workspace_id,
+            report_date=report_date,
+            new_rows=rows,
+            synced_at=synced_at,
+        )
     bad = [r for r in refused if report_date is None or r.report_date == report_date]
     table = pa.Table.from_pylist(rows, schema=spec.schema)
     result.written.append(

@@ -140,6 +140,11 @@ class PlatformClientsResource(dg.ConfigurableResource):
                         allow_retries=False,
                     )
                 credentials[name] = value
+            for name in connector.optional_credential_names:
+                env_var = connection.credentials.get(name)
+                value = dg.EnvVar(env_var).get_value() if env_var else None
+                if value:
+                    credentials[name] = value
             return connector.build_client(
                 credentials=credentials,
                 account_id=connection.account_id,

@@ -7,6 +7,7 @@ else — when to wait, when to retry, when to give up — happens here, the same
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
@@ -19,7 +20,14 @@ import httpx
 
 from ownlay_pipelines.http.circuit_breaker import CircuitBreaker
 from ownlay_pipelines.http.clock import Clock, SystemClock
-from ownlay_pipelines.http.errors import ApiError, RateLimited, RetryBudgetExhausted, TransientError
+from ownlay_pipelines.http.errors import (
+    ApiError,
+    AuthExpired,
+    RateLimited,
+    RetryBudgetExhausted,
+    TransientError,
+)
+from ownlay_pipelines.http.oauth import AccessTokenSource
 from ownlay_pipelines.http.rate_limit import RateLimit, RateLimiterRegistry, TokenBucket
 from ownlay_pipelines.http.redaction import Redactor, install_httpx_log_filter
 from ownlay_pipelines.http.responses import classify_status, parse_json_body
@@ -89,6 +97,7 @@ class ApiClient:
         breaker: CircuitBreaker | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         rng: random.Random | None = None,
+        tokens: AccessTokenSource | None = None,
     ) -> None:
         if not getattr(type(self), "platform", ""):
             raise TypeError(f"{type(self).__name__} must set the class attribute `platform`")
@@ -98,6 +107,8 @@ class ApiClient:
         self.retry_policy = retry_policy
         self.breaker = breaker if breaker is not None else CircuitBreaker(clock=self.clock)
         self.stats = RequestStats()
+        self.tokens = tokens
+        """Refreshing OAuth access tokens, when the connection has a refresh token."""
         self._rng = rng if rng is not None else random.Random()
         self._bucket = self._make_bucket(rate_limits, limiter_registry)
         self._resume_at: float | None = None
@@ -122,6 +133,27 @@ class ApiClient:
     def observe(self, response: httpx.Response) -> float:
         """Seconds to pause before the next call, read from usage headers on any response."""
         return 0.0
+
+    def bearer_token(self, configured: str) -> str:
+        """The OAuth access token to send: from `tokens` (refreshed when due) when the connection
+        has a refresh token, else the `configured` one."""
+        return self.tokens.token() if self.tokens is not None else configured
+
+    def secret_values(self) -> list[str]:
+        """Every credential value scrubbed from error messages: the auth headers and parameters,
+        and the refresh grant's secrets. A failing token refresh leaves only the latter."""
+        values = list(self.tokens.secrets) if self.tokens is not None else []
+        with contextlib.suppress(ApiError):
+            values += [*self.auth_headers().values(), *self.auth_params().values()]
+        return values
+
+    def refresh_credentials(self) -> bool:
+        """Renew the OAuth access token after an AuthExpired answer; True when renewed, so the
+        call is tried once more. Without a refresh token there is nothing to renew."""
+        if self.tokens is None:
+            return False
+        self.tokens.refresh()
+        return True
 
     def request(
         self,
@@ -169,12 +201,18 @@ class ApiClient:
         """
         started = self.clock.monotonic()
         attempt = 1
+        refreshed = False
         while True:
             try:
                 return self._attempt(method, url, parse, params, json, headers)
             except ApiError as error:
                 self._stamp(error)
                 self.stats.count_error(error)
+                if isinstance(error, AuthExpired) and not refreshed and self.refresh_credentials():
+                    # A token that expired early (or was revoked and re-issued): one more try.
+                    refreshed = True
+                    self.stats.retries += 1
+                    continue
                 if not error.retryable:
                     raise
                 try:
@@ -194,7 +232,9 @@ class ApiClient:
             attempt += 1
 
     def close(self) -> None:
-        """Close the underlying connection pool."""
+        """Close the underlying connection pools."""
+        if self.tokens is not None:
+            self.tokens.close()
         self._http.close()
 
     def __enter__(self) -> Self:
@@ -280,7 +320,7 @@ class ApiClient:
 
     def _stamp(self, error: ApiError) -> None:
         """Say where the error happened and scrub credentials from its message."""
-        redact = Redactor([*self.auth_headers().values(), *self.auth_params().values()])
+        redact = Redactor(self.secret_values())
         error.platform = error.platform or self.platform
         error.account_id = error.account_id or self.account_id
         error.message = redact(error.message)

@@ -23,7 +23,7 @@ from ownlay_pipelines.sandbox.shop_entities import (
     Visit,
     VisitOutcome,
 )
-from ownlay_pipelines.sandbox.visitors import REFERRERS
+from ownlay_pipelines.sandbox.visitors import referrer
 
 if TYPE_CHECKING:
     from ownlay_pipelines.sandbox.world import SandboxWorld
@@ -82,7 +82,7 @@ class _Renderer:
                 session = self._id("session", visit.visitor_id, click.at.isoformat())
                 events.append(
                     self._page_view(
-                        visit, len(events), session, click.at, click.url, REFERRERS[click.platform]
+                        visit, len(events), session, click.at, click.url, referrer(click.platform)
                     )
                 )
         session = self._id("session", visit.visitor_id, "final")

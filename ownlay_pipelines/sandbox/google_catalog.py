@@ -33,7 +33,22 @@ from ownlay_pipelines.sandbox.entities import (
     Keyword,
     SandboxAccount,
 )
+from ownlay_pipelines.sandbox.performance import DeliveryProfile
 from ownlay_pipelines.sandbox.seeding import rng_for
+
+DELIVERY = DeliveryProfile(
+    budget_utilisation=(0.55, 0.95),
+    ctr_mean=(0.02, 0.035),
+    cpc_usd=(0.8, 2.8),
+    conversion_rate=(0.02, 0.06),
+    order_value_usd=(40, 130),
+    frequency=None,
+    # Data-driven attribution hands out fractional credit (reported with two decimals).
+    fractional_conversions=True,
+    restatement_days=30,
+    reports_actions=False,
+)
+"""How Google Ads campaigns deliver; conversions restate for the 30-day conversion window."""
 
 SEARCH = "SEARCH"
 DISPLAY = "DISPLAY"

@@ -29,7 +29,21 @@ from ownlay_pipelines.sandbox.entities import (
     Creative,
     SandboxAccount,
 )
+from ownlay_pipelines.sandbox.performance import DeliveryProfile
 from ownlay_pipelines.sandbox.seeding import digits, rng_for
+
+DELIVERY = DeliveryProfile(
+    budget_utilisation=(0.6, 0.95),
+    ctr_mean=(0.008, 0.02),
+    cpc_usd=(0.5, 1.6),
+    conversion_rate=(0.015, 0.045),
+    order_value_usd=(35, 110),
+    frequency=(1.05, 1.6),
+    fractional_conversions=False,
+    restatement_days=28,
+    reports_actions=True,
+)
+"""How Meta campaigns deliver; purchases restate for the 28-day click window (§1.1)."""
 
 FUNNELS = (
     ("Prospecting", "OUTCOME_SALES"),

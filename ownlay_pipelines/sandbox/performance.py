@@ -50,33 +50,8 @@ class DeliveryProfile:
     fractional_conversions: bool
     restatement_days: int
     reports_actions: bool
-
-
-DELIVERY_PROFILES = {
-    "meta_ads": DeliveryProfile(
-        budget_utilisation=(0.6, 0.95),
-        ctr_mean=(0.008, 0.02),
-        cpc_usd=(0.5, 1.6),
-        conversion_rate=(0.015, 0.045),
-        order_value_usd=(35, 110),
-        frequency=(1.05, 1.6),
-        fractional_conversions=False,
-        restatement_days=28,
-        reports_actions=True,
-    ),
-    "google_ads": DeliveryProfile(
-        budget_utilisation=(0.55, 0.95),
-        ctr_mean=(0.02, 0.035),
-        cpc_usd=(0.8, 2.8),
-        conversion_rate=(0.02, 0.06),
-        order_value_usd=(40, 130),
-        frequency=None,
-        # Data-driven attribution hands out fractional credit (reported with two decimals).
-        fractional_conversions=True,
-        restatement_days=30,
-        reports_actions=False,
-    ),
-}
+    reports_in_utc: bool = False
+    """True when report days are UTC days whatever the account's timezone (LinkedIn, §1.4)."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The sandbox as an httpx transport: requests are routed by host to each platform's simulator.
 
 Connectors keep their real HTTP code path — URLs, headers, paging, error handling — and only the
-transport changes: `httpx.Client(transport=sandbox_transport(world))`. A platform joins the
-sandbox by adding its simulator class to `SIMULATORS` under the host its API lives on.
+transport changes: `httpx.Client(transport=sandbox_transport(world))`. A platform plug-in
+(`connectors/platform.py`) brings its simulators with every host each serves (API host, OAuth
+token host, …); a source without a plug-in adds its simulator class to `SIMULATORS` under its host.
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ import httpx
 
 from ownlay_pipelines.sandbox.faults import FaultDice, FaultPlan
 from ownlay_pipelines.sandbox.fx import EcbFxSimulator
-from ownlay_pipelines.sandbox.google_ads import GoogleAdsSimulator
-from ownlay_pipelines.sandbox.meta_ads import MetaAdsSimulator
 from ownlay_pipelines.sandbox.omnisend import OmnisendSimulator
-from ownlay_pipelines.sandbox.shopify import ShopifySimulator
 from ownlay_pipelines.sandbox.world import SandboxWorld
 
 SECRET_PARAMS = frozenset(
@@ -46,14 +44,12 @@ class PlatformSimulator(Protocol):
 
 SimulatorFactory = Callable[[SandboxWorld, FaultPlan], PlatformSimulator]
 SIMULATORS: dict[str, SimulatorFactory] = {
-    MetaAdsSimulator.host: MetaAdsSimulator,
-    GoogleAdsSimulator.host: GoogleAdsSimulator,
     OmnisendSimulator.host: OmnisendSimulator,
-    ShopifySimulator.host: ShopifySimulator,
     EcbFxSimulator.host: EcbFxSimulator,
 }
-"""Host → simulator class: every platform API the sandbox serves. A simulator registered on a
-parent domain also serves its subdomains (each shop's `<shop>.myshopify.com`)."""
+"""Host → simulator class for sources without a platform plug-in (one line each). With the
+plug-ins' simulators, these are every API the sandbox serves. A simulator registered on a parent
+domain also serves its subdomains (each shop's `<shop>.myshopify.com`)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,11 @@ class LoggedRequest:
 class SandboxTransport(httpx.MockTransport):
     """An httpx transport serving every registered simulator; `request_log` records each call."""
 
-    def __init__(self, world: SandboxWorld, simulators: Iterable[PlatformSimulator]) -> None:
+    def __init__(
+        self,
+        world: SandboxWorld,
+        simulators: Iterable[PlatformSimulator | tuple[PlatformSimulator, Iterable[str]]],
+    ) -> None:
         super().__init__(self._route)
         self.world = world
         self.simulators: dict[str, PlatformSimulator] = {}
@@ -81,27 +81,34 @@ class SandboxTransport(httpx.MockTransport):
         # Simulators count requests to decide faults; one request at a time keeps that exact
         # when a client shares the transport across threads.
         self._lock = threading.Lock()
-        for simulator in simulators:
-            self.register(simulator)
+        for entry in simulators:
+            simulator, hosts = entry if isinstance(entry, tuple) else (entry, ())
+            self.register(simulator, hosts)
 
-    def register(self, simulator: PlatformSimulator) -> None:
-        """Serve `simulator` on its host, replacing the one there (e.g. with a small page size)."""
-        self.simulators[simulator.host] = simulator
+    def register(self, simulator: PlatformSimulator, hosts: Iterable[str] = ()) -> None:
+        """Serve `simulator` on `hosts` (default: its own `host`), replacing the simulator there
+        (e.g. with one using a small page size)."""
+        for host in tuple(hosts) or (simulator.host,):
+            self.simulators[host] = simulator
 
     def simulator(self, platform: str) -> PlatformSimulator:
         """The simulator of `platform` (e.g. to read its `malformed_keys` or `dice.fired`)."""
-        for simulator in self.simulators.values():
+        for simulator in self._distinct():
             if simulator.platform == platform:
                 return simulator
         raise KeyError(
             f"no simulator for platform {platform!r} (serving: "
-            f"{', '.join(s.platform for s in self.simulators.values())})"
+            f"{', '.join(s.platform for s in self._distinct())})"
         )
 
     def set_faults(self, plan: FaultPlan) -> None:
         """Apply a new fault plan to every simulator from the next request on."""
-        for simulator in self.simulators.values():
+        for simulator in self._distinct():
             simulator.use_faults(plan)
+
+    def _distinct(self) -> list[PlatformSimulator]:
+        """Each simulator once, though it may serve several hosts."""
+        return list({id(s): s for s in self.simulators.values()}.values())
 
     def requests_to(self, host: str) -> list[LoggedRequest]:
         """The logged requests that went to `host`, in order."""
@@ -123,8 +130,17 @@ class SandboxTransport(httpx.MockTransport):
 
 def sandbox_transport(world: SandboxWorld, faults: FaultPlan | None = None) -> SandboxTransport:
     """A transport serving every platform simulator from `world`, with `faults` injected."""
+    # Imported here: plug-ins name their simulators, which import the sandbox package.
+    from ownlay_pipelines.connectors.catalog import PLATFORMS
+
     plan = faults or FaultPlan()
-    return SandboxTransport(world, [factory(world, plan) for factory in SIMULATORS.values()])
+    served: list[PlatformSimulator | tuple[PlatformSimulator, Iterable[str]]] = [
+        (entry.factory(world, plan), entry.hosts)
+        for plugin in PLATFORMS
+        for entry in plugin.simulators
+    ]
+    served += [factory(world, plan) for factory in SIMULATORS.values()]
+    return SandboxTransport(world, served)
 
 
 def _redacted(url: httpx.URL) -> str:

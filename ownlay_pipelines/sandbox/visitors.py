@@ -8,8 +8,9 @@ buyers per day come without any ad click in the last 7 days (organic). Every vis
 browser (`visitor_id`), so one visitor's clicks never reach another visitor's order.
 
 The URLs carry what the ad platforms really append: the ad's own UTM parameters and the
-platform's click id (Meta `fbclid`, Google auto-tagging `gclid`). The map below belongs to the
-sandbox on purpose: the attribution model has its own, and a shared one would hide a bug in both.
+platform's click id (Meta `fbclid`, Google auto-tagging `gclid`, …), as each platform plug-in
+declares it (`ClickId`). That declaration belongs to the sandbox side on purpose: the attribution
+model has its own map (`models/channels.py`), and a shared one would hide a bug in both.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ownlay_pipelines.sandbox.catalog import Brand
 from ownlay_pipelines.sandbox.entities import Ad, Campaign, SandboxAccount
+from ownlay_pipelines.sandbox.plugins import modelled_ad_platforms
 from ownlay_pipelines.sandbox.seeding import poisson, rng_for, stable_seed
 from ownlay_pipelines.sandbox.shop_catalog import build_products, draw_lines
 from ownlay_pipelines.sandbox.shop_entities import Click, LineItem, Visit, VisitOutcome
@@ -29,9 +31,6 @@ from ownlay_pipelines.sandbox.shop_entities import Click, LineItem, Visit, Visit
 if TYPE_CHECKING:
     from ownlay_pipelines.sandbox.world import SandboxWorld
 
-CLICK_ID_PARAMETERS = {"meta_ads": ("fbclid", "IwAR", 40), "google_ads": ("gclid", "Cj0KCQ", 80)}
-"""Platform → (query parameter, id prefix, id length) the platform adds to every ad click."""
-REFERRERS = {"meta_ads": "https://l.facebook.com/", "google_ads": "https://www.google.com/"}
 REAL_ORDER_SHARE = 0.65
 """Share of a platform's claimed conversions that are real orders last-clicked on that campaign."""
 BOUNCE_SHARE = 0.02
@@ -67,6 +66,11 @@ class VisitorModel:
         self.products = build_products(
             self.seed, workspace_id, workspace.currency, world.timeline_anchor
         )
+        self.click_ids = {
+            platform: plugin.click_id
+            for platform, plugin in modelled_ad_platforms().items()
+            if plugin.click_id is not None
+        }
         self.campaigns = [
             AdCampaign(
                 account,
@@ -78,7 +82,7 @@ class VisitorModel:
                 ),
             )
             for account in world.accounts()
-            if account.workspace_id == workspace_id and account.platform in CLICK_ID_PARAMETERS
+            if account.workspace_id == workspace_id and account.platform in self.click_ids
             for campaign in world.campaigns(account.platform, account.account_id)
         ]
 
@@ -181,7 +185,7 @@ class VisitorModel:
             if same_session
             else ordered - timedelta(minutes=rng.uniform(4, 20)),
             landing_url=click.url if same_session else f"{self.site}/",
-            referrer=REFERRERS[click.platform] if same_session else None,
+            referrer=referrer(click.platform) if same_session else None,
             ended_at=ordered,
             outcome=VisitOutcome.PURCHASE,
             line_items=self._lines(rng, *identity, index),
@@ -204,7 +208,7 @@ class VisitorModel:
             clicks=(click,),
             session_start=click.at,
             landing_url=click.url,
-            referrer=REFERRERS[click.platform],
+            referrer=referrer(click.platform),
             ended_at=_whole_second(click.at + length),
             outcome=outcome,
             line_items=() if bounced else self._lines(rng, *identity, index),
@@ -221,8 +225,9 @@ class VisitorModel:
 
     def _click(self, rng: random.Random, ad_campaign: AdCampaign, at: datetime) -> Click:
         account, campaign = ad_campaign.account, ad_campaign.campaign
-        parameter, prefix, length = CLICK_ID_PARAMETERS[account.platform]
-        click_id = prefix + base64.urlsafe_b64encode(rng.randbytes(length)).decode()[:length]
+        spec = self.click_ids[account.platform]
+        length = spec.length
+        click_id = spec.prefix + base64.urlsafe_b64encode(rng.randbytes(length)).decode()[:length]
         landing = rng.choice(ad_campaign.ads).final_urls[0] if ad_campaign.ads else self.site
         separator = "&" if "?" in landing else "?"
         return Click(
@@ -230,7 +235,7 @@ class VisitorModel:
             platform=account.platform,
             account_id=account.account_id,
             campaign_id=campaign.campaign_id,
-            url=f"{landing}{separator}{parameter}={click_id}",
+            url=f"{landing}{separator}{spec.parameter}={click_id}",
         )
 
     def _lines(self, rng: random.Random, *identity: object) -> tuple[LineItem, ...]:
@@ -240,6 +245,13 @@ class VisitorModel:
 
     def _visitor_id(self, *identity: object) -> str:
         return f"v-{stable_seed(self.seed, 'visitor', self.workspace_id, *identity):016x}"
+
+
+def referrer(platform: str) -> str:
+    """The Referer of a visit arriving from an ad click on `platform`."""
+    click_id = modelled_ad_platforms()[platform].click_id
+    assert click_id is not None, f"{platform} declares no click id"
+    return click_id.referrer
 
 
 def _whole_second(moment: datetime) -> datetime:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ownlay_pipelines.registry.workspaces import Registry
 from ownlay_pipelines.sandbox.catalog import AccountCatalog, Brand
@@ -29,34 +29,28 @@ from ownlay_pipelines.sandbox.entities import (
     Keyword,
     SandboxAccount,
 )
-from ownlay_pipelines.sandbox.google_catalog import build_google_catalog
 from ownlay_pipelines.sandbox.incidents import IncidentPlan
-from ownlay_pipelines.sandbox.meta_catalog import build_meta_catalog
 from ownlay_pipelines.sandbox.orders import Shop
 from ownlay_pipelines.sandbox.performance import (
-    DELIVERY_PROFILES,
     CampaignTraits,
     DayAge,
+    DeliveryProfile,
     FinalDay,
     campaign_traits,
     final_day,
     reported_day,
 )
+from ownlay_pipelines.sandbox.plugins import modelled_ad_platforms
+
+if TYPE_CHECKING:
+    pass
 
 TIMELINE_EPOCH = date(2024, 1, 1)
 TIMELINE_PERIOD_DAYS = 364
 """52 weeks, so an anchor is always a Monday and weekday seasonality lines up across periods."""
 
 CatalogBuilder = Callable[[int, SandboxAccount, Brand, date], AccountCatalog]
-CATALOG_BUILDERS: dict[str, CatalogBuilder] = {
-    "meta_ads": build_meta_catalog,
-    "google_ads": build_google_catalog,
-}
-"""Platforms the world models entities and delivery for; a new platform adds its builder here
-and its delivery profile to `performance.DELIVERY_PROFILES`."""
-NON_AD_PLATFORMS = frozenset({"omnisend", "shopify"})
-"""Connected platforms that are not ad accounts; `sandbox/omnisend_catalog.py` models their brands
-and `sandbox/orders.py` the shops (`SandboxWorld.shop`)."""
+"""Builds every entity of one ad account from (seed, account, brand, timeline anchor)."""
 
 AD_ACCOUNT_CURRENCIES = {("meta_ads", "1000000004"): "USD"}
 """Ad accounts billed in another currency than their workspace's (an agency's USD account
@@ -94,11 +88,12 @@ class SandboxWorld:
         self.incidents = incidents or IncidentPlan()
         """Known incidents changing what the platforms report (`sandbox/incidents.py`)."""
         self.timeline_anchor = timeline_anchor(self.now)
+        self._plugins = modelled_ad_platforms()
         self._accounts: dict[tuple[str, str], SandboxAccount] = {}
         self._brands: dict[tuple[str, str], Brand] = {}
         for workspace in registry.workspaces:
             for connection in workspace.connections:
-                if connection.platform in NON_AD_PLATFORMS:
+                if connection.platform not in self._plugins:
                     continue
                 key = (str(connection.platform), connection.account_id)
                 if key in self._accounts:
@@ -111,7 +106,7 @@ class SandboxWorld:
                     platform=key[0],
                     account_id=connection.account_id,
                     name=connection.account_name or f"{workspace.name} - {key[0]}",
-                    timezone=workspace.timezone,
+                    timezone="UTC" if self._delivery(key[0]).reports_in_utc else workspace.timezone,
                     currency=AD_ACCOUNT_CURRENCIES.get(key, workspace.currency),
                 )
                 self._brands[key] = Brand.of(workspace.name, self._accounts[key].currency)
@@ -180,12 +175,8 @@ class SandboxWorld:
         account = self.account(platform, account_id)
         key = (account.platform, account.account_id)
         if key not in self._catalogs:
-            builder = CATALOG_BUILDERS.get(account.platform)
-            if builder is None:
-                raise ValueError(
-                    f"the sandbox does not model {account.platform} yet "
-                    f"(modelled: {', '.join(sorted(CATALOG_BUILDERS))})"
-                )
+            builder = self._plugins[account.platform].catalog
+            assert builder is not None
             self._catalogs[key] = builder(
                 self.seed, account, self._brands[key], self.timeline_anchor
             )
@@ -212,7 +203,7 @@ class SandboxWorld:
             return None
         if self.incidents.hides(account.platform, account_id, report_date):
             return None
-        profile = DELIVERY_PROFILES[account.platform]
+        profile = self._delivery(account.platform)
         final = self._final_day(account, campaign, report_date)
         age = DayAge.of(report_date, account.zone, at)
         reported = reported_day(final, profile, account, campaign, report_date, age)
@@ -281,7 +272,7 @@ class SandboxWorld:
     def _final_day(self, account: SandboxAccount, campaign: Campaign, day: date) -> FinalDay:
         key = (account.platform, account.account_id, campaign.campaign_id, day)
         if key not in self._finals:
-            profile = DELIVERY_PROFILES[account.platform]
+            profile = self._delivery(account.platform)
             traits_key = key[:3]
             if traits_key not in self._traits:
                 self._traits[traits_key] = campaign_traits(self.seed, account, campaign, profile)
@@ -289,3 +280,8 @@ class SandboxWorld:
                 self.seed, account, campaign, self._traits[traits_key], profile, day
             )
         return self._finals[key]
+
+    def _delivery(self, platform: str) -> DeliveryProfile:
+        profile = self._plugins[platform].delivery
+        assert profile is not None
+        return profile

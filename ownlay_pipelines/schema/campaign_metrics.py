@@ -24,6 +24,9 @@ CAMPAIGN_DAY_FIELDS: tuple[pa.Field, ...] = (
     pa.field("conversion_value", MONEY, nullable=False),
 )
 
+CAMPAIGN_STATUSES: tuple[str, ...] = ("active", "paused", "removed", "other")
+"""The shared vocabulary of a campaign snapshot's `status` column, whatever the platform."""
+
 CAMPAIGN_DAY_COLUMNS: tuple[str, ...] = tuple(f.name for f in CAMPAIGN_DAY_FIELDS)
 
 

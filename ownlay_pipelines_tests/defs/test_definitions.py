@@ -2,6 +2,7 @@ from datetime import date
 
 import dagster as dg
 
+from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.definitions import defs
 from ownlay_pipelines.defs.partitions import days_by_workspace, multi_key
 from ownlay_pipelines.defs.resources import RegistryResource
@@ -10,27 +11,14 @@ from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
 
 EXPECTED_ASSETS = {
-    "raw/meta_ads/insights",
-    "raw/meta_ads/campaigns",
-    "raw/meta_ads/ad_sets",
-    "raw/meta_ads/ads",
-    "raw/meta_ads/creatives",
-    "raw/meta_ads/audiences",
-    "raw/google_ads/campaign_metrics",
-    "raw/google_ads/campaigns",
-    "raw/google_ads/ad_groups",
-    "raw/google_ads/ads",
-    "raw/google_ads/keywords",
-    "raw/google_ads/conversion_actions",
-    "raw/shopify/orders",
+    *(str(spec.ref) for _, spec in all_streams()),
     "raw/fx/daily_rates",
-    "raw/shopify/customers",
-    "raw/shopify/products",
     "raw/events",
     "unified/campaign_metrics_daily",
     "marts/attribution",
     "marts/roas_daily",
     "marts/dashboard_metrics",
+    "marts/channel_claims_daily",
     "ops/omnisend/campaigns",
     "ops/omnisend/automations",
     "ops/scraper/cvr",

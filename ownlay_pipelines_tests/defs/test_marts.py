@@ -13,6 +13,7 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
 from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily
@@ -27,6 +28,7 @@ from ownlay_pipelines.lake.tables import TableRef, table_glob
 from ownlay_pipelines.models.attribution import MODELS
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.sandbox.event_lake import write_world_events
+from ownlay_pipelines.sandbox.ga4 import reported_traffic
 from ownlay_pipelines.sandbox.world import SandboxWorld
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE, Settings
 
@@ -80,7 +82,11 @@ def build_mart_lake(
             snapshots, partition_key=workspace, instance=instance, resources=resources
         ).success
         daily = [
-            *_assets(True, tables={"insights", "campaign_metrics", "orders"}),
+            *_assets(
+                True,
+                tables={p.metrics_stream.table for p in ad_platforms()}
+                | {"orders", "traffic_daily"},
+            ),
             campaign_metrics_daily,
         ]
         assert dg.materialize(daily, instance=instance, resources=resources, tags=tags).success
@@ -111,7 +117,7 @@ def test_last_click_revenue_and_roas_equal_the_worlds_ground_truth(lake: Path):
     truth = world.shop(WORKSPACE).last_click_truth(DAYS[0], DAYS[-1])
     spend = {
         (r["report_date"], r["platform"], r["campaign_id"]): r["spend"]
-        for platform in ("meta_ads", "google_ads")
+        for platform in tuple(p.platform for p in ad_platforms())
         for r in world.ground_truth_campaign_daily(WORKSPACE, platform, DAYS[0], DAYS[-1])
     }
     roas = {
@@ -158,7 +164,7 @@ def test_dashboard_today_totals_match_the_world(lake: Path):
     spend = sum(
         (
             r["spend"]
-            for platform in ("meta_ads", "google_ads")
+            for platform in tuple(p.platform for p in ad_platforms())
             for r in world.ground_truth_campaign_daily(WORKSPACE, platform, last, last)
         ),
         Decimal(0),
@@ -178,4 +184,32 @@ def test_marts_are_single_run_backfills_with_descriptions():
         "marts/attribution",
         "marts/roas_daily",
         "marts/dashboard_metrics",
+        "marts/channel_claims_daily",
     }
+
+
+def test_channel_claims_put_platform_ga4_and_first_party_side_by_side(lake: Path):
+    world = SandboxWorld(load_registry(DEFAULT_REGISTRY_FILE), seed=7, now=NOW)
+    claims = {
+        (r["report_date"], r["channel"]): r for r in _rows(lake, "marts/channel_claims_daily")
+    }
+    roas = _rows(lake, "marts/roas_daily")
+    for platform in (p.platform for p in ad_platforms()):
+        for day in DAYS:
+            row = claims[(day, platform)]
+            truth = world.ground_truth_campaign_daily(WORKSPACE, platform, day, day)
+            assert row["platform_conversions"] == sum(r["conversions"] for r in truth)
+            assert row["first_party_orders_last_click"] == sum(
+                r["orders_last_click"]
+                for r in roas
+                if r["report_date"] == day and r["platform"] == platform
+            )
+    for day in DAYS:
+        traffic, folded = reported_traffic(world, WORKSPACE, day)
+        day_rows = [r for (d, _), r in claims.items() if d == day]
+        assert sum(r["ga4_sessions"] for r in day_rows) == sum(t.sessions for t in traffic)
+        assert sum(r["ga4_revenue"] for r in day_rows) == sum(t.revenue for t in traffic)
+        assert any(r["ga4_other_row"] for r in day_rows) == folded
+    meta = [claims[(day, "meta_ads")] for day in DAYS]
+    # Platforms claim more than GA4 credits their sessions with: the over-attribution view.
+    assert all(r["platform_vs_ga4"] is None or r["platform_vs_ga4"] >= 1 for r in meta)

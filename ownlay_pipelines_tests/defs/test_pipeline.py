@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.definitions import build_definitions
 from ownlay_pipelines.defs.partitions import multi_key
 from ownlay_pipelines.defs.resources import PlatformClientsResource, RegistryResource
@@ -69,7 +70,7 @@ def _ground_truth() -> list[tuple]:
     world = SandboxWorld(load_registry(DEFAULT_REGISTRY_FILE), seed=7, now=NOW)
     rows = [
         row
-        for platform in ("meta_ads", "google_ads")
+        for platform in tuple(p.platform for p in ad_platforms())
         for row in world.ground_truth_campaign_daily(WORKSPACE, platform, DAYS[0], DAYS[-1])
     ]
     return sorted(
@@ -98,7 +99,7 @@ def test_unified_totals_equal_the_sandbox_ground_truth_to_the_cent(tmp_path: Pat
     expected = _ground_truth()
     assert len(actual) == len(expected) > 0
     assert actual == expected
-    assert {r[0] for r in actual} == {"meta_ads", "google_ads"}
+    assert {r[0] for r in actual} == {p.platform for p in ad_platforms()}
     spend = sum((r[6] for r in actual), Decimal(0))
     assert spend == sum((r[6] for r in expected), Decimal(0))
 

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import dagster as dg
 import pytest
 
+from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.definitions import build_definitions
 from ownlay_pipelines.defs.resources import RegistryResource
 from ownlay_pipelines.defs.schedules import build_sync_schedules, default_schedule_status
@@ -14,7 +15,7 @@ from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE, Mode, Settings
 
 WORKSPACES = ["acme-outdoor", "blumen-haus", "kumo-tea"]
 """acme-outdoor is Growth, blumen-haus Starter, kumo-tea Enterprise."""
-AD_PLATFORMS = {"meta_ads", "google_ads"}
+AD_PLATFORMS = {p.platform for p in ad_platforms()}
 
 
 class Tick(NamedTuple):
@@ -101,7 +102,7 @@ def test_daily_tick_requests_the_restatement_lookback_of_each_platform(defs):
         result = _tick(defs, instance, "sync_daily_metrics", 6, 0)
 
     runs = _ad_runs(result)
-    assert len(runs) == 6
+    assert len(runs) == len(WORKSPACES) * len(AD_PLATFORMS)
     assert _range(runs[("blumen-haus", "meta_ads")]) == (
         "2026-10-23|blumen-haus",
         "2026-11-20|blumen-haus",

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.sandbox.entities import EntityStatus
 from ownlay_pipelines.sandbox.world import SandboxWorld
 from ownlay_pipelines_tests.sandbox.wire import (
@@ -82,7 +83,7 @@ def test_google_ads_metrics_add_up_to_the_ground_truth(
 
 
 def test_the_deleted_campaign_is_part_of_the_compared_span(world: SandboxWorld) -> None:
-    for platform in ("meta_ads", "google_ads"):
+    for platform in tuple(p.platform for p in ad_platforms()):
         for account in world.accounts(platform):
             span = _span_around_removal(world, platform, account.account_id)
             deleted = next(

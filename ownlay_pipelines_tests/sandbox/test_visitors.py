@@ -10,8 +10,10 @@ from urllib.parse import parse_qsl, urlsplit
 import duckdb
 import pytest
 
+from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.events.layout import event_files_glob
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
+from ownlay_pipelines.models.channels import UTM_SOURCE_PLATFORMS
 from ownlay_pipelines.registry.workspaces import Registry
 from ownlay_pipelines.sandbox.event_lake import write_world_events
 from ownlay_pipelines.sandbox.first_party_events import event_payloads
@@ -21,7 +23,7 @@ from ownlay_pipelines_tests.sandbox.wire import NOW
 
 WORKSPACE = "blumen-haus"
 START, END = date(2026, 3, 14), date(2026, 3, 18)
-CLICK_IDS = {"fbclid": ("meta_ads", "facebook"), "gclid": ("google_ads", "google")}
+CLICK_IDS = {p.click_id.parameter: p.platform for p in ad_platforms() if p.click_id is not None}
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +64,9 @@ def test_ad_clicks_carry_a_real_campaigns_utm_and_the_platforms_click_id(
     for click in clicks:
         query = dict(parse_qsl(urlsplit(click["context"]["page"]["url"]).query))
         (click_id,) = set(query) & set(CLICK_IDS)
-        platform, source = CLICK_IDS[click_id]
-        assert click["utm"]["source"] == query["utm_source"] == source
+        platform = CLICK_IDS[click_id]
+        assert click["utm"]["source"] == query["utm_source"]
+        assert UTM_SOURCE_PLATFORMS[query["utm_source"]] == platform
         assert (platform, click["utm"]["campaign"]) in slugs
 
 
@@ -100,7 +103,7 @@ def test_platforms_claim_more_conversions_than_the_orders_their_clicks_drove(wor
     start, end = date(2026, 1, 1), date(2026, 1, 31)
     claimed = sum(
         row["conversions"]
-        for platform in ("meta_ads", "google_ads")
+        for platform in tuple(p.platform for p in ad_platforms())
         for row in world.ground_truth_campaign_daily(WORKSPACE, platform, start, end)
     )
     orders = world.shop(WORKSPACE).orders(start, end)

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 import ownlay_pipelines
+from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.registry.workspaces import Registry
 from ownlay_pipelines.sandbox.entities import EntityStatus
 from ownlay_pipelines.sandbox.world import SandboxWorld
 from ownlay_pipelines_tests.sandbox.wire import NOW, SANDBOX_REGISTRY
 
-PLATFORMS = ("meta_ads", "google_ads")
+PLATFORMS = tuple(plugin.platform for plugin in ad_platforms())
 
 
 def _days(world: SandboxWorld, platform: str, account_id: str, back: int, span: int):

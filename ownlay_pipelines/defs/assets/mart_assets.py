@@ -14,6 +14,7 @@ from pydantic import Field
 from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.shopify import STREAMS as SHOPIFY_STREAMS
 from ownlay_pipelines.connectors.streams import Partitioning
+from ownlay_pipelines.defs.assets.channel_claims_assets import channel_claims_daily
 from ownlay_pipelines.defs.partitions import (
     DATE_DIMENSION,
     WORKSPACE_DIMENSION,
@@ -234,4 +235,9 @@ def dashboard_metrics(
     )
 
 
-MART_ASSETS: list[dg.AssetsDefinition] = [attribution, roas_daily, dashboard_metrics]
+MART_ASSETS: list[dg.AssetsDefinition] = [
+    attribution,
+    roas_daily,
+    dashboard_metrics,
+    channel_claims_daily,
+]

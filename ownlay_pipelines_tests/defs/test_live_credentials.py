@@ -1,0 +1,44 @@
+"""Live clients read their credentials from the environment, the optional refresh grant included."""
+
+import dagster as dg
+import pytest
+
+from ownlay_pipelines.connectors import ga4, snapchat_ads
+from ownlay_pipelines.defs.resources import PlatformClientsResource, RegistryResource
+from ownlay_pipelines.registry.workspaces import load_registry
+from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
+
+REGISTRY = load_registry(DEFAULT_REGISTRY_FILE)
+
+
+def _resource() -> PlatformClientsResource:
+    return PlatformClientsResource(
+        registry=RegistryResource(registry_file=str(DEFAULT_REGISTRY_FILE)), mode="live"
+    )
+
+
+def test_a_named_refresh_grant_turns_on_token_refresh_and_an_unnamed_one_does_not(monkeypatch):
+    connection = REGISTRY.get("acme-outdoor").connections_for("ga4")[0]
+    monkeypatch.setenv("OWNLAY_ACME_GA4_ACCESS_TOKEN", "token")
+    plain = _resource().opener(ga4.CONNECTOR)(connection)
+    assert plain.tokens is None
+
+    refreshing = connection.model_copy(
+        update={"credentials": {**connection.credentials, "client_id": "GA4_ID",
+                                "client_secret": "GA4_SECRET", "refresh_token": "GA4_REFRESH"}}
+    )  # fmt: skip
+    for name in ("GA4_ID", "GA4_SECRET", "GA4_REFRESH"):
+        monkeypatch.setenv(name, f"value-of-{name}")
+    client = _resource().opener(ga4.CONNECTOR)(refreshing)
+    assert client.tokens is not None and "value-of-GA4_REFRESH" in client.tokens.secrets
+
+
+def test_snapchat_needs_its_refresh_grant_from_the_environment(monkeypatch):
+    connection = REGISTRY.get("kumo-tea").connections_for("snapchat_ads")[0]
+    monkeypatch.setenv("OWNLAY_SNAPCHAT_CLIENT_ID", "app")
+    monkeypatch.setenv("OWNLAY_SNAPCHAT_CLIENT_SECRET", "secret")
+    monkeypatch.delenv("OWNLAY_KUMO_SNAPCHAT_REFRESH_TOKEN", raising=False)
+    with pytest.raises(
+        dg.Failure, match=r"'refresh_token' needs environment variable OWNLAY_KUMO_SNAPCHAT_REFRESH"
+    ):
+        _resource().opener(snapchat_ads.CONNECTOR)(connection)
