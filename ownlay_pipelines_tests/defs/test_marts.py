@@ -191,9 +191,9 @@ def test_marts_are_single_run_backfills_with_descriptions():
 def test_channel_claims_put_platform_ga4_and_first_party_side_by_side(lake: Path):
     world = SandboxWorld(load_registry(DEFAULT_REGISTRY_FILE), seed=7, now=NOW)
     claims = {
-        (r["report_date"], r["channel"]): r for r in _rows(lake, "marts/channel_claims_daily")
+        (r["report_date"], r["channel"]): r for r in rows_of(lake, "marts/channel_claims_daily")
     }
-    roas = _rows(lake, "marts/roas_daily")
+    roas = rows_of(lake, "marts/roas_daily")
     for platform in (p.platform for p in ad_platforms()):
         for day in DAYS:
             row = claims[(day, platform)]
