@@ -28,6 +28,7 @@ from ownlay_pipelines.defs.schedules import build_sync_schedules
 from ownlay_pipelines.defs.sensors import SENSORS
 from ownlay_pipelines.defs.sensors.models import build_models_sensor
 from ownlay_pipelines.defs.shopify_webhooks import shopify_webhook_sensor, shopify_webhooks
+from ownlay_pipelines.defs.source_schedules import build_source_schedule
 from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
 from ownlay_pipelines.settings import Settings
 
@@ -71,6 +72,7 @@ def build_definitions(
             watchtower_notifications_schedule,
             event_retention_schedule,
             *build_sync_schedules(settings),
+            build_source_schedule(settings),
         ],
         sensors=[
             workspace_registry_sensor,
