@@ -5,16 +5,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 
 from ownlay_pipelines.connectors.catalog import all_streams
-from ownlay_pipelines.definitions import build_definitions
 from ownlay_pipelines.defs.jobs import sync_run_request
-from ownlay_pipelines.defs.resources import (
-    OpsStoreResource,
-    PlatformClientsResource,
-    RegistryResource,
-)
 from ownlay_pipelines.defs.sensors import models as models_sensor_module
 from ownlay_pipelines.defs.workspace_sync import sync_workspace_partitions
 from ownlay_pipelines.orchestration.model_plan import (
@@ -27,7 +22,8 @@ from ownlay_pipelines.orchestration.model_plan import (
 from ownlay_pipelines.orchestration.plan import SyncRequest, Window, plan_tick
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.schema.date_range import DateRange
-from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE, Settings
+from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
+from ownlay_pipelines_tests.orchestration.conftest import sandbox_definitions
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 WORKSPACE = "acme-outdoor"
@@ -41,17 +37,7 @@ ATTRIBUTION = "marts/attribution"
 @pytest.fixture
 def defs(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> dg.Definitions:
     monkeypatch.setattr(models_sensor_module, "utc_now", lambda: NOW)
-    platforms = PlatformClientsResource(
-        registry=RegistryResource(registry_file=str(DEFAULT_REGISTRY_FILE)),
-        sandbox_now=NOW.isoformat(),
-    )
-    return build_definitions(
-        Settings(data_dir=tmp_path / "data", registry_file=DEFAULT_REGISTRY_FILE),
-        resource_overrides={
-            "platforms": platforms,
-            "ops_store": OpsStoreResource(database_url=store_url),
-        },
-    )
+    return sandbox_definitions(tmp_path / "data", store_url)
 
 
 def _request(platform: str, table: str) -> SyncRequest:
@@ -196,3 +182,27 @@ def test_changes_spread_to_downstream_models_and_clip_to_existing_days():
         date(2026, 3, 9),
         {"a"},
     )
+
+
+def test_each_partition_of_a_multi_day_run_reports_its_own_row_count(defs, tmp_path):
+    with dg.instance_for_test() as instance:
+        sync_workspace_partitions(instance, REGISTRY)
+        request = _request("meta_ads", "insights")
+        _sync(defs, instance, request)
+        records = instance.fetch_materializations(
+            dg.AssetKey(["raw", "meta_ads", "insights"]), limit=10
+        ).records
+
+    by_partition = {
+        r.partition_key: r.asset_materialization.metadata for r in records if r.partition_key
+    }
+    assert set(by_partition) == {"2026-11-19|acme-outdoor", "2026-11-20|acme-outdoor"}
+    lake = (
+        tmp_path / "data" / "lake" / "raw" / "meta_ads" / "insights" / "workspace_id=acme-outdoor"
+    )
+    for key, metadata in by_partition.items():
+        day = key.split("|")[0]
+        in_file = pq.read_metadata(lake / f"report_date={day}" / "data.parquet").num_rows
+        assert metadata["dagster/row_count"].value == in_file
+    totals = {m["run_row_count"].value for m in by_partition.values()}
+    assert totals == {sum(m["dagster/row_count"].value for m in by_partition.values())}
