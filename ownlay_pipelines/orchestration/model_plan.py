@@ -127,22 +127,28 @@ class ModelRun:
     last: date
 
 
+MAX_RUNS_PER_TICK = 100
+"""Issue 15's budget: no tick requests more than 100 runs; the rest stays pending."""
+
+
 def plan_model_runs(
     graph: ModelGraph,
     pending: Mapping[str, Pending],
     *,
     busy: set[str],
     last_day: date,
+    max_runs: int = MAX_RUNS_PER_TICK,
 ) -> tuple[list[ModelRun], dict[str, Pending]]:
-    """(runs to request now, pending work kept for busy workspaces).
+    """(runs to request now, pending work kept for busy workspaces and beyond `max_runs`).
 
     A workspace with an unfinished sync or model run waits: its syncs may still be writing days,
     and waiting turns a backfill's chunks into one model run. The run covers the downstream
     models too, so the range reaches as far as they spread (the dashboard's 90-day periods).
+    The oldest changes go first (by first changed day, then workspace).
     """
     runs, kept = [], {}
-    for workspace_id, entry in sorted(pending.items()):
-        if workspace_id in busy:
+    for workspace_id, entry in sorted(pending.items(), key=lambda item: (item[1].first, item[0])):
+        if workspace_id in busy or len(runs) >= max_runs:
             kept[workspace_id] = entry
             continue
         models = graph.closure(entry.models)

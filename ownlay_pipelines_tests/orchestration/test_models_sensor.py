@@ -206,3 +206,19 @@ def test_each_partition_of_a_multi_day_run_reports_its_own_row_count(defs, tmp_p
         assert metadata["dagster/row_count"].value == in_file
     totals = {m["run_row_count"].value for m in by_partition.values()}
     assert totals == {sum(m["dagster/row_count"].value for m in by_partition.values())}
+
+
+def test_a_tick_requests_at_most_its_budget_and_keeps_the_rest_pending():
+    pending = {}
+    add_changes(
+        GRAPH,
+        pending,
+        [Change("raw", f"w{n:03d}", date(2026, 3, 10 - n % 3)) for n in range(250)],
+        first_day=date(2026, 3, 1),
+        last_day=date(2026, 3, 20),
+    )
+    runs, kept = plan_model_runs(GRAPH, pending, busy=set(), last_day=date(2026, 3, 20))
+    assert len(runs) == 100
+    assert len(kept) == 150
+    # Oldest changed day first: all 83 workspaces changed on the 8th, then 17 of the 9th.
+    assert [run.first.day for run in runs] == [8] * 83 + [9] * 17

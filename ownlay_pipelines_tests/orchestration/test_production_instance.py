@@ -1,13 +1,14 @@
 """deploy/dagster.yaml for real: PostgreSQL storage, the run queue and the daemon, end to end.
 
-The daemon's registry sensor adds a new workspace and queues its initial backfill; the queue
-starts the runs within the tag limits; the automation sensor then backfills the unified model
-over the same days in one run. Everything runs on the sandbox against the local PostgreSQL.
+The daemon's registry sensor adds a new workspace and admits its initial backfill; the queue
+starts the runs within the tag limits; the models sensor then recomputes the unified model and
+the marts over the same days in one run. Everything runs on the sandbox against the local
+PostgreSQL.
 """
 
 import os
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 import yaml
 from dagster_postgres import PostgresRunStorage
 
+from ownlay_pipelines.orchestration.history import backfill_window_start
 from ownlay_pipelines_tests.orchestration.services import (
     BIN,
     POSTGRES_HOST,
@@ -29,6 +31,14 @@ from ownlay_pipelines_tests.orchestration.services import (
 
 DEPLOY_YAML = REPO_ROOT / "deploy" / "dagster.yaml"
 BACKFILL_DAYS = 3
+
+
+def backfill_days() -> int:
+    """Days the backfill covers: 3 days back rounded to their Monday, up to today."""
+    today = datetime.now(UTC).date()
+    return (today - backfill_window_start(today, BACKFILL_DAYS)).days + 1
+
+
 UNIFIED = dg.AssetKey(["unified", "campaign_metrics_daily"])
 META_INSIGHTS = dg.AssetKey(["raw", "meta_ads", "insights"])
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
@@ -75,7 +85,7 @@ def _settled(instance: dg.DagsterInstance) -> list[dg.DagsterRun] | None:
     """All runs once the model covers the backfilled days and no run is queued or running."""
     materialized = instance.get_materialized_partitions(UNIFIED)
     runs = instance.get_runs()
-    if len(materialized) < BACKFILL_DAYS or any(r.status not in FINISHED for r in runs):
+    if len(materialized) < backfill_days() or any(r.status not in FINISHED for r in runs):
         return None
     return list(runs)
 
@@ -159,7 +169,6 @@ def test_daemon_backfills_a_new_workspace_then_its_model_on_postgres(tmp_path, p
                 log_path=log_path,
             )
         records = instance.get_run_records()
-        backfills = instance.get_backfills()
         raw_days = instance.get_materialized_partitions(META_INSIGHTS)
         model_days = instance.get_materialized_partitions(UNIFIED)
     finally:
@@ -169,12 +178,12 @@ def test_daemon_backfills_a_new_workspace_then_its_model_on_postgres(tmp_path, p
     syncs = [r for r in runs if r.tags.get("ownlay/window") == "initial_backfill"]
     assert len(syncs) == 4
     assert {r.tags["ownlay/platform"] for r in syncs} == {"meta_ads", "google_ads"}
-    assert len(raw_days) == len(model_days) == BACKFILL_DAYS
-    # The automation sensor asked for the models' days as one backfill (the unified table and the
-    # marts downstream of it); their single-run policy made that one run.
-    (model_backfill,) = backfills
-    (model_run,) = [r for r in runs if r.tags.get("dagster/backfill") == model_backfill.backfill_id]
+    assert len(raw_days) == len(model_days) == backfill_days()
+    # The models sensor waited for the workspace's syncs and asked for one run of the unified
+    # table and the marts that read it, over exactly the backfilled days.
+    (model_run,) = [r for r in runs if r.job_name == "models"]
     assert UNIFIED in model_run.asset_selection
+    assert dg.AssetKey(["marts", "dashboard_metrics"]) in model_run.asset_selection
     assert not model_run.asset_selection & {META_INSIGHTS}
     assert not _overlapping(records, "ownlay/workspace_platform")
     durations = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]
