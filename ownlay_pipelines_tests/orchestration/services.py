@@ -145,9 +145,9 @@ def postgres_user() -> str:
 
 
 @contextmanager
-def scratch_database(user: str) -> Iterator[str]:
+def scratch_database(user: str, prefix: str = "ownlay_test") -> Iterator[str]:
     """A database of its own for one test, dropped afterwards with any session still on it."""
-    name = f"ownlay_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = _connect(user, POSTGRES_DATABASE)
     admin.autocommit = True
     try:

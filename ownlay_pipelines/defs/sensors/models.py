@@ -39,6 +39,7 @@ from ownlay_pipelines.defs.partitions import (
 from ownlay_pipelines.defs.sensors.run_scope import busy_workspaces
 from ownlay_pipelines.models.attribution import AttributionSettings
 from ownlay_pipelines.orchestration.model_plan import (
+    MAX_RUNS_PER_TICK,
     Change,
     ModelGraph,
     ModelInput,
@@ -258,14 +259,17 @@ def build_models_sensor(
         read = sum(len(records) for records in records_by_source.values())
         trigger = f"{SENSOR_NAME}:{max(after.values(), default=0)}"
         cursor = write_cursor(after, kept)
+        waiting = len(set(kept) & busy)
         if kept:
             context.log.info(
-                f"{len(kept)} workspace(s) wait for unfinished syncs: {', '.join(sorted(kept)[:20])}"
+                f"{len(kept)} workspace(s) pending: {waiting} wait for an unfinished sync or "
+                f"model run, {len(kept) - waiting} for the next tick (at most "
+                f"{MAX_RUNS_PER_TICK} runs a tick)"
             )
         if not runs:
             return dg.SensorResult(
                 skip_reason=f"{read} new input materialization(s); nothing to recompute now"
-                + (f" ({len(kept)} workspace(s) waiting for their syncs)" if kept else ""),
+                + (f" ({waiting} workspace(s) waiting for their syncs)" if waiting else ""),
                 cursor=cursor,
             )
         return dg.SensorResult(
