@@ -14,6 +14,7 @@ from ownlay_pipelines.defs.assets.watchtower_sources import (
     WATCHTOWER_SOURCE_ASSETS,
     watchtower_sources_job,
 )
+from ownlay_pipelines.defs.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from ownlay_pipelines.defs.partitions import WORKSPACE_DIMENSION
 from ownlay_pipelines.defs.resources import RegistryResource
 from ownlay_pipelines.defs.schedules import default_schedule_status
@@ -66,9 +67,13 @@ def build_source_schedule(settings: Settings) -> dg.ScheduleDefinition:
                 requests.append(
                     dg.RunRequest(
                         run_key=f"watchtower_sources:{tick.isoformat()}:{workspace_id}",
-                        partition_key=workspace_id,
                         asset_selection=[dg.AssetKey.from_user_string(key) for key in keys],
-                        tags={WORKSPACE_TAG: workspace_id},
+                        # A one-partition range: no per-key instance query at tick time.
+                        tags={
+                            WORKSPACE_TAG: workspace_id,
+                            PARTITION_RANGE_START_TAG: workspace_id,
+                            PARTITION_RANGE_END_TAG: workspace_id,
+                        },
                     )
                 )
         return requests or dg.SkipReason(f"no watchtower source due at {tick:%H:%M} UTC")

@@ -97,7 +97,7 @@ def test_a_new_workspace_gets_its_partition_and_a_90_day_backfill_from_a_monday(
         ("2026-11-18|acme-outdoor", "2026-11-20|acme-outdoor"),
     ]
     entity_runs = [r for r in runs if r.job_name == "entity_snapshots"]
-    assert {r.partition_key for r in entity_runs} == {"acme-outdoor"}
+    assert {r.tags["dagster/asset_partition_range_start"] for r in entity_runs} == {"acme-outdoor"}
     assert all(r.run_key.startswith("initial_backfill:2026-11-20:acme-outdoor:") for r in runs)
 
 

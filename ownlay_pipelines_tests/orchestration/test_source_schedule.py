@@ -51,7 +51,10 @@ def test_the_schedule_asks_omnisend_only_of_workspaces_that_connect_it():
             requests += result.run_requests or []
 
     by_workspace = {
-        r.partition_key: {k.to_user_string() for k in r.asset_selection} for r in requests
+        r.tags["dagster/asset_partition_range_start"]: {
+            k.to_user_string() for k in r.asset_selection
+        }
+        for r in requests
     }
     assert by_workspace.keys() == set(registry.workspace_ids)
     for workspace in registry.workspaces:
