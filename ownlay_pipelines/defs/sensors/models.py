@@ -53,7 +53,7 @@ from ownlay_pipelines.watchtower.clock import utc_now
 
 MODELS_JOB = "models"
 SENSOR_NAME = "models_follow_upstream"
-RECORDS_PER_SOURCE_PER_TICK = 2_000
+RECORDS_PER_SOURCE_PER_TICK = 1_000
 """Bounds a tick's work; a larger burst (a 1,000-workspace backfill) drains over a few ticks."""
 DAY_FILES_METADATA = "day_files"
 """Metadata of an unpartitioned input listing the (workspace_id, day) files a run wrote."""
