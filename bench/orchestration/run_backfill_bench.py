@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests' service helpers
 
 from ownlay_pipelines.definitions import build_definitions
 from ownlay_pipelines.defs.sensors.models import MODELS_JOB, model_graph, model_run_request
@@ -35,6 +36,7 @@ from ownlay_pipelines.defs.workspace_sync import (
 )
 from ownlay_pipelines.orchestration.history import backfill_window_start
 from ownlay_pipelines.orchestration.model_plan import ModelRun
+from ownlay_pipelines.orchestration.plan import WINDOW_TAG
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.settings import Settings
 from ownlay_pipelines_tests.orchestration.services import (
@@ -46,6 +48,8 @@ from ownlay_pipelines_tests.orchestration.services import (
     running,
     scratch_database,
     wait_until,
+    write_meta_google_registry,
+    write_workspace_yaml,
 )
 
 WORKSPACE = "acme-outdoor"
@@ -54,29 +58,6 @@ SCRATCH = "orchestration_scratch"
 DASHBOARD = dg.AssetKey(["marts", "dashboard_metrics"])
 UNIFIED = dg.AssetKey(["unified", "campaign_metrics_daily"])
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-
-
-def write_registry(path: Path) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "workspaces": [
-                    {
-                        "id": WORKSPACE,
-                        "name": "Acme Outdoor Co.",
-                        "tier": "growth",
-                        "timezone": "America/New_York",
-                        "currency": "USD",
-                        "connections": [
-                            {"platform": "meta_ads", "account_id": "1000000001"},
-                            {"platform": "google_ads", "account_id": "1234567890"},
-                        ],
-                    }
-                ]
-            }
-        )
-    )
-    return path
 
 
 def home_with(database: str, root: Path, name: str) -> tuple[Path, dict[str, str]]:
@@ -142,22 +123,7 @@ def _settled(instance: dg.DagsterInstance, expected_days: int):
 
 def daemon(database: str, root: Path, days: int) -> dict:
     home, env = home_with(database, root, "daemon")
-    workspace_yaml = root / "workspace.yaml"
-    workspace_yaml.write_text(
-        yaml.safe_dump(
-            {
-                "load_from": [
-                    {
-                        "python_module": {
-                            "module_name": "ownlay_pipelines.definitions",
-                            "location_name": "ownlay_pipelines",
-                            "working_directory": str(REPO_ROOT),
-                        }
-                    }
-                ]
-            }
-        )
-    )
+    workspace_yaml = write_workspace_yaml(root / "workspace.yaml")
     full_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OWNLAY_", "DAGSTER_"))},
         **env,
@@ -165,6 +131,7 @@ def daemon(database: str, root: Path, days: int) -> dict:
     }
     today = datetime.now(UTC).date()
     expected = (today - backfill_window_start(today, days)).days + 1
+    os.environ.update({k: v for k, v in env.items() if k.startswith("DAGSTER_PG")})
     instance = dg.DagsterInstance.from_config(str(home))
     log_path = root / "daemon.log"
     try:
@@ -187,7 +154,7 @@ def daemon(database: str, root: Path, days: int) -> dict:
     finally:
         instance.dispose()
     created = min(r.create_timestamp.timestamp() for r in records)
-    syncs = [r for r in records if r.dagster_run.job_name != MODELS_JOB]
+    syncs = [r for r in records if r.dagster_run.tags.get(WINDOW_TAG)]
     (models,) = [r for r in records if r.dagster_run.job_name == MODELS_JOB]
     last_sync_end = max(r.end_time for r in syncs)
     return {
@@ -208,18 +175,18 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="ownlay_backfill_"))
-    write_registry(root / "workspaces.yaml")
+    write_meta_google_registry(root / "workspaces.yaml")
     user = postgres_user()
     with (
         scratch_database(user, SCRATCH) as anchor_db,
         scratch_database(user, SCRATCH) as daemon_db,
     ):
         anchor = in_process(anchor_db, root, args.days)
+        print(f"in one process: {anchor:.1f} s", flush=True)
         for key in list(os.environ):
             if key.startswith(("OWNLAY_", "DAGSTER_PG")):
                 del os.environ[key]
         measured = daemon(daemon_db, root, args.days)
-    print(f"in one process: {anchor:.1f} s")
     for key, value in measured.items():
         print(
             f"daemon {key}: {value:.1f}" if isinstance(value, float) else f"daemon {key}: {value}"

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
-import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests' service helpers
 from scaled_registry import write_scaled_registry
 
 from ownlay_pipelines.definitions import build_definitions
@@ -40,8 +40,8 @@ from ownlay_pipelines.defs.partitions import multi_key
 from ownlay_pipelines.registry.cache import load_registry_cached
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.settings import Settings
+from ownlay_pipelines_tests.orchestration.services import descendants, write_workspace_yaml
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PORT = 18300
 RAW_INPUTS = [["raw", "meta_ads", "insights"], ["raw", "google_ads", "campaign_metrics"]]
@@ -66,24 +66,15 @@ def timed(fn, repeat: int = 3):
 
 def rss_mb(pid: int) -> float:
     """Resident memory of `pid` and all its descendants, in MB."""
-    total, frontier = 0, [pid]
-    while frontier:
-        current = frontier.pop()
+    total = 0
+    for process in (pid, *descendants(pid)):
         try:
-            status = Path(f"/proc/{current}/status").read_text()
+            status = Path(f"/proc/{process}/status").read_text()
         except OSError:
             continue
         total += next(
             int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
         )
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == current:
-                    frontier.append(int(entry.name))
     return total / 1024
 
 
@@ -143,22 +134,7 @@ def materialize_inputs(instance, workspaces: list[str], days: int, today: date) 
 
 
 def services(home: Path, env: dict, settle: float, rows: list[dict], size: int) -> None:
-    workspace_yaml = home / "workspace.yaml"
-    workspace_yaml.write_text(
-        yaml.safe_dump(
-            {
-                "load_from": [
-                    {
-                        "python_module": {
-                            "module_name": "ownlay_pipelines.definitions",
-                            "location_name": "ownlay_pipelines",
-                            "working_directory": str(REPO),
-                        }
-                    }
-                ]
-            }
-        )
-    )
+    workspace_yaml = write_workspace_yaml(home / "workspace.yaml")
     logs = home / "services.log"
     with logs.open("ab") as log:
         daemon = subprocess.Popen(

@@ -10,7 +10,6 @@ import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -27,6 +26,8 @@ from ownlay_pipelines_tests.orchestration.services import (
     running,
     scratch_database,
     wait_until,
+    write_meta_google_registry,
+    write_workspace_yaml,
 )
 
 DEPLOY_YAML = REPO_ROOT / "deploy" / "dagster.yaml"
@@ -56,29 +57,6 @@ def test_the_deployed_instance_limits_runs_per_workspace_platform_and_platform()
     }
     assert limits == {"ownlay/workspace_platform": 1, "ownlay/platform": 3}
     assert config["concurrency"]["pools"]["granularity"] == "op"
-
-
-def _registry(path: Path) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "workspaces": [
-                    {
-                        "id": "acme-outdoor",
-                        "name": "Acme Outdoor Co.",
-                        "tier": "growth",
-                        "timezone": "America/New_York",
-                        "currency": "USD",
-                        "connections": [
-                            {"platform": "meta_ads", "account_id": "1000000001"},
-                            {"platform": "google_ads", "account_id": "1234567890"},
-                        ],
-                    }
-                ]
-            }
-        )
-    )
-    return path
 
 
 def _settled(instance: dg.DagsterInstance) -> list[dg.DagsterRun] | None:
@@ -127,28 +105,13 @@ def test_daemon_backfills_a_new_workspace_then_its_model_on_postgres(tmp_path, p
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(DEPLOY_YAML, home / "dagster.yaml")
-    workspace_yaml = tmp_path / "workspace.yaml"
-    workspace_yaml.write_text(
-        yaml.safe_dump(
-            {
-                "load_from": [
-                    {
-                        "python_module": {
-                            "module_name": "ownlay_pipelines.definitions",
-                            "location_name": "ownlay_pipelines",
-                            "working_directory": str(REPO_ROOT),
-                        }
-                    }
-                ]
-            }
-        )
-    )
+    workspace_yaml = write_workspace_yaml(tmp_path / "workspace.yaml")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OWNLAY_", "DAGSTER_"))},
         **postgres_env,
         "DAGSTER_HOME": str(home),
         "OWNLAY_DATA_DIR": str(tmp_path / "data"),
-        "OWNLAY_REGISTRY_FILE": str(_registry(tmp_path / "workspaces.yaml")),
+        "OWNLAY_REGISTRY_FILE": str(write_meta_google_registry(tmp_path / "workspaces.yaml")),
         "OWNLAY_INITIAL_BACKFILL_DAYS": str(BACKFILL_DAYS),
     }
     log_path = tmp_path / "daemon.log"
