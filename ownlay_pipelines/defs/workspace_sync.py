@@ -13,7 +13,7 @@ launching its runs still backfills it on the next tick (run keys keep a repeat f
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
@@ -27,7 +27,12 @@ from ownlay_pipelines.defs.partitions import (
 )
 from ownlay_pipelines.defs.resources import RegistryResource
 from ownlay_pipelines.defs.schedules import UNFINISHED_STATUSES
-from ownlay_pipelines.orchestration.admission import Admission, BacklogEntry, admit
+from ownlay_pipelines.orchestration.admission import (
+    MAX_RUNS_PER_TICK,
+    Admission,
+    BacklogEntry,
+    admit,
+)
 from ownlay_pipelines.orchestration.history import backfill_window_start, initial_backfill_days
 from ownlay_pipelines.orchestration.plan import (
     PLATFORM_TAG,
@@ -191,6 +196,68 @@ def admit_backfills(
     )
 
 
+ATTEMPT_TAG = "ownlay/attempt"
+MAX_BACKFILL_ATTEMPTS = 3
+RETRY_LOOKBACK_SECONDS = 24 * 3600
+"""Failed backfill runs older than this are left to a person (the sync alert has told them)."""
+
+
+def rate_limit_wait(instance: dg.DagsterInstance, run_id: str) -> float | None:
+    """The wait a run's rate-limited step failure asked for (`retry_after_seconds`), if any."""
+    failures = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.STEP_FAILURE
+    ).records
+    for record in failures:
+        event = record.event_log_entry.dagster_event
+        user_data = event.step_failure_data.user_failure_data if event else None
+        wait = user_data.metadata.get("retry_after_seconds") if user_data else None
+        if wait is not None:
+            return float(wait.value)
+    return None
+
+
+def rate_limited_retries(
+    instance: dg.DagsterInstance, now: float, limit: int
+) -> list[dg.RunRequest]:
+    """Initial-backfill runs a long rate limit failed, requested again once its wait is over.
+
+    The failure policy ends such a run instead of sleeping in it (so the workspace's models are
+    not held back); days older than the restatement window would otherwise stay empty. Each
+    failed run is retried once (its run key), up to `MAX_BACKFILL_ATTEMPTS` attempts in a row.
+    """
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.FAILURE],
+            tags={WINDOW_TAG: Window.INITIAL_BACKFILL.value},
+            updated_after=datetime.fromtimestamp(now - RETRY_LOOKBACK_SECONDS, UTC),
+        ),
+        limit=200,
+    )
+    requests: list[dg.RunRequest] = []
+    for record in records:
+        run = record.dagster_run
+        attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
+        if len(requests) >= limit or attempt >= MAX_BACKFILL_ATTEMPTS or record.end_time is None:
+            continue
+        wait = rate_limit_wait(instance, run.run_id)
+        if wait is None or record.end_time + wait > now:
+            continue
+        tags = {
+            k: v
+            for k, v in run.tags.items()
+            if k.startswith(("ownlay/", "dagster/asset_partition_range"))
+        }
+        requests.append(
+            dg.RunRequest(
+                run_key=f"retry:{run.run_id}",
+                job_name=run.job_name,
+                asset_selection=sorted(run.asset_selection or (), key=str),
+                tags={**tags, ATTEMPT_TAG: str(attempt + 1)},
+            )
+        )
+    return requests
+
+
 def _describe(admission: Admission) -> str:
     if not admission.waiting_runs:
         return "no initial backfill waiting"
@@ -233,6 +300,14 @@ def workspace_registry_sensor(
     if changes.removed:
         partition_requests.append(workspace_partitions.build_delete_request(changes.removed))
     run_requests = [_run_request(request, entry.joined) for entry, request in admission.admitted]
+    retries = rate_limited_retries(
+        context.instance,
+        utc_now().timestamp(),
+        limit=MAX_RUNS_PER_TICK - len(run_requests),
+    )
+    if retries:
+        context.log.info(f"retrying {len(retries)} rate-limited initial-backfill run(s)")
+    run_requests += retries
     if changes.to_backfill:
         context.log.info(f"{len(changes.to_backfill)} new workspace(s) join the backfill backlog")
     context.log.info(f"admitted {len(run_requests)} run(s); {_describe(admission)}")

@@ -44,11 +44,13 @@ SANDBOX_NOW = "2026-11-20T15:00:00+00:00"
 """The sandbox clock of the sensor tests: a Friday afternoon, UTC."""
 
 
-def sandbox_definitions(data_dir: Path, store_url: str) -> dg.Definitions:
-    """The code location on the sandbox at `SANDBOX_NOW`, writing under `data_dir`."""
+def sandbox_definitions(data_dir: Path, store_url: str, **faults: dict) -> dg.Definitions:
+    """The code location on the sandbox at `SANDBOX_NOW`, writing under `data_dir`; `faults`
+    switches sandbox faults on per platform (e.g. `meta_ads={"throttle_rate": 1.0}`)."""
     platforms = PlatformClientsResource(
         registry=RegistryResource(registry_file=str(DEFAULT_REGISTRY_FILE)),
         sandbox_now=SANDBOX_NOW,
+        sandbox_faults=faults,
     )
     return build_definitions(
         Settings(data_dir=data_dir, registry_file=DEFAULT_REGISTRY_FILE),

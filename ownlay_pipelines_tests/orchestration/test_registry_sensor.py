@@ -13,11 +13,16 @@ from ownlay_pipelines.defs import workspace_sync
 from ownlay_pipelines.defs.resources import RegistryResource
 from ownlay_pipelines.defs.workspace_sync import (
     initial_backfill_days,
+    initial_backfill_requests,
+    rate_limit_wait,
+    rate_limited_retries,
     registry_changes,
+    sync_workspace_partitions,
     workspace_registry_sensor,
 )
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE, Settings
+from ownlay_pipelines_tests.orchestration.conftest import sandbox_definitions
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
@@ -227,3 +232,36 @@ def test_many_new_workspaces_are_admitted_gradually_oldest_first(defs, tmp_path)
         "early-04",
     }
     assert [entry[0] for entry in backlog] == [w["id"] for w in early[4:] + late]
+
+
+def test_a_backfill_run_a_long_rate_limit_failed_is_requested_again_after_the_wait(
+    tmp_path, store_url
+):
+    throttled = sandbox_definitions(tmp_path / "data", store_url, meta_ads={"throttle_rate": 1.0})
+    registry = load_registry(DEFAULT_REGISTRY_FILE)
+    with dg.instance_for_test() as instance:
+        sync_workspace_partitions(instance, registry)
+        request = next(
+            r
+            for r in initial_backfill_requests(registry, ["acme-outdoor"], today=NOW.date(), days=3)
+            if r.job_name == "daily_metrics" and r.tags["ownlay/platform"] == "meta_ads"
+        )
+        failed = throttled.resolve_job_def("daily_metrics").execute_in_process(
+            instance=instance,
+            asset_selection=request.asset_selection,
+            tags=request.tags,
+            raise_on_error=False,
+        )
+        assert not failed.success
+        ended = instance.get_run_record_by_id(failed.run_id).end_time
+        wait = rate_limit_wait(instance, failed.run_id)
+        assert wait is not None and wait > 120
+        too_early = rate_limited_retries(instance, ended + wait - 1, limit=100)
+        (retry,) = rate_limited_retries(instance, ended + wait + 1, limit=100)
+
+    assert too_early == []
+    assert retry.run_key == f"retry:{failed.run_id}"
+    assert retry.tags["ownlay/attempt"] == "2"
+    assert set(retry.asset_selection) == set(request.asset_selection)
+    for tag in ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end"):
+        assert retry.tags[tag] == request.tags[tag]
