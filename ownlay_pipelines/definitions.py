@@ -29,7 +29,9 @@ from ownlay_pipelines.defs.notifications import (
 from ownlay_pipelines.defs.resources import default_resources
 from ownlay_pipelines.defs.schedules import build_sync_schedules
 from ownlay_pipelines.defs.sensors import SENSORS
+from ownlay_pipelines.defs.sensors.models import build_models_sensor
 from ownlay_pipelines.defs.shopify_webhooks import shopify_webhook_sensor, shopify_webhooks
+from ownlay_pipelines.defs.source_schedules import build_source_schedule
 from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
 from ownlay_pipelines.settings import Settings
 
@@ -48,19 +50,22 @@ def build_definitions(
 
     `resource_overrides` replaces resources by key (tests pin the sandbox clock or add faults).
     """
+    assets = [
+        *CONNECTOR_ASSETS,
+        fx_daily_rates,
+        *WATCHTOWER_SOURCE_ASSETS,
+        raw_events,
+        campaign_metrics_daily,
+        *MART_ASSETS,
+        warehouse_catalog,
+    ]
+    models_sensor, models_job = build_models_sensor(assets)
     return dg.Definitions(
-        assets=[
-            *CONNECTOR_ASSETS,
-            fx_daily_rates,
-            *WATCHTOWER_SOURCE_ASSETS,
-            raw_events,
-            campaign_metrics_daily,
-            *MART_ASSETS,
-            warehouse_catalog,
-        ],
+        assets=assets,
         asset_checks=WATCHTOWER_CHECKS,
         jobs=[
             *JOBS,
+            models_job,
             watchtower_sources_job,
             watchtower_notifications,
             flush_events_job,
@@ -75,11 +80,13 @@ def build_definitions(
             event_compaction_schedule,
             fx_rates_schedule,
             *build_sync_schedules(settings),
+            build_source_schedule(settings),
         ],
         sensors=[
             workspace_registry_sensor,
             event_buffer_sensor,
             shopify_webhook_sensor,
+            models_sensor,
             *SENSORS,
         ],
         resources={

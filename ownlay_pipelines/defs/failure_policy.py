@@ -1,7 +1,9 @@
 """How a connector error ends a Dagster step: `orchestration/error_policy.py` mapped onto Dagster.
 
 - rate limited beyond the client's own wait budget → `RetryRequested` after the server's wait
-  (at most one hour), up to 3 times;
+  when it is short (at most `MAX_IN_RUN_WAIT_SECONDS`), up to 3 times; a longer wait fails the
+  run at once (`Failure`, no step retry) so the run ends and stops holding its workspace's models
+  back — the next schedule tick syncs the same days again, after the wait;
 - auth expired or permission denied → `Failure` without retry, naming workspace and account;
 - API error → `RetryRequested` 3 times with exponential backoff (30 s, 60 s, 120 s);
 - network error → `RetryRequested` 5 times with the same backoff;
@@ -35,6 +37,10 @@ CONNECTOR_RETRY_POLICY = dg.RetryPolicy(
 """Step retries for errors outside the taxonomy (a full disk, a bug that may be transient)."""
 
 FAILURE_KIND_METADATA = "failure_kind"
+MAX_IN_RUN_WAIT_SECONDS = 120.0
+"""A rate-limit wait up to this is slept inside the run (as a step retry); a longer one would
+keep the run unfinished for up to an hour, and the models sensor waits for a workspace's
+unfinished syncs, so the run fails instead and the planner's next tick (15 min) retries."""
 
 
 def failure_outcome(
@@ -57,10 +63,21 @@ def failure_outcome(
             },
             allow_retries=False,
         )
-    return dg.RetryRequested(
-        max_retries=policy.retries,
-        seconds_to_wait=retry_wait_seconds(kind, error, retry_number),
-    )
+    wait = retry_wait_seconds(kind, error, retry_number)
+    if kind is FailureKind.RATE_LIMITED and wait > MAX_IN_RUN_WAIT_SECONDS:
+        return dg.Failure(
+            description=f"{describe(error, workspace_id=workspace_id, platform=platform)}. "
+            f"The platform asks to wait {wait:.0f} s: this run ends now so it does not hold "
+            "the workspace's models; the next scheduled sync retries these days.",
+            metadata={
+                "workspace_id": workspace_id,
+                "platform": platform,
+                "retry_after_seconds": wait,
+                FAILURE_KIND_METADATA: kind.value,
+            },
+            allow_retries=False,
+        )
+    return dg.RetryRequested(max_retries=policy.retries, seconds_to_wait=wait)
 
 
 @contextmanager

@@ -20,7 +20,8 @@ from ownlay_pipelines.http.client import ApiClient
 from ownlay_pipelines.http.clock import FakeClock, SystemClock
 from ownlay_pipelines.http.rate_limit import RateLimiterRegistry
 from ownlay_pipelines.ingest.config import BUFFER_FILE
-from ownlay_pipelines.registry.workspaces import Connection, Registry, Workspace, load_registry
+from ownlay_pipelines.registry.cache import load_registry_cached
+from ownlay_pipelines.registry.workspaces import Connection, Registry, Workspace
 from ownlay_pipelines.sandbox.credentials import sandbox_credential
 from ownlay_pipelines.sandbox.faults import FaultPlan, PlatformFaults
 from ownlay_pipelines.sandbox.transport import sandbox_transport
@@ -43,7 +44,8 @@ class RegistryResource(dg.ConfigurableResource):
     registry_file: str = str(DEFAULT_REGISTRY_FILE)
 
     def load(self) -> Registry:
-        return _cached_registry(Path(self.registry_file).resolve())
+        """The registry as the file is now: re-read only when its size or mtime changed."""
+        return load_registry_cached(Path(self.registry_file).resolve())
 
     def workspace(self, workspace_id: str) -> Workspace:
         """The workspace of a partition key; a Failure names it when the registry lost it."""
@@ -189,13 +191,8 @@ def _cached_store(url: str) -> sa.Engine:
 
 
 @lru_cache(maxsize=4)
-def _cached_registry(path: Path) -> Registry:
-    return load_registry(path)
-
-
-@lru_cache(maxsize=4)
 def _cached_world(registry_file: Path, seed: int, now: datetime) -> SandboxWorld:
-    return SandboxWorld(_cached_registry(registry_file), seed=seed, now=now)
+    return SandboxWorld(load_registry_cached(registry_file), seed=seed, now=now)
 
 
 def default_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:

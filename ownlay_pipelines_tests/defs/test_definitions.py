@@ -37,6 +37,7 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "entity_snapshots",
         "daily_metrics",
         "marts",
+        "models",
         "refresh_warehouse",
         "watchtower_sources",
         "watchtower_notifications",
@@ -126,7 +127,7 @@ def test_workspace_sensor_requests_the_registry_difference_then_skips():
         instance.add_dynamic_partitions("workspace", ["blumen-haus", "kumo-tea", "rive-gauche"])
         instance.delete_dynamic_partition("workspace", "gone")
         again = _registry_tick(instance, cursor=result.cursor)
-        assert again.skip_message == "workspace partitions already match the registry"
+        assert again.skip_message.startswith("workspace partitions already match the registry")
         assert again.run_requests == []
 
 

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import psycopg2
 import pytest
+import yaml
 from psycopg2 import sql
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -145,9 +146,9 @@ def postgres_user() -> str:
 
 
 @contextmanager
-def scratch_database(user: str) -> Iterator[str]:
+def scratch_database(user: str, prefix: str = "ownlay_test") -> Iterator[str]:
     """A database of its own for one test, dropped afterwards with any session still on it."""
-    name = f"ownlay_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = _connect(user, POSTGRES_DATABASE)
     admin.autocommit = True
     try:
@@ -162,3 +163,47 @@ def scratch_database(user: str) -> Iterator[str]:
             )
             cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
         admin.close()
+
+
+def write_workspace_yaml(path: Path) -> Path:
+    """A workspace.yaml loading this checkout's code location, for a daemon or webserver."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "load_from": [
+                    {
+                        "python_module": {
+                            "module_name": "ownlay_pipelines.definitions",
+                            "location_name": "ownlay_pipelines",
+                            "working_directory": str(REPO_ROOT),
+                        }
+                    }
+                ]
+            }
+        )
+    )
+    return path
+
+
+def write_meta_google_registry(path: Path) -> Path:
+    """A registry of one Growth workspace (acme-outdoor) with a Meta and a Google Ads account."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "workspaces": [
+                    {
+                        "id": "acme-outdoor",
+                        "name": "Acme Outdoor Co.",
+                        "tier": "growth",
+                        "timezone": "America/New_York",
+                        "currency": "USD",
+                        "connections": [
+                            {"platform": "meta_ads", "account_id": "1000000001"},
+                            {"platform": "google_ads", "account_id": "1234567890"},
+                        ],
+                    }
+                ]
+            }
+        )
+    )
+    return path

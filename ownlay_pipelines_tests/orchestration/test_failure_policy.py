@@ -39,11 +39,8 @@ def _outcome(error, retry_number=0):
     )
 
 
-@pytest.mark.parametrize(
-    ("server_wait", "expected_wait"),
-    [(1800.0, 1800.0), (7200.0, 3600.0), (None, 60.0)],
-)
-def test_rate_limited_waits_for_the_server_at_most_an_hour_three_times(server_wait, expected_wait):
+@pytest.mark.parametrize(("server_wait", "expected_wait"), [(90.0, 90.0), (None, 60.0)])
+def test_a_short_rate_limit_wait_is_retried_in_the_run_three_times(server_wait, expected_wait):
     error = _exhausted(
         RateLimited("User request limit reached", wait_seconds=server_wait, platform="meta_ads")
     )
@@ -53,6 +50,21 @@ def test_rate_limited_waits_for_the_server_at_most_an_hour_three_times(server_wa
     assert isinstance(outcome, dg.RetryRequested)
     assert outcome.max_retries == 3
     assert outcome.seconds_to_wait == expected_wait
+
+
+@pytest.mark.parametrize(("server_wait", "expected_wait"), [(1800.0, 1800.0), (7200.0, 3600.0)])
+def test_a_long_rate_limit_wait_ends_the_run_instead_of_sleeping_in_it(server_wait, expected_wait):
+    error = _exhausted(
+        RateLimited("User request limit reached", wait_seconds=server_wait, platform="meta_ads")
+    )
+
+    outcome = _outcome(error)
+
+    assert isinstance(outcome, dg.Failure)
+    assert outcome.allow_retries is False
+    assert outcome.metadata["retry_after_seconds"].value == expected_wait
+    assert outcome.metadata["failure_kind"].value == "rate_limited"
+    assert "next scheduled sync retries" in outcome.description
 
 
 @pytest.mark.parametrize("error_class", [AuthExpired, PermissionDenied])

@@ -1,21 +1,22 @@
 """deploy/dagster.yaml for real: PostgreSQL storage, the run queue and the daemon, end to end.
 
-The daemon's registry sensor adds a new workspace and queues its initial backfill; the queue
-starts the runs within the tag limits; the automation sensor then backfills the unified model
-over the same days in one run. Everything runs on the sandbox against the local PostgreSQL.
+The daemon's registry sensor adds a new workspace and admits its initial backfill; the queue
+starts the runs within the tag limits; the models sensor then recomputes the unified model and
+the marts over the same days in one run. Everything runs on the sandbox against the local
+PostgreSQL.
 """
 
 import os
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
 from dagster_postgres import PostgresRunStorage
 
+from ownlay_pipelines.orchestration.history import backfill_window_start
 from ownlay_pipelines_tests.orchestration.services import (
     BIN,
     POSTGRES_HOST,
@@ -25,10 +26,20 @@ from ownlay_pipelines_tests.orchestration.services import (
     running,
     scratch_database,
     wait_until,
+    write_meta_google_registry,
+    write_workspace_yaml,
 )
 
 DEPLOY_YAML = REPO_ROOT / "deploy" / "dagster.yaml"
 BACKFILL_DAYS = 3
+
+
+def backfill_days() -> int:
+    """Days the backfill covers: 3 days back rounded to their Monday, up to today."""
+    today = datetime.now(UTC).date()
+    return (today - backfill_window_start(today, BACKFILL_DAYS)).days + 1
+
+
 UNIFIED = dg.AssetKey(["unified", "campaign_metrics_daily"])
 META_INSIGHTS = dg.AssetKey(["raw", "meta_ads", "insights"])
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
@@ -48,34 +59,11 @@ def test_the_deployed_instance_limits_runs_per_workspace_platform_and_platform()
     assert config["concurrency"]["pools"]["granularity"] == "op"
 
 
-def _registry(path: Path) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "workspaces": [
-                    {
-                        "id": "acme-outdoor",
-                        "name": "Acme Outdoor Co.",
-                        "tier": "growth",
-                        "timezone": "America/New_York",
-                        "currency": "USD",
-                        "connections": [
-                            {"platform": "meta_ads", "account_id": "1000000001"},
-                            {"platform": "google_ads", "account_id": "1234567890"},
-                        ],
-                    }
-                ]
-            }
-        )
-    )
-    return path
-
-
 def _settled(instance: dg.DagsterInstance) -> list[dg.DagsterRun] | None:
     """All runs once the model covers the backfilled days and no run is queued or running."""
     materialized = instance.get_materialized_partitions(UNIFIED)
     runs = instance.get_runs()
-    if len(materialized) < BACKFILL_DAYS or any(r.status not in FINISHED for r in runs):
+    if len(materialized) < backfill_days() or any(r.status not in FINISHED for r in runs):
         return None
     return list(runs)
 
@@ -117,28 +105,13 @@ def test_daemon_backfills_a_new_workspace_then_its_model_on_postgres(tmp_path, p
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(DEPLOY_YAML, home / "dagster.yaml")
-    workspace_yaml = tmp_path / "workspace.yaml"
-    workspace_yaml.write_text(
-        yaml.safe_dump(
-            {
-                "load_from": [
-                    {
-                        "python_module": {
-                            "module_name": "ownlay_pipelines.definitions",
-                            "location_name": "ownlay_pipelines",
-                            "working_directory": str(REPO_ROOT),
-                        }
-                    }
-                ]
-            }
-        )
-    )
+    workspace_yaml = write_workspace_yaml(tmp_path / "workspace.yaml")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OWNLAY_", "DAGSTER_"))},
         **postgres_env,
         "DAGSTER_HOME": str(home),
         "OWNLAY_DATA_DIR": str(tmp_path / "data"),
-        "OWNLAY_REGISTRY_FILE": str(_registry(tmp_path / "workspaces.yaml")),
+        "OWNLAY_REGISTRY_FILE": str(write_meta_google_registry(tmp_path / "workspaces.yaml")),
         "OWNLAY_INITIAL_BACKFILL_DAYS": str(BACKFILL_DAYS),
     }
     log_path = tmp_path / "daemon.log"
@@ -159,7 +132,6 @@ def test_daemon_backfills_a_new_workspace_then_its_model_on_postgres(tmp_path, p
                 log_path=log_path,
             )
         records = instance.get_run_records()
-        backfills = instance.get_backfills()
         raw_days = instance.get_materialized_partitions(META_INSIGHTS)
         model_days = instance.get_materialized_partitions(UNIFIED)
     finally:
@@ -169,12 +141,12 @@ def test_daemon_backfills_a_new_workspace_then_its_model_on_postgres(tmp_path, p
     syncs = [r for r in runs if r.tags.get("ownlay/window") == "initial_backfill"]
     assert len(syncs) == 4
     assert {r.tags["ownlay/platform"] for r in syncs} == {"meta_ads", "google_ads"}
-    assert len(raw_days) == len(model_days) == BACKFILL_DAYS
-    # The automation sensor asked for the models' days as one backfill (the unified table and the
-    # marts downstream of it); their single-run policy made that one run.
-    (model_backfill,) = backfills
-    (model_run,) = [r for r in runs if r.tags.get("dagster/backfill") == model_backfill.backfill_id]
+    assert len(raw_days) == len(model_days) == backfill_days()
+    # The models sensor waited for the workspace's syncs and asked for one run of the unified
+    # table and the marts that read it, over exactly the backfilled days.
+    (model_run,) = [r for r in runs if r.job_name == "models"]
     assert UNIFIED in model_run.asset_selection
+    assert dg.AssetKey(["marts", "dashboard_metrics"]) in model_run.asset_selection
     assert not model_run.asset_selection & {META_INSIGHTS}
     assert not _overlapping(records, "ownlay/workspace_platform")
     durations = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]

@@ -87,7 +87,8 @@ def test_hourly_tick_adds_the_starter_workspace_and_hourly_entities(defs):
     runs = _ad_runs(result)
     assert {w for w, _ in runs} == set(WORKSPACES)
     starter_meta = runs[("blumen-haus", "meta_ads")]
-    assert starter_meta.partition_key == "blumen-haus"
+    assert starter_meta.tags["dagster/asset_partition_range_start"] == "blumen-haus"
+    assert starter_meta.tags["dagster/asset_partition_range_end"] == "blumen-haus"
     assert {k.path[-1] for k in starter_meta.asset_selection} == {
         "campaigns",
         "ad_sets",

@@ -1,4 +1,4 @@
-"""Sensors on real sandbox runs: models follow syncs, failures alert, recoveries resolve."""
+"""Sensors on real sandbox runs: failures alert, recoveries resolve, the warehouse follows."""
 
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,15 +14,14 @@ from ownlay_pipelines.defs.resources import (
     PlatformClientsResource,
     RegistryResource,
 )
-from ownlay_pipelines.defs.sensors import (
+from ownlay_pipelines.defs.sensors.run_scope import run_workspaces
+from ownlay_pipelines.defs.sensors.sync_alerts import (
     FailedStep,
-    models_follow_upstream,
-    run_workspaces,
     sync_failure_alerts,
     sync_failures,
     sync_recovery,
-    warehouse_catalog_refresh,
 )
+from ownlay_pipelines.defs.sensors.warehouse import warehouse_catalog_refresh
 from ownlay_pipelines.defs.workspace_sync import sync_workspace_partitions
 from ownlay_pipelines.orchestration.error_policy import FailureKind
 from ownlay_pipelines.orchestration.plan import SyncRequest, plan_tick
@@ -172,43 +171,6 @@ def _automation_tick(defs, instance, sensor, cursor):
     # One unpartitioned asset is requested as a plain run, several partitions as a backfill.
     keys = {key for r in result.run_requests for key in r.asset_selection or ()}
     return requested, keys, result.cursor
-
-
-def test_the_unified_model_follows_a_raw_only_sync_for_exactly_its_days(sandbox_defs):
-    with dg.instance_for_test() as instance:
-        sync_workspace_partitions(instance, REGISTRY)
-        _, _, cursor = _automation_tick(sandbox_defs, instance, models_follow_upstream, None)
-        assert _run(sandbox_defs, instance, _request("meta_ads", "insights")).success
-
-        requested, _, cursor = _automation_tick(
-            sandbox_defs, instance, models_follow_upstream, cursor
-        )
-        # The unified model and every model downstream of it, for the synced days only.
-        assert UNIFIED in requested
-        assert set(requested.values()) == {
-            frozenset({"2026-11-19|acme-outdoor", "2026-11-20|acme-outdoor"})
-        }
-
-        again, _, _ = _automation_tick(sandbox_defs, instance, models_follow_upstream, cursor)
-        assert again == {}
-
-
-def test_a_run_that_already_computed_the_model_triggers_nothing(sandbox_defs):
-    with dg.instance_for_test() as instance:
-        sync_workspace_partitions(instance, REGISTRY)
-        _, _, cursor = _automation_tick(sandbox_defs, instance, models_follow_upstream, None)
-        request = _request("google_ads", "campaign_metrics")
-        run_request = sync_run_request(request, "test")
-        result = sandbox_defs.resolve_job_def("daily_metrics").execute_in_process(
-            instance=instance,
-            asset_selection=[*run_request.asset_selection, UNIFIED],
-            tags=run_request.tags,
-        )
-        assert result.success
-
-        requested, _, _ = _automation_tick(sandbox_defs, instance, models_follow_upstream, cursor)
-    # Models downstream of the unified table follow it; the unified table itself is up to date.
-    assert UNIFIED not in requested
 
 
 def test_the_warehouse_is_built_once_lake_data_first_appears(sandbox_defs):

@@ -123,5 +123,6 @@ def test_webserver_serves_the_asset_graph_schedules_sensors_and_checks(tmp_path:
     }
     assert sensors.keys() == {s.name for s in defs.sensors}
     assert sensors["workspace_registry"] == ("STANDARD", "RUNNING")
-    assert sensors["models_follow_upstream"] == ("AUTOMATION", "RUNNING")
+    assert sensors["models_follow_upstream"] == ("STANDARD", "RUNNING")
+    assert sensors["warehouse_catalog_refresh"] == ("AUTOMATION", "RUNNING")
     assert sensors["sync_failure_alerts"] == ("RUN_STATUS", "RUNNING")

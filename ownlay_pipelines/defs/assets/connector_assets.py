@@ -7,6 +7,7 @@ quarantined rows, HTTP use and the snapshot ids as metadata.
 
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -18,6 +19,7 @@ from ownlay_pipelines.defs.failure_policy import CONNECTOR_RETRY_POLICY, connect
 from ownlay_pipelines.defs.partitions import (
     daily_by_workspace,
     days_by_workspace,
+    multi_key,
     workspace_partitions,
 )
 from ownlay_pipelines.defs.resources import (
@@ -28,6 +30,7 @@ from ownlay_pipelines.defs.resources import (
 )
 from ownlay_pipelines.defs.sync_log import snapshot_type_for
 from ownlay_pipelines.lake.quarantine import quarantine_ref
+from ownlay_pipelines.lake.tables import partition_dir
 from ownlay_pipelines.watchtower.snapshots import ApiSnapshotLog
 
 MAX_PARTITIONS_PER_RUN = 31
@@ -40,6 +43,29 @@ def _targets(context: dg.AssetExecutionContext, spec: StreamSpec) -> dict[str, l
     return {key: [] for key in context.partition_keys}
 
 
+def _report_partition_rows(
+    context: dg.AssetExecutionContext,
+    spec: StreamSpec,
+    targets: dict[str, list[date]],
+    results: dict[str, StreamRunResult],
+    lake_root: Path,
+) -> None:
+    """Give each partition of the run its own row count (the UI shows it per day × workspace)."""
+    for workspace_id, days in targets.items():
+        rows_by_folder = {w.path.parent: w.rows for w in results[workspace_id].written}
+        if spec.partitioning is not Partitioning.DATE_AND_WORKSPACE:
+            context.add_asset_metadata(
+                {"dagster/row_count": results[workspace_id].rows}, partition_key=workspace_id
+            )
+            continue
+        for day in days:
+            folder = partition_dir(lake_root, spec.ref, workspace_id, day)
+            context.add_asset_metadata(
+                {"dagster/row_count": rows_by_folder.get(folder, 0)},
+                partition_key=multi_key(day, workspace_id),
+            )
+
+
 def _metadata(spec: StreamSpec, results: dict[str, StreamRunResult]) -> dict[str, object]:
     http: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
@@ -49,7 +75,7 @@ def _metadata(spec: StreamSpec, results: dict[str, StreamRunResult]) -> dict[str
     rows = sum(r.rows for r in results.values())
     preview = [row for r in results.values() for row in r.preview][:10]
     metadata: dict[str, object] = {
-        "dagster/row_count": rows,
+        "run_row_count": rows,
         "partitions_written": sum(len(r.written) for r in results.values()),
         "quarantined_rows": sum(r.quarantined for r in results.values()),
         "duplicates_dropped": sum(r.duplicates_dropped for r in results.values()),
@@ -106,7 +132,8 @@ def build_stream_asset(connector: Connector, spec: StreamSpec) -> dg.AssetsDefin
         snapshot_type = snapshot_type_for(context.run.tags)
         results: dict[str, StreamRunResult] = {}
         snapshot_ids: dict[str, str] = {}
-        for workspace_id, days in _targets(context, spec).items():
+        targets = _targets(context, spec)
+        for workspace_id, days in targets.items():
             workspace = registry.workspace(workspace_id)
             # The snapshot sees the taxonomy error (its message names the account) before the
             # failure policy turns it into a Dagster outcome.
@@ -131,6 +158,7 @@ def build_stream_asset(connector: Connector, spec: StreamSpec) -> dg.AssetsDefin
                 f"{result.rows} rows, {result.quarantined} quarantined, "
                 f"{result.http.get('http_requests', 0)} requests"
             )
+        _report_partition_rows(context, spec, targets, results, lake.lake_root)
         metadata = _metadata(spec, results)
         metadata["api_snapshot_ids"] = dg.MetadataValue.json(snapshot_ids)
         return dg.MaterializeResult(metadata=metadata)

@@ -6,7 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.streams import Partitioning
-from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspace
+from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspace, multi_key
 from ownlay_pipelines.defs.resources import LakeResource
 from ownlay_pipelines.lake.warehouse import build_warehouse, discover_tables
 from ownlay_pipelines.lake.writer import sweep_leftovers
@@ -65,8 +65,9 @@ def campaign_metrics_daily(
 ) -> dg.MaterializeResult:
     """Rebuild the unified rows of every partition in the run from the raw platform tables."""
     tables: list[pa.Table] = []
+    targets = days_by_workspace(list(context.partition_keys))
     with duckdb.get_connection() as connection:
-        for workspace_id, days in days_by_workspace(list(context.partition_keys)).items():
+        for workspace_id, days in targets.items():
             table = write_campaign_metrics(
                 connection,
                 lake.lake_root,
@@ -79,9 +80,19 @@ def campaign_metrics_daily(
             )
             tables.append(table)
     combined = pa.concat_tables(tables) if tables else UNIFIED_SCHEMA.empty_table()
+    counts = combined.group_by(["workspace_id", "report_date"]).aggregate([([], "count_all")])
+    rows = {
+        (row["workspace_id"], row["report_date"]): row["count_all"] for row in counts.to_pylist()
+    }
+    for workspace_id, days in targets.items():
+        for day in days:
+            context.add_asset_metadata(
+                {"dagster/row_count": rows.get((workspace_id, day), 0)},
+                partition_key=multi_key(day, workspace_id),
+            )
     spend = combined.group_by("currency").aggregate([("spend", "sum")]).to_pylist()
     metadata: dict[str, object] = {
-        "dagster/row_count": combined.num_rows,
+        "run_row_count": combined.num_rows,
         "spend_by_currency": dg.MetadataValue.json(
             {row["currency"]: str(row["spend_sum"]) for row in spend}
         ),

@@ -155,7 +155,6 @@ WATCHTOWER_SOURCE_ASSETS: list[dg.AssetsDefinition] = [
 watchtower_sources_job = dg.define_asset_job(
     "watchtower_sources",
     selection=dg.AssetSelection.groups(GROUP),
-    partitions_def=workspace_partitions,
     description="Snapshot every generic-store source (Omnisend, scraper CVR, internal files) "
     "for one workspace.",
 )

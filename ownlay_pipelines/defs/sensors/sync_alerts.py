@@ -1,12 +1,5 @@
-"""Sensors beside the schedules: models follow syncs, failures alert, recoveries resolve.
+"""Run-status sensors of syncs: failures alert, recoveries resolve.
 
-- `models_follow_upstream` (declarative automation): the unified model and every model downstream
-  of it recompute exactly the partitions whose raw inputs changed, once no input is still being
-  written. Sync runs never include models, so whichever platform finishes last, the model reads
-  both platforms' newest files; a backfill of 90 days becomes one single-run model backfill.
-- `warehouse_catalog_refresh` (declarative automation): the analysts' view catalog, built once
-  lake data first appears and refreshed daily after the restatement syncs (views read Parquet,
-  so only a new table needs a rebuild).
 - `sync_failure_alerts`: a failed run records seed 000's alert once its failure kind's threshold
   of failed attempts in a row is reached; the outbox job sends it.
 - `sync_recovery`: a successful run resolves its workspace's open failure alerts and records or
@@ -18,27 +11,16 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
-from dagster_shared.error import SerializableErrorInfo
 
-from ownlay_pipelines.connectors.catalog import all_streams
-from ownlay_pipelines.connectors.streams import Partitioning
-from ownlay_pipelines.defs.assets.model_assets import WAREHOUSE_KEY
 from ownlay_pipelines.defs.failure_policy import FAILURE_KIND_METADATA
-from ownlay_pipelines.defs.jobs import (
-    PARTITION_RANGE_END_TAG,
-    PARTITION_RANGE_START_TAG,
-    SYNC_JOBS,
-)
-from ownlay_pipelines.defs.partitions import WORKSPACE_DIMENSION
 from ownlay_pipelines.defs.resources import OpsStoreResource
-from ownlay_pipelines.defs.schedules import UNFINISHED_STATUSES
+from ownlay_pipelines.defs.sensors.run_scope import CONNECTOR_TABLES, run_workspaces
 from ownlay_pipelines.defs.sync_log import snapshot_type_for
-from ownlay_pipelines.models.campaign_metrics import UNIFIED_CAMPAIGN_METRICS
 from ownlay_pipelines.orchestration.error_policy import FailureKind, kind_from_error_chain
-from ownlay_pipelines.orchestration.plan import WORKSPACE_TAG
 from ownlay_pipelines.orchestration.sync_alerts import (
     SyncFailure,
     record_quarantine,
@@ -47,133 +29,6 @@ from ownlay_pipelines.orchestration.sync_alerts import (
     resolve_sync_failure,
 )
 from ownlay_pipelines.watchtower.clock import utc_now
-
-CONNECTOR_TABLES = {spec.ref.parts: spec for _, spec in all_streams()}
-"""Connector asset key path → its stream; other assets are models, marts or jobs."""
-SNAPSHOT_ASSETS = dg.AssetSelection.assets(
-    *(
-        dg.AssetKey(list(spec.ref.parts))
-        for spec in CONNECTOR_TABLES.values()
-        if spec.partitioning is Partitioning.WORKSPACE
-    )
-)
-PARTITION_TAG = "dagster/partition"
-WAREHOUSE_REFRESH_CRON = "30 6 * * *"
-"""Daily, after the 06:00 UTC restatement syncs."""
-
-DATED_SYNC_JOB = SYNC_JOBS[Partitioning.DATE_AND_WORKSPACE].name
-DATED_RAW_ASSETS = frozenset(
-    dg.AssetKey(list(spec.ref.parts))
-    for spec in CONNECTOR_TABLES.values()
-    if spec.partitioning is Partitioning.DATE_AND_WORKSPACE
-)
-
-
-def run_workspaces(run: dg.DagsterRun, instance: dg.DagsterInstance) -> list[str]:
-    """The workspaces a run covers, from its ownlay tag or its partition tags."""
-    if WORKSPACE_TAG in run.tags:
-        return [run.tags[WORKSPACE_TAG]]
-    keys = [run.tags.get(PARTITION_TAG)] if PARTITION_TAG in run.tags else []
-    keys += [run.tags.get(t) for t in (PARTITION_RANGE_START_TAG, PARTITION_RANGE_END_TAG)]
-    # A multi-partition key reads "date|workspace"; a workspace partition key is the slug.
-    ends = [key.rsplit("|", 1)[-1] for key in keys if key]
-    if not ends:
-        return []
-    known = instance.get_dynamic_partitions(WORKSPACE_DIMENSION)
-    if len(set(ends)) == 1 or not set(ends) <= set(known):
-        return sorted(set(ends))
-    first, last = sorted(known.index(end) for end in ends)
-    return known[first : last + 1]
-
-
-def syncing_workspaces(instance: dg.DagsterInstance) -> set[str]:
-    """Workspaces with an unfinished run that writes reporting data (queued runs included)."""
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED_STATUSES))
-    return {
-        workspace
-        for run in runs
-        if (run.asset_selection is None and run.job_name == DATED_SYNC_JOB)
-        or (run.asset_selection and run.asset_selection & DATED_RAW_ASSETS)
-        for workspace in run_workspaces(run, instance)
-    }
-
-
-class WorkspaceSyncsFinished(dg.AutomationCondition):
-    """True for the partitions of workspaces none of whose reporting-data syncs is unfinished.
-
-    Dagster's own `any_deps_in_progress` looks at single partitions, and a sync run over a range
-    writes its partitions' materializations one by one: a tick in between would see half of them
-    done and split the model's work into many small runs. A run is unfinished until all of them
-    are written, so waiting for the runs keeps a workspace's days together.
-    """
-
-    @property
-    def description(self) -> str:
-        return "no unfinished sync of the partition's workspace"
-
-    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
-        busy = syncing_workspaces(context.asset_graph_view.instance)
-        candidates = context.candidate_subset
-        if not busy:
-            return dg.AutomationResult(context, true_subset=candidates)
-        if not candidates.is_partitioned:
-            return dg.AutomationResult(context, true_subset=context.get_empty_subset())
-        idle = {
-            key
-            for key in candidates.expensively_compute_partition_keys()
-            if key.rsplit("|", 1)[-1] not in busy
-        }
-        return dg.AutomationResult(
-            context, true_subset=candidates.compute_intersection_with_partition_keys(idle)
-        )
-
-
-FOLLOW_UPSTREAM = (
-    # Campaign snapshots refresh every 15 minutes and map onto every day of a workspace: following
-    # them would recompute its whole history each time. Status changes ride on the next metrics
-    # sync instead.
-    dg.AutomationCondition.any_deps_updated().ignore(SNAPSHOT_ASSETS).since_last_handled()
-    & WorkspaceSyncsFinished()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("inputs synced since last computed, no sync of the workspace unfinished")
-"""Recompute a model partition once an input partition changed and its workspace's syncs ended.
-
-Unlike `eager()` it is not limited to the latest day: restatement syncs change 28–30 days and a
-backfill 90, and each changed day must be recomputed. An input updated by a run that also ran the
-model does not count (Dagster's `any_deps_updated`), so nothing is computed twice.
-"""
-
-WAREHOUSE_REFRESH = (
-    (
-        dg.AutomationCondition.cron_tick_passed(WAREHOUSE_REFRESH_CRON, "UTC")
-        | (dg.AutomationCondition.missing() & dg.AutomationCondition.any_deps_updated())
-    ).since_last_handled()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("first lake data, then daily at 06:30 UTC")
-
-models_follow_upstream = dg.AutomationConditionSensorDefinition(
-    "models_follow_upstream",
-    target=(
-        dg.AssetSelection.assets(dg.AssetKey(list(UNIFIED_CAMPAIGN_METRICS.parts))).downstream()
-        - dg.AssetSelection.assets(WAREHOUSE_KEY)
-    ).without_checks(),
-    default_condition=FOLLOW_UPSTREAM,
-    use_user_code_server=True,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Recomputes the unified model (and the models downstream of it) for exactly the "
-    "partitions whose raw inputs were synced, once none is still syncing. Runs by default: "
-    "sync runs never include models.",
-)
-
-warehouse_catalog_refresh = dg.AutomationConditionSensorDefinition(
-    "warehouse_catalog_refresh",
-    target=dg.AssetSelection.assets(WAREHOUSE_KEY).without_checks(),
-    default_condition=WAREHOUSE_REFRESH,
-    use_user_code_server=True,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Builds warehouse.duckdb when lake data first appears and refreshes its views "
-    "daily at 06:30 UTC, after the restatement syncs, so a new table gets its view.",
-)
 
 
 @dataclass(frozen=True)
@@ -185,7 +40,8 @@ class FailedStep:
     error: str
 
 
-def _error_chain(error: SerializableErrorInfo | None) -> Iterator[tuple[str, str]]:
+def _error_chain(error: Any) -> Iterator[tuple[str, str]]:
+    """(class name, message) of a step error and each error that caused it."""
     while error is not None:
         yield error.cls_name or "", error.message
         error = error.cause or error.context
@@ -366,12 +222,3 @@ def _summarise_quarantine(
             snapshot_id=uuid.UUID(snapshot),
             now=now,
         )
-
-
-SENSORS = [
-    models_follow_upstream,
-    warehouse_catalog_refresh,
-    sync_failure_alerts,
-    sync_recovery,
-]
-"""The sensors this module adds to the code location."""
