@@ -50,6 +50,24 @@ SHOPIFY_ORDERS = next(spec.ref for spec in SHOPIFY_STREAMS if spec.table == "ord
 BY_WORKSPACE = dg.MultiToSingleDimensionPartitionMapping(
     partition_dimension_name=WORKSPACE_DIMENSION
 )
+EVENT_DAY_SHIFT = 1
+"""An event's UTC day (its lake partition) may be the shop-local day before or after an order's."""
+SAME_WORKSPACE_CLICK_WINDOW = dg.MultiPartitionMapping(
+    {
+        DATE_DIMENSION: dg.DimensionPartitionMapping(
+            DATE_DIMENSION,
+            dg.TimeWindowPartitionMapping(
+                start_offset=-(AttributionSettings().window_days + EVENT_DAY_SHIFT),
+                end_offset=EVENT_DAY_SHIFT,
+            ),
+        ),
+        WORKSPACE_DIMENSION: dg.DimensionPartitionMapping(
+            WORKSPACE_DIMENSION, dg.IdentityPartitionMapping()
+        ),
+    }
+)
+"""Attribution of a day's orders reads the clicks of the attribution window before it: a late
+event for day x changes the attribution of days x-1 … x+window+1."""
 SAME_WORKSPACE_LAST_90_DAYS = dg.MultiPartitionMapping(
     {
         DATE_DIMENSION: dg.DimensionPartitionMapping(
@@ -97,7 +115,7 @@ def _preview(table: pa.Table) -> dict[str, object]:
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[
         dg.AssetDep(list(SHOPIFY_ORDERS.parts)),
-        dg.AssetDep(list(EVENTS_TABLE.parts)),
+        dg.AssetDep(list(EVENTS_TABLE.parts), partition_mapping=SAME_WORKSPACE_CLICK_WINDOW),
         *(
             dg.AssetDep(list(ref.parts), partition_mapping=BY_WORKSPACE)
             for _, ref in CAMPAIGN_SOURCES

@@ -9,7 +9,8 @@ costs what changed, not what exists.
 A model is any asset partitioned `date × workspace` with inputs (`build_models_sensor` finds them
 in the Definitions, so a new mart is followed without touching this file). How an input day
 spreads into a model's days comes from the dependency: same day by default, the following
-`n` days for a `TimeWindowPartitionMapping(start_offset=-n)` (the dashboard's 90-day periods),
+`n` days for a `TimeWindowPartitionMapping(start_offset=-n)` (the dashboard's 90-day periods,
+attribution's click window) and the `m` days before for `end_offset=m`,
 the attribution window for an unpartitioned input that lists its `day_files` (raw events).
 Workspace snapshots (campaign names) are not followed: they refresh every 15 minutes and map
 onto every day of a workspace; the next metrics sync carries their changes.
@@ -72,16 +73,16 @@ def model_assets(assets: Iterable[dg.AssetsDefinition]) -> list[dg.AssetsDefinit
     ]
 
 
-def _days_after(mapping: Any) -> int:
-    """How many later model days read one input day under `mapping`."""
+def _days_spread(mapping: Any) -> tuple[int, int]:
+    """(days before, days after): which model days read one input day under `mapping`."""
     if isinstance(mapping, dg.MultiPartitionMapping):
         for dimension in mapping.downstream_mappings_by_upstream_dimension.values():
             inner = dimension.partition_mapping
             if isinstance(inner, dg.TimeWindowPartitionMapping):
-                return -inner.start_offset
+                return inner.end_offset, -inner.start_offset
     if isinstance(mapping, dg.TimeWindowPartitionMapping):
-        return -mapping.start_offset
-    return 0
+        return mapping.end_offset, -mapping.start_offset
+    return 0, 0
 
 
 def model_graph(assets: Sequence[dg.AssetsDefinition]) -> ModelGraph:
@@ -98,8 +99,8 @@ def model_graph(assets: Sequence[dg.AssetsDefinition]) -> ModelGraph:
                 partitions = upstream.partitions_def if upstream else None
                 name = source.to_user_string()
                 if partitions == daily_by_workspace:
-                    after = _days_after(model.get_partition_mapping(source))
-                    inputs.append(ModelInput(key.to_user_string(), name, 0, after))
+                    before, after = _days_spread(model.get_partition_mapping(source))
+                    inputs.append(ModelInput(key.to_user_string(), name, before, after))
                 elif partitions is None and upstream is not None:
                     inputs.append(
                         ModelInput(key.to_user_string(), name, EVENT_DAYS_BEFORE, window + 1)
