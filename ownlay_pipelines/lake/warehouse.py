@@ -1,15 +1,24 @@
 """`warehouse.duckdb`: the catalog of views over the lake that analysts open.
 
 The file holds only views (and a small catalog table), never data. It is rebuilt as a new file
-and swapped in with `os.replace` when the set of lake tables changes, so an analyst holding it open
-(even read-write, which locks it) never blocks a pipeline run: their handle keeps the old catalog,
-and the views read Parquet, so they still see new partitions (ARCHITECTURE.md §2, principle 4).
+and swapped in with `os.replace` when the set of lake tables changes. Readers holding it read-only
+keep their handle on the old catalog, whose views read Parquet, so they still see new partitions
+(ARCHITECTURE.md §2, principle 4).
+
+A process holding the file read-write is different: DuckDB names its write-ahead log after the
+path (`warehouse.duckdb.wal`), so a swap under it would leave that log beside the new file and
+every new reader would fail with "WAL does not match database file". The refresh therefore holds
+a read-only (shared) lock on the old file across the swap — which DuckDB refuses while a writer
+holds it — and, when refused, fails with `WarehouseBusyError` naming the writer's process.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +28,22 @@ import duckdb
 from ownlay_pipelines.lake.tables import NAME_PART, TableRef, table_dir, table_glob
 
 CATALOG_TABLE = "ownlay_catalog"
+_SAME_PROCESS = "same database file with a different configuration"
+"""DuckDB's refusal when this very process already holds the file read-write."""
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process holds the warehouse file read-write, so it cannot be replaced safely."""
+
+    def __init__(self, path: Path, holder: str) -> None:
+        super().__init__(
+            f"warehouse {path} is held read-write by {holder}; not replacing it, because its "
+            f"write-ahead log would break every new reader ('WAL does not match database file'). "
+            "Close that connection (or open the warehouse read-only) and refresh again."
+        )
+        self.path = path
+        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -78,11 +103,60 @@ def build_warehouse(
     scratch = warehouse_path.with_name(f".{warehouse_path.name}.{uuid.uuid4().hex}.tmp")
     try:
         _write_catalog(scratch, lake_root, tables, descriptions or {})
-        os.replace(scratch, warehouse_path)
+        with _no_writer(warehouse_path):
+            os.replace(scratch, warehouse_path)
     finally:
         scratch.unlink(missing_ok=True)
         Path(f"{scratch}.wal").unlink(missing_ok=True)
     return WarehouseBuild(warehouse_path, views, rebuilt=True)
+
+
+@contextmanager
+def _no_writer(path: Path) -> Iterator[None]:
+    """Hold a shared lock on the current file while the caller replaces it.
+
+    Raises `WarehouseBusyError` when another process holds it read-write. While the shared lock
+    is held no writer can open the old file, so none can appear between the check and the swap.
+    A leftover `.wal` with no writer belongs to a crashed writer of the file being replaced and
+    would not match the new one, so it goes too.
+    """
+    if not path.exists():
+        yield
+        return
+    try:
+        guard = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:
+        holder = lock_holder(str(error))
+        if holder is not None:
+            raise WarehouseBusyError(path, holder) from error
+        # Not a lock: the file is unreadable anyway (a crash or not DuckDB); replacing repairs it.
+        Path(f"{path}.wal").unlink(missing_ok=True)
+        yield
+        return
+    try:
+        Path(f"{path}.wal").unlink(missing_ok=True)
+        yield
+    finally:
+        guard.close()
+
+
+def lock_holder(message: str) -> str | None:
+    """'PID 123 (python3 -m ...)' from DuckDB's lock-conflict message, or None if it is not one."""
+    if _SAME_PROCESS in message:
+        return f"PID {os.getpid()} (this process)"
+    match = _LOCK_HOLDER.search(message)
+    if match is None:
+        return None
+    pid = int(match["pid"])
+    return f"PID {pid} ({_command_line(pid) or match['program']})"
+
+
+def _command_line(pid: int) -> str | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:200] or None
 
 
 def _write_catalog(
