@@ -8,7 +8,6 @@ partitions), then prints what landed and how to query it.
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,17 +27,13 @@ from ownlay_pipelines.ingest.server import serve_in_background
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.sandbox.event_sender import send_world_events
 from ownlay_pipelines.sandbox.file_drops import write_sandbox_drops
+from ownlay_pipelines.sandbox.pii_key import ensure_key
 from ownlay_pipelines.sandbox.world import SandboxWorld
 from ownlay_pipelines.settings import Settings
 from ownlay_pipelines.watchtower.alerts import list_alerts
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-EXAMPLE_QUERY = (
-    "SELECT platform, report_date, sum(spend) AS spend, sum(clicks) AS clicks "
-    "FROM unified_campaign_metrics_daily WHERE workspace_id = 'acme-outdoor' "
-    "GROUP BY ALL ORDER BY report_date DESC, platform LIMIT 6"
-)
 
 
 def prepare_instance(project_root: Path) -> dg.DagsterInstance:
@@ -145,14 +140,8 @@ def _ensure_sandbox_pii_key(data_dir: Path) -> None:
     Real deployments set OWNLAY_PII_HASH_KEY; the demo keeps its own next to (never inside) the
     lake, owner-readable only, so re-running hashes the same visitor the same way.
     """
-    if os.environ.get(PII_HASH_KEY_ENV):
-        return
-    key_file = data_dir / "sandbox_pii_hash_key"
-    if not key_file.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
-    os.environ[PII_HASH_KEY_ENV] = key_file.read_text().strip()
+    if not os.environ.get(PII_HASH_KEY_ENV):
+        os.environ[PII_HASH_KEY_ENV] = ensure_key(data_dir)
 
 
 def _this_hour() -> datetime:
