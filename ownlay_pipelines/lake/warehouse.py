@@ -75,34 +75,38 @@ def discover_tables(lake_root: Path) -> list[TableRef]:
     return sorted(found, key=str)
 
 
-def current_views(warehouse_path: Path) -> tuple[str, ...] | None:
-    """Views listed in an existing warehouse file's catalog, or None when there is no usable file."""
+def current_catalog(warehouse_path: Path) -> dict[str, str] | None:
+    """Each view's description in an existing warehouse file, or None when there is no usable
+    file (missing, unreadable, or locked by a writer)."""
     if not warehouse_path.exists():
         return None
     try:
         with duckdb.connect(str(warehouse_path), read_only=True) as connection:
-            rows = connection.sql(f"SELECT relation FROM {CATALOG_TABLE} ORDER BY 1").fetchall()
+            rows = connection.sql(f"SELECT relation, description FROM {CATALOG_TABLE}").fetchall()
     except duckdb.Error:
         return None
-    return tuple(row[0] for row in rows)
+    return dict(rows)
 
 
 def build_warehouse(
     lake_root: Path, warehouse_path: Path, *, descriptions: dict[str, str] | None = None
 ) -> WarehouseBuild:
-    """Make `warehouse_path` hold one view per lake table, replacing the file only on change.
+    """Make `warehouse_path` hold one view per lake table, replacing the file only when the views
+    or their descriptions change.
 
     `descriptions` maps a table ('raw/meta_ads/insights') to one sentence saying what a row is;
     it lands in the catalog table so analysts can read it with SQL.
     """
     tables = discover_tables(lake_root)
+    descriptions = descriptions or {}
     views = tuple(sorted(t.relation_name for t in tables))
-    if current_views(warehouse_path) == views:
+    wanted = {t.relation_name: descriptions.get(str(t), "") for t in tables}
+    if current_catalog(warehouse_path) == wanted:
         return WarehouseBuild(warehouse_path, views, rebuilt=False)
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     scratch = warehouse_path.with_name(f".{warehouse_path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        _write_catalog(scratch, lake_root, tables, descriptions or {})
+        _write_catalog(scratch, lake_root, tables, descriptions)
         with _no_writer(warehouse_path):
             os.replace(scratch, warehouse_path)
     finally:

@@ -8,6 +8,7 @@ from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.streams import Partitioning
 from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspace
 from ownlay_pipelines.defs.resources import LakeResource
+from ownlay_pipelines.lake.catalog_descriptions import catalog_descriptions
 from ownlay_pipelines.lake.warehouse import build_warehouse, discover_tables
 from ownlay_pipelines.lake.writer import sweep_leftovers
 from ownlay_pipelines.models.campaign_metrics import (
@@ -109,10 +110,14 @@ def warehouse_catalog(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> dg.MaterializeResult:
     """Refresh `warehouse.duckdb` so every lake table has a view, and sweep crash leftovers."""
-    descriptions = {str(spec.ref): spec.description for _, spec in all_streams()}
-    descriptions[str(UNIFIED_CAMPAIGN_METRICS)] = campaign_metrics_daily.descriptions_by_key[
-        campaign_metrics_daily.key
-    ]
+    # Each view is described by the asset that writes its table, as the UI shows it. Imported
+    # here: the code location's Definitions include this asset.
+    from ownlay_pipelines.definitions import defs
+
+    asset_descriptions = {
+        tuple(spec.key.path): spec.description for spec in defs.resolve_all_asset_specs()
+    }
+    descriptions = catalog_descriptions(asset_descriptions, discover_tables(lake.lake_root))
     build = build_warehouse(lake.lake_root, lake.warehouse_path, descriptions=descriptions)
     # Temp files of writes that crashed before their os.replace (older than an hour, so never a
     # write in progress); readers already ignore them, this keeps the lake tidy.
