@@ -10,7 +10,7 @@ from ownlay_pipelines.defs.assets.watchtower_sources import (
     WATCHTOWER_SOURCE_ASSETS,
     watchtower_sources_job,
 )
-from ownlay_pipelines.defs.checks.watchtower_checks import WATCHTOWER_CHECKS
+from ownlay_pipelines.defs.checks import ASSET_CHECKS, CHECK_SENSORS
 from ownlay_pipelines.defs.events import (
     event_buffer_sensor,
     event_retention,
@@ -54,7 +54,7 @@ def build_definitions(
             *MART_ASSETS,
             warehouse_catalog,
         ],
-        asset_checks=WATCHTOWER_CHECKS,
+        asset_checks=ASSET_CHECKS,
         jobs=[
             *JOBS,
             watchtower_sources_job,
@@ -73,6 +73,7 @@ def build_definitions(
             event_buffer_sensor,
             shopify_webhook_sensor,
             *SENSORS,
+            *CHECK_SENSORS,
         ],
         resources={
             **default_resources(settings),
