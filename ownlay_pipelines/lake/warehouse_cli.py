@@ -44,16 +44,29 @@ def _sql(args: argparse.Namespace) -> int:
     try:
         with duckdb.connect(str(path), read_only=True) as connection:
             for statement in connection.extract_statements(text):
-                relation = connection.sql(statement.query)
-                if relation is None:
+                result = connection.execute(statement)
+                if result.description is None:
                     continue
+                header = [column[0] for column in result.description]
                 if args.csv:
                     writer = csv.writer(sys.stdout, lineterminator="\n")
-                    writer.writerow(relation.columns)
-                    writer.writerows(relation.fetchall())
+                    writer.writerow(header)
+                    writer.writerows(result.fetchall())
                 else:
-                    relation.show(max_rows=args.max_rows, max_width=10_000)
+                    _print_table(header, result.fetchmany(args.max_rows), more=result.fetchone())
     except duckdb.Error as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _print_table(header: list[str], rows: list[tuple[object, ...]], *, more: object) -> None:
+    """Columns padded to their widest value (NULL shown as NULL), then a blank line."""
+    cells = [header, *([("NULL" if v is None else str(v)) for v in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for number, row in enumerate(cells):
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        if number == 0:
+            print("  ".join("-" * w for w in widths))
+    shown = f"{len(rows)} row(s)" + (", more not shown (raise --max-rows)" if more else "")
+    print(f"({shown})\n")

@@ -55,7 +55,12 @@ def test_each_source_evaluates_its_own_rules_and_its_bound_targets(store, clock)
         threshold_value="7",
     )
     _add(  # spans every source: not any single source's check
-        store, clock, name="Any failed", field_name="status", condition="equals", threshold_value="x"
+        store,
+        clock,
+        name="Any failed",
+        field_name="status",
+        condition="equals",
+        threshold_value="x",
     )
 
     (low_open,) = evaluate_source(store, "omnisend", "campaigns", clock=clock)
