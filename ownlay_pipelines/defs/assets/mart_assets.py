@@ -14,6 +14,7 @@ from pydantic import Field
 from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.shopify import STREAMS as SHOPIFY_STREAMS
 from ownlay_pipelines.connectors.streams import Partitioning
+from ownlay_pipelines.defs.column_schema import table_schema
 from ownlay_pipelines.defs.partitions import (
     DATE_DIMENSION,
     WORKSPACE_DIMENSION,
@@ -67,10 +68,6 @@ class AttributionConfig(dg.Config):
     half_life_days: float = Field(default=7.0, description="Time-decay half-life in days.")
 
 
-def _schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
-
-
 def _preview(table: pa.Table) -> dict[str, object]:
     if not table.num_rows:
         return {}
@@ -101,7 +98,10 @@ def _preview(table: pa.Table) -> dict[str, object]:
             for _, ref in CAMPAIGN_SOURCES
         ),
     ],
-    metadata={"lake_table": str(ATTRIBUTION), "dagster/column_schema": _schema(ATTRIBUTION_SCHEMA)},
+    metadata={
+        "lake_table": str(ATTRIBUTION),
+        "dagster/column_schema": table_schema(ATTRIBUTION_SCHEMA),
+    },
 )
 def attribution(
     context: dg.AssetExecutionContext,
@@ -154,7 +154,7 @@ def attribution(
     partitions_def=daily_by_workspace,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[dg.AssetDep(list(UNIFIED_CAMPAIGN_METRICS.parts)), dg.AssetDep(list(ATTRIBUTION.parts))],
-    metadata={"lake_table": str(ROAS_DAILY), "dagster/column_schema": _schema(ROAS_SCHEMA)},
+    metadata={"lake_table": str(ROAS_DAILY), "dagster/column_schema": table_schema(ROAS_SCHEMA)},
 )
 def roas_daily(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
@@ -186,7 +186,7 @@ def roas_daily(
     deps=[dg.AssetDep(list(ROAS_DAILY.parts), partition_mapping=SAME_WORKSPACE_LAST_90_DAYS)],
     metadata={
         "lake_table": str(DASHBOARD_METRICS),
-        "dagster/column_schema": _schema(DASHBOARD_SCHEMA),
+        "dagster/column_schema": table_schema(DASHBOARD_SCHEMA),
     },
 )
 def dashboard_metrics(

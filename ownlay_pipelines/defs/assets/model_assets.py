@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.streams import Partitioning
+from ownlay_pipelines.defs.column_schema import table_schema
 from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspace
 from ownlay_pipelines.defs.resources import LakeResource
 from ownlay_pipelines.lake.catalog_descriptions import catalog_descriptions
@@ -56,9 +57,7 @@ CAMPAIGN_SNAPSHOTS = [
         "derived_metrics": dg.MetadataValue.md(
             "\n".join(f"- `{m.name}` ({m.unit}): {m.description}" for m in DERIVED_METRICS)
         ),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(f.name, str(f.type)) for f in UNIFIED_SCHEMA]
-        ),
+        "dagster/column_schema": table_schema(UNIFIED_SCHEMA),
     },
 )
 def campaign_metrics_daily(
