@@ -52,10 +52,8 @@ def test_views_read_every_partition_and_catalog_describes_them(tmp_path: Path):
         )
 
 
-def test_unchanged_table_set_does_not_replace_the_file(tmp_path: Path):
-    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
-    _write(lake, INSIGHTS, 1, 5)
-    build_warehouse(lake, warehouse)
+def test_unchanged_table_set_does_not_replace_the_file(built: tuple[Path, Path]):
+    lake, warehouse = built
     inode = warehouse.stat().st_ino
 
     _write(lake, INSIGHTS, 2, 7)
@@ -93,17 +91,24 @@ def _hold(warehouse: Path, mode: str) -> subprocess.Popen[str]:
     return holder
 
 
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, Path]:
+    """(lake, warehouse): one day of Meta insights (5 clicks) and its built warehouse."""
+    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
+    _write(lake, INSIGHTS, 1, 5)
+    build_warehouse(lake, warehouse)
+    return lake, warehouse
+
+
 def _count_unified(warehouse: Path) -> int:
     with duckdb.connect(str(warehouse), read_only=True) as fresh:
         return fresh.execute("SELECT count(*) FROM unified_campaign_metrics_daily").fetchone()[0]
 
 
 def test_reader_process_holding_the_warehouse_read_only_neither_blocks_nor_is_broken(
-    tmp_path: Path,
+    built: tuple[Path, Path],
 ):
-    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
-    _write(lake, INSIGHTS, 1, 5)
-    build_warehouse(lake, warehouse)
+    lake, warehouse = built
     reader = _hold(warehouse, "ro")
     try:
         # A pipeline run while the reader holds the file: new rows, a new table, a new catalog.
@@ -120,11 +125,9 @@ def test_reader_process_holding_the_warehouse_read_only_neither_blocks_nor_is_br
 
 
 def test_refresh_under_a_read_write_holder_fails_naming_it_and_leaves_the_file_readable(
-    tmp_path: Path,
+    built: tuple[Path, Path],
 ):
-    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
-    _write(lake, INSIGHTS, 1, 5)
-    build_warehouse(lake, warehouse)
+    lake, warehouse = built
     holder = _hold(warehouse, "rw")
     try:
         _write(lake, INSIGHTS, 2, 7)
@@ -133,7 +136,7 @@ def test_refresh_under_a_read_write_holder_fails_naming_it_and_leaves_the_file_r
         with pytest.raises(WarehouseBusyError, match=rf"PID {holder.pid} \(.*python"):
             build_warehouse(lake, warehouse)
         assert warehouse.stat().st_ino == inode
-        assert not list(tmp_path.glob(".warehouse.duckdb.*"))  # no scratch file left behind
+        assert not list(warehouse.parent.glob(".warehouse.duckdb.*"))  # no scratch file left
         out, _ = holder.communicate("go\n", timeout=60)
     finally:
         holder.kill()
@@ -143,10 +146,8 @@ def test_refresh_under_a_read_write_holder_fails_naming_it_and_leaves_the_file_r
     assert _count_unified(warehouse) == 1
 
 
-def test_refresh_after_a_crashed_writer_drops_its_wal_so_new_readers_work(tmp_path: Path):
-    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
-    _write(lake, INSIGHTS, 1, 5)
-    build_warehouse(lake, warehouse)
+def test_refresh_after_a_crashed_writer_drops_its_wal_so_new_readers_work(built: tuple[Path, Path]):
+    lake, warehouse = built
     writer = _hold(warehouse, "rw")
     writer.communicate("crash\n", timeout=60)
     assert Path(f"{warehouse}.wal").exists()
@@ -158,10 +159,8 @@ def test_refresh_after_a_crashed_writer_drops_its_wal_so_new_readers_work(tmp_pa
     assert _count_unified(warehouse) == 1
 
 
-def test_refresh_refuses_while_this_process_holds_the_file_read_write(tmp_path: Path):
-    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
-    _write(lake, INSIGHTS, 1, 5)
-    build_warehouse(lake, warehouse)
+def test_refresh_refuses_while_this_process_holds_the_file_read_write(built: tuple[Path, Path]):
+    lake, warehouse = built
     _write(lake, UNIFIED, 2, 7)
     with duckdb.connect(str(warehouse)) as writer:
         writer.execute("CREATE TABLE scratch AS SELECT 1 AS x")

@@ -218,8 +218,8 @@ def test_disable_then_list_all(capsys, url):
     assert status == 2 and "does not exist in watchtower_rules" in err
 
 
-def test_alerts_list_ack_and_mute(capsys, url, clock):
-    store = open_store(url)
+def _low_cvr_alert(capsys, url, clock) -> uuid.UUID:
+    """Add a Low CVR rule through the CLI and open its one alert; returns the alert id."""
     ownlay(
         capsys,
         "rules",
@@ -235,10 +235,18 @@ def test_alerts_list_ack_and_mute(capsys, url, clock):
         "--threshold",
         "2",
     )
+    store = open_store(url)
     put_snapshot(
         store, clock, "scraper", "cvr", [{"external_id": "2026-11", "metrics": {"cvr": 1.5}}]
     )
     evaluate_target("api_records", store=store, clock=clock)
+    (alert,) = list_alerts(store)
+    return alert.id
+
+
+def test_alerts_list_ack_and_mute(capsys, url, clock):
+    store = open_store(url)
+    _low_cvr_alert(capsys, url, clock)
     (alert,) = list_alerts(store)
     status, out, _ = ownlay(capsys, "alerts", "list", "--database-url", url)
     assert status == 0 and str(alert.id) in out and "firing" in out and "acme-outdoor" in out
@@ -264,33 +272,8 @@ def test_alerts_list_ack_and_mute(capsys, url, clock):
     assert status == 2 and "already acknowledged by dana@acme.test" in err
 
 
-def _low_open_rate_alert(capsys, url, clock) -> uuid.UUID:
-    ownlay(
-        capsys,
-        "rules",
-        "add",
-        "--database-url",
-        url,
-        "--name",
-        "Low CVR",
-        "--field",
-        "cvr",
-        "--condition",
-        "less_than",
-        "--threshold",
-        "2",
-    )
-    store = open_store(url)
-    put_snapshot(
-        store, clock, "scraper", "cvr", [{"external_id": "2026-11", "metrics": {"cvr": 1.5}}]
-    )
-    evaluate_target("api_records", store=store, clock=clock)
-    (alert,) = list_alerts(store)
-    return alert.id
-
-
 def test_alerts_ack_refuses_an_ambiguous_or_unknown_prefix(capsys, url, clock):
-    first = _low_open_rate_alert(capsys, url, clock)
+    first = _low_cvr_alert(capsys, url, clock)
     # A second alert whose id differs from the first only in its last hex digit.
     twin = uuid.UUID(first.hex[:-1] + ("0" if first.hex[-1] != "0" else "1"))
     store = open_store(url)

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from ownlay_pipelines.watchtower.rules import RuleSpec, add_rule, source_id_by_name
+from ownlay_pipelines.watchtower.rules import source_id_by_name
 from ownlay_pipelines.watchtower.source_rules import evaluate_source
 from ownlay_pipelines_tests.watchtower.factories import put_snapshot
-from ownlay_pipelines_tests.watchtower.test_engine_ops import CAMPAIGNS
-
-
-def _add(store, clock, **spec):
-    clock.advance(seconds=1)
-    return add_rule(store, RuleSpec(**spec), clock=clock)
+from ownlay_pipelines_tests.watchtower.test_engine_ops import CAMPAIGNS, _add
 
 
 def test_each_source_evaluates_its_own_rules_and_its_bound_targets(store, clock):
