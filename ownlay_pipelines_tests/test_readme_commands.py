@@ -73,7 +73,7 @@ import sys, time, uuid
 from datetime import UTC, datetime
 import httpx
 event = {{"event_id": str(uuid.uuid4()), "event_type": "page_view",
-    "timestamp": datetime.now(UTC).isoformat(), "session_id": "readme",
+    "timestamp": datetime.now(UTC).isoformat(), "anonymous_id": "readme-visitor",
     "source": {{"platform": "webhook"}}, "properties": {{}}, "context": {{}}}}
 deadline = time.monotonic() + 60
 while True:
@@ -85,7 +85,7 @@ while True:
         if time.monotonic() > deadline:
             raise
         time.sleep(0.2)
-print("POST /api/v1/events", response.status_code)
+print("POST /api/v1/events", response.status_code, response.text[:300])
 PY
 kill $SERVER
 wait $SERVER || true

@@ -13,7 +13,7 @@ recorded (ERROR) without stopping anything.
 """
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import dagster as dg
 import duckdb as duckdb_module
@@ -102,21 +102,25 @@ def build_stream_quality_checks(
     # partitions its asset's run wrote (verified with range runs, reference/dagster.md §2.7).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return _stream_quality_check(check_specs, by_key, dated)
+        return _stream_quality_check(check_specs, by_key, partitioning)
 
 
 def _stream_quality_check(
-    check_specs: list[dg.AssetCheckSpec], by_key: dict[dg.AssetKey, StreamSpec], dated: bool
+    check_specs: list[dg.AssetCheckSpec],
+    by_key: dict[dg.AssetKey, StreamSpec],
+    partitioning: Partitioning,
 ) -> dg.AssetChecksDefinition:
+    dated = partitioning is Partitioning.DATE_AND_WORKSPACE
+
     @dg.multi_asset_check(
         specs=check_specs,
-        name=f"stream_quality_by_{'date_and_workspace' if dated else 'workspace'}",
+        name=f"stream_quality_by_{partitioning.value}",
         description="Seed 000's data-quality rules on the partitions each raw table's run wrote.",
         can_subset=True,
     )
     def stream_quality(
         context: dg.AssetCheckExecutionContext, lake: LakeResource, duckdb: DuckDBResource
-    ):
+    ) -> Iterator[dg.AssetCheckResult]:
         keys = list(context.partition_keys)
         partitions = days_by_workspace(keys) if dated else dict.fromkeys(keys)
         selected = sorted(context.selected_asset_check_keys, key=str)
