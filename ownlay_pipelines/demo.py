@@ -209,14 +209,20 @@ def summary(warehouse_path: Path) -> str:
     )
     for workspace, currency, spend, orders, revenue, blended, paid, over in dashboard:
         lines.append(
-            f"  {workspace:<14}{currency:<5}{spend:>14,.2f}{orders:>8,.0f}{revenue:>14,.2f}"
+            f"  {workspace:<14}{currency:<5}{_number(spend, ',.2f'):>14}"
+            f"{_number(orders, ',.0f'):>8}{_number(revenue, ',.2f'):>14}"
             f"{_ratio(blended):>9}{_ratio(paid):>11}{_ratio(over):>22}"
         )
     return "\n".join(lines)
 
 
 def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+    return _number(value, ".2f")
+
+
+def _number(value: object, spec: str) -> str:
+    """`value` formatted with `spec`, or '-' when there is none (a day without orders)."""
+    return "-" if value is None else format(value, spec)
 
 
 def alert_summary(store: sa.Engine) -> str:
