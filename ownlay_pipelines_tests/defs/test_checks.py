@@ -34,6 +34,7 @@ def test_every_connector_asset_has_quality_and_freshness_checks():
     for _, spec in all_streams():
         assert names[dg.AssetKey(list(spec.ref.parts))] == {*QUALITY, "freshness_check"}, spec.ref
     assert names[UNIFIED] == {"reconciles_with_raw", "watchtower"}
+    assert names[dg.AssetKey(["marts", "roas_daily"])] == {"watchtower"}
     for ops_source in (k for k in names if k.path[0] == "ops"):
         assert names[ops_source] == {"watchtower"}
     assert len([k for k in names if k.path[0] == "ops"]) == 5

@@ -1,6 +1,6 @@
 """One `watchtower` asset check per watched table: every active rule on it, in one evaluation.
 
-Warehouse targets (the unified table) are checked on their lake view; each ops source asset
+Warehouse targets (the unified table, the daily ROAS mart) are checked on their lake view; each ops source asset
 (`ops/omnisend/campaigns`, `ops/internal/clients`, …) is checked with the rules watching that
 source (watchtower/source_rules.py), right after its snapshot.
 
@@ -17,10 +17,10 @@ from ownlay_pipelines.defs.assets.watchtower_sources import WATCHTOWER_SOURCE_AS
 from ownlay_pipelines.defs.resources import LakeResource, OpsStoreResource
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.lake.warehouse import create_lake_view, has_files
-from ownlay_pipelines.models.campaign_metrics import UNIFIED_CAMPAIGN_METRICS
 from ownlay_pipelines.watchtower.engine import evaluate_target
 from ownlay_pipelines.watchtower.outcome import RuleOutcome
 from ownlay_pipelines.watchtower.source_rules import evaluate_source
+from ownlay_pipelines.watchtower.targets import TARGETS, WarehouseTarget
 
 
 def check_result(outcomes: list[RuleOutcome]) -> dg.AssetCheckResult:
@@ -95,6 +95,12 @@ def build_source_watchtower_check(source_asset: dg.AssetsDefinition) -> dg.Asset
 
 
 WATCHTOWER_CHECKS = [
-    build_watchtower_check(UNIFIED_CAMPAIGN_METRICS),
+    *(
+        build_watchtower_check(TableRef.parse(target.name))
+        for target in TARGETS.values()
+        if isinstance(target, WarehouseTarget)
+    ),
     *(build_source_watchtower_check(asset) for asset in WATCHTOWER_SOURCE_ASSETS),
 ]
+"""A check on every warehouse target's asset (the unified table, the daily ROAS mart) and on
+every ops source asset."""
