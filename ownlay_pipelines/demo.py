@@ -209,7 +209,7 @@ def summary(warehouse_path: Path) -> str:
     )
     for workspace, currency, spend, orders, revenue, blended, paid, over in dashboard:
         lines.append(
-            f"  {workspace:<14}{currency:<5}{_number(spend, ',.2f'):>14}"
+            f"  {workspace:<14}{currency or '-':<5}{_number(spend, ',.2f'):>14}"
             f"{_number(orders, ',.0f'):>8}{_number(revenue, ',.2f'):>14}"
             f"{_ratio(blended):>9}{_ratio(paid):>11}{_ratio(over):>22}"
         )
