@@ -86,22 +86,21 @@ def build_stream_quality_checks(
     partitions_def = daily_by_workspace if dated else workspace_partitions
     blocking_keys = _model_inputs()
     by_key = {_key(spec): spec for spec in specs}
-    check_specs = [
-        dg.AssetCheckSpec(
-            name,
-            asset=key,
-            description=description,
-            blocking=key in blocking_keys,
-            partitions_def=partitions_def,
-        )
-        for key in by_key
-        for name, (description, _) in RULES.items()
-    ]
-
     # Partitioned check specs are a preview API; they are what runs a check on exactly the
     # partitions its asset's run wrote (verified with range runs, reference/dagster.md §2.7).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.PreviewWarning)
+        check_specs = [
+            dg.AssetCheckSpec(
+                name,
+                asset=key,
+                description=description,
+                blocking=key in blocking_keys,
+                partitions_def=partitions_def,
+            )
+            for key in by_key
+            for name, (description, _) in RULES.items()
+        ]
         return _stream_quality_check(check_specs, by_key, partitioning)
 
 
