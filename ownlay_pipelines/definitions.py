@@ -11,7 +11,7 @@ from ownlay_pipelines.defs.assets.watchtower_sources import (
     WATCHTOWER_SOURCE_ASSETS,
     watchtower_sources_job,
 )
-from ownlay_pipelines.defs.checks.watchtower_checks import WATCHTOWER_CHECKS
+from ownlay_pipelines.defs.checks import ASSET_CHECKS, CHECK_SENSORS
 from ownlay_pipelines.defs.events import (
     event_buffer_sensor,
     event_compaction,
@@ -62,7 +62,7 @@ def build_definitions(
     models_sensor, models_job = build_models_sensor(assets)
     return dg.Definitions(
         assets=assets,
-        asset_checks=WATCHTOWER_CHECKS,
+        asset_checks=ASSET_CHECKS,
         jobs=[
             *JOBS,
             models_job,
@@ -88,6 +88,7 @@ def build_definitions(
             shopify_webhook_sensor,
             models_sensor,
             *SENSORS,
+            *CHECK_SENSORS,
         ],
         resources={
             **default_resources(settings),

@@ -8,7 +8,6 @@ partitions), then prints what landed and how to query it.
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import dagster as dg
 import duckdb
 import sqlalchemy as sa
 
+from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.defs.partitions import multi_key
 from ownlay_pipelines.defs.workspace_sync import sync_workspace_partitions
 from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV
@@ -28,18 +28,14 @@ from ownlay_pipelines.ingest.server import serve_in_background
 from ownlay_pipelines.registry.workspaces import Registry, load_registry
 from ownlay_pipelines.sandbox.event_sender import send_world_events
 from ownlay_pipelines.sandbox.file_drops import write_sandbox_drops
-from ownlay_pipelines.sandbox.world import CATALOG_BUILDERS, SandboxWorld
+from ownlay_pipelines.sandbox.pii_key import ensure_key
+from ownlay_pipelines.sandbox.world import SandboxWorld
 from ownlay_pipelines.settings import Settings
 from ownlay_pipelines.watchtower.alert_scoring import Score, score_builtin_rules
 from ownlay_pipelines.watchtower.alerts import list_alerts
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-EXAMPLE_QUERY = (
-    "SELECT platform, report_date, sum(spend) AS spend, sum(clicks) AS clicks "
-    "FROM unified_campaign_metrics_daily WHERE workspace_id = 'acme-outdoor' "
-    "GROUP BY ALL ORDER BY report_date DESC, platform LIMIT 6"
-)
 
 
 def prepare_instance(project_root: Path) -> dg.DagsterInstance:
@@ -123,10 +119,11 @@ def run_demo(
 def alert_quality(registry: Registry, seed: int, last_day: date) -> Score:
     """The built-in rules replayed over 90 sandbox days with injected incidents, on the
     workspaces with two or more ad accounts (a stale account is judged against a sibling)."""
+    ad_platform_names = {plugin.platform for plugin in ad_platforms()}
     workspaces = [
         w.id
         for w in registry.workspaces
-        if sum(c.platform.value in CATALOG_BUILDERS for c in w.connections) >= 2
+        if sum(c.platform.value in ad_platform_names for c in w.connections) >= 2
     ]
     return score_builtin_rules(registry, workspaces, last_day=last_day, days=90, seed=seed)
 
@@ -164,14 +161,8 @@ def _ensure_sandbox_pii_key(data_dir: Path) -> None:
     Real deployments set OWNLAY_PII_HASH_KEY; the demo keeps its own next to (never inside) the
     lake, owner-readable only, so re-running hashes the same visitor the same way.
     """
-    if os.environ.get(PII_HASH_KEY_ENV):
-        return
-    key_file = data_dir / "sandbox_pii_hash_key"
-    if not key_file.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
-    os.environ[PII_HASH_KEY_ENV] = key_file.read_text().strip()
+    if not os.environ.get(PII_HASH_KEY_ENV):
+        os.environ[PII_HASH_KEY_ENV] = ensure_key(data_dir)
 
 
 def _this_hour() -> datetime:
@@ -243,14 +234,20 @@ def summary(warehouse_path: Path) -> str:
     )
     for workspace, currency, spend, orders, revenue, blended, paid, over in dashboard:
         lines.append(
-            f"  {workspace:<14}{currency:<5}{spend:>14,.2f}{orders:>8,.0f}{revenue:>14,.2f}"
+            f"  {workspace:<14}{currency or '-':<5}{_number(spend, ',.2f'):>14}"
+            f"{_number(orders, ',.0f'):>8}{_number(revenue, ',.2f'):>14}"
             f"{_ratio(blended):>9}{_ratio(paid):>11}{_ratio(over):>22}"
         )
     return "\n".join(lines)
 
 
 def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+    return _number(value, ".2f")
+
+
+def _number(value: object, spec: str) -> str:
+    """`value` formatted with `spec`, or '-' when there is none (a day without orders)."""
+    return "-" if value is None else format(value, spec)
 
 
 def alert_summary(store: sa.Engine) -> str:

@@ -11,6 +11,7 @@ from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.streams import Partitioning
 from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import WAREHOUSE_KEY
+from ownlay_pipelines.defs.checks.freshness import FRESHNESS_CHECKS
 from ownlay_pipelines.defs.partitions import multi_key
 from ownlay_pipelines.models.campaign_metrics import UNIFIED_CAMPAIGN_METRICS
 from ownlay_pipelines.orchestration.plan import SyncRequest
@@ -26,7 +27,9 @@ def _stream_keys(partitioning: Partitioning) -> list[dg.AssetKey]:
 
 entity_snapshots_job = dg.define_asset_job(
     "entity_snapshots",
-    selection=dg.AssetSelection.assets(*_stream_keys(Partitioning.WORKSPACE)),
+    # Freshness checks run from their own sensor; right after a sync they could only pass.
+    selection=dg.AssetSelection.assets(*_stream_keys(Partitioning.WORKSPACE))
+    - dg.AssetSelection.checks(*FRESHNESS_CHECKS),
     description="Refresh every platform's entity snapshots (campaigns, ad groups, …) of a workspace.",
 )
 
@@ -35,7 +38,8 @@ daily_metrics_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(
         *_stream_keys(Partitioning.DATE_AND_WORKSPACE),
         dg.AssetKey(list(UNIFIED_CAMPAIGN_METRICS.parts)),
-    ),
+    )
+    - dg.AssetSelection.checks(*FRESHNESS_CHECKS),
     description="Pull every platform's daily metrics for the run's days and rebuild the unified table.",
 )
 

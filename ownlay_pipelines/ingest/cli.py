@@ -1,20 +1,20 @@
-"""`ownlay serve` (the ingestion service) and `ownlay keys create|list|revoke` (its API keys)."""
+"""`ownlay serve` (the ingestion service) and `ownlay keys create|list|revoke` (its API keys).
+
+The service, the key store and their settings are imported inside the handlers, so building the
+`ownlay` parser stays light.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
+from ownlay_pipelines.cli_support import known_workspace
 
-from ownlay_pipelines.ingest.config import IngestSettings
-from ownlay_pipelines.ingest.keys import (
-    create_api_key,
-    list_api_keys,
-    open_key_store,
-    revoke_api_key,
-)
-from ownlay_pipelines.ingest.server import serve
-from ownlay_pipelines.registry.tenant import validate_workspace_id
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,15 +39,45 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.ingest.config import IngestSettings
+    from ownlay_pipelines.ingest.server import serve
+
+    if not _pii_key_configured():
+        return 2
     serve(args.host, args.port, settings=IngestSettings.from_env())
     return 0
 
 
+def _pii_key_configured() -> bool:
+    """True when the service has a PII hashing key: the environment's, or in sandbox mode the
+    key file `ownlay demo` created. Otherwise says in one line how to set one."""
+    from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV
+    from ownlay_pipelines.sandbox.pii_key import key_file
+    from ownlay_pipelines.settings import Mode, Settings
+
+    if os.environ.get(PII_HASH_KEY_ENV):
+        return True
+    settings = Settings.from_env()
+    demo_key = key_file(settings.data_dir)
+    if settings.mode is Mode.SANDBOX and demo_key.exists():
+        os.environ[PII_HASH_KEY_ENV] = demo_key.read_text().strip()
+        print(f"{PII_HASH_KEY_ENV} is not set; using the demo's sandbox key {demo_key}")
+        return True
+    print(
+        f"error: {PII_HASH_KEY_ENV} is not set (it keys the hashing of IPs and e-mails); "
+        f"export {PII_HASH_KEY_ENV}=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
+        file=sys.stderr,
+    )
+    return False
+
+
 def _create(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.ingest.keys import create_api_key
+
     try:
-        workspace_id = validate_workspace_id(args.workspace_id)
+        workspace_id = known_workspace(args.workspace_id)
     except ValueError as error:
-        print(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
         return 2
     issued = create_api_key(_store(), workspace_id, label=args.label)
     print(f"key id {issued.key_id} for {issued.workspace_id}; send it as X-Ownlay-Api-Key:")
@@ -57,6 +87,8 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.ingest.keys import list_api_keys
+
     keys = list_api_keys(_store(), args.workspace_id)
     print(f"{'key id':<26}{'workspace':<16}{'created':<18}{'revoked':<18}label")
     for key in keys:
@@ -69,6 +101,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.ingest.keys import revoke_api_key
+
     if not revoke_api_key(_store(), args.key_id):
         print(f"error: no active key with id {args.key_id!r}")
         return 1
@@ -77,4 +111,7 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _store() -> sa.Engine:
+    from ownlay_pipelines.ingest.config import IngestSettings
+    from ownlay_pipelines.ingest.keys import open_key_store
+
     return open_key_store(IngestSettings.from_env().database_url)

@@ -355,3 +355,25 @@ def mute_alert(
             .values(muted_until=until)
         )
         return get_alert(connection, alert_id)
+
+
+def alert_id_by_prefix(engine: sa.Engine, prefix: str) -> uuid.UUID:
+    """The one alert whose id starts with `prefix` (dashes optional, any case).
+
+    ValueError when the prefix is not hexadecimal, NotFoundError when no alert matches, and
+    ValueError listing the candidates when more than one does.
+    """
+    wanted = prefix.strip().lower().replace("-", "")
+    if not wanted or any(c not in "0123456789abcdef" for c in wanted):
+        raise ValueError(f"alert id {prefix!r} is not a hexadecimal id or id prefix")
+    with engine.connect() as connection:
+        ids = connection.execute(sa.select(watchtower_alerts.c.id)).scalars().all()
+    matches = sorted((i for i in ids if i.hex.startswith(wanted)), key=str)
+    if not matches:
+        raise NotFoundError(f"no alert id starts with {prefix!r}")
+    if len(matches) > 1:
+        shown = ", ".join(str(i) for i in matches[:5]) + (" …" if len(matches) > 5 else "")
+        raise ValueError(
+            f"alert id prefix {prefix!r} matches {len(matches)} alerts ({shown}); give more characters"
+        )
+    return matches[0]

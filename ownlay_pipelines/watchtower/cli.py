@@ -2,7 +2,9 @@
 
 `register_cli` adds both command groups to the `ownlay` parser; every handler (`args.handler`, as
 in `ownlay_pipelines/cli.py`) takes the parsed arguments, prints its result and returns the exit
-status (2 for a refused request, with the reason on stderr).
+status (2 for a refused request, with the reason on stderr). Only light modules are imported
+here; the ops store, DuckDB and the rules engine load inside the handlers, so `ownlay --help`
+and friends start fast.
 """
 
 from __future__ import annotations
@@ -14,34 +16,40 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
-from pydantic import ValidationError
-
-from ownlay_pipelines.settings import Settings
-from ownlay_pipelines.watchtower.alerts import (
-    AlertState,
-    AlertView,
-    acknowledge_alert,
-    list_alerts,
-    mute_alert,
-)
-from ownlay_pipelines.watchtower.clock import utc_now
+from ownlay_pipelines.cli_support import LazyChoices, known_workspace
 from ownlay_pipelines.watchtower.conditions import Condition, Dependency, LogicOperator, Severity
 from ownlay_pipelines.watchtower.errors import WatchtowerError
-from ownlay_pipelines.watchtower.rules import (
-    Rule,
-    RuleSpec,
-    add_rule,
-    disable_rule,
-    list_rules,
-    source_id_by_name,
-)
-from ownlay_pipelines.watchtower.store import open_store
-from ownlay_pipelines.watchtower.targets import DEFAULT_TARGET, TARGETS, WarehouseTarget
+
+if TYPE_CHECKING:
+    import duckdb
+    import sqlalchemy as sa
+
+    from ownlay_pipelines.watchtower.alerts import AlertView
+    from ownlay_pipelines.watchtower.rules import Rule
 
 _DURATION = re.compile(r"^(\d+)([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_ALERT_STATES = ("firing", "acknowledged", "resolved")
+"""`alerts list --state` values besides open/all (watchtower.alerts.AlertState minus ok)."""
+
+RULES_ADD_EXAMPLES = """\
+Rates are percents, as in the data: ctr_percent 0.5 means 0.5 % (not 0.005); Omnisend's
+open_rate / click_rate / bounce_rate are percents too. roas is a ratio (2.0 = revenue twice spend).
+
+Without --target a rule watches api_records (seed 004's ops records, e.g. --source
+omnisend/campaigns); to watch ad metrics pass --target unified/campaign_metrics_daily. Rules on
+warehouse targets are checked against the warehouse's columns, so build it first (make demo).
+
+examples:
+  # CTR below 0.5 % on one workspace's campaigns
+  ownlay rules add --name "Low CTR" --target unified/campaign_metrics_daily \\
+      --field ctr_percent --condition less_than --threshold 0.5 --client acme-outdoor
+  # Omnisend campaigns whose open rate falls under 15 %
+  ownlay rules add --name "Weak opens" --source omnisend/campaigns \\
+      --field open_rate --condition less_than --threshold 15 --severity warning
+"""
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -62,7 +70,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     alert_list = alerts_commands.add_parser("list", help="list alerts (open ones by default)")
     alert_list.add_argument(
         "--state",
-        choices=["open", "all", *(s.value for s in AlertState if s is not AlertState.OK)],
+        choices=["open", "all", *_ALERT_STATES],
         default="open",
     )
     alert_list.add_argument("--client", help="only alerts of this workspace slug")
@@ -70,11 +78,11 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     alert_list.add_argument("--limit", type=int, default=100)
     alert_list.set_defaults(handler=_alerts_list)
     ack = alerts_commands.add_parser("ack", help="acknowledge an alert")
-    ack.add_argument("alert_id", type=uuid.UUID)
+    ack.add_argument("alert_id", help="the alert's id or a unique prefix of it (as listed)")
     ack.add_argument("--by", required=True, help="who acknowledges (stored as acknowledged_by)")
     ack.set_defaults(handler=_alerts_ack)
     mute = alerts_commands.add_parser("mute", help="silence an alert's notifications for a while")
-    mute.add_argument("alert_id", type=uuid.UUID)
+    mute.add_argument("alert_id", help="the alert's id or a unique prefix of it (as listed)")
     until = mute.add_mutually_exclusive_group(required=True)
     until.add_argument("--for", dest="duration", help="e.g. 30m, 4h, 2d")
     until.add_argument("--until", help="ISO time, e.g. 2026-11-23T09:00:00+00:00")
@@ -91,17 +99,40 @@ def _add_store_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_rules_add(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    add = commands.add_parser("add", help="add a rule (seed 004's createRule fields)")
+    add = commands.add_parser(
+        "add",
+        help="add a rule (seed 004's createRule fields)",
+        description="Add a watchtower rule; it runs at the next evaluation of its target.",
+        epilog=RULES_ADD_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add.add_argument("--name", required=True)
-    add.add_argument("--field", dest="field_name", required=True, help="column or metric name")
+    add.add_argument(
+        "--field", dest="field_name", required=True, help="column or metric name of the target"
+    )
     add.add_argument("--condition", required=True, choices=[c.value for c in Condition])
-    add.add_argument("--threshold", dest="threshold_value")
+    add.add_argument(
+        "--threshold",
+        dest="threshold_value",
+        help="value compared with; rates in percent (0.5 = 0.5 %%), money in the row's currency",
+    )
     add.add_argument("--description")
     source = add.add_mutually_exclusive_group()
     source.add_argument("--source", help="provider/endpoint, e.g. omnisend/campaigns")
     source.add_argument("--source-id", type=uuid.UUID)
-    add.add_argument("--target", dest="target_table", choices=sorted(TARGETS))
-    add.add_argument("--client", dest="client_id", help="workspace slug the rule is limited to")
+    add.add_argument(
+        "--target",
+        dest="target_table",
+        choices=LazyChoices(_target_names),
+        metavar="TARGET",
+        help="what the rule watches (default api_records): %(choices)s",
+    )
+    add.add_argument(
+        "--client",
+        dest="client_id",
+        type=_known_workspace,
+        help="workspace slug the rule is limited to (one of the registry's workspaces)",
+    )
     add.add_argument("--group-id", type=uuid.UUID, help="rules sharing it form one compound rule")
     add.add_argument("--logic", dest="logic_operator", choices=[o.value for o in LogicOperator])
     add.add_argument("--parent", dest="parent_rule_id", type=uuid.UUID)
@@ -124,16 +155,33 @@ def _add_rules_add(commands: argparse._SubParsersAction) -> None:  # type: ignor
     add.set_defaults(handler=_rules_add)
 
 
+def _target_names() -> list[str]:
+    from ownlay_pipelines.watchtower.targets import TARGETS
+
+    return list(TARGETS)
+
+
+def _known_workspace(value: str) -> str:
+    try:
+        return known_workspace(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _run(action: Callable[[], None]) -> int:
+    # pydantic's ValidationError is a ValueError subclass.
     try:
         action()
-    except (WatchtowerError, ValidationError, ValueError) as exc:
+    except (WatchtowerError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
 
 
 def _rules_add(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.watchtower.rules import RuleSpec, add_rule, source_id_by_name
+    from ownlay_pipelines.watchtower.store import open_store
+
     def action() -> None:
         store = open_store(args.database_url)
         fields = {
@@ -181,6 +229,11 @@ def _rules_add(args: argparse.Namespace) -> int:
 def _open_warehouse(
     path: Path | None, target_table: str | None
 ) -> duckdb.DuckDBPyConnection | None:
+    import duckdb
+
+    from ownlay_pipelines.settings import Settings
+    from ownlay_pipelines.watchtower.targets import TARGETS, WarehouseTarget
+
     if target_table is None or not isinstance(TARGETS.get(target_table), WarehouseTarget):
         return None
     path = path or Settings.from_env().warehouse_path
@@ -190,6 +243,8 @@ def _open_warehouse(
 
 
 def _rule_summary(rule: Rule) -> str:
+    from ownlay_pipelines.watchtower.targets import DEFAULT_TARGET
+
     threshold = "" if rule.threshold_value is None else f" {rule.threshold_value}"
     group = f" group {rule.group_id} ({rule.logic_operator})" if rule.group_id else ""
     parent = (
@@ -205,6 +260,9 @@ def _rule_summary(rule: Rule) -> str:
 
 
 def _rules_list(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.watchtower.rules import list_rules
+    from ownlay_pipelines.watchtower.store import open_store
+
     def action() -> None:
         rules = list_rules(
             open_store(args.database_url), include_inactive=args.all, client_id=args.client
@@ -218,6 +276,9 @@ def _rules_list(args: argparse.Namespace) -> int:
 
 
 def _rules_disable(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.watchtower.rules import disable_rule
+    from ownlay_pipelines.watchtower.store import open_store
+
     def action() -> None:
         rule = disable_rule(open_store(args.database_url), args.rule_id)
         print(f"disabled rule {rule.id} {rule.name!r}")
@@ -226,6 +287,9 @@ def _rules_disable(args: argparse.Namespace) -> int:
 
 
 def _alerts_list(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.watchtower.alerts import AlertState, list_alerts
+    from ownlay_pipelines.watchtower.store import open_store
+
     def action() -> None:
         open_states = (AlertState.FIRING, AlertState.ACKNOWLEDGED)
         states = {
@@ -248,6 +312,8 @@ def _alerts_list(args: argparse.Namespace) -> int:
 
 
 def _alert_row(alert: AlertView) -> tuple[str, ...]:
+    from ownlay_pipelines.watchtower.clock import utc_now
+
     state = alert.state
     if alert.muted_until is not None and alert.muted_until > utc_now():
         state += f" (muted until {alert.muted_until:%Y-%m-%d %H:%M})"
@@ -264,23 +330,42 @@ def _alert_row(alert: AlertView) -> tuple[str, ...]:
 
 
 def _alerts_ack(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.watchtower.alerts import acknowledge_alert
+    from ownlay_pipelines.watchtower.clock import utc_now
+
     def action() -> None:
-        alert = acknowledge_alert(
-            open_store(args.database_url), args.alert_id, by=args.by, now=utc_now()
-        )
+        store = _store(args.database_url)
+        alert_id = _alert_id(store, args.alert_id)
+        alert = acknowledge_alert(store, alert_id, by=args.by, now=utc_now())
         print(f"acknowledged alert {alert.id} by {alert.acknowledged_by} ({alert.state})")
 
     return _run(action)
 
 
 def _alerts_mute(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.watchtower.alerts import mute_alert
+    from ownlay_pipelines.watchtower.clock import utc_now
+
     def action() -> None:
         now = utc_now()
         until = _mute_end(args.duration, args.until, now)
-        alert = mute_alert(open_store(args.database_url), args.alert_id, until=until, now=now)
+        store = _store(args.database_url)
+        alert = mute_alert(store, _alert_id(store, args.alert_id), until=until, now=now)
         print(f"muted alert {alert.id} until {until:%Y-%m-%d %H:%M} UTC")
 
     return _run(action)
+
+
+def _store(database_url: str | None) -> sa.Engine:
+    from ownlay_pipelines.watchtower.store import open_store
+
+    return open_store(database_url)
+
+
+def _alert_id(store: sa.Engine, text: str) -> uuid.UUID:
+    from ownlay_pipelines.watchtower.alerts import alert_id_by_prefix
+
+    return alert_id_by_prefix(store, text)
 
 
 def _mute_end(duration: str | None, until: str | None, now: datetime) -> datetime:

@@ -52,10 +52,12 @@ def evaluate_target(
     store: sa.Engine,
     warehouse: duckdb.DuckDBPyConnection | None = None,
     clock: Clock = utc_now,
+    source_id: uuid.UUID | None = None,
 ) -> list[RuleOutcome]:
     """Evaluate every active rule watching `target_name` (built-in ones included) and record alerts.
 
     Warehouse targets need `warehouse`, a DuckDB connection on which the target's view exists.
+    `source_id` limits the evaluation to the rules scoped to that `api_sources` row.
     """
     target = resolve_target(target_name)
     if isinstance(target, WarehouseTarget) and warehouse is None:
@@ -65,6 +67,8 @@ def evaluate_target(
     now = clock()
     with store.connect() as connection:
         rules = _active_rules(connection, target)
+    if source_id is not None:
+        rules = [rule for rule in rules if rule.source_id == source_id]
     if not rules:
         return []
     units = _parents_first(units_of(rules))

@@ -13,14 +13,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import duckdb
 import sqlalchemy as sa
 
 from ownlay_pipelines.registry.tenant import TENANT_COLUMN
 from ownlay_pipelines.watchtower.conditions import FieldKind, FieldSpec
 from ownlay_pipelines.watchtower.errors import RuleDefinitionError, UnknownTargetError
 from ownlay_pipelines.watchtower.tables import api_records, metric_definitions
+
+if TYPE_CHECKING:  # only annotations: `ownlay rules add --help` lists targets without DuckDB
+    import duckdb
 
 FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,99}$")
 """A field name is a lower-case identifier; anything else cannot be a column or metric name."""

@@ -48,7 +48,7 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "fx_rates",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}
-    assert checks == {"unified/campaign_metrics_daily:watchtower"}
+    assert "unified/campaign_metrics_daily:watchtower" in checks  # all of them: test_checks.py
     assert (
         defs.resolve_sensor_def("workspace_registry").default_status
         is dg.DefaultSensorStatus.RUNNING

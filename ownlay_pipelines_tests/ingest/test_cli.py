@@ -1,4 +1,8 @@
+import os
+
 from ownlay_pipelines.cli import main
+from ownlay_pipelines.sandbox.pii_key import ensure_key
+from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
 
 
 def test_keys_create_list_revoke_round_trip(tmp_path, monkeypatch, capsys):
@@ -23,4 +27,54 @@ def test_keys_create_refuses_a_workspace_id_that_is_not_a_slug(tmp_path, monkeyp
     monkeypatch.setenv("OWNLAY_DATABASE_URL", f"sqlite:///{tmp_path / 'ops.sqlite'}")
 
     assert main(["keys", "create", "../etc"]) == 2
-    assert "'../etc' is not a slug" in capsys.readouterr().out
+    assert "'../etc' is not a slug" in capsys.readouterr().err
+
+
+def test_keys_create_refuses_an_unknown_workspace_listing_the_known_ones(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("OWNLAY_DATABASE_URL", f"sqlite:///{tmp_path / 'ops.sqlite'}")
+
+    assert main(["keys", "create", "acme-outdor"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: unknown workspace 'acme-outdor'; the registry "
+        f"({DEFAULT_REGISTRY_FILE.resolve()}) lists: acme-outdoor, blumen-haus, kumo-tea"
+    )
+    assert main(["keys", "list"]) == 0
+    assert "acme-outdor" not in capsys.readouterr().out
+
+
+def test_serve_without_a_key_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OWNLAY_PII_HASH_KEY", "")  # unset, restored after the test
+    monkeypatch.setenv("OWNLAY_DATA_DIR", str(tmp_path))
+
+    assert main(["serve", "--port", "18501"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: OWNLAY_PII_HASH_KEY is not set")
+
+
+def test_serve_uses_the_demo_key_file_when_there_is_no_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OWNLAY_PII_HASH_KEY", "")  # unset, restored after the test
+    monkeypatch.setenv("OWNLAY_DATA_DIR", str(tmp_path))
+    demo_key = ensure_key(tmp_path)
+    served = {}
+    monkeypatch.setattr(
+        "ownlay_pipelines.ingest.server.serve",
+        lambda host, port, settings: served.update(
+            host=host, port=port, key=os.environ["OWNLAY_PII_HASH_KEY"]
+        ),
+    )
+
+    assert main(["serve", "--port", "18502"]) == 0
+    assert served == {"host": "127.0.0.1", "port": 18502, "key": demo_key}
+    assert "using the demo's sandbox key" in capsys.readouterr().out
+
+
+def test_serve_in_live_mode_never_falls_back_to_the_demo_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OWNLAY_PII_HASH_KEY", "")  # unset, restored after the test
+    monkeypatch.setenv("OWNLAY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OWNLAY_MODE", "live")
+    ensure_key(tmp_path)
+
+    assert main(["serve", "--port", "18503"]) == 2
+    assert "OWNLAY_PII_HASH_KEY is not set" in capsys.readouterr().err

@@ -13,7 +13,7 @@ import pytest
 from ownlay_pipelines.defs.assets.model_assets import warehouse_catalog
 from ownlay_pipelines.defs.resources import LakeResource
 from ownlay_pipelines.lake.tables import TableRef
-from ownlay_pipelines.lake.warehouse import build_warehouse, discover_tables
+from ownlay_pipelines.lake.warehouse import WarehouseBusyError, build_warehouse, discover_tables
 from ownlay_pipelines.lake.writer import write_partition
 
 INSIGHTS = TableRef.of("raw", "meta_ads", "insights")
@@ -52,10 +52,8 @@ def test_views_read_every_partition_and_catalog_describes_them(tmp_path: Path):
         )
 
 
-def test_unchanged_table_set_does_not_replace_the_file(tmp_path: Path):
-    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
-    _write(lake, INSIGHTS, 1, 5)
-    build_warehouse(lake, warehouse)
+def test_unchanged_table_set_does_not_replace_the_file(built: tuple[Path, Path]):
+    lake, warehouse = built
     inode = warehouse.stat().st_ino
 
     _write(lake, INSIGHTS, 2, 7)
@@ -65,50 +63,110 @@ def test_unchanged_table_set_does_not_replace_the_file(tmp_path: Path):
     assert warehouse.stat().st_ino == inode
 
 
-READER = textwrap.dedent(
+HOLDER = textwrap.dedent(
     """
-    import sys, duckdb
+    import os, sys, duckdb
     connection = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "ro")
+    if sys.argv[2] == "rw":
+        # An analyst's scratch table: the write goes to warehouse.duckdb.wal.
+        connection.execute("CREATE TABLE scratch AS SELECT 1 AS x")
     query = "SELECT sum(clicks) FROM raw_meta_ads_insights"
     print("before", connection.execute(query).fetchone()[0], flush=True)
-    sys.stdin.readline()
+    if sys.stdin.readline().strip() == "crash":
+        os._exit(0)  # no close, no checkpoint: the WAL stays behind
     print("after", connection.execute(query).fetchone()[0], flush=True)
     """
 )
 
 
-@pytest.mark.parametrize("reader_mode", ["ro", "rw"])
-def test_reader_process_holding_the_warehouse_neither_blocks_nor_is_broken_by_a_run(
-    tmp_path: Path, reader_mode: str
-):
-    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
-    _write(lake, INSIGHTS, 1, 5)
-    build_warehouse(lake, warehouse)
-    reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(warehouse), reader_mode],
+def _hold(warehouse: Path, mode: str) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(warehouse), mode],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
-    try:
-        assert reader.stdout.readline().split() == ["before", "5"]
+    assert holder.stdout is not None
+    assert holder.stdout.readline().split() == ["before", "5"]
+    return holder
 
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, Path]:
+    """(lake, warehouse): one day of Meta insights (5 clicks) and its built warehouse."""
+    lake, warehouse = tmp_path / "lake", tmp_path / "warehouse.duckdb"
+    _write(lake, INSIGHTS, 1, 5)
+    build_warehouse(lake, warehouse)
+    return lake, warehouse
+
+
+def _count_unified(warehouse: Path) -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as fresh:
+        return fresh.execute("SELECT count(*) FROM unified_campaign_metrics_daily").fetchone()[0]
+
+
+def test_reader_process_holding_the_warehouse_read_only_neither_blocks_nor_is_broken(
+    built: tuple[Path, Path],
+):
+    lake, warehouse = built
+    reader = _hold(warehouse, "ro")
+    try:
         # A pipeline run while the reader holds the file: new rows, a new table, a new catalog.
         _write(lake, INSIGHTS, 2, 7)
         _write(lake, UNIFIED, 2, 7)
-        build = build_warehouse(lake, warehouse)
-        assert build.rebuilt
-        with duckdb.connect(str(warehouse), read_only=True) as fresh:
-            assert fresh.execute(
-                "SELECT count(*) FROM unified_campaign_metrics_daily"
-            ).fetchone() == (1,)
-
+        assert build_warehouse(lake, warehouse).rebuilt
+        assert _count_unified(warehouse) == 1
         out, _ = reader.communicate("go\n", timeout=60)
     finally:
         reader.kill()
     # The reader keeps its old catalog, whose view still reads the lake and sees the new day.
     assert out.split() == ["after", "12"]
     assert reader.returncode == 0
+
+
+def test_refresh_under_a_read_write_holder_fails_naming_it_and_leaves_the_file_readable(
+    built: tuple[Path, Path],
+):
+    lake, warehouse = built
+    holder = _hold(warehouse, "rw")
+    try:
+        _write(lake, INSIGHTS, 2, 7)
+        _write(lake, UNIFIED, 2, 7)
+        inode = warehouse.stat().st_ino
+        with pytest.raises(WarehouseBusyError, match=rf"PID {holder.pid} \(.*python"):
+            build_warehouse(lake, warehouse)
+        assert warehouse.stat().st_ino == inode
+        assert not list(warehouse.parent.glob(".warehouse.duckdb.*"))  # no scratch file left
+        out, _ = holder.communicate("go\n", timeout=60)
+    finally:
+        holder.kill()
+    assert out.split() == ["after", "12"]
+    # Once the holder is gone the same refresh goes through and new readers see the new view.
+    assert build_warehouse(lake, warehouse).rebuilt
+    assert _count_unified(warehouse) == 1
+
+
+def test_refresh_after_a_crashed_writer_drops_its_wal_so_new_readers_work(built: tuple[Path, Path]):
+    lake, warehouse = built
+    writer = _hold(warehouse, "rw")
+    writer.communicate("crash\n", timeout=60)
+    assert Path(f"{warehouse}.wal").exists()
+
+    _write(lake, UNIFIED, 2, 7)
+    assert build_warehouse(lake, warehouse).rebuilt
+
+    assert not Path(f"{warehouse}.wal").exists()
+    assert _count_unified(warehouse) == 1
+
+
+def test_refresh_refuses_while_this_process_holds_the_file_read_write(built: tuple[Path, Path]):
+    lake, warehouse = built
+    _write(lake, UNIFIED, 2, 7)
+    with duckdb.connect(str(warehouse)) as writer:
+        writer.execute("CREATE TABLE scratch AS SELECT 1 AS x")
+        with pytest.raises(WarehouseBusyError, match=rf"PID {os.getpid()} \(this process\)"):
+            build_warehouse(lake, warehouse)
+    assert build_warehouse(lake, warehouse).rebuilt
 
 
 def test_warehouse_refresh_sweeps_old_crash_leftovers_but_not_fresh_ones(tmp_path: Path):

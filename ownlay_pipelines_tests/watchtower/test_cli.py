@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
+import uuid
 
 import duckdb
 import pytest
+import sqlalchemy as sa
 
+from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
 from ownlay_pipelines.watchtower.alerts import AlertState, list_alerts
-from ownlay_pipelines.watchtower.cli import register_cli
+from ownlay_pipelines.watchtower.cli import RULES_ADD_EXAMPLES, register_cli
 from ownlay_pipelines.watchtower.engine import evaluate_target
 from ownlay_pipelines.watchtower.store import open_store
+from ownlay_pipelines.watchtower.tables import watchtower_alerts
 from ownlay_pipelines_tests.watchtower.factories import UNIFIED_COLUMNS, put_snapshot, user_rules
 
 RULE_ID = re.compile(r"added rule ([0-9a-f-]{36}) ")
@@ -213,8 +218,8 @@ def test_disable_then_list_all(capsys, url):
     assert status == 2 and "does not exist in watchtower_rules" in err
 
 
-def test_alerts_list_ack_and_mute(capsys, url, clock):
-    store = open_store(url)
+def _low_cvr_alert(capsys, url, clock) -> uuid.UUID:
+    """Add a Low CVR rule through the CLI and open its one alert; returns the alert id."""
     ownlay(
         capsys,
         "rules",
@@ -230,15 +235,23 @@ def test_alerts_list_ack_and_mute(capsys, url, clock):
         "--threshold",
         "2",
     )
+    store = open_store(url)
     put_snapshot(
         store, clock, "scraper", "cvr", [{"external_id": "2026-11", "metrics": {"cvr": 1.5}}]
     )
     evaluate_target("api_records", store=store, clock=clock)
     (alert,) = list_alerts(store)
+    return alert.id
+
+
+def test_alerts_list_ack_and_mute(capsys, url, clock):
+    store = open_store(url)
+    _low_cvr_alert(capsys, url, clock)
+    (alert,) = list_alerts(store)
     status, out, _ = ownlay(capsys, "alerts", "list", "--database-url", url)
     assert status == 0 and str(alert.id) in out and "firing" in out and "acme-outdoor" in out
     status, out, _ = ownlay(
-        capsys, "alerts", "ack", str(alert.id), "--by", "dana@acme.test", "--database-url", url
+        capsys, "alerts", "ack", str(alert.id)[:8], "--by", "dana@acme.test", "--database-url", url
     )
     assert (status, out) == (0, f"acknowledged alert {alert.id} by dana@acme.test (acknowledged)\n")
     status, out, _ = ownlay(
@@ -257,3 +270,88 @@ def test_alerts_list_ack_and_mute(capsys, url, clock):
         capsys, "alerts", "ack", str(alert.id), "--by", "sam", "--database-url", url
     )
     assert status == 2 and "already acknowledged by dana@acme.test" in err
+
+
+def test_alerts_ack_refuses_an_ambiguous_or_unknown_prefix(capsys, url, clock):
+    first = _low_cvr_alert(capsys, url, clock)
+    # A second alert whose id differs from the first only in its last hex digit.
+    twin = uuid.UUID(first.hex[:-1] + ("0" if first.hex[-1] != "0" else "1"))
+    store = open_store(url)
+    with store.begin() as connection:
+        row = dict(
+            connection.execute(sa.select(watchtower_alerts).where(watchtower_alerts.c.id == first))
+            .mappings()
+            .one()
+        )
+        connection.execute(watchtower_alerts.insert().values({**row, "id": twin}))
+
+    status, _, err = ownlay(
+        capsys, "alerts", "ack", str(first)[:8], "--by", "sam", "--database-url", url
+    )
+    assert status == 2
+    assert f"alert id prefix '{str(first)[:8]}' matches 2 alerts" in err
+    assert str(first) in err and str(twin) in err and "give more characters" in err
+    absent = next(c for c in "0123456789abcdef" if c != first.hex[0]) * 4
+    status, _, err = ownlay(capsys, "alerts", "ack", absent, "--by", "s", "--database-url", url)
+    assert (status, err) == (2, f"error: no alert id starts with '{absent}'\n")
+    status, _, err = ownlay(capsys, "alerts", "ack", "xyz", "--by", "s", "--database-url", url)
+    assert (status, err) == (2, "error: alert id 'xyz' is not a hexadecimal id or id prefix\n")
+    status, out, _ = ownlay(
+        capsys, "alerts", "ack", str(twin), "--by", "sam", "--database-url", url
+    )
+    assert status == 0 and out.startswith(f"acknowledged alert {twin} by sam")
+
+
+def test_rules_add_refuses_an_unknown_workspace_listing_the_known_ones(capsys, url):
+    with pytest.raises(SystemExit) as exited:
+        ownlay(
+            capsys,
+            "rules",
+            "add",
+            "--database-url",
+            url,
+            "--name",
+            "x",
+            "--field",
+            "status",
+            "--condition",
+            "changed",
+            "--client",
+            "acme",
+        )
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        f"argument --client: unknown workspace 'acme'; the registry ({DEFAULT_REGISTRY_FILE.resolve()}) "
+        "lists: acme-outdoor, blumen-haus, kumo-tea"
+    ) in err
+    assert user_rules(open_store(url), include_inactive=True) == []
+
+
+def test_rules_add_help_gives_units_targets_and_examples_that_work(capsys, url, tmp_path):
+    with pytest.raises(SystemExit):
+        ownlay(capsys, "rules", "add", "--help")
+    help_text = capsys.readouterr().out
+    assert "Rates are percents" in help_text and "ctr_percent 0.5 means 0.5 %" in help_text
+    assert "unified/campaign_metrics_daily" in help_text.split("  --target TARGET")[1]
+    assert "api_records, clients, communication_reports" in help_text
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute(f"CREATE TABLE unified_rows ({UNIFIED_COLUMNS})")
+        connection.execute(
+            "CREATE VIEW unified_campaign_metrics_daily AS SELECT * FROM unified_rows"
+        )
+    joined = RULES_ADD_EXAMPLES.split("examples:")[1].replace("\\\n", " ")
+    examples = [
+        shlex.split(line) for line in joined.splitlines() if line.strip().startswith("ownlay ")
+    ]
+    assert len(examples) == 2
+    for example in examples:
+        argv = example[example.index("ownlay") + 1 :]
+        status, out, err = ownlay(
+            capsys, *argv, "--database-url", url, "--warehouse", str(warehouse)
+        )
+        assert (status, err) == (0, ""), argv
+        assert RULE_ID.match(out)
+    assert len(user_rules(open_store(url))) == 2

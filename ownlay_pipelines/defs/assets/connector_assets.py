@@ -15,6 +15,7 @@ import pandas as pd
 from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.streams import Connector, Partitioning, StreamSpec
 from ownlay_pipelines.connectors.sync import StreamRunResult, sync_stream
+from ownlay_pipelines.defs.column_schema import table_schema
 from ownlay_pipelines.defs.failure_policy import CONNECTOR_RETRY_POLICY, connector_failure_policy
 from ownlay_pipelines.defs.partitions import (
     daily_by_workspace,
@@ -92,12 +93,6 @@ def _metadata(spec: StreamSpec, results: dict[str, StreamRunResult]) -> dict[str
     return metadata
 
 
-def _column_schema(spec: StreamSpec) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in spec.schema]
-    )
-
-
 def build_stream_asset(connector: Connector, spec: StreamSpec) -> dg.AssetsDefinition:
     """The asset `raw/<platform>/<table>` for one stream spec."""
     dated = spec.partitioning is Partitioning.DATE_AND_WORKSPACE
@@ -117,7 +112,7 @@ def build_stream_asset(connector: Connector, spec: StreamSpec) -> dg.AssetsDefin
             "lake_table": str(spec.ref),
             "primary_key": ", ".join(spec.primary_key),
             "restatement_lookback_days": spec.restatement_lookback_days,
-            "dagster/column_schema": _column_schema(spec),
+            "dagster/column_schema": table_schema(spec.schema),
         },
     )
     def stream_asset(

@@ -15,6 +15,7 @@ from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.shopify import STREAMS as SHOPIFY_STREAMS
 from ownlay_pipelines.connectors.streams import Partitioning
 from ownlay_pipelines.defs.assets.channel_claims_assets import channel_claims_daily
+from ownlay_pipelines.defs.column_schema import table_schema
 from ownlay_pipelines.defs.partitions import (
     DATE_DIMENSION,
     WORKSPACE_DIMENSION,
@@ -87,10 +88,6 @@ class AttributionConfig(dg.Config):
     half_life_days: float = Field(default=7.0, description="Time-decay half-life in days.")
 
 
-def _schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
-
-
 def _preview(table: pa.Table) -> dict[str, object]:
     if not table.num_rows:
         return {}
@@ -121,7 +118,10 @@ def _preview(table: pa.Table) -> dict[str, object]:
             for _, ref in CAMPAIGN_SOURCES
         ),
     ],
-    metadata={"lake_table": str(ATTRIBUTION), "dagster/column_schema": _schema(ATTRIBUTION_SCHEMA)},
+    metadata={
+        "lake_table": str(ATTRIBUTION),
+        "dagster/column_schema": table_schema(ATTRIBUTION_SCHEMA),
+    },
 )
 def attribution(
     context: dg.AssetExecutionContext,
@@ -180,7 +180,7 @@ def attribution(
         dg.AssetDep(list(SHOPIFY_ORDERS.parts)),
         dg.AssetDep(list(FX_RATES.parts)),
     ],
-    metadata={"lake_table": str(ROAS_DAILY), "dagster/column_schema": _schema(ROAS_SCHEMA)},
+    metadata={"lake_table": str(ROAS_DAILY), "dagster/column_schema": table_schema(ROAS_SCHEMA)},
 )
 def roas_daily(
     context: dg.AssetExecutionContext,
@@ -223,7 +223,7 @@ def roas_daily(
     deps=[dg.AssetDep(list(ROAS_DAILY.parts), partition_mapping=SAME_WORKSPACE_LAST_90_DAYS)],
     metadata={
         "lake_table": str(DASHBOARD_METRICS),
-        "dagster/column_schema": _schema(DASHBOARD_SCHEMA),
+        "dagster/column_schema": table_schema(DASHBOARD_SCHEMA),
     },
 )
 def dashboard_metrics(

@@ -6,8 +6,10 @@ from dagster_duckdb import DuckDBResource
 
 from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.streams import Partitioning
+from ownlay_pipelines.defs.column_schema import table_schema
 from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspace, multi_key
 from ownlay_pipelines.defs.resources import LakeResource
+from ownlay_pipelines.lake.catalog_descriptions import catalog_descriptions
 from ownlay_pipelines.lake.warehouse import build_warehouse, discover_tables
 from ownlay_pipelines.lake.writer import sweep_leftovers
 from ownlay_pipelines.models.campaign_metrics import (
@@ -55,9 +57,7 @@ CAMPAIGN_SNAPSHOTS = [
         "derived_metrics": dg.MetadataValue.md(
             "\n".join(f"- `{m.name}` ({m.unit}): {m.description}" for m in DERIVED_METRICS)
         ),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(f.name, str(f.type)) for f in UNIFIED_SCHEMA]
-        ),
+        "dagster/column_schema": table_schema(UNIFIED_SCHEMA),
     },
 )
 def campaign_metrics_daily(
@@ -120,10 +120,14 @@ def warehouse_catalog(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> dg.MaterializeResult:
     """Refresh `warehouse.duckdb` so every lake table has a view, and sweep crash leftovers."""
-    descriptions = {str(spec.ref): spec.description for _, spec in all_streams()}
-    descriptions[str(UNIFIED_CAMPAIGN_METRICS)] = campaign_metrics_daily.descriptions_by_key[
-        campaign_metrics_daily.key
-    ]
+    # Each view is described by the asset that writes its table, as the UI shows it. Imported
+    # here: the code location's Definitions include this asset.
+    from ownlay_pipelines.definitions import defs
+
+    asset_descriptions = {
+        tuple(spec.key.path): spec.description for spec in defs.resolve_all_asset_specs()
+    }
+    descriptions = catalog_descriptions(asset_descriptions, discover_tables(lake.lake_root))
     build = build_warehouse(lake.lake_root, lake.warehouse_path, descriptions=descriptions)
     # Temp files of writes that crashed before their os.replace (older than an hour, so never a
     # write in progress); readers already ignore them, this keeps the lake tidy.

@@ -1,5 +1,9 @@
 """One `watchtower` asset check per watched table: every active rule on it, in one evaluation.
 
+Warehouse targets (the unified table, the daily ROAS mart) are checked on their lake view; each ops source asset
+(`ops/omnisend/campaigns`, `ops/internal/clients`, …) is checked with the rules watching that
+source (watchtower/source_rules.py), right after its snapshot.
+
 Rules live in the ops store and can be added at any time (`ownlay rules add`), so a check does not
 map to one rule: it fails with the worst severity among the rules that fired (critical → ERROR,
 warning and info → WARN) and lists every rule's fired entities with current and previous values.
@@ -9,12 +13,14 @@ Alerts and their notifications are recorded by the rules engine in the same eval
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from ownlay_pipelines.defs.assets.watchtower_sources import WATCHTOWER_SOURCE_ASSETS
 from ownlay_pipelines.defs.resources import LakeResource, OpsStoreResource
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.lake.warehouse import create_lake_view, has_files
-from ownlay_pipelines.models.campaign_metrics import UNIFIED_CAMPAIGN_METRICS
 from ownlay_pipelines.watchtower.engine import evaluate_target
 from ownlay_pipelines.watchtower.outcome import RuleOutcome
+from ownlay_pipelines.watchtower.source_rules import evaluate_source
+from ownlay_pipelines.watchtower.targets import TARGETS, WarehouseTarget
 
 
 def check_result(outcomes: list[RuleOutcome]) -> dg.AssetCheckResult:
@@ -69,4 +75,32 @@ def build_watchtower_check(ref: TableRef) -> dg.AssetChecksDefinition:
     return watchtower_check
 
 
-WATCHTOWER_CHECKS = [build_watchtower_check(UNIFIED_CAMPAIGN_METRICS)]
+def build_source_watchtower_check(source_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
+    """The `watchtower` check on an ops source asset `ops/<provider>/<endpoint>`."""
+    _, provider, endpoint = source_asset.key.path
+
+    @dg.asset_check(
+        asset=source_asset.key,
+        name="watchtower",
+        description=(
+            f"Runs every active watchtower rule watching {provider}/{endpoint} on its latest "
+            "snapshot per client; records alerts and queues notifications."
+        ),
+        blocking=False,
+    )
+    def source_watchtower_check(ops_store: OpsStoreResource) -> dg.AssetCheckResult:
+        return check_result(evaluate_source(ops_store.engine(), provider, endpoint))
+
+    return source_watchtower_check
+
+
+WATCHTOWER_CHECKS = [
+    *(
+        build_watchtower_check(TableRef.parse(target.name))
+        for target in TARGETS.values()
+        if isinstance(target, WarehouseTarget)
+    ),
+    *(build_source_watchtower_check(asset) for asset in WATCHTOWER_SOURCE_ASSETS),
+]
+"""A check on every warehouse target's asset (the unified table, the daily ROAS mart) and on
+every ops source asset."""

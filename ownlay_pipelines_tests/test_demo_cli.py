@@ -1,0 +1,60 @@
+"""`ownlay demo` with OWNLAY_DATABASE_URL on PostgreSQL: the ops store the runs and the summary
+use is the one the variable names (the SQLite case runs in test_readme_commands.py)."""
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from ownlay_pipelines_tests.watchtower.conftest import _postgres_admin_url
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """A plain `postgresql://` URL to a schema of its own (public stays on the search path for
+    the uuid-ossp functions), dropped afterwards; fails rather than skips when CI=true."""
+    admin_url = _postgres_admin_url()
+    schema = f"checks_cli_demo_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield (
+            sa.make_url(admin_url)
+            .set(drivername="postgresql")
+            .update_query_dict({"options": f"-csearch_path={schema},public"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_demo_runs_against_postgresql_when_the_url_is_set(tmp_path: Path, postgresql_url: str):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OWNLAY_", "DAGSTER_"))}
+    env["OWNLAY_DATABASE_URL"] = postgresql_url
+
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ownlay"), "demo", "--days", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "open alert(s)" in result.stdout and "Done: " in result.stdout
+    assert not (tmp_path / "data" / "ops.sqlite").exists()
+    engine = sa.create_engine(postgresql_url.replace("postgresql://", "postgresql+psycopg2://"))
+    with engine.connect() as connection:
+        syncs = connection.execute(sa.text("SELECT count(*) FROM api_snapshots")).scalar_one()
+        keys = connection.execute(sa.text("SELECT count(*) FROM ingest_api_keys")).scalar_one()
+    engine.dispose()
+    assert syncs > 0 and keys == 3  # one demo key per workspace, revoked after the events
