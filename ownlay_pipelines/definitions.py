@@ -27,6 +27,7 @@ from ownlay_pipelines.defs.resources import default_resources
 from ownlay_pipelines.defs.schedules import build_sync_schedules
 from ownlay_pipelines.defs.sensors import SENSORS
 from ownlay_pipelines.defs.shopify_webhooks import shopify_webhook_sensor, shopify_webhooks
+from ownlay_pipelines.defs.uploads import UPLOAD_ASSETS, file_uploads, upload_drop_folder
 from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
 from ownlay_pipelines.settings import Settings
 
@@ -50,6 +51,7 @@ def build_definitions(
             *CONNECTOR_ASSETS,
             *WATCHTOWER_SOURCE_ASSETS,
             raw_events,
+            *UPLOAD_ASSETS,
             campaign_metrics_daily,
             *MART_ASSETS,
             warehouse_catalog,
@@ -62,6 +64,7 @@ def build_definitions(
             flush_events_job,
             event_retention,
             shopify_webhooks,
+            file_uploads,
         ],
         schedules=[
             watchtower_notifications_schedule,
@@ -72,6 +75,7 @@ def build_definitions(
             workspace_registry_sensor,
             event_buffer_sensor,
             shopify_webhook_sensor,
+            upload_drop_folder,
             *SENSORS,
         ],
         resources={

@@ -36,6 +36,9 @@ EXPECTED_ASSETS = {
     "ops/internal/communication_reports",
     "ops/internal/clients",
     "warehouse/duckdb/catalog",
+    "raw/uploads/costs",
+    "raw/uploads/orders",
+    "raw/uploads/events",
 }
 
 
@@ -54,6 +57,7 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "flush_events",
         "event_retention",
         "shopify_webhooks",
+        "file_uploads",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}
     assert checks == {"unified/campaign_metrics_daily:watchtower"}
