@@ -32,6 +32,8 @@ import duckdb
 
 SPACES = r"[\s\x{00a0}\x{202f}'’]"
 CURRENCY_TOKEN = r"(US\$|CA\$|C\$|AU\$|A\$|NZ\$|€|£|¥|₹|\$|[A-Z]{3})"
+LEADING_SYMBOLS = "('$', '€', '£', '¥', '₹')"
+"""One-character symbols in front of a number: taken off without a regular expression."""
 SERIAL_PATTERN = r"\d{5}(\.\d+)?"
 TIME_SUFFIX = r"[T ]\d{1,2}:\d{2}.*$"
 DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
@@ -75,18 +77,28 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def date_part_sql(cell: str) -> str:
-    """The trimmed cell without a time of day; NULL when empty."""
-    return f"regexp_replace(NULLIF(trim({cell}), ''), {quote(TIME_SUFFIX)}, '')"
+def date_part_sql(text: str) -> str:
+    """`text` (trimmed, non-empty) without a time of day."""
+    return (
+        f"CASE WHEN contains({text}, ':') THEN regexp_replace({text}, {quote(TIME_SUFFIX)}, '') "
+        f"ELSE {text} END"
+    )
 
 
 def decide_date_format(
-    connection: duckdb.DuckDBPyConnection, relation: str, cell: str, *, day_first_hint: bool
+    connection: duckdb.DuckDBPyConnection,
+    sample: str,
+    relation: str,
+    text: str,
+    *,
+    day_first_hint: bool,
 ) -> DateFormat | None:
-    """The format of every date in column `cell` of `relation`, or None if it has no values."""
-    part = date_part_sql(cell)
-    first = r"TRY_CAST(regexp_extract(d, '^(\d{1,2})[/.\-]\d{1,2}[/.\-]', 1) AS INTEGER)"
-    second = r"TRY_CAST(regexp_extract(d, '^\d{1,2}[/.\-](\d{1,2})[/.\-]', 1) AS INTEGER)"
+    """The format of every date in column `text` (trimmed cells) of `relation`, or None if empty.
+
+    The family and separator come from `sample` (a random sample of the rows); the day/month
+    order is decided by counting values above 12 over the whole column.
+    """
+    part = date_part_sql(text)
     stats = connection.execute(
         f"""
         SELECT
@@ -95,16 +107,14 @@ def decide_date_format(
             count(*) FILTER (WHERE regexp_full_match(d, '\\d{{1,2}}[-/.]\\d{{1,2}}[-/.](\\d{{4}}|\\d{{2}})')),
             count(*) FILTER (WHERE regexp_full_match(d, {quote(SERIAL_PATTERN)})),
             count(*) FILTER (WHERE regexp_matches(d, '[A-Za-z]{{3}}')),
-            count(*) FILTER (WHERE {first} > 12),
-            count(*) FILTER (WHERE {second} > 12),
             mode(regexp_extract(d, '^\\d{{4}}([-/.])', 1)) FILTER (WHERE regexp_matches(d, '^\\d{{4}}[-/.]')),
             mode(regexp_extract(d, '^\\d{{1,2}}([-/.])', 1)) FILTER (WHERE regexp_matches(d, '^\\d{{1,2}}[-/.]')),
             mode(length(regexp_extract(d, '[-/.](\\d+)$', 1))) FILTER (WHERE regexp_matches(d, '^\\d{{1,2}}[-/.]'))
-        FROM (SELECT {part} AS d FROM {relation})
+        FROM (SELECT {part} AS d FROM {sample} WHERE {text} IS NOT NULL)
         """
     ).fetchone()
     assert stats is not None
-    total, ymd, numeric_dm, serial, text_month, first_gt12, second_gt12, ysep, dsep, ylen = stats
+    total, ymd, numeric_dm, serial, text_month, ysep, dsep, ylen = stats
     if not total:
         return None
     family = max((ymd, "ymd"), (numeric_dm, "dm"), (serial, "serial"), (text_month, "text"))[1]
@@ -114,9 +124,18 @@ def decide_date_format(
     if family == "serial":
         return DateFormat(DateFamily.EXCEL_SERIAL, None, "five-digit numbers: Excel serials")
     if family == "text":
-        return _decide_text_month(connection, relation, part)
+        return _decide_text_month(connection, sample, text, part)
     year = "%Y" if (ylen or 4) == 4 else "%y"
     sep = dsep or "/"
+    counts = connection.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE TRY_CAST(split_part({text}, {quote(sep)}, 1) AS INTEGER) > 12),
+               count(*) FILTER (WHERE TRY_CAST(split_part({text}, {quote(sep)}, 2) AS INTEGER) > 12)
+        FROM {relation}
+        """
+    ).fetchone()
+    assert counts is not None
+    first_gt12, second_gt12 = counts
     if first_gt12 > second_gt12:
         day_first, why = True, f"{first_gt12} value(s) have a first number above 12"
     elif second_gt12 > first_gt12:
@@ -133,53 +152,78 @@ def decide_date_format(
 
 
 def _decide_text_month(
-    connection: duckdb.DuckDBPyConnection, relation: str, part: str
+    connection: duckdb.DuckDBPyConnection, relation: str, text: str, part: str
 ) -> DateFormat:
     counts = ", ".join(f"count(try_strptime(d, {quote(f)}))" for f in TEXT_MONTH_FORMATS)
     row = connection.execute(
-        f"SELECT {counts} FROM (SELECT {part} AS d FROM {relation})"
+        f"SELECT {counts} FROM (SELECT {part} AS d FROM {relation} WHERE {text} IS NOT NULL)"
     ).fetchone()
     assert row is not None
     best = max(range(len(TEXT_MONTH_FORMATS)), key=lambda i: row[i])
     return DateFormat(DateFamily.FORMAT, TEXT_MONTH_FORMATS[best], "month names")
 
 
-def date_value_sql(cell: str, fmt: DateFormat) -> str:
-    """SQL DATE of the cell under the decided format; NULL when it does not parse."""
-    part = date_part_sql(cell)
+def date_value_sql(text: str, fmt: DateFormat) -> str:
+    """SQL DATE of the trimmed cell `text` under the decided format; NULL when it does not parse."""
+    part = date_part_sql(text)
     if fmt.family is DateFamily.EXCEL_SERIAL:
         return (
             f"CASE WHEN regexp_full_match({part}, {quote(SERIAL_PATTERN)}) THEN "
             f"DATE '1899-12-30' + CAST(floor(CAST({part} AS DOUBLE)) AS INTEGER) END"
         )
-    return f"CAST(try_strptime({part}, {quote(fmt.strptime or '')}) AS DATE)"
+    parsed = f"CAST(try_strptime({part}, {quote(fmt.strptime or '')}) AS DATE)"
+    if fmt.strptime == "%Y-%m-%d":  # DuckDB's own ISO date cast is the fast path
+        return f"COALESCE(TRY_CAST({text} AS DATE), {parsed})"
+    return parsed
 
 
-def timestamp_value_sql(cell: str, fmt: DateFormat | None) -> str:
-    """SQL TIMESTAMPTZ of the cell: ISO 8601 (offset optional; without one, the session's
+def timestamp_value_sql(text: str, fmt: DateFormat | None) -> str:
+    """SQL TIMESTAMPTZ of the trimmed cell: ISO 8601 (offset optional; without one, the session's
     timezone, which the loader sets to the workspace's), else the column's date format plus an
     optional `HH:MM[:SS]` time of day."""
-    trimmed = f"NULLIF(trim({cell}), '')"
-    iso = f"TRY_CAST({trimmed} AS TIMESTAMPTZ)"
+    iso = f"TRY_CAST({text} AS TIMESTAMPTZ)"
     if fmt is None:
         return iso
-    day = date_value_sql(cell, fmt)
+    day = date_value_sql(text, fmt)
     clock = (
-        f"COALESCE(TRY_CAST(regexp_extract({trimmed}, '(\\d{{1,2}}:\\d{{2}}(:\\d{{2}})?)', 1) "
+        f"COALESCE(TRY_CAST(regexp_extract({text}, '(\\d{{1,2}}:\\d{{2}}(:\\d{{2}})?)', 1) "
         "AS TIME), TIME '00:00:00')"
     )
     return f"COALESCE({iso}, CAST({day} + {clock} AS TIMESTAMPTZ))"
 
 
-def cleaned_number_sql(cell: str) -> str:
-    """The cell without spaces and currency; `(12.5)` and `12.5-` become `-12.5`."""
-    bare = f"regexp_replace(regexp_replace(trim({cell}), {quote(SPACES)}, '', 'g'), {quote(CURRENCY_TOKEN)}, '', 'g')"
-    return f"regexp_replace(regexp_replace({bare}, '^\\((.*)\\)$', '-\\1'), '^([^-].*)-$', '-\\1')"
+def cleaned_number_sql(text: str) -> str:
+    """The cell without spaces, apostrophes and currency symbol or code.
+
+    Plain `replace` for the separators and one regular expression for the currency, because
+    this runs for every value that is not already a plain number.
+    """
+    bare = text
+    for separator in (" ", "\u00a0", "\u202f", "'", "’"):
+        bare = f"replace({bare}, {quote(separator)}, '')"
+    return (
+        f"CASE WHEN left({bare}, 1) IN {LEADING_SYMBOLS} AND NOT contains({bare}[2:], '$') "
+        f"THEN {bare}[2:] ELSE regexp_replace({bare}, {quote(CURRENCY_TOKEN)}, '', 'g') END"
+    )
 
 
-def currency_symbol_sql(cell: str) -> str:
-    """The currency symbol or code written in the cell, '' when none."""
-    return f"regexp_extract(trim({cell}), {quote(CURRENCY_TOKEN)}, 1)"
+def signed_number_sql(cleaned: str) -> str:
+    """A cleaned cell with accounting signs made plain: `(12.5)` and `12.5-` become `-12.5`."""
+    return (
+        f"CASE WHEN starts_with({cleaned}, '(') AND ends_with({cleaned}, ')') "
+        f"THEN '-' || {cleaned}[2:-2] "
+        f"WHEN ends_with({cleaned}, '-') THEN '-' || {cleaned}[:-2] ELSE {cleaned} END"
+    )
+
+
+def currency_symbol_sql(text: str) -> str:
+    """The currency symbol or code written in the trimmed cell, '' when none (plain numbers skip
+    the regular expression)."""
+    return (
+        f"CASE WHEN TRY_CAST({text} AS DOUBLE) IS NOT NULL THEN '' "
+        f"WHEN left({text}, 1) IN {LEADING_SYMBOLS} THEN left({text}, 1) "
+        f"ELSE regexp_extract({text}, {quote(CURRENCY_TOKEN)}, 1) END"
+    )
 
 
 def currency_code_sql(symbol_sql: str, workspace_currency: str) -> str:
@@ -193,15 +237,16 @@ def currency_code_sql(symbol_sql: str, workspace_currency: str) -> str:
     )
 
 
-def decide_decimal(connection: duckdb.DuckDBPyConnection, relation: str, cell: str) -> str | None:
-    """',' or '.' when the column's values show it, None when no value decides."""
-    cleaned = cleaned_number_sql(cell)
+def decide_decimal(connection: duckdb.DuckDBPyConnection, sample: str, text: str) -> str | None:
+    """',' or '.' when the values of column `text` in `sample` (a random sample of the rows)
+    show it, None when no value decides."""
+    cleaned = signed_number_sql(cleaned_number_sql(text))
     row = connection.execute(
         f"""
         SELECT
             count(*) FILTER (WHERE regexp_matches(n, ',\\d{{1,2}}$|,\\d{{4,}}$|\\.\\d{{3}},|\\.\\d{{3}}\\.\\d{{3}}')),
             count(*) FILTER (WHERE regexp_matches(n, '\\.\\d{{1,2}}$|\\.\\d{{4,}}$|,\\d{{3}}\\.|,\\d{{3}},\\d{{3}}'))
-        FROM (SELECT {cleaned} AS n FROM {relation})
+        FROM (SELECT {cleaned} AS n FROM {sample} WHERE {text} IS NOT NULL)
         """
     ).fetchone()
     assert row is not None
@@ -211,13 +256,26 @@ def decide_decimal(connection: duckdb.DuckDBPyConnection, relation: str, cell: s
     return "," if comma > point else "."
 
 
-def number_value_sql(cell: str, decimal: str) -> str:
-    """SQL DECIMAL(20,6) of the cell with the decided decimal separator; NULL when it does not fit."""
-    n = cleaned_number_sql(cell)
+def plain_number_sql(text: str, decimal: str) -> str:
+    """DECIMAL of a cell that is already a plain number (`1234.5`, or `1234,5` in a
+    decimal-comma column), NULL for anything else; the fast path before cleaning."""
+    if decimal == ",":
+        return (
+            f"CASE WHEN NOT contains({text}, '.') "
+            f"THEN TRY_CAST(replace({text}, ',', '.') AS DECIMAL(20, 6)) END"
+        )
+    return f"TRY_CAST({text} AS DECIMAL(20, 6))"
+
+
+def cleaned_value_sql(cleaned: str, decimal: str) -> str:
+    """DECIMAL of a cleaned cell (`cleaned_number_sql`) that fits the decided separators."""
     if decimal == ",":
         pattern = r"[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
-        text = f"replace(replace({n}, '.', ''), ',', '.')"
+        number = f"replace(replace({cleaned}, '.', ''), ',', '.')"
     else:
         pattern = r"[-+]?((\d{1,3}(,\d{3})+|\d+)(\.\d+)?|\.\d+)"
-        text = f"replace({n}, ',', '')"
-    return f"CASE WHEN regexp_full_match({n}, {quote(pattern)}) THEN TRY_CAST({text} AS DECIMAL(20, 6)) END"
+        number = f"replace({cleaned}, ',', '')"
+    return (
+        f"CASE WHEN regexp_full_match({cleaned}, {quote(pattern)}) "
+        f"THEN TRY_CAST({number} AS DECIMAL(20, 6)) END"
+    )

@@ -64,6 +64,8 @@ UPLOAD_ID_COLUMN = "upload_id"
 TRANSCODE_CHUNK = 1024 * 1024
 DUCKDB_MEMORY_LIMIT = "1GB"
 NON_NEGATIVE = frozenset({"spend", "impressions", "clicks"})
+SAMPLE_ROWS = 50_000
+"""Rows sampled (uniformly over the file) to decide number and date formats."""
 
 
 class UploadError(ValueError):
@@ -260,12 +262,11 @@ def _number_lines(connection: duckdb.DuckDBPyConnection, first_data_line: int) -
     shift = "(SELECT count(*) FROM upload_gaps g WHERE g.gap <= r._k)" if has_gaps else "0"
     connection.execute(
         f"""
-        CREATE TEMP TABLE upload_cells AS
+        CREATE TEMP VIEW upload_cells AS
         SELECT {first_data_line} + r._k + {shift} AS _line, r.* EXCLUDE (_k)
         FROM upload_read r
         """
     )
-    connection.execute("DROP TABLE upload_read")
 
 
 def _load_sheet(
@@ -313,13 +314,39 @@ def _load_sheet(
 
 @dataclass(frozen=True)
 class _Column:
-    """One mapped target in the conversion query: its value and error SQL over `upload_cells`."""
+    """One mapped target in the conversion query over `upload_cells`.
+
+    The query is built in levels so each expensive expression runs once per row: `t_<name>` is
+    the trimmed cell, `n_<name>` the parsed number or date (`parsed_sql`, from `t_`), `v_<name>`
+    the value (`value_sql`, from `n_`), `e_<name>` the reason it was refused (`error_sql`).
+    Numbers are first tried as plain numbers (`p_`); only the rest are cleaned (`k_`).
+    """
 
     target: TargetColumn
     header: str
     cell: str
+    parsed_sql: str
     value_sql: str
     error_sql: str | None
+    prepared: tuple[str, ...] = ()
+    """Expressions (with aliases) `parsed_sql` reads, computed one level earlier."""
+
+
+_NUMBER_TYPES = frozenset({ValueType.MONEY, ValueType.INTEGER, ValueType.DECIMAL})
+_SQL_TYPES = {
+    ValueType.TEXT: "VARCHAR",
+    ValueType.EMAIL: "VARCHAR",
+    ValueType.DATE: "DATE",
+    ValueType.TIMESTAMP: "TIMESTAMPTZ",
+    ValueType.MONEY: "DECIMAL(20, 6)",
+    ValueType.DECIMAL: "DECIMAL(20, 6)",
+    ValueType.INTEGER: "BIGINT",
+}
+
+
+def _trimmed_sql(columns: dict[str, int]) -> str:
+    """`t_<target>`: each mapped cell trimmed, NULL when empty."""
+    return ", ".join(f"NULLIF(trim(c{i}), '') AS t_{name}" for name, i in columns.items())
 
 
 def _plan_columns(
@@ -333,8 +360,14 @@ def _plan_columns(
 ) -> list[_Column]:
     targets = {t.name: t for t in COLUMNS_BY_KIND[kind]}
     numeric = [n for n, t in targets.items() if n in columns and t.type in _NUMBER_TYPES]
+    # Formats are read off a random sample spread over the whole file; the day/month order of
+    # dates is then decided over the whole column.
+    connection.execute(
+        f"CREATE TEMP TABLE upload_sample AS SELECT *, {_trimmed_sql(columns)} FROM "
+        f"(SELECT * FROM upload_cells USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7))"
+    )
     decimals: dict[str, str | None] = {
-        n: mapping.decimal or formats.decide_decimal(connection, "upload_cells", f"c{columns[n]}")
+        n: mapping.decimal or formats.decide_decimal(connection, "upload_sample", f"t_{n}")
         for n in numeric
     }
     file_decimal = "," if ("," in decimals.values() or european_hint) else "."
@@ -343,65 +376,60 @@ def _plan_columns(
     planned: list[_Column] = []
     for name, index in columns.items():
         target = targets[name]
-        cell = f"c{index}"
-        raw = f"NULLIF(trim({cell}), '')"
+        t, n, v = f"t_{name}", f"n_{name}", f"v_{name}"
+        parsed, value = "NULL", n
+        prepared: tuple[str, ...] = ()
         error: str | None = None
         if target.type is ValueType.TEXT:
-            value = raw
+            parsed = t
         elif target.type in (ValueType.DATE, ValueType.TIMESTAMP):
             fmt = (
                 formats.DateFormat(formats.DateFamily.FORMAT, mapping.date_format, "mapping file")
                 if mapping.date_format
                 else formats.decide_date_format(
-                    connection, "upload_cells", cell, day_first_hint=file_decimal == ","
+                    connection,
+                    "upload_sample",
+                    "upload_trimmed",
+                    t,
+                    day_first_hint=file_decimal == ",",
                 )
             )
             if fmt is not None:
                 detected[f"{name} format"] = f"{fmt.describe()} ({fmt.reason})"
             if target.type is ValueType.DATE:
-                value = formats.date_value_sql(cell, fmt) if fmt else "CAST(NULL AS DATE)"
-                description = fmt.describe() if fmt else "none"
-                error = f"CASE WHEN {raw} IS NOT NULL AND v_{name} IS NULL THEN {quote(f'not a date in the column format {description}')} END"
+                parsed = formats.date_value_sql(t, fmt) if fmt else "CAST(NULL AS DATE)"
+                why = quote(f"not a date in the column format {fmt.describe() if fmt else '?'}")
             else:
-                value = formats.timestamp_value_sql(cell, fmt)
-                error = f"CASE WHEN {raw} IS NOT NULL AND v_{name} IS NULL THEN 'not a timestamp (ISO 8601 or the column date format)' END"
+                parsed = formats.timestamp_value_sql(t, fmt)
+                why = "'not a timestamp (ISO 8601 or the column date format)'"
+            error = f"CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN {why} END"
         elif target.type is ValueType.EMAIL:
-            value = f"CASE WHEN {raw} LIKE '%_@_%' THEN ownlay_email_hash({raw}) END"
-            error = (
-                f"CASE WHEN {raw} IS NOT NULL AND v_{name} IS NULL THEN 'not an e-mail address' END"
-            )
+            parsed = f"CASE WHEN {t} LIKE '%_@_%' THEN ownlay_email_hash({t}) END"
+            error = f"CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN 'not an e-mail address' END"
         else:
             decimal = decimals.get(name) or file_decimal
             detected[f"{name} decimal"] = decimal
-            number = formats.number_value_sql(cell, decimal)
+            p, k = f"p_{name}", f"k_{name}"
+            prepared = (
+                f"{formats.plain_number_sql(t, decimal)} AS {p}",
+                f"CASE WHEN {p} IS NULL THEN {formats.cleaned_number_sql(t)} END AS {k}",
+            )
+            cleaned = formats.cleaned_value_sql(formats.signed_number_sql(k), decimal)
+            parsed = f"COALESCE({p}, {cleaned})"
             error = "CASE"
             if target.type is ValueType.INTEGER:
-                value = f"CASE WHEN ({number}) = trunc({number}) THEN CAST({number} AS BIGINT) END"
-                error += f" WHEN ({number}) <> trunc({number}) THEN 'not a whole number'"
-            else:
-                value = number
+                value = f"CASE WHEN {n} = trunc({n}) THEN CAST({n} AS BIGINT) END"
+                error += f" WHEN {n} <> trunc({n}) THEN 'not a whole number'"
             not_number = quote(f"not a number (decimal {decimal!r})")
-            error += f" WHEN {raw} IS NOT NULL AND v_{name} IS NULL THEN {not_number}"
+            error += f" WHEN {t} IS NOT NULL AND {v} IS NULL THEN {not_number}"
             if name in NON_NEGATIVE:
-                error += f" WHEN v_{name} < 0 THEN 'negative'"
+                error += f" WHEN {v} < 0 THEN 'negative'"
             error += " END"
         if target.required:
-            required = f"CASE WHEN {raw} IS NULL THEN 'required value is empty' END"
+            required = f"CASE WHEN {t} IS NULL THEN 'required value is empty' END"
             error = f"COALESCE({required}, {error})" if error else required
-        planned.append(_Column(target, header[index], cell, value, error))
+        planned.append(_Column(target, header[index], f"c{index}", parsed, value, error, prepared))
     return planned
-
-
-_NUMBER_TYPES = frozenset({ValueType.MONEY, ValueType.INTEGER, ValueType.DECIMAL})
-_SQL_TYPES = {
-    ValueType.TEXT: "VARCHAR",
-    ValueType.EMAIL: "VARCHAR",
-    ValueType.DATE: "DATE",
-    ValueType.TIMESTAMP: "TIMESTAMPTZ",
-    ValueType.MONEY: "DECIMAL(20, 6)",
-    ValueType.DECIMAL: "DECIMAL(20, 6)",
-    ValueType.INTEGER: "BIGINT",
-}
 
 
 def _convert_and_write(
@@ -426,10 +454,14 @@ def _convert_and_write(
         connection.create_function(
             "ownlay_email_hash", pii.hash_email, ["VARCHAR"], "VARCHAR", side_effects=False
         )
+    trimmed = ", ".join(f"NULLIF(trim(c{i}), '') AS t_{name}" for name, i in columns.items())
+    connection.execute(f"CREATE TEMP VIEW upload_trimmed AS SELECT *, {trimmed} FROM upload_cells")
     planned = _plan_columns(connection, header, columns, kind, mapping, european_hint, detected)
     upload_id = upload_id_for(kind, source_name)
-    money_cell = next((c.cell for c in planned if c.target.type is ValueType.MONEY), None)
-    symbol = formats.currency_symbol_sql(money_cell) if money_cell else "''"
+    money = next((c.target.name for c in planned if c.target.type is ValueType.MONEY), None)
+    symbol = formats.currency_symbol_sql(f"t_{money}") if money else "''"
+    prepared = [f"{symbol} AS _symbol", *(e for c in planned for e in c.prepared)]
+    parsed = [f"{c.parsed_sql} AS n_{c.target.name}" for c in planned]
     values = [f"{c.value_sql} AS v_{c.target.name}" for c in planned]
     for name, constant in mapping.defaults.items():
         values.append(f"{quote(constant)} AS v_{name}")
@@ -437,13 +469,14 @@ def _convert_and_write(
     for target in targets:
         if target.name not in mapped:
             values.append(f"CAST(NULL AS {_SQL_TYPES[target.type]}) AS v_{target.name}")
-    currency = formats.currency_code_sql(symbol, workspace.currency)
+    currency = formats.currency_code_sql("_symbol", workspace.currency)
     currency_code = f"upper(COALESCE(v_currency, {currency}, {quote(workspace.currency)}))"
     errors = [(c.header, c.error_sql) for c in planned if c.error_sql]
     errors.append(
         (
             "currency",
-            "CASE WHEN NOT regexp_full_match(v_currency_code, '[A-Z]{3}') THEN 'not an ISO 4217 currency code' END",
+            "CASE WHEN NOT regexp_full_match(v_currency_code, '[A-Z]{3}') "
+            "THEN 'not an ISO 4217 currency code' END",
         )
     )
     group = ONE_OF_REQUIRED.get(kind)
@@ -452,24 +485,32 @@ def _convert_and_write(
         errors.append(
             (" or ".join(group), f"CASE WHEN {condition} THEN 'required value is empty' END")
         )
-    reason = (
-        "COALESCE(" + ", ".join(e for _, e in errors) + ")" if len(errors) > 1 else errors[0][1]
-    )
+    error_columns = ", ".join(f"{e} AS _e{i}" for i, (_, e) in enumerate(errors))
+    reason = "COALESCE(" + ", ".join(f"_e{i}" for i in range(len(errors))) + ")"
     column = (
-        "CASE " + " ".join(f"WHEN ({e}) IS NOT NULL THEN {quote(h)}" for h, e in errors) + " END"
+        "CASE "
+        + " ".join(f"WHEN _e{i} IS NOT NULL THEN {quote(h)}" for i, (h, _) in enumerate(errors))
+        + " END"
     )
-    raw_record = (
-        "to_json(map_from_entries(["
-        + ", ".join(f"({quote(h)}, c{i})" for i, h in enumerate(header))
-        + "]))"
+    kept = ", ".join(
+        ["_line", *(f"c{i}" for i in range(len(header))), *(f"v_{t.name}" for t in targets)]
     )
     connection.execute(
         f"""
         CREATE TEMP TABLE upload_checked AS
-        SELECT *, {reason} AS _reason, {column} AS _column
+        SELECT {kept}, v_currency_code, {reason} AS _reason, {column} AS _column
         FROM (
-            SELECT *, {currency_code} AS v_currency_code, {raw_record} AS _raw
-            FROM (SELECT *, {", ".join(values)} FROM upload_cells)
+            SELECT *, {error_columns}
+            FROM (
+                SELECT *, {currency_code} AS v_currency_code
+                FROM (
+                    SELECT *, {", ".join(values)}
+                    FROM (
+                        SELECT *, {", ".join(parsed)}
+                        FROM (SELECT *, {", ".join(prepared)} FROM upload_trimmed)
+                    )
+                )
+            )
         )
         """
     )
@@ -481,7 +522,8 @@ def _convert_and_write(
     metadata = (
         f"KV_METADATA {{content_sha256: {quote(content_hash)}, source_name: {quote(source_name)}}}"
     )
-    good_query = f"SELECT {projection} FROM upload_checked WHERE _reason IS NULL ORDER BY _line"
+    # upload_checked keeps the file's order (insertion order is preserved), so no sort.
+    good_query = f"SELECT {projection} FROM upload_checked WHERE _reason IS NULL"
     good_path = load_dir(lake_root, raw_ref, workspace.id, upload_id) / DATA_FILE
     replace_file_atomically(
         good_path,
@@ -489,10 +531,15 @@ def _convert_and_write(
             f"COPY ({good_query}) TO {quote(str(temp))} (FORMAT parquet, COMPRESSION snappy, {metadata})"
         ),
     )
+    raw_record = (
+        "to_json(map_from_entries(["
+        + ", ".join(f"({quote(h)}, c{i})" for i, h in enumerate(header))
+        + "]))"
+    )
     bad_query = f"""
         SELECT {quote(workspace.id)} AS workspace_id, {quote(upload_id)} AS upload_id,
                {quote(source_name)} AS source_name, CAST(_line AS BIGINT) AS line,
-               _column AS "column", _reason AS reason, CAST(_raw AS VARCHAR) AS raw_record
+               _column AS "column", _reason AS reason, CAST({raw_record} AS VARCHAR) AS raw_record
         FROM upload_checked WHERE _reason IS NOT NULL
         UNION ALL
         SELECT {quote(workspace.id)}, {quote(upload_id)}, {quote(source_name)},
