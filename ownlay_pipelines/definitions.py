@@ -3,6 +3,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from ownlay_pipelines.defs.assets.billing_assets import billing_follow_stripe, mrr_daily
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
 from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily, warehouse_catalog
@@ -54,6 +55,7 @@ def build_definitions(
             *UPLOAD_ASSETS,
             campaign_metrics_daily,
             *MART_ASSETS,
+            mrr_daily,
             warehouse_catalog,
         ],
         asset_checks=WATCHTOWER_CHECKS,
@@ -76,6 +78,7 @@ def build_definitions(
             event_buffer_sensor,
             shopify_webhook_sensor,
             upload_drop_folder,
+            billing_follow_stripe,
             *SENSORS,
         ],
         resources={

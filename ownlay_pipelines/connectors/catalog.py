@@ -1,9 +1,14 @@
 """Every connector the pipeline knows; the Dagster layer builds assets for each of their streams."""
 
-from ownlay_pipelines.connectors import google_ads, meta_ads, shopify
+from ownlay_pipelines.connectors import google_ads, meta_ads, shopify, stripe
 from ownlay_pipelines.connectors.streams import Connector, StreamSpec
 
-CONNECTORS: tuple[Connector, ...] = (meta_ads.CONNECTOR, google_ads.CONNECTOR, shopify.CONNECTOR)
+CONNECTORS: tuple[Connector, ...] = (
+    meta_ads.CONNECTOR,
+    google_ads.CONNECTOR,
+    shopify.CONNECTOR,
+    stripe.CONNECTOR,
+)
 
 
 def all_streams() -> list[tuple[Connector, StreamSpec]]:

@@ -19,6 +19,7 @@ from ownlay_pipelines.sandbox.google_ads import GoogleAdsSimulator
 from ownlay_pipelines.sandbox.meta_ads import MetaAdsSimulator
 from ownlay_pipelines.sandbox.omnisend import OmnisendSimulator
 from ownlay_pipelines.sandbox.shopify import ShopifySimulator
+from ownlay_pipelines.sandbox.stripe import StripeSimulator
 from ownlay_pipelines.sandbox.world import SandboxWorld
 
 SECRET_PARAMS = frozenset(
@@ -49,6 +50,7 @@ SIMULATORS: dict[str, SimulatorFactory] = {
     GoogleAdsSimulator.host: GoogleAdsSimulator,
     OmnisendSimulator.host: OmnisendSimulator,
     ShopifySimulator.host: ShopifySimulator,
+    StripeSimulator.host: StripeSimulator,
 }
 """Host → simulator class: every platform API the sandbox serves. A simulator registered on a
 parent domain also serves its subdomains (each shop's `<shop>.myshopify.com`)."""

@@ -53,7 +53,7 @@ CATALOG_BUILDERS: dict[str, CatalogBuilder] = {
 }
 """Platforms the world models entities and delivery for; a new platform adds its builder here
 and its delivery profile to `performance.DELIVERY_PROFILES`."""
-NON_AD_PLATFORMS = frozenset({"omnisend", "shopify"})
+NON_AD_PLATFORMS = frozenset({"omnisend", "shopify", "stripe", "mailchimp"})
 """Connected platforms that are not ad accounts; `sandbox/omnisend_catalog.py` models their brands
 and `sandbox/orders.py` the shops (`SandboxWorld.shop`)."""
 

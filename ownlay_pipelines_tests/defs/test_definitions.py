@@ -39,6 +39,13 @@ EXPECTED_ASSETS = {
     "raw/uploads/costs",
     "raw/uploads/orders",
     "raw/uploads/events",
+    "raw/stripe/charges",
+    "raw/stripe/refunds",
+    "raw/stripe/invoices",
+    "raw/stripe/subscription_events",
+    "raw/stripe/customers",
+    "raw/stripe/subscriptions",
+    "marts/mrr_daily",
 }
 
 
