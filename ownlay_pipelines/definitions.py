@@ -5,6 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from ownlay_pipelines.defs.assets.billing_assets import billing_follow_stripe, mrr_daily
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
+from ownlay_pipelines.defs.assets.mailchimp_watchtower import mailchimp_reports_source
 from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily, warehouse_catalog
 from ownlay_pipelines.defs.assets.watchtower_sources import (
@@ -51,6 +52,7 @@ def build_definitions(
         assets=[
             *CONNECTOR_ASSETS,
             *WATCHTOWER_SOURCE_ASSETS,
+            mailchimp_reports_source,
             raw_events,
             *UPLOAD_ASSETS,
             campaign_metrics_daily,

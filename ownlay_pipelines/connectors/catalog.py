@@ -1,6 +1,6 @@
 """Every connector the pipeline knows; the Dagster layer builds assets for each of their streams."""
 
-from ownlay_pipelines.connectors import google_ads, meta_ads, shopify, stripe
+from ownlay_pipelines.connectors import google_ads, mailchimp, meta_ads, shopify, stripe
 from ownlay_pipelines.connectors.streams import Connector, StreamSpec
 
 CONNECTORS: tuple[Connector, ...] = (
@@ -8,6 +8,7 @@ CONNECTORS: tuple[Connector, ...] = (
     google_ads.CONNECTOR,
     shopify.CONNECTOR,
     stripe.CONNECTOR,
+    mailchimp.CONNECTOR,
 )
 
 

@@ -16,6 +16,7 @@ import httpx
 
 from ownlay_pipelines.sandbox.faults import FaultDice, FaultPlan
 from ownlay_pipelines.sandbox.google_ads import GoogleAdsSimulator
+from ownlay_pipelines.sandbox.mailchimp import MailchimpSimulator
 from ownlay_pipelines.sandbox.meta_ads import MetaAdsSimulator
 from ownlay_pipelines.sandbox.omnisend import OmnisendSimulator
 from ownlay_pipelines.sandbox.shopify import ShopifySimulator
@@ -51,6 +52,7 @@ SIMULATORS: dict[str, SimulatorFactory] = {
     OmnisendSimulator.host: OmnisendSimulator,
     ShopifySimulator.host: ShopifySimulator,
     StripeSimulator.host: StripeSimulator,
+    MailchimpSimulator.host: MailchimpSimulator,
 }
 """Host → simulator class: every platform API the sandbox serves. A simulator registered on a
 parent domain also serves its subdomains (each shop's `<shop>.myshopify.com`)."""

@@ -46,6 +46,11 @@ EXPECTED_ASSETS = {
     "raw/stripe/customers",
     "raw/stripe/subscriptions",
     "marts/mrr_daily",
+    "raw/mailchimp/reports",
+    "raw/mailchimp/campaigns",
+    "raw/mailchimp/lists",
+    "raw/mailchimp/members",
+    "ops/mailchimp/reports",
 }
 
 
