@@ -186,7 +186,9 @@ STREAMS: tuple[StreamSpec, ...] = (
     ),
     StreamSpec(
         platform=Platform.MAILCHIMP,
-        table="campaigns",
+        # Not "campaigns": that table name means ad campaigns to the attribution and unified
+        # models, which match conversions against every `raw/<platform>/campaigns` snapshot.
+        table="email_campaigns",
         description="One row per Mailchimp campaign: title, subject, type, status, audience, "
         "created and sent times.",
         partitioning=Partitioning.WORKSPACE,

@@ -47,7 +47,7 @@ EXPECTED_ASSETS = {
     "raw/stripe/subscriptions",
     "marts/mrr_daily",
     "raw/mailchimp/reports",
-    "raw/mailchimp/campaigns",
+    "raw/mailchimp/email_campaigns",
     "raw/mailchimp/lists",
     "raw/mailchimp/members",
     "ops/mailchimp/reports",

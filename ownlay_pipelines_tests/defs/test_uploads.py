@@ -18,6 +18,11 @@ COSTS = (
 )
 
 
+def _load_config(path) -> dict:
+    config = {"path": str(path), "workspace": "acme-outdoor", "kind": "costs"}
+    return {"ops": {"load_uploaded_file": {"config": config}}}
+
+
 def test_the_drop_folder_sensor_requests_a_run_per_file_version(tmp_path):
     folder = uploads_root(tmp_path) / "acme-outdoor" / "costs"
     folder.mkdir(parents=True)
@@ -47,13 +52,7 @@ def test_the_upload_job_loads_the_file_and_marks_its_days(tmp_path):
     path.write_text(COSTS)
     instance = dg.DagsterInstance.ephemeral()
     result = file_uploads.execute_in_process(
-        run_config={
-            "ops": {
-                "load_uploaded_file": {
-                    "config": {"path": str(path), "workspace": "acme-outdoor", "kind": "costs"}
-                }
-            }
-        },
+        run_config=_load_config(path),
         resources={"lake": LakeResource(data_dir=str(tmp_path)), "registry": RegistryResource()},
         instance=instance,
     )
@@ -68,13 +67,7 @@ def test_a_refused_file_fails_the_run_with_the_reason(tmp_path):
     path = tmp_path / "spend.csv"
     path.write_text("Date,Campaign,Budget\n2026-11-21,A,1\n")
     result = file_uploads.execute_in_process(
-        run_config={
-            "ops": {
-                "load_uploaded_file": {
-                    "config": {"path": str(path), "workspace": "acme-outdoor", "kind": "costs"}
-                }
-            }
-        },
+        run_config=_load_config(path),
         resources={"lake": LakeResource(data_dir=str(tmp_path)), "registry": RegistryResource()},
         raise_on_error=False,
     )
