@@ -25,6 +25,7 @@ pattern is quarantined.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -237,23 +238,36 @@ def currency_code_sql(symbol_sql: str, workspace_currency: str) -> str:
     )
 
 
-def decide_decimal(connection: duckdb.DuckDBPyConnection, sample: str, text: str) -> str | None:
-    """',' or '.' when the values of column `text` in `sample` (a random sample of the rows)
-    show it, None when no value decides."""
-    cleaned = signed_number_sql(cleaned_number_sql(text))
-    row = connection.execute(
-        f"""
-        SELECT
-            count(*) FILTER (WHERE regexp_matches(n, ',\\d{{1,2}}$|,\\d{{4,}}$|\\.\\d{{3}},|\\.\\d{{3}}\\.\\d{{3}}')),
-            count(*) FILTER (WHERE regexp_matches(n, '\\.\\d{{1,2}}$|\\.\\d{{4,}}$|,\\d{{3}}\\.|,\\d{{3}},\\d{{3}}'))
-        FROM (SELECT {cleaned} AS n FROM {sample} WHERE {text} IS NOT NULL)
-        """
-    ).fetchone()
+COMMA_DECIMAL = r",\d{1,2}$|,\d{4,}$|\.\d{3},|\.\d{3}\.\d{3}"
+POINT_DECIMAL = r"\.\d{1,2}$|\.\d{4,}$|,\d{3}\.|,\d{3},\d{3}"
+
+
+def decide_decimals(
+    connection: duckdb.DuckDBPyConnection, sample: str, texts: Sequence[str]
+) -> dict[str, str | None]:
+    """For each column in `texts`: ',' or '.' when its values in `sample` (a random sample of the
+    rows) show it, None when no value decides. One scan of the sample for all columns."""
+    if not texts:
+        return {}
+    counts = []
+    for text in texts:
+        cleaned = signed_number_sql(cleaned_number_sql(text))
+        plain = f"TRY_CAST({text} AS DOUBLE) IS NOT NULL AND NOT contains({text}, ',')"
+        # A plain number like 12.5 is decimal-point evidence without a regular expression.
+        counts.append(
+            f"count(*) FILTER (WHERE NOT ({plain}) AND regexp_matches({cleaned}, {quote(COMMA_DECIMAL)}))"
+        )
+        counts.append(
+            f"count(*) FILTER (WHERE CASE WHEN {plain} THEN regexp_matches({text}, {quote(POINT_DECIMAL)}) "
+            f"ELSE regexp_matches({cleaned}, {quote(POINT_DECIMAL)}) END)"
+        )
+    row = connection.execute(f"SELECT {', '.join(counts)} FROM {sample}").fetchone()
     assert row is not None
-    comma, point = row
-    if comma == point == 0:
-        return None
-    return "," if comma > point else "."
+    decided: dict[str, str | None] = {}
+    for index, text in enumerate(texts):
+        comma, point = row[2 * index], row[2 * index + 1]
+        decided[text] = None if comma == point == 0 else ("," if comma > point else ".")
+    return decided
 
 
 def plain_number_sql(text: str, decimal: str) -> str:

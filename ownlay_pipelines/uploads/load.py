@@ -64,7 +64,7 @@ UPLOAD_ID_COLUMN = "upload_id"
 TRANSCODE_CHUNK = 1024 * 1024
 DUCKDB_MEMORY_LIMIT = "1GB"
 NON_NEGATIVE = frozenset({"spend", "impressions", "clicks"})
-SAMPLE_ROWS = 50_000
+SAMPLE_ROWS = 20_000
 """Rows sampled (uniformly over the file) to decide number and date formats."""
 
 
@@ -362,14 +362,27 @@ def _plan_columns(
     numeric = [n for n, t in targets.items() if n in columns and t.type in _NUMBER_TYPES]
     # Formats are read off a random sample spread over the whole file; the day/month order of
     # dates is then decided over the whole column.
+    rows = connection.execute("SELECT count(*) FROM upload_cells").fetchone()[0]  # type: ignore[index]
+    share = min(100.0, 100.0 * SAMPLE_ROWS / max(rows, 1))
+    # System sampling keeps whole vectors of rows chosen across the file: cheap and spread out.
     connection.execute(
         f"CREATE TEMP TABLE upload_sample AS SELECT *, {_trimmed_sql(columns)} FROM "
-        f"(SELECT * FROM upload_cells USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7))"
+        f"(SELECT * FROM upload_cells USING SAMPLE {share:.6f} PERCENT (system, 7))"
     )
-    decimals: dict[str, str | None] = {
-        n: mapping.decimal or formats.decide_decimal(connection, "upload_sample", f"t_{n}")
-        for n in numeric
-    }
+    sampled = connection.execute("SELECT count(*) FROM upload_sample").fetchone()[0]  # type: ignore[index]
+    if sampled < min(rows, SAMPLE_ROWS // 10):
+        # Few vectors drawn (a file of a handful of 2,048-row vectors): an exact-size sample.
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE upload_sample AS SELECT *, {_trimmed_sql(columns)} "
+            f"FROM (SELECT * FROM upload_cells USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) "
+            "REPEATABLE (7))"
+        )
+    decided = (
+        {}
+        if mapping.decimal
+        else formats.decide_decimals(connection, "upload_sample", [f"t_{n}" for n in numeric])
+    )
+    decimals: dict[str, str | None] = {n: mapping.decimal or decided[f"t_{n}"] for n in numeric}
     file_decimal = "," if ("," in decimals.values() or european_hint) else "."
     if mapping.decimal:
         file_decimal = mapping.decimal

@@ -33,6 +33,8 @@ def test_default_registry_has_three_workspaces_with_different_tiers_currencies_a
         Platform.GOOGLE_ADS,
         Platform.SHOPIFY,
         Platform.OMNISEND,
+        Platform.STRIPE,
+        Platform.MAILCHIMP,
     }
 
 
