@@ -16,6 +16,7 @@ from pathlib import Path
 from ownlay_pipelines.events.cli import register_cli as register_events_cli
 from ownlay_pipelines.ingest.cli import register_cli as register_ingest_cli
 from ownlay_pipelines.lake.warehouse_cli import register_cli as register_warehouse_cli
+from ownlay_pipelines.uploads.cli import register_cli as register_uploads_cli
 from ownlay_pipelines.watchtower.cli import register_cli as register_watchtower_cli
 
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_ingest_cli(commands)
     register_events_cli(commands)
     register_warehouse_cli(commands)
+    register_uploads_cli(commands)
     return parser
 
 

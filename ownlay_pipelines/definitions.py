@@ -3,8 +3,10 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from ownlay_pipelines.defs.assets.billing_assets import billing_follow_stripe, mrr_daily
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
 from ownlay_pipelines.defs.assets.fx_assets import fx_daily_rates, fx_rates_job, fx_rates_schedule
+from ownlay_pipelines.defs.assets.mailchimp_watchtower import mailchimp_reports_source
 from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily, warehouse_catalog
 from ownlay_pipelines.defs.assets.watchtower_sources import (
@@ -32,6 +34,7 @@ from ownlay_pipelines.defs.sensors import SENSORS
 from ownlay_pipelines.defs.sensors.models import build_models_sensor
 from ownlay_pipelines.defs.shopify_webhooks import shopify_webhook_sensor, shopify_webhooks
 from ownlay_pipelines.defs.source_schedules import build_source_schedule
+from ownlay_pipelines.defs.uploads import UPLOAD_ASSETS, file_uploads, upload_drop_folder
 from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
 from ownlay_pipelines.settings import Settings
 
@@ -54,9 +57,12 @@ def build_definitions(
         *CONNECTOR_ASSETS,
         fx_daily_rates,
         *WATCHTOWER_SOURCE_ASSETS,
+        mailchimp_reports_source,
         raw_events,
+        *UPLOAD_ASSETS,
         campaign_metrics_daily,
         *MART_ASSETS,
+        mrr_daily,
         warehouse_catalog,
     ]
     models_sensor, models_job = build_models_sensor(assets)
@@ -73,6 +79,7 @@ def build_definitions(
             event_compaction,
             shopify_webhooks,
             fx_rates_job,
+            file_uploads,
         ],
         schedules=[
             watchtower_notifications_schedule,
@@ -87,6 +94,8 @@ def build_definitions(
             event_buffer_sensor,
             shopify_webhook_sensor,
             models_sensor,
+            upload_drop_folder,
+            billing_follow_stripe,
             *SENSORS,
             *CHECK_SENSORS,
         ],

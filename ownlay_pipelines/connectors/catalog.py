@@ -9,9 +9,11 @@ from ownlay_pipelines.connectors import (
     ga4,
     google_ads,
     linkedin_ads,
+    mailchimp,
     meta_ads,
     shopify,
     snapchat_ads,
+    stripe,
     tiktok_ads,
 )
 from ownlay_pipelines.connectors.platform import ClickId, PlatformPlugin, SandboxSimulator
@@ -20,9 +22,11 @@ from ownlay_pipelines.sandbox import ga4 as ga4_sandbox
 from ownlay_pipelines.sandbox import google_ads as google_ads_sandbox
 from ownlay_pipelines.sandbox import google_catalog, meta_catalog
 from ownlay_pipelines.sandbox import linkedin_ads as linkedin_ads_sandbox
+from ownlay_pipelines.sandbox import mailchimp as mailchimp_sandbox
 from ownlay_pipelines.sandbox import meta_ads as meta_ads_sandbox
 from ownlay_pipelines.sandbox import shopify as shopify_sandbox
 from ownlay_pipelines.sandbox import snapchat_ads as snapchat_ads_sandbox
+from ownlay_pipelines.sandbox import stripe as stripe_sandbox
 from ownlay_pipelines.sandbox import tiktok_ads as tiktok_ads_sandbox
 
 PLATFORMS: tuple[PlatformPlugin, ...] = (
@@ -86,6 +90,17 @@ PLATFORMS: tuple[PlatformPlugin, ...] = (
     PlatformPlugin(
         connector=shopify.CONNECTOR,
         simulators=(SandboxSimulator(shopify_sandbox.ShopifySimulator, (shopify_sandbox.DOMAIN,)),),
+    ),
+    PlatformPlugin(
+        connector=stripe.CONNECTOR,
+        simulators=(SandboxSimulator(stripe_sandbox.StripeSimulator, (stripe_sandbox.HOST,)),),
+    ),
+    PlatformPlugin(
+        connector=mailchimp.CONNECTOR,
+        # Registered on the parent domain: each data centre's `<dc>.api.mailchimp.com` too.
+        simulators=(
+            SandboxSimulator(mailchimp_sandbox.MailchimpSimulator, (mailchimp_sandbox.HOST,)),
+        ),
     ),
 )
 

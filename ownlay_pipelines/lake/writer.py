@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -55,24 +56,33 @@ def write_parquet_atomically(final_path: Path, table: pa.Table) -> WrittenPartit
     Layouts other than `partition_dir` (the event lake's seed-001 day files) use this directly;
     the caller validates the path.
     """
+    written = replace_file_atomically(
+        final_path,
+        lambda temp_path: pq.write_table(
+            table, temp_path, compression="snappy", use_dictionary=True, write_statistics=True
+        ),
+    )
+    return WrittenPartition(path=final_path, rows=table.num_rows, bytes=written.bytes)
+
+
+def replace_file_atomically(final_path: Path, write: Callable[[Path], None]) -> WrittenPartition:
+    """Have `write` fill a temporary file beside `final_path`, then fsync and `os.replace` it.
+
+    For writers that stream (DuckDB's COPY) instead of handing over an Arrow table; `rows` is
+    not known here and reported as -1.
+    """
     folder = final_path.parent
     folder.mkdir(parents=True, exist_ok=True)
     temp_path = folder / f".{final_path.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
     try:
-        pq.write_table(
-            table,
-            temp_path,
-            compression="snappy",
-            use_dictionary=True,
-            write_statistics=True,
-        )
+        write(temp_path)
         fsync_file(temp_path)
         os.replace(temp_path, final_path)
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
     fsync_dir(folder)
-    return WrittenPartition(path=final_path, rows=table.num_rows, bytes=final_path.stat().st_size)
+    return WrittenPartition(path=final_path, rows=-1, bytes=final_path.stat().st_size)
 
 
 def read_partition(

@@ -19,6 +19,7 @@ from ownlay_pipelines.lake.tables import DATA_FILE, TableRef, partition_dir
 from ownlay_pipelines.lake.writer import write_partition
 from ownlay_pipelines.models.metric_definitions import DERIVED_METRICS, derived_metrics_sql
 from ownlay_pipelines.schema.campaign_metrics import CAMPAIGN_DAY_COLUMNS, MONEY
+from ownlay_pipelines.uploads.campaign_costs import uploaded_costs_select
 
 UNIFIED_CAMPAIGN_METRICS = TableRef.of("unified", "campaign_metrics_daily")
 """Lake location of the unified table (asset key unified/campaign_metrics_daily)."""
@@ -92,6 +93,8 @@ def compute_campaign_metrics(
         for platform, ref in sources
         if (select := _platform_select(lake_root, platform, ref, workspace_id, days)) is not None
     ]
+    if (uploaded := uploaded_costs_select(lake_root, workspace_id, days)) is not None:
+        selects.append(uploaded)
     if not selects:
         return UNIFIED_SCHEMA.empty_table()
     union = "\nUNION ALL BY NAME\n".join(selects)

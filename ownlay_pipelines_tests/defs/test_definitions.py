@@ -25,6 +25,21 @@ EXPECTED_ASSETS = {
     "ops/internal/communication_reports",
     "ops/internal/clients",
     "warehouse/duckdb/catalog",
+    "raw/uploads/costs",
+    "raw/uploads/orders",
+    "raw/uploads/events",
+    "raw/stripe/charges",
+    "raw/stripe/refunds",
+    "raw/stripe/invoices",
+    "raw/stripe/subscription_events",
+    "raw/stripe/customers",
+    "raw/stripe/subscriptions",
+    "marts/mrr_daily",
+    "raw/mailchimp/reports",
+    "raw/mailchimp/email_campaigns",
+    "raw/mailchimp/lists",
+    "raw/mailchimp/members",
+    "ops/mailchimp/reports",
 }
 
 
@@ -46,6 +61,7 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "event_compaction",
         "shopify_webhooks",
         "fx_rates",
+        "file_uploads",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}
     assert "unified/campaign_metrics_daily:watchtower" in checks  # all of them: test_checks.py

@@ -67,6 +67,7 @@ def test_source_assets_load_beside_the_code_location_with_its_resources(tmp_path
         "ops/scraper/cvr",
         "ops/internal/communication_reports",
         "ops/internal/clients",
+        "ops/mailchimp/reports",
     }
 
 

@@ -18,6 +18,7 @@ from ownlay_pipelines.models.campaign_metrics import (
     write_campaign_metrics,
 )
 from ownlay_pipelines.models.metric_definitions import DERIVED_METRICS
+from ownlay_pipelines.uploads.campaign_costs import UPLOADED_COSTS
 
 METRIC_SOURCES = [
     (spec.platform.value, spec.ref) for _, spec in all_streams() if spec.feeds_campaign_metrics
@@ -42,6 +43,7 @@ CAMPAIGN_SNAPSHOTS = [
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[
         *(dg.AssetDep(list(ref.parts)) for _, ref in METRIC_SOURCES),
+        dg.AssetDep(list(UPLOADED_COSTS.parts)),
         *(
             dg.AssetDep(
                 list(ref.parts),

@@ -1,0 +1,1 @@
+"""Subscription revenue: monthly recurring revenue (MRR) and its movements, in plain Python."""

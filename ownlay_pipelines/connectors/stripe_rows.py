@@ -1,0 +1,404 @@
+"""Stripe objects (API version 2022-11-15) as lake rows: one normaliser and schema per table.
+
+Amounts are integers in the currency's smallest unit on the wire; rows hold exact decimals in
+major units (Stripe's zero-decimal currencies such as JPY are whole units, its three-decimal
+ones such as KWD thousandths). Timestamps are Unix seconds, stored as UTC instants; a dated row's
+`report_date` is the day it was created in the workspace's timezone. Customer e-mails are kept
+only as the keyed HMAC pseudonym (`events/privacy.py`), never as text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import pyarrow as pa
+
+from ownlay_pipelines.billing.mrr import Discount, DiscountDuration, PriceItem, SubscriptionState
+from ownlay_pipelines.connectors.streams import FetchRequest, Record, key_fields, text_fields
+from ownlay_pipelines.connectors.wire_values import RowError, dig
+from ownlay_pipelines.events.privacy import PiiHasher, PiiKeyMissing
+from ownlay_pipelines.schema.campaign_metrics import MONEY
+
+ZERO_DECIMAL = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
+)
+THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
+"""Stripe's own lists (docs.stripe.com/currencies); they differ from ISO 4217 in places."""
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def amount(value: object, currency: str, field: str) -> Decimal:
+    """Major-unit Decimal of an integer minor-unit amount in `currency`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RowError(field, f"expected an integer amount in minor units, got {value!r}")
+    exponent = 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
+    return Decimal(value).scaleb(-exponent)
+
+
+def instant(value: object, field: str) -> datetime:
+    """UTC instant of a Unix-seconds timestamp."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RowError(field, f"expected Unix seconds, got {value!r}")
+    return datetime.fromtimestamp(value, UTC)
+
+
+def local_day(value: object, field: str, request: FetchRequest) -> date:
+    return instant(value, field).astimezone(request.workspace.zone).date()
+
+
+def currency_of(record: Record) -> str:
+    value = dig(record, "currency")
+    if not isinstance(value, str) or len(value) != 3:
+        raise RowError("currency", f"expected a three-letter currency, got {value!r}")
+    return value.upper()
+
+
+def object_id(value: object) -> str | None:
+    """An id, whether Stripe sent it plain or expanded into an object."""
+    if isinstance(value, Mapping):
+        return str(value.get("id")) if value.get("id") else None
+    return str(value) if value else None
+
+
+def optional_instant(record: Record, field: str) -> datetime | None:
+    value = record.get(field)
+    return None if value is None else instant(value, field)
+
+
+@cache
+def _hasher() -> PiiHasher | None:
+    """The keyed hasher, or None when `OWNLAY_PII_HASH_KEY` is not set: then customer rows keep
+    no e-mail pseudonym at all rather than failing the table (the e-mail is never stored)."""
+    try:
+        return PiiHasher.from_env()
+    except PiiKeyMissing:
+        return None
+
+
+CHARGE_SCHEMA = pa.schema(
+    [
+        *key_fields("charge_id"),
+        pa.field("report_date", pa.date32(), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+        *text_fields("customer_id", "invoice_id", "payment_intent_id", "status", "currency"),
+        pa.field("amount", MONEY, nullable=False),
+        pa.field("amount_refunded", MONEY, nullable=False),
+        pa.field("paid", pa.bool_()),
+        pa.field("refunded", pa.bool_()),
+    ]
+)
+
+
+def normalise_charge(record: Record, request: FetchRequest) -> dict[str, Any]:
+    currency = currency_of(record)
+    return {
+        **request.row_keys(),
+        "charge_id": str(dig(record, "id")),
+        "report_date": local_day(dig(record, "created"), "created", request),
+        "created_at": instant(dig(record, "created"), "created"),
+        "customer_id": object_id(record.get("customer")),
+        "invoice_id": object_id(record.get("invoice")),
+        "payment_intent_id": object_id(record.get("payment_intent")),
+        "status": record.get("status"),
+        "currency": currency,
+        "amount": amount(dig(record, "amount"), currency, "amount"),
+        "amount_refunded": amount(record.get("amount_refunded", 0), currency, "amount_refunded"),
+        "paid": bool(record.get("paid")),
+        "refunded": bool(record.get("refunded")),
+    }
+
+
+REFUND_SCHEMA = pa.schema(
+    [
+        *key_fields("refund_id"),
+        pa.field("report_date", pa.date32(), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+        *text_fields("charge_id", "status", "reason", "currency"),
+        pa.field("amount", MONEY, nullable=False),
+    ]
+)
+
+
+def normalise_refund(record: Record, request: FetchRequest) -> dict[str, Any]:
+    currency = currency_of(record)
+    return {
+        **request.row_keys(),
+        "refund_id": str(dig(record, "id")),
+        "report_date": local_day(dig(record, "created"), "created", request),
+        "created_at": instant(dig(record, "created"), "created"),
+        "charge_id": object_id(record.get("charge")),
+        "status": record.get("status"),
+        "reason": record.get("reason"),
+        "currency": currency,
+        "amount": amount(dig(record, "amount"), currency, "amount"),
+    }
+
+
+INVOICE_SCHEMA = pa.schema(
+    [
+        *key_fields("invoice_id"),
+        pa.field("report_date", pa.date32(), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+        *text_fields("customer_id", "subscription_id", "status", "billing_reason", "currency"),
+        pa.field("subtotal", MONEY, nullable=False),
+        pa.field("total", MONEY, nullable=False),
+        pa.field("amount_paid", MONEY, nullable=False),
+        pa.field("amount_due", MONEY, nullable=False),
+        pa.field("period_start", TIMESTAMP),
+        pa.field("period_end", TIMESTAMP),
+    ]
+)
+
+
+def normalise_invoice(record: Record, request: FetchRequest) -> dict[str, Any]:
+    currency = currency_of(record)
+    return {
+        **request.row_keys(),
+        "invoice_id": str(dig(record, "id")),
+        "report_date": local_day(dig(record, "created"), "created", request),
+        "created_at": instant(dig(record, "created"), "created"),
+        "customer_id": object_id(record.get("customer")),
+        "subscription_id": object_id(record.get("subscription")),
+        "status": record.get("status"),
+        "billing_reason": record.get("billing_reason"),
+        "currency": currency,
+        **{
+            name: amount(dig(record, name), currency, name)
+            for name in ("subtotal", "total", "amount_paid", "amount_due")
+        },
+        "period_start": optional_instant(record, "period_start"),
+        "period_end": optional_instant(record, "period_end"),
+    }
+
+
+CUSTOMER_SCHEMA = pa.schema(
+    [
+        *key_fields("customer_id"),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+        *text_fields("email_hash", "currency"),
+        pa.field("delinquent", pa.bool_()),
+    ]
+)
+
+
+def normalise_customer(record: Record, request: FetchRequest) -> dict[str, Any]:
+    email = record.get("email")
+    currency = record.get("currency")
+    return {
+        **request.row_keys(),
+        "customer_id": str(dig(record, "id")),
+        "created_at": instant(dig(record, "created"), "created"),
+        "email_hash": hasher.hash_email(email)
+        if (hasher := _hasher()) is not None and isinstance(email, str) and email
+        else None,
+        "currency": currency.upper() if isinstance(currency, str) else None,
+        "delinquent": bool(record.get("delinquent")),
+    }
+
+
+SUBSCRIPTION_FIELDS = [
+    *text_fields("customer_id", "status", "currency"),
+    pa.field("state_json", pa.string(), nullable=False),
+    pa.field("mrr", MONEY, nullable=False),
+]
+SUBSCRIPTION_SCHEMA = pa.schema(
+    [
+        *key_fields("subscription_id"),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+        pa.field("start_date", TIMESTAMP, nullable=False),
+        pa.field("canceled_at", TIMESTAMP),
+        pa.field("ended_at", TIMESTAMP),
+        *SUBSCRIPTION_FIELDS,
+    ]
+)
+
+
+def subscription_state(record: Record, valid_from: date) -> SubscriptionState:
+    """The MRR model's view of a subscription object as of `valid_from`."""
+    currency = currency_of(record)
+    items = []
+    for index, item in enumerate(dig(record, "items.data") or []):  # type: ignore[union-attr]
+        price = item.get("price") or {}
+        recurring = price.get("recurring") or {}
+        field = f"items.data[{index}].price"
+        if price.get("unit_amount") is None or not recurring.get("interval"):
+            raise RowError(field, "a recurring price with unit_amount and interval is required")
+        items.append(
+            PriceItem(
+                unit_amount=amount(price["unit_amount"], currency, f"{field}.unit_amount"),
+                interval=str(recurring["interval"]),
+                interval_count=int(recurring.get("interval_count") or 1),
+                quantity=int(item.get("quantity") or 1),
+            )
+        )
+    discount = None
+    raw_discount = record.get("discount")
+    if isinstance(raw_discount, Mapping) and isinstance(raw_discount.get("coupon"), Mapping):
+        coupon = raw_discount["coupon"]
+        discount = Discount(
+            duration=DiscountDuration(coupon.get("duration", "forever")),
+            start=(local_date(raw_discount["start"]) if raw_discount.get("start") else valid_from),
+            percent_off=Decimal(str(coupon["percent_off"])) if coupon.get("percent_off") else None,
+            amount_off=(
+                amount(coupon["amount_off"], currency, "discount.coupon.amount_off")
+                if coupon.get("amount_off")
+                else None
+            ),
+            duration_in_months=coupon.get("duration_in_months"),
+        )
+    return SubscriptionState(
+        subscription_id=str(dig(record, "id")),
+        customer_id=object_id(record.get("customer")) or "",
+        currency=currency,
+        status=str(dig(record, "status")),
+        items=tuple(items),
+        valid_from=valid_from,
+        discount=discount,
+    )
+
+
+def local_date(unix_seconds: int) -> date:
+    """UTC day of a timestamp (discount starts: the MRR model works in days)."""
+    return datetime.fromtimestamp(unix_seconds, UTC).date()
+
+
+def state_json(state: SubscriptionState) -> str:
+    """What the MRR model needs of a state (items, discount), as JSON for the lake."""
+    discount = state.discount
+    return json.dumps(
+        {
+            "items": [
+                {
+                    "unit_amount": str(i.unit_amount),
+                    "interval": i.interval,
+                    "interval_count": i.interval_count,
+                    "quantity": i.quantity,
+                }
+                for i in state.items
+            ],
+            "discount": None
+            if discount is None
+            else {
+                "duration": discount.duration.value,
+                "start": discount.start.isoformat(),
+                "percent_off": None if discount.percent_off is None else str(discount.percent_off),
+                "amount_off": None if discount.amount_off is None else str(discount.amount_off),
+                "duration_in_months": discount.duration_in_months,
+            },
+        },
+        sort_keys=True,
+    )
+
+
+def state_from_row(row: Mapping[str, Any], valid_from: date) -> SubscriptionState:
+    """Rebuild the MRR model's state from a subscriptions or subscription_events row."""
+    document = json.loads(row["state_json"])
+    raw = document.get("discount")
+    discount = None
+    if raw:
+        discount = Discount(
+            duration=DiscountDuration(raw["duration"]),
+            start=date.fromisoformat(raw["start"]),
+            percent_off=None if raw["percent_off"] is None else Decimal(raw["percent_off"]),
+            amount_off=None if raw["amount_off"] is None else Decimal(raw["amount_off"]),
+            duration_in_months=raw["duration_in_months"],
+        )
+    return SubscriptionState(
+        subscription_id=row["subscription_id"],
+        customer_id=row["customer_id"] or "",
+        currency=row["currency"],
+        status=row["status"],
+        items=tuple(
+            PriceItem(Decimal(i["unit_amount"]), i["interval"], i["interval_count"], i["quantity"])
+            for i in document["items"]
+        ),
+        valid_from=valid_from,
+        discount=discount,
+    )
+
+
+def _state_columns(state: SubscriptionState, day: date) -> dict[str, Any]:
+    return {
+        "customer_id": state.customer_id,
+        "status": state.status,
+        "currency": state.currency,
+        "state_json": state_json(state),
+        "mrr": state.monthly_amount(day),
+    }
+
+
+def normalise_subscription(record: Record, request: FetchRequest) -> dict[str, Any]:
+    today = datetime.now(UTC).astimezone(request.workspace.zone).date()
+    start = local_day(dig(record, "start_date"), "start_date", request)
+    state = subscription_state(record, start)
+    return {
+        **request.row_keys(),
+        "subscription_id": state.subscription_id,
+        "created_at": instant(dig(record, "created"), "created"),
+        "start_date": instant(dig(record, "start_date"), "start_date"),
+        "canceled_at": optional_instant(record, "canceled_at"),
+        "ended_at": optional_instant(record, "ended_at"),
+        **_state_columns(state, today),
+    }
+
+
+SUBSCRIPTION_EVENT_SCHEMA = pa.schema(
+    [
+        *key_fields("event_id"),
+        pa.field("report_date", pa.date32(), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+        *text_fields("type", "subscription_id"),
+        *SUBSCRIPTION_FIELDS,
+        pa.field("previous_state_json", pa.string()),
+    ]
+)
+
+
+def normalise_subscription_event(record: Record, request: FetchRequest) -> dict[str, Any]:
+    """One `customer.subscription.*` event: the subscription's state right after the change."""
+    subscription = dig(record, "data.object")
+    if not isinstance(subscription, Mapping):
+        raise RowError("data.object", "expected the subscription object")
+    day = local_day(dig(record, "created"), "created", request)
+    state = subscription_state(subscription, day)
+    return {
+        **request.row_keys(),
+        "event_id": str(dig(record, "id")),
+        "report_date": day,
+        "created_at": instant(dig(record, "created"), "created"),
+        "type": str(dig(record, "type")),
+        "subscription_id": state.subscription_id,
+        **_state_columns(state, day),
+        "previous_state_json": _previous_state_json(record, subscription, day),
+    }
+
+
+def _previous_state_json(record: Record, subscription: Record, day: date) -> str | None:
+    """The state before an update, from the event's `previous_attributes` (None without any)."""
+    previous = dig(record, "data.previous_attributes", required=False)
+    if not isinstance(previous, Mapping) or not previous:
+        return None
+    return state_json(subscription_state({**subscription, **previous}, day))

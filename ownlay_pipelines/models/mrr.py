@@ -1,0 +1,143 @@
+"""`marts/mrr_daily`: MRR and its movements per workspace, currency and day, from Stripe.
+
+Subscription history is rebuilt from the `raw/stripe/subscriptions` snapshot and the
+`raw/stripe/subscription_events` rows (`customer.subscription.*` events, kept by Stripe for 30
+days): each event gives the subscription's state from its day on. Before a subscription's first
+retained event, its state is the one the event's `previous_attributes` describe (Stripe sends
+the old values of changed fields), else the event's own; a subscription without retained events
+is in its snapshot state from its start (active) until it ended (then canceled). Days are the
+workspace's. Movement definitions: `billing/mrr.py`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from ownlay_pipelines.billing.mrr import MrrDay, SubscriptionState, mrr_days
+from ownlay_pipelines.connectors.stripe_rows import state_from_row
+from ownlay_pipelines.lake.tables import TableRef
+from ownlay_pipelines.schema.campaign_metrics import MONEY
+
+MRR_DAILY = TableRef.of("marts", "mrr_daily")
+STRIPE_SUBSCRIPTIONS = TableRef.of("raw", "stripe", "subscriptions")
+STRIPE_SUBSCRIPTION_EVENTS = TableRef.of("raw", "stripe", "subscription_events")
+CREATED = "customer.subscription.created"
+
+MRR_SCHEMA = pa.schema(
+    [
+        pa.field("workspace_id", pa.string(), nullable=False),
+        pa.field("report_date", pa.date32(), nullable=False),
+        pa.field("currency", pa.string(), nullable=False),
+        *(
+            pa.field(name, MONEY, nullable=False)
+            for name in (
+                "mrr",
+                "new_mrr",
+                "expansion_mrr",
+                "contraction_mrr",
+                "churned_mrr",
+                "reactivation_mrr",
+            )
+        ),
+        pa.field("paying_customers", pa.int64(), nullable=False),
+    ]
+)
+
+
+def _day(moment: datetime, zone: ZoneInfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+def subscription_states(
+    subscriptions: Sequence[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]],
+    *,
+    zone: ZoneInfo,
+) -> list[SubscriptionState]:
+    """Every subscription's states over time, from snapshot rows and event rows (see module doc)."""
+    by_subscription: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for event in events:
+        by_subscription[event["subscription_id"]].append(event)
+    states: list[SubscriptionState] = []
+    for row in subscriptions:
+        start = _day(row["start_date"], zone)
+        history = sorted(
+            by_subscription.get(row["subscription_id"], []), key=lambda e: e["created_at"]
+        )
+        if not history:
+            current = state_from_row(row, start)
+            states.append(replace(current, status="active") if row["ended_at"] else current)
+            if row["ended_at"]:
+                states.append(replace(current, valid_from=_day(row["ended_at"], zone)))
+            continue
+        first = history[0]
+        if first["type"] != CREATED:
+            before = (
+                {**first, "state_json": first["previous_state_json"]}
+                if first.get("previous_state_json")
+                else first
+            )
+            states.append(replace(state_from_row(before, start), status=_status_before(first)))
+        for event in history:
+            states.append(state_from_row(event, _day(event["created_at"], zone)))
+    return states
+
+
+def _status_before(event: Mapping[str, Any]) -> str:
+    """A subscription deleted by its first retained event was active before it."""
+    return "active" if event["type"] == "customer.subscription.deleted" else event["status"]
+
+
+def mrr_table(workspace_id: str, rows: Sequence[MrrDay]) -> pa.Table:
+    """The mart rows of one workspace, ordered by day and currency."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "workspace_id": workspace_id,
+                "report_date": r.day,
+                "currency": r.currency,
+                "mrr": r.mrr,
+                "new_mrr": r.new,
+                "expansion_mrr": r.expansion,
+                "contraction_mrr": r.contraction,
+                "churned_mrr": r.churned,
+                "reactivation_mrr": r.reactivation,
+                "paying_customers": r.paying_customers,
+            }
+            for r in sorted(rows, key=lambda r: (r.day, r.currency))
+        ],
+        schema=MRR_SCHEMA,
+    )
+
+
+def compute_mrr_daily(
+    lake_root: Path, workspace_id: str, zone: ZoneInfo, days: Sequence[date]
+) -> pa.Table:
+    """The workspace's MRR rows for `days` from its Stripe tables in the lake."""
+    import duckdb
+
+    from ownlay_pipelines.lake.tables import DATA_FILE, partition_dir, table_dir
+    from ownlay_pipelines.registry.tenant import TENANT_COLUMN
+
+    snapshot = partition_dir(lake_root, STRIPE_SUBSCRIPTIONS, workspace_id, None) / DATA_FILE
+    if not snapshot.exists():
+        return MRR_SCHEMA.empty_table()
+    subscriptions = duckdb.read_parquet(str(snapshot)).to_arrow_table().to_pylist()
+    event_files = sorted(
+        (table_dir(lake_root, STRIPE_SUBSCRIPTION_EVENTS) / f"{TENANT_COLUMN}={workspace_id}").glob(
+            f"*/{DATA_FILE}"
+        )
+    )
+    events: list[dict[str, Any]] = []
+    if event_files:
+        events = duckdb.read_parquet([str(f) for f in event_files]).to_arrow_table().to_pylist()
+    states = subscription_states(subscriptions, events, zone=zone)
+    return mrr_table(workspace_id, mrr_days(states, days))

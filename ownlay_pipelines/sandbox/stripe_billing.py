@@ -1,0 +1,357 @@
+"""The sandbox's subscription businesses: Stripe customers, subscriptions, their changes, invoices,
+charges and refunds for each registry workspace with a `stripe` connection.
+
+Everything is derived from `hash(seed, account, …)`, so it is the same in every process. Each
+account has `CUSTOMERS` customers; a customer has one subscription (some a second) to a plan
+(monthly, yearly, weekly or every three months, quantity 1–5), started within the last
+`HISTORY_DAYS`; some carry a coupon (25 % off forever, or 10.00 off for three months); some
+change quantity once (an `updated` event) and some cancel (a `deleted` event, then no more
+invoices). Subscriptions bill at each period start from their start date: an invoice, and a
+charge for it (a few charges are refunded in part). `states()` is the ground truth the MRR tests
+compare against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+from ownlay_pipelines.billing.mrr import (
+    Discount,
+    DiscountDuration,
+    PriceItem,
+    SubscriptionState,
+    add_months,
+)
+from ownlay_pipelines.sandbox.seeding import digits, rng_for
+
+CUSTOMERS = 40
+HISTORY_DAYS = 150
+PLANS = (
+    ("Starter", 2900, "month", 1),
+    ("Team", 7900, "month", 1),
+    ("Business", 19900, "month", 1),
+    ("Team yearly", 79000, "year", 1),
+    ("Weekly box", 1500, "week", 1),
+    ("Quarterly", 9000, "month", 3),
+)
+EVENT_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class SandboxSubscription:
+    """One subscription as the world knows it: plan, quantities over time, coupon, end."""
+
+    id: str
+    customer_id: str
+    currency: str
+    plan: tuple[str, int, str, int]
+    start: datetime
+    quantity: int
+    change_at: datetime | None
+    new_quantity: int
+    coupon: dict[str, Any] | None
+    canceled_at: datetime | None
+
+    def quantity_at(self, moment: datetime) -> int:
+        return self.new_quantity if self.change_at and moment >= self.change_at else self.quantity
+
+    def status_at(self, moment: datetime) -> str:
+        return "canceled" if self.canceled_at and moment >= self.canceled_at else "active"
+
+    def period_starts(self, until: datetime) -> list[datetime]:
+        """Billing period starts from the start date up to `until` (and before a cancellation)."""
+        _, _, interval, count = self.plan
+        end = min(until, self.canceled_at) if self.canceled_at else until
+        starts, index = [], 0
+        while True:
+            if interval == "month":
+                moment = datetime.combine(
+                    add_months(self.start.date(), index * count), self.start.time(), UTC
+                )
+            elif interval == "year":
+                moment = datetime.combine(
+                    add_months(self.start.date(), 12 * index * count), self.start.time(), UTC
+                )
+            else:
+                step = timedelta(weeks=count) if interval == "week" else timedelta(days=count)
+                moment = self.start + index * step
+            if moment >= end:
+                return starts
+            starts.append(moment)
+            index += 1
+
+
+class StripeAccountWorld:
+    """One Stripe account's objects in Stripe's wire shape, as of `now`."""
+
+    def __init__(self, seed: int, account_id: str, currency: str, now: datetime) -> None:
+        self.seed = seed
+        self.account_id = account_id
+        self.currency = currency.lower()
+        self.now = now.astimezone(UTC)
+
+    @cached_property
+    def subscriptions(self) -> list[SandboxSubscription]:
+        found = []
+        for number in range(CUSTOMERS):
+            rng = rng_for(self.seed, "stripe", self.account_id, "customer", number)
+            customer_id = f"cus_{digits(rng, 14)}"
+            for second in range(2 if rng.random() < 0.2 else 1):
+                plan = PLANS[rng.randrange(len(PLANS))]
+                start = self.now - timedelta(
+                    days=rng.randrange(1, HISTORY_DAYS), seconds=rng.randrange(86_400)
+                )
+                change_at = None
+                if rng.random() < 0.35:
+                    change_at = start + timedelta(days=rng.randrange(1, 45))
+                    change_at = change_at if change_at < self.now else None
+                canceled_at = None
+                if rng.random() < 0.25:
+                    canceled_at = start + timedelta(days=rng.randrange(3, HISTORY_DAYS))
+                    canceled_at = canceled_at if canceled_at < self.now else None
+                coupon = None
+                roll = rng.random()
+                if roll < 0.15:
+                    coupon = {"id": "LAUNCH25", "duration": "forever", "percent_off": 25.0}
+                elif roll < 0.25:
+                    coupon = {
+                        "id": "TENOFF3",
+                        "duration": "repeating",
+                        "amount_off": 1000,
+                        "currency": self.currency,
+                        "duration_in_months": 3,
+                    }
+                found.append(
+                    SandboxSubscription(
+                        id=f"sub_{digits(rng, 14)}{second}",
+                        customer_id=customer_id,
+                        currency=self.currency,
+                        plan=plan,
+                        start=start.replace(microsecond=0),
+                        quantity=rng.randint(1, 5),
+                        change_at=change_at.replace(microsecond=0) if change_at else None,
+                        new_quantity=rng.randint(1, 5),
+                        coupon=coupon,
+                        canceled_at=canceled_at.replace(microsecond=0) if canceled_at else None,
+                    )
+                )
+        return found
+
+    def subscription_object(self, sub: SandboxSubscription, moment: datetime) -> dict[str, Any]:
+        """The subscription as Stripe would return it at `moment`."""
+        name, unit_amount, interval, count = sub.plan
+        status = sub.status_at(moment)
+        return {
+            "id": sub.id,
+            "object": "subscription",
+            "customer": sub.customer_id,
+            "currency": sub.currency,
+            "status": status,
+            "created": int(sub.start.timestamp()),
+            "start_date": int(sub.start.timestamp()),
+            "canceled_at": int(sub.canceled_at.timestamp()) if status == "canceled" else None,
+            "ended_at": int(sub.canceled_at.timestamp()) if status == "canceled" else None,
+            "items": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": f"si_{sub.id[4:]}",
+                        "object": "subscription_item",
+                        "quantity": sub.quantity_at(moment),
+                        "price": {
+                            "id": f"price_{name.lower().replace(' ', '_')}",
+                            "object": "price",
+                            "currency": sub.currency,
+                            "unit_amount": unit_amount,
+                            "recurring": {"interval": interval, "interval_count": count},
+                        },
+                    }
+                ],
+                "has_more": False,
+            },
+            "discount": None
+            if sub.coupon is None
+            else {
+                "object": "discount",
+                "start": int(sub.start.timestamp()),
+                "coupon": {
+                    "object": "coupon",
+                    "percent_off": None,
+                    "amount_off": None,
+                    **sub.coupon,
+                },
+            },
+        }
+
+    def customers(self) -> list[dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for sub in self.subscriptions:
+            if sub.customer_id not in seen:
+                seen[sub.customer_id] = {
+                    "id": sub.customer_id,
+                    "object": "customer",
+                    "created": int(sub.start.timestamp()) - 60,
+                    "email": f"{sub.customer_id[4:12]}@customers.example",
+                    "currency": sub.currency,
+                    "delinquent": False,
+                }
+        return list(seen.values())
+
+    def subscription_objects(self) -> list[dict[str, Any]]:
+        return [self.subscription_object(sub, self.now) for sub in self.subscriptions]
+
+    def events(self) -> list[dict[str, Any]]:
+        """`customer.subscription.*` events still retained (the last 30 days)."""
+        horizon = self.now - timedelta(days=EVENT_RETENTION_DAYS)
+        events = []
+        for sub in self.subscriptions:
+            changes = [("customer.subscription.created", sub.start)]
+            if sub.change_at:
+                changes.append(("customer.subscription.updated", sub.change_at))
+            if sub.canceled_at:
+                changes.append(("customer.subscription.deleted", sub.canceled_at))
+            for kind, moment in changes:
+                if moment >= horizon:
+                    rng = rng_for(self.seed, "stripe-event", sub.id, kind)
+                    now_obj = self.subscription_object(sub, moment)
+                    data: dict[str, Any] = {"object": now_obj}
+                    if kind != "customer.subscription.created":
+                        # Stripe sends the changed fields' old values with every update.
+                        before = self.subscription_object(sub, moment - timedelta(seconds=1))
+                        data["previous_attributes"] = {
+                            k: before[k] for k in ("items", "status") if before[k] != now_obj[k]
+                        }
+                    events.append(
+                        {
+                            "id": f"evt_{digits(rng, 16)}",
+                            "object": "event",
+                            "type": kind,
+                            "created": int(moment.timestamp()),
+                            "data": data,
+                        }
+                    )
+        return events
+
+    def invoices_and_charges(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        invoices, charges = [], []
+        for sub in self.subscriptions:
+            for moment in sub.period_starts(self.now):
+                amount_minor = _invoice_amount(sub, moment)
+                rng = rng_for(self.seed, "stripe-invoice", sub.id, moment.isoformat())
+                invoice_id = f"in_{digits(rng, 14)}"
+                created = int(moment.timestamp())
+                invoices.append(
+                    {
+                        "id": invoice_id,
+                        "object": "invoice",
+                        "customer": sub.customer_id,
+                        "subscription": sub.id,
+                        "status": "paid",
+                        "billing_reason": "subscription_create"
+                        if moment == sub.start
+                        else "subscription_cycle",
+                        "currency": sub.currency,
+                        "subtotal": amount_minor,
+                        "total": amount_minor,
+                        "amount_paid": amount_minor,
+                        "amount_due": amount_minor,
+                        "created": created,
+                        "period_start": created,
+                        "period_end": created,
+                    }
+                )
+                refunded = amount_minor // 2 if rng.random() < 0.05 else 0
+                charges.append(
+                    {
+                        "id": f"ch_{digits(rng, 14)}",
+                        "object": "charge",
+                        "amount": amount_minor,
+                        "amount_refunded": refunded,
+                        "currency": sub.currency,
+                        "created": created + 5,
+                        "customer": sub.customer_id,
+                        "invoice": invoice_id,
+                        "payment_intent": f"pi_{digits(rng, 14)}",
+                        "status": "succeeded",
+                        "paid": True,
+                        "refunded": refunded == amount_minor,
+                        "balance_transaction": f"txn_{digits(rng, 14)}",
+                        "metadata": {},
+                    }
+                )
+        return invoices, charges
+
+    def refunds(self) -> list[dict[str, Any]]:
+        _, charges = self.invoices_and_charges()
+        return [
+            {
+                "id": f"re_{charge['id'][3:]}",
+                "object": "refund",
+                "amount": charge["amount_refunded"],
+                "charge": charge["id"],
+                "currency": charge["currency"],
+                "created": charge["created"] + 86_400,
+                "status": "succeeded",
+                "reason": "requested_by_customer",
+            }
+            for charge in charges
+            if charge["amount_refunded"] and charge["created"] + 86_400 <= self.now.timestamp()
+        ]
+
+    def states(self, zone: tzinfo) -> list[SubscriptionState]:
+        """Ground truth: every subscription's state from each change on (days in `zone`)."""
+        found = []
+        for sub in self.subscriptions:
+            moments = [sub.start, *(m for m in (sub.change_at, sub.canceled_at) if m)]
+            for moment in sorted(moments):
+                day = moment.astimezone(zone).date()
+                found.append(_state(self.subscription_object(sub, moment), day))
+        return found
+
+
+def _state(obj: dict[str, Any], day: date) -> SubscriptionState:
+    item = obj["items"]["data"][0]
+    price = item["price"]
+    coupon = (obj.get("discount") or {}).get("coupon")
+    discount = None
+    if coupon:
+        discount = Discount(
+            duration=DiscountDuration(coupon["duration"]),
+            start=datetime.fromtimestamp(obj["discount"]["start"], UTC).date(),
+            percent_off=Decimal(str(coupon["percent_off"])) if coupon["percent_off"] else None,
+            amount_off=Decimal(coupon["amount_off"]) / 100 if coupon["amount_off"] else None,
+            duration_in_months=coupon.get("duration_in_months"),
+        )
+    return SubscriptionState(
+        subscription_id=obj["id"],
+        customer_id=obj["customer"],
+        currency=obj["currency"].upper(),
+        status=obj["status"],
+        items=(
+            PriceItem(
+                Decimal(price["unit_amount"]) / 100,
+                price["recurring"]["interval"],
+                price["recurring"]["interval_count"],
+                item["quantity"],
+            ),
+        ),
+        valid_from=day,
+        discount=discount,
+    )
+
+
+def _invoice_amount(sub: SandboxSubscription, moment: datetime) -> int:
+    """Minor units billed for the period starting at `moment`: price × quantity less the coupon."""
+    amount = sub.plan[1] * sub.quantity_at(moment)
+    coupon = sub.coupon or {}
+    if coupon.get("percent_off"):
+        amount = round(amount * (1 - coupon["percent_off"] / 100))
+    if coupon.get("amount_off") and moment.date() < add_months(
+        sub.start.date(), coupon["duration_in_months"]
+    ):
+        amount = max(0, amount - coupon["amount_off"])
+    return amount

@@ -1,0 +1,100 @@
+"""`ownlay upload FILE --workspace W --kind costs|orders|events`: load a file into the lake.
+
+Exit status 0 when the file was loaded (bad rows are quarantined, not fatal), 2 when it was
+refused as a whole (too large, unknown workspace, no header, unmappable columns), with the
+reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+KINDS = ("costs", "orders", "events")
+
+
+def register_cli(commands: Any) -> None:
+    """Add the `upload` command to the `ownlay` parser."""
+    upload = commands.add_parser("upload", help="load a CSV, TSV or XLSX file into the lake")
+    upload.add_argument("file", type=Path, help="the file (.csv, .tsv, .txt, .xlsx, .xls, .ods)")
+    upload.add_argument("--workspace", required=True, help="workspace slug from the registry")
+    upload.add_argument("--kind", required=True, choices=KINDS, help="what the file holds")
+    upload.add_argument("--mapping", type=Path, help="YAML mapping file overriding suggestions")
+    sheets = upload.add_mutually_exclusive_group()
+    sheets.add_argument("--sheet", help="spreadsheet sheet to load (default: the first)")
+    sheets.add_argument("--all-sheets", action="store_true", help="load every sheet")
+    upload.add_argument(
+        "--json", action="store_true", help='print {"rows": N, "quarantined": M, "reasons": {…}}'
+    )
+    upload.set_defaults(handler=_upload)
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.registry.workspaces import RegistryError, load_registry
+    from ownlay_pipelines.settings import Settings
+    from ownlay_pipelines.uploads.kinds import UploadKind
+    from ownlay_pipelines.uploads.load import UploadError, load_upload
+    from ownlay_pipelines.uploads.mapping import MappingError, read_mapping_file
+
+    settings = Settings.from_env()
+    try:
+        workspace = load_registry(settings.registry_file).get(args.workspace)
+        mapping = read_mapping_file(args.mapping) if args.mapping else None
+        results = load_upload(
+            args.file,
+            workspace=workspace,
+            kind=UploadKind(args.kind),
+            lake_root=settings.lake_dir,
+            mapping=mapping,
+            sheet=args.sheet,
+            all_sheets=args.all_sheets,
+        )
+    except (UploadError, MappingError, RegistryError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"ownlay upload: {message}", file=sys.stderr)
+        return 2
+    reasons: dict[str, int] = {}
+    for result in results:
+        for reason, count in result.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    summary = {
+        "rows": sum(r.rows for r in results),
+        "quarantined": sum(r.quarantined for r in results),
+        "reasons": dict(sorted(reasons.items())),
+    }
+    reported = _report_to_dagster(UploadKind(args.kind), workspace.id, results)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    for result in results:
+        replaced = f", replaced load(s) {', '.join(result.replaced)}" if result.replaced else ""
+        print(
+            f"{result.source_name}: {result.rows} rows loaded, {result.quarantined} quarantined "
+            f"(upload {result.upload_id}{replaced})"
+        )
+        for name, value in result.detected.items():
+            print(f"  {name}: {value}")
+        for reason, count in result.reasons.items():
+            print(f"  quarantined {count} × {reason}")
+    if reported:
+        print(f"Reported {reported} updated day(s) to Dagster; the models rebuild them.")
+    else:
+        print(
+            "DAGSTER_HOME is not set: the unified table picks this up when its days next rebuild."
+        )
+    return 0
+
+
+def _report_to_dagster(kind: Any, workspace_id: str, results: list[Any]) -> int:
+    """Tell the Dagster instance (when DAGSTER_HOME is set) which days the upload touched."""
+    if not os.environ.get("DAGSTER_HOME"):
+        return 0
+    import dagster as dg
+
+    from ownlay_pipelines.defs.uploads import report_to_instance
+
+    return report_to_instance(dg.DagsterInstance.get(), kind, workspace_id, results)

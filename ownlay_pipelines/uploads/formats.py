@@ -1,0 +1,295 @@
+"""Date and number formats of an uploaded column, decided over the whole column, and the SQL that
+turns a cell's text into a value or a reason it cannot.
+
+Dates (the part before a time of day, if any):
+
+- year first (`2026-11-21`, `2026/11/21`, `2026.11.21`): unambiguous;
+- day and month as numbers (`21/11/2026`, `11/21/26`, `21.11.2026`): **day first** when some value
+  of the column has a first number above 12, **month first** when some value has a second number
+  above 12; when both happen, the order with more such values wins and the others are
+  quarantined. When no value of the whole column decides (every day ≤ 12), the file's locale
+  decides: day first if the file uses a decimal comma or `;` as delimiter (European exports),
+  month first otherwise (US). A mapping file's `date_format` overrides all of this.
+- month names (`21 Nov 2026`, `Nov 21, 2026`, `21-Nov-2026`): the format most values match;
+- Excel serial numbers (`46347`, `46347.5`): days since 1899-12-30 (Excel's 1900 date system,
+  which counts the fictitious 1900-02-29; serials from 1900-03-01 on are right).
+
+Numbers (money, counts): spaces, non-breaking spaces and apostrophes used as thousands
+separators are dropped, a currency symbol or ISO code before or after the number is taken off
+(and kept as the row's currency), `(12.50)` is negative. The decimal separator is decided per
+column: a comma followed by one, two or four-plus digits at the end, or `1.234,5` groups, mean a
+decimal comma; the same patterns with the roles swapped mean a decimal point; with no evidence
+(`1,234` only), the file's locale decides as for dates. A value that does not fit the decided
+pattern is quarantined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import duckdb
+
+SPACES = r"[\s\x{00a0}\x{202f}'’]"
+CURRENCY_TOKEN = r"(US\$|CA\$|C\$|AU\$|A\$|NZ\$|€|£|¥|₹|\$|[A-Z]{3})"
+LEADING_SYMBOLS = "('$', '€', '£', '¥', '₹')"
+"""One-character symbols in front of a number: taken off without a regular expression."""
+SERIAL_PATTERN = r"\d{5}(\.\d+)?"
+TIME_SUFFIX = r"[T ]\d{1,2}:\d{2}.*$"
+DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
+SYMBOL_CURRENCY = {
+    "US$": "USD",
+    "CA$": "CAD",
+    "C$": "CAD",
+    "AU$": "AUD",
+    "A$": "AUD",
+    "NZ$": "NZD",
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",
+    "₹": "INR",
+}
+TEXT_MONTH_FORMATS = ("%d %b %Y", "%b %d, %Y", "%d-%b-%Y", "%B %d, %Y", "%d %B %Y", "%b %d %Y")
+
+
+class DateFamily(StrEnum):
+    """How a column writes its dates."""
+
+    FORMAT = "format"
+    """A strptime format (year first, day/month numbers, month names)."""
+    EXCEL_SERIAL = "excel_serial"
+
+
+@dataclass(frozen=True)
+class DateFormat:
+    """A date column's decided format; `reason` explains the choice (kept in the load report)."""
+
+    family: DateFamily
+    strptime: str | None
+    reason: str
+
+    def describe(self) -> str:
+        return self.strptime or "Excel serial number"
+
+
+def quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def date_part_sql(text: str) -> str:
+    """`text` (trimmed, non-empty) without a time of day."""
+    return (
+        f"CASE WHEN contains({text}, ':') THEN regexp_replace({text}, {quote(TIME_SUFFIX)}, '') "
+        f"ELSE {text} END"
+    )
+
+
+def decide_date_format(
+    connection: duckdb.DuckDBPyConnection,
+    sample: str,
+    relation: str,
+    text: str,
+    *,
+    day_first_hint: bool,
+) -> DateFormat | None:
+    """The format of every date in column `text` (trimmed cells) of `relation`, or None if empty.
+
+    The family and separator come from `sample` (a random sample of the rows); the day/month
+    order is decided by counting values above 12 over the whole column.
+    """
+    part = date_part_sql(text)
+    stats = connection.execute(
+        f"""
+        SELECT
+            count(d),
+            count(*) FILTER (WHERE regexp_full_match(d, '\\d{{4}}[-/.]\\d{{1,2}}[-/.]\\d{{1,2}}')),
+            count(*) FILTER (WHERE regexp_full_match(d, '\\d{{1,2}}[-/.]\\d{{1,2}}[-/.](\\d{{4}}|\\d{{2}})')),
+            count(*) FILTER (WHERE regexp_full_match(d, {quote(SERIAL_PATTERN)})),
+            count(*) FILTER (WHERE regexp_matches(d, '[A-Za-z]{{3}}')),
+            mode(regexp_extract(d, '^\\d{{4}}([-/.])', 1)) FILTER (WHERE regexp_matches(d, '^\\d{{4}}[-/.]')),
+            mode(regexp_extract(d, '^\\d{{1,2}}([-/.])', 1)) FILTER (WHERE regexp_matches(d, '^\\d{{1,2}}[-/.]')),
+            mode(length(regexp_extract(d, '[-/.](\\d+)$', 1))) FILTER (WHERE regexp_matches(d, '^\\d{{1,2}}[-/.]'))
+        FROM (SELECT {part} AS d FROM {sample} WHERE {text} IS NOT NULL)
+        """
+    ).fetchone()
+    assert stats is not None
+    total, ymd, numeric_dm, serial, text_month, ysep, dsep, ylen = stats
+    if not total:
+        return None
+    family = max((ymd, "ymd"), (numeric_dm, "dm"), (serial, "serial"), (text_month, "text"))[1]
+    if family == "ymd":
+        sep = ysep or "-"
+        return DateFormat(DateFamily.FORMAT, f"%Y{sep}%m{sep}%d", "year first")
+    if family == "serial":
+        return DateFormat(DateFamily.EXCEL_SERIAL, None, "five-digit numbers: Excel serials")
+    if family == "text":
+        return _decide_text_month(connection, sample, text, part)
+    year = "%Y" if (ylen or 4) == 4 else "%y"
+    sep = dsep or "/"
+    counts = connection.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE TRY_CAST(split_part({text}, {quote(sep)}, 1) AS INTEGER) > 12),
+               count(*) FILTER (WHERE TRY_CAST(split_part({text}, {quote(sep)}, 2) AS INTEGER) > 12)
+        FROM {relation}
+        """
+    ).fetchone()
+    assert counts is not None
+    first_gt12, second_gt12 = counts
+    if first_gt12 > second_gt12:
+        day_first, why = True, f"{first_gt12} value(s) have a first number above 12"
+    elif second_gt12 > first_gt12:
+        day_first, why = False, f"{second_gt12} value(s) have a second number above 12"
+    else:
+        day_first = day_first_hint
+        why = "no value has a number above 12; " + (
+            "the file's European locale (decimal comma or ';') means day first"
+            if day_first_hint
+            else "the file's US locale means month first"
+        )
+    order = f"%d{sep}%m{sep}{year}" if day_first else f"%m{sep}%d{sep}{year}"
+    return DateFormat(DateFamily.FORMAT, order, why)
+
+
+def _decide_text_month(
+    connection: duckdb.DuckDBPyConnection, relation: str, text: str, part: str
+) -> DateFormat:
+    counts = ", ".join(f"count(try_strptime(d, {quote(f)}))" for f in TEXT_MONTH_FORMATS)
+    row = connection.execute(
+        f"SELECT {counts} FROM (SELECT {part} AS d FROM {relation} WHERE {text} IS NOT NULL)"
+    ).fetchone()
+    assert row is not None
+    best = max(range(len(TEXT_MONTH_FORMATS)), key=lambda i: row[i])
+    return DateFormat(DateFamily.FORMAT, TEXT_MONTH_FORMATS[best], "month names")
+
+
+def date_value_sql(text: str, fmt: DateFormat) -> str:
+    """SQL DATE of the trimmed cell `text` under the decided format; NULL when it does not parse."""
+    part = date_part_sql(text)
+    if fmt.family is DateFamily.EXCEL_SERIAL:
+        return (
+            f"CASE WHEN regexp_full_match({part}, {quote(SERIAL_PATTERN)}) THEN "
+            f"DATE '1899-12-30' + CAST(floor(CAST({part} AS DOUBLE)) AS INTEGER) END"
+        )
+    parsed = f"CAST(try_strptime({part}, {quote(fmt.strptime or '')}) AS DATE)"
+    if fmt.strptime == "%Y-%m-%d":  # DuckDB's own ISO date cast is the fast path
+        return f"COALESCE(TRY_CAST({text} AS DATE), {parsed})"
+    return parsed
+
+
+def timestamp_value_sql(text: str, fmt: DateFormat | None) -> str:
+    """SQL TIMESTAMPTZ of the trimmed cell: ISO 8601 (offset optional; without one, the session's
+    timezone, which the loader sets to the workspace's), else the column's date format plus an
+    optional `HH:MM[:SS]` time of day."""
+    iso = f"TRY_CAST({text} AS TIMESTAMPTZ)"
+    if fmt is None:
+        return iso
+    day = date_value_sql(text, fmt)
+    clock = (
+        f"COALESCE(TRY_CAST(regexp_extract({text}, '(\\d{{1,2}}:\\d{{2}}(:\\d{{2}})?)', 1) "
+        "AS TIME), TIME '00:00:00')"
+    )
+    return f"COALESCE({iso}, CAST({day} + {clock} AS TIMESTAMPTZ))"
+
+
+def cleaned_number_sql(text: str) -> str:
+    """The cell without spaces, apostrophes and currency symbol or code.
+
+    Plain `replace` for the separators and one regular expression for the currency, because
+    this runs for every value that is not already a plain number.
+    """
+    bare = text
+    for separator in (" ", "\u00a0", "\u202f", "'", "’"):
+        bare = f"replace({bare}, {quote(separator)}, '')"
+    return (
+        f"CASE WHEN left({bare}, 1) IN {LEADING_SYMBOLS} AND NOT contains({bare}[2:], '$') "
+        f"THEN {bare}[2:] ELSE regexp_replace({bare}, {quote(CURRENCY_TOKEN)}, '', 'g') END"
+    )
+
+
+def signed_number_sql(cleaned: str) -> str:
+    """A cleaned cell with accounting signs made plain: `(12.5)` and `12.5-` become `-12.5`."""
+    return (
+        f"CASE WHEN starts_with({cleaned}, '(') AND ends_with({cleaned}, ')') "
+        f"THEN '-' || {cleaned}[2:-2] "
+        f"WHEN ends_with({cleaned}, '-') THEN '-' || {cleaned}[:-2] ELSE {cleaned} END"
+    )
+
+
+def currency_symbol_sql(text: str) -> str:
+    """The currency symbol or code written in the trimmed cell, '' when none (plain numbers skip
+    the regular expression)."""
+    return (
+        f"CASE WHEN TRY_CAST({text} AS DOUBLE) IS NOT NULL THEN '' "
+        f"WHEN left({text}, 1) IN {LEADING_SYMBOLS} THEN left({text}, 1) "
+        f"ELSE regexp_extract({text}, {quote(CURRENCY_TOKEN)}, 1) END"
+    )
+
+
+def currency_code_sql(symbol_sql: str, workspace_currency: str) -> str:
+    """ISO code for a symbol: `€` → EUR; `$` is the workspace's currency when that is a dollar
+    currency, else USD; a three-letter code is kept; '' → NULL."""
+    dollar = workspace_currency if workspace_currency in DOLLAR_CURRENCIES else "USD"
+    cases = " ".join(f"WHEN {quote(s)} THEN {quote(c)}" for s, c in SYMBOL_CURRENCY.items())
+    return (
+        f"CASE {symbol_sql} {cases} WHEN '$' THEN {quote(dollar)} WHEN '' THEN NULL "
+        f"ELSE {symbol_sql} END"
+    )
+
+
+COMMA_DECIMAL = r",\d{1,2}$|,\d{4,}$|\.\d{3},|\.\d{3}\.\d{3}"
+POINT_DECIMAL = r"\.\d{1,2}$|\.\d{4,}$|,\d{3}\.|,\d{3},\d{3}"
+
+
+def decide_decimals(
+    connection: duckdb.DuckDBPyConnection, sample: str, texts: Sequence[str]
+) -> dict[str, str | None]:
+    """For each column in `texts`: ',' or '.' when its values in `sample` (a random sample of the
+    rows) show it, None when no value decides. One scan of the sample for all columns."""
+    if not texts:
+        return {}
+    counts = []
+    for text in texts:
+        cleaned = signed_number_sql(cleaned_number_sql(text))
+        plain = f"TRY_CAST({text} AS DOUBLE) IS NOT NULL AND NOT contains({text}, ',')"
+        # A plain number like 12.5 is decimal-point evidence without a regular expression.
+        counts.append(
+            f"count(*) FILTER (WHERE NOT ({plain}) AND regexp_matches({cleaned}, {quote(COMMA_DECIMAL)}))"
+        )
+        counts.append(
+            f"count(*) FILTER (WHERE CASE WHEN {plain} THEN regexp_matches({text}, {quote(POINT_DECIMAL)}) "
+            f"ELSE regexp_matches({cleaned}, {quote(POINT_DECIMAL)}) END)"
+        )
+    row = connection.execute(f"SELECT {', '.join(counts)} FROM {sample}").fetchone()
+    assert row is not None
+    decided: dict[str, str | None] = {}
+    for index, text in enumerate(texts):
+        comma, point = row[2 * index], row[2 * index + 1]
+        decided[text] = None if comma == point == 0 else ("," if comma > point else ".")
+    return decided
+
+
+def plain_number_sql(text: str, decimal: str) -> str:
+    """DECIMAL of a cell that is already a plain number (`1234.5`, or `1234,5` in a
+    decimal-comma column), NULL for anything else; the fast path before cleaning."""
+    if decimal == ",":
+        return (
+            f"CASE WHEN NOT contains({text}, '.') "
+            f"THEN TRY_CAST(replace({text}, ',', '.') AS DECIMAL(20, 6)) END"
+        )
+    return f"TRY_CAST({text} AS DECIMAL(20, 6))"
+
+
+def cleaned_value_sql(cleaned: str, decimal: str) -> str:
+    """DECIMAL of a cleaned cell (`cleaned_number_sql`) that fits the decided separators."""
+    if decimal == ",":
+        pattern = r"[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
+        number = f"replace(replace({cleaned}, '.', ''), ',', '.')"
+    else:
+        pattern = r"[-+]?((\d{1,3}(,\d{3})+|\d+)(\.\d+)?|\.\d+)"
+        number = f"replace({cleaned}, ',', '')"
+    return (
+        f"CASE WHEN regexp_full_match({cleaned}, {quote(pattern)}) "
+        f"THEN TRY_CAST({number} AS DECIMAL(20, 6)) END"
+    )

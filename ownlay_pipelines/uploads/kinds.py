@@ -1,0 +1,156 @@
+"""What an uploaded file can hold: the target columns of each kind, their types and header synonyms.
+
+A target column is what the lake table calls it; its synonyms are normalised header names
+(lower case, runs of other characters as one `_`) that suggest it. Suggestions are only
+suggestions: a mapping file overrides any of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ownlay_pipelines.lake.tables import TableRef
+
+
+class UploadKind(StrEnum):
+    """What a file holds; each kind lands in its own lake table `raw/uploads/<kind>`."""
+
+    COSTS = "costs"
+    ORDERS = "orders"
+    EVENTS = "events"
+
+
+class ValueType(StrEnum):
+    """How a cell's text becomes a value."""
+
+    TEXT = "text"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+    MONEY = "money"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    EMAIL = "email"
+    """Stored only as the keyed HMAC pseudonym (column `<name>_hash`), never as text."""
+
+
+@dataclass(frozen=True)
+class TargetColumn:
+    """One column a kind can fill: its name, type, whether a row needs it, header synonyms."""
+
+    name: str
+    type: ValueType
+    synonyms: tuple[str, ...]
+    required: bool = False
+
+
+COSTS_COLUMNS: tuple[TargetColumn, ...] = (
+    TargetColumn(
+        "report_date",
+        ValueType.DATE,
+        (
+            "date",
+            "day",
+            "report_date",
+            "reporting_date",
+            "stat_date",
+            "date_start",
+            "segments_date",
+        ),
+        required=True,
+    ),
+    TargetColumn("platform", ValueType.TEXT, ("platform", "network", "ad_network", "publisher")),
+    TargetColumn(
+        "account_id", ValueType.TEXT, ("account_id", "account", "ad_account", "advertiser")
+    ),
+    TargetColumn("campaign_id", ValueType.TEXT, ("campaign_id", "campaignid", "cid")),
+    TargetColumn(
+        "campaign_name",
+        ValueType.TEXT,
+        ("campaign_name", "campaign", "campaign_title", "line_item", "sponsorship"),
+    ),
+    TargetColumn("impressions", ValueType.INTEGER, ("impressions", "impr", "imps", "impression")),
+    TargetColumn("clicks", ValueType.INTEGER, ("clicks", "link_clicks", "click")),
+    TargetColumn(
+        "spend",
+        ValueType.MONEY,
+        ("spend", "cost", "amount_spent", "spent", "media_cost", "ad_spend", "costs", "amount"),
+        required=True,
+    ),
+    TargetColumn("conversions", ValueType.DECIMAL, ("conversions", "purchases", "results", "conv")),
+    TargetColumn(
+        "conversion_value",
+        ValueType.MONEY,
+        ("conversion_value", "conv_value", "purchase_value", "revenue", "sales"),
+    ),
+    TargetColumn("currency", ValueType.TEXT, ("currency", "currency_code", "ccy")),
+)
+
+ORDERS_COLUMNS: tuple[TargetColumn, ...] = (
+    TargetColumn("order_id", ValueType.TEXT, ("order_id", "order", "order_number", "id"), True),
+    TargetColumn(
+        "order_date",
+        ValueType.DATE,
+        ("order_date", "date", "created_at", "processed_at", "day"),
+        required=True,
+    ),
+    TargetColumn(
+        "total",
+        ValueType.MONEY,
+        ("total", "total_price", "order_total", "revenue", "amount", "gross_sales"),
+        required=True,
+    ),
+    TargetColumn("currency", ValueType.TEXT, ("currency", "currency_code", "ccy")),
+    TargetColumn("customer_email", ValueType.EMAIL, ("customer_email", "email", "e_mail")),
+    TargetColumn("utm_source", ValueType.TEXT, ("utm_source", "source")),
+    TargetColumn("utm_campaign", ValueType.TEXT, ("utm_campaign", "campaign")),
+)
+
+EVENTS_COLUMNS: tuple[TargetColumn, ...] = (
+    TargetColumn(
+        "occurred_at",
+        ValueType.TIMESTAMP,
+        ("occurred_at", "timestamp", "event_time", "time", "created_at", "date"),
+        required=True,
+    ),
+    TargetColumn(
+        "event_type", ValueType.TEXT, ("event_type", "event", "event_name", "type", "action"), True
+    ),
+    TargetColumn("anonymous_id", ValueType.TEXT, ("anonymous_id", "visitor_id", "client_id")),
+    TargetColumn("user_id", ValueType.TEXT, ("user_id", "customer_id")),
+    TargetColumn("order_id", ValueType.TEXT, ("order_id",)),
+    TargetColumn("revenue", ValueType.MONEY, ("revenue", "value", "amount")),
+    TargetColumn("currency", ValueType.TEXT, ("currency", "currency_code", "ccy")),
+    TargetColumn("email", ValueType.EMAIL, ("email", "e_mail", "customer_email")),
+    TargetColumn("utm_source", ValueType.TEXT, ("utm_source", "source")),
+    TargetColumn("utm_medium", ValueType.TEXT, ("utm_medium", "medium")),
+    TargetColumn("utm_campaign", ValueType.TEXT, ("utm_campaign", "campaign")),
+)
+
+COLUMNS_BY_KIND: dict[UploadKind, tuple[TargetColumn, ...]] = {
+    UploadKind.COSTS: COSTS_COLUMNS,
+    UploadKind.ORDERS: ORDERS_COLUMNS,
+    UploadKind.EVENTS: EVENTS_COLUMNS,
+}
+
+DAY_COLUMN_BY_KIND: dict[UploadKind, str] = {
+    UploadKind.COSTS: "report_date",
+    UploadKind.ORDERS: "order_date",
+    UploadKind.EVENTS: "occurred_at",
+}
+"""The column whose (workspace-local) day says which daily partitions a load touches."""
+
+ONE_OF_REQUIRED: dict[UploadKind, tuple[str, ...]] = {
+    UploadKind.COSTS: ("campaign_id", "campaign_name"),
+}
+"""Groups of which a file must map at least one and each row must fill at least one."""
+
+
+def upload_table(kind: UploadKind) -> TableRef:
+    """`raw/uploads/<kind>`: the lake table a kind's rows land in."""
+    return TableRef.of("raw", "uploads", kind.value)
+
+
+def upload_quarantine_table(kind: UploadKind) -> TableRef:
+    """`quarantine/uploads/<kind>`: the rows of a kind's files that could not be read."""
+    return TableRef.of("quarantine", "uploads", kind.value)

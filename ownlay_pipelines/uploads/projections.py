@@ -1,0 +1,93 @@
+"""The lake columns of each upload kind, as SQL over the checked rows (`v_<target>` values).
+
+- costs: the shared campaign-day columns (`schema/campaign_metrics.py`), then `platform` (the
+  file's platform/network column, normalised to `lower_snake`, else the mapping default, else
+  `upload`), `upload_id`, `source_name`, `source_line`. A missing campaign id is the campaign
+  name and the other way round; a missing account is `upload`; missing counts are 0; the
+  currency is the file's currency column, else the money cells' symbol, else the workspace's.
+- orders: one row per order line of the file, `total` in `currency`, e-mail only as its keyed hash.
+- events: one row per event with `occurred_at` (UTC instant) and `event_date` (workspace day).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ownlay_pipelines.registry.workspaces import Workspace
+from ownlay_pipelines.uploads.formats import quote
+from ownlay_pipelines.uploads.kinds import UploadKind
+
+Projection = Callable[[Workspace, str, str], str]
+
+
+def _provenance(upload_id: str, source_name: str) -> str:
+    return (
+        f"{quote(upload_id)} AS upload_id, {quote(source_name)} AS source_name, "
+        "CAST(_line AS BIGINT) AS source_line"
+    )
+
+
+def _slug(value: str) -> str:
+    return f"NULLIF(trim(regexp_replace(lower(trim({value})), '[^a-z0-9]+', '_', 'g'), '_'), '')"
+
+
+def costs_projection(workspace: Workspace, upload_id: str, source_name: str) -> str:
+    """Campaign-day columns, then platform and provenance."""
+    return f"""
+        {quote(workspace.id)} AS workspace_id,
+        COALESCE(v_account_id, 'upload') AS account_id,
+        COALESCE(v_campaign_id, v_campaign_name) AS campaign_id,
+        COALESCE(v_campaign_name, v_campaign_id) AS campaign_name,
+        v_report_date AS report_date,
+        {quote(workspace.timezone)} AS account_timezone,
+        v_currency_code AS currency,
+        CAST(COALESCE(v_impressions, 0) AS BIGINT) AS impressions,
+        CAST(COALESCE(v_clicks, 0) AS BIGINT) AS clicks,
+        CAST(v_spend AS DECIMAL(20, 6)) AS spend,
+        CAST(COALESCE(v_conversions, 0) AS DECIMAL(20, 6)) AS conversions,
+        CAST(COALESCE(v_conversion_value, 0) AS DECIMAL(20, 6)) AS conversion_value,
+        COALESCE({_slug("v_platform")}, 'upload') AS platform,
+        {_provenance(upload_id, source_name)}
+    """
+
+
+def orders_projection(workspace: Workspace, upload_id: str, source_name: str) -> str:
+    """Order id, order day, total and currency, hashed e-mail, UTM source and campaign."""
+    return f"""
+        {quote(workspace.id)} AS workspace_id,
+        v_order_id AS order_id,
+        v_order_date AS order_date,
+        CAST(v_total AS DECIMAL(20, 6)) AS total,
+        v_currency_code AS currency,
+        CAST(v_customer_email AS VARCHAR) AS customer_email_hash,
+        v_utm_source AS utm_source,
+        v_utm_campaign AS utm_campaign,
+        {_provenance(upload_id, source_name)}
+    """
+
+
+def events_projection(workspace: Workspace, upload_id: str, source_name: str) -> str:
+    """Event instant and local day, type, identities (e-mail hashed), order, revenue, UTMs."""
+    return f"""
+        {quote(workspace.id)} AS workspace_id,
+        CAST(v_occurred_at AS TIMESTAMPTZ) AS occurred_at,
+        CAST(v_occurred_at AS DATE) AS event_date,
+        lower(v_event_type) AS event_type,
+        v_anonymous_id AS anonymous_id,
+        v_user_id AS user_id,
+        v_order_id AS order_id,
+        CAST(v_revenue AS DECIMAL(20, 6)) AS revenue,
+        v_currency_code AS currency,
+        CAST(v_email AS VARCHAR) AS email_hash,
+        v_utm_source AS utm_source,
+        v_utm_medium AS utm_medium,
+        v_utm_campaign AS utm_campaign,
+        {_provenance(upload_id, source_name)}
+    """
+
+
+PROJECTIONS: dict[UploadKind, Projection] = {
+    UploadKind.COSTS: costs_projection,
+    UploadKind.ORDERS: orders_projection,
+    UploadKind.EVENTS: events_projection,
+}

@@ -1,0 +1,138 @@
+"""Guess how a text file is written from its first bytes: encoding, delimiter and header row.
+
+Only a sample is read (`SAMPLE_BYTES`); the whole file is then read by DuckDB with what was found.
+
+- Encoding: a byte-order mark decides (UTF-8, UTF-16 LE/BE); without one, UTF-16 is recognised
+  by its NUL bytes, then the sample must decode as UTF-8; otherwise it is Windows-1252 (a superset
+  of Latin-1's printable characters, and what spreadsheet exports on Windows write), or Latin-1
+  when the sample holds one of the five bytes Windows-1252 leaves undefined.
+- Delimiter: of `,` `;` tab `|`, the one that splits the sample's rows into the same number of
+  fields most consistently (and into more than one).
+- Header row: the first row with that many fields, mostly non-empty and mostly not numbers or
+  dates, followed by a row of the same width. Lines above it (a report title, "Generated on …",
+  blank lines) are a preamble and skipped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SAMPLE_BYTES = 256 * 1024
+DELIMITERS = (",", ";", "\t", "|")
+HEADER_SEARCH_ROWS = 30
+NUMBER_OR_DATE = re.compile(r"^[\s$€£¥()+\-.,:/0-9]*$")
+
+
+class SniffError(ValueError):
+    """The file's layout could not be recognised; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class TextLayout:
+    """How a delimited text file is written: encoding, delimiter, preamble lines, header cells."""
+
+    encoding: str
+    delimiter: str
+    skip_lines: int
+    header: tuple[str, ...]
+
+
+def detect_encoding(sample: bytes) -> str:
+    """Python codec name of the sample's encoding (see the module docstring for the rules)."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(sample) >= 4:
+        if sample[1::2].count(0) > len(sample) // 4:
+            return "utf-16-le"
+        if sample[0::2].count(0) > len(sample) // 4:
+            return "utf-16-be"
+    try:
+        # final=False: a sample cut in the middle of a multi-byte character is still UTF-8.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        sample.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def decode_sample(sample: bytes, encoding: str) -> str:
+    """The sample as text, without a trailing partial character or line."""
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample, final=False)
+    if len(sample) >= SAMPLE_BYTES and "\n" in text:
+        text = text[: text.rindex("\n") + 1]
+    return text
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter that splits the sample's rows most consistently into more than one field."""
+    lines = [line for line in text.splitlines() if line.strip()][:200]
+    best: tuple[float, int, str] | None = None
+    for delimiter in DELIMITERS:
+        widths = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        if not widths:
+            continue
+        width, count = Counter(widths).most_common(1)[0]
+        if width < 2:
+            continue
+        score = (count / len(widths), width, delimiter)
+        if best is None or score[:2] > best[:2]:
+            best = score
+    if best is None:
+        raise SniffError(
+            "no delimiter found: the file's rows do not split into columns on ',', ';', tab or '|'"
+        )
+    return best[2]
+
+
+def _looks_like_header(cells: Sequence[str]) -> bool:
+    filled = [c.strip() for c in cells if c is not None and str(c).strip()]
+    if len(filled) * 2 < len(cells):
+        return False
+    texts = [c for c in filled if not NUMBER_OR_DATE.match(c)]
+    return len(texts) * 2 > len(filled)
+
+
+def find_header_row(rows: Sequence[Sequence[str]]) -> int:
+    """Index of the header among `rows` (the first rows of a file or sheet)."""
+    widths = [sum(1 for c in row if c is not None and str(c).strip()) for row in rows]
+    non_empty = [w for w in widths if w]
+    if not non_empty:
+        raise SniffError("the file has no rows")
+    width = Counter(non_empty).most_common(1)[0][0]
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if widths[index] != width or not _looks_like_header([str(c or "") for c in row]):
+            continue
+        following = widths[index + 1] if index + 1 < len(rows) else width
+        if following >= max(width - 1, 1):
+            return index
+    raise SniffError(
+        f"no header row found in the first {HEADER_SEARCH_ROWS} rows: expected a row of "
+        f"{width} column names followed by data"
+    )
+
+
+def detect_text_layout(sample: bytes) -> TextLayout:
+    """Encoding, delimiter, preamble length and header of a delimited text file's sample."""
+    encoding = detect_encoding(sample)
+    text = decode_sample(sample, encoding)
+    delimiter = detect_delimiter(text)
+    lines = text.splitlines()
+    rows = list(
+        csv.reader(io.StringIO("\n".join(lines[: HEADER_SEARCH_ROWS + 1])), delimiter=delimiter)
+    )
+    header_index = find_header_row(rows)
+    header = tuple(cell.strip().lstrip("\ufeff") for cell in rows[header_index])
+    # csv rows and physical lines coincide in a preamble (no quoted newlines before the header).
+    return TextLayout(encoding, delimiter, header_index, header)

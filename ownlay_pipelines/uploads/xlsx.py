@@ -1,0 +1,70 @@
+"""Spreadsheet sheets as text cells, read with python-calamine (Rust, no formulas evaluated).
+
+Each cell becomes the text an export would write: whole numbers without `.0`, dates in ISO
+form (calamine gives date-formatted cells as dates, so their format needs no guessing), empty
+cells as None. Numbers that are dates without a date format stay numbers and are recognised as
+Excel serials by the date detection. A sheet is read whole (calamine has no streaming reader).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from python_calamine import CalamineWorkbook
+
+from ownlay_pipelines.uploads.sniff import SniffError, find_header_row
+
+XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
+
+
+@dataclass(frozen=True)
+class SheetCells:
+    """One sheet as text: its header, its data rows and each row's spreadsheet row number."""
+
+    name: str
+    header: tuple[str, ...]
+    rows: list[list[str | None]]
+    row_numbers: list[int]
+
+
+def sheet_names(path: Path) -> list[str]:
+    """The workbook's sheet names, in order."""
+    return list(CalamineWorkbook.from_path(str(path)).sheet_names)
+
+
+def cell_text(value: object) -> str | None:
+    """The text of one cell as a CSV export would write it."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_sheet(path: Path, sheet: str) -> SheetCells:
+    """The sheet's header (preamble rows skipped) and data rows as text, padded to the header."""
+    workbook = CalamineWorkbook.from_path(str(path))
+    if sheet not in workbook.sheet_names:
+        raise SniffError(f"sheet {sheet!r} not found; the workbook has {workbook.sheet_names}")
+    values = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    texts = [[cell_text(v) for v in row] for row in values]
+    header_index = find_header_row([[c or "" for c in row] for row in texts])
+    header = tuple((c or "").strip() for c in texts[header_index])
+    width = len(header)
+    rows: list[list[str | None]] = []
+    numbers: list[int] = []
+    for index in range(header_index + 1, len(texts)):
+        row = texts[index]
+        if not any(row):
+            continue
+        rows.append((row + [None] * width)[:width])
+        numbers.append(index + 1)
+    return SheetCells(sheet, header, rows, numbers)

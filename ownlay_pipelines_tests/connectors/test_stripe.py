@@ -1,0 +1,171 @@
+"""Stripe against its simulator: paging, windows, errors, PII, and MRR ground truth."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+
+from ownlay_pipelines.billing.mrr import mrr_days
+from ownlay_pipelines.connectors import stripe
+from ownlay_pipelines.connectors.streams import FetchRequest
+from ownlay_pipelines.connectors.stripe_rows import state_from_row
+from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV
+from ownlay_pipelines.http.clock import FakeClock
+from ownlay_pipelines.http.errors import AuthExpired, FatalApiError, RetryBudgetExhausted
+from ownlay_pipelines.registry.workspaces import load_registry
+from ownlay_pipelines.sandbox.credentials import sandbox_credential
+from ownlay_pipelines.sandbox.faults import FaultPlan, PlatformFaults
+from ownlay_pipelines.sandbox.stripe import StripeSimulator
+from ownlay_pipelines.sandbox.world import SandboxWorld
+from ownlay_pipelines.schema.date_range import DateRange
+from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
+
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+ACCOUNT = "acct_1AcmeOutdoor"
+
+
+@pytest.fixture(scope="module")
+def world():
+    return SandboxWorld(load_registry(DEFAULT_REGISTRY_FILE), seed=7, now=NOW)
+
+
+def client(world, faults=None, key=None):
+    simulator = StripeSimulator(world, faults)
+    return simulator, stripe.StripeClient(
+        api_key=key or sandbox_credential("api_key", ACCOUNT),
+        account_id=ACCOUNT,
+        transport=httpx.MockTransport(simulator.handle),
+        clock=FakeClock(NOW),
+    )
+
+
+def request(world, start=None, end=None):
+    workspace = world.registry.get("acme-outdoor")
+    [connection] = workspace.connections_for(stripe.Platform.STRIPE)
+    window = DateRange(start, end) if start else None
+    return FetchRequest(workspace, connection, window)
+
+
+def test_lists_page_with_starting_after_until_has_more_is_false(world):
+    simulator, api = client(world)
+    everything = simulator.account(ACCOUNT).subscription_objects()
+    got = list(api.listing("subscriptions", {"status": "all", "limit": 7}))
+    assert sorted(s["id"] for s in got) == sorted(s["id"] for s in everything)
+    assert len(got) > 7  # more than one page
+    assert api.stats.pages == -(-len(got) // 7) or api.stats.pages >= 2
+    active = list(api.listing("subscriptions", {}))
+    assert all(s["status"] != "canceled" for s in active)
+
+
+def test_created_windows_select_the_workspace_local_days(world):
+    simulator, api = client(world)
+    req = request(world, date(2026, 11, 1), date(2026, 11, 10))
+    charges = list(stripe.STREAMS[0].fetch(api, req))
+    assert charges
+    rows = [stripe.STREAMS[0].normalise(c, req) for c in charges]
+    assert {r["report_date"] for r in rows} <= {date(2026, 11, d) for d in range(1, 11)}
+    _, all_charges = simulator.account(ACCOUNT).invoices_and_charges()
+    window = stripe.created_window(req)
+    expected = [
+        c for c in all_charges if window["created[gte]"] <= c["created"] < window["created[lt]"]
+    ]
+    assert sorted(c["id"] for c in charges) == sorted(c["id"] for c in expected)
+    assert rows[0]["amount"] == rows[0]["amount"].quantize(__import__("decimal").Decimal("0.01"))
+
+
+def test_errors_map_to_the_taxonomy(world):
+    _, bad_key = client(world, key="sk_test_wrong_key_000000")
+    with pytest.raises(AuthExpired, match=r"Invalid API Key provided: sk_test\*+0000"):
+        list(bad_key.listing("charges", {}))
+    _, api = client(world)
+    with pytest.raises(FatalApiError, match="must be greater than 1"):
+        list(api.listing("charges", {"limit": 500}))
+    throttled = FaultPlan(faults={"stripe": PlatformFaults(throttle_rate=1.0)})
+    _, api = client(world, throttled)
+    with pytest.raises(RetryBudgetExhausted):
+        list(api.listing("charges", {}))
+    assert api.stats.throttled >= 1
+
+
+def test_transient_faults_are_retried_to_the_same_rows(world):
+    flaky = FaultPlan(
+        faults={"stripe": PlatformFaults(server_error_rate=0.3, throttle_rate=0.2)}, seed=3
+    )
+    _, clean = client(world)
+    _, api = client(world, flaky)
+    assert [c["id"] for c in api.listing("charges", {})] == [
+        c["id"] for c in clean.listing("charges", {})
+    ]
+    assert api.stats.retries > 0
+
+
+def test_customer_emails_are_stored_only_as_keyed_hashes(world, monkeypatch):
+    monkeypatch.setenv(PII_HASH_KEY_ENV, "k" * 40)
+    from ownlay_pipelines.connectors import stripe_rows
+
+    stripe_rows._hasher.cache_clear()
+    _, api = client(world)
+    req = request(world)
+    spec = next(s for s in stripe.STREAMS if s.table == "customers")
+    rows = [spec.normalise(c, req) for c in spec.fetch(api, req)]
+    assert rows and all(len(r["email_hash"]) == 64 for r in rows)
+    assert all("@" not in str(v) for r in rows for v in r.values())
+    stripe_rows._hasher.cache_clear()
+
+
+def test_mrr_from_the_synced_subscriptions_and_events_matches_the_world(world):
+    simulator, api = client(world)
+    req = request(world)
+    subs_spec = next(s for s in stripe.STREAMS if s.table == "subscriptions")
+    events_spec = next(s for s in stripe.STREAMS if s.table == "subscription_events")
+    subscriptions = [subs_spec.normalise(s, req) for s in subs_spec.fetch(api, req)]
+    window = request(world, (NOW - timedelta(days=40)).date(), NOW.date())
+    events = [events_spec.normalise(e, window) for e in events_spec.fetch(api, window)]
+    assert {e["type"] for e in events} >= {
+        "customer.subscription.created",
+        "customer.subscription.updated",
+    }
+    truth = simulator.account(ACCOUNT).states(req.workspace.zone)
+    days = [NOW.date() - timedelta(days=d) for d in range(0, 25)]
+    from ownlay_pipelines.models.mrr import subscription_states
+
+    synced = subscription_states(subscriptions, events, zone=req.workspace.zone)
+    expected = [(r.day, r.mrr) for r in mrr_days(truth, days)]
+    got = [(r.day, r.mrr) for r in mrr_days(synced, days)]
+    assert got == expected
+    assert any(r.mrr > 0 for r in mrr_days(synced, days))
+    assert (
+        state_from_row(subscriptions[0], date(2026, 1, 1)).subscription_id
+        == subscriptions[0]["subscription_id"]
+    )
+
+
+def test_the_mrr_mart_rebuilt_from_the_lake_matches_the_world(world, tmp_path, monkeypatch):
+    from contextlib import contextmanager
+
+    from ownlay_pipelines.connectors.sync import sync_stream
+    from ownlay_pipelines.models.mrr import compute_mrr_daily
+
+    monkeypatch.setenv(PII_HASH_KEY_ENV, "k" * 40)
+    simulator, api = client(world)
+    workspace = world.registry.get("acme-outdoor")
+
+    @contextmanager
+    def open_client(connection):
+        yield api
+
+    days = [NOW.date() - timedelta(days=d) for d in range(35, -1, -1)]
+    for table in ("subscriptions", "subscription_events"):
+        spec = next(s for s in stripe.STREAMS if s.table == table)
+        result = sync_stream(
+            spec, workspace=workspace, open_client=open_client, lake_root=tmp_path, days=days
+        )
+        assert result.quarantined == 0
+    mart = compute_mrr_daily(tmp_path, workspace.id, workspace.zone, days[-20:]).to_pylist()
+    truth = mrr_days(simulator.account(ACCOUNT).states(workspace.zone), days[-20:])
+    assert [(r["report_date"], r["mrr"], r["new_mrr"], r["churned_mrr"]) for r in mart] == [
+        (t.day, t.mrr, t.new, t.churned) for t in truth
+    ]
+    assert {r["currency"] for r in mart} == {"USD"}

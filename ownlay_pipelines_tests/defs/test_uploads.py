@@ -1,0 +1,76 @@
+"""The drop folder: the sensor asks for one run per file version; the run loads the file and marks
+the touched days of raw/uploads/costs, which the unified model depends on."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import dagster as dg
+
+from ownlay_pipelines.definitions import defs
+from ownlay_pipelines.defs.partitions import multi_key
+from ownlay_pipelines.defs.resources import LakeResource, RegistryResource
+from ownlay_pipelines.defs.uploads import file_uploads, upload_drop_folder, uploads_root
+
+COSTS = (
+    "Date,Campaign,Network,Spend\n2026-11-21,Pins,Pinterest,10.00\n2026-11-22,Pins,Pinterest,x\n"
+)
+
+
+def _load_config(path) -> dict:
+    config = {"path": str(path), "workspace": "acme-outdoor", "kind": "costs"}
+    return {"ops": {"load_uploaded_file": {"config": config}}}
+
+
+def test_the_drop_folder_sensor_requests_a_run_per_file_version(tmp_path):
+    folder = uploads_root(tmp_path) / "acme-outdoor" / "costs"
+    folder.mkdir(parents=True)
+    (folder / "pinterest.csv").write_text(COSTS)
+    (folder / "notes.md").write_text("ignored: not a data file")
+    (uploads_root(tmp_path) / "unknown-workspace" / "costs").mkdir(parents=True)
+    sensor_args = {"lake": LakeResource(data_dir=str(tmp_path)), "registry": RegistryResource()}
+
+    with dg.build_sensor_context(resources=sensor_args) as context:
+        [request] = list(upload_drop_folder(context))
+    assert request.run_key.startswith("acme-outdoor/costs/pinterest.csv@")
+    config = request.run_config["ops"]["load_uploaded_file"]["config"]
+    assert config == {
+        "path": str(folder / "pinterest.csv"),
+        "workspace": "acme-outdoor",
+        "kind": "costs",
+    }
+
+    os.utime(folder / "pinterest.csv", ns=(1, 1))
+    with dg.build_sensor_context(resources=sensor_args) as context:
+        [changed] = list(upload_drop_folder(context))
+    assert changed.run_key != request.run_key
+
+
+def test_the_upload_job_loads_the_file_and_marks_its_days(tmp_path):
+    path = tmp_path / "pinterest.csv"
+    path.write_text(COSTS)
+    instance = dg.DagsterInstance.ephemeral()
+    result = file_uploads.execute_in_process(
+        run_config=_load_config(path),
+        resources={"lake": LakeResource(data_dir=str(tmp_path)), "registry": RegistryResource()},
+        instance=instance,
+    )
+    assert result.success
+    marked = [m.partition for m in result.asset_materializations_for_node("load_uploaded_file")]
+    assert marked == [multi_key(date(2026, 11, 21), "acme-outdoor")]
+    unified = defs.resolve_asset_graph().get(dg.AssetKey(["unified", "campaign_metrics_daily"]))
+    assert dg.AssetKey(["raw", "uploads", "costs"]) in unified.parent_keys
+
+
+def test_a_refused_file_fails_the_run_with_the_reason(tmp_path):
+    path = tmp_path / "spend.csv"
+    path.write_text("Date,Campaign,Budget\n2026-11-21,A,1\n")
+    result = file_uploads.execute_in_process(
+        run_config=_load_config(path),
+        resources={"lake": LakeResource(data_dir=str(tmp_path)), "registry": RegistryResource()},
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "no column found for spend" in failure.step_failure_data.error.message

@@ -1,0 +1,244 @@
+"""Bad rows, re-uploads, the size limit, spreadsheets, mapping files, PII, the unified table, CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+
+from ownlay_pipelines.cli import main
+from ownlay_pipelines.events.privacy import PiiHasher
+from ownlay_pipelines.models.campaign_metrics import compute_campaign_metrics
+from ownlay_pipelines.uploads import load as load_module
+from ownlay_pipelines.uploads.kinds import UploadKind
+from ownlay_pipelines.uploads.load import MAX_UPLOAD_BYTES, UploadError, load_upload
+from ownlay_pipelines.uploads.mapping import MappingError, read_mapping_file
+from ownlay_pipelines_tests.uploads.files import HASH_KEY, rows, upload, workspace
+
+BAD_ROWS = (
+    "Date,Campaign,Network,Clicks,Spend\n"  # line 1
+    "2026-11-21,Pins,Pinterest,10,12.50\n"  # 2 good
+    "2026-11-21,Pins,Pinterest,10\n"  # 3 too few columns
+    "2026-11-22,Pins,Pinterest,ten,12.50\n"  # 4 clicks not a number
+    "2026-13-45,Pins,Pinterest,3,1.00\n"  # 5 impossible date
+    ",Pins,Pinterest,3,1.00\n"  # 6 date missing
+    "2026-11-22,,Pinterest,3,1.00\n"  # 7 neither campaign id nor name
+    "2026-11-22,Pins,Pinterest,3,-1.00\n"  # 8 negative spend
+    "2026-11-22,Pins,Pinterest,2.5,1.00\n"  # 9 fractional clicks
+    "2026-11-22,Podcast,Reddit,1,2,3\n"  # 10 too many columns
+    "2026-11-23,Podcast,Reddit,4,40.00\n"  # 11 good
+)
+
+
+def test_bad_rows_are_quarantined_with_line_column_and_reason_and_the_rest_loads(tmp_path):
+    result = upload(tmp_path, BAD_ROWS)
+
+    assert result.rows == 2
+    assert [(r["source_line"], r["platform"], r["spend"]) for r in rows(tmp_path)] == [
+        (2, "pinterest", Decimal("12.5")),
+        (11, "reddit", Decimal("40")),
+    ]
+    quarantined = rows(tmp_path, "quarantine/uploads/costs", order="line")
+    assert [(q["line"], q["column"]) for q in quarantined] == [
+        (3, None),
+        (4, "Clicks"),
+        (5, "Date"),
+        (6, "Date"),
+        (7, "campaign_id or campaign_name"),
+        (8, "Spend"),
+        (9, "Clicks"),
+        (10, None),
+    ]
+    reasons = {q["line"]: q["reason"] for q in quarantined}
+    assert reasons[4] == "not a number (decimal '.')"
+    assert reasons[5] == "not a date in the column format %Y-%m-%d"
+    assert reasons[6] == reasons[7] == "required value is empty"
+    assert reasons[8] == "negative"
+    assert reasons[9] == "not a whole number"
+    assert "Expected Number of Columns: 5 Found: 4" in reasons[3]
+    assert json.loads(quarantined[1]["raw_record"])["Clicks"] == "ten"
+    assert result.quarantined == 8
+    assert sum(result.reasons.values()) == 8
+
+
+def test_re_uploading_replaces_the_earlier_load_and_never_doubles(tmp_path):
+    first = upload(tmp_path, BAD_ROWS)
+    again = upload(tmp_path, BAD_ROWS)
+    assert again.upload_id == first.upload_id
+    assert len(rows(tmp_path)) == 2
+    assert len(rows(tmp_path, "quarantine/uploads/costs", order="line")) == 8
+
+    # A new version of the same file replaces the old one, even the days it no longer has.
+    fixed = upload(tmp_path, "Date,Campaign,Spend\n2026-11-25,Pins,5.00\n")
+    assert [r["report_date"] for r in rows(tmp_path)] == [date(2026, 11, 25)]
+    assert rows(tmp_path, "quarantine/uploads/costs", order="line") == []
+    assert fixed.days == [date(2026, 11, 21), date(2026, 11, 23), date(2026, 11, 25)]
+
+    # The same bytes under another name are the same file: they replace, not add.
+    renamed = upload(tmp_path, "Date,Campaign,Spend\n2026-11-25,Pins,5.00\n", name="copy.csv")
+    assert renamed.replaced == [first.upload_id]
+    assert len(rows(tmp_path)) == 1
+    # A different file is a second source and adds up.
+    upload(tmp_path, "Date,Campaign,Spend\n2026-11-25,Pins,1.00\n", name="other.csv")
+    assert sorted(r["spend"] for r in rows(tmp_path)) == [Decimal("1"), Decimal("5")]
+
+
+def test_a_file_over_100_mb_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as handle:
+        handle.truncate(MAX_UPLOAD_BYTES + 1)
+
+    def must_not_read(path: Path) -> str:
+        raise AssertionError("the file was read")
+
+    monkeypatch.setattr(load_module, "file_sha256", must_not_read)
+    with pytest.raises(UploadError, match=r"big.csv is 100.0 MiB; uploads are limited to 100 MiB"):
+        load_upload(big, workspace=workspace(), kind=UploadKind.COSTS, lake_root=tmp_path / "lake")
+
+
+def _workbook(path: Path) -> None:
+    book = openpyxl.Workbook()
+    first = book.active
+    first.title = "Pinterest"
+    first.append(["Pinterest spend, November"])  # preamble row
+    first.append(["Day", "Campaign", "Cost"])
+    first.append([date(2026, 11, 21), "Pins", 12.5])
+    first.append([date(2026, 11, 22), "Pins", "oops"])
+    second = book.create_sheet("Podcast")
+    second.append(["Date", "Sponsorship", "Spend", "Network"])
+    second.append([46347, "Show A", 300, "Podcast"])  # Excel serial without a date format
+    book.save(path)
+
+
+def test_xlsx_one_sheet_or_all_sheets(tmp_path):
+    path = tmp_path / "spend.xlsx"
+    _workbook(path)
+    lake = tmp_path / "lake"
+    [first] = load_upload(path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake)
+    assert (first.source_name, first.rows, first.reasons) == (
+        "spend.xlsx#Pinterest",
+        1,
+        {"Cost: not a number (decimal '.')": 1},
+    )
+    [bad] = rows(tmp_path, "quarantine/uploads/costs", order="line")
+    assert bad["line"] == 4  # the spreadsheet row
+
+    both = load_upload(
+        path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake, all_sheets=True
+    )
+    assert [r.source_name for r in both] == ["spend.xlsx#Pinterest", "spend.xlsx#Podcast"]
+    loaded = rows(tmp_path, order="source_name, source_line")
+    assert [(r["platform"], r["campaign_name"], r["report_date"], r["spend"]) for r in loaded] == [
+        ("upload", "Pins", date(2026, 11, 21), Decimal("12.5")),
+        ("podcast", "Show A", date(2026, 11, 21), Decimal("300")),
+    ]
+    [podcast] = load_upload(
+        path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake, sheet="Podcast"
+    )
+    assert podcast.rows == 1 and len(rows(tmp_path)) == 2
+
+
+def test_a_mapping_file_overrides_the_suggestions(tmp_path):
+    mapping_path = tmp_path / "map.yaml"
+    mapping_path.write_text(
+        "columns: {spend: 'Budget used', campaign_name: 'Show'}\n"
+        "defaults: {platform: Spotify Podcasts}\n"
+        "date_format: '%d/%m/%Y'\n"
+    )
+    mapping = read_mapping_file(mapping_path)
+    text = "Date,Show,Cost,Budget used\n01/02/2026,Daily Tech,999,150.00\n"
+    result = upload(tmp_path, text, mapping=mapping)
+    assert json.loads(result.detected["mapping"])["spend"] == "Budget used"
+    [row] = rows(tmp_path)
+    assert (row["platform"], row["campaign_name"], row["report_date"], row["spend"]) == (
+        "spotify_podcasts",
+        "Daily Tech",
+        date(2026, 2, 1),
+        Decimal("150"),
+    )
+
+
+def test_unmappable_headers_and_bad_mapping_files_are_clear_errors(tmp_path):
+    with pytest.raises(UploadError, match=r"no column found for spend"):
+        upload(tmp_path, "Date,Campaign,Budget\n2026-11-21,A,1\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("columns: {spend: Cost}\ndecimal: x\n")
+    with pytest.raises(MappingError, match=r"decimal: Value error, decimal must be"):
+        read_mapping_file(bad)
+    bad.write_text("columns: {budget: Cost}\n")
+    with pytest.raises(UploadError, match=r"mapping names budget"):
+        upload(tmp_path, "Date,Campaign,Cost\n2026-11-21,A,1\n", mapping=read_mapping_file(bad))
+
+
+def test_order_uploads_keep_e_mails_only_as_keyed_hashes(tmp_path):
+    hasher = PiiHasher(HASH_KEY)
+    text = "Order,Created at,Total,Email\n1001,2026-11-21 10:00,€40,Ann@Example.com \n1002,2026-11-22,€5,no-at-sign\n"
+    result = upload(tmp_path, text, kind=UploadKind.ORDERS, hasher=hasher)
+    assert result.reasons == {"Email: not an e-mail address": 1}
+    [order] = rows(tmp_path, "raw/uploads/orders")
+    assert order["customer_email_hash"] == hasher.hash_email("ann@example.com")
+    assert (order["order_id"], order["total"], order["currency"]) == ("1001", Decimal("40"), "EUR")
+    stored = Path(tmp_path / "lake/raw/uploads/orders").rglob("*.parquet")
+    assert all(b"Example.com" not in p.read_bytes() for p in stored)
+
+
+def test_event_uploads_read_timestamps_in_the_workspace_zone(tmp_path):
+    text = "timestamp,event,visitor_id\n2026-11-21 23:30:00,page_view,v1\n2026-11-22T04:30:00Z,Purchase,v1\n"
+    upload(tmp_path, text, kind=UploadKind.EVENTS, name="events.csv")
+    loaded = rows(tmp_path, "raw/uploads/events")
+    # 23:30 New York is 04:30 UTC next day; the event day stays the workspace's local day.
+    assert [r["event_date"] for r in loaded] == [date(2026, 11, 21), date(2026, 11, 21)]
+    assert [r["event_type"] for r in loaded] == ["page_view", "purchase"]
+    assert loaded[0]["occurred_at"] == loaded[1]["occurred_at"]
+
+
+def test_uploaded_costs_enter_the_unified_table_as_their_own_platform(tmp_path):
+    upload(
+        tmp_path,
+        "Date,Campaign,Network,Spend,Clicks\n"
+        "2026-11-21,Pins,Pinterest,10.00,4\n"
+        "2026-11-21,Pins,Pinterest,2.50,1\n"  # a second row of the same campaign-day adds up
+        "2026-11-22,Pins,Pinterest,1.00,1\n",
+    )
+    table = compute_campaign_metrics(
+        duckdb.connect(),
+        tmp_path / "lake",
+        sources=[],
+        workspace_id="acme",
+        days=[date(2026, 11, 21)],
+    )
+    [row] = table.to_pylist()
+    assert (row["platform"], row["campaign_id"], row["spend"], row["clicks"]) == (
+        "pinterest",
+        "Pins",
+        Decimal("12.5"),
+        5,
+    )
+    assert row["cpc"] == pytest.approx(2.5)
+
+
+def test_cli_json_summary_and_refusals(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OWNLAY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    path = tmp_path / "spend.csv"
+    path.write_text(BAD_ROWS)
+    assert (
+        main(["upload", str(path), "--workspace", "acme-outdoor", "--kind", "costs", "--json"]) == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["rows"], summary["quarantined"]) == (2, 8)
+    assert summary["reasons"]["Clicks: not a number (decimal '.')"] == 1
+    assert main(["upload", str(path), "--workspace", "nope", "--kind", "costs"]) == 2
+    assert "workspace 'nope' is not in the registry" in capsys.readouterr().err
+    assert (
+        main(
+            ["upload", str(path), "--workspace", "acme-outdoor", "--kind", "costs", "--sheet", "x"]
+        )
+        == 2
+    )
+    assert "--sheet and --all-sheets apply to spreadsheets" in capsys.readouterr().err
