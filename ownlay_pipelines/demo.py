@@ -64,6 +64,8 @@ def run_demo(
     through the real ingestion endpoint and flushed to the lake, the marts, the watchtower
     sources, and last the warehouse views.
     """
+    # Before any sync: connectors (Mailchimp members, Stripe customers) hash e-mails with it too.
+    _ensure_sandbox_pii_key(settings.data_dir)
     registry = load_registry(settings.registry_file)
     added, _ = sync_workspace_partitions(instance, registry)
     if added:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from ownlay_pipelines.registry.workspaces import load_registry
+from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
 from ownlay_pipelines_tests.watchtower.conftest import _postgres_admin_url
 
 
@@ -57,4 +59,5 @@ def test_demo_runs_against_postgresql_when_the_url_is_set(tmp_path: Path, postgr
         syncs = connection.execute(sa.text("SELECT count(*) FROM api_snapshots")).scalar_one()
         keys = connection.execute(sa.text("SELECT count(*) FROM ingest_api_keys")).scalar_one()
     engine.dispose()
-    assert syncs > 0 and keys == 3  # one demo key per workspace, revoked after the events
+    workspaces = len(load_registry(DEFAULT_REGISTRY_FILE).workspaces)
+    assert syncs > 0 and keys == workspaces  # one demo key per workspace, revoked after the events

@@ -132,6 +132,24 @@ PLANS: dict[str, Run | RunAs | NotRun] = {
 }
 
 
+def _serve_and(command: str) -> str:
+    """A script that starts the service on the tests' port with a fresh key in OWNLAY_API_KEY,
+    runs `command` (the README's, its port swapped) once the service answers, then stops it."""
+    return f"""\
+export OWNLAY_API_KEY=$(.venv/bin/ownlay keys create acme-outdoor --label readme-curl | sed -n 2p)
+.venv/bin/ownlay serve --port {SERVE_PORT} > serve-curl.log 2>&1 &
+SERVER=$!
+for attempt in $(seq 1 300); do
+  curl -s -o /dev/null http://127.0.0.1:{SERVE_PORT}/openapi.json && break
+  sleep 0.2
+done
+{command.replace("127.0.0.1:8080", f"127.0.0.1:{SERVE_PORT}")}
+echo
+kill $SERVER
+wait $SERVER || true
+"""
+
+
 def readme_blocks() -> list[tuple[str, list[str]]]:
     """(language, commands) of every fenced block; bash continuation lines are joined."""
     blocks = []
@@ -147,6 +165,21 @@ def readme_blocks() -> list[tuple[str, list[str]]]:
         else:
             blocks.append((language, [body]))
     return blocks
+
+
+CURL_COMMAND = next(
+    command
+    for language, commands in readme_blocks()
+    if language == "bash"
+    for command in commands
+    if command.startswith("curl ")
+)
+PLANS[CURL_COMMAND] = RunAs(
+    _serve_and(CURL_COMMAND),
+    f"needs the service running and a key in OWNLAY_API_KEY: both set up on port {SERVE_PORT} "
+    "(the tests' range); the README's command then runs with only its port changed",
+    expect='"status":"accepted"',
+)
 
 
 def _script(blocks: list[tuple[str, list[str]]]) -> tuple[str, dict[str, str]]:

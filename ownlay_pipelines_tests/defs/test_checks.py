@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ownlay_pipelines.connectors.catalog import all_streams
+from ownlay_pipelines.connectors.catalog import ad_platforms, all_streams
 from ownlay_pipelines.definitions import build_definitions, defs
 from ownlay_pipelines.defs.checks.freshness import FRESHNESS_CHECKS, freshness_checks_sensor
 from ownlay_pipelines.defs.partitions import multi_key
@@ -117,4 +117,7 @@ def test_a_sandbox_metrics_run_passes_quality_and_reconciliation_checks(tmp_path
     assert row_count["partitions"].value == 3 and row_count["rows"].value > 0
     reconciled = evaluations[("unified/campaign_metrics_daily", "reconciles_with_raw")]
     assert reconciled.passed
-    assert reconciled.metadata["compared_workspace_day_platforms"].value == 6  # 3 days × 2
+    kumo_platforms = {
+        c.platform.value for c in load_registry(DEFAULT_REGISTRY_FILE).get("kumo-tea").connections
+    } & {plugin.platform for plugin in ad_platforms()}
+    assert reconciled.metadata["compared_workspace_day_platforms"].value == 3 * len(kumo_platforms)

@@ -25,7 +25,8 @@ def reached_by_triggers(
         assets |= set(layer.executable_asset_keys)
         checks |= set(layer.asset_graph.asset_check_keys)
     for sensor in repository.sensor_defs:
-        if isinstance(sensor, dg.AutomationConditionSensorDefinition):
+        # Automation sensors and sensors that launch their own selection (the freshness checks').
+        if sensor.asset_selection is not None:
             assets |= sensor.asset_selection.resolve(graph)
             checks |= sensor.asset_selection.resolve_checks(graph)
     return assets, checks

@@ -38,7 +38,7 @@ def test_keys_create_refuses_an_unknown_workspace_listing_the_known_ones(
     assert main(["keys", "create", "acme-outdor"]) == 2
     assert capsys.readouterr().err.strip() == (
         "error: unknown workspace 'acme-outdor'; the registry "
-        f"({DEFAULT_REGISTRY_FILE.resolve()}) lists: acme-outdoor, blumen-haus, kumo-tea"
+        f"({DEFAULT_REGISTRY_FILE.resolve()}) lists: acme-outdoor, blumen-haus, kumo-tea, rive-gauche"
     )
     assert main(["keys", "list"]) == 0
     assert "acme-outdor" not in capsys.readouterr().out

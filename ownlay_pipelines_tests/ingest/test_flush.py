@@ -38,11 +38,12 @@ def _ids(table) -> list[str]:
 
 
 def _raw_rows(lake_dir: Path) -> list[tuple]:
-    return duckdb.sql(
-        "SELECT workspace_id, event_date, event_id FROM read_parquet(?, hive_partitioning = true) "
-        "ORDER BY event_date, event_id",
-        params=[event_files_glob(lake_dir)],
-    ).fetchall()
+    with duckdb.connect() as connection:
+        return connection.sql(
+            "SELECT workspace_id, event_date, event_id FROM read_parquet(?, hive_partitioning = true) "
+            "ORDER BY event_date, event_id",
+            params=[event_files_glob(lake_dir)],
+        ).fetchall()
 
 
 def test_flush_writes_one_part_per_day_in_hive_folders_readable_by_duckdb(

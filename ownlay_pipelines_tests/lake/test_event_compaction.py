@@ -36,7 +36,10 @@ def _names(folder: Path) -> list[str]:
 
 def _view_counts(lake: Path) -> tuple[int, int]:
     sql = deduplicated_events_sql(event_files_glob(lake), with_day=True)
-    return duckdb.execute(f"SELECT count(*), count(DISTINCT event_id) FROM ({sql})").fetchone()
+    with duckdb.connect() as connection:
+        return connection.execute(
+            f"SELECT count(*), count(DISTINCT event_id) FROM ({sql})"
+        ).fetchone()
 
 
 @pytest.fixture
@@ -49,11 +52,12 @@ def overlapping_day(tmp_path: Path) -> Path:
 
 
 def test_readers_deduplicate_by_event_id_before_compaction(overlapping_day: Path):
-    raw = duckdb.execute(
-        f"SELECT count(*) FROM read_parquet('{event_files_glob(overlapping_day)}')"
-    )
+    with duckdb.connect() as connection:
+        raw = connection.execute(
+            f"SELECT count(*) FROM read_parquet('{event_files_glob(overlapping_day)}')"
+        ).fetchone()
 
-    assert raw.fetchone() == (200,)
+    assert raw == (200,)
     assert _view_counts(overlapping_day) == (150, 150)
     assert read_event_day(overlapping_day, "acme", DAY).num_rows == 150
 

@@ -31,6 +31,7 @@ REGISTRY = load_registry(DEFAULT_REGISTRY_FILE)
 UNIFIED = "unified/campaign_metrics_daily"
 ROAS = "marts/roas_daily"
 DASHBOARD = "marts/dashboard_metrics"
+CHANNEL_CLAIMS = "marts/channel_claims_daily"
 ATTRIBUTION = "marts/attribution"
 
 
@@ -86,7 +87,7 @@ def test_a_metrics_sync_recomputes_the_unified_table_and_its_marts_for_its_days_
         (run_request,), cursor = _tick(defs, instance, None)
         # Attribution does not read ad metrics; the dashboard's periods end on or after the days.
         assert _summary(run_request) == (
-            {UNIFIED, ROAS, DASHBOARD},
+            {UNIFIED, ROAS, DASHBOARD, CHANNEL_CLAIMS},
             "2026-11-19|acme-outdoor",
             "2026-11-20|acme-outdoor",
         )
@@ -116,7 +117,7 @@ def test_an_orders_sync_recomputes_attribution_and_what_reads_it(defs):
         _sync(defs, instance, request)
         (run_request,), _ = _tick(defs, instance, None)
     models, first, last = _summary(run_request)
-    assert models == {ATTRIBUTION, ROAS, DASHBOARD}
+    assert models == {ATTRIBUTION, ROAS, DASHBOARD, CHANNEL_CLAIMS}
     assert (first, last) == ("2026-11-19|acme-outdoor", "2026-11-20|acme-outdoor")
 
 

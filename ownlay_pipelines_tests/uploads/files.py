@@ -56,8 +56,10 @@ def rows(
     files = sorted((tmp_path / "lake" / table).glob("**/*.parquet"))
     if not files:
         return []
-    relation = duckdb.sql(
-        f"SELECT * FROM read_parquet({[str(f) for f in files]!r}) ORDER BY {order}"
-    )
-    names = relation.columns
-    return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
+    # Its own connection: the process-wide default one may hold another test's unfinished result.
+    with duckdb.connect() as connection:
+        relation = connection.sql(
+            f"SELECT * FROM read_parquet({[str(f) for f in files]!r}) ORDER BY {order}"
+        )
+        names = relation.columns
+        return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
