@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from ownlay_pipelines.analyst.cli import register_cli as register_analyst_cli
 from ownlay_pipelines.ingest.cli import register_cli as register_ingest_cli
 from ownlay_pipelines.settings import Mode, Settings
 from ownlay_pipelines.watchtower.cli import register_cli as register_watchtower_cli
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     register_watchtower_cli(commands)
     register_ingest_cli(commands)
+    register_analyst_cli(commands)
     return parser
 
 
