@@ -232,3 +232,23 @@ def test_mart_partitions_hold_each_day_and_rerun_replaces_them(tmp_path, connect
         "device",
         "country",
     }
+
+
+def test_the_plan_keeps_real_asof_joins_not_the_loop_rewrite(tmp_path):
+    """DuckDB swaps an ASOF join for a nested loop when it expects a tiny left side
+    (reference/perf_reliability.md §1.5, T6): model connections set the threshold to 0."""
+    from ownlay_pipelines.analyst.funnel_query import winners_sql
+    from ownlay_pipelines.analyst.funnels import create_funnel_events
+
+    write_events(tmp_path, _random_events(1))
+    query = winners_sql(FOUR_STEPS, "funnel_events", str(DAY_1), str(DAY_1), by_day=True)
+    plans = {}
+    for threshold in (0, 64):  # 64 is DuckDB's default
+        with duckdb.connect(config={"asof_loop_join_threshold": threshold}) as connection:
+            create_funnel_events(
+                connection, tmp_path, workspace(timezone=TIMEZONE), DAY_1, DAY_1, 7_200
+            )
+            plans[threshold] = connection.execute(f"EXPLAIN {query}").fetchall()[0][1]
+    assert plans[0].count("Asof Join") == 3
+    assert "Nested Loop" not in plans[0] and "first(" not in plans[0]
+    assert plans[64].count("Asof Join") == 0  # what the setting prevents, on this tiny input
