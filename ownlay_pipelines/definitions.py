@@ -3,6 +3,11 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from ownlay_pipelines.defs.assets.analyst_assets import (
+    ANALYST_ASSETS,
+    ANALYST_JOBS,
+    analyst_marts_refresh,
+)
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
 from ownlay_pipelines.defs.assets.mart_assets import MART_ASSETS
 from ownlay_pipelines.defs.assets.model_assets import campaign_metrics_daily, warehouse_catalog
@@ -53,6 +58,7 @@ def build_definitions(
             campaign_metrics_daily,
             *MART_ASSETS,
             warehouse_catalog,
+            *ANALYST_ASSETS,
         ],
         asset_checks=WATCHTOWER_CHECKS,
         jobs=[
@@ -62,6 +68,7 @@ def build_definitions(
             flush_events_job,
             event_retention,
             shopify_webhooks,
+            *ANALYST_JOBS,
         ],
         schedules=[
             watchtower_notifications_schedule,
@@ -73,6 +80,7 @@ def build_definitions(
             event_buffer_sensor,
             shopify_webhook_sensor,
             *SENSORS,
+            analyst_marts_refresh,
         ],
         resources={
             **default_resources(settings),

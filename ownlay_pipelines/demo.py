@@ -106,11 +106,16 @@ def run_demo(
         timings[f"{workspace.id}/marts"] = _run(
             defs, "marts", instance, tags=range_tags[workspace.id]
         )
+        timings[f"{workspace.id}/analyst"] = _run(
+            defs, "analyst_marts", instance, tags=range_tags[workspace.id]
+        )
         timings[f"{workspace.id}/sources"] = _run(
             defs, "watchtower_sources", instance, partition_key=workspace.id
         )
     echo("warehouse: refreshing views")
     timings["warehouse"] = _run(defs, "refresh_warehouse", instance)
+    echo("report: rendering the analyst report")
+    timings["report"] = _run(defs, "analyst_report", instance)
     return timings
 
 

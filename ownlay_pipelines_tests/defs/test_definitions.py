@@ -36,6 +36,10 @@ EXPECTED_ASSETS = {
     "ops/internal/communication_reports",
     "ops/internal/clients",
     "warehouse/duckdb/catalog",
+    "marts/funnels",
+    "marts/conversion_paths",
+    "marts/path_attribution",
+    "reports/analyst_report",
 }
 
 
@@ -54,6 +58,8 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "flush_events",
         "event_retention",
         "shopify_webhooks",
+        "analyst_marts",
+        "analyst_report",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}
     assert checks == {"unified/campaign_metrics_daily:watchtower"}
