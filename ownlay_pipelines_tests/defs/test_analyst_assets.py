@@ -21,12 +21,12 @@ from ownlay_pipelines_tests.defs.test_marts import (
     WORKSPACE,
     _resources,
     _rows,
-    lake,  # the module-scoped sandbox lake fixture, used by analyst_lake
+    lake,  # noqa: F401 (module-scoped sandbox lake fixture, requested by analyst_lake)
 )
 
 
 @pytest.fixture(scope="module")
-def analyst_lake(lake: Path) -> tuple[Path, dg.MaterializeResult]:
+def analyst_lake(lake: Path) -> tuple[Path, dg.MaterializeResult]:  # noqa: F811
     resources = _resources(lake.parent)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("workspace", [WORKSPACE])
@@ -44,7 +44,7 @@ def test_every_order_is_one_converting_journey_ending_in_its_last_click(analyst_
     last_click = {
         r["conversion_id"]: r["channel"]
         for r in _rows(
-            lake, "marts/attribution", f"model = 'last_click' AND report_date IN ({days})"
+            lake_root, "marts/attribution", f"model = 'last_click' AND report_date IN ({days})"
         )
     }
     journeys = {
@@ -76,7 +76,7 @@ def test_markov_credits_add_up_to_the_converting_paths_of_the_period(analyst_lak
     lake_root, _ = analyst_lake
     last = DAYS[-1]
     credited = _rows(
-        lake, "marts/path_attribution", f"model = 'markov' AND report_date = DATE '{last}'"
+        lake_root, "marts/path_attribution", f"model = 'markov' AND report_date = DATE '{last}'"
     )
     converting = _rows(lake_root, "marts/conversion_paths", "converted AND path_length > 0")
     assert sum(r["conversions"] for r in credited) == pytest.approx(len(converting))
