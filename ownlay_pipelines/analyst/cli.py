@@ -7,6 +7,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ownlay_pipelines.analyst.funnel_definitions import FunnelDefinition
 
 PATH_MODEL_NAMES = ("first", "last", "linear", "markov", "shapley")
 BREAKDOWN_NAMES = ("utm_source", "campaign", "device", "country")
@@ -154,7 +158,7 @@ def _funnel_json(row: dict, by: str | None) -> dict:
     return {by: row["breakdown_value"], **shown} if by else shown
 
 
-def _print_funnel(funnel, rows: list[dict], by: str | None) -> None:
+def _print_funnel(funnel: FunnelDefinition, rows: list[dict], by: str | None) -> None:
     window = funnel.window_seconds
     print(f"funnel {funnel.name!r}, window {window} s ({window / 86_400:g} days)")
     if not rows:

@@ -8,6 +8,7 @@ that appears on several lines is summed. Anything else is an error naming the li
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,7 @@ def parse_path_lines(lines: Iterable[str]) -> PathCounts:
                 number_value = float(text)
             except ValueError:
                 raise PathFileError(f"line {number}: {name} {text!r} is not a number") from None
-            if not np.isfinite(number_value) or number_value < 0:
+            if not math.isfinite(number_value) or number_value < 0:
                 raise PathFileError(f"line {number}: {name} {text!r} must be a finite number ≥ 0")
             numbers.append(number_value)
         rows.append((channels, *numbers))

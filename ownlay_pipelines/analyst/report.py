@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 import plotly.graph_objects as go
+import pyarrow as pa
 
 from ownlay_pipelines.analyst.funnels import FUNNEL_SCHEMA, FUNNELS
 from ownlay_pipelines.analyst.path_attribution import PATH_ATTRIBUTION, PATH_ATTRIBUTION_SCHEMA
@@ -49,7 +50,7 @@ def _view(
     connection: duckdb.DuckDBPyConnection,
     lake_root: Path,
     ref: TableRef,
-    schema,
+    schema: pa.Schema,
     workspace_id: str,
     days: Sequence[date],
 ) -> str:
@@ -58,7 +59,9 @@ def _view(
     return name
 
 
-def funnel_figures(connection, lake_root: Path, workspace_id: str, days) -> list[go.Figure]:
+def funnel_figures(
+    connection: duckdb.DuckDBPyConnection, lake_root: Path, workspace_id: str, days: list[date]
+) -> list[go.Figure]:
     """One funnel chart per funnel of the mart."""
     view = _view(connection, lake_root, FUNNELS, FUNNEL_SCHEMA, workspace_id, days)
     rows = connection.sql(
@@ -81,7 +84,9 @@ def funnel_figures(connection, lake_root: Path, workspace_id: str, days) -> list
     return figures
 
 
-def roas_figure(connection, lake_root: Path, workspace_id: str, days) -> go.Figure | None:
+def roas_figure(
+    connection: duckdb.DuckDBPyConnection, lake_root: Path, workspace_id: str, days: list[date]
+) -> go.Figure | None:
     """ROAS per platform and day, platform-claimed against first-party (and net when present)."""
     view = _view(connection, lake_root, ROAS_DAILY, ROAS_SCHEMA, workspace_id, days)
     columns = {row[0] for row in connection.sql(f"DESCRIBE {view}").fetchall()}
@@ -119,7 +124,9 @@ def roas_figure(connection, lake_root: Path, workspace_id: str, days) -> go.Figu
     return figure
 
 
-def credits_figure(connection, lake_root: Path, workspace_id: str, as_of: date) -> go.Figure | None:
+def credits_figure(
+    connection: duckdb.DuckDBPyConnection, lake_root: Path, workspace_id: str, as_of: date
+) -> go.Figure | None:
     """Conversions credited per channel under each attribution model, side by side."""
     view = _view(
         connection, lake_root, PATH_ATTRIBUTION, PATH_ATTRIBUTION_SCHEMA, workspace_id, [as_of]
