@@ -26,11 +26,7 @@ from ownlay_pipelines.analyst.path_attribution import (
     write_path_attribution,
 )
 from ownlay_pipelines.analyst.report import latest_mart_day, render_report
-from ownlay_pipelines.defs.assets.mart_assets import (
-    BY_WORKSPACE,
-    CAMPAIGN_SOURCES,
-    SHOPIFY_ORDERS,
-)
+from ownlay_pipelines.defs.assets.mart_assets import CAMPAIGN_SOURCES, attribution
 from ownlay_pipelines.defs.partitions import (
     DATE_DIMENSION,
     WORKSPACE_DIMENSION,
@@ -130,14 +126,8 @@ def funnels(
     kinds={"duckdb", "parquet"},
     partitions_def=daily_by_workspace,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[
-        dg.AssetDep(list(SHOPIFY_ORDERS.parts)),
-        dg.AssetDep(list(EVENTS_TABLE.parts)),
-        *(
-            dg.AssetDep(list(ref.parts), partition_mapping=BY_WORKSPACE)
-            for _, ref in CAMPAIGN_SOURCES
-        ),
-    ],
+    # The same inputs as order attribution (orders, events, campaign snapshots by workspace).
+    deps=attribution.specs_by_key[attribution.key].deps,
     automation_condition=RECENT_DAYS_REFRESH,
     metadata={
         "lake_table": str(CONVERSION_PATHS),
