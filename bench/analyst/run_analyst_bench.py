@@ -34,11 +34,7 @@ from pathlib import Path
 import duckdb
 
 from ownlay_pipelines.analyst.funnel_definitions import FunnelDefinition, step_for
-from ownlay_pipelines.analyst.funnel_query import (
-    funnel_events_sql,
-    funnel_steps_sql,
-    winners_sql,
-)
+from ownlay_pipelines.analyst.funnel_query import funnel_events_sql, funnel_sql
 from ownlay_pipelines.analyst.heuristic_models import linear
 from ownlay_pipelines.analyst.markov import markov_attribution
 from ownlay_pipelines.analyst.path_data import read_path_file
@@ -117,9 +113,10 @@ def anchor_sql(source: str) -> str:
 
 
 def ours_sql(first: date, last: date, *, breakdowns: bool) -> str:
-    winners = winners_sql(FUNNEL, "funnel_events", str(first), str(last), by_day=breakdowns)
     chosen = ("utm_source", "campaign", "device", "country") if breakdowns else ()
-    return funnel_steps_sql(FUNNEL, f"({winners})", by_day=breakdowns, breakdowns=chosen)
+    return funnel_sql(
+        FUNNEL, "funnel_events", first, last, "UTC", by_day=breakdowns, breakdowns=chosen
+    )
 
 
 def define_views(connection: duckdb.DuckDBPyConnection, listed: list[str]) -> None:

@@ -23,9 +23,8 @@ from ownlay_pipelines.analyst.funnel_definitions import FunnelDefinition
 from ownlay_pipelines.analyst.funnel_query import (
     BREAKDOWNS,
     funnel_events_sql,
-    funnel_steps_sql,
+    funnel_sql,
     literal,
-    winners_sql,
 )
 from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA
 from ownlay_pipelines.lake.tables import TableRef
@@ -92,10 +91,15 @@ def funnel_steps(
     create_funnel_events(
         connection, lake_root, workspace, first_day, last_day, funnel.window_seconds
     )
-    winners = winners_sql(
-        funnel, "funnel_events", first_day.isoformat(), last_day.isoformat(), by_day=by_day
+    query = funnel_sql(
+        funnel,
+        "funnel_events",
+        first_day,
+        last_day,
+        workspace.timezone,
+        by_day=by_day,
+        breakdowns=breakdowns,
     )
-    query = funnel_steps_sql(funnel, f"({winners})", by_day=by_day, breakdowns=breakdowns)
     return connection.sql(query).to_arrow_table()
 
 

@@ -241,7 +241,7 @@ def test_the_plan_keeps_real_asof_joins_not_the_loop_rewrite(tmp_path):
     from ownlay_pipelines.analyst.funnels import create_funnel_events
 
     write_events(tmp_path, _random_events(1))
-    query = winners_sql(FOUR_STEPS, "funnel_events", str(DAY_1), str(DAY_1), by_day=True)
+    query = winners_sql(FOUR_STEPS, "funnel_events", DAY_1, DAY_1, TIMEZONE, by_day=True)
     plans = {}
     for threshold in (0, 64):  # 64 is DuckDB's default
         with duckdb.connect(config={"asof_loop_join_threshold": threshold}) as connection:
