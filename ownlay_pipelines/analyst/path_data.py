@@ -87,30 +87,37 @@ def parse_path_lines(lines: Iterable[str]) -> PathCounts:
         line = raw.strip()
         if not line:
             continue
-        fields = [field.strip() for field in line.split(FIELD_SEPARATOR)]
-        if number == 1 and tuple(f.lower() for f in fields) == HEADER:
-            continue
+        fields = line.split(FIELD_SEPARATOR)
         if len(fields) != len(HEADER):
             raise PathFileError(
                 f"line {number}: expected 4 fields separated by ';' "
                 f"({';'.join(HEADER)}), found {len(fields)}"
             )
-        channels = [channel.strip() for channel in fields[0].split(CHANNEL_SEPARATOR)]
+        if number == 1 and tuple(f.strip().lower() for f in fields) == HEADER:
+            continue
+        path, *counts = fields
+        channels = [channel.strip() for channel in path.split(CHANNEL_SEPARATOR)]
         if not all(channels):
-            raise PathFileError(f"line {number}: path {fields[0]!r} has an empty channel name")
-        numbers = []
-        for name, text in zip(HEADER[1:], fields[1:], strict=True):
-            try:
-                number_value = float(text)
-            except ValueError:
-                raise PathFileError(f"line {number}: {name} {text!r} is not a number") from None
-            if not math.isfinite(number_value) or number_value < 0:
-                raise PathFileError(f"line {number}: {name} {text!r} must be a finite number ≥ 0")
-            numbers.append(number_value)
-        rows.append((channels, *numbers))
+            raise PathFileError(f"line {number}: path {path.strip()!r} has an empty channel name")
+        rows.append((channels, *(_count(number, n, text) for n, text in enumerate(counts, 1))))
     if not rows:
         raise PathFileError("the path file holds no paths")
     return PathCounts.from_rows(rows)
+
+
+def _count(line: int, column: int, text: str) -> float:
+    """A finite, non-negative number of field `column` (float() ignores surrounding spaces)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise PathFileError(
+            f"line {line}: {HEADER[column]} {text.strip()!r} is not a number"
+        ) from None
+    if not math.isfinite(value) or value < 0:
+        raise PathFileError(
+            f"line {line}: {HEADER[column]} {text.strip()!r} must be a finite number ≥ 0"
+        )
+    return value
 
 
 def read_path_file(path: Path) -> PathCounts:
