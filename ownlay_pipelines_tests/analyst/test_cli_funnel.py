@@ -8,6 +8,7 @@ import duckdb
 import pytest
 import yaml
 
+from ownlay_pipelines.analyst.funnel_definitions import FunnelDefinition, step_for
 from ownlay_pipelines.analyst.funnels import write_funnels
 from ownlay_pipelines_tests.analyst.test_cli_paths import ownlay
 from ownlay_pipelines_tests.analyst.test_funnels import DAY_2, FOUR_STEPS, TIMEZONE, _random_events
@@ -32,11 +33,7 @@ def test_funnel_json_prints_the_numbers_of_the_mart_partition(capsys, data_dir):
     rows = _random_events(4)
     write_events(lake, rows)
     # The command line has no property filters, so the mart's funnel drops its status filter too.
-    unfiltered = FOUR_STEPS.__class__(
-        "shop",
-        (*FOUR_STEPS.steps[:3], FOUR_STEPS.steps[3].__class__("purchase", "purchase")),
-        7_200,
-    )
+    unfiltered = FunnelDefinition("shop", (*FOUR_STEPS.steps[:3], step_for("purchase")), 7_200)
     with duckdb.connect(config={"asof_loop_join_threshold": 0}) as connection:
         mart = write_funnels(
             connection,
