@@ -113,10 +113,13 @@ def winners_sql(
         )""",
         "c1 AS (SELECT * FROM s1)",
     ]
+    # A later step can only count if it is after the earliest start and within the window of
+    # the latest one: the bounds are exact and keep the joins' right sides small.
+    later = f"ts_us > {start_us} AND ts_us < {end_us + window_us}"
     for n in range(2, k + 1):
         ctes.append(
             f"s{n} AS (SELECT visitor, ts_us FROM {events} "
-            f"WHERE {step_predicate(funnel.steps[n - 1])})"
+            f"WHERE {step_predicate(funnel.steps[n - 1])} AND {later})"
         )
         ctes.append(
             f"c{n} AS (SELECT c.*, s.ts_us AS t{n} FROM c{n - 1} c ASOF LEFT JOIN s{n} s "
