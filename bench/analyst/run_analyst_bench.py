@@ -17,6 +17,7 @@ parsing it, exact Markov (one matrix inverse) and simplified Shapley.
 
     .venv/bin/python bench/analyst/run_analyst_bench.py                 # a few minutes
     .venv/bin/python bench/analyst/run_analyst_bench.py --events 1000000 --paths 100000
+    .venv/bin/python bench/analyst/run_analyst_bench.py --only funnels
 """
 
 from __future__ import annotations
@@ -210,11 +211,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--paths", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=("funnels", "paths"), help="run one half only")
     args = parser.parse_args()
     print(f"{platform.platform()}, {os.cpu_count()} CPUs, duckdb {duckdb.__version__}")
     with tempfile.TemporaryDirectory(prefix="ownlay-analyst-bench-") as folder:
-        bench_funnels(args.events, args.runs, Path(folder))
-        bench_paths(args.paths, Path(folder))
+        if args.only != "paths":
+            bench_funnels(args.events, args.runs, Path(folder))
+        if args.only != "funnels":
+            bench_paths(args.paths, Path(folder))
 
 
 if __name__ == "__main__":
