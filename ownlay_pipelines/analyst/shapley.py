@@ -18,7 +18,10 @@ from ownlay_pipelines.analyst.path_data import ChannelCredit, PathCounts, channe
 def shapley_attribution(paths: PathCounts) -> list[ChannelCredit]:
     """Each path's conversions and value split equally over its distinct channels."""
     size = len(paths.channels)
-    pairs = np.unique(paths.path_of_touch * size + paths.touches)
+    # Distinct (path, channel) pairs: sort and keep first occurrences (np.unique is the same
+    # thing, but numpy 2.4 takes ~40 s on 7M keys here against 0.5 s for a plain sort).
+    keys = np.sort(paths.path_of_touch * size + paths.touches)
+    pairs = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     path, channel = np.divmod(pairs, size)
     distinct = np.bincount(path, minlength=paths.path_count)
     share = 1.0 / distinct[path]
