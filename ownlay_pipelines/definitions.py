@@ -3,6 +3,11 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from ownlay_pipelines.defs.assets.analyst_assets import (
+    ANALYST_ASSETS,
+    ANALYST_JOBS,
+    analyst_report_refresh,
+)
 from ownlay_pipelines.defs.assets.billing_assets import billing_follow_stripe, mrr_daily
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
 from ownlay_pipelines.defs.assets.fx_assets import fx_daily_rates, fx_rates_job, fx_rates_schedule
@@ -64,6 +69,7 @@ def build_definitions(
         *MART_ASSETS,
         mrr_daily,
         warehouse_catalog,
+        *ANALYST_ASSETS,
     ]
     models_sensor, models_job = build_models_sensor(assets)
     return dg.Definitions(
@@ -80,6 +86,7 @@ def build_definitions(
             shopify_webhooks,
             fx_rates_job,
             file_uploads,
+            *ANALYST_JOBS,
         ],
         schedules=[
             watchtower_notifications_schedule,
@@ -98,6 +105,7 @@ def build_definitions(
             billing_follow_stripe,
             *SENSORS,
             *CHECK_SENSORS,
+            analyst_report_refresh,
         ],
         resources={
             **default_resources(settings),

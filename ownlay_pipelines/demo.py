@@ -107,6 +107,9 @@ def run_demo(
         timings[f"{workspace.id}/marts"] = _run(
             defs, "marts", instance, tags=range_tags[workspace.id]
         )
+        timings[f"{workspace.id}/analyst"] = _run(
+            defs, "analyst_marts", instance, tags=range_tags[workspace.id]
+        )
         timings[f"{workspace.id}/sources"] = _run(
             defs, "watchtower_sources", instance, partition_key=workspace.id
         )
@@ -115,6 +118,8 @@ def run_demo(
     started = time.perf_counter()
     echo(alert_quality(registry, settings.sandbox_seed, end - timedelta(days=1)).summary())
     timings["alerts/quality"] = time.perf_counter() - started
+    echo("report: rendering the analyst report")
+    timings["report"] = _run(defs, "analyst_report", instance)
     return timings
 
 

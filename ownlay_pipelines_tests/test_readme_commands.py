@@ -91,6 +91,11 @@ kill $SERVER
 wait $SERVER || true
 """
 
+MY_PATHS = """\
+printf 'path;total_conversions;total_conversion_value;total_null\\n' > my_paths.csv
+printf 'meta_ads > google_ads;3;300;5\\ngoogle_ads;2;150;10\\n' >> my_paths.csv
+"""
+
 PLANS: dict[str, Run | RunAs | NotRun] = {
     "make demo": RunAs(
         "OWNLAY_DATABASE_URL=sqlite:///$PWD/data/ops.sqlite .venv/bin/ownlay demo --days 2",
@@ -118,6 +123,15 @@ PLANS: dict[str, Run | RunAs | NotRun] = {
     '.venv/bin/ownlay rules add --name "Low CTR" --target unified/campaign_metrics_daily '
     "--field ctr_percent --condition less_than --threshold 0.5 --client acme-outdoor": Run(
         expect="added rule"
+    ),
+    ".venv/bin/ownlay funnel --workspace acme-outdoor --steps "
+    "page_view,add_to_cart,checkout_started,purchase --window 1d --from 2026-11-01 "
+    "--to 2026-11-30 --by utm_source": Run(expect="funnel 'command line', window 86400 s"),
+    ".venv/bin/ownlay attribution paths my_paths.csv --model markov --json": RunAs(
+        MY_PATHS + ".venv/bin/ownlay attribution paths my_paths.csv --model markov --json\n",
+        "my_paths.csv is the analyst's own file: the test writes a small one in the common "
+        "aggregated format first, then runs the command as written",
+        expect='"removal_effect"',
     ),
     "export OWNLAY_PII_HASH_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')": (
         Run()

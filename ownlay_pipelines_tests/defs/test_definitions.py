@@ -40,6 +40,10 @@ EXPECTED_ASSETS = {
     "raw/mailchimp/lists",
     "raw/mailchimp/members",
     "ops/mailchimp/reports",
+    "marts/funnels",
+    "marts/conversion_paths",
+    "marts/path_attribution",
+    "reports/analyst_report",
 }
 
 
@@ -62,6 +66,8 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "shopify_webhooks",
         "fx_rates",
         "file_uploads",
+        "analyst_marts",
+        "analyst_report",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}
     assert "unified/campaign_metrics_daily:watchtower" in checks  # all of them: test_checks.py

@@ -1,0 +1,1 @@
+"""Analyst models: funnels, conversion paths, Markov and Shapley attribution, the HTML report."""

@@ -1,0 +1,106 @@
+"""`ownlay attribution paths FILE --model …`: the path file format, the output, bad lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from ownlay_pipelines.analyst.cli import register_cli
+
+PUBLISHED = """path;total_conversions;total_conversion_value;total_null
+ C1 > C2 > C3 ; 1 ; 100 ; 0
+
+C1;0;0;1
+C2>C3;0;0;1
+"""
+
+
+def ownlay(capsys, *argv: str) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="ownlay")
+    register_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    status = args.handler(args)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture
+def path_file(tmp_path):
+    file = tmp_path / "paths.csv"
+    file.write_text(PUBLISHED)
+    return file
+
+
+def test_markov_json_lists_channels_with_conversions_value_and_removal_effect(capsys, path_file):
+    status, out, err = ownlay(
+        capsys, "attribution", "paths", str(path_file), "--model", "markov", "--json"
+    )
+    assert (status, err) == (0, "")
+    rows = {row["channel"]: row for row in json.loads(out)}
+    assert set(rows) == {"C1", "C2", "C3"}
+    assert rows["C1"] == {
+        "channel": "C1",
+        "conversions": pytest.approx(0.2),
+        "value": pytest.approx(20.0),
+        "removal_effect": pytest.approx(0.5),
+    }
+    assert rows["C2"]["conversions"] == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(
+    ("model", "c1", "c3"),
+    [("first", 1.0, 0.0), ("last", 0.0, 1.0), ("linear", 1 / 3, 1 / 3), ("shapley", 1 / 3, 1 / 3)],
+)
+def test_each_model_as_json_has_no_removal_effect(capsys, path_file, model, c1, c3):
+    status, out, _ = ownlay(
+        capsys, "attribution", "paths", str(path_file), "--model", model, "--json"
+    )
+    rows = {row["channel"]: row for row in json.loads(out)}
+    assert status == 0
+    assert set(rows["C1"]) == {"channel", "conversions", "value"}
+    assert (rows["C1"]["conversions"], rows["C3"]["conversions"]) == (
+        pytest.approx(c1),
+        pytest.approx(c3),
+    )
+    assert sum(r["value"] for r in rows.values()) == pytest.approx(100.0)
+
+
+def test_table_output_has_a_total_line(capsys, path_file):
+    status, out, _ = ownlay(capsys, "attribution", "paths", str(path_file), "--model", "markov")
+    lines = out.splitlines()
+    assert status == 0
+    assert lines[0].split() == ["channel", "conversions", "value", "removal_effect"]
+    assert lines[-1].split() == ["total", "1.0000", "100.0000"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a>b;1;2\n", "line 1: expected 4 fields"),
+        (
+            "path;total_conversions;total_conversion_value;total_null\na;1;x;0\n",
+            "line 2: total_conversion_value 'x' is not a number",
+        ),
+        ("a;1;1;0\na>>b;1;1;0\n", "line 2: path 'a>>b' has an empty channel name"),
+        ("a;-1;1;0\n", "line 1: total_conversions '-1' must be a finite number ≥ 0"),
+        ("a;nan;1;0\n", "line 1: total_conversions 'nan' must be a finite number"),
+        ("\n\n", "holds no paths"),
+    ],
+)
+def test_a_bad_line_is_a_clear_error_naming_it(capsys, tmp_path, text, message):
+    file = tmp_path / "bad.csv"
+    file.write_text(text)
+    status, out, err = ownlay(capsys, "attribution", "paths", str(file), "--model", "last")
+    assert (status, out) == (2, "")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_missing_file_is_a_clear_error(capsys, tmp_path):
+    status, _, err = ownlay(
+        capsys, "attribution", "paths", str(tmp_path / "nope.csv"), "--model", "last"
+    )
+    assert status == 2
+    assert "cannot read" in err and "nope.csv" in err

@@ -1,0 +1,115 @@
+"""`marts/conversion_paths` from lake events, and `marts/path_attribution` over its journeys."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import pytest
+
+from ownlay_pipelines.analyst.conversion_paths import write_conversion_paths
+from ownlay_pipelines.analyst.markov import markov_attribution
+from ownlay_pipelines.analyst.path_attribution import write_path_attribution
+from ownlay_pipelines.analyst.path_data import PathCounts
+from ownlay_pipelines_tests.models.lake import CAMPAIGN_SOURCES, event, workspace, write_events
+
+DAY = date(2026, 11, 18)
+NOON = datetime(2026, 11, 18, 17, 0, tzinfo=UTC)  # 12:00 in New York
+HOUR = timedelta(hours=1)
+
+
+def _click(n: int, at: datetime, visitor: str, source: str) -> dict:
+    return event(f"c{n}", "page_view", at, visitor, utm_source=source, utm_campaign="autumn")
+
+
+def _purchase(n: int, at: datetime, visitor: str, revenue: float) -> dict:
+    return event(
+        f"p{n}",
+        "purchase",
+        at,
+        visitor,
+        properties={"order_id": f"o{n}", "revenue": revenue, "currency": "USD"},
+    )
+
+
+@pytest.fixture
+def journeys(tmp_path):
+    rows = [
+        # v1: newsletter then podcast, buys 2 hours after the first click.
+        _click(1, NOON - 2 * HOUR, "v1", "newsletter"),
+        _click(2, NOON - HOUR, "v1", "podcast"),
+        _purchase(1, NOON, "v1", 80.0),
+        # v2: a podcast click 8 days before buying (outside the window) and nothing since.
+        _click(3, NOON - 8 * 24 * HOUR, "v2", "podcast"),
+        _purchase(2, NOON, "v2", 20.0),
+        # v3: two clicks, no order: one non-converting journey of the day.
+        _click(4, NOON - 3 * HOUR, "v3", "newsletter"),
+        _click(5, NOON + HOUR, "v3", "newsletter"),
+        # v4: clicks today, buys tomorrow: the click belongs to tomorrow's order, not a null.
+        _click(6, NOON, "v4", "podcast"),
+        _purchase(3, NOON + 24 * HOUR, "v4", 10.0),
+    ]
+    write_events(tmp_path, rows)
+    with duckdb.connect() as connection:
+        table = write_conversion_paths(
+            connection,
+            tmp_path,
+            workspace=workspace(shopify=False),
+            days=[DAY, DAY + timedelta(days=1)],
+            campaign_sources=CAMPAIGN_SOURCES,
+        )
+    return tmp_path, {row["journey_id"]: row for row in table.to_pylist()}
+
+
+def test_converting_journeys_carry_the_clicks_of_their_window(journeys):
+    _, rows = journeys
+    v1 = rows["o1"]
+    assert (v1["report_date"], v1["converted"], v1["path"], v1["path_length"]) == (
+        DAY,
+        True,
+        "newsletter > podcast",
+        2,
+    )
+    assert v1["seconds_to_convert"] == 7_200.0
+    assert float(v1["revenue"]) == 80.0
+    v2 = rows["o2"]
+    assert (v2["channels"], v2["path_length"], v2["seconds_to_convert"]) == ([], 0, None)
+    assert rows["o3"]["report_date"] == DAY + timedelta(days=1)
+    assert rows["o3"]["path"] == "podcast"
+
+
+def test_clicks_in_no_order_window_form_one_non_converting_journey_per_visitor_day(journeys):
+    _, rows = journeys
+    nulls = {k: r for k, r in rows.items() if not r["converted"]}
+    assert set(nulls) == {f"v3|{DAY}"}
+    assert (nulls[f"v3|{DAY}"]["path"], nulls[f"v3|{DAY}"]["seconds_to_convert"]) == (
+        "newsletter > newsletter",
+        None,
+    )
+
+
+def test_path_attribution_runs_every_model_over_the_period(journeys):
+    lake, _ = journeys
+    with duckdb.connect() as connection:
+        table = write_path_attribution(
+            connection, lake, workspace_id="acme", end=DAY + timedelta(days=1)
+        )
+    credits = {(r["model"], r["channel"]): r for r in table.to_pylist()}
+    assert {m for m, _ in credits} == {"first", "last", "linear", "markov", "shapley"}
+    assert credits[("last", "podcast")]["conversions"] == 2.0
+    assert credits[("first", "newsletter")]["value"] == 80.0
+    expected = markov_attribution(
+        PathCounts.from_rows(
+            [
+                (["newsletter", "podcast"], 1, 80.0, 0),
+                (["podcast"], 1, 10.0, 0),
+                (["newsletter", "newsletter"], 0, 0.0, 1),
+            ]
+        )
+    ).removal_effects
+    for channel, effect in expected.items():
+        assert credits[("markov", channel)]["removal_effect"] == pytest.approx(effect)
+    # The order with no click (o2) is not a path, so models share two conversions.
+    assert sum(r["conversions"] for (m, _), r in credits.items() if m == "markov") == pytest.approx(
+        2
+    )
