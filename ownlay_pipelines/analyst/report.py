@@ -87,20 +87,18 @@ def funnel_figures(
 def roas_figure(
     connection: duckdb.DuckDBPyConnection, lake_root: Path, workspace_id: str, days: list[date]
 ) -> go.Figure | None:
-    """ROAS per platform and day, platform-claimed against first-party (and net when present)."""
+    """ROAS per platform and day in the workspace's reporting currency: platform-claimed
+    conversion value, first-party last-click revenue gross and net of refunds, each over spend."""
     view = _view(connection, lake_root, ROAS_DAILY, ROAS_SCHEMA, workspace_id, days)
-    columns = {row[0] for row in connection.sql(f"DESCRIBE {view}").fetchall()}
     measures = {
-        "platform-claimed": "platform_conversion_value",
-        "first-party last click": "revenue_last_click",
+        "platform-claimed": "platform_conversion_value_reporting",
+        "first-party last click": "revenue_last_click_reporting",
+        "first-party last click, net": "net_revenue_last_click_reporting",
     }
-    for column in sorted(columns):
-        if column.startswith("revenue_net") and column.endswith("last_click"):
-            measures["first-party last click, net"] = column
     sums = ", ".join(f"sum(CAST({c} AS DOUBLE)) AS m{n}" for n, c in enumerate(measures.values()))
     rows = connection.sql(
-        f"""SELECT report_date, platform, sum(CAST(spend AS DOUBLE)) AS spend, {sums}
-            FROM {view} GROUP BY ALL HAVING sum(spend) > 0 ORDER BY ALL"""
+        f"""SELECT report_date, platform, sum(CAST(spend_reporting AS DOUBLE)) AS spend, {sums}
+            FROM {view} GROUP BY ALL HAVING sum(spend_reporting) > 0 ORDER BY ALL"""
     ).fetchall()
     if not rows:
         return None
@@ -118,7 +116,7 @@ def roas_figure(
                 )
             )
     figure.update_layout(
-        title="ROAS by platform (conversion value or credited revenue / spend, account currency)",
+        title="ROAS by platform (conversion value or credited revenue / spend, reporting currency)",
         yaxis_title="ROAS",
     )
     return figure

@@ -16,7 +16,7 @@ from ownlay_pipelines.models.roas import ROAS_DAILY, ROAS_SCHEMA
 DAY = date(2026, 11, 18)
 
 
-def _roas_rows(extra: dict[str, pa.Array] | None = None) -> pa.Table:
+def _roas_rows() -> pa.Table:
     row = {name: None for name in ROAS_SCHEMA.names}
     row.update(
         workspace_id="acme",
@@ -28,13 +28,20 @@ def _roas_rows(extra: dict[str, pa.Array] | None = None) -> pa.Table:
         platform_conversions=Decimal("2"),
         platform_conversion_value=Decimal("200"),
     )
-    for name in ROAS_SCHEMA.names:
-        if name.startswith(("orders_", "revenue_")):
-            row[name] = Decimal("100")
-    table = pa.Table.from_pylist([row], schema=ROAS_SCHEMA)
-    for name, column in (extra or {}).items():
-        table = table.append_column(name, column)
-    return table
+    for field in ROAS_SCHEMA:
+        if pa.types.is_decimal(field.type) and not field.nullable and row[field.name] is None:
+            row[field.name] = Decimal("100")
+    # In the reporting currency (EUR here): spend 40, claimed 160, revenue 80 gross, 60 net.
+    row.update(
+        currency="USD",
+        revenue_currency="USD",
+        reporting_currency="EUR",
+        spend_reporting=Decimal("40"),
+        platform_conversion_value_reporting=Decimal("160"),
+        revenue_last_click_reporting=Decimal("80"),
+        net_revenue_last_click_reporting=Decimal("60"),
+    )
+    return pa.Table.from_pylist([row], schema=ROAS_SCHEMA)
 
 
 def _traces(tmp_path) -> dict[str, float]:
@@ -43,18 +50,15 @@ def _traces(tmp_path) -> dict[str, float]:
     return {trace.name: trace.y[0] for trace in figure.data}
 
 
-def test_roas_chart_shows_platform_claimed_and_first_party(tmp_path):
+def test_roas_chart_shows_platform_claimed_and_first_party_gross_and_net_in_reporting_currency(
+    tmp_path,
+):
     write_partition(tmp_path, ROAS_DAILY, _roas_rows(), workspace_id="acme", report_date=DAY)
     assert _traces(tmp_path) == {
         "meta_ads: platform-claimed": 4.0,
         "meta_ads: first-party last click": 2.0,
+        "meta_ads: first-party last click, net": 1.5,
     }
-
-
-def test_roas_chart_adds_net_revenue_when_the_mart_has_it(tmp_path):
-    net = {"revenue_net_last_click": pa.array([Decimal("75")], pa.decimal128(20, 6))}
-    write_partition(tmp_path, ROAS_DAILY, _roas_rows(net), workspace_id="acme", report_date=DAY)
-    assert _traces(tmp_path)["meta_ads: first-party last click, net"] == 1.5
 
 
 def test_a_workspace_without_marts_gets_a_note(tmp_path):

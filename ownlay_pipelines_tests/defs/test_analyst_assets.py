@@ -15,14 +15,20 @@ from ownlay_pipelines.defs.assets.analyst_assets import (
     funnels,
     path_attribution,
 )
+from ownlay_pipelines.defs.partitions import multi_key
+from ownlay_pipelines.defs.sensors.models import model_assets
 from ownlay_pipelines_tests.defs.test_marts import (
     DAYS,
-    RANGE,
     WORKSPACE,
     _resources,
-    _rows,
     lake,  # noqa: F401 (module-scoped sandbox lake fixture, requested by analyst_lake)
 )
+from ownlay_pipelines_tests.defs.test_marts import rows_of as _rows
+
+RANGE = {
+    "dagster/asset_partition_range_start": multi_key(DAYS[0], WORKSPACE),
+    "dagster/asset_partition_range_end": multi_key(DAYS[-1], WORKSPACE),
+}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +102,7 @@ def test_report_is_one_self_contained_html_file_linked_from_metadata(analyst_lak
     assert report.metadata["workspaces_with_data"].value == [WORKSPACE]
 
 
-def test_every_analyst_asset_has_a_trigger():
-    for asset in ANALYST_ASSETS:
-        assert asset.automation_conditions_by_key[asset.key] is not None, asset.key
+def test_the_marts_follow_their_inputs_and_the_report_renders_daily():
+    followed = {key for model in model_assets(ANALYST_ASSETS) for key in model.keys}
+    assert followed == {funnels.key, conversion_paths.key, path_attribution.key}
+    assert analyst_report.automation_conditions_by_key[analyst_report.key] is not None
