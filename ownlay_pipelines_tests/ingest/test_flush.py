@@ -17,7 +17,11 @@ from ownlay_pipelines.events.layout import (
     part_path,
 )
 from ownlay_pipelines.ingest import flush
-from ownlay_pipelines.ingest.buffer import connect_buffer, read_pending_batch
+from ownlay_pipelines.ingest.buffer import (
+    connect_buffer,
+    read_pending_batch,
+    serialize_pending_batch,
+)
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.flush import buffer_status, flush_buffer
 from ownlay_pipelines.ingest.keys import IssuedApiKey
@@ -320,4 +324,5 @@ def test_stored_batches_are_lz4_compressed_and_read_back_whole(tmp_path: Path):
 
     assert _ids(batch) == [row["event_id"] for row in rows]
     assert len(blob) < 0.7 * uncompressed
-    assert read_pending_batch(batch.serialize().to_pybytes()).equals(batch)  # older buffers
+    assert read_pending_batch(batch.serialize().to_pybytes()).equals(batch)  # small groups
+    assert len(serialize_pending_batch(batch.slice(0, 1))) == len(batch.slice(0, 1).serialize())
