@@ -133,15 +133,16 @@ def _start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Pop
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
+        start_new_session=True,  # worker processes share its group: stopped together
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://{HOST}:{port}/openapi.json", timeout=1)
             return process
         except httpx.TransportError:
             time.sleep(0.1)
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)
     raise SystemExit(f"server {command} did not start")
 
 

@@ -15,6 +15,10 @@ import uvicorn
 from ownlay_pipelines.ingest.app import create_app
 from ownlay_pipelines.ingest.config import IngestSettings
 
+WORKER_STARTUP_SECONDS = 60
+"""How long uvicorn waits for a worker's first health-check answer: its default, 5 s, is shorter
+than a worker's imports on a busy 2-core machine, and it then kills and restarts the worker."""
+
 
 def serve(
     host: str = "127.0.0.1",
@@ -41,6 +45,7 @@ def serve(
         create_app(settings) if workers == 1 else f"{create_app.__module__}:create_app",
         factory=workers > 1,
         workers=workers,
+        timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
         host=host,
         port=port,
         access_log=False,
