@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from ownlay_pipelines.events.compaction import compact_closed_days  # noqa: E402
 from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA  # noqa: E402
 from ownlay_pipelines.events.layout import compacted_name, event_day_dir, part_path  # noqa: E402
-from ownlay_pipelines.ingest.buffer import connect_buffer  # noqa: E402
+from ownlay_pipelines.ingest.buffer import connect_buffer, serialize_pending_batch  # noqa: E402
 from ownlay_pipelines.lake.event_views import deduplicated_events_sql  # noqa: E402
 
 DAY = date(2026, 11, 21)
@@ -107,7 +107,7 @@ def fill_buffer(
         received = batch.column("received_at").cast("int64")
         connection.execute(
             "INSERT INTO pending_batches (events, oldest_received_at_us, batch) VALUES (?, ?, ?)",
-            (batch.num_rows, min(received.to_pylist()), memoryview(batch.serialize())),
+            (batch.num_rows, min(received.to_pylist()), serialize_pending_batch(batch)),
         )
         connection.executemany(
             "INSERT INTO event_ids VALUES (?, ?, ?)",

@@ -54,6 +54,11 @@ class WrkResult:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    parser.add_argument(
+        "--servers",
+        default="ours,ours-2w,list,naive",
+        help="which of ours (one worker), ours-2w (OWNLAY_INGEST_WORKERS=2), list, naive to run",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get update && apt-get install -y wrk")
@@ -78,26 +83,27 @@ def main() -> None:
         f"{'p50 ms':>9}{'p99 ms':>9}"
         f"{'non-2xx':>9}{'stored':>10}"
     )
+    ours = [sys.executable, "-m", "ownlay_pipelines.ingest.server", "--log-level", "warning"]
     servers = {
-        "ownlay ingest (SQLite WAL FULL)": [
-            sys.executable, "-m", "ownlay_pipelines.ingest.server", "--log-level", "warning",
-        ],
-        "minimal FastAPI (append to a list)": [
+        "ours": ("ownlay ingest (SQLite WAL FULL)", ours, {}),
+        "ours-2w": ("ownlay ingest, 2 workers", ours, {"OWNLAY_INGEST_WORKERS": "2"}),
+        "list": ("minimal FastAPI (append to a list)", [
             sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(HERE),
             "list_app:create_app", "--no-access-log", "--log-level", "warning",
-        ],
-        "naive (1 DuckDB INSERT per event)": [
+        ], {}),
+        "naive": ("naive (1 DuckDB INSERT per event)", [
             sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(HERE),
             "naive_duckdb_app:create_app", "--no-access-log", "--log-level", "warning",
-        ],
+        ], {}),
     }  # fmt: skip
     run_number = 0
-    for name, command in servers.items():
+    for key in args.servers.split(","):
+        name, command, server_env = servers[key]
         for batch, connections in RUNS:
             run_number += 1
             stored_before = _stored(name, buffer_path, env)
             port = _free_port()
-            process = _start(command, port, env)
+            process = _start(command, port, {**env, **server_env})
             try:
                 result = _wrk(
                     port,
@@ -127,15 +133,16 @@ def _start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Pop
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
+        start_new_session=True,  # worker processes share its group: stopped together
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://{HOST}:{port}/openapi.json", timeout=1)
             return process
         except httpx.TransportError:
             time.sleep(0.1)
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)
     raise SystemExit(f"server {command} did not start")
 
 

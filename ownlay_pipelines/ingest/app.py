@@ -90,8 +90,9 @@ def create_app(
         keys=CachedKeyLookup(open_key_store(settings.database_url)),
         hasher=hasher or PiiHasher.from_env(env),
         clock=clock or SystemClock(),
+        # Each worker process refills its own bucket; their shares add up to the limit.
         rate_limiter=WorkspaceRateLimiter(
-            settings.rate_limit_events_per_second, monotonic=monotonic
+            settings.rate_limit_events_per_second / settings.workers, monotonic=monotonic
         ),
     )
     webhook_store = WebhookStore(settings.webhook_deliveries_path)

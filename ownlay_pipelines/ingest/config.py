@@ -54,6 +54,12 @@ class IngestSettings(BaseModel):
         description="Per-workspace token bucket; 0 turns the limit off.",
     )
     webhook_raw_retention_days: int = Field(default=DEFAULT_WEBHOOK_RAW_RETENTION_DAYS, ge=0)
+    workers: int = Field(
+        default=1,
+        gt=0,
+        description="uvicorn worker processes of `ownlay serve`; each has its own group-commit "
+        "writer on the shared buffer and 1/workers of each workspace's rate limit.",
+    )
 
     @model_validator(mode="after")
     def _accepted_age_within_retention(self) -> IngestSettings:
@@ -89,8 +95,8 @@ class IngestSettings(BaseModel):
         """Read `OWNLAY_DATA_DIR`, `OWNLAY_DATABASE_URL`, `OWNLAY_INGEST_MAX_BODY_BYTES`,
         `OWNLAY_EVENT_MAX_AGE_DAYS`, `OWNLAY_EVENT_MAX_FUTURE_SKEW_SECONDS`,
         `OWNLAY_INGEST_DEDUPE_WINDOW_DAYS`, `OWNLAY_RAW_EVENT_RETENTION_DAYS`,
-        `OWNLAY_INGEST_MAX_BATCH_EVENTS`, `OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND` and
-        `OWNLAY_WEBHOOK_RAW_RETENTION_DAYS`."""
+        `OWNLAY_INGEST_MAX_BATCH_EVENTS`, `OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND`,
+        `OWNLAY_WEBHOOK_RAW_RETENTION_DAYS` and `OWNLAY_INGEST_WORKERS`."""
         env = dict(os.environ if environ is None else environ)
         base = Settings.from_env(env)
         return cls(
@@ -122,4 +128,5 @@ class IngestSettings(BaseModel):
             webhook_raw_retention_days=int(
                 env.get("OWNLAY_WEBHOOK_RAW_RETENTION_DAYS", DEFAULT_WEBHOOK_RAW_RETENTION_DAYS)
             ),
+            workers=int(env.get("OWNLAY_INGEST_WORKERS", 1)),
         )

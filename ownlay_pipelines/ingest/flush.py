@@ -40,8 +40,14 @@ FLUSH_CHUNK_ROWS = 100_000
 day and written: bounds a flush's memory whatever the backlog."""
 DELETE_CHUNK_ROWS = 50_000
 """Ids (or stored batches) deleted per transaction, so the service's commits never wait long."""
-DAY_COLUMN = "event_day"
 BATCHES_PER_FETCH = 64
+NEAR_UNIQUE_COLUMNS = frozenset(
+    {"event_id", "anonymous_id", "session_id", "user_id", "device_id", "email_hash", "ip_hash"}
+    | {"created_at", "client_timestamp", "received_at"}
+)
+"""Columns with (nearly) one value per event: a dictionary there is built, overflows and is
+dropped again, about a fifth of the Parquet encoding time, so parts encode them plainly."""
+DICTIONARY_COLUMNS = [name for name in EVENT_LAKE_SCHEMA.names if name not in NEAR_UNIQUE_COLUMNS]
 _COMPLETED_UP_TO = "SELECT coalesce(max(last_seq), 0) FROM lake_flushes WHERE completed = 1"
 
 
@@ -208,18 +214,29 @@ def _chunks(connection: sqlite3.Connection, flush: _Flush, chunk_rows: int) -> I
 
 
 def _split_by_partition(table: pa.Table) -> Iterator[tuple[tuple[str, str], pa.Table]]:
-    """The chunk's rows of each (workspace, UTC day of `created_at`), in buffer order."""
-    days = pc.cast(table["created_at"], pa.date32())
-    keyed = pa.table({"workspace_id": table["workspace_id"], DAY_COLUMN: days})
-    keys = keyed.group_by(["workspace_id", DAY_COLUMN], use_threads=False).aggregate([])
-    for workspace_id, day in zip(
-        keys["workspace_id"].to_pylist(), keys[DAY_COLUMN].to_pylist(), strict=True
-    ):
-        if keys.num_rows == 1:
-            yield (workspace_id, day.isoformat()), table
-            return
-        mask = pc.and_(pc.equal(keyed["workspace_id"], workspace_id), pc.equal(days, day))
-        yield (workspace_id, day.isoformat()), table.filter(mask)
+    """The chunk's rows of each (workspace, UTC day of `created_at`), in buffer order.
+
+    Plain compute kernels (a stable sort on a partition code, then slices): Arrow's group_by
+    would import Acero, seconds of a short flush process's time.
+    """
+    workspaces = pc.dictionary_encode(table["workspace_id"]).combine_chunks()
+    days = pc.dictionary_encode(pc.cast(table["created_at"], pa.date32())).combine_chunks()
+    if len(workspaces.dictionary) == 1 and len(days.dictionary) == 1:
+        yield (workspaces.dictionary[0].as_py(), days.dictionary[0].as_py().isoformat()), table
+        return
+    codes = pc.add(
+        pc.multiply(workspaces.indices.cast(pa.int64()), len(days.dictionary)),
+        days.indices.cast(pa.int64()),
+    )
+    order = pc.sort_indices(codes)  # stable: rows of one partition keep their buffer order
+    table, codes = table.take(order), codes.take(order)
+    runs = pc.run_end_encode(codes)
+    start = 0
+    for code, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+        workspace_id = workspaces.dictionary[code // len(days.dictionary)].as_py()
+        day = days.dictionary[code % len(days.dictionary)].as_py()
+        yield (workspace_id, day.isoformat()), table.slice(start, end - start)
+        start = end
 
 
 class _PartWriters:
@@ -240,7 +257,11 @@ class _PartWriters:
             final.parent.mkdir(parents=True, exist_ok=True)
             temp = final.with_name(f".{final.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
             writer = pq.ParquetWriter(
-                temp, EVENT_LAKE_SCHEMA, compression="snappy", write_statistics=True
+                temp,
+                EVENT_LAKE_SCHEMA,
+                compression="snappy",
+                use_dictionary=DICTIONARY_COLUMNS,
+                write_statistics=True,
             )
             self._open[key] = (writer, temp, final)
             self._rows[key] = 0

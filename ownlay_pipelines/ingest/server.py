@@ -15,6 +15,10 @@ import uvicorn
 from ownlay_pipelines.ingest.app import create_app
 from ownlay_pipelines.ingest.config import IngestSettings
 
+WORKER_STARTUP_SECONDS = 60
+"""How long uvicorn waits for a worker's first health-check answer: its default, 5 s, is shorter
+than a worker's imports on a busy 2-core machine, and it then kills and restarts the worker."""
+
 
 def serve(
     host: str = "127.0.0.1",
@@ -26,13 +30,22 @@ def serve(
 ) -> None:
     """Serve the ingestion API until interrupted; settings default to the environment.
 
-    One worker process on purpose: the buffer has one group-commit writer, and a single uvicorn
-    worker handled ~14k single-event requests/s here (reference/perf_reliability.md §3.5). The
-    access log is off because request lines would carry client IPs (§4.6); X-Forwarded-For is
-    trusted only from `forwarded_allow_ips`, so the recorded (hashed) IP is the visitor's.
+    With `settings.workers` > 1 (`OWNLAY_INGEST_WORKERS`) uvicorn forks that many worker
+    processes, each building its app from the environment: each has its own group-commit writer
+    on the same buffer file, where SQLite takes their commits one at a time, so an event is still
+    acknowledged only once durable, and the `event_ids` claim inside each commit still refuses a
+    repeat whichever worker got it first (bench/README.md has the measured gain). The access log
+    is off because request lines would carry client IPs (reference/perf_reliability.md §4.6);
+    X-Forwarded-For is trusted only from `forwarded_allow_ips`, so the recorded (hashed) IP is the
+    visitor's.
     """
+    settings = settings or IngestSettings.from_env()
+    workers = settings.workers
     uvicorn.run(
-        create_app(settings),
+        create_app(settings) if workers == 1 else f"{create_app.__module__}:create_app",
+        factory=workers > 1,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
         host=host,
         port=port,
         access_log=False,

@@ -21,29 +21,58 @@ from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA
 from ownlay_pipelines.events.layout import DAY_KEY, day_files, event_day_dir, event_files_glob
 
 _RANK = "__event_rank"
+_FOLDERS = "__event_files"
+_UNMERGED = "__unmerged_folders"
 
 
 def deduplicated_events_sql(files: str | Sequence[str], *, with_day: bool) -> str:
     """A SELECT of the lake columns (plus `event_date` when `with_day`) of `files`, one row per id.
 
     `files` is a glob or a list of committed event files; callers build them from validated
-    partition keys, never from user text.
+    partition keys, never from user text. With `with_day` (one row per workspace, day and id) a
+    day folder that holds exactly one complete compacted generation and nothing else is read as
+    is — compaction already deduplicated it — and only the other folders (parts not compacted
+    yet, late parts, replaced files in their grace period, a generation a crash left incomplete)
+    pay for the window. The file names are the manifest: the split is decided per query from
+    the folder listing, so a part that arrives after a compaction is deduplicated at once.
     """
-    source = (
+    literal = (
         _sql_literal(files)
         if isinstance(files, str)
         else f"[{', '.join(map(_sql_literal, files))}]"
     )
-    day_key = f"{DAY_KEY}, " if with_day else ""
-    extra = f", {DAY_KEY}" if with_day else ""
     columns = ", ".join(EVENT_LAKE_SCHEMA.names)
-    return (
-        f"SELECT {columns}{extra} FROM ("
-        f"SELECT *, row_number() OVER (PARTITION BY workspace_id, {day_key}event_id "
-        f"ORDER BY received_at, filename) AS {_RANK} "
-        f"FROM read_parquet({source}, hive_partitioning = {str(with_day).lower()}, "
+    read = (
+        f"read_parquet({literal}, hive_partitioning = {str(with_day).lower()}, "
         "filename = true, union_by_name = true)"
-        f") WHERE {_RANK} = 1"
+    )
+    if not with_day:
+        return f"SELECT {columns} FROM ({_ranked(read, 'workspace_id')}) WHERE {_RANK} = 1"
+    listing = (
+        f"SELECT file FROM glob({literal})"
+        if isinstance(files, str)
+        else f"SELECT unnest({literal}::VARCHAR[]) AS file"
+    )
+    selected = f"{columns}, {DAY_KEY}"
+    unmerged = f"folder IN (SELECT folder FROM {_UNMERGED})"
+    return (
+        f"WITH {_FOLDERS} AS (SELECT file, parse_dirpath(file) AS folder, "
+        "parse_filename(file) AS name FROM ("
+        f"{listing})), {_UNMERGED} AS (SELECT folder FROM {_FOLDERS} GROUP BY folder HAVING "
+        "bool_or(name NOT LIKE 'compacted-%') OR count(DISTINCT name[11:25]) > 1 "
+        "OR count(*) <> max(TRY_CAST(name[32] AS INTEGER))) "
+        f"SELECT {selected} FROM {read} WHERE filename IN "
+        f"(SELECT file FROM {_FOLDERS} WHERE NOT {unmerged}) "
+        f"UNION ALL SELECT {selected} FROM ({_ranked(read, f'workspace_id, {DAY_KEY}')} "
+        f"WHERE filename IN (SELECT file FROM {_FOLDERS} WHERE {unmerged})) WHERE {_RANK} = 1"
+    )
+
+
+def _ranked(read: str, key: str) -> str:
+    """Rows of `read` numbered within (`key`, event id): received first, then first file by name."""
+    return (
+        f"SELECT *, row_number() OVER (PARTITION BY {key}, event_id "
+        f"ORDER BY received_at, filename) AS {_RANK} FROM {read}"
     )
 
 

@@ -36,6 +36,7 @@ def test_limits_and_webhook_retention_are_configurable(tmp_path: Path):
             "OWNLAY_INGEST_MAX_BATCH_EVENTS": "200",
             "OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND": "0",
             "OWNLAY_WEBHOOK_RAW_RETENTION_DAYS": "2",
+            "OWNLAY_INGEST_WORKERS": "3",
         }
     )
 
@@ -44,3 +45,4 @@ def test_limits_and_webhook_retention_are_configurable(tmp_path: Path):
     assert defaults.webhook_deliveries_path == tmp_path / "ingest" / "webhook_deliveries.sqlite"
     assert (tuned.max_batch_events, tuned.rate_limit_events_per_second) == (200, 0.0)
     assert tuned.webhook_raw_retention_days == 2
+    assert (defaults.workers, tuned.workers) == (1, 3)

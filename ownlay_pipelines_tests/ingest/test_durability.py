@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.flush import flush_buffer
@@ -46,16 +47,17 @@ def _start_server(environ: dict[str, str], port: int) -> subprocess.Popen:
         env=environ,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: SIGKILL reaches every worker at once
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
                 return process
         except httpx.TransportError:
             time.sleep(0.05)
-    process.kill()
-    raise AssertionError("the ingest server did not start within 20 s")
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError("the ingest server did not start within 60 s")
 
 
 def _events(start: int, event_time: datetime) -> list[dict]:
@@ -63,11 +65,26 @@ def _events(start: int, event_time: datetime) -> list[dict]:
     return [ownlay_event(number, timestamp=stamp) for number in range(start, start + BATCH)]
 
 
-def test_every_acknowledged_event_survives_sigkill_exactly_once(tmp_path: Path):
+def _worker_processes(server: subprocess.Popen) -> int:
+    """How many uvicorn worker processes (multiprocessing spawns) the server runs."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    commands = [Path(f"/proc/{child}/cmdline").read_bytes() for child in children]
+    return sum(b"spawn_main" in command for command in commands)
+
+
+def _kill(server: subprocess.Popen) -> None:
+    """SIGKILL the server and, in worker mode, its worker processes (no shutdown code runs)."""
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_acknowledged_event_survives_sigkill_exactly_once(tmp_path: Path, workers: int):
     settings_env = {
         "OWNLAY_DATA_DIR": str(tmp_path / "data"),
         "OWNLAY_DATABASE_URL": f"sqlite:///{tmp_path / 'ops.sqlite'}",
         "OWNLAY_PII_HASH_KEY": PII_KEY,
+        "OWNLAY_INGEST_WORKERS": str(workers),
     }
     environ = {**os.environ, **settings_env, "PYTHONPATH": str(REPO_ROOT)}
     settings = IngestSettings.from_env(settings_env)
@@ -92,14 +109,18 @@ def test_every_acknowledged_event_survives_sigkill_exactly_once(tmp_path: Path):
                     return
                 acked.extend(batch)
 
+    try:
+        assert _worker_processes(server) == (workers if workers > 1 else 0)
+    except BaseException:
+        _kill(server)
+        raise
     senders = [threading.Thread(target=send_until_killed, args=(n,)) for n in range(4)]
     for sender in senders:
         sender.start()
     deadline = time.monotonic() + 20
     while len(acked) < 400 and not refused and time.monotonic() < deadline:
         time.sleep(0.005)
-    server.send_signal(signal.SIGKILL)
-    server.wait(timeout=10)
+    _kill(server)
     for sender in senders:
         sender.join(timeout=10)
 
@@ -112,8 +133,7 @@ def test_every_acknowledged_event_survives_sigkill_exactly_once(tmp_path: Path):
                 for i in range(0, len(acked), 100)
             )
     finally:
-        server.send_signal(signal.SIGKILL)
-        server.wait(timeout=10)
+        _kill(server)
     flush_buffer(settings.buffer_path, settings.lake_dir)
 
     lake = read_event_day(settings.lake_dir, "acme", event_time.date())

@@ -17,7 +17,11 @@ from ownlay_pipelines.events.layout import (
     part_path,
 )
 from ownlay_pipelines.ingest import flush
-from ownlay_pipelines.ingest.buffer import connect_buffer
+from ownlay_pipelines.ingest.buffer import (
+    connect_buffer,
+    read_pending_batch,
+    serialize_pending_batch,
+)
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.flush import buffer_status, flush_buffer
 from ownlay_pipelines.ingest.keys import IssuedApiKey
@@ -284,3 +288,42 @@ def test_ownlay_flush_command_flushes_the_buffer_and_prints_each_part(
     assert "acme  2026-11-21          1 rows" in printed
     assert again.splitlines()[0] == "nothing pending"
     assert len(_raw_rows(settings.lake_dir)) == 2
+
+
+def test_rows_of_interleaved_workspaces_and_days_keep_their_buffer_order_in_each_part(
+    tmp_path: Path,
+):
+    stamps = ["2026-11-20T08:00:00Z", "2026-11-21T08:00:00Z"]
+    rows = lake_rows(range(1, 13))
+    for n, row in enumerate(rows):  # acme/globex alternate, the day changes every third row
+        day = lake_rows(range(n + 1, n + 2), timestamp=stamps[(n // 3) % 2])[0]
+        row.update(created_at=day["created_at"], workspace_id=["acme", "globex"][n % 2])
+    buffer_path = tmp_path / "buffer.sqlite"
+    append_rows(buffer_path, rows, batch=5)
+
+    result = flush_buffer(buffer_path, tmp_path / "lake", now=NOW)
+
+    parts = {(d.workspace_id, d.day.isoformat()): _ids(pq.read_table(d.path)) for d in result.days}
+    expected: dict[tuple[str, str], list[str]] = {}
+    for n, row in enumerate(rows):
+        expected.setdefault((row["workspace_id"], stamps[(n // 3) % 2][:10]), []).append(
+            row["event_id"]
+        )
+    assert parts == expected
+    assert len(parts) == 4
+
+
+def test_stored_batches_are_lz4_compressed_and_read_back_whole(tmp_path: Path):
+    buffer_path = tmp_path / "buffer.sqlite"
+    rows = lake_rows(range(1, 201))
+    append_rows(buffer_path, rows, batch=200)
+    with closing(connect_buffer(buffer_path)) as connection:
+        (blob,) = connection.execute("SELECT batch FROM pending_batches").fetchone()
+
+    batch = read_pending_batch(blob)
+    uncompressed = len(batch.serialize())
+
+    assert _ids(batch) == [row["event_id"] for row in rows]
+    assert len(blob) < 0.7 * uncompressed
+    assert read_pending_batch(batch.serialize().to_pybytes()).equals(batch)  # small groups
+    assert len(serialize_pending_batch(batch.slice(0, 1))) == len(batch.slice(0, 1).serialize())

@@ -222,6 +222,21 @@ def test_over_the_workspace_rate_the_request_is_429_with_retry_after_and_nothing
     assert (retried.status_code, retried.json()["stored"]) == (202, 20)
 
 
+def test_with_two_workers_each_enforces_half_of_the_workspace_rate(
+    settings: IngestSettings, clock: FakeClock, ticker: Ticker, acme_key: IssuedApiKey
+):
+    tuned = settings.model_copy(
+        update={"max_body_bytes": MIB, "rate_limit_events_per_second": 50.0, "workers": 2}
+    )
+    app = create_app(tuned, clock=clock, environ=ENVIRON, monotonic=ticker)
+    with TestClient(app) as worker:
+        half = _post(worker, acme_key, json.dumps([ownlay_event(n) for n in range(1, 26)]).encode())
+        over = _post(worker, acme_key, json.dumps([ownlay_event(26)]).encode())
+
+    assert half.status_code == 202
+    assert "may send 50 events/s" in _refusal(over, 429, "rate_limited")
+
+
 def test_a_large_valid_batch_is_validated_off_the_event_loop_and_stored(
     production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
 ):

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -206,3 +207,45 @@ def test_ownlay_compact_command_compacts_closed_days(overlapping_day: Path, monk
 
     assert "acme  2026-11-21  2 file(s) -> 1 file(s), 150 rows" in printed
     assert printed.splitlines()[-1] == "compacted 1 day(s); deleted 2 replaced file(s)"
+
+
+def test_readers_take_a_compacted_day_as_is_and_deduplicate_it_again_once_late_parts_arrive(
+    overlapping_day: Path, tmp_path: Path
+):
+    compact_closed_days(overlapping_day, today=NEXT_DAY, grace=timedelta(0))
+    folder = event_day_dir(overlapping_day, "acme", DAY)
+    (compacted,) = folder.glob("compacted-*.parquet")
+    # Proof the window is skipped: a compacted file is trusted to hold each id once, so a row
+    # repeated inside it (which compaction never writes) is read twice.
+    table = pq.read_table(compacted)
+    doubled = pa.concat_tables([table, table.slice(0, 1)])
+    pq.write_table(doubled, compacted)
+    assert _view_counts(overlapping_day) == (151, 150)
+
+    pq.write_table(table, compacted)
+    _flush_through_new_buffer(overlapping_day, tmp_path, range(140, 161))  # 140-150 repeat
+
+    assert _view_counts(overlapping_day) == (160, 160)
+    assert read_event_day(overlapping_day, "acme", DAY).num_rows == 160
+    compact_closed_days(overlapping_day, today=NEXT_DAY, grace=timedelta(0))
+    assert _view_counts(overlapping_day) == (160, 160)
+    assert [name[:10] for name in _names(folder)] == ["compacted-"]
+
+
+def test_a_day_of_parts_beside_a_compacted_day_is_deduplicated_in_the_same_query(
+    overlapping_day: Path, tmp_path: Path
+):
+    compact_closed_days(overlapping_day, today=NEXT_DAY, grace=timedelta(0))
+    day_before = DAY - timedelta(days=1)
+    rows = lake_rows(range(1, 51), timestamp=f"{day_before.isoformat()}T08:00:00Z")
+    for n in (1, 2):  # the same 50 events flushed twice: two parts of the day before
+        buffer_path = tmp_path / f"before-{n}.sqlite"
+        append_rows(buffer_path, rows)
+        flush_buffer(buffer_path, overlapping_day, now=NOW)
+
+    sql = deduplicated_events_sql(event_files_glob(overlapping_day), with_day=True)
+    per_day = duckdb.execute(
+        f"SELECT event_date, count(*), count(DISTINCT event_id) FROM ({sql}) GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+
+    assert per_day == [(day_before, 50, 50), (DAY, 150, 150)]
