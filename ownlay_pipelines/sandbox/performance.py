@@ -25,8 +25,12 @@ WEEKDAY_FACTOR = (1.0, 1.03, 1.02, 0.98, 0.94, 0.86, 0.9)
 MONTH_FACTOR = {1: 0.9, 11: 1.15, 12: 1.25}
 """Post-holiday slump and Q4 peak; other months are 1.0."""
 CTR_CONCENTRATION = 4000.0
-"""Beta concentration of a day's CTR around the campaign's mean: ±15 % day to day at a 1.4 % CTR,
-as steady campaigns show; at 300 a day's CTR swung ±50 % and seed 003's drop rules fired on noise."""
+CTR_REFERENCE = 0.014
+"""Beta concentration of a day's CTR around the campaign's mean is CTR_CONCENTRATION at a 1.4 %
+CTR and grows as the mean falls, so a day's CTR swings about ±13 % at any CTR level, as steady
+campaigns show (at 300 a day's CTR swung ±50 % and seed 003's drop rules fired on noise). A fixed
+concentration made low-CTR platforms (LinkedIn 0.4 %, Snapchat 0.6 %) swing ±20–25 %, and spend,
+which follows clicks, with them."""
 IMPRESSIONS_SIGMA = 0.12
 """Log-sd of daily impressions: budget pacing keeps a campaign's delivery within about ±12 %."""
 CTR_BOUNDS = (0.005, 0.04)
@@ -157,13 +161,12 @@ def final_day(
             rng.lognormvariate(math.log(traits.median_impressions * seasonal), IMPRESSIONS_SIGMA)
         ),
     )
+    concentration = CTR_CONCENTRATION * CTR_REFERENCE / traits.ctr_mean
     ctr = min(
         CTR_BOUNDS[1],
         max(
             CTR_BOUNDS[0],
-            rng.betavariate(
-                traits.ctr_mean * CTR_CONCENTRATION, (1 - traits.ctr_mean) * CTR_CONCENTRATION
-            ),
+            rng.betavariate(traits.ctr_mean * concentration, (1 - traits.ctr_mean) * concentration),
         ),
     )
     clicks = round(impressions * ctr)

@@ -30,8 +30,9 @@ from ownlay_pipelines.sandbox.world import SandboxWorld
 from ownlay_pipelines.watchtower.builtin_rules import (
     BUILTIN_RULES,
     CONVERSION_BASELINE_DAYS,
-    DEFAULT_RESTATEMENT_DAYS,
+    RESTATEMENT_DAYS,
     ROAS_WINDOW_DAYS,
+    restatement_days,
 )
 from ownlay_pipelines.watchtower.targets import UNIFIED_CAMPAIGN_METRICS
 
@@ -39,10 +40,12 @@ EVALUATED_AT = time(9, 0)
 """Each day's watchtower run, in UTC: after every sandbox account's midnight."""
 RECENT_DAYS = 2 + CONVERSION_BASELINE_DAYS
 """Today, the judged delivery day and its baseline: what the delivery rules read."""
-MATURE_FROM = DEFAULT_RESTATEMENT_DAYS - 2
-LOOKBACK_DAYS = DEFAULT_RESTATEMENT_DAYS + 2 + ROAS_WINDOW_DAYS + CONVERSION_BASELINE_DAYS
-"""Days [MATURE_FROM, LOOKBACK_DAYS) back hold every conversion rule's judged window and its
-baseline (Meta's judged day is 29 days back, Google's 31)."""
+CONVERSION_DAYS = ROAS_WINDOW_DAYS + CONVERSION_BASELINE_DAYS
+"""A conversion rule's judged window and its baseline, ending on its judged day."""
+MARGIN_DAYS = 2
+"""Slack either side of a conversion rule's days: an account's newest row may be today or not."""
+LOOKBACK_DAYS = max(RESTATEMENT_DAYS.values()) + 1 + CONVERSION_DAYS + MARGIN_DAYS
+"""The oldest day back any account's conversion rules read."""
 RUN_SEPARATOR = "@"
 UNIFIED_COLUMNS = pa.schema(
     [
@@ -170,10 +173,18 @@ def _run_rules(world: SandboxWorld, workspace_ids: Sequence[str], runs: list[dat
     return sorted(alerts, key=_alert_key)
 
 
+def _days_back(platform: str) -> list[int]:
+    """Days before the run's local today that the rules read for an account of `platform`: the
+    recent days of the delivery rules, and the conversion rules' days just outside the platform's
+    own restatement lag (TikTok's 7 days, Meta's 28, …), all others are left out for speed."""
+    judged = restatement_days(platform) + 1
+    conversion = range(judged - MARGIN_DAYS, judged + CONVERSION_DAYS + MARGIN_DAYS)
+    return sorted({*range(RECENT_DAYS), *conversion})
+
+
 def _reported_table(world: SandboxWorld, workspace_ids: Sequence[str], run: date) -> pa.Table:
-    """The unified rows as every platform reported them at the run: the recent days the delivery
-    rules read, and the days outside the restatement window the conversion rules read (those are
-    final by then, so the world's latest report of them is the same)."""
+    """The unified rows as every platform reported them at the run (partial today, conversions
+    still restating), on every day some rule reads for the account's platform."""
     at = datetime.combine(run, EVALUATED_AT, UTC)
     rows = []
     for account in world.accounts():
@@ -181,19 +192,13 @@ def _reported_table(world: SandboxWorld, workspace_ids: Sequence[str], run: date
             continue
         today = at.astimezone(account.zone).date()
         campaigns = world.campaigns(account.platform, account.account_id)
-        for back in (*range(RECENT_DAYS), *range(MATURE_FROM, LOOKBACK_DAYS)):
+        for back in _days_back(account.platform):
             day = today - timedelta(days=back)
             for campaign in campaigns:
                 if not campaign.delivers_on(day):
                     continue
-                reported = (
-                    world.campaign_day_at(
-                        account.platform, account.account_id, campaign.campaign_id, day, at
-                    )
-                    if back < RECENT_DAYS
-                    else world.campaign_day(
-                        account.platform, account.account_id, campaign.campaign_id, day
-                    )
+                reported = world.campaign_day_at(
+                    account.platform, account.account_id, campaign.campaign_id, day, at
                 )
                 if reported is None:
                     continue

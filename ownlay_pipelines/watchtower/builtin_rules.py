@@ -15,8 +15,9 @@ day in the view is its partial "today" and is never judged. From there:
   restatement adds conversions with their values, so those numbers and ratios are already right;
 - conversion rules (anything dividing conversions or their value by spend or clicks: ROAS, "high
   spend, low conversions") judge the day just outside the platform's restatement lag (the
-  connector's `restatement_lookback_days`: Meta 28, Google Ads 30), because before that a day
-  still misses up to 45 % of its conversions and looks like a drop against mature days.
+  connector's `restatement_lookback_days`: TikTok and Snapchat 7, Meta 28, Google Ads and
+  LinkedIn 30), because before that a day still misses up to 45 % of its conversions and looks
+  like a drop against mature days.
 
 The trailing baseline is always the 7 days before the judged day, so it is as mature as the day.
 Money guards are in one currency everywhere: the spend is converted at the day's ECB rate
@@ -59,6 +60,14 @@ for _connector, _spec in all_streams():
     )
 DEFAULT_RESTATEMENT_DAYS = 30
 """For a platform without a connector spec here (a plug-in added later): assume the longest."""
+
+
+def restatement_days(platform: str) -> int:
+    """Days the platform keeps restating conversions (its connector's lookback), which conversion
+    rules wait out before judging a day."""
+    return RESTATEMENT_DAYS.get(platform, DEFAULT_RESTATEMENT_DAYS)
+
+
 MIN_SPEND_USD = Decimal(100)
 """Seed 003's "spend > 100", as 100 US dollars' worth in every currency."""
 STALE_AFTER_DAYS = 2
@@ -324,6 +333,10 @@ SPEND_SPIKE_FACTOR = Decimal("2.5")
 VALUE_DROP_FACTOR = Decimal("0.4")
 MIN_CONVERSIONS_FOR_VALUE = 3
 """Conversions the judged window needs before its value per conversion means something."""
+MIN_BASELINE_CONVERSIONS_FOR_VALUE = 10
+"""Conversions the trailing week needs before its value per conversion is a baseline: order
+values scatter ±45 %, so over 3 conversions one large order can triple the average (a campaign
+converting about once a day, as LinkedIn's at its CPCs)."""
 STILL_DELIVERING = Decimal("0.5")
 """Tracking is judged stopped only while clicks are at least half their trailing average."""
 MAX_CTR_PERCENT = Decimal(100)
@@ -430,7 +443,8 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         description=(
             f"Platform conversion value per conversion of the {VALUE_WINDOW_DAYS} last complete "
             f"days below {VALUE_DROP_FACTOR} x the trailing {TRAILING_DAYS}-day value, on at "
-            f"least {MIN_CONVERSIONS_FOR_VALUE} conversions: a broken value parameter. A ratio "
+            f"least {MIN_CONVERSIONS_FOR_VALUE} conversions against a trailing week of "
+            f"{MIN_BASELINE_CONVERSIONS_FOR_VALUE}+: a broken value parameter. A ratio "
             "of two conversion numbers, so restatement does not move it."
         ),
         field_name="conversion_value",
@@ -441,11 +455,11 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
             Maturity.DELIVERY,
             current="cur.value_per_conversion",
             baseline="hist.value_per_conversion",
-            condition="cur.conversions >= ? "
+            condition="cur.conversions >= ? AND hist.conversions >= ? "
             "AND cur.value_per_conversion < ? * hist.value_per_conversion",
             window=VALUE_WINDOW_DAYS,
         ),
-        params=(MIN_CONVERSIONS_FOR_VALUE, VALUE_DROP_FACTOR),
+        params=(MIN_CONVERSIONS_FOR_VALUE, MIN_BASELINE_CONVERSIONS_FOR_VALUE, VALUE_DROP_FACTOR),
         per_day=False,
         columns=_TRAILING_COLUMNS,
         window_days=VALUE_WINDOW_DAYS,

@@ -12,8 +12,18 @@ import pytest
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.sandbox.incidents import Incident, IncidentKind, IncidentPlan
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
-from ownlay_pipelines.watchtower.alert_scoring import Alert, _score, score_builtin_rules
-from ownlay_pipelines.watchtower.builtin_rules import BUILTIN_BY_NAME, RESTATEMENT_DAYS
+from ownlay_pipelines.watchtower.alert_scoring import (
+    Alert,
+    _days_back,
+    _score,
+    score_builtin_rules,
+)
+from ownlay_pipelines.watchtower.builtin_rules import (
+    BUILTIN_BY_NAME,
+    CONVERSION_BASELINE_DAYS,
+    RESTATEMENT_DAYS,
+    ROAS_WINDOW_DAYS,
+)
 from ownlay_pipelines_tests.watchtower.factories import unified_row, unified_warehouse
 
 TODAY = date(2026, 11, 20)
@@ -105,6 +115,31 @@ def test_delivery_rules_judge_yesterday_and_never_the_partial_today():
     assert _fired("Conversion value collapse", warehouse) == [
         ("broken", YESTERDAY.isoformat(), "20")
     ]
+
+
+def test_value_collapse_needs_a_baseline_of_ten_conversions():
+    # A week of 1 conversion a day (7 < 10) with one large order: 50 per conversion on the judged
+    # days is below 0.4 x its 386, but that baseline is one order, not a value per conversion.
+    thin = {
+        YESTERDAY - timedelta(days=5): {"conversion_value": 1500.0},
+        **_window(YESTERDAY, 2, conversions=2.0, conversion_value=100.0),
+    }
+    warehouse = unified_warehouse(
+        [
+            *_campaign("thin", thin, conversions=1.0, conversion_value=200.0),
+            *_campaign("broken", _window(YESTERDAY, 2, conversion_value=200.0)),
+        ]
+    )
+    assert [c for c, _, _ in _fired("Conversion value collapse", warehouse)] == ["broken"]
+
+
+def test_the_scorer_replays_every_day_each_platforms_conversion_rules_read():
+    for platform, lag in RESTATEMENT_DAYS.items():
+        judged = lag + 1
+        read = range(judged, judged + ROAS_WINDOW_DAYS + CONVERSION_BASELINE_DAYS)
+        assert set(read) <= set(_days_back(platform)), platform
+    # TikTok's 7-day lag: the ROAS baseline ends 24 days back, inside what Meta's replay skipped.
+    assert {16, 24} <= set(_days_back("tiktok_ads")) and 16 not in _days_back("meta_ads")
 
 
 def test_tracking_stopped_needs_an_accounts_three_silent_days_with_clicks():
