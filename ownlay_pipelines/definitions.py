@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from ownlay_pipelines.defs.assets.billing_assets import billing_follow_stripe, mrr_daily
+from ownlay_pipelines.defs.assets.billing_assets import billing_follow_stripe, mrr_daily, mrr_job
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
 from ownlay_pipelines.defs.assets.fx_assets import fx_daily_rates, fx_rates_job, fx_rates_schedule
 from ownlay_pipelines.defs.assets.mailchimp_watchtower import mailchimp_reports_source
@@ -80,6 +80,7 @@ def build_definitions(
             shopify_webhooks,
             fx_rates_job,
             file_uploads,
+            mrr_job,
         ],
         schedules=[
             watchtower_notifications_schedule,
