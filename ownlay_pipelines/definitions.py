@@ -34,6 +34,7 @@ from ownlay_pipelines.defs.sensors import SENSORS
 from ownlay_pipelines.defs.sensors.models import build_models_sensor
 from ownlay_pipelines.defs.shopify_webhooks import shopify_webhook_sensor, shopify_webhooks
 from ownlay_pipelines.defs.source_schedules import build_source_schedule
+from ownlay_pipelines.defs.stripe_webhooks import stripe_webhook_sensor, stripe_webhooks
 from ownlay_pipelines.defs.uploads import UPLOAD_ASSETS, file_uploads, upload_drop_folder
 from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
 from ownlay_pipelines.settings import Settings
@@ -81,6 +82,7 @@ def build_definitions(
             fx_rates_job,
             file_uploads,
             mrr_job,
+            stripe_webhooks,
         ],
         schedules=[
             watchtower_notifications_schedule,
@@ -94,6 +96,7 @@ def build_definitions(
             workspace_registry_sensor,
             event_buffer_sensor,
             shopify_webhook_sensor,
+            stripe_webhook_sensor,
             models_sensor,
             upload_drop_folder,
             billing_follow_stripe,
