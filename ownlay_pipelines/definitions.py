@@ -8,7 +8,7 @@ from ownlay_pipelines.defs.assets.analyst_assets import (
     ANALYST_JOBS,
     analyst_report_refresh,
 )
-from ownlay_pipelines.defs.assets.billing_assets import billing_follow_stripe, mrr_daily
+from ownlay_pipelines.defs.assets.billing_assets import billing_follow_stripe, mrr_daily, mrr_job
 from ownlay_pipelines.defs.assets.connector_assets import CONNECTOR_ASSETS
 from ownlay_pipelines.defs.assets.fx_assets import fx_daily_rates, fx_rates_job, fx_rates_schedule
 from ownlay_pipelines.defs.assets.mailchimp_watchtower import mailchimp_reports_source
@@ -39,6 +39,7 @@ from ownlay_pipelines.defs.sensors import SENSORS
 from ownlay_pipelines.defs.sensors.models import build_models_sensor
 from ownlay_pipelines.defs.shopify_webhooks import shopify_webhook_sensor, shopify_webhooks
 from ownlay_pipelines.defs.source_schedules import build_source_schedule
+from ownlay_pipelines.defs.stripe_webhooks import stripe_webhook_sensor, stripe_webhooks
 from ownlay_pipelines.defs.uploads import UPLOAD_ASSETS, file_uploads, upload_drop_folder
 from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
 from ownlay_pipelines.settings import Settings
@@ -87,6 +88,8 @@ def build_definitions(
             fx_rates_job,
             file_uploads,
             *ANALYST_JOBS,
+            mrr_job,
+            stripe_webhooks,
         ],
         schedules=[
             watchtower_notifications_schedule,
@@ -100,6 +103,7 @@ def build_definitions(
             workspace_registry_sensor,
             event_buffer_sensor,
             shopify_webhook_sensor,
+            stripe_webhook_sensor,
             models_sensor,
             upload_drop_folder,
             billing_follow_stripe,

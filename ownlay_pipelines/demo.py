@@ -25,12 +25,15 @@ from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store, revoke_api_key
 from ownlay_pipelines.ingest.server import serve_in_background
-from ownlay_pipelines.registry.workspaces import Registry, load_registry
+from ownlay_pipelines.registry.workspaces import Registry, Workspace, load_registry
+from ownlay_pipelines.sandbox.cost_uploads import write_pinterest_export
 from ownlay_pipelines.sandbox.event_sender import send_world_events
 from ownlay_pipelines.sandbox.file_drops import write_sandbox_drops
 from ownlay_pipelines.sandbox.pii_key import ensure_key
 from ownlay_pipelines.sandbox.world import SandboxWorld
+from ownlay_pipelines.schema.platforms import Platform
 from ownlay_pipelines.settings import Settings
+from ownlay_pipelines.uploads.cli import upload_file
 from ownlay_pipelines.watchtower.alert_scoring import Score, score_builtin_rules
 from ownlay_pipelines.watchtower.alerts import list_alerts
 
@@ -60,8 +63,9 @@ def run_demo(
 ) -> dict[str, float]:
     """Materialize everything for every workspace over the last `days` days; returns timings.
 
-    Order: platform entities and daily metrics (with the unified table), first-party events sent
-    through the real ingestion endpoint and flushed to the lake, the marts, the watchtower
+    Order: a sandbox Pinterest export uploaded like `ownlay upload`, platform entities and daily
+    metrics (with the unified table), first-party events sent through the real ingestion
+    endpoint and flushed to the lake, the marts, MRR of the Stripe workspaces, the watchtower
     sources, and last the warehouse views.
     """
     # Before any sync: connectors (Mailchimp members, Stripe customers) hash e-mails with it too.
@@ -81,7 +85,11 @@ def run_demo(
     }
     timings: dict[str, float] = {}
     total = len(registry.workspaces)
+    world = SandboxWorld(registry, seed=settings.sandbox_seed, now=_this_hour())
     for number, workspace in enumerate(registry.workspaces, start=1):
+        echo(
+            f"[{number}/{total}] {workspace.id}: {upload_cost_export(settings, world, workspace, start, end)}"
+        )
         echo(
             f"[{number}/{total}] {workspace.id} ({workspace.tier}, {workspace.currency}): entity snapshots"
         )
@@ -92,7 +100,6 @@ def run_demo(
         timings[f"{workspace.id}/metrics"] = _run(
             defs, "daily_metrics", instance, tags=range_tags[workspace.id]
         )
-    world = SandboxWorld(registry, seed=settings.sandbox_seed, now=_this_hour())
     started = time.perf_counter()
     # Events start a week before the range so its first days have full attribution windows.
     sent = send_events_through_ingestion(settings, world, start - timedelta(days=8), end)
@@ -110,6 +117,8 @@ def run_demo(
         timings[f"{workspace.id}/analyst"] = _run(
             defs, "analyst_marts", instance, tags=range_tags[workspace.id]
         )
+        if workspace.connections_for(Platform.STRIPE):
+            timings[f"{workspace.id}/mrr"] = _run(defs, "mrr", instance, partition_key=workspace.id)
         timings[f"{workspace.id}/sources"] = _run(
             defs, "watchtower_sources", instance, partition_key=workspace.id
         )
@@ -121,6 +130,26 @@ def run_demo(
     echo("report: rendering the analyst report")
     timings["report"] = _run(defs, "analyst_report", instance)
     return timings
+
+
+def upload_cost_export(
+    settings: Settings, world: SandboxWorld, workspace: Workspace, start: date, end: date
+) -> str:
+    """Write the workspace's sandbox Pinterest export and load it as `ownlay upload --mapping`
+    does; returns what happened, in one line."""
+    export, mapping = write_pinterest_export(
+        world, workspace, start, end, settings.data_dir / "sandbox_uploads"
+    )
+    results, _ = upload_file(
+        settings, export, workspace_id=workspace.id, kind="costs", mapping_path=mapping
+    )
+    reasons = ", ".join(
+        f"{count} × {reason}" for r in results for reason, count in r.reasons.items()
+    )
+    return (
+        f"uploaded {export.name}: {sum(r.rows for r in results)} rows, "
+        f"{sum(r.quarantined for r in results)} quarantined ({reasons or 'none'})"
+    )
 
 
 def alert_quality(registry: Registry, seed: int, last_day: date) -> Score:
@@ -219,6 +248,24 @@ def summary(warehouse_path: Path) -> str:
             "WHERE period = '30_days' "
             "QUALIFY report_date = max(report_date) OVER (PARTITION BY workspace_id) ORDER BY 1"
         ).fetchall()
+        mrr = _rows_if(
+            connection,
+            views,
+            "marts_mrr_daily",
+            "SELECT workspace_id, currency, report_date, mrr, paying_customers, "
+            "sum(new_mrr) OVER w, sum(churned_mrr) OVER w FROM marts_mrr_daily "
+            "WINDOW w AS (PARTITION BY workspace_id, currency ORDER BY report_date "
+            "ROWS BETWEEN 29 PRECEDING AND CURRENT ROW) "
+            "QUALIFY report_date = max(report_date) OVER (PARTITION BY workspace_id) ORDER BY 1, 2",
+        )
+        mailchimp = _rows_if(
+            connection,
+            views,
+            "raw_mailchimp_reports",
+            "SELECT workspace_id, count(*), sum(emails_sent), sum(unique_opens), "
+            "sum(unique_clicks), sum(unsubscribed) FROM raw_mailchimp_reports "
+            "GROUP BY ALL ORDER BY 1",
+        )
     width = max(len(v) for v, _ in counts)
     lines = ["", "Rows per table:"]
     lines += [f"  {view:<{width}}  {rows:>8,}" for view, rows in counts]
@@ -245,7 +292,34 @@ def summary(warehouse_path: Path) -> str:
             f"{_number(orders, ',.0f'):>8}{_number(revenue, ',.2f'):>14}"
             f"{_ratio(blended):>9}{_ratio(paid):>11}{_ratio(over):>22}"
         )
+    lines += ["", "Stripe MRR on the last day (marts_mrr_daily; new and churned over 30 days):"]
+    lines.append(
+        f"  {'workspace':<14}{'cur':<5}{'day':<12}{'mrr':>14}{'customers':>11}{'new':>12}{'churned':>12}"
+    )
+    for workspace, currency, day, value, customers, new, churned in mrr:
+        lines.append(
+            f"  {workspace:<14}{currency:<5}{day!s:<12}{value:>14,.2f}{customers:>11,}"
+            f"{new:>12,.2f}{churned:>12,.2f}"
+        )
+    lines += [
+        "",
+        "Mailchimp campaign reports (raw_mailchimp_reports, campaigns sent in the range):",
+    ]
+    lines.append(
+        f"  {'workspace':<14}{'campaigns':>10}{'sent':>10}{'opened':>10}{'clicked':>10}{'unsub':>8}"
+    )
+    for workspace, campaigns, sent, opened, clicked, unsubscribed in mailchimp:
+        lines.append(
+            f"  {workspace:<14}{campaigns:>10,}{sent:>10,}{opened:>10,}{clicked:>10,}{unsubscribed:>8,}"
+        )
     return "\n".join(lines)
+
+
+def _rows_if(
+    connection: duckdb.DuckDBPyConnection, views: list[str], view: str, query: str
+) -> list[tuple]:
+    """`query`'s rows, or none when the warehouse has no `view` (no workspace connects it)."""
+    return connection.execute(query).fetchall() if view in views else []
 
 
 def _ratio(value: float | None) -> str:

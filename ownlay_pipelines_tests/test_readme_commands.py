@@ -94,6 +94,47 @@ wait $SERVER || true
 MY_PATHS = """\
 printf 'path;total_conversions;total_conversion_value;total_null\\n' > my_paths.csv
 printf 'meta_ads > google_ads;3;300;5\\ngoogle_ads;2;150;10\\n' >> my_paths.csv
+UPLOAD_CSV = """\
+.venv/bin/python - <<'PY'
+lines = ["Pinterest export, November", "", "Date,Campaign,Spend,Impressions,Clicks"]
+lines += [f"11/{d:02d}/2026,Pins {c},${d * c}.50,{1000 * d},{10 * d}"
+          for d in range(1, 31) for c in (1, 2)]
+lines.append("11/30/2026,Pins 3,n/a,10,1")
+open("pinterest_nov.csv", "w").write("\\n".join(lines) + "\\n")
+PY
+.venv/bin/ownlay upload pinterest_nov.csv --workspace acme-outdoor --kind costs --json
+"""
+
+UPLOAD_XLSX = """\
+.venv/bin/python - <<'PY'
+import openpyxl
+book = openpyxl.Workbook()
+for month, sheet in ((10, book.active), (11, book.create_sheet())):
+    sheet.title = f"2026-{month}"
+    sheet.append(["Day", "Campaign", "Cost", "Network"])
+    for day in range(1, 29):
+        sheet.append([f"2026-{month}-{day:02d}", "Podcast sponsorship", 120.5, "podcast"])
+book.save("spend.xlsx")
+PY
+.venv/bin/ownlay upload spend.xlsx --workspace acme-outdoor --kind costs --all-sheets
+"""
+
+UPLOAD_WITH_MAPPING = """\
+.venv/bin/python - <<'PY'
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from ownlay_pipelines.registry.workspaces import load_registry
+from ownlay_pipelines.sandbox.cost_uploads import write_pinterest_export
+from ownlay_pipelines.sandbox.world import SandboxWorld
+from ownlay_pipelines.settings import Settings
+world = SandboxWorld(load_registry(Settings.from_env().registry_file))
+end = datetime.now(UTC).date()
+export, mapping = write_pinterest_export(
+    world, world.registry.get("acme-outdoor"), end - timedelta(days=6), end, Path("exports"))
+export.rename("export.csv")
+mapping.rename("map.yaml")
+PY
+.venv/bin/ownlay upload export.csv --workspace acme-outdoor --kind costs --mapping map.yaml
 """
 
 PLANS: dict[str, Run | RunAs | NotRun] = {
@@ -137,6 +178,27 @@ PLANS: dict[str, Run | RunAs | NotRun] = {
         Run()
     ),
     ".venv/bin/ownlay keys create acme-outdoor": Run(expect="send it as X-Ownlay-Api-Key"),
+    ".venv/bin/ownlay upload pinterest_nov.csv --workspace acme-outdoor --kind costs --json": (
+        RunAs(
+            UPLOAD_CSV,
+            "the README names no file: the test writes a 60-row export with a preamble, "
+            "dollar amounts, US dates and one row without a number as spend",
+            expect='{"rows": 60, "quarantined": 1, "reasons": {"Spend: not a number',
+        )
+    ),
+    ".venv/bin/ownlay upload spend.xlsx --workspace acme-outdoor --kind costs --all-sheets": RunAs(
+        UPLOAD_XLSX,
+        "the test writes a workbook with two monthly sheets (openpyxl, a dev dependency)",
+        expect="spend.xlsx#2026-11: 28 rows loaded, 0 quarantined",
+    ),
+    ".venv/bin/ownlay upload export.csv --workspace acme-outdoor --kind costs --mapping map.yaml": (
+        RunAs(
+            UPLOAD_WITH_MAPPING,
+            "the test writes the demo's sandbox Pinterest export as export.csv and its mapping "
+            "file (Pinterest's own headers, platform: pinterest) as map.yaml",
+            expect="export.csv: 20 rows loaded, 1 quarantined",
+        )
+    ),
     ".venv/bin/ownlay serve --port 8080": RunAs(
         SERVE_AND_POST,
         f"a server: started on port {SERVE_PORT} (the tests' range), sent one event with a "

@@ -48,6 +48,10 @@ THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 """Stripe's own lists (docs.stripe.com/currencies); they differ from ISO 4217 in places."""
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+EVENT_CREATED_AT = "event_created_at"
+EVENT_VERSION = pa.field(EVENT_CREATED_AT, TIMESTAMP)
+"""When the webhook event that wrote the row was created (NULL: written by the API sync); the
+newer event wins (`stripe_webhooks.py`)."""
 
 
 def amount(value: object, currency: str, field: str) -> Decimal:
@@ -108,6 +112,7 @@ CHARGE_SCHEMA = pa.schema(
         pa.field("amount_refunded", MONEY, nullable=False),
         pa.field("paid", pa.bool_()),
         pa.field("refunded", pa.bool_()),
+        EVENT_VERSION,
     ]
 )
 
@@ -138,6 +143,7 @@ REFUND_SCHEMA = pa.schema(
         pa.field("created_at", TIMESTAMP, nullable=False),
         *text_fields("charge_id", "status", "reason", "currency"),
         pa.field("amount", MONEY, nullable=False),
+        EVENT_VERSION,
     ]
 )
 
@@ -169,6 +175,7 @@ INVOICE_SCHEMA = pa.schema(
         pa.field("amount_due", MONEY, nullable=False),
         pa.field("period_start", TIMESTAMP),
         pa.field("period_end", TIMESTAMP),
+        EVENT_VERSION,
     ]
 )
 
@@ -200,6 +207,7 @@ CUSTOMER_SCHEMA = pa.schema(
         pa.field("created_at", TIMESTAMP, nullable=False),
         *text_fields("email_hash", "currency"),
         pa.field("delinquent", pa.bool_()),
+        EVENT_VERSION,
     ]
 )
 
@@ -232,6 +240,7 @@ SUBSCRIPTION_SCHEMA = pa.schema(
         pa.field("canceled_at", TIMESTAMP),
         pa.field("ended_at", TIMESTAMP),
         *SUBSCRIPTION_FIELDS,
+        EVENT_VERSION,
     ]
 )
 

@@ -16,6 +16,11 @@ revenue divides reporting-currency amounts. Gross revenue is the order total whe
 revenue takes off refunds made so far and counts a cancelled order as 0 (credit share × net
 total, so it is the same split as gross).
 
+A workspace whose registry entry says `revenue_source: stripe` (subscriptions, no shop) takes its
+revenue from its succeeded Stripe charges instead: one row per day under platform `stripe` with
+no campaign, the charges counted as orders, gross = charge amount and net = amount less what was
+refunded of it so far, the same under every model (nothing attributes a charge to an ad).
+
 Ratios (reference/analytics.md §1.7), NULL when the denominator is zero:
 - `platform_roas` = platform conversion value / spend;
 - `roas_<model>` / `net_roas_<model>` = gross / net revenue credited by the model / spend;
@@ -25,7 +30,7 @@ Ratios (reference/analytics.md §1.7), NULL when the denominator is zero:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -34,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ownlay_pipelines.connectors.shopify_rows import ORDER_SCHEMA
+from ownlay_pipelines.connectors.stripe_rows import CHARGE_SCHEMA
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.lake.writer import write_partition
 from ownlay_pipelines.models.attribution import ATTRIBUTION, ATTRIBUTION_SCHEMA, MODELS
@@ -46,6 +52,11 @@ from ownlay_pipelines.schema.campaign_metrics import MONEY
 ROAS_DAILY = TableRef.of("marts", "roas_daily")
 ORDERS = pa.decimal128(20, 12)
 """Orders credited to a campaign: fractional under multi-touch models."""
+ORDERS_SQL = "DECIMAL(20, 12)"
+STRIPE_CHARGES = TableRef.of("raw", "stripe", "charges")
+REVENUE_FROM_SHOPIFY = "shopify"
+REVENUE_FROM_STRIPE = "stripe"
+"""The registry's `revenue_source` values (`registry.workspaces.RevenueSource`)."""
 
 ROAS_SCHEMA = pa.schema(
     [
@@ -86,22 +97,19 @@ ROAS_SCHEMA = pa.schema(
 amounts and every ROAS are in `reporting_currency`."""
 
 
-def roas_sql(workspace_id: str, reporting_currency: str) -> str:
-    """The query over the `unified`, `attribution`, `shopify_orders` and `fx_to_reporting`
-    views, one row per date and campaign."""
+def roas_sql(
+    workspace_id: str, reporting_currency: str, revenue_source: str = REVENUE_FROM_SHOPIFY
+) -> str:
+    """The query over the `unified`, `fx_to_reporting` and revenue views (`attribution` and
+    `shopify_orders`, or `stripe_charges`), one row per date and campaign."""
 
     def to_reporting(amount: str) -> str:
         return converted(amount, "x.currency", "fx.factor", reporting_currency)
 
-    credited = ", ".join(
-        f"sum(credit) FILTER (WHERE model = '{m}') AS orders_{m}, "
-        f"sum(revenue_credit) FILTER (WHERE model = '{m}') AS revenue_{m}, "
-        f"sum(net_revenue_credit) FILTER (WHERE model = '{m}') AS net_revenue_{m}, "
-        f"sum({to_reporting('revenue_credit')}) FILTER (WHERE model = '{m}') "
-        f"AS revenue_{m}_reporting, "
-        f"sum({to_reporting('net_revenue_credit')}) FILTER (WHERE model = '{m}') "
-        f"AS net_revenue_{m}_reporting"
-        for m in MODELS
+    revenue = (
+        _stripe_revenue_sql(to_reporting)
+        if revenue_source == REVENUE_FROM_STRIPE
+        else _attributed_revenue_sql(to_reporting)
     )
     per_model = ", ".join(
         f"coalesce(a.orders_{m}, 0) AS orders_{m}, "
@@ -127,15 +135,7 @@ def roas_sql(workspace_id: str, reporting_currency: str) -> str:
             LEFT JOIN {FACTOR_VIEW} AS fx ON fx.day = x.report_date AND fx.currency = x.currency
             GROUP BY x.report_date, x.platform, x.campaign_id
         ),
-        credits AS ({NET_CREDITS_SQL}),
-        attributed AS (
-            SELECT x.report_date, coalesce(x.platform, x.channel) AS platform, x.campaign_id,
-                   min(x.currency) AS currency, count(DISTINCT x.currency) AS currencies,
-                   {credited}
-            FROM credits AS x
-            LEFT JOIN {FACTOR_VIEW} AS fx ON fx.day = x.report_date AND fx.currency = x.currency
-            GROUP BY x.report_date, coalesce(x.platform, x.channel), x.campaign_id
-        )
+        {revenue}
         SELECT '{workspace_id}' AS workspace_id,
                coalesce(s.report_date, a.report_date) AS report_date,
                coalesce(s.platform, a.platform) AS platform, s.account_id,
@@ -157,6 +157,59 @@ def roas_sql(workspace_id: str, reporting_currency: str) -> str:
           ON a.report_date = s.report_date AND a.platform = s.platform
          AND a.campaign_id = s.campaign_id
         ORDER BY report_date, platform, campaign_id NULLS LAST
+    """
+
+
+def _attributed_revenue_sql(to_reporting: Callable[[str], str]) -> str:
+    """CTEs ending in `attributed`: per day, platform (or channel) and campaign, the orders and
+    gross and net revenue each attribution model credits, original and in reporting currency."""
+    credited = ", ".join(
+        f"sum(credit) FILTER (WHERE model = '{m}') AS orders_{m}, "
+        f"sum(revenue_credit) FILTER (WHERE model = '{m}') AS revenue_{m}, "
+        f"sum(net_revenue_credit) FILTER (WHERE model = '{m}') AS net_revenue_{m}, "
+        f"sum({to_reporting('revenue_credit')}) FILTER (WHERE model = '{m}') "
+        f"AS revenue_{m}_reporting, "
+        f"sum({to_reporting('net_revenue_credit')}) FILTER (WHERE model = '{m}') "
+        f"AS net_revenue_{m}_reporting"
+        for m in MODELS
+    )
+    return f"""
+        credits AS ({NET_CREDITS_SQL}),
+        attributed AS (
+            SELECT x.report_date, coalesce(x.platform, x.channel) AS platform, x.campaign_id,
+                   min(x.currency) AS currency, count(DISTINCT x.currency) AS currencies,
+                   {credited}
+            FROM credits AS x
+            LEFT JOIN {FACTOR_VIEW} AS fx ON fx.day = x.report_date AND fx.currency = x.currency
+            GROUP BY x.report_date, coalesce(x.platform, x.channel), x.campaign_id
+        )
+"""
+
+
+def _stripe_revenue_sql(to_reporting: Callable[[str], str]) -> str:
+    """CTE `attributed` for a workspace whose revenue is its Stripe charges: per day, the
+    succeeded charges under platform `stripe` (no campaign; nothing attributes a charge to an
+    ad), the same for every model. Gross is the charge amount, net takes off what was refunded
+    of it so far (`amount_refunded`, kept current by the sync and the webhooks)."""
+    net = "(x.amount - x.amount_refunded)"
+    credited = ", ".join(
+        f"CAST(count(*) AS {ORDERS_SQL}) AS orders_{m}, sum(x.amount) AS revenue_{m}, "
+        f"sum({net}) AS net_revenue_{m}, "
+        f"sum({to_reporting('x.amount')}) AS revenue_{m}_reporting, "
+        f"sum({to_reporting(net)}) AS net_revenue_{m}_reporting"
+        for m in MODELS
+    )
+    return f"""
+        attributed AS (
+            SELECT x.report_date, '{REVENUE_FROM_STRIPE}' AS platform,
+                   CAST(NULL AS VARCHAR) AS campaign_id,
+                   min(x.currency) AS currency, count(DISTINCT x.currency) AS currencies,
+                   {credited}
+            FROM stripe_charges AS x
+            LEFT JOIN {FACTOR_VIEW} AS fx ON fx.day = x.report_date AND fx.currency = x.currency
+            WHERE x.status = 'succeeded'
+            GROUP BY x.report_date
+        )
     """
 
 
@@ -191,17 +244,25 @@ def write_roas_daily(
     workspace_id: str,
     reporting_currency: str,
     days: Sequence[date],
+    revenue_source: str = REVENUE_FROM_SHOPIFY,
 ) -> pa.Table:
-    """Rebuild the workspace's ROAS rows for `days` from the unified table, the attribution, the
-    Shopify orders (refunds, cancellations) and the FX rates."""
+    """Rebuild the workspace's ROAS rows for `days` from the unified table, the revenue (the
+    attribution and the Shopify orders' refunds and cancellations, or the Stripe charges) and
+    the FX rates."""
     unified = partition_files(lake_root, UNIFIED_CAMPAIGN_METRICS, workspace_id, days)
     create_view(connection, "unified", unified, UNIFIED_SCHEMA)
-    attribution = partition_files(lake_root, ATTRIBUTION, workspace_id, days)
-    create_view(connection, "attribution", attribution, ATTRIBUTION_SCHEMA)
-    orders = partition_files(lake_root, SHOPIFY_ORDERS, workspace_id, days)
-    create_view(connection, "shopify_orders", orders, ORDER_SCHEMA)
+    if revenue_source == REVENUE_FROM_STRIPE:
+        charges = partition_files(lake_root, STRIPE_CHARGES, workspace_id, days)
+        create_view(connection, "stripe_charges", charges, CHARGE_SCHEMA)
+        revenue_relation = "stripe_charges"
+    else:
+        attribution = partition_files(lake_root, ATTRIBUTION, workspace_id, days)
+        create_view(connection, "attribution", attribution, ATTRIBUTION_SCHEMA)
+        orders = partition_files(lake_root, SHOPIFY_ORDERS, workspace_id, days)
+        create_view(connection, "shopify_orders", orders, ORDER_SCHEMA)
+        revenue_relation = "attribution"
     create_fx_views(connection, lake_root, reporting_currency, min(days), max(days))
-    for relation in ("unified", "attribution"):
+    for relation in ("unified", revenue_relation):
         require_rates(
             connection,
             relation,
@@ -209,7 +270,9 @@ def write_roas_daily(
             currency="currency",
             reporting_currency=reporting_currency,
         )
-    table = connection.sql(roas_sql(workspace_id, reporting_currency)).to_arrow_table()
+    table = connection.sql(
+        roas_sql(workspace_id, reporting_currency, revenue_source)
+    ).to_arrow_table()
     table = table.select(ROAS_SCHEMA.names).cast(ROAS_SCHEMA)
     for day in days:
         rows = table.filter(pc.equal(table["report_date"], pa.scalar(day, pa.date32())))

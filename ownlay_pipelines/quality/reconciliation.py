@@ -16,6 +16,7 @@ import duckdb
 
 from ownlay_pipelines.lake.tables import DATA_FILE, TableRef, partition_dir
 from ownlay_pipelines.quality.outcome import MAX_LISTED, CheckOutcome
+from ownlay_pipelines.uploads.load import workspace_load_files
 
 RECONCILED_MEASURES = ("impressions", "clicks", "spend", "conversions", "conversion_value")
 """The additive columns every raw metrics table shares with the unified table."""
@@ -41,11 +42,13 @@ def reconcile_unified(
     unified: TableRef,
     sources: Sequence[tuple[str, TableRef]],
     partitions: Mapping[str, Sequence[date]],
+    load_tables: Sequence[TableRef] = (),
 ) -> CheckOutcome:
     """Compare unified totals with raw totals per workspace, day and platform of `partitions`.
 
     `sources` pairs each platform with its raw metrics table (the model's inputs). Platform
-    names are code constants, quoted as SQL literals.
+    names are code constants, quoted as SQL literals. `load_tables` are tables of uploaded
+    loads (one file per load, the platform in a column, e.g. `raw/uploads/costs`).
     """
     differences: list[dict[str, str]] = []
     compared = 0
@@ -54,6 +57,12 @@ def reconcile_unified(
             _totals("'" + platform.replace("'", "''") + "'", files)
             for platform, ref in sources
             if (files := _files(lake_root, ref, workspace_id, days))
+        ]
+        raw += [
+            f"SELECT * FROM ({_totals('platform', files)}) WHERE report_date IN ({wanted})"
+            for ref in load_tables
+            if (files := [str(f) for f in workspace_load_files(lake_root, ref, workspace_id)])
+            and (wanted := ", ".join(f"DATE '{d.isoformat()}'" for d in days))
         ]
         unified_files = _files(lake_root, unified, workspace_id, days)
         if not raw and not unified_files:

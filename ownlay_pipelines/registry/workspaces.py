@@ -38,6 +38,13 @@ class Tier(StrEnum):
     ENTERPRISE = "enterprise"
 
 
+class RevenueSource(StrEnum):
+    """Where a workspace's revenue (ROAS, dashboard) comes from: shop orders or Stripe charges."""
+
+    SHOPIFY = "shopify"
+    STRIPE = "stripe"
+
+
 class RegistryError(ValueError):
     """The registry file cannot be used; the message names the entry, the field and the reason."""
 
@@ -89,6 +96,10 @@ class Workspace(BaseModel):
     reporting_currency: str = Field(
         default="",
         description="ISO 4217 code the marts convert every amount into (default: `currency`).",
+    )
+    revenue_source: RevenueSource = Field(
+        default=RevenueSource.SHOPIFY,
+        description="shopify: attributed shop orders; stripe: the Stripe account's charges.",
     )
     connections: tuple[Connection, ...] = ()
 

@@ -34,22 +34,18 @@ def register_cli(commands: Any) -> None:
 
 
 def _upload(args: argparse.Namespace) -> int:
-    from ownlay_pipelines.registry.workspaces import RegistryError, load_registry
+    from ownlay_pipelines.registry.workspaces import RegistryError
     from ownlay_pipelines.settings import Settings
-    from ownlay_pipelines.uploads.kinds import UploadKind
-    from ownlay_pipelines.uploads.load import UploadError, load_upload
-    from ownlay_pipelines.uploads.mapping import MappingError, read_mapping_file
+    from ownlay_pipelines.uploads.load import UploadError
+    from ownlay_pipelines.uploads.mapping import MappingError
 
-    settings = Settings.from_env()
     try:
-        workspace = load_registry(settings.registry_file).get(args.workspace)
-        mapping = read_mapping_file(args.mapping) if args.mapping else None
-        results = load_upload(
+        results, reported = upload_file(
+            Settings.from_env(),
             args.file,
-            workspace=workspace,
-            kind=UploadKind(args.kind),
-            lake_root=settings.lake_dir,
-            mapping=mapping,
+            workspace_id=args.workspace,
+            kind=args.kind,
+            mapping_path=args.mapping,
             sheet=args.sheet,
             all_sheets=args.all_sheets,
         )
@@ -66,7 +62,6 @@ def _upload(args: argparse.Namespace) -> int:
         "quarantined": sum(r.quarantined for r in results),
         "reasons": dict(sorted(reasons.items())),
     }
-    reported = _report_to_dagster(UploadKind(args.kind), workspace.id, results)
     if args.json:
         print(json.dumps(summary))
         return 0
@@ -87,6 +82,39 @@ def _upload(args: argparse.Namespace) -> int:
             "DAGSTER_HOME is not set: the unified table picks this up when its days next rebuild."
         )
     return 0
+
+
+def upload_file(
+    settings: Any,
+    path: Path,
+    *,
+    workspace_id: str,
+    kind: str,
+    mapping_path: Path | None = None,
+    sheet: str | None = None,
+    all_sheets: bool = False,
+) -> tuple[list[Any], int]:
+    """What `ownlay upload` does (also `ownlay demo`): load the file into the lake of `settings`
+    and report the days it touched to Dagster; returns (results, days reported).
+
+    Raises UploadError, MappingError, RegistryError or KeyError (unknown workspace).
+    """
+    from ownlay_pipelines.registry.workspaces import load_registry
+    from ownlay_pipelines.uploads.kinds import UploadKind
+    from ownlay_pipelines.uploads.load import load_upload
+    from ownlay_pipelines.uploads.mapping import read_mapping_file
+
+    workspace = load_registry(settings.registry_file).get(workspace_id)
+    results = load_upload(
+        path,
+        workspace=workspace,
+        kind=UploadKind(kind),
+        lake_root=settings.lake_dir,
+        mapping=read_mapping_file(mapping_path) if mapping_path else None,
+        sheet=sheet,
+        all_sheets=all_sheets,
+    )
+    return results, _report_to_dagster(UploadKind(kind), workspace.id, results)
 
 
 def _report_to_dagster(kind: Any, workspace_id: str, results: list[Any]) -> int:

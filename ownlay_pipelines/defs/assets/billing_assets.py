@@ -76,6 +76,12 @@ def mrr_daily(
     )
 
 
+mrr_job = dg.define_asset_job(
+    "mrr",
+    selection=dg.AssetSelection.assets(mrr_daily),
+    description="Rebuild a workspace's MRR mart (what `ownlay demo` runs after the Stripe sync).",
+)
+
 billing_follow_stripe = dg.AutomationConditionSensorDefinition(
     "billing_follow_stripe",
     target=dg.AssetSelection.assets(mrr_daily),

@@ -39,7 +39,12 @@ from ownlay_pipelines.models.dashboard import (
     write_dashboard_metrics,
 )
 from ownlay_pipelines.models.fx import FX_RATES
-from ownlay_pipelines.models.roas import ROAS_DAILY, ROAS_SCHEMA, write_roas_daily
+from ownlay_pipelines.models.roas import (
+    ROAS_DAILY,
+    ROAS_SCHEMA,
+    STRIPE_CHARGES,
+    write_roas_daily,
+)
 
 CAMPAIGN_SOURCES = [
     (spec.platform.value, spec.ref)
@@ -168,7 +173,9 @@ def attribution(
         "conversions and value, orders and gross/net revenue credited by each attribution model, "
         "in original currencies and converted to the reporting currency at the day's ECB rate, "
         "ROAS both ways and the over-attribution ratio; orders credited to no campaign appear under their "
-        "channel ('unattributed'), so a day's rows add up to all its orders."
+        "channel ('unattributed'), so a day's rows add up to all its orders. A workspace with "
+        "`revenue_source: stripe` takes its revenue from its succeeded Stripe charges instead "
+        "(platform 'stripe', no campaign; net = amount less refunds)."
     ),
     group_name="marts",
     kinds={"duckdb", "parquet"},
@@ -178,6 +185,7 @@ def attribution(
         dg.AssetDep(list(UNIFIED_CAMPAIGN_METRICS.parts)),
         dg.AssetDep(list(ATTRIBUTION.parts)),
         dg.AssetDep(list(SHOPIFY_ORDERS.parts)),
+        dg.AssetDep(list(STRIPE_CHARGES.parts)),
         dg.AssetDep(list(FX_RATES.parts)),
     ],
     metadata={"lake_table": str(ROAS_DAILY), "dagster/column_schema": table_schema(ROAS_SCHEMA)},
@@ -193,13 +201,15 @@ def roas_daily(
     tables = []
     with duckdb.get_connection() as connection:
         for workspace_id, days in days_by_workspace(list(context.partition_keys)).items():
+            workspace = registry.workspace(workspace_id)
             tables.append(
                 write_roas_daily(
                     connection,
                     lake.lake_root,
                     workspace_id=workspace_id,
-                    reporting_currency=registry.workspace(workspace_id).reporting_currency,
+                    reporting_currency=workspace.reporting_currency,
                     days=days,
+                    revenue_source=workspace.revenue_source.value,
                 )
             )
     combined = pa.concat_tables(tables) if tables else ROAS_SCHEMA.empty_table()

@@ -16,6 +16,7 @@ from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspa
 from ownlay_pipelines.defs.resources import LakeResource
 from ownlay_pipelines.models.campaign_metrics import UNIFIED_CAMPAIGN_METRICS
 from ownlay_pipelines.quality.reconciliation import reconcile_unified
+from ownlay_pipelines.uploads.campaign_costs import UPLOADED_COSTS
 
 
 def _reconciles_with_raw(
@@ -28,6 +29,7 @@ def _reconciles_with_raw(
             unified=UNIFIED_CAMPAIGN_METRICS,
             sources=METRIC_SOURCES,
             partitions=days_by_workspace(list(context.partition_keys)),
+            load_tables=[UPLOADED_COSTS],
         )
     return quality_result(outcome)
 
@@ -40,7 +42,8 @@ with warnings.catch_warnings():
         name="reconciles_with_raw",
         description=(
             "Impressions, clicks, spend, conversions and conversion value per workspace × day × "
-            "platform equal the sums of the raw platform metrics tables, exactly."
+            "platform equal the sums of the raw platform metrics tables and uploaded cost loads, "
+            "exactly."
         ),
         blocking=True,
         partitions_def=daily_by_workspace,
