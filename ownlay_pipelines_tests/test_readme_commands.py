@@ -94,6 +94,8 @@ wait $SERVER || true
 MY_PATHS = """\
 printf 'path;total_conversions;total_conversion_value;total_null\\n' > my_paths.csv
 printf 'meta_ads > google_ads;3;300;5\\ngoogle_ads;2;150;10\\n' >> my_paths.csv
+"""
+
 UPLOAD_CSV = """\
 .venv/bin/python - <<'PY'
 lines = ["Pinterest export, November", "", "Date,Campaign,Spend,Impressions,Clicks"]
