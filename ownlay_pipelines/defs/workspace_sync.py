@@ -26,7 +26,7 @@ from ownlay_pipelines.defs.partitions import (
     workspace_partitions,
 )
 from ownlay_pipelines.defs.resources import RegistryResource
-from ownlay_pipelines.defs.schedules import UNFINISHED_STATUSES
+from ownlay_pipelines.defs.sensors.run_scope import UNFINISHED_STATUSES
 from ownlay_pipelines.orchestration.admission import (
     MAX_RUNS_PER_TICK,
     Admission,

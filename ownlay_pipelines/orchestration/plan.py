@@ -10,7 +10,7 @@ days the platforms restate are replaced once a day and never duplicated.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -77,11 +77,19 @@ class SyncRequest:
         what = str(self.days) if self.days is not None else self.partitioning.value
         return ":".join((trigger, moment.isoformat(), self.workspace_id, self.platform.value, what))
 
-    def is_covered_by(self, tags: Mapping[str, str], tables: Iterable[TableRef]) -> bool:
-        """Whether a run with `tags` and `tables` already does all of this request's work."""
-        same_sync = (tags.get(WORKSPACE_TAG), tags.get(PLATFORM_TAG)) == (
-            self.workspace_id,
-            self.platform.value,
+    def is_covered_by(
+        self,
+        tags: Mapping[str, str],
+        tables: Iterable[TableRef],
+        workspaces: Collection[str] = (),
+    ) -> bool:
+        """Whether a run with `tags` and `tables` already does all of this request's work.
+
+        `workspaces` are the run's workspaces when its tags name none (a block run's range).
+        """
+        run_workspaces = [tags[WORKSPACE_TAG]] if WORKSPACE_TAG in tags else workspaces
+        same_sync = (
+            self.workspace_id in run_workspaces and tags.get(PLATFORM_TAG) == self.platform.value
         )
         if not same_sync or not set(self.tables) <= set(tables):
             return False

@@ -8,6 +8,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from ownlay_pipelines.connectors import sync as sync_module
 from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.defs.jobs import sync_run_request
 from ownlay_pipelines.defs.sensors import models as models_sensor_module
@@ -32,6 +33,7 @@ UNIFIED = "unified/campaign_metrics_daily"
 ROAS = "marts/roas_daily"
 DASHBOARD = "marts/dashboard_metrics"
 ATTRIBUTION = "marts/attribution"
+CLAIMS = "marts/channel_claims_daily"
 
 
 @pytest.fixture
@@ -86,7 +88,7 @@ def test_a_metrics_sync_recomputes_the_unified_table_and_its_marts_for_its_days_
         (run_request,), cursor = _tick(defs, instance, None)
         # Attribution does not read ad metrics; the dashboard's periods end on or after the days.
         assert _summary(run_request) == (
-            {UNIFIED, ROAS, DASHBOARD},
+            {UNIFIED, ROAS, DASHBOARD, CLAIMS},
             "2026-11-19|acme-outdoor",
             "2026-11-20|acme-outdoor",
         )
@@ -116,7 +118,7 @@ def test_an_orders_sync_recomputes_attribution_and_what_reads_it(defs):
         _sync(defs, instance, request)
         (run_request,), _ = _tick(defs, instance, None)
     models, first, last = _summary(run_request)
-    assert models == {ATTRIBUTION, ROAS, DASHBOARD}
+    assert models == {ATTRIBUTION, ROAS, DASHBOARD, CLAIMS}
     assert (first, last) == ("2026-11-19|acme-outdoor", "2026-11-20|acme-outdoor")
 
 
@@ -222,3 +224,51 @@ def test_a_tick_requests_at_most_its_budget_and_keeps_the_rest_pending():
     assert len(kept) == 150
     # Oldest changed day first: all 83 workspaces changed on the 8th, then 17 of the 9th.
     assert [run.first.day for run in runs] == [8] * 83 + [9] * 17
+
+
+def test_a_failed_blocking_check_holds_back_the_workspaces_models_until_fixed(
+    defs, monkeypatch: pytest.MonkeyPatch
+):
+    request = _request("meta_ads", "insights")
+    run_request = sync_run_request(request, "test")
+    job = defs.resolve_job_def(run_request.job_name)
+    keep_duplicates = sync_module._deduplicate
+
+    def duplicate_first_row(rows, primary_key):
+        kept, dropped = keep_duplicates(rows, primary_key)
+        return kept + kept[:1], dropped
+
+    with dg.instance_for_test() as instance:
+        sync_workspace_partitions(instance, REGISTRY)
+        monkeypatch.setattr(sync_module, "_deduplicate", duplicate_first_row)
+        bad = job.execute_in_process(
+            instance=instance,
+            asset_selection=run_request.asset_selection,
+            tags=run_request.tags,
+            raise_on_error=False,
+        )
+        assert not bad.success
+        failed = [
+            e.asset_check_evaluation_data
+            for e in bad.all_events
+            if e.event_type is dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            and not e.asset_check_evaluation_data.passed
+        ]
+        assert {(f.check_name, f.blocking) for f in failed} == {("duplicate_keys", True)}
+
+        sensor = defs.resolve_sensor_def("models_follow_upstream")
+        context = dg.build_sensor_context(instance=instance, cursor=None, definitions=defs)
+        held = sensor.evaluate_tick(context)
+        assert held.run_requests == []
+        assert "held back by a failed blocking check" in held.skip_message
+        assert "acme-outdoor (raw/meta_ads/insights duplicate_keys)" in held.skip_message
+
+        monkeypatch.setattr(sync_module, "_deduplicate", keep_duplicates)
+        _sync(defs, instance, request)
+        (released,), cursor = _tick(defs, instance, held.cursor)
+        assert _summary(released) == (
+            {UNIFIED, ROAS, DASHBOARD, CLAIMS},
+            "2026-11-19|acme-outdoor",
+            "2026-11-20|acme-outdoor",
+        )
+        assert "held" not in json.loads(cursor)
