@@ -13,6 +13,7 @@ from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.defs.jobs import sync_run_request
 from ownlay_pipelines.defs.sensors import models as models_sensor_module
 from ownlay_pipelines.defs.workspace_sync import sync_workspace_partitions
+from ownlay_pipelines.lake.tables import TableRef, partition_dir
 from ownlay_pipelines.orchestration.model_plan import (
     Change,
     ModelGraph,
@@ -272,3 +273,45 @@ def test_a_failed_blocking_check_holds_back_the_workspaces_models_until_fixed(
             "2026-11-20|acme-outdoor",
         )
         assert "held" not in json.loads(cursor)
+
+
+def test_each_model_partition_of_a_multi_day_run_reports_its_own_row_count(defs, tmp_path):
+    days = DateRange(date(2026, 11, 14), date(2026, 11, 20))
+    streams = {str(s.ref): s for _, s in all_streams()}
+    with dg.instance_for_test() as instance:
+        sync_workspace_partitions(instance, REGISTRY)
+        for name in ("raw/meta_ads/insights", "raw/shopify/orders"):
+            spec = streams[name]
+            _sync(
+                defs,
+                instance,
+                SyncRequest(
+                    WORKSPACE, spec.platform, spec.partitioning, (spec.ref,), Window.INTRADAY, days
+                ),
+            )
+        (run_request,), _ = _tick(defs, instance, None)
+        result = defs.resolve_job_def("models").execute_in_process(
+            instance=instance, asset_selection=run_request.asset_selection, tags=run_request.tags
+        )
+        assert result.success
+        lake = tmp_path / "data" / "lake"
+        for model in (UNIFIED, ATTRIBUTION, ROAS, DASHBOARD, CLAIMS):
+            records = instance.fetch_materializations(
+                dg.AssetKey.from_user_string(model), limit=200
+            ).records
+            counts = {
+                r.partition_key: r.asset_materialization.metadata["dagster/row_count"].value
+                for r in records
+            }
+            (run_total,) = {
+                r.asset_materialization.metadata["run_row_count"].value for r in records
+            }
+            assert {key.split("|")[0] for key in counts} >= {d.isoformat() for d in days}
+            ref = TableRef(tuple(model.split("/")))
+            for key, count in counts.items():
+                day, workspace = key.split("|")
+                folder = partition_dir(lake, ref, workspace, date.fromisoformat(day))
+                in_lake = sum(pq.read_metadata(f).num_rows for f in folder.glob("*.parquet"))
+                assert count == in_lake, (model, key)
+            # One models run wrote every partition: the days split its total, none shows it all.
+            assert sum(counts.values()) == run_total > max(counts.values()) > 0, model
