@@ -6,6 +6,7 @@ unfinished run already covers, so a platform that is rate limited for an hour do
 four queued runs an hour behind it.
 """
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
@@ -20,7 +21,7 @@ from ownlay_pipelines.defs.sensors.run_scope import UNFINISHED_STATUSES, run_wor
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.orchestration.blocks import SyncBlock, block_requests, count_swept_in
 from ownlay_pipelines.orchestration.cadence import TICK_CRON
-from ownlay_pipelines.orchestration.plan import SyncRequest, plan_tick
+from ownlay_pipelines.orchestration.plan import PLATFORM_TAG, SyncRequest, plan_tick
 from ownlay_pipelines.settings import Mode, Settings
 
 EXECUTION_TIMEZONE = "UTC"
@@ -57,9 +58,16 @@ def _pending(
     requests: list[SyncRequest], unfinished: list[UnfinishedRun]
 ) -> tuple[list[SyncRequest], list[SyncRequest]]:
     """(requests to launch, requests an unfinished run already covers)."""
+    # Indexed by (platform, workspace): a block run covers up to ~100 workspaces, and a tick at
+    # 1,000 workspaces checks thousands of requests against every unfinished run otherwise.
+    by_sync: dict[tuple[str | None, str], list[UnfinishedRun]] = defaultdict(list)
+    for run in unfinished:
+        for workspace in run[2]:
+            by_sync[(run[0].get(PLATFORM_TAG), workspace)].append(run)
     launch, covered = [], []
     for request in requests:
-        if any(request.is_covered_by(*run) for run in unfinished):
+        candidates = by_sync.get((request.platform.value, request.workspace_id), ())
+        if any(request.is_covered_by(*run) for run in candidates):
             covered.append(request)
         else:
             launch.append(request)
