@@ -20,14 +20,7 @@ from datetime import date, datetime
 
 from ownlay_pipelines.connectors.streams import Partitioning
 from ownlay_pipelines.lake.tables import TableRef
-from ownlay_pipelines.orchestration.plan import (
-    FIRST_DAY_TAG,
-    LAST_DAY_TAG,
-    PLATFORM_TAG,
-    WINDOW_TAG,
-    SyncRequest,
-    Window,
-)
+from ownlay_pipelines.orchestration.plan import SyncRequest, Window, sync_run_key, sync_tags
 from ownlay_pipelines.schema.date_range import DateRange
 from ownlay_pipelines.schema.platforms import Platform
 
@@ -53,24 +46,16 @@ class SyncBlock:
 
     @property
     def tags(self) -> dict[str, str]:
-        tags = {
-            PLATFORM_TAG: self.platform.value,
-            WINDOW_TAG: self.window.value,
-            WORKSPACE_BLOCK_TAG: (
-                f"{self.workspace_ids[0]}..{self.workspace_ids[-1]} "
-                f"({len(self.workspace_ids)} workspaces)"
-            ),
+        span = f"{self.workspace_ids[0]}..{self.workspace_ids[-1]}"
+        return {
+            WORKSPACE_BLOCK_TAG: f"{span} ({len(self.workspace_ids)} workspaces)",
+            **sync_tags(self.platform, self.window, self.days),
         }
-        if self.days is not None:
-            tags[FIRST_DAY_TAG] = self.days.start.isoformat()
-            tags[LAST_DAY_TAG] = self.days.end.isoformat()
-        return tags
 
     def run_key(self, trigger: str, moment: datetime | date) -> str:
         """A key unique to this block's work from `trigger` at `moment`."""
-        what = str(self.days) if self.days is not None else self.partitioning.value
         span = f"{self.workspace_ids[0]}..{self.workspace_ids[-1]}"
-        return ":".join((trigger, moment.isoformat(), span, self.platform.value, what))
+        return sync_run_key(trigger, moment, span, self.platform, self.partitioning, self.days)
 
 
 GroupKey = tuple[Partitioning, Platform, Window, DateRange | None]

@@ -124,21 +124,26 @@ def test_workspaces_without_a_partition_yet_are_left_to_the_registry_sensor(defs
     assert {w for w, _ in _ad_runs(result)} == {"kumo-tea"}
 
 
+def _add_started_run(instance: dg.DagsterInstance, request: dg.RunRequest, run_id: str) -> None:
+    """Record `request` as a `daily_metrics` run that has started and not finished."""
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="daily_metrics",
+            run_id=run_id,
+            status=dg.DagsterRunStatus.STARTED,
+            tags=request.tags,
+            asset_selection=frozenset(request.asset_selection),
+        )
+    )
+
+
 def test_work_an_unfinished_run_covers_is_not_launched_again(defs):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("workspace", ["kumo-tea"])
         restatement = _ad_runs(_tick(defs, instance, "sync_daily_metrics", 6, 0))
         stuck = restatement[("kumo-tea", "meta_ads")]
         # A restatement run still waiting out a rate limit covers today and yesterday too.
-        instance.add_run(
-            dg.DagsterRun(
-                job_name="daily_metrics",
-                run_id="a1b2c3d4-0000-4000-8000-000000000001",
-                status=dg.DagsterRunStatus.STARTED,
-                tags=stuck.tags,
-                asset_selection=frozenset(stuck.asset_selection),
-            )
-        )
+        _add_started_run(instance, stuck, "a1b2c3d4-0000-4000-8000-000000000001")
         result = _tick(defs, instance, "sync_daily_metrics", 15, 15)
 
     assert ("kumo-tea", "meta_ads") not in _ad_runs(result)
@@ -222,15 +227,7 @@ def test_a_tick_over_the_budget_runs_blocks_and_skips_workspaces_an_unfinished_b
         assert all("ownlay/workspace" not in r.tags for r in meta)
 
         first_block = meta[0]
-        instance.add_run(
-            dg.DagsterRun(
-                job_name="daily_metrics",
-                run_id="a1b2c3d4-0000-4000-8000-000000000002",
-                status=dg.DagsterRunStatus.STARTED,
-                tags=first_block.tags,
-                asset_selection=frozenset(first_block.asset_selection),
-            )
-        )
+        _add_started_run(instance, first_block, "a1b2c3d4-0000-4000-8000-000000000002")
         again = tick(instance)
     start = first_block.tags["dagster/asset_partition_range_start"].split("|")[1]
     end = first_block.tags["dagster/asset_partition_range_end"].split("|")[1]
