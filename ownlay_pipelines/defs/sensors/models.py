@@ -19,7 +19,9 @@ Each tick: new input materializations → pending (workspace, first day, last da
 the cursor → for each workspace with no unfinished reporting-data sync or model run, one run of
 `models` over the range with the changed models and everything downstream of them. A change
 written by a run that also computed a reading model does not count for it, so a model run never
-triggers itself.
+triggers itself. A workspace is held back (named in the skip message, kept in the cursor's
+`held`) while the latest run that changed one of its inputs failed a blocking check on it: the
+check stops the models of its own run, and this keeps them stopped until a sync passes.
 """
 
 import json
