@@ -173,13 +173,16 @@ def daemon(database: str, root: Path, days: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument(
+        "--db-prefix", default=SCRATCH, help="prefix of the two scratch databases (yours only)"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="ownlay_backfill_"))
     write_meta_google_registry(root / "workspaces.yaml")
     user = postgres_user()
     with (
-        scratch_database(user, SCRATCH) as anchor_db,
-        scratch_database(user, SCRATCH) as daemon_db,
+        scratch_database(user, args.db_prefix) as anchor_db,
+        scratch_database(user, args.db_prefix) as daemon_db,
     ):
         anchor = in_process(anchor_db, root, args.days)
         print(f"in one process: {anchor:.1f} s", flush=True)

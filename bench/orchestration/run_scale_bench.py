@@ -291,6 +291,9 @@ def bench_size(size: int, days: int, settle: float, with_services: bool) -> tupl
         moments = {
             "06:00 restatement": datetime.combine(today, datetime.min.time(), UTC).replace(hour=6),
             "15:00 intraday": datetime.combine(today, datetime.min.time(), UTC).replace(hour=15),
+            "15:15 intraday": datetime.combine(today, datetime.min.time(), UTC).replace(
+                hour=15, minute=15
+            ),
         }
         for label, when in moments.items():
             for name in ("sync_daily_metrics", "sync_entity_snapshots"):

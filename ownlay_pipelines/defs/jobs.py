@@ -14,6 +14,7 @@ from ownlay_pipelines.defs.assets.model_assets import WAREHOUSE_KEY
 from ownlay_pipelines.defs.checks.freshness import FRESHNESS_CHECKS
 from ownlay_pipelines.defs.partitions import multi_key
 from ownlay_pipelines.models.campaign_metrics import UNIFIED_CAMPAIGN_METRICS
+from ownlay_pipelines.orchestration.blocks import SyncBlock
 from ownlay_pipelines.orchestration.plan import SyncRequest
 
 
@@ -89,4 +90,25 @@ def sync_run_request(request: SyncRequest, run_key: str) -> dg.RunRequest:
         job_name=SYNC_JOBS[request.partitioning].name,
         asset_selection=[dg.AssetKey(list(ref.parts)) for ref in request.tables],
         tags=tags,
+    )
+
+
+def block_run_request(block: SyncBlock, run_key: str) -> dg.RunRequest:
+    """The run that does `block`: its streams for every workspace of its span, one range.
+
+    A range over `date × workspace` is the product of the two dimensions' ranges, so the range
+    from (first day, first workspace) to (last day, last workspace) is exactly the block's days
+    for each workspace of its span.
+    """
+    first_workspace, last_workspace = block.workspace_ids[0], block.workspace_ids[-1]
+    if block.days is None:
+        first, last = first_workspace, last_workspace
+    else:
+        first = multi_key(block.days.start, first_workspace)
+        last = multi_key(block.days.end, last_workspace)
+    return dg.RunRequest(
+        run_key=run_key,
+        job_name=SYNC_JOBS[block.partitioning].name,
+        asset_selection=[dg.AssetKey(list(ref.parts)) for ref in block.tables],
+        tags={**block.tags, PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last},
     )

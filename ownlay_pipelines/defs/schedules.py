@@ -6,29 +6,26 @@ unfinished run already covers, so a platform that is rate limited for an hour do
 four queued runs an hour behind it.
 """
 
-from datetime import UTC, date
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
 from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.streams import Partitioning
-from ownlay_pipelines.defs.jobs import SYNC_JOBS, sync_run_request
+from ownlay_pipelines.defs.jobs import SYNC_JOBS, block_run_request, sync_run_request
 from ownlay_pipelines.defs.partitions import PARTITIONS_START_DATE, WORKSPACE_DIMENSION
 from ownlay_pipelines.defs.resources import RegistryResource
+from ownlay_pipelines.defs.sensors.run_scope import UNFINISHED_STATUSES, run_workspaces
 from ownlay_pipelines.lake.tables import TableRef
+from ownlay_pipelines.orchestration.blocks import SyncBlock, block_requests, count_swept_in
 from ownlay_pipelines.orchestration.cadence import TICK_CRON
-from ownlay_pipelines.orchestration.plan import SyncRequest, plan_tick
+from ownlay_pipelines.orchestration.plan import PLATFORM_TAG, SyncRequest, plan_tick
 from ownlay_pipelines.settings import Mode, Settings
 
 EXECUTION_TIMEZONE = "UTC"
 """Partitions are UTC report dates, so ticks are read in UTC too."""
-
-UNFINISHED_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 def default_schedule_status(settings: Settings) -> dg.DefaultScheduleStatus:
@@ -39,27 +36,48 @@ def default_schedule_status(settings: Settings) -> dg.DefaultScheduleStatus:
     return dg.DefaultScheduleStatus.STOPPED
 
 
+UnfinishedRun = tuple[dict[str, str], set[TableRef], list[str]]
+"""(tags, tables, workspaces) of a run not finished yet."""
+
+
 def _unfinished_runs(
-    instance: dg.DagsterInstance, job_name: str
-) -> list[tuple[dict[str, str], set[TableRef]]]:
+    instance: dg.DagsterInstance, job_name: str, workspace_order: Sequence[str]
+) -> list[UnfinishedRun]:
     runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=UNFINISHED_STATUSES))
     return [
-        (dict(run.tags), {TableRef(tuple(key.path)) for key in run.asset_selection or ()})
+        (
+            dict(run.tags),
+            {TableRef(tuple(key.path)) for key in run.asset_selection or ()},
+            run_workspaces(run, instance, workspace_order),
+        )
         for run in runs
     ]
 
 
 def _pending(
-    requests: list[SyncRequest], unfinished: list[tuple[dict[str, str], set[TableRef]]]
+    requests: list[SyncRequest], unfinished: list[UnfinishedRun]
 ) -> tuple[list[SyncRequest], list[SyncRequest]]:
     """(requests to launch, requests an unfinished run already covers)."""
+    # Indexed by (platform, workspace): a block run covers up to ~100 workspaces, and a tick at
+    # 1,000 workspaces checks thousands of requests against every unfinished run otherwise.
+    by_sync: dict[tuple[str | None, str], list[UnfinishedRun]] = defaultdict(list)
+    for run in unfinished:
+        for workspace in run[2]:
+            by_sync[(run[0].get(PLATFORM_TAG), workspace)].append(run)
     launch, covered = [], []
     for request in requests:
-        if any(request.is_covered_by(tags, tables) for tags, tables in unfinished):
+        candidates = by_sync.get((request.platform.value, request.workspace_id), ())
+        if any(request.is_covered_by(*run) for run in candidates):
             covered.append(request)
         else:
             launch.append(request)
     return launch, covered
+
+
+def _run_request(run: SyncRequest | SyncBlock, trigger: str, tick: datetime) -> dg.RunRequest:
+    if isinstance(run, SyncBlock):
+        return block_run_request(run, run.run_key(trigger, tick))
+    return sync_run_request(run, run.run_key(trigger, tick))
 
 
 def build_sync_schedule(
@@ -79,8 +97,9 @@ def build_sync_schedule(
         description=(
             f"Every 15 minutes (UTC): runs of `{job.name}` for each workspace's streams that are "
             "due by seed 000's entity frequency and the workspace's tier, one run per workspace "
-            "and platform. Dated streams refresh today and yesterday; the 06:00 tick re-pulls "
-            "each platform's restatement lookback instead."
+            "and platform, or blocks of consecutive workspaces per platform when more than 100 "
+            "are due. Dated streams refresh today and yesterday; the 06:00 tick re-pulls each "
+            "platform's restatement lookback instead."
         ),
     )
     def sync_schedule(
@@ -89,16 +108,18 @@ def build_sync_schedule(
         if context.scheduled_execution_time is None:
             raise ValueError(f"{name} plans by tick time; evaluate it with a scheduled time")
         tick = context.scheduled_execution_time.astimezone(UTC)
-        partitioned = set(context.instance.get_dynamic_partitions(WORKSPACE_DIMENSION))
+        order = context.instance.get_dynamic_partitions(WORKSPACE_DIMENSION)
+        partitioned = set(order)
         workspaces = [w for w in registry.load().workspaces if w.id in partitioned]
         requests = plan_tick(
             workspaces, streams, tick, earliest_day=date.fromisoformat(PARTITIONS_START_DATE)
         )
-        launch, covered = _pending(requests, _unfinished_runs(context.instance, job.name))
-        for request in covered:
+        launch, covered = _pending(requests, _unfinished_runs(context.instance, job.name, order))
+        if covered:
             context.log.info(
-                f"{request.workspace_id} {request.platform}: an unfinished run already covers "
-                f"{', '.join(str(t) for t in request.tables)}; not launching another"
+                f"{len(covered)} sync(s) already covered by unfinished runs, not launched again: "
+                + ", ".join(f"{r.workspace_id} {r.platform}" for r in covered[:20])
+                + (" …" if len(covered) > 20 else "")
             )
         if not launch:
             return dg.SkipReason(
@@ -109,7 +130,20 @@ def build_sync_schedule(
                     else ""
                 )
             )
-        return [sync_run_request(request, request.run_key(name, tick)) for request in launch]
+        runs = block_requests(launch, order)
+        swept = count_swept_in(runs)
+        if len(runs) < len(launch):
+            context.log.info(
+                f"{len(launch)} workspace × platform syncs due, launched as {len(runs)} runs "
+                "(blocks of consecutive workspaces per platform)"
+                + (
+                    "; synced with their block although not due: "
+                    + ", ".join(f"{n} for {p}" for p, n in sorted(swept.items()))
+                    if swept
+                    else ""
+                )
+            )
+        return [_run_request(run, name, tick) for run in runs]
 
     return sync_schedule
 

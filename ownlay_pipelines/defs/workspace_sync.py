@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from ownlay_pipelines.connectors.catalog import all_streams
-from ownlay_pipelines.defs.assets.connector_assets import MAX_PARTITIONS_PER_RUN
 from ownlay_pipelines.defs.jobs import SYNC_JOBS, sync_run_request
 from ownlay_pipelines.defs.partitions import (
     HISTORY_START,
@@ -26,14 +25,18 @@ from ownlay_pipelines.defs.partitions import (
     workspace_partitions,
 )
 from ownlay_pipelines.defs.resources import RegistryResource
-from ownlay_pipelines.defs.schedules import UNFINISHED_STATUSES
+from ownlay_pipelines.defs.sensors.run_scope import UNFINISHED_STATUSES
 from ownlay_pipelines.orchestration.admission import (
     MAX_RUNS_PER_TICK,
     Admission,
     BacklogEntry,
     admit,
 )
-from ownlay_pipelines.orchestration.history import backfill_window_start, initial_backfill_days
+from ownlay_pipelines.orchestration.history import (
+    INITIAL_BACKFILL_DAYS_PER_RUN,
+    backfill_window_start,
+    initial_backfill_days,
+)
 from ownlay_pipelines.orchestration.plan import (
     PLATFORM_TAG,
     WINDOW_TAG,
@@ -139,7 +142,7 @@ def plan_workspace_backfill(
         [spec for _, spec in all_streams()],
         today=today,
         days=(today - first).days + 1,
-        max_days_per_run=MAX_PARTITIONS_PER_RUN,
+        max_days_per_run=INITIAL_BACKFILL_DAYS_PER_RUN,
         earliest_day=first,
     )
 

@@ -15,6 +15,13 @@ HISTORY_START_ENV = "OWNLAY_HISTORY_START"
 INITIAL_BACKFILL_DAYS_ENV = "OWNLAY_INITIAL_BACKFILL_DAYS"
 DEFAULT_INITIAL_BACKFILL_DAYS = 90
 MAX_INITIAL_BACKFILL_DAYS = 3 * 365
+INITIAL_BACKFILL_DAYS_PER_RUN = DEFAULT_INITIAL_BACKFILL_DAYS + 6
+"""A default initial backfill (90 days from their Monday: at most 96) is one run per platform.
+
+Each run is a fresh process (2 s quiet, 7–13 s on a loaded host, bench/README.md) and the
+per-account tag limit runs a platform's runs one after the other, so 31-day chunks cost three
+more process starts per platform for retry granularity a 96-day sandbox/API pull does not need;
+longer histories (`OWNLAY_INITIAL_BACKFILL_DAYS`) still come in chunks of this size."""
 EARLIEST_HISTORY_START = date(2015, 1, 1)
 """No ad platform reports further back than this; an older pin is a typo."""
 

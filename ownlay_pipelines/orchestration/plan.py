@@ -10,7 +10,7 @@ days the platforms restate are replaced once a day and never duplicated.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -61,27 +61,31 @@ class SyncRequest:
     @property
     def tags(self) -> dict[str, str]:
         """Run tags that say what the run syncs (concurrency limits and alerts key on them)."""
-        tags = {
+        return {
             WORKSPACE_TAG: self.workspace_id,
-            PLATFORM_TAG: self.platform.value,
             WORKSPACE_PLATFORM_TAG: f"{self.workspace_id}.{self.platform.value}",
-            WINDOW_TAG: self.window.value,
+            **sync_tags(self.platform, self.window, self.days),
         }
-        if self.days is not None:
-            tags[FIRST_DAY_TAG] = self.days.start.isoformat()
-            tags[LAST_DAY_TAG] = self.days.end.isoformat()
-        return tags
 
     def run_key(self, trigger: str, moment: datetime | date) -> str:
         """A key unique to this work from `trigger` at `moment`, so it is launched at most once."""
-        what = str(self.days) if self.days is not None else self.partitioning.value
-        return ":".join((trigger, moment.isoformat(), self.workspace_id, self.platform.value, what))
+        return sync_run_key(
+            trigger, moment, self.workspace_id, self.platform, self.partitioning, self.days
+        )
 
-    def is_covered_by(self, tags: Mapping[str, str], tables: Iterable[TableRef]) -> bool:
-        """Whether a run with `tags` and `tables` already does all of this request's work."""
-        same_sync = (tags.get(WORKSPACE_TAG), tags.get(PLATFORM_TAG)) == (
-            self.workspace_id,
-            self.platform.value,
+    def is_covered_by(
+        self,
+        tags: Mapping[str, str],
+        tables: Iterable[TableRef],
+        workspaces: Collection[str] = (),
+    ) -> bool:
+        """Whether a run with `tags` and `tables` already does all of this request's work.
+
+        `workspaces` are the run's workspaces when its tags name none (a block run's range).
+        """
+        run_workspaces = [tags[WORKSPACE_TAG]] if WORKSPACE_TAG in tags else workspaces
+        same_sync = (
+            self.workspace_id in run_workspaces and tags.get(PLATFORM_TAG) == self.platform.value
         )
         if not same_sync or not set(self.tables) <= set(tables):
             return False
@@ -92,6 +96,28 @@ class SyncRequest:
             return False
         covered = DateRange(date.fromisoformat(first), date.fromisoformat(last))
         return covered.start <= self.days.start and self.days.end <= covered.end
+
+
+def sync_tags(platform: Platform, window: Window, days: DateRange | None) -> dict[str, str]:
+    """The tags every sync run carries: its platform, why it runs and its days (if dated)."""
+    tags = {PLATFORM_TAG: platform.value, WINDOW_TAG: window.value}
+    if days is not None:
+        tags[FIRST_DAY_TAG] = days.start.isoformat()
+        tags[LAST_DAY_TAG] = days.end.isoformat()
+    return tags
+
+
+def sync_run_key(
+    trigger: str,
+    moment: datetime | date,
+    workspaces: str,
+    platform: Platform,
+    partitioning: Partitioning,
+    days: DateRange | None,
+) -> str:
+    """`<trigger>:<moment>:<workspaces>:<platform>:<days or partitioning>`."""
+    what = str(days) if days is not None else partitioning.value
+    return ":".join((trigger, moment.isoformat(), workspaces, platform.value, what))
 
 
 def plan_tick(
@@ -169,8 +195,8 @@ def plan_initial_backfill(
     """The runs that give a new workspace its entities and its last `days` days of history.
 
     Every stream its tier polls is included; dated streams come in chunks of at most
-    `max_days_per_run` days, the connector assets' backfill policy, so a failed chunk is retried
-    alone and no run holds a platform's API for long.
+    `max_days_per_run` days, so a long history is retried chunk by chunk and no run holds a
+    platform's API for very long.
     """
     if days < 1:
         raise ValueError(f"an initial backfill needs at least one day, not {days}")

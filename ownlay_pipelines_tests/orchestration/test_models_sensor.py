@@ -8,10 +8,12 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from ownlay_pipelines.connectors import sync as sync_module
 from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.defs.jobs import sync_run_request
 from ownlay_pipelines.defs.sensors import models as models_sensor_module
 from ownlay_pipelines.defs.workspace_sync import sync_workspace_partitions
+from ownlay_pipelines.lake.tables import TableRef, partition_dir
 from ownlay_pipelines.orchestration.model_plan import (
     Change,
     ModelGraph,
@@ -31,8 +33,8 @@ REGISTRY = load_registry(DEFAULT_REGISTRY_FILE)
 UNIFIED = "unified/campaign_metrics_daily"
 ROAS = "marts/roas_daily"
 DASHBOARD = "marts/dashboard_metrics"
-CHANNEL_CLAIMS = "marts/channel_claims_daily"
 ATTRIBUTION = "marts/attribution"
+CLAIMS = "marts/channel_claims_daily"
 
 
 @pytest.fixture
@@ -87,7 +89,7 @@ def test_a_metrics_sync_recomputes_the_unified_table_and_its_marts_for_its_days_
         (run_request,), cursor = _tick(defs, instance, None)
         # Attribution does not read ad metrics; the dashboard's periods end on or after the days.
         assert _summary(run_request) == (
-            {UNIFIED, ROAS, DASHBOARD, CHANNEL_CLAIMS},
+            {UNIFIED, ROAS, DASHBOARD, CLAIMS},
             "2026-11-19|acme-outdoor",
             "2026-11-20|acme-outdoor",
         )
@@ -117,7 +119,7 @@ def test_an_orders_sync_recomputes_attribution_and_what_reads_it(defs):
         _sync(defs, instance, request)
         (run_request,), _ = _tick(defs, instance, None)
     models, first, last = _summary(run_request)
-    assert models == {ATTRIBUTION, ROAS, DASHBOARD, CHANNEL_CLAIMS}
+    assert models == {ATTRIBUTION, ROAS, DASHBOARD, CLAIMS}
     assert (first, last) == ("2026-11-19|acme-outdoor", "2026-11-20|acme-outdoor")
 
 
@@ -223,3 +225,93 @@ def test_a_tick_requests_at_most_its_budget_and_keeps_the_rest_pending():
     assert len(kept) == 150
     # Oldest changed day first: all 83 workspaces changed on the 8th, then 17 of the 9th.
     assert [run.first.day for run in runs] == [8] * 83 + [9] * 17
+
+
+def test_a_failed_blocking_check_holds_back_the_workspaces_models_until_fixed(
+    defs, monkeypatch: pytest.MonkeyPatch
+):
+    request = _request("meta_ads", "insights")
+    run_request = sync_run_request(request, "test")
+    job = defs.resolve_job_def(run_request.job_name)
+    keep_duplicates = sync_module._deduplicate
+
+    def duplicate_first_row(rows, primary_key):
+        kept, dropped = keep_duplicates(rows, primary_key)
+        return kept + kept[:1], dropped
+
+    with dg.instance_for_test() as instance:
+        sync_workspace_partitions(instance, REGISTRY)
+        monkeypatch.setattr(sync_module, "_deduplicate", duplicate_first_row)
+        bad = job.execute_in_process(
+            instance=instance,
+            asset_selection=run_request.asset_selection,
+            tags=run_request.tags,
+            raise_on_error=False,
+        )
+        assert not bad.success
+        failed = [
+            e.asset_check_evaluation_data
+            for e in bad.all_events
+            if e.event_type is dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            and not e.asset_check_evaluation_data.passed
+        ]
+        assert {(f.check_name, f.blocking) for f in failed} == {("duplicate_keys", True)}
+
+        sensor = defs.resolve_sensor_def("models_follow_upstream")
+        context = dg.build_sensor_context(instance=instance, cursor=None, definitions=defs)
+        held = sensor.evaluate_tick(context)
+        assert held.run_requests == []
+        assert "held back by a failed blocking check" in held.skip_message
+        assert "acme-outdoor (raw/meta_ads/insights duplicate_keys)" in held.skip_message
+
+        monkeypatch.setattr(sync_module, "_deduplicate", keep_duplicates)
+        _sync(defs, instance, request)
+        (released,), cursor = _tick(defs, instance, held.cursor)
+        assert _summary(released) == (
+            {UNIFIED, ROAS, DASHBOARD, CLAIMS},
+            "2026-11-19|acme-outdoor",
+            "2026-11-20|acme-outdoor",
+        )
+        assert "held" not in json.loads(cursor)
+
+
+def test_each_model_partition_of_a_multi_day_run_reports_its_own_row_count(defs, tmp_path):
+    days = DateRange(date(2026, 11, 14), date(2026, 11, 20))
+    streams = {str(s.ref): s for _, s in all_streams()}
+    with dg.instance_for_test() as instance:
+        sync_workspace_partitions(instance, REGISTRY)
+        for name in ("raw/meta_ads/insights", "raw/shopify/orders"):
+            spec = streams[name]
+            _sync(
+                defs,
+                instance,
+                SyncRequest(
+                    WORKSPACE, spec.platform, spec.partitioning, (spec.ref,), Window.INTRADAY, days
+                ),
+            )
+        (run_request,), _ = _tick(defs, instance, None)
+        result = defs.resolve_job_def("models").execute_in_process(
+            instance=instance, asset_selection=run_request.asset_selection, tags=run_request.tags
+        )
+        assert result.success
+        lake = tmp_path / "data" / "lake"
+        for model in (UNIFIED, ATTRIBUTION, ROAS, DASHBOARD, CLAIMS):
+            records = instance.fetch_materializations(
+                dg.AssetKey.from_user_string(model), limit=200
+            ).records
+            counts = {
+                r.partition_key: r.asset_materialization.metadata["dagster/row_count"].value
+                for r in records
+            }
+            (run_total,) = {
+                r.asset_materialization.metadata["run_row_count"].value for r in records
+            }
+            assert {key.split("|")[0] for key in counts} >= {d.isoformat() for d in days}
+            ref = TableRef(tuple(model.split("/")))
+            for key, count in counts.items():
+                day, workspace = key.split("|")
+                folder = partition_dir(lake, ref, workspace, date.fromisoformat(day))
+                in_lake = sum(pq.read_metadata(f).num_rows for f in folder.glob("*.parquet"))
+                assert count == in_lake, (model, key)
+            # One models run wrote every partition: the days split its total, none shows it all.
+            assert sum(counts.values()) == run_total > max(counts.values()) > 0, model

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import dagster as dg
 import pytest
+import yaml
 
 from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.definitions import build_definitions
@@ -123,21 +124,26 @@ def test_workspaces_without_a_partition_yet_are_left_to_the_registry_sensor(defs
     assert {w for w, _ in _ad_runs(result)} == {"kumo-tea"}
 
 
+def _add_started_run(instance: dg.DagsterInstance, request: dg.RunRequest, run_id: str) -> None:
+    """Record `request` as a `daily_metrics` run that has started and not finished."""
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="daily_metrics",
+            run_id=run_id,
+            status=dg.DagsterRunStatus.STARTED,
+            tags=request.tags,
+            asset_selection=frozenset(request.asset_selection),
+        )
+    )
+
+
 def test_work_an_unfinished_run_covers_is_not_launched_again(defs):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("workspace", ["kumo-tea"])
         restatement = _ad_runs(_tick(defs, instance, "sync_daily_metrics", 6, 0))
         stuck = restatement[("kumo-tea", "meta_ads")]
         # A restatement run still waiting out a rate limit covers today and yesterday too.
-        instance.add_run(
-            dg.DagsterRun(
-                job_name="daily_metrics",
-                run_id="a1b2c3d4-0000-4000-8000-000000000001",
-                status=dg.DagsterRunStatus.STARTED,
-                tags=stuck.tags,
-                asset_selection=frozenset(stuck.asset_selection),
-            )
-        )
+        _add_started_run(instance, stuck, "a1b2c3d4-0000-4000-8000-000000000001")
         result = _tick(defs, instance, "sync_daily_metrics", 15, 15)
 
     assert ("kumo-tea", "meta_ads") not in _ad_runs(result)
@@ -165,3 +171,76 @@ def test_schedules_tick_every_15_minutes_in_utc_and_start_only_in_live_mode(tmp_
     assert {s.default_status for s in build_sync_schedules(live)} == {
         dg.DefaultScheduleStatus.RUNNING
     }
+
+
+def test_a_tick_over_the_budget_runs_blocks_and_skips_workspaces_an_unfinished_block_covers(
+    tmp_path: Path,
+):
+    templates = yaml.safe_load(DEFAULT_REGISTRY_FILE.read_text())["workspaces"]
+    copies = [
+        {
+            **template,
+            "id": f"{template['id']}-{n:03d}",
+            "connections": [
+                {**c, "account_id": f"{c['account_id']}{n:03d}"} for c in template["connections"]
+            ],
+        }
+        for n in range(60)
+        for template in templates
+    ]
+    registry_file = tmp_path / "workspaces.yaml"
+    registry_file.write_text(yaml.safe_dump({"workspaces": copies}, sort_keys=False))
+    order = [w["id"] for w in copies]
+    settings = Settings(data_dir=tmp_path / "data", registry_file=registry_file)
+    defs = build_definitions(settings)
+
+    def tick(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
+        with dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=datetime(2026, 11, 20, 15, 15, tzinfo=UTC),
+            resources={"registry": RegistryResource(registry_file=str(registry_file))},
+            repository_def=defs.get_repository_def(),
+        ) as context:
+            return list(
+                defs.resolve_schedule_def("sync_daily_metrics").evaluate_tick(context).run_requests
+                or []
+            )
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("workspace", order)
+        runs = tick(instance)
+        assert len(runs) <= 100
+        meta = [r for r in runs if r.tags["ownlay/platform"] == "meta_ads"]
+        spans = [
+            (
+                r.tags["dagster/asset_partition_range_start"].split("|")[1],
+                r.tags["dagster/asset_partition_range_end"].split("|")[1],
+            )
+            for r in meta
+        ]
+        covered = [
+            w for first, last in spans for w in order[order.index(first) : order.index(last) + 1]
+        ]
+        # Every Growth and Enterprise workspace is due on Meta at 15:15, in exactly one run.
+        due = [w["id"] for w in copies if w["tier"] in ("growth", "enterprise")]
+        assert set(due) <= set(covered) and len(covered) == len(set(covered))
+        assert all("ownlay/workspace" not in r.tags for r in meta)
+
+        first_block = meta[0]
+        _add_started_run(instance, first_block, "a1b2c3d4-0000-4000-8000-000000000002")
+        again = tick(instance)
+    start = first_block.tags["dagster/asset_partition_range_start"].split("|")[1]
+    end = first_block.tags["dagster/asset_partition_range_end"].split("|")[1]
+    in_block = set(order[order.index(start) : order.index(end) + 1])
+    meta_again = [r for r in again if r.tags["ownlay/platform"] == "meta_ads"]
+    synced_again = {
+        w
+        for r in meta_again
+        for w in order[
+            order.index(r.tags["dagster/asset_partition_range_start"].split("|")[1]) : order.index(
+                r.tags["dagster/asset_partition_range_end"].split("|")[1]
+            )
+            + 1
+        ]
+    }
+    assert meta_again and not synced_again & in_block, "the unfinished block's work relaunched"

@@ -5,6 +5,7 @@ import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
 from ownlay_pipelines.connectors.ga4 import TRAFFIC
+from ownlay_pipelines.defs.partition_rows import report_partition_rows
 from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspace
 from ownlay_pipelines.defs.resources import LakeResource
 from ownlay_pipelines.models.attribution import ATTRIBUTION
@@ -53,4 +54,5 @@ def channel_claims_daily(
                 )
             )
     combined = pa.concat_tables(tables) if tables else CHANNEL_CLAIMS_SCHEMA.empty_table()
-    return dg.MaterializeResult(metadata={"dagster/row_count": combined.num_rows})
+    report_partition_rows(context, combined)
+    return dg.MaterializeResult(metadata={"run_row_count": combined.num_rows})

@@ -16,6 +16,7 @@ from ownlay_pipelines.connectors.shopify import STREAMS as SHOPIFY_STREAMS
 from ownlay_pipelines.connectors.streams import Partitioning
 from ownlay_pipelines.defs.assets.channel_claims_assets import channel_claims_daily
 from ownlay_pipelines.defs.column_schema import table_schema
+from ownlay_pipelines.defs.partition_rows import report_partition_rows
 from ownlay_pipelines.defs.partitions import (
     DATE_DIMENSION,
     WORKSPACE_DIMENSION,
@@ -155,9 +156,10 @@ def attribution(
     combined = pa.concat_tables(tables) if tables else ATTRIBUTION_SCHEMA.empty_table()
     last_click = combined.filter(pc.equal(combined["model"], "last_click"))
     unattributed = last_click.filter(pc.equal(last_click["channel"], "unattributed"))
+    report_partition_rows(context, combined)
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": combined.num_rows,
+            "run_row_count": combined.num_rows,
             "orders": last_click.num_rows,
             "unattributed_orders_last_click": unattributed.num_rows,
             "window_days": settings.window_days,
@@ -213,9 +215,8 @@ def roas_daily(
                 )
             )
     combined = pa.concat_tables(tables) if tables else ROAS_SCHEMA.empty_table()
-    return dg.MaterializeResult(
-        metadata={"dagster/row_count": combined.num_rows, **_preview(combined)}
-    )
+    report_partition_rows(context, combined)
+    return dg.MaterializeResult(metadata={"run_row_count": combined.num_rows, **_preview(combined)})
 
 
 @dg.asset(
@@ -258,9 +259,8 @@ def dashboard_metrics(
                     )
                 )
     combined = pa.concat_tables(tables) if tables else DASHBOARD_SCHEMA.empty_table()
-    return dg.MaterializeResult(
-        metadata={"dagster/row_count": combined.num_rows, **_preview(combined)}
-    )
+    report_partition_rows(context, combined)
+    return dg.MaterializeResult(metadata={"run_row_count": combined.num_rows, **_preview(combined)})
 
 
 MART_ASSETS: list[dg.AssetsDefinition] = [

@@ -7,7 +7,8 @@ from dagster_duckdb import DuckDBResource
 from ownlay_pipelines.connectors.catalog import all_streams
 from ownlay_pipelines.connectors.streams import Partitioning
 from ownlay_pipelines.defs.column_schema import table_schema
-from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspace, multi_key
+from ownlay_pipelines.defs.partition_rows import report_partition_rows
+from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspace
 from ownlay_pipelines.defs.resources import LakeResource
 from ownlay_pipelines.lake.catalog_descriptions import catalog_descriptions
 from ownlay_pipelines.lake.warehouse import build_warehouse, discover_tables
@@ -82,16 +83,7 @@ def campaign_metrics_daily(
             )
             tables.append(table)
     combined = pa.concat_tables(tables) if tables else UNIFIED_SCHEMA.empty_table()
-    counts = combined.group_by(["workspace_id", "report_date"]).aggregate([([], "count_all")])
-    rows = {
-        (row["workspace_id"], row["report_date"]): row["count_all"] for row in counts.to_pylist()
-    }
-    for workspace_id, days in targets.items():
-        for day in days:
-            context.add_asset_metadata(
-                {"dagster/row_count": rows.get((workspace_id, day), 0)},
-                partition_key=multi_key(day, workspace_id),
-            )
+    report_partition_rows(context, combined)
     spend = combined.group_by("currency").aggregate([("spend", "sum")]).to_pylist()
     metadata: dict[str, object] = {
         "run_row_count": combined.num_rows,

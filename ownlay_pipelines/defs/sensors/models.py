@@ -19,7 +19,9 @@ Each tick: new input materializations → pending (workspace, first day, last da
 the cursor → for each workspace with no unfinished reporting-data sync or model run, one run of
 `models` over the range with the changed models and everything downstream of them. A change
 written by a run that also computed a reading model does not count for it, so a model run never
-triggers itself.
+triggers itself. A workspace is held back (named in the skip message, kept in the cursor's
+`held`) while the latest run that changed one of its inputs failed a blocking check on it: the
+check stops the models of its own run, and this keeps them stopped until a sync passes.
 """
 
 import json
@@ -143,13 +145,13 @@ def _record_changes(
         yield Change(source, item["workspace_id"], date.fromisoformat(item["day"]), done)
 
 
-def _computed_by_run(
+def _runs_read(
     context: dg.SensorEvaluationContext, run_ids: set[str]
-) -> dict[str, frozenset[str]]:
-    """Run id → the asset keys that run computed (its selection, or its job's assets)."""
+) -> tuple[dict[str, frozenset[str]], set[str]]:
+    """(run id → the asset keys that run computed, the ids of those runs that failed)."""
     if not run_ids:
-        return {}
-    computed = {}
+        return {}, set()
+    computed, failed = {}, set()
     for run in context.instance.get_runs(filters=dg.RunsFilter(run_ids=sorted(run_ids))):
         keys = run.asset_selection
         if keys is None and context.repository_def is not None:
@@ -159,28 +161,100 @@ def _computed_by_run(
             except dg.DagsterInvariantViolationError:
                 keys = frozenset()
         computed[run.run_id] = frozenset(key.to_user_string() for key in keys or ())
-    return computed
+        if run.status is dg.DagsterRunStatus.FAILURE:
+            failed.add(run.run_id)
+    return computed, failed
 
 
-def read_cursor(text: str | None) -> tuple[dict[str, int], dict[str, Pending]]:
-    """(last storage id read per input, pending work per workspace)."""
+FailedChecks = dict[tuple[str, str | None], set[str]]
+"""(input asset, workspace or None for every workspace of the run) → failed blocking checks."""
+
+
+def _failed_blocking_checks(
+    instance: dg.DagsterInstance, run_ids: set[str]
+) -> dict[str, FailedChecks]:
+    """Run id → the blocking checks that failed in it, by input asset and workspace.
+
+    Only failed runs are read: a failing blocking check fails its run (it stops the steps
+    downstream in the same run), so a successful run has none.
+    """
+    failed: dict[str, FailedChecks] = {}
+    for run_id in sorted(run_ids):
+        records = instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+        for record in records:
+            event = record.event_log_entry.dagster_event
+            if event is None:
+                continue
+            evaluation = event.asset_check_evaluation_data
+            if evaluation.passed or not evaluation.blocking:
+                continue
+            workspace = split_key(evaluation.partition)[1] if evaluation.partition else None
+            key = (evaluation.asset_key.to_user_string(), workspace)
+            failed.setdefault(run_id, {}).setdefault(key, set()).add(evaluation.check_name)
+    return failed
+
+
+def update_held(
+    held: dict[str, dict[str, list[str]]],
+    changes: Iterable[tuple[str, str, str]],
+    failed: dict[str, FailedChecks],
+) -> None:
+    """Fold (input, workspace, run id) changes, oldest first, into the held-back inputs.
+
+    A workspace's input is held while the latest run that changed it failed a blocking check on
+    it; the next change by a run whose checks passed releases it.
+    """
+    for source, workspace, run_id in changes:
+        checks = failed.get(run_id, {})
+        names = checks.get((source, workspace), set()) | checks.get((source, None), set())
+        if names:
+            held.setdefault(workspace, {})[source] = sorted(names)
+        elif source in held.get(workspace, {}):
+            del held[workspace][source]
+            if not held[workspace]:
+                del held[workspace]
+
+
+def _held_summary(held: dict[str, dict[str, list[str]]], workspaces: Iterable[str]) -> str:
+    """ "ws (raw/x check, check), …" for the first ten held-back workspaces."""
+    parts = []
+    for workspace in sorted(workspaces):
+        inputs = "; ".join(
+            f"{src} {', '.join(names)}" for src, names in sorted(held[workspace].items())
+        )
+        parts.append(f"{workspace} ({inputs})")
+    return ", ".join(parts[:10]) + (" …" if len(parts) > 10 else "")
+
+
+Cursor = tuple[dict[str, int], dict[str, Pending], dict[str, dict[str, list[str]]]]
+
+
+def read_cursor(text: str | None) -> Cursor:
+    """(last storage id read per input, pending work per workspace, held-back inputs)."""
     if not text:
-        return {}, {}
+        return {}, {}, {}
     document = json.loads(text)
     return (
         {k: int(v) for k, v in document["after"].items()},
         {ws: Pending.from_json(item) for ws, item in document["pending"].items()},
+        document.get("held", {}),
     )
 
 
-def write_cursor(after: dict[str, int], pending: dict[str, Pending]) -> str:
-    return json.dumps(
-        {
-            "after": dict(sorted(after.items())),
-            "pending": {ws: entry.to_json() for ws, entry in sorted(pending.items())},
-        },
-        separators=(",", ":"),
-    )
+def write_cursor(
+    after: dict[str, int],
+    pending: dict[str, Pending],
+    held: dict[str, dict[str, list[str]]] | None = None,
+) -> str:
+    document: dict[str, object] = {
+        "after": dict(sorted(after.items())),
+        "pending": {ws: entry.to_json() for ws, entry in sorted(pending.items())},
+    }
+    if held:
+        document["held"] = dict(sorted(held.items()))
+    return json.dumps(document, separators=(",", ":"))
 
 
 def model_run_request(run: ModelRun, trigger: str) -> dg.RunRequest:
@@ -223,7 +297,7 @@ def build_models_sensor(
     )
     def models_follow_upstream(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         instance = context.instance
-        after, pending = read_cursor(context.cursor)
+        after, pending, held = read_cursor(context.cursor)
         records_by_source = {}
         for source in graph.sources:
             result = instance.fetch_materializations(
@@ -237,8 +311,18 @@ def build_models_sensor(
             records_by_source[source] = result.records
             if result.records:
                 after[source] = result.records[-1].storage_id
-        computed = _computed_by_run(
+        computed, failed_runs = _runs_read(
             context, {r.run_id for records in records_by_source.values() for r in records}
+        )
+        update_held(
+            held,
+            (
+                (source, split_key(record.partition_key)[1], record.run_id)
+                for source, records in records_by_source.items()
+                for record in records
+                if record.partition_key
+            ),
+            _failed_blocking_checks(instance, failed_runs),
         )
         today = utc_now().astimezone(UTC).date()
         add_changes(
@@ -255,22 +339,31 @@ def build_models_sensor(
         )
         known = set(instance.get_dynamic_partitions(WORKSPACE_DIMENSION))
         pending = {ws: entry for ws, entry in pending.items() if ws in known}
+        held = {ws: inputs for ws, inputs in held.items() if ws in known}
         busy = busy_workspaces(instance, MODELS_JOB) if pending else set()
-        runs, kept = plan_model_runs(graph, pending, busy=busy, last_day=today)
+        blocked = set(pending) & set(held)
+        runs, kept = plan_model_runs(graph, pending, busy=busy | blocked, last_day=today)
         read = sum(len(records) for records in records_by_source.values())
         trigger = f"{SENSOR_NAME}:{max(after.values(), default=0)}"
-        cursor = write_cursor(after, kept)
-        waiting = len(set(kept) & busy)
+        cursor = write_cursor(after, kept, held)
+        waiting = len(set(kept) & busy - blocked)
+        held_back = (
+            f"{len(blocked)} held back by a failed blocking check on an input: "
+            + _held_summary(held, blocked)
+            if blocked
+            else ""
+        )
         if kept:
             context.log.info(
                 f"{len(kept)} workspace(s) pending: {waiting} wait for an unfinished sync or "
-                f"model run, {len(kept) - waiting} for the next tick (at most "
-                f"{MAX_RUNS_PER_TICK} runs a tick)"
+                f"model run, {len(kept) - waiting - len(blocked)} for the next tick (at most "
+                f"{MAX_RUNS_PER_TICK} runs a tick)" + (f"; {held_back}" if held_back else "")
             )
         if not runs:
             return dg.SensorResult(
                 skip_reason=f"{read} new input materialization(s); nothing to recompute now"
-                + (f" ({waiting} workspace(s) waiting for their syncs)" if waiting else ""),
+                + (f" ({waiting} workspace(s) waiting for their syncs)" if waiting else "")
+                + (f"; {held_back}" if held_back else ""),
                 cursor=cursor,
             )
         return dg.SensorResult(

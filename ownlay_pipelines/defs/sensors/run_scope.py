@@ -1,5 +1,7 @@
 """What a run covers: its workspaces, and which workspaces have reporting-data syncs unfinished."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from ownlay_pipelines.connectors.catalog import all_streams
@@ -10,12 +12,17 @@ from ownlay_pipelines.defs.jobs import (
     SYNC_JOBS,
 )
 from ownlay_pipelines.defs.partitions import WORKSPACE_DIMENSION
-from ownlay_pipelines.defs.schedules import UNFINISHED_STATUSES
 from ownlay_pipelines.orchestration.plan import WORKSPACE_TAG
 
 CONNECTOR_TABLES = {spec.ref.parts: spec for _, spec in all_streams()}
 """Connector asset key path → its stream; other assets are models, marts or jobs."""
 PARTITION_TAG = "dagster/partition"
+UNFINISHED_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 DATED_SYNC_JOB = SYNC_JOBS[Partitioning.DATE_AND_WORKSPACE].name
 DATED_RAW_ASSETS = frozenset(
@@ -25,8 +32,13 @@ DATED_RAW_ASSETS = frozenset(
 )
 
 
-def run_workspaces(run: dg.DagsterRun, instance: dg.DagsterInstance) -> list[str]:
-    """The workspaces a run covers, from its ownlay tag or its partition tags."""
+def run_workspaces(
+    run: dg.DagsterRun, instance: dg.DagsterInstance, known: Sequence[str] | None = None
+) -> list[str]:
+    """The workspaces a run covers, from its ownlay tag or its partition tags.
+
+    `known` is the workspace partitions in order, when the caller has already read them.
+    """
     if WORKSPACE_TAG in run.tags:
         return [run.tags[WORKSPACE_TAG]]
     keys = [run.tags.get(PARTITION_TAG)] if PARTITION_TAG in run.tags else []
@@ -35,11 +47,12 @@ def run_workspaces(run: dg.DagsterRun, instance: dg.DagsterInstance) -> list[str
     ends = [key.rsplit("|", 1)[-1] for key in keys if key]
     if not ends:
         return []
-    known = instance.get_dynamic_partitions(WORKSPACE_DIMENSION)
+    if known is None:
+        known = instance.get_dynamic_partitions(WORKSPACE_DIMENSION)
     if len(set(ends)) == 1 or not set(ends) <= set(known):
         return sorted(set(ends))
     first, last = sorted(known.index(end) for end in ends)
-    return known[first : last + 1]
+    return list(known[first : last + 1])
 
 
 def busy_workspaces(instance: dg.DagsterInstance, model_job: str) -> set[str]:
