@@ -35,6 +35,8 @@ ROAS = "marts/roas_daily"
 DASHBOARD = "marts/dashboard_metrics"
 ATTRIBUTION = "marts/attribution"
 CLAIMS = "marts/channel_claims_daily"
+JOURNEYS = "marts/conversion_paths"
+PATH_CREDITS = "marts/path_attribution"
 
 
 @pytest.fixture
@@ -119,7 +121,8 @@ def test_an_orders_sync_recomputes_attribution_and_what_reads_it(defs):
         _sync(defs, instance, request)
         (run_request,), _ = _tick(defs, instance, None)
     models, first, last = _summary(run_request)
-    assert models == {ATTRIBUTION, ROAS, DASHBOARD, CLAIMS}
+    # Orders also change the journeys (which visitor converted) and the period's path credits.
+    assert models == {ATTRIBUTION, ROAS, DASHBOARD, CLAIMS, JOURNEYS, PATH_CREDITS}
     assert (first, last) == ("2026-11-19|acme-outdoor", "2026-11-20|acme-outdoor")
 
 
