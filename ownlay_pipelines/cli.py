@@ -16,6 +16,7 @@ from pathlib import Path
 from ownlay_pipelines.events.cli import register_cli as register_events_cli
 from ownlay_pipelines.ingest.cli import register_cli as register_ingest_cli
 from ownlay_pipelines.lake.warehouse_cli import register_cli as register_warehouse_cli
+from ownlay_pipelines.lifecycle.cli import register_cli as register_lifecycle_cli
 from ownlay_pipelines.uploads.cli import register_cli as register_uploads_cli
 from ownlay_pipelines.watchtower.cli import register_cli as register_watchtower_cli
 
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_events_cli(commands)
     register_warehouse_cli(commands)
     register_uploads_cli(commands)
+    register_lifecycle_cli(commands)
     return parser
 
 

@@ -18,12 +18,11 @@ from ownlay_pipelines.defs.events import (
     event_buffer_sensor,
     event_compaction,
     event_compaction_schedule,
-    event_retention,
-    event_retention_schedule,
     flush_events_job,
     raw_events,
 )
 from ownlay_pipelines.defs.jobs import JOBS
+from ownlay_pipelines.defs.lifecycle import retention, retention_schedule
 from ownlay_pipelines.defs.notifications import (
     watchtower_notifications,
     watchtower_notifications_schedule,
@@ -75,7 +74,7 @@ def build_definitions(
             watchtower_sources_job,
             watchtower_notifications,
             flush_events_job,
-            event_retention,
+            retention,
             event_compaction,
             shopify_webhooks,
             fx_rates_job,
@@ -83,7 +82,7 @@ def build_definitions(
         ],
         schedules=[
             watchtower_notifications_schedule,
-            event_retention_schedule,
+            retention_schedule,
             event_compaction_schedule,
             fx_rates_schedule,
             *build_sync_schedules(settings),

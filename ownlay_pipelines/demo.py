@@ -25,6 +25,7 @@ from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store, revoke_api_key
 from ownlay_pipelines.ingest.server import serve_in_background
+from ownlay_pipelines.lifecycle.cli import format_retention, retention_run
 from ownlay_pipelines.registry.workspaces import Registry, load_registry
 from ownlay_pipelines.sandbox.event_sender import send_world_events
 from ownlay_pipelines.sandbox.file_drops import write_sandbox_drops
@@ -113,6 +114,7 @@ def run_demo(
     started = time.perf_counter()
     echo(alert_quality(registry, settings.sandbox_seed, end - timedelta(days=1)).summary())
     timings["alerts/quality"] = time.perf_counter() - started
+    echo(format_retention(retention_run(dry_run=True)))
     return timings
 
 

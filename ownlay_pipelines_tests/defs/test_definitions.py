@@ -57,7 +57,7 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "watchtower_sources",
         "watchtower_notifications",
         "flush_events",
-        "event_retention",
+        "retention",
         "event_compaction",
         "shopify_webhooks",
         "fx_rates",
