@@ -22,7 +22,7 @@ from ownlay_pipelines.defs.events import (
     raw_events,
 )
 from ownlay_pipelines.defs.jobs import JOBS
-from ownlay_pipelines.defs.lifecycle import retention, retention_schedule
+from ownlay_pipelines.defs.lifecycle import gdpr_request, retention, retention_schedule
 from ownlay_pipelines.defs.notifications import (
     watchtower_notifications,
     watchtower_notifications_schedule,
@@ -75,6 +75,7 @@ def build_definitions(
             watchtower_notifications,
             flush_events_job,
             retention,
+            gdpr_request,
             event_compaction,
             shopify_webhooks,
             fx_rates_job,

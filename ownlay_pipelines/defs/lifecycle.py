@@ -13,9 +13,12 @@ from pydantic import Field
 from ownlay_pipelines.defs.resources import LakeResource, OpsStoreResource
 from ownlay_pipelines.ingest.config import BUFFER_FILE
 from ownlay_pipelines.ingest.webhook_store import webhook_store_path
+from ownlay_pipelines.lifecycle.gdpr import delete_subject, export_subject, write_export
 from ownlay_pipelines.lifecycle.retention import run_retention
 from ownlay_pipelines.lifecycle.retention_policy import DataType, RetentionPolicy
 from ownlay_pipelines.lifecycle.stores import Stores
+from ownlay_pipelines.lifecycle.subject import DataSubject, IdentifierKind
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher, PiiKeyMissing
 
 
 def lifecycle_stores(lake: LakeResource, ops_store: OpsStoreResource) -> Stores:
@@ -86,3 +89,57 @@ retention_schedule = dg.ScheduleDefinition(
     description="Deletes what is past its window, per data type (raw events 90 days by default: "
     "seed 000 says 30, seed 001 90; every window is configurable).",
 )
+
+
+class GdprRequestConfig(dg.Config):
+    """One GDPR request. The identifier is kept in the run's config: for e-mails prefer the
+    `ownlay gdpr` CLI, which leaves no copy outside the audit log's keyed hash."""
+
+    action: str = Field(description="'export' or 'delete'.")
+    workspace_id: str
+    identifier_kind: str = Field(description="'email', 'user_id' or 'anonymous_id'.")
+    identifier: str
+    requested_by: str = Field(default="", description="Who asked (default: this run's id).")
+
+
+@dg.op(description="Export or erase one person's data across every store (audited).")
+def gdpr_request_op(
+    context: dg.OpExecutionContext,
+    config: GdprRequestConfig,
+    lake: LakeResource,
+    ops_store: OpsStoreResource,
+) -> dg.Output[None]:
+    """Run the request; the output's metadata counts rows per store (never the identifier)."""
+    if config.action not in ("export", "delete"):
+        raise dg.Failure(
+            description=f"action must be 'export' or 'delete', got {config.action!r}",
+            allow_retries=False,
+        )
+    try:
+        kind = IdentifierKind(config.identifier_kind)
+        subject = DataSubject.of(config.workspace_id, kind, config.identifier, PiiHasher.from_env())
+    except (ValueError, PiiKeyMissing) as error:
+        raise dg.Failure(description=f"gdpr_request: {error}", allow_retries=False) from error
+    stores = lifecycle_stores(lake, ops_store)
+    requested_by = config.requested_by or f"dagster run {context.run_id}"
+    now = datetime.now(UTC)
+    metadata: dict[str, dg.RawMetadataValue] = {"action": config.action}
+    if config.action == "export":
+        result = export_subject(stores, subject, requested_by=requested_by, now=now)
+        out = (
+            Path(lake.data_dir).resolve()
+            / "gdpr_exports"
+            / f"{subject.workspace_id}-{context.run_id}.json"
+        )
+        write_export(result.document, out)
+        metadata["export_file"] = str(out)
+    else:
+        result = delete_subject(stores, subject, requested_by=requested_by, now=now)
+    metadata.update(result.counts)
+    context.log.info(f"gdpr {config.action} in {subject.workspace_id}: {result.counts}")
+    return dg.Output(None, metadata=metadata)
+
+
+@dg.job(description="A GDPR access (export) or erasure (delete) request for one person.")
+def gdpr_request() -> None:
+    gdpr_request_op()

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ownlay_pipelines.lifecycle.retention import RetentionRun
     from ownlay_pipelines.lifecycle.retention_policy import RetentionPolicy
+    from ownlay_pipelines.lifecycle.stores import Stores
+    from ownlay_pipelines.lifecycle.subject import DataSubject
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,6 +26,28 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     )
     retention.add_argument("--json", action="store_true", help="print the result as JSON")
     retention.set_defaults(handler=_retention)
+    gdpr = subparsers.add_parser("gdpr", help="export or erase one person's data (GDPR)")
+    actions = gdpr.add_subparsers(dest="gdpr_action", required=True)
+    export = actions.add_parser("export", help="write every row about the person to one JSON file")
+    _subject_arguments(export)
+    export.add_argument("--out", help="JSON file to write (default gdpr-export-<ws>-<time>.json)")
+    export.set_defaults(handler=_gdpr_export)
+    delete = actions.add_parser(
+        "delete", help="erase the person from every store and drop their later events"
+    )
+    _subject_arguments(delete)
+    delete.set_defaults(handler=_gdpr_delete)
+
+
+def _subject_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", required=True, help="workspace id")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="the person's e-mail (matched through its keyed hash)")
+    who.add_argument("--user-id", help="the user id the site sends")
+    who.add_argument("--anonymous-id", help="the anonymous id the tracking SDK sends")
+    parser.add_argument(
+        "--requested-by", help="who asked, for the audit log (default: the OS user)"
+    )
 
 
 def _retention(args: argparse.Namespace) -> int:
@@ -75,3 +99,66 @@ def format_retention(run: RetentionRun) -> str:
     for item in run.items:
         lines.append(f"    - {item.data_type.value}: {item.target} ({item.rows} rows)")
     return "\n".join(lines)
+
+
+def _subject_from_args(args: argparse.Namespace) -> tuple[Stores, DataSubject]:
+    """(stores, subject) of a gdpr command, or raises ValueError naming the bad input."""
+    from ownlay_pipelines.lifecycle.stores import stores_from_env
+    from ownlay_pipelines.lifecycle.subject import DataSubject, IdentifierKind
+    from ownlay_pipelines.privacy.keyed_hash import PiiHasher, PiiKeyMissing
+
+    if args.email is not None:
+        kind, value = IdentifierKind.EMAIL, args.email
+    elif args.user_id is not None:
+        kind, value = IdentifierKind.USER_ID, args.user_id
+    else:
+        kind, value = IdentifierKind.ANONYMOUS_ID, args.anonymous_id
+    try:
+        hasher = PiiHasher.from_env()
+    except PiiKeyMissing as error:
+        raise ValueError(str(error)) from None
+    subject = DataSubject.of(args.workspace, kind, value, hasher)
+    return stores_from_env(), subject
+
+
+def _requested_by(args: argparse.Namespace) -> str:
+    import getpass
+
+    return args.requested_by or f"cli:{getpass.getuser()}"
+
+
+def _gdpr_export(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from ownlay_pipelines.lifecycle.gdpr import export_subject, write_export
+
+    try:
+        stores, subject = _subject_from_args(args)
+    except ValueError as error:
+        print(f"error: {error}")
+        return 2
+    now = datetime.now(UTC)
+    result = export_subject(stores, subject, requested_by=_requested_by(args), now=now)
+    out = Path(args.out or f"gdpr-export-{args.workspace}-{now:%Y%m%dT%H%M%SZ}.json")
+    write_export(result.document, out)
+    print(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
+    return 0
+
+
+def _gdpr_delete(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from ownlay_pipelines.lifecycle.gdpr import delete_subject
+
+    try:
+        stores, subject = _subject_from_args(args)
+    except ValueError as error:
+        print(f"error: {error}")
+        return 2
+    result = delete_subject(
+        stores, subject, requested_by=_requested_by(args), now=datetime.now(UTC)
+    )
+    print("deleted: " + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
+    print("later events of this person are dropped at ingest (suppression list)")
+    return 0

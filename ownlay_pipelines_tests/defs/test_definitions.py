@@ -58,6 +58,7 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "watchtower_notifications",
         "flush_events",
         "retention",
+        "gdpr_request",
         "event_compaction",
         "shopify_webhooks",
         "fx_rates",
