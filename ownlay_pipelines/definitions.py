@@ -34,6 +34,12 @@ from ownlay_pipelines.defs.sensors.models import build_models_sensor
 from ownlay_pipelines.defs.shopify_webhooks import shopify_webhook_sensor, shopify_webhooks
 from ownlay_pipelines.defs.source_schedules import build_source_schedule
 from ownlay_pipelines.defs.uploads import UPLOAD_ASSETS, file_uploads, upload_drop_folder
+from ownlay_pipelines.defs.warehouse_export import (
+    EXPORT_ASSETS,
+    WarehouseTargetsResource,
+    warehouse_export_daily,
+    warehouse_export_job,
+)
 from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
 from ownlay_pipelines.settings import Settings
 
@@ -66,7 +72,8 @@ def build_definitions(
     ]
     models_sensor, models_job = build_models_sensor(assets)
     return dg.Definitions(
-        assets=assets,
+        # Export assets are copied on their own schedule, not followed by the models sensor.
+        assets=[*assets, *EXPORT_ASSETS],
         asset_checks=ASSET_CHECKS,
         jobs=[
             *JOBS,
@@ -76,6 +83,7 @@ def build_definitions(
             flush_events_job,
             retention,
             gdpr_request,
+            warehouse_export_job,
             event_compaction,
             shopify_webhooks,
             fx_rates_job,
@@ -84,6 +92,7 @@ def build_definitions(
         schedules=[
             watchtower_notifications_schedule,
             retention_schedule,
+            warehouse_export_daily,
             event_compaction_schedule,
             fx_rates_schedule,
             *build_sync_schedules(settings),
@@ -102,6 +111,7 @@ def build_definitions(
         resources={
             **default_resources(settings),
             "duckdb": MODEL_DUCKDB,
+            "warehouse_targets": WarehouseTargetsResource(),
             **(resource_overrides or {}),
         },
         # Steps are I/O-bound API calls and short DuckDB queries: a process per step would cost

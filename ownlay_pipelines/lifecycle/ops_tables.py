@@ -1,4 +1,4 @@
-"""Ops-store tables of the data lifecycle: the GDPR suppression list and audit log.
+"""Ops-store tables of the data lifecycle: GDPR suppression list and audit log, export state.
 
 They live in the ops store beside the watchtower's and the ingest keys' tables and use its engine
 (SQLite file by default, PostgreSQL via `OWNLAY_DATABASE_URL`). Neither holds an identifier in
@@ -37,7 +37,20 @@ gdpr_audit = sa.Table(
     comment="One row per GDPR export or deletion: who asked, when, for whom (hash), what was found.",
 )
 
+warehouse_exports = sa.Table(
+    "warehouse_exports",
+    metadata,
+    sa.Column("destination", sa.String(63), primary_key=True),
+    sa.Column("table_name", sa.String(200), primary_key=True),
+    sa.Column("workspace_id", sa.String(TENANT_LENGTH), primary_key=True),
+    sa.Column("report_date", sa.Date, primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("exported_at", UtcDateTime, nullable=False),
+    comment="One row per lake partition last copied to a destination, with the file's SHA-256.",
+)
+
 
 def create_lifecycle_tables(engine: sa.Engine) -> None:
-    """Create the suppression list and audit log if missing."""
+    """Create the lifecycle tables if missing."""
     metadata.create_all(engine)
