@@ -2,9 +2,10 @@
 
 Every committed Parquet file under a `workspace_id=<ws>` folder is checked: event part and
 compacted files, raw platform and store tables (Shopify, Stripe, uploads with hashed e-mails),
-quarantine tables and marts. Only the identifier columns are read to decide; a file with a match
-is read whole and replaced atomically (`lake.writer`) without the person's rows, under the same
-name, so readers see the old file or the new one. Rewriting a file without rows keeps its schema.
+quarantine tables and marts. One DuckDB scan per set of files with the same identifier columns
+reads only those columns (in parallel) and names the files with a match; only those are read
+whole and replaced atomically (`lake.writer`) without the person's rows, under the same name, so
+readers see the old file or the new one. Rewriting a file without rows keeps its schema.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -40,10 +42,42 @@ def workspace_files(lake_root: Path, workspace_id: str) -> list[Path]:
 
 def find_in_lake(lake_root: Path, subject: DataSubject) -> Iterator[LakeMatch]:
     """Each lake file of the subject's workspace with rows about the subject."""
-    for path in workspace_files(lake_root, subject.workspace_id):
+    for path in _files_with_matches(workspace_files(lake_root, subject.workspace_id), subject):
         match = _match_file(lake_root, path, subject)
         if match is not None:
             yield match
+
+
+def _files_with_matches(files: list[Path], subject: DataSubject) -> list[Path]:
+    """The files some row of which names the subject, found by one DuckDB scan per column set."""
+    groups: dict[tuple[tuple[str, ...], bool], list[Path]] = {}
+    for path in files:
+        names = pq.read_schema(path).names
+        equal = tuple(subject.equality_columns(names))
+        raw = RAW_RECORD_COLUMN in names
+        if equal or raw:
+            groups.setdefault((equal, raw), []).append(path)
+    found: set[str] = set()
+    connection = duckdb.connect()
+    try:
+        for (equal, raw), paths in groups.items():
+            conditions = [f'"{name}" = $value' for name in equal]
+            if raw:
+                conditions.append(f"contains(lower({RAW_RECORD_COLUMN}), lower($needle))")
+            parameters = {"files": [str(p) for p in paths], "value": subject.equality_value}
+            if raw:
+                parameters["needle"] = subject.raw_needle
+            if not equal:
+                del parameters["value"]
+            rows = connection.execute(
+                "SELECT DISTINCT filename FROM read_parquet($files, filename = true, "
+                f"union_by_name = true) WHERE {' OR '.join(conditions)}",
+                parameters,
+            ).fetchall()
+            found.update(name for (name,) in rows)
+    finally:
+        connection.close()
+    return [path for path in files if str(path) in found]
 
 
 def delete_from_lake(lake_root: Path, subject: DataSubject) -> list[LakeMatch]:
