@@ -17,6 +17,7 @@ from ownlay_pipelines.analyst.cli import register_cli as register_analyst_cli
 from ownlay_pipelines.events.cli import register_cli as register_events_cli
 from ownlay_pipelines.ingest.cli import register_cli as register_ingest_cli
 from ownlay_pipelines.lake.warehouse_cli import register_cli as register_warehouse_cli
+from ownlay_pipelines.lifecycle.cli import register_cli as register_lifecycle_cli
 from ownlay_pipelines.uploads.cli import register_cli as register_uploads_cli
 from ownlay_pipelines.watchtower.cli import register_cli as register_watchtower_cli
 
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_warehouse_cli(commands)
     register_uploads_cli(commands)
     register_analyst_cli(commands)
+    register_lifecycle_cli(commands)
     return parser
 
 

@@ -23,12 +23,11 @@ from ownlay_pipelines.defs.events import (
     event_buffer_sensor,
     event_compaction,
     event_compaction_schedule,
-    event_retention,
-    event_retention_schedule,
     flush_events_job,
     raw_events,
 )
 from ownlay_pipelines.defs.jobs import JOBS
+from ownlay_pipelines.defs.lifecycle import gdpr_request, retention, retention_schedule
 from ownlay_pipelines.defs.notifications import (
     watchtower_notifications,
     watchtower_notifications_schedule,
@@ -41,6 +40,12 @@ from ownlay_pipelines.defs.shopify_webhooks import shopify_webhook_sensor, shopi
 from ownlay_pipelines.defs.source_schedules import build_source_schedule
 from ownlay_pipelines.defs.stripe_webhooks import stripe_webhook_sensor, stripe_webhooks
 from ownlay_pipelines.defs.uploads import UPLOAD_ASSETS, file_uploads, upload_drop_folder
+from ownlay_pipelines.defs.warehouse_export import (
+    EXPORT_ASSETS,
+    WarehouseTargetsResource,
+    warehouse_export_daily,
+    warehouse_export_job,
+)
 from ownlay_pipelines.defs.workspace_sync import workspace_registry_sensor
 from ownlay_pipelines.settings import Settings
 
@@ -74,7 +79,8 @@ def build_definitions(
     ]
     models_sensor, models_job = build_models_sensor(assets)
     return dg.Definitions(
-        assets=assets,
+        # Export assets are copied on their own schedule, not followed by the models sensor.
+        assets=[*assets, *EXPORT_ASSETS],
         asset_checks=ASSET_CHECKS,
         jobs=[
             *JOBS,
@@ -82,7 +88,9 @@ def build_definitions(
             watchtower_sources_job,
             watchtower_notifications,
             flush_events_job,
-            event_retention,
+            retention,
+            gdpr_request,
+            warehouse_export_job,
             event_compaction,
             shopify_webhooks,
             fx_rates_job,
@@ -93,7 +101,8 @@ def build_definitions(
         ],
         schedules=[
             watchtower_notifications_schedule,
-            event_retention_schedule,
+            retention_schedule,
+            warehouse_export_daily,
             event_compaction_schedule,
             fx_rates_schedule,
             *build_sync_schedules(settings),
@@ -114,6 +123,7 @@ def build_definitions(
         resources={
             **default_resources(settings),
             "duckdb": MODEL_DUCKDB,
+            "warehouse_targets": WarehouseTargetsResource(),
             **(resource_overrides or {}),
         },
         # Steps are I/O-bound API calls and short DuckDB queries: a process per step would cost

@@ -25,6 +25,7 @@ from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store, revoke_api_key
 from ownlay_pipelines.ingest.server import serve_in_background
+from ownlay_pipelines.lifecycle.cli import format_retention, retention_run
 from ownlay_pipelines.registry.workspaces import Registry, Workspace, load_registry
 from ownlay_pipelines.sandbox.cost_uploads import write_pinterest_export
 from ownlay_pipelines.sandbox.event_sender import send_world_events
@@ -129,6 +130,7 @@ def run_demo(
     timings["alerts/quality"] = time.perf_counter() - started
     echo("report: rendering the analyst report")
     timings["report"] = _run(defs, "analyst_report", instance)
+    echo(format_retention(retention_run(dry_run=True)))
     return timings
 
 

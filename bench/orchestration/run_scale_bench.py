@@ -304,7 +304,7 @@ def bench_size(size: int, days: int, settle: float, with_services: bool) -> tupl
         for name in (
             "watchtower_sources_on_seed_cadence",
             "watchtower_notifications_every_5_minutes",
-            "event_retention_daily",
+            "retention_daily",
         ):
             seconds, result = schedule_tick(defs, instance, name, when, registry_file)
             requests = result.run_requests or []

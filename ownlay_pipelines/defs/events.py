@@ -6,7 +6,7 @@ small flushes would fill the lake with small files (reference/perf_reliability.m
 touches whichever days its events fall on, so `raw/events` is declared here and the flush job
 reports one materialization per (day, workspace) partition it added a part to, with that part's
 row count: downstream models follow only the days that changed. A daily schedule compacts closed
-days; another applies retention.
+days; retention is the `retention` job of defs/lifecycle.py.
 """
 
 from collections.abc import Iterator
@@ -16,9 +16,8 @@ import dagster as dg
 
 from ownlay_pipelines.defs.partitions import daily_by_workspace, multi_key
 from ownlay_pipelines.defs.resources import LakeResource
-from ownlay_pipelines.defs.webhook_retention import prune_webhook_bodies
 from ownlay_pipelines.events.compaction import compact_closed_days
-from ownlay_pipelines.events.layout import EVENTS_TABLE, delete_expired_event_days
+from ownlay_pipelines.events.layout import EVENTS_TABLE
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.flush import buffer_status, flush_buffer
 
@@ -131,31 +130,4 @@ event_compaction_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Compacts yesterday (and any closed day that received late events) after "
     "midnight UTC; files the previous run replaced are deleted once past their grace period.",
-)
-
-
-@dg.op(description="Delete event-day folders older than the raw-event retention window.")
-def delete_expired_events(context: dg.OpExecutionContext, lake: LakeResource) -> None:
-    """Raw events are kept OWNLAY_RAW_EVENT_RETENTION_DAYS (default 90) days, then deleted."""
-    retention_days = IngestSettings.from_env().raw_event_retention_days
-    deleted = delete_expired_event_days(
-        lake.lake_root, today=datetime.now(UTC).date(), retention_days=retention_days
-    )
-    context.log.info(f"deleted {len(deleted)} event-day folder(s) older than {retention_days} days")
-
-
-@dg.job(description="Apply the raw-event retention window to the event lake.")
-def event_retention() -> None:
-    delete_expired_events()
-    prune_webhook_bodies()
-
-
-event_retention_schedule = dg.ScheduleDefinition(
-    name="event_retention_daily",
-    job=event_retention,
-    cron_schedule="30 3 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Deletes raw event days past the retention window (90 days by default; seed 000 "
-    "says 30 and seed 001 says 90, so it is configurable).",
 )

@@ -43,6 +43,7 @@ from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
 from ownlay_pipelines.ingest.request_body import parse_events, read_capped_body
 from ownlay_pipelines.ingest.webhook_routes import webhook_router
 from ownlay_pipelines.ingest.webhook_store import WebhookStore
+from ownlay_pipelines.lifecycle.suppression import drop_suppressed
 from ownlay_pipelines.privacy.free_text import mask_contact_data
 from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 
@@ -222,6 +223,8 @@ def _prepare(
         )
         for item in verdict.accepted
     ]
+    # People erased under GDPR: their events are acknowledged but never stored.
+    rows = drop_suppressed(service.keys.engine, service.hasher, workspace_id, rows)
     return items, verdict, rows
 
 

@@ -70,6 +70,11 @@ class PiiHasher:
         """Pseudonym of the phone number's digits (`+1 (415) 555-0123` = `14155550123`)."""
         return self._digest(b"phone:", "".join(c for c in phone if c.isdigit()).encode())
 
+    def hash_identifier(self, value: str) -> str:
+        """Pseudonym of an opaque id (user or anonymous id), for lists that must not hold it
+        verbatim (the GDPR suppression list), as 64 hex digits."""
+        return self._digest(b"id:", value.encode())
+
     def _digest(self, domain: bytes, value: bytes) -> str:
         # The domain prefix keeps an IP and an e-mail with equal bytes from sharing a pseudonym.
         return hmac.new(self._key, domain + value, hashlib.sha256).hexdigest()

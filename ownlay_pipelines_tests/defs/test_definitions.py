@@ -7,6 +7,7 @@ from ownlay_pipelines.definitions import defs
 from ownlay_pipelines.defs.partitions import days_by_workspace, multi_key
 from ownlay_pipelines.defs.resources import RegistryResource
 from ownlay_pipelines.defs.workspace_sync import partition_changes, workspace_registry_sensor
+from ownlay_pipelines.lifecycle.export_config import EXPORTABLE_TABLES
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
 
@@ -14,6 +15,11 @@ EXPECTED_ASSETS = {
     *(str(spec.ref) for _, spec in all_streams()),
     "raw/fx/daily_rates",
     "raw/events",
+    *(
+        f"export/{kind}/{table.replace('/', '_')}"
+        for kind in ("bigquery", "snowflake")
+        for table in EXPORTABLE_TABLES
+    ),
     "unified/campaign_metrics_daily",
     "marts/attribution",
     "marts/roas_daily",
@@ -61,7 +67,9 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "watchtower_sources",
         "watchtower_notifications",
         "flush_events",
-        "event_retention",
+        "retention",
+        "gdpr_request",
+        "warehouse_export",
         "event_compaction",
         "shopify_webhooks",
         "fx_rates",
