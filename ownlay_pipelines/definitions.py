@@ -24,6 +24,10 @@ from ownlay_pipelines.defs.events import (
     raw_events,
 )
 from ownlay_pipelines.defs.jobs import JOBS
+from ownlay_pipelines.defs.linkedin_lead_webhooks import (
+    linkedin_lead_sensor,
+    linkedin_lead_webhooks,
+)
 from ownlay_pipelines.defs.notifications import (
     watchtower_notifications,
     watchtower_notifications_schedule,
@@ -78,6 +82,7 @@ def build_definitions(
             event_retention,
             event_compaction,
             shopify_webhooks,
+            linkedin_lead_webhooks,
             fx_rates_job,
             file_uploads,
         ],
@@ -93,6 +98,7 @@ def build_definitions(
             workspace_registry_sensor,
             event_buffer_sensor,
             shopify_webhook_sensor,
+            linkedin_lead_sensor,
             models_sensor,
             upload_drop_folder,
             billing_follow_stripe,
