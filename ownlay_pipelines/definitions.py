@@ -33,6 +33,7 @@ from ownlay_pipelines.defs.notifications import (
     watchtower_notifications_schedule,
 )
 from ownlay_pipelines.defs.resources import default_resources
+from ownlay_pipelines.defs.restatement_watch import restatement_ledger_sensor, restatement_watch
 from ownlay_pipelines.defs.schedules import build_sync_schedules
 from ownlay_pipelines.defs.sensors import SENSORS
 from ownlay_pipelines.defs.sensors.models import build_models_sensor
@@ -83,6 +84,7 @@ def build_definitions(
             event_compaction,
             shopify_webhooks,
             linkedin_lead_webhooks,
+            restatement_watch,
             fx_rates_job,
             file_uploads,
         ],
@@ -99,6 +101,7 @@ def build_definitions(
             event_buffer_sensor,
             shopify_webhook_sensor,
             linkedin_lead_sensor,
+            restatement_ledger_sensor,
             models_sensor,
             upload_drop_folder,
             billing_follow_stripe,

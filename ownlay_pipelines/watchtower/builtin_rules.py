@@ -113,7 +113,7 @@ def _judged_days_sql(maturity: Maturity) -> str:
 )"""
 
 
-def _usd_sql(fx_available: bool) -> str:
+def usd_factors_sql(fx_available: bool) -> str:
     """CTE `to_usd`: per ECB day and currency, the factor to US dollars (empty without FX)."""
     if not fx_available:
         return (
@@ -282,7 +282,7 @@ class BuiltinRule:
                 [FX_RATES.relation_name, FX_RATES.relation_name],
             ).fetchall()
         )
-        sql = self.sql.replace("{usd}", _usd_sql(fx_available))
+        sql = self.sql.replace("{usd}", usd_factors_sql(fx_available))
         cursor = warehouse.execute(sql, list(self.params))
         names = [d[0] for d in cursor.description]
         found = []
