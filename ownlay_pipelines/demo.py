@@ -212,6 +212,11 @@ def summary(warehouse_path: Path) -> str:
             "WHERE period = '30_days' "
             "QUALIFY report_date = max(report_date) OVER (PARTITION BY workspace_id) ORDER BY 1"
         ).fetchall()
+        claims = (
+            connection.execute(CHANNEL_CLAIMS_30_DAYS).fetchall()
+            if "marts_channel_claims_daily" in views
+            else []
+        )
     width = max(len(v) for v, _ in counts)
     lines = ["", "Rows per table:"]
     lines += [f"  {view:<{width}}  {rows:>8,}" for view, rows in counts]
@@ -238,7 +243,33 @@ def summary(warehouse_path: Path) -> str:
             f"{_number(orders, ',.0f'):>8}{_number(revenue, ',.2f'):>14}"
             f"{_ratio(blended):>9}{_ratio(paid):>11}{_ratio(over):>22}"
         )
+    lines += [
+        "",
+        "Who claims the conversions, last 30 days (marts_channel_claims_daily: platform claim vs "
+        "GA4 key events vs our last-click orders):",
+        f"  {'workspace':<14}{'channel':<16}{'platform':>10}{'GA4':>10}{'ours':>8}"
+        f"{'platform/GA4':>14}{'platform/ours':>15}",
+    ]
+    for workspace, channel, platform, ga4, ours in claims:
+        lines.append(
+            f"  {workspace:<14}{channel:<16}{_number(platform, ',.1f'):>10}"
+            f"{_number(ga4, ',.1f'):>10}{_number(ours, ',.0f'):>8}"
+            f"{_ratio(_share(platform, ga4)):>14}{_ratio(_share(platform, ours)):>15}"
+        )
     return "\n".join(lines)
+
+
+CHANNEL_CLAIMS_30_DAYS = (
+    "SELECT workspace_id, channel, sum(platform_conversions), sum(ga4_key_events), "
+    "sum(first_party_orders_last_click) FROM marts_channel_claims_daily AS c "
+    "WHERE report_date > (SELECT max(report_date) FROM marts_channel_claims_daily AS m "
+    "WHERE m.workspace_id = c.workspace_id) - 30 GROUP BY ALL ORDER BY ALL"
+)
+
+
+def _share(claimed: object, measured: object) -> float | None:
+    """claimed / measured, None when nothing was measured."""
+    return None if not measured or claimed is None else float(claimed) / float(measured)
 
 
 def _ratio(value: float | None) -> str:
