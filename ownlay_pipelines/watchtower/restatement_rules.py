@@ -28,12 +28,11 @@ from decimal import Decimal
 import duckdb
 import sqlalchemy as sa
 
-from ownlay_pipelines.models.fx import FX_RATES
 from ownlay_pipelines.registry.tenant import TENANT_COLUMN
 from ownlay_pipelines.watchtower.builtin_rules import (
     BUILTIN_BY_NAME,
     BuiltinRule,
-    usd_factors_sql,
+    rows_with_usd,
 )
 from ownlay_pipelines.watchtower.conditions import Condition, Severity
 from ownlay_pipelines.watchtower.errors import RuleDefinitionError
@@ -101,19 +100,8 @@ class LedgerRule:
                 f"{self.name} reads {', '.join(missing)}, which view "
                 f"{RESTATEMENT_LEDGER.relation} does not have"
             )
-        fx_available = bool(
-            warehouse.execute(
-                "SELECT 1 FROM duckdb_views() WHERE view_name = ? "
-                "UNION ALL SELECT 1 FROM duckdb_tables() WHERE table_name = ?",
-                [FX_RATES.relation_name, FX_RATES.relation_name],
-            ).fetchall()
-        )
-        sql = self.sql.replace("{usd}", usd_factors_sql(fx_available))
-        cursor = warehouse.execute(sql, list(self.params))
-        names = [d[0] for d in cursor.description]
         found = []
-        for values in cursor.fetchall():
-            row = dict(zip(names, values, strict=True))
+        for row in rows_with_usd(warehouse, self.sql, self.params):
             entity = {
                 "client_id": render_value(row[TENANT_COLUMN]),
                 "platform": render_value(row["platform"]),
