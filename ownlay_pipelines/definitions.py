@@ -28,11 +28,20 @@ from ownlay_pipelines.defs.events import (
 )
 from ownlay_pipelines.defs.jobs import JOBS
 from ownlay_pipelines.defs.lifecycle import gdpr_request, retention, retention_schedule
+from ownlay_pipelines.defs.linkedin_lead_webhooks import (
+    linkedin_lead_sensor,
+    linkedin_lead_webhooks,
+)
 from ownlay_pipelines.defs.notifications import (
     watchtower_notifications,
     watchtower_notifications_schedule,
 )
 from ownlay_pipelines.defs.resources import default_resources
+from ownlay_pipelines.defs.restatement_watch import (
+    restatement_ledger,
+    restatement_ledger_sensor,
+    restatement_watch,
+)
 from ownlay_pipelines.defs.schedules import build_sync_schedules
 from ownlay_pipelines.defs.sensors import SENSORS
 from ownlay_pipelines.defs.sensors.models import build_models_sensor
@@ -74,6 +83,7 @@ def build_definitions(
         campaign_metrics_daily,
         *MART_ASSETS,
         mrr_daily,
+        restatement_ledger,
         warehouse_catalog,
         *ANALYST_ASSETS,
     ]
@@ -93,6 +103,8 @@ def build_definitions(
             warehouse_export_job,
             event_compaction,
             shopify_webhooks,
+            linkedin_lead_webhooks,
+            restatement_watch,
             fx_rates_job,
             file_uploads,
             *ANALYST_JOBS,
@@ -113,6 +125,8 @@ def build_definitions(
             event_buffer_sensor,
             shopify_webhook_sensor,
             stripe_webhook_sensor,
+            linkedin_lead_sensor,
+            restatement_ledger_sensor,
             models_sensor,
             upload_drop_folder,
             billing_follow_stripe,

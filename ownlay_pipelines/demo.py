@@ -260,6 +260,7 @@ def summary(warehouse_path: Path) -> str:
             "ROWS BETWEEN 29 PRECEDING AND CURRENT ROW) "
             "QUALIFY report_date = max(report_date) OVER (PARTITION BY workspace_id) ORDER BY 1, 2",
         )
+        claims = _rows_if(connection, views, "marts_channel_claims_daily", CHANNEL_CLAIMS_30_DAYS)
         mailchimp = _rows_if(
             connection,
             views,
@@ -314,7 +315,33 @@ def summary(warehouse_path: Path) -> str:
         lines.append(
             f"  {workspace:<14}{campaigns:>10,}{sent:>10,}{opened:>10,}{clicked:>10,}{unsubscribed:>8,}"
         )
+    lines += [
+        "",
+        "Who claims the conversions, last 30 days (marts_channel_claims_daily: platform claim vs "
+        "GA4 key events vs our last-click orders):",
+        f"  {'workspace':<14}{'channel':<16}{'platform':>10}{'GA4':>10}{'ours':>8}"
+        f"{'platform/GA4':>14}{'platform/ours':>15}",
+    ]
+    for workspace, channel, platform, ga4, ours in claims:
+        lines.append(
+            f"  {workspace:<14}{channel:<16}{_number(platform, ',.1f'):>10}"
+            f"{_number(ga4, ',.1f'):>10}{_number(ours, ',.0f'):>8}"
+            f"{_ratio(_share(platform, ga4)):>14}{_ratio(_share(platform, ours)):>15}"
+        )
     return "\n".join(lines)
+
+
+CHANNEL_CLAIMS_30_DAYS = (
+    "SELECT workspace_id, channel, sum(platform_conversions), sum(ga4_key_events), "
+    "sum(first_party_orders_last_click) FROM marts_channel_claims_daily AS c "
+    "WHERE report_date > (SELECT max(report_date) FROM marts_channel_claims_daily AS m "
+    "WHERE m.workspace_id = c.workspace_id) - 30 GROUP BY ALL ORDER BY ALL"
+)
+
+
+def _share(claimed: object, measured: object) -> float | None:
+    """claimed / measured, None when nothing was measured."""
+    return None if not measured or claimed is None else float(claimed) / float(measured)
 
 
 def _rows_if(

@@ -1,4 +1,5 @@
-"""LinkedIn Marketing API (versioned REST): campaign groups, campaigns, creatives, adAnalytics.
+"""LinkedIn Marketing API (versioned REST): campaign groups, campaigns, creatives, adAnalytics
+(lead gen forms and leads: `connectors/linkedin_leads.py`).
 
 Wire facts (reference/connectors.md §1.4): every call carries `LinkedIn-Version: YYYYMM` and
 `X-Restli-Protocol-Version: 2.0.0`; query values use Rest.li 2.0 syntax whose `(`, `)`, `:` and
@@ -19,6 +20,7 @@ from urllib.parse import quote
 import httpx
 import pyarrow as pa
 
+from ownlay_pipelines.connectors.linkedin_leads import STREAMS as LEAD_STREAMS
 from ownlay_pipelines.connectors.streams import (
     Cadence,
     Connector,
@@ -324,6 +326,7 @@ STREAMS: tuple[StreamSpec, ...] = (
         fetch=_entity_fetcher("creatives", "criteria"),
         normalise=_normalise_creative,
     ),
+    *LEAD_STREAMS,
 )
 
 

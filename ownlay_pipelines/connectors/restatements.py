@@ -38,8 +38,10 @@ RESTATEMENTS_SCHEMA = pa.schema(
             for measure in MEASURES
             for when in ("before", "after", "change")
         ),
+        pa.field("currency", pa.string()),
     ]
 )
+"""Money columns are in the ad account's `currency` (the currency of its metrics rows)."""
 
 
 def _totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Decimal]]:
@@ -50,6 +52,11 @@ def _totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Decimal]]:
         for measure in MEASURES:
             account[measure] += Decimal(row[measure])
     return totals
+
+
+def _currencies(rows: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Account id → the currency its rows are in."""
+    return {row["account_id"]: row.get("currency") for row in rows}
 
 
 def record_restatements(
@@ -69,7 +76,9 @@ def record_restatements(
     )
     if held is None:
         return 0  # a first sync restates nothing
-    before, after = _totals(held.to_pylist()), _totals(new_rows)
+    held_rows = held.to_pylist()
+    before, after = _totals(held_rows), _totals(new_rows)
+    currencies = {**_currencies(held_rows), **_currencies(new_rows)}
     zero = {m: Decimal(0) for m in MEASURES}
     entries = []
     for account_id in sorted(before.keys() | after.keys()):
@@ -87,6 +96,7 @@ def record_restatements(
             entry[f"{measure}_before"] = old[measure]
             entry[f"{measure}_after"] = new[measure]
             entry[f"{measure}_change"] = new[measure] - old[measure]
+        entry["currency"] = currencies.get(account_id)
         entries.append(entry)
     if not entries:
         return 0

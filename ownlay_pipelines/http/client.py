@@ -149,10 +149,15 @@ class ApiClient:
 
     def refresh_credentials(self) -> bool:
         """Renew the OAuth access token after an AuthExpired answer; True when renewed, so the
-        call is tried once more. Without a refresh token there is nothing to renew."""
+        call is tried once more. Without a refresh token there is nothing to renew. A refused
+        refresh is stamped with this client's platform and account, so its alert names them."""
         if self.tokens is None:
             return False
-        self.tokens.refresh()
+        try:
+            self.tokens.refresh()
+        except ApiError as error:
+            self._stamp(error)
+            raise
         return True
 
     def request(

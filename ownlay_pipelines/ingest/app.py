@@ -38,6 +38,7 @@ from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.errors import IngestError, ingest_error_response
 from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_store
+from ownlay_pipelines.ingest.linkedin_lead_webhook import linkedin_lead_router
 from ownlay_pipelines.ingest.openapi import EVENT_ROUTE_DOCS, TRACK_ROUTE_DOCS, install_openapi
 from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
 from ownlay_pipelines.ingest.request_body import parse_events, read_capped_body
@@ -115,6 +116,7 @@ def create_app(
     app.add_exception_handler(IngestError, ingest_error_response)
     app.include_router(_event_router(service))
     app.include_router(webhook_router(webhook_store, settings, service.clock, env))
+    app.include_router(linkedin_lead_router(webhook_store, settings, service.clock, env))
     install_openapi(app)
     return app
 

@@ -2,8 +2,8 @@
 
 The handlers read raw bytes (the size cap and the webhook signatures need them), so FastAPI cannot
 infer request bodies; this module declares them: `OwnlayEvent`/`TrackEvent` (one, or an array of
-up to `OWNLAY_INGEST_MAX_BATCH_EVENTS`), Shopify and Stripe deliveries, and the error body of
-every 4xx. `install_openapi` adds the event models to the document's components.
+up to `OWNLAY_INGEST_MAX_BATCH_EVENTS`), Shopify, Stripe and LinkedIn lead deliveries (and
+LinkedIn's validation challenge), and the error body of every 4xx. `install_openapi` adds the event models to the document's components.
 
 A schema cannot say everything the service checks: the event timestamp must lie in a window
 around the server clock, and opaque identifiers must not hold an e-mail, phone or IP
@@ -63,6 +63,16 @@ STRIPE_EVENT_EXAMPLE: dict[str, Any] = {
     "type": "charge.succeeded",
     "created": 1795348800,
     "data": {"object": {"id": "ch_3N", "object": "charge", "amount": 2000, "currency": "usd"}},
+}
+
+LINKEDIN_LEAD_EXAMPLE: dict[str, Any] = {
+    "type": "LEAD_ACTION",
+    "leadGenFormResponse": "urn:li:leadFormResponse:3d1bb5c4-20261119-4007313-0",
+    "leadGenForm": "urn:li:versionedLeadGenForm:(urn:li:leadGenForm:4007313,1)",
+    "owner": {"sponsoredAccount": "urn:li:sponsoredAccount:508000001"},
+    "leadType": "SPONSORED",
+    "leadAction": "CREATED",
+    "occurredAt": 1795348800000,
 }
 
 
@@ -208,6 +218,61 @@ STRIPE_ROUTE_DOCS: dict[str, Any] = {
                 pattern=r"^t=[0-9]{1,12}(,v[0-9]=[0-9a-f]{1,128})*,v1=[0-9a-f]{1,128}$",
             )
         ],
+    },
+}
+
+LINKEDIN_LEAD_ROUTE_DOCS: dict[str, Any] = {
+    "summary": "Receive a signed LinkedIn lead notification",
+    "response_model": DeliveryStored,
+    "responses": _WEBHOOK_ERRORS,
+    "openapi_extra": {
+        **_json_body(
+            {
+                "type": "object",
+                "required": ["type", "leadGenFormResponse", "leadAction"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["LEAD_ACTION"]},
+                    "leadGenFormResponse": {
+                        "type": "string",
+                        "pattern": "^urn:li:leadFormResponse:[A-Za-z0-9_-]{1,100}$",
+                    },
+                    "leadAction": {"type": "string", "enum": ["CREATED", "DELETED"]},
+                },
+            },
+            {"lead created": LINKEDIN_LEAD_EXAMPLE},
+        ),
+        "parameters": [
+            _header(
+                "X-LI-Signature",
+                'hex HMAC-SHA256 of "hmacsha256=" + body (app client secret).',
+                pattern="^[0-9a-fA-F]{64}$",
+            )
+        ],
+    },
+}
+
+
+class ChallengeAnswer(BaseModel):
+    """200: LinkedIn's ownership check, hex HMAC-SHA256 of the code under the client secret."""
+
+    challengeCode: str
+    challengeResponse: str
+
+
+LINKEDIN_CHALLENGE_ROUTE_DOCS: dict[str, Any] = {
+    "summary": "Answer LinkedIn's webhook validation challenge",
+    "response_model": ChallengeAnswer,
+    "responses": _errors(400, 401, 404),
+    "openapi_extra": {
+        "parameters": [
+            {
+                "name": "challengeCode",
+                "in": "query",
+                "required": True,
+                "description": "Random UUID LinkedIn sends to validate the URL.",
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,100}$"},
+            }
+        ]
     },
 }
 

@@ -31,6 +31,7 @@ class WebhookProvider(StrEnum):
 
     SHOPIFY = "shopify"
     STRIPE = "stripe"
+    LINKEDIN = "linkedin"
 
 
 class SignatureRejected(Exception):

@@ -20,6 +20,7 @@ import httpx
 
 from ownlay_pipelines.sandbox.entities import CampaignDayKey, EntityStatus, SandboxAccount
 from ownlay_pipelines.sandbox.faults import Fault, FaultDice, FaultPlan
+from ownlay_pipelines.sandbox.linkedin_leads import LeadSync, LeadSyncError
 from ownlay_pipelines.sandbox.performance import DeliveryProfile
 from ownlay_pipelines.sandbox.social_catalog import CatalogStyle, catalog_builder, numeric_ids
 from ownlay_pipelines.sandbox.world import SandboxWorld
@@ -105,6 +106,9 @@ class LinkedInAdsSimulator:
         self.world = world
         self.dice = FaultDice(faults or FaultPlan(), self.platform)
         self.malformed_keys: set[CampaignDayKey] = set()
+        self.lead_sync = LeadSync(world)
+        """Lead gen forms and leads (`sandbox/linkedin_leads.py`); malformed leads are in its
+        `malformed_keys`."""
 
     def use_faults(self, plan: FaultPlan) -> None:
         """Switch to a new fault plan; its decisions start from the first again."""
@@ -120,7 +124,7 @@ class LinkedInAdsSimulator:
             if self.dice.roll(Fault.SERVER_ERROR):
                 raise LinkedInError(504, "GATEWAY_TIMEOUT", "Gateway timeout")
             body = self._route(request)
-        except LinkedInError as error:
+        except (LinkedInError, LeadSyncError) as error:
             body = {"status": error.status, "code": error.code, "message": error.message}
             return httpx.Response(error.status, json=body)
         return httpx.Response(200, json=body, headers={"x-restli-protocol-version": "2.0.0"})
@@ -150,6 +154,8 @@ class LinkedInAdsSimulator:
             raise LinkedInError(404, "NOT_FOUND", f"No resource {request.url.path}")
         if parts[1:] == ["adAnalytics"]:
             return self._analytics(params)
+        if len(parts) >= 2 and parts[1].startswith("leadForm"):
+            return self.lead_sync.route(parts[1:], params, self.dice.plan, self._account)
         if len(parts) >= 3 and parts[1] == "adAccounts":
             account = self._account(parts[2])
             if len(parts) == 3:

@@ -136,6 +136,23 @@ def _usd_sql(fx_available: bool) -> str:
 )"""
 
 
+def rows_with_usd(
+    warehouse: duckdb.DuckDBPyConnection, sql: str, params: tuple[object, ...]
+) -> list[dict[str, object]]:
+    """Run a rule statement whose `{usd}` placeholder becomes the `to_usd` CTE (empty when the
+    warehouse has no FX view); its rows as dicts by column name."""
+    fx_available = bool(
+        warehouse.execute(
+            "SELECT 1 FROM duckdb_views() WHERE view_name = ? "
+            "UNION ALL SELECT 1 FROM duckdb_tables() WHERE table_name = ?",
+            [FX_RATES.relation_name, FX_RATES.relation_name],
+        ).fetchall()
+    )
+    cursor = warehouse.execute(sql.replace("{usd}", _usd_sql(fx_available)), list(params))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
 # Rows with their spend in US dollars at the day's rate (the latest ECB day on or before it);
 # NULL when no rate is known, so a money guard then never passes.
 _ROWS_USD = f"""rows_usd AS (
@@ -284,19 +301,8 @@ class BuiltinRule:
                 f"{self.name} reads {', '.join(missing)}, which view "
                 f"{UNIFIED_CAMPAIGN_METRICS.relation} no longer has"
             )
-        fx_available = bool(
-            warehouse.execute(
-                "SELECT 1 FROM duckdb_views() WHERE view_name = ? "
-                "UNION ALL SELECT 1 FROM duckdb_tables() WHERE table_name = ?",
-                [FX_RATES.relation_name, FX_RATES.relation_name],
-            ).fetchall()
-        )
-        sql = self.sql.replace("{usd}", _usd_sql(fx_available))
-        cursor = warehouse.execute(sql, list(self.params))
-        names = [d[0] for d in cursor.description]
         found = []
-        for values in cursor.fetchall():
-            row = dict(zip(names, values, strict=True))
+        for row in rows_with_usd(warehouse, self.sql, self.params):
             entity = {
                 "client_id": render_value(row[TENANT_COLUMN]),
                 **{c: render_value(row[c]) for c in _CAMPAIGN[1:]},

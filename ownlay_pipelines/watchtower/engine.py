@@ -15,12 +15,12 @@ import duckdb
 import sqlalchemy as sa
 
 from ownlay_pipelines.watchtower.alerts import OPEN_STATES, AlertState, Finding, record_evaluation
-from ownlay_pipelines.watchtower.builtin_rules import BUILTIN_BY_NAME
 from ownlay_pipelines.watchtower.clock import Clock, utc_now
 from ownlay_pipelines.watchtower.conditions import Condition, Dependency, LogicOperator, Severity
 from ownlay_pipelines.watchtower.errors import RuleDefinitionError
 from ownlay_pipelines.watchtower.matches import Match
 from ownlay_pipelines.watchtower.outcome import FiredEntity, RuleOutcome
+from ownlay_pipelines.watchtower.restatement_rules import SHIPPED_BY_NAME
 from ownlay_pipelines.watchtower.rules import BUILTIN_PREFIX, Rule, Term, check_term, units_of
 from ownlay_pipelines.watchtower.snapshots import ApiSnapshotLog, SnapshotType
 from ownlay_pipelines.watchtower.sql_ops import ops_matches
@@ -122,7 +122,7 @@ def _evaluate_unit(
     now: datetime,
 ) -> RuleOutcome:
     lead = unit[0]
-    builtin = BUILTIN_BY_NAME.get(lead.name) if lead.is_builtin else None
+    builtin = SHIPPED_BY_NAME.get(lead.name) if lead.is_builtin else None
     try:
         if builtin is not None:
             assert warehouse is not None

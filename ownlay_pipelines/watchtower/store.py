@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from ownlay_pipelines.settings import Settings
 from ownlay_pipelines.watchtower.builtin_rules import ensure_builtin_rules
+from ownlay_pipelines.watchtower.restatement_rules import ensure_ledger_rules
 from ownlay_pipelines.watchtower.seed_data import seed_reference_rows
 from ownlay_pipelines.watchtower.tables import create_schema
 
@@ -75,4 +76,5 @@ def open_store(url: str | Path | None = None) -> sa.Engine:
     with engine.begin() as connection:
         seed_reference_rows(connection)
         ensure_builtin_rules(connection)
+        ensure_ledger_rules(connection)
     return engine

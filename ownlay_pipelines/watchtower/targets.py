@@ -62,6 +62,15 @@ UNIFIED_CAMPAIGN_METRICS = WarehouseTarget(
 )
 """One row per workspace, platform, account, campaign and report date; the entity is the campaign."""
 
+RESTATEMENT_LEDGER = WarehouseTarget(
+    "ledger/restatements",
+    relation="ledger_restatements",
+    entity_columns=(TENANT_COLUMN, "platform", "account_id", "report_date"),
+    time_column="synced_at",
+)
+"""How much each re-sync moved a day (`connectors/restatements.py`); one entity per workspace,
+platform, ad account and report date (rules: `watchtower/restatement_rules.py`)."""
+
 TARGETS: Mapping[str, Target] = {
     target.name: target
     for target in (
@@ -69,6 +78,7 @@ TARGETS: Mapping[str, Target] = {
         OpsTarget("communication_reports", source=("internal", "communication_reports")),
         OpsTarget("clients", source=("internal", "clients")),
         UNIFIED_CAMPAIGN_METRICS,
+        RESTATEMENT_LEDGER,
         WarehouseTarget(
             "marts/roas_daily",
             relation="marts_roas_daily",

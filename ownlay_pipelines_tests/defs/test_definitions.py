@@ -15,6 +15,7 @@ EXPECTED_ASSETS = {
     *(str(spec.ref) for _, spec in all_streams()),
     "raw/fx/daily_rates",
     "raw/events",
+    "ledger/restatements",
     *(
         f"export/{kind}/{table.replace('/', '_')}"
         for kind in ("bigquery", "snowflake")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from ownlay_pipelines.watchtower.builtin_rules import BUILTIN_RULES
 from ownlay_pipelines.watchtower.engine import evaluate_target
 from ownlay_pipelines.watchtower.errors import RuleDefinitionError
+from ownlay_pipelines.watchtower.restatement_rules import LEDGER_RULES
 from ownlay_pipelines.watchtower.rules import RuleSpec, add_rule, disable_rule, list_rules
 from ownlay_pipelines.watchtower.tables import api_snapshots, api_sources, watchtower_rules
 from ownlay_pipelines_tests.watchtower.factories import unified_row, unified_warehouse
@@ -184,7 +185,8 @@ def test_builtin_rules_are_stored_once_and_can_be_disabled(sqlite_store, clock):
     _evaluate(sqlite_store, warehouse, clock)
     _evaluate(sqlite_store, warehouse, clock)
     builtins = [r for r in list_rules(sqlite_store) if r.is_builtin]
-    assert len(builtins) == len(BUILTIN_RULES)
+    # The shipped ledger rules (watchtower/restatement_rules.py) are stored beside them.
+    assert len(builtins) == len(BUILTIN_RULES) + len(LEDGER_RULES)
     disable_rule(sqlite_store, builtins[0].id)
     assert builtins[0].name not in _evaluate(sqlite_store, warehouse, clock)
 
