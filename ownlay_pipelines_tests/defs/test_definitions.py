@@ -79,6 +79,8 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "analyst_report",
         "mrr",
         "stripe_webhooks",
+        "linkedin_lead_webhooks",
+        "restatement_watch",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}
     assert "unified/campaign_metrics_daily:watchtower" in checks  # all of them: test_checks.py
