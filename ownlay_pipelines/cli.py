@@ -13,6 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ownlay_pipelines.capi.cli import register_cli as register_capi_cli
 from ownlay_pipelines.events.cli import register_cli as register_events_cli
 from ownlay_pipelines.ingest.cli import register_cli as register_ingest_cli
 from ownlay_pipelines.lake.warehouse_cli import register_cli as register_warehouse_cli
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_events_cli(commands)
     register_warehouse_cli(commands)
     register_uploads_cli(commands)
+    register_capi_cli(commands)
     return parser
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ownlay_pipelines.capi.destinations import CapiSettings
 from ownlay_pipelines.registry.tenant import validate_workspace_id
 from ownlay_pipelines.schema.platforms import Platform
 
@@ -91,6 +92,9 @@ class Workspace(BaseModel):
         description="ISO 4217 code the marts convert every amount into (default: `currency`).",
     )
     connections: tuple[Connection, ...] = ()
+    capi: CapiSettings = Field(
+        default_factory=CapiSettings, description="Conversions-API forwarding (capi/)."
+    )
 
     @field_validator("id", mode="before")
     @classmethod
