@@ -394,4 +394,3 @@ SENDERS: dict[CapiPlatform, type[CapiSender]] = {
 def sender_for(destination: CapiDestination, **kwargs: Any) -> CapiSender:
     """The sender class for `destination`'s platform, built with `kwargs`."""
     return SENDERS[destination.platform](destination, **kwargs)
-
