@@ -10,12 +10,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from ownlay_pipelines.capi.destinations import CapiDestination, CapiSettings
-from ownlay_pipelines.capi.outbox import ClaimedRow, OutboxStatus, Outcome, claim, finish
+from ownlay_pipelines.capi.outbox import (
+    CLAIM_LEASE,
+    ClaimedRow,
+    OutboxStatus,
+    Outcome,
+    claim,
+    finish,
+)
 from ownlay_pipelines.capi.senders import BatchResult, CapiSender
 from ownlay_pipelines.capi.tables import capi_delivery_log
 from ownlay_pipelines.capi.wire import LocalRejection, WireEvent, build_event
@@ -58,6 +65,7 @@ def drain_destination(
     now: Callable[[], datetime],
     batch_size: int | None = None,
     max_batches: int | None = None,
+    lease: timedelta = CLAIM_LEASE,
 ) -> DrainReport:
     """Send every due outbox row of `destination` in batches until none is left (or
     `max_batches`); returns the counts. `now` is read per batch (claims, logs, back-off)."""
@@ -65,7 +73,7 @@ def drain_destination(
     size = min(batch_size or sender.max_batch, sender.max_batch)
     while max_batches is None or report.batches < max_batches:
         started = now()
-        rows = claim(engine, workspace_id, destination.id, limit=size, now=started)
+        rows = claim(engine, workspace_id, destination.id, limit=size, now=started, lease=lease)
         if not rows:
             break
         report.batches += 1

@@ -135,8 +135,10 @@ def claim(
     *,
     limit: int,
     now: datetime,
+    lease: timedelta = CLAIM_LEASE,
 ) -> list[ClaimedRow]:
-    """Take up to `limit` due rows (pending, or sent with a lapsed lease) in one UPDATE."""
+    """Take up to `limit` due rows (pending, or sent with a lapsed lease) in one UPDATE; they
+    stay invisible to other claims for `lease`."""
     o = capi_outbox
     token = str(uuid.uuid4())
     due = (
@@ -158,7 +160,7 @@ def claim(
             .values(
                 status=OutboxStatus.SENT.value,
                 claim_token=token,
-                next_attempt_at=now + CLAIM_LEASE,
+                next_attempt_at=now + lease,
                 attempts=o.c.attempts + 1,
                 sent_at=now,
             )

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -344,7 +345,8 @@ class CapiSandbox:
     ) -> None:
         tally.received += 1
         if self._journal is not None:
-            os.write(self._journal, f"{platform}\t{account}\t{dedup_id}\n".encode())
+            line = f"{platform}\t{account}\t{dedup_id}\t{time.time():.6f}\n"
+            os.write(self._journal, line.encode())
         if test:
             tally.test_events += 1
             return

@@ -16,7 +16,7 @@ from ownlay_pipelines.http.clock import FakeClock
 from ownlay_pipelines.http.rate_limit import RateLimit
 from ownlay_pipelines.sandbox.capi import META_HOST, TIKTOK_HOST, CapiSandbox
 from ownlay_pipelines.sandbox.capi_conversions import sandbox_conversions, sandbox_visitors
-from ownlay_pipelines_tests.capi.conftest import ENV, NOW
+from ownlay_pipelines_tests.capi.destinations import ENV, NOW
 
 WORKSPACE = "rive-gauche"
 
@@ -227,6 +227,6 @@ def test_unlimited_event_bucket_for_bench(store) -> None:
 
 
 def _only(destination_id: str):
-    from ownlay_pipelines_tests.capi.conftest import DESTINATIONS
+    from ownlay_pipelines_tests.capi.destinations import DESTINATIONS
 
     return tuple(d for d in DESTINATIONS if d.id == destination_id)
