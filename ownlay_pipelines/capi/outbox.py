@@ -2,8 +2,9 @@
 
 States: `pending` (waiting, or failed and waiting to be retried) → `sent` (claimed: in flight
 under a lease) → `accepted` | `rejected` (with a reason) | `expired` (undeliverable before the
-workspace's retention, default 7 days). The raw payload is wiped when a row reaches any of the
-last three states. An `accepted` row is final: enqueueing the same event again (a rerun, a
+workspace's retention, default 7 days). The raw payload is wiped as soon as a row is accepted,
+and at the end of the retention for every row (a rejected row keeps it until then, so a backfill
+after a fix can re-forward it). An `accepted` row is final: enqueueing the same event again (a rerun, a
 backfill, a replayed ingest) never touches it, and a claim only takes `pending` rows and `sent`
 rows whose lease ran out (their run was killed). The one window left — killed after the platform
 answered but before the answer was committed — re-sends the same `event_id` (Google: `orderId`),
@@ -177,30 +178,30 @@ def claim(
 
 
 def finish(connection: sa.Connection, outcomes: Sequence[Outcome], *, now: datetime) -> None:
-    """Record each outcome: final ones wipe the payload, retries wait with back-off."""
+    """Record each outcome: accepted wipes the payload, retries wait with back-off."""
     o = capi_outbox
-    final = [x for x in outcomes if x.status is not None]
-    if final:
+    for status in (OutboxStatus.ACCEPTED, OutboxStatus.REJECTED):
+        done = [x for x in outcomes if x.status is status]
+        if not done:
+            continue
+        # An accepted event's raw data has served its purpose; a rejected one's waits (until
+        # it expires) so a fix can re-forward it (`reopen_range`).
+        wipe = {"payload": None} if status is OutboxStatus.ACCEPTED else {}
         connection.execute(
             o.update()
             .where(o.c.id == sa.bindparam("row_id"))
             .values(
-                status=sa.bindparam("new_status"),
+                status=status.value,
                 reason=sa.bindparam("new_reason"),
                 match_keys=sa.bindparam("keys"),
-                payload=None,
                 claim_token=None,
                 next_attempt_at=None,
                 finished_at=now,
+                **wipe,
             ),
             [
-                {
-                    "row_id": x.row_id,
-                    "new_status": x.status.value,  # type: ignore[union-attr]
-                    "new_reason": x.reason,
-                    "keys": ",".join(x.match_keys),
-                }
-                for x in final
+                {"row_id": x.row_id, "new_reason": x.reason, "keys": ",".join(x.match_keys)}
+                for x in done
             ],
         )
     retries = [x for x in outcomes if x.status is None]
@@ -236,10 +237,11 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def expire(engine: sa.Engine, *, now: datetime) -> int:
-    """Rows past their retention become `expired` and lose their raw payload; returns how many."""
+    """Rows past their retention lose their raw payload; undelivered ones become `expired`.
+    Returns how many rows expired."""
     o = capi_outbox
     with engine.begin() as connection:
-        return connection.execute(
+        expired = connection.execute(
             o.update()
             .where(
                 o.c.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENT.value]),
@@ -252,6 +254,36 @@ def expire(engine: sa.Engine, *, now: datetime) -> int:
                 claim_token=None,
                 next_attempt_at=None,
                 finished_at=now,
+            )
+        ).rowcount
+        connection.execute(
+            o.update().where(o.c.payload.is_not(None), o.c.expires_at <= now).values(payload=None)
+        )
+    return expired
+
+
+def reopen_range(
+    engine: sa.Engine, workspace_id: str, *, start: datetime, end: datetime, now: datetime
+) -> int:
+    """Backfill: rejected rows with `start <= event_time < end` whose raw data is still held go
+    back to pending. Accepted rows are never touched. Returns how many were reopened."""
+    o = capi_outbox
+    with engine.begin() as connection:
+        return connection.execute(
+            o.update()
+            .where(
+                o.c.workspace_id == workspace_id,
+                o.c.status == OutboxStatus.REJECTED.value,
+                o.c.payload.is_not(None),
+                o.c.expires_at > now,
+                o.c.event_time >= start,
+                o.c.event_time < end,
+            )
+            .values(
+                status=OutboxStatus.PENDING.value,
+                reason=None,
+                next_attempt_at=None,
+                finished_at=None,
             )
         ).rowcount
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from ownlay_pipelines.capi.destinations import CapiSettings
 from ownlay_pipelines.capi.forward import drain_destination
-from ownlay_pipelines.capi.outbox import enqueue, expire, status_counts
+from ownlay_pipelines.capi.outbox import enqueue, expire, reopen_range, status_counts
 from ownlay_pipelines.capi.senders import sender_for
 from ownlay_pipelines.capi.tables import capi_delivery_log, capi_outbox
 from ownlay_pipelines.http.clock import FakeClock
@@ -230,3 +230,34 @@ def _only(destination_id: str):
     from ownlay_pipelines_tests.capi.destinations import DESTINATIONS
 
     return tuple(d for d in DESTINATIONS if d.id == destination_id)
+
+
+def test_backfill_reforwards_only_what_was_never_accepted(store) -> None:
+    sandbox, conversions = _world(12)
+    only_meta = CapiSettings(default_region="FR", destinations=_only("meta-capi"))
+    no_ua = [type(c)(**{**c.__dict__, "user_agent": None}) for c in conversions[:3]]
+    enqueue(store, WORKSPACE, only_meta, [*no_ua, *conversions[3:]], now=NOW)
+    first = _drain_all(store, only_meta, sandbox)["meta-capi"]
+    assert (first.accepted, first.rejected_by_reason) == (9, {"missing_user_agent": 3})
+    with store.connect() as connection:
+        kept = connection.execute(
+            sa.select(sa.func.count()).where(capi_outbox.c.payload.is_not(None))
+        ).scalar()
+    assert kept == 3  # rejected rows keep their raw data until expiry, accepted ones do not
+
+    reopened = reopen_range(
+        store, WORKSPACE, start=NOW - timedelta(days=1), end=NOW + timedelta(days=1), now=NOW
+    )
+    assert reopened == 3
+    requests = sandbox.requests
+    again = _drain_all(store, only_meta, sandbox)["meta-capi"]
+    assert (again.accepted, again.rejected) == (0, 3)  # still no user agent: still rejected
+    assert sandbox.requests == requests  # and nothing accepted was sent again
+    assert expire(store, now=NOW + timedelta(days=8)) == 0
+    with store.connect() as connection:
+        assert (
+            connection.execute(
+                sa.select(sa.func.count()).where(capi_outbox.c.payload.is_not(None))
+            ).scalar()
+            == 0
+        )
