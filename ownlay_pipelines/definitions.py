@@ -13,6 +13,12 @@ from ownlay_pipelines.defs.assets.watchtower_sources import (
     WATCHTOWER_SOURCE_ASSETS,
     watchtower_sources_job,
 )
+from ownlay_pipelines.defs.capi import (
+    CAPI_ASSETS,
+    capi_backfill,
+    capi_forwarding_job,
+    capi_outbox_sensor,
+)
 from ownlay_pipelines.defs.checks import ASSET_CHECKS, CHECK_SENSORS
 from ownlay_pipelines.defs.events import (
     event_buffer_sensor,
@@ -64,6 +70,7 @@ def build_definitions(
         *MART_ASSETS,
         mrr_daily,
         warehouse_catalog,
+        *CAPI_ASSETS,
     ]
     models_sensor, models_job = build_models_sensor(assets)
     return dg.Definitions(
@@ -80,6 +87,8 @@ def build_definitions(
             shopify_webhooks,
             fx_rates_job,
             file_uploads,
+            capi_forwarding_job,
+            capi_backfill,
         ],
         schedules=[
             watchtower_notifications_schedule,
@@ -96,6 +105,7 @@ def build_definitions(
             models_sensor,
             upload_drop_folder,
             billing_follow_stripe,
+            capi_outbox_sensor,
             *SENSORS,
             *CHECK_SENSORS,
         ],
