@@ -41,7 +41,13 @@ def _demo(args: argparse.Namespace) -> int:
     _quiet_dagster_warnings()
     # Imported here so the warning filters above apply while the asset graph is built.
     from ownlay_pipelines.definitions import build_definitions
-    from ownlay_pipelines.demo import alert_summary, prepare_instance, run_demo, summary
+    from ownlay_pipelines.demo import (
+        alert_summary,
+        capi_summary,
+        prepare_instance,
+        run_demo,
+        summary,
+    )
     from ownlay_pipelines.watchtower.store import open_store
 
     started = time.perf_counter()
@@ -51,6 +57,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(summary(settings.warehouse_path))
     # The ops store from the environment, as the runs resolved it (the resource holds an EnvVar).
     print(alert_summary(open_store()))
+    print(capi_summary(open_store(), settings.registry_file))
     print(f"\nWarehouse: {settings.warehouse_path}")
     print(f"Dagster instance: {Path.cwd() / '.dagster_home'} (`make dev` shows these runs)")
     print("Try:")

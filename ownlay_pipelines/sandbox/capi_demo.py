@@ -43,7 +43,13 @@ def capi_sandbox_for(registry: Registry) -> CapiSandbox:
     return CapiSandbox(people)
 
 
-def forward_demo_conversions(engine: sa.Engine, registry: Registry, *, now: datetime) -> str:
+def forward_demo_conversions(
+    engine: sa.Engine,
+    registry: Registry,
+    *,
+    now: datetime,
+    per_workspace: int = CONVERSIONS_PER_WORKSPACE,
+) -> str:
     """Queue and forward the sandbox conversions; a table of accepted counts and match rates."""
     create_capi_schema(engine)
     sandbox = capi_sandbox_for(registry)
@@ -55,8 +61,8 @@ def forward_demo_conversions(engine: sa.Engine, registry: Registry, *, now: date
         conversions = sandbox_conversions(
             workspace.id,
             workspace_visitors(workspace),
-            CONVERSIONS_PER_WORKSPACE,
-            start=now - timedelta(hours=CONVERSIONS_PER_WORKSPACE // 60 + 1),
+            per_workspace,
+            start=now - timedelta(hours=per_workspace // 60 + 1),
             currency=workspace.currency,
             seed=int(now.timestamp()) // 3600,  # new conversions each hour the demo runs
         )
