@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ownlay_pipelines.capi.platforms import CapiPlatform
+from ownlay_pipelines.registry.credentials import check_env_var_names
 
-ENV_VAR_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
 DESTINATION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DEFAULT_RETENTION_DAYS = 7
 
@@ -65,13 +65,7 @@ class CapiDestination(BaseModel):
     @field_validator("credentials")
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, env_var in value.items():
-            if not ENV_VAR_NAME.fullmatch(env_var):
-                raise ValueError(
-                    f"credentials.{name} must name an environment variable (A-Z, 0-9, _), "
-                    f"not {env_var!r}: secrets never go in the registry file"
-                )
-        return value
+        return check_env_var_names(value)
 
     @model_validator(mode="after")
     def _platform_fields(self) -> CapiDestination:
