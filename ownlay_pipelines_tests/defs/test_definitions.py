@@ -40,6 +40,10 @@ EXPECTED_ASSETS = {
     "raw/mailchimp/lists",
     "raw/mailchimp/members",
     "ops/mailchimp/reports",
+    "capi/forwarded_meta",
+    "capi/forwarded_google",
+    "capi/forwarded_tiktok",
+    "capi/forwarded_snapchat",
 }
 
 
@@ -62,6 +66,8 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "shopify_webhooks",
         "fx_rates",
         "file_uploads",
+        "capi_forwarding",
+        "capi_backfill",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}
     assert "unified/campaign_metrics_daily:watchtower" in checks  # all of them: test_checks.py
