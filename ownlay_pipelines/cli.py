@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from ownlay_pipelines.analyst.cli import register_cli as register_analyst_cli
+from ownlay_pipelines.capi.cli import register_cli as register_capi_cli
 from ownlay_pipelines.events.cli import register_cli as register_events_cli
 from ownlay_pipelines.ingest.cli import register_cli as register_ingest_cli
 from ownlay_pipelines.lake.warehouse_cli import register_cli as register_warehouse_cli
@@ -42,7 +43,13 @@ def _demo(args: argparse.Namespace) -> int:
     _quiet_dagster_warnings()
     # Imported here so the warning filters above apply while the asset graph is built.
     from ownlay_pipelines.definitions import build_definitions
-    from ownlay_pipelines.demo import alert_summary, prepare_instance, run_demo, summary
+    from ownlay_pipelines.demo import (
+        alert_summary,
+        capi_summary,
+        prepare_instance,
+        run_demo,
+        summary,
+    )
     from ownlay_pipelines.watchtower.store import open_store
 
     started = time.perf_counter()
@@ -52,6 +59,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(summary(settings.warehouse_path))
     # The ops store from the environment, as the runs resolved it (the resource holds an EnvVar).
     print(alert_summary(open_store()))
+    print(capi_summary(open_store(), settings.registry_file))
     print(f"\nWarehouse: {settings.warehouse_path}")
     print(f"Dagster instance: {Path.cwd() / '.dagster_home'} (`make dev` shows these runs)")
     print("Try:")
@@ -79,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_uploads_cli(commands)
     register_analyst_cli(commands)
     register_lifecycle_cli(commands)
+    register_capi_cli(commands)
     return parser
 
 

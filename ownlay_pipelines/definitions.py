@@ -18,6 +18,12 @@ from ownlay_pipelines.defs.assets.watchtower_sources import (
     WATCHTOWER_SOURCE_ASSETS,
     watchtower_sources_job,
 )
+from ownlay_pipelines.defs.capi import (
+    CAPI_ASSETS,
+    capi_backfill,
+    capi_forwarding_job,
+    capi_outbox_sensor,
+)
 from ownlay_pipelines.defs.checks import ASSET_CHECKS, CHECK_SENSORS
 from ownlay_pipelines.defs.events import (
     event_buffer_sensor,
@@ -86,6 +92,7 @@ def build_definitions(
         restatement_ledger,
         warehouse_catalog,
         *ANALYST_ASSETS,
+        *CAPI_ASSETS,
     ]
     models_sensor, models_job = build_models_sensor(assets)
     return dg.Definitions(
@@ -110,6 +117,8 @@ def build_definitions(
             *ANALYST_JOBS,
             mrr_job,
             stripe_webhooks,
+            capi_forwarding_job,
+            capi_backfill,
         ],
         schedules=[
             watchtower_notifications_schedule,
@@ -130,6 +139,7 @@ def build_definitions(
             models_sensor,
             upload_drop_folder,
             billing_follow_stripe,
+            capi_outbox_sensor,
             *SENSORS,
             *CHECK_SENSORS,
             analyst_report_refresh,

@@ -375,3 +375,10 @@ def alert_summary(store: sa.Engine) -> str:
         for (client, severity, rule), count in sorted(counts.items())
     ]
     return "\n".join(lines)
+
+
+def capi_summary(store: sa.Engine, registry_file: Path) -> str:
+    """Forward the sandbox conversions to every workspace's CAPI destinations; match rates."""
+    from ownlay_pipelines.sandbox.capi_demo import forward_demo_conversions
+
+    return forward_demo_conversions(store, load_registry(registry_file), now=datetime.now(UTC))

@@ -162,6 +162,9 @@ PLANS: dict[str, Run | RunAs | NotRun] = {
         expect="by maria (acknowledged)",
     ),
     ".venv/bin/ownlay rules list": Run(expect="builtin"),
+    '.venv/bin/ownlay capi hash --platform google --field phone --region FR --json "06 12 34 56 78"': (
+        Run(expect='"normalized": "+33612345678"')
+    ),
     ".venv/bin/ownlay rules add --help": Run(expect="Rates are percents"),
     '.venv/bin/ownlay rules add --name "Low CTR" --target unified/campaign_metrics_daily '
     "--field ctr_percent --condition less_than --threshold 0.5 --client acme-outdoor": Run(

@@ -321,6 +321,19 @@ class EventContext(BaseModel):
     page: Page = Field(default_factory=Page)
 
 
+class Consent(BaseModel):
+    """What the visitor agreed to, as the site's consent banner recorded it.
+
+    `marketing` gates Conversions-API forwarding (capi/): only `true` lets the event go to an ad
+    platform; absent (`null`, never asked) counts as no.
+    """
+
+    model_config = STRICT
+
+    marketing: bool | None = None
+    analytics: bool | None = None
+
+
 class OwnlayEvent(BaseModel):
     """One first-party event in seed 000's canonical shape, as received (before hashing).
 
@@ -347,6 +360,7 @@ class OwnlayEvent(BaseModel):
     processed_at: PlausibleTimestamp | None = None
     version: Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){0,2}$")] = "1.0"
     client_timestamp: ClientTimestamp | None = None
+    consent: Consent = Field(default_factory=Consent)
 
     @model_validator(mode="before")
     @classmethod

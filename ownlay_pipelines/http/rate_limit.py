@@ -48,8 +48,8 @@ class _Pool:
         )
         self.updated_at = now
 
-    def seconds_until_token(self) -> float:
-        return max(0.0, (1.0 - self.tokens) / self.limit.tokens_per_second)
+    def seconds_until_token(self, needed: float = 1.0) -> float:
+        return max(0.0, (needed - self.tokens) / self.limit.tokens_per_second)
 
 
 class TokenBucket:
@@ -62,17 +62,20 @@ class TokenBucket:
         self._pools = [_Pool(limit, now) for limit in self.limits]
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
-        """Take one token from every limit, sleeping until all have one; return the seconds slept."""
+    def acquire(self, tokens: float = 1.0) -> float:
+        """Take `tokens` (one request, or a batch's events) from every limit, sleeping until all
+        have them; return the seconds slept. A weight above a pool's size waits for the debt."""
         # Reserve under the lock, sleep outside it: each thread's token is debited at once (pools
         # may go negative), so concurrent callers queue behind each other without holding the lock.
         with self._lock:
             now = self._clock.monotonic()
             for pool in self._pools:
                 pool.refill(now)
-            wait_seconds = max((pool.seconds_until_token() for pool in self._pools), default=0.0)
+            wait_seconds = max(
+                (pool.seconds_until_token(tokens) for pool in self._pools), default=0.0
+            )
             for pool in self._pools:
-                pool.tokens -= 1.0
+                pool.tokens -= tokens
         if wait_seconds > 0:
             self._clock.sleep(wait_seconds)
         return wait_seconds

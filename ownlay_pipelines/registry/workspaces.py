@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo, available_timezones
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ownlay_pipelines.capi.destinations import CapiSettings
+from ownlay_pipelines.registry.credentials import check_env_var_names
 from ownlay_pipelines.registry.tenant import validate_workspace_id
 from ownlay_pipelines.schema.platforms import Platform
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-ENV_VAR_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
@@ -74,13 +75,7 @@ class Connection(BaseModel):
     @field_validator("credentials")
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, env_var in value.items():
-            if not ENV_VAR_NAME.fullmatch(env_var):
-                raise ValueError(
-                    f"credentials.{name} must name an environment variable (A-Z, 0-9, _), "
-                    f"not {env_var!r}: secrets never go in the registry file"
-                )
-        return value
+        return check_env_var_names(value)
 
 
 class Workspace(BaseModel):
@@ -102,6 +97,9 @@ class Workspace(BaseModel):
         description="shopify: attributed shop orders; stripe: the Stripe account's charges.",
     )
     connections: tuple[Connection, ...] = ()
+    capi: CapiSettings = Field(
+        default_factory=CapiSettings, description="Conversions-API forwarding (capi/)."
+    )
 
     @field_validator("id", mode="before")
     @classmethod

@@ -51,6 +51,10 @@ EXPECTED_ASSETS = {
     "marts/conversion_paths",
     "marts/path_attribution",
     "reports/analyst_report",
+    "capi/forwarded_meta",
+    "capi/forwarded_google",
+    "capi/forwarded_tiktok",
+    "capi/forwarded_snapchat",
 }
 
 
@@ -81,6 +85,8 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "stripe_webhooks",
         "linkedin_lead_webhooks",
         "restatement_watch",
+        "capi_forwarding",
+        "capi_backfill",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}
     assert "unified/campaign_metrics_daily:watchtower" in checks  # all of them: test_checks.py

@@ -1,0 +1,161 @@
+"""Draining one destination's outbox: claim, build, hash, send, record — batch by batch.
+
+Each batch's outcomes and its EventDeliveryLog rows are committed in one transaction right after
+the platform answered, so a killed run leaves at most the batch in flight unrecorded; its rows
+are claimed again when their lease lapses and re-sent with the same dedup ids.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from ownlay_pipelines.capi.destinations import CapiDestination, CapiSettings
+from ownlay_pipelines.capi.outbox import (
+    CLAIM_LEASE,
+    ClaimedRow,
+    OutboxStatus,
+    Outcome,
+    claim,
+    finish,
+)
+from ownlay_pipelines.capi.senders import BatchResult, CapiSender
+from ownlay_pipelines.capi.tables import capi_delivery_log
+from ownlay_pipelines.capi.wire import LocalRejection, WireEvent, build_event
+
+
+@dataclass
+class DrainReport:
+    """What one drain did for one destination (Dagster materialization metadata)."""
+
+    sent: int = 0
+    accepted: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    retry_later: int = 0
+    batches: int = 0
+    match_keys: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejected_by_reason.values())
+
+    def as_metadata(self) -> dict[str, object]:
+        return {
+            "sent": self.sent,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "rejected_by_reason": dict(self.rejected_by_reason),
+            "retry_later": self.retry_later,
+            "batches": self.batches,
+            "match_keys_carried": dict(self.match_keys),
+        }
+
+
+def drain_destination(
+    engine: sa.Engine,
+    workspace_id: str,
+    settings: CapiSettings,
+    destination: CapiDestination,
+    sender: CapiSender,
+    *,
+    now: Callable[[], datetime],
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    lease: timedelta = CLAIM_LEASE,
+) -> DrainReport:
+    """Send every due outbox row of `destination` in batches until none is left (or
+    `max_batches`); returns the counts. `now` is read per batch (claims, logs, back-off)."""
+    report = DrainReport()
+    size = min(batch_size or sender.max_batch, sender.max_batch)
+    while max_batches is None or report.batches < max_batches:
+        started = now()
+        rows = claim(engine, workspace_id, destination.id, limit=size, now=started, lease=lease)
+        if not rows:
+            break
+        report.batches += 1
+        outcomes, logs = _forward_batch(rows, workspace_id, settings, destination, sender, started)
+        finished = now()
+        for log in logs:
+            log["timestamp"] = finished
+        with engine.begin() as connection:
+            finish(connection, outcomes, now=finished)
+            if logs:
+                connection.execute(capi_delivery_log.insert(), logs)
+        _count(report, outcomes)
+    return report
+
+
+def _forward_batch(
+    rows: list[ClaimedRow],
+    workspace_id: str,
+    settings: CapiSettings,
+    destination: CapiDestination,
+    sender: CapiSender,
+    now: datetime,
+) -> tuple[list[Outcome], list[dict[str, object]]]:
+    outcomes: list[Outcome] = []
+    to_send: list[tuple[ClaimedRow, WireEvent]] = []
+    for row in rows:
+        try:
+            wire = build_event(
+                row.conversion,
+                destination,
+                row.event_name,
+                default_region=settings.default_region,
+                now=now,
+            )
+        except LocalRejection as rejection:
+            outcomes.append(Outcome(row.id, OutboxStatus.REJECTED, rejection.reason))
+            continue
+        to_send.append((row, wire))
+    logs: list[dict[str, object]] = []
+    if to_send:
+        result = sender.send([wire for _, wire in to_send])
+        for (row, wire), answer in zip(to_send, result.results, strict=True):
+            outcomes.append(Outcome(row.id, answer.status, answer.reason, wire.match_keys))
+            logs.append(
+                _log_row(workspace_id, destination, row, answer.status, answer.reason, result)
+            )
+    return outcomes, logs
+
+
+def _log_row(
+    workspace_id: str,
+    destination: CapiDestination,
+    row: ClaimedRow,
+    status: OutboxStatus | None,
+    reason: str | None,
+    result: BatchResult,
+) -> dict[str, object]:
+    """Seed 002's EventDeliveryLog for one event of one attempt (no personal data)."""
+    return {
+        "workspace_id": workspace_id,
+        "destination_id": destination.id,
+        "platform": destination.platform.value,
+        "event_id": row.conversion.event_id,
+        "event_name": row.event_name,
+        "success": status is OutboxStatus.ACCEPTED,
+        "outcome": status.value if status is not None else "retry",
+        "latency_ms": result.latency_ms,
+        "error_message": None if status is OutboxStatus.ACCEPTED else reason,
+        "request_id": result.request_id,
+        "retry_count": row.attempts - 1 + result.retries,
+    }
+
+
+def _count(report: DrainReport, outcomes: list[Outcome]) -> None:
+    for outcome in outcomes:
+        if outcome.status is OutboxStatus.ACCEPTED:
+            report.accepted += 1
+            report.sent += 1
+        elif outcome.status is OutboxStatus.REJECTED:
+            report.rejected_by_reason[outcome.reason or "unknown"] += 1
+            report.sent += bool(outcome.match_keys)
+        else:
+            report.retry_later += 1
+            report.sent += 1
+        report.match_keys.update(outcome.match_keys)

@@ -1,0 +1,361 @@
+"""The forwarding outbox: durable state per (workspace, destination, event), exactly once.
+
+States: `pending` (waiting, or failed and waiting to be retried) → `sent` (claimed: in flight
+under a lease) → `accepted` | `rejected` (with a reason) | `expired` (undeliverable before the
+workspace's retention, default 7 days). The raw payload is wiped as soon as a row is accepted,
+and at the end of the retention for every row (a rejected row keeps it until then, so a backfill
+after a fix can re-forward it). An `accepted` row is final: enqueueing the same event again (a rerun, a
+backfill, a replayed ingest) never touches it, and a claim only takes `pending` rows and `sent`
+rows whose lease ran out (their run was killed). The one window left — killed after the platform
+answered but before the answer was committed — re-sends the same `event_id` (Google: `orderId`),
+which each platform deduplicates within 48 h.
+
+The shape is the watchtower's notification outbox (watchtower/outbox.py): state per item,
+claim under a lease, back-off on failure; here the claim is one UPDATE per batch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from ownlay_pipelines.capi.conversions import Conversion, platform_event_name
+from ownlay_pipelines.capi.destinations import CapiDestination, CapiSettings
+from ownlay_pipelines.capi.tables import capi_outbox
+
+CLAIM_LEASE = timedelta(minutes=5)
+"""A claimed batch is invisible to other drains this long (far longer than one send)."""
+FIRST_RETRY = timedelta(seconds=30)
+MAX_RETRY = timedelta(hours=1)
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+FINAL = (OutboxStatus.ACCEPTED, OutboxStatus.REJECTED, OutboxStatus.EXPIRED)
+
+
+@dataclass
+class EnqueueReport:
+    """What enqueueing did: rows queued, re-opened (backfill), and conversions left out."""
+
+    queued: int = 0
+    reopened: int = 0
+    already_queued: int = 0
+    no_consent: int = 0
+    not_forwarded: int = 0
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """One claimed outbox row: its id, attempt number and the raw conversion."""
+
+    id: int
+    event_name: str
+    attempts: int
+    conversion: Conversion
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row: accepted, rejected (reason) or retry (reason)."""
+
+    row_id: int
+    status: OutboxStatus | None
+    """ACCEPTED or REJECTED; None means retry later."""
+    reason: str | None = None
+    match_keys: tuple[str, ...] = field(default=())
+
+
+def enqueue(
+    engine: sa.Engine,
+    workspace_id: str,
+    settings: CapiSettings,
+    conversions: Iterable[Conversion],
+    *,
+    now: datetime,
+    reopen: bool = False,
+) -> EnqueueReport:
+    """Queue each consented conversion once per destination whose platform receives its type.
+
+    With `reopen` (a backfill), rows that were rejected or expired are queued again with the
+    fresh payload; accepted, pending and in-flight rows are never touched.
+    """
+    report = EnqueueReport()
+    expires_at = now + timedelta(days=settings.retention_days)
+    rows: list[dict[str, object]] = []
+    for conversion in conversions:
+        if not conversion.marketing_consent:
+            report.no_consent += 1
+            continue
+        payload = conversion.to_json()
+        for destination in settings.destinations:
+            name = platform_event_name(
+                conversion.event_type, destination.platform, settings.event_overrides
+            )
+            if name is None:
+                report.not_forwarded += 1
+                continue
+            rows.append(_new_row(workspace_id, destination, conversion, name, payload, now))
+    if not rows:
+        return report
+    for row in rows:
+        row["expires_at"] = expires_at
+    with engine.begin() as connection:
+        existing = _existing_states(connection, workspace_id, rows)
+        fresh = [r for r in rows if (r["destination_id"], r["event_id"]) not in existing]
+        if fresh:
+            connection.execute(capi_outbox.insert(), fresh)
+        report.queued = len(fresh)
+        for row in rows:
+            state = existing.get((row["destination_id"], row["event_id"]))
+            if state is None:
+                continue
+            if reopen and state in (OutboxStatus.REJECTED, OutboxStatus.EXPIRED):
+                _reopen(connection, workspace_id, row)
+                report.reopened += 1
+            else:
+                report.already_queued += 1
+    return report
+
+
+def claim(
+    engine: sa.Engine,
+    workspace_id: str,
+    destination_id: str,
+    *,
+    limit: int,
+    now: datetime,
+    lease: timedelta = CLAIM_LEASE,
+) -> list[ClaimedRow]:
+    """Take up to `limit` due rows (pending, or sent with a lapsed lease) in one UPDATE; they
+    stay invisible to other claims for `lease`."""
+    o = capi_outbox
+    token = str(uuid.uuid4())
+    due = (
+        sa.select(o.c.id)
+        .where(
+            o.c.workspace_id == workspace_id,
+            o.c.destination_id == destination_id,
+            o.c.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENT.value]),
+            sa.or_(o.c.next_attempt_at.is_(None), o.c.next_attempt_at <= now),
+            o.c.expires_at > now,
+        )
+        .order_by(o.c.id)
+        .limit(limit)
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            o.update()
+            .where(o.c.id.in_(due.scalar_subquery()))
+            .values(
+                status=OutboxStatus.SENT.value,
+                claim_token=token,
+                next_attempt_at=now + lease,
+                attempts=o.c.attempts + 1,
+                sent_at=now,
+            )
+        )
+        rows = connection.execute(
+            sa.select(o.c.id, o.c.event_name, o.c.attempts, o.c.payload)
+            .where(o.c.claim_token == token)
+            .order_by(o.c.id)
+        ).all()
+    return [
+        ClaimedRow(row.id, row.event_name, row.attempts, Conversion.from_json(row.payload))
+        for row in rows
+    ]
+
+
+def finish(connection: sa.Connection, outcomes: Sequence[Outcome], *, now: datetime) -> None:
+    """Record each outcome: accepted wipes the payload, retries wait with back-off."""
+    o = capi_outbox
+    for status in (OutboxStatus.ACCEPTED, OutboxStatus.REJECTED):
+        done = [x for x in outcomes if x.status is status]
+        if not done:
+            continue
+        # An accepted event's raw data has served its purpose; a rejected one's waits (until
+        # it expires) so a fix can re-forward it (`reopen_range`).
+        wipe = {"payload": None} if status is OutboxStatus.ACCEPTED else {}
+        connection.execute(
+            o.update()
+            .where(o.c.id == sa.bindparam("row_id"))
+            .values(
+                status=status.value,
+                reason=sa.bindparam("new_reason"),
+                match_keys=sa.bindparam("keys"),
+                claim_token=None,
+                next_attempt_at=None,
+                finished_at=now,
+                **wipe,
+            ),
+            [
+                {"row_id": x.row_id, "new_reason": x.reason, "keys": ",".join(x.match_keys)}
+                for x in done
+            ],
+        )
+    retries = [x for x in outcomes if x.status is None]
+    if retries:
+        attempts = dict(
+            connection.execute(
+                sa.select(o.c.id, o.c.attempts).where(o.c.id.in_([x.row_id for x in retries]))
+            ).all()
+        )
+        connection.execute(
+            o.update()
+            .where(o.c.id == sa.bindparam("row_id"))
+            .values(
+                status=OutboxStatus.PENDING.value,
+                reason=sa.bindparam("new_reason"),
+                claim_token=None,
+                next_attempt_at=sa.bindparam("due"),
+            ),
+            [
+                {
+                    "row_id": x.row_id,
+                    "new_reason": x.reason,
+                    "due": now + retry_delay(attempts.get(x.row_id, 1)),
+                }
+                for x in retries
+            ],
+        )
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Back-off after `attempts` failed sends: 30 s, 1 min, 2 min, … capped at 1 h."""
+    return min(MAX_RETRY, FIRST_RETRY * 2 ** max(attempts - 1, 0))
+
+
+def expire(engine: sa.Engine, *, now: datetime) -> int:
+    """Rows past their retention lose their raw payload; undelivered ones become `expired`.
+    Returns how many rows expired."""
+    o = capi_outbox
+    with engine.begin() as connection:
+        expired = connection.execute(
+            o.update()
+            .where(
+                o.c.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENT.value]),
+                o.c.expires_at <= now,
+            )
+            .values(
+                status=OutboxStatus.EXPIRED.value,
+                reason="retention",
+                payload=None,
+                claim_token=None,
+                next_attempt_at=None,
+                finished_at=now,
+            )
+        ).rowcount
+        connection.execute(
+            o.update().where(o.c.payload.is_not(None), o.c.expires_at <= now).values(payload=None)
+        )
+    return expired
+
+
+def reopen_range(
+    engine: sa.Engine, workspace_id: str, *, start: datetime, end: datetime, now: datetime
+) -> int:
+    """Backfill: rejected rows with `start <= event_time < end` whose raw data is still held go
+    back to pending. Accepted rows are never touched. Returns how many were reopened."""
+    o = capi_outbox
+    with engine.begin() as connection:
+        return connection.execute(
+            o.update()
+            .where(
+                o.c.workspace_id == workspace_id,
+                o.c.status == OutboxStatus.REJECTED.value,
+                o.c.payload.is_not(None),
+                o.c.expires_at > now,
+                o.c.event_time >= start,
+                o.c.event_time < end,
+            )
+            .values(
+                status=OutboxStatus.PENDING.value,
+                reason=None,
+                next_attempt_at=None,
+                finished_at=None,
+            )
+        ).rowcount
+
+
+def status_counts(engine: sa.Engine, workspace_id: str, destination_id: str) -> dict[str, int]:
+    """Rows per status for one destination."""
+    o = capi_outbox
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(o.c.status, sa.func.count())
+            .where(o.c.workspace_id == workspace_id, o.c.destination_id == destination_id)
+            .group_by(o.c.status)
+        ).all()
+    return {status: count for status, count in rows}
+
+
+def _new_row(
+    workspace_id: str,
+    destination: CapiDestination,
+    conversion: Conversion,
+    event_name: str,
+    payload: str,
+    now: datetime,
+) -> dict[str, object]:
+    return {
+        "workspace_id": workspace_id,
+        "destination_id": destination.id,
+        "platform": destination.platform.value,
+        "event_id": conversion.event_id,
+        "event_type": conversion.event_type,
+        "event_name": event_name,
+        "event_time": conversion.event_time,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "payload": payload,
+        "created_at": now,
+    }
+
+
+def _existing_states(
+    connection: sa.Connection, workspace_id: str, rows: list[dict[str, object]]
+) -> dict[tuple[object, object], OutboxStatus]:
+    o = capi_outbox
+    found: dict[tuple[object, object], OutboxStatus] = {}
+    event_ids = sorted({str(r["event_id"]) for r in rows})
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start : start + 500]
+        for destination_id, event_id, status in connection.execute(
+            sa.select(o.c.destination_id, o.c.event_id, o.c.status).where(
+                o.c.workspace_id == workspace_id, o.c.event_id.in_(chunk)
+            )
+        ):
+            found[(destination_id, event_id)] = OutboxStatus(status)
+    return found
+
+
+def _reopen(connection: sa.Connection, workspace_id: str, row: dict[str, object]) -> None:
+    o = capi_outbox
+    connection.execute(
+        o.update()
+        .where(
+            o.c.workspace_id == workspace_id,
+            o.c.destination_id == row["destination_id"],
+            o.c.event_id == row["event_id"],
+            o.c.status.in_([OutboxStatus.REJECTED.value, OutboxStatus.EXPIRED.value]),
+        )
+        .values(
+            status=OutboxStatus.PENDING.value,
+            reason=None,
+            payload=row["payload"],
+            expires_at=row["expires_at"],
+            next_attempt_at=None,
+            finished_at=None,
+        )
+    )

@@ -1,0 +1,169 @@
+"""Conversions-API forwarding in Dagster: one asset per platform, drained by a sensor.
+
+`capi/forwarded_<platform>` (partitioned by workspace, pool `capi_<platform>`) drains the
+workspace's outbox rows for that platform's destinations; its metadata says sent, accepted,
+rejected by reason and which match keys the events carried, and its `destination_health` check
+grades each destination at seed 002's thresholds. `capi_outbox_sensor` requests a run for each
+(workspace, platform) with due rows every 30 s. `capi_backfill` re-opens, for a date range, the
+events that were never accepted (accepted ones are never sent again); the sensor then sends them.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import sqlalchemy as sa
+
+from ownlay_pipelines.capi.outbox import OutboxStatus, reopen_range
+from ownlay_pipelines.capi.platforms import CapiPlatform
+from ownlay_pipelines.capi.run import forward_platform, sandbox_environ
+from ownlay_pipelines.capi.tables import capi_outbox, create_capi_schema
+from ownlay_pipelines.defs.partitions import WORKSPACE_DIMENSION, workspace_partitions
+from ownlay_pipelines.defs.resources import OpsStoreResource, PlatformClientsResource
+from ownlay_pipelines.settings import Mode
+
+SENSOR_INTERVAL_SECONDS = 30
+
+
+def capi_asset_key(platform: CapiPlatform) -> dg.AssetKey:
+    return dg.AssetKey(["capi", f"forwarded_{platform.value}"])
+
+
+def _forwarding_asset(platform: CapiPlatform) -> dg.AssetsDefinition:
+    key = capi_asset_key(platform)
+
+    @dg.asset(
+        key=key,
+        description=(
+            f"Conversions forwarded to the workspace's {platform.value} Conversions-API "
+            "destinations from the ops-store outbox; each event at most once accepted."
+        ),
+        group_name="capi",
+        partitions_def=workspace_partitions,
+        pool=f"capi_{platform.value}",
+        check_specs=[dg.AssetCheckSpec("destination_health", asset=key)],
+    )
+    def forwarded(
+        context: dg.AssetExecutionContext,
+        ops_store: OpsStoreResource,
+        platforms: PlatformClientsResource,
+    ) -> dg.MaterializeResult:
+        workspace = platforms.registry.workspace(context.partition_key)
+        engine = ops_store.engine()
+        create_capi_schema(engine)
+        sandbox = Mode(platforms.mode) is Mode.SANDBOX
+        if sandbox:
+            from ownlay_pipelines.sandbox.capi_demo import capi_sandbox_for
+
+            transport = capi_sandbox_for(platforms.registry.load()).transport()
+        runs = forward_platform(
+            engine,
+            workspace.id,
+            workspace.capi,
+            platform,
+            transport=transport if sandbox else None,
+            environ=sandbox_environ(workspace.capi) if sandbox else None,
+        )
+        metadata: dict[str, object] = {}
+        for run in runs:
+            metadata |= {
+                f"{run.destination.id}.{k}": v for k, v in run.report.as_metadata().items()
+            }
+        worst = max(
+            (run.health for run in runs),
+            key=lambda h: ("healthy", "degraded", "unhealthy").index(h.status),
+            default=None,
+        )
+        check = dg.AssetCheckResult(
+            check_name="destination_health",
+            passed=worst is None or worst.status != "unhealthy",
+            severity=dg.AssetCheckSeverity.WARN
+            if worst is not None and worst.status == "degraded"
+            else dg.AssetCheckSeverity.ERROR,
+            metadata={
+                f"{run.destination.id}.{k}": v
+                for run in runs
+                for k, v in run.health.as_metadata().items()
+            }
+            or {"destinations": 0},
+        )
+        return dg.MaterializeResult(metadata=metadata, check_results=[check])
+
+    return forwarded
+
+
+CAPI_ASSETS = [_forwarding_asset(platform) for platform in CapiPlatform]
+capi_forwarding_job = dg.define_asset_job(
+    "capi_forwarding", selection=dg.AssetSelection.assets(*CAPI_ASSETS)
+)
+
+
+def due_destinations(engine: sa.Engine, now: datetime) -> list[tuple[str, str]]:
+    """(workspace, platform) pairs with outbox rows due now."""
+    o = capi_outbox
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(o.c.workspace_id, o.c.platform)
+            .where(
+                o.c.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENT.value]),
+                sa.or_(o.c.next_attempt_at.is_(None), o.c.next_attempt_at <= now),
+            )
+            .distinct()
+        ).all()
+    return sorted((row.workspace_id, row.platform) for row in rows)
+
+
+@dg.sensor(
+    job=capi_forwarding_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a forwarding run per (workspace, platform) with due outbox rows.",
+)
+def capi_outbox_sensor(
+    context: dg.SensorEvaluationContext, ops_store: OpsStoreResource
+) -> dg.SensorResult:
+    engine = ops_store.engine()
+    create_capi_schema(engine)
+    now = datetime.now(UTC)
+    known = set(context.instance.get_dynamic_partitions(WORKSPACE_DIMENSION))
+    requests = [
+        dg.RunRequest(
+            run_key=f"{workspace}-{platform}-{int(now.timestamp()) // SENSOR_INTERVAL_SECONDS}",
+            partition_key=workspace,
+            asset_selection=[capi_asset_key(CapiPlatform(platform))],
+            tags={"capi/platform": platform},
+        )
+        for workspace, platform in due_destinations(engine, now)
+        if workspace in known
+    ]
+    return dg.SensorResult(run_requests=requests)
+
+
+class CapiBackfillConfig(dg.Config):
+    """The workspace and the date range [start, end) of event times to re-forward."""
+
+    workspace_id: str
+    start: str
+    end: str
+
+
+@dg.op(description="Re-open never-accepted outbox rows of a date range for forwarding.")
+def reopen_capi_range(
+    context: dg.OpExecutionContext, config: CapiBackfillConfig, ops_store: OpsStoreResource
+) -> dg.Output[None]:
+    try:
+        start = datetime.fromisoformat(config.start).replace(tzinfo=UTC)
+        end = datetime.fromisoformat(config.end).replace(tzinfo=UTC)
+    except ValueError as error:
+        raise dg.Failure(f"start/end must be ISO dates such as 2026-03-01: {error}") from None
+    engine = ops_store.engine()
+    create_capi_schema(engine)
+    reopened = reopen_range(
+        engine, config.workspace_id, start=start, end=end, now=datetime.now(UTC)
+    )
+    context.log.info(f"{reopened} never-accepted events re-opened; the outbox sensor sends them")
+    return dg.Output(None, metadata={"reopened": reopened})
+
+
+@dg.job(description="Backfill: re-forward a date range's never-accepted conversions.")
+def capi_backfill() -> None:
+    reopen_capi_range()

@@ -1,0 +1,70 @@
+"""The Dagster wiring: the sensor requests runs for due outbox rows; the asset forwards them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from ownlay_pipelines.capi.outbox import enqueue, status_counts
+from ownlay_pipelines.capi.platforms import CapiPlatform
+from ownlay_pipelines.capi.tables import create_capi_schema
+from ownlay_pipelines.defs.capi import CAPI_ASSETS, capi_asset_key, capi_outbox_sensor
+from ownlay_pipelines.defs.partitions import WORKSPACE_DIMENSION
+from ownlay_pipelines.defs.resources import (
+    OpsStoreResource,
+    PlatformClientsResource,
+    RegistryResource,
+)
+from ownlay_pipelines.registry.workspaces import load_registry
+from ownlay_pipelines.sandbox.capi_conversions import sandbox_conversions
+from ownlay_pipelines.sandbox.capi_demo import workspace_visitors
+from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
+from ownlay_pipelines.watchtower.store import create_store_engine
+
+WORKSPACE = "kumo-tea"
+
+
+def test_sensor_requests_a_run_per_due_platform_and_the_asset_drains_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    store_resource = OpsStoreResource(database_url=url)
+    engine = create_store_engine(url)
+    create_capi_schema(engine)
+    workspace = load_registry(DEFAULT_REGISTRY_FILE).get(WORKSPACE)
+    now = datetime.now(UTC)
+    conversions = sandbox_conversions(
+        WORKSPACE, workspace_visitors(workspace), 30, start=now - timedelta(hours=1),
+        currency=workspace.currency, consent_share=1.0,
+    )  # fmt: skip
+    enqueue(engine, WORKSPACE, workspace.capi, conversions, now=now)
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(WORKSPACE_DIMENSION, [WORKSPACE])
+        context = dg.build_sensor_context(
+            instance=instance, resources={"ops_store": store_resource}
+        )
+        result = capi_outbox_sensor(context)
+        requested = {(r.partition_key, tuple(r.asset_selection)) for r in result.run_requests}
+        assert requested == {(WORKSPACE, (capi_asset_key(platform),)) for platform in CapiPlatform}
+
+        registry = RegistryResource(registry_file=str(DEFAULT_REGISTRY_FILE))
+        outcome = dg.materialize(
+            CAPI_ASSETS,
+            selection=[capi_asset_key(CapiPlatform.META)],
+            partition_key=WORKSPACE,
+            instance=instance,
+            resources={
+                "ops_store": store_resource,
+                "platforms": PlatformClientsResource(registry=registry),
+            },
+        )
+    assert outcome.success
+    [materialization] = outcome.asset_materializations_for_node("capi__forwarded_meta")
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    assert metadata["meta-capi.accepted"] == 30
+    assert metadata["meta-capi.match_keys_carried"]["em"] == 30
+    [check] = outcome.get_asset_check_evaluations()
+    assert check.passed and check.metadata["meta-capi.status"].value == "healthy"
+    assert status_counts(engine, WORKSPACE, "meta-capi") == {"accepted": 30}
+    assert status_counts(engine, WORKSPACE, "snap-capi") == {"pending": 30}
