@@ -63,6 +63,11 @@ print("done", flush=True)
 """
 
 
+def _journal_lines(journal: Path) -> int:
+    """Events the sandbox has received so far (one journal line each)."""
+    return journal.read_text().count("\n") if journal.exists() else 0
+
+
 def test_sigkilled_forwarding_loses_nothing_and_never_resends_accepted(
     store: sa.Engine, tmp_path: Path
 ) -> None:
@@ -77,7 +82,7 @@ def test_sigkilled_forwarding_loses_nothing_and_never_resends_accepted(
     url = str(store.url)
     rng = random.Random(3)
     kills = 0
-    while True:
+    for _attempt in range(2 * KILLS + 1):  # bounded: a run that ends on its own ends the loop
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, url, str(journal), WORKSPACE, str(BATCH)],
             stdout=subprocess.PIPE,
@@ -86,13 +91,24 @@ def test_sigkilled_forwarding_loses_nothing_and_never_resends_accepted(
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
         if kills < KILLS:
-            time.sleep(rng.uniform(0.3, 1.0))
+            # Kill a few requests into this run (by progress, not time: a fast machine would
+            # otherwise drain the outbox before the kill lands).
+            target = _journal_lines(journal) + rng.randint(5, 25)
+            deadline = time.monotonic() + 60
+            while (
+                _journal_lines(journal) < target
+                and child.poll() is None
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.002)
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
             if child.returncode == -signal.SIGKILL:
                 kills += 1
-            time.sleep(0.6)  # the killed run's claim lease lapses
-            continue
+                time.sleep(0.6)  # the killed run's claim lease lapses
+                continue
+            assert child.returncode == 0, child.returncode
+            break
         out, _ = child.communicate(timeout=120)
         assert child.returncode == 0 and "done" in out
         break
