@@ -153,7 +153,7 @@ PLANS: dict[str, Run | RunAs | NotRun] = {
         "`dagster definitions validate`"
     ),
     ".venv/bin/ownlay sql": Run(expect="unified_campaign_metrics_daily"),
-    ".venv/bin/ownlay sql - < query.sql": Run(expect="platform    report_date  spend"),
+    ".venv/bin/ownlay sql - < query.sql": Run(expect="report_date  spend"),
     ".venv/bin/ownlay alerts list": Run(),
     ".venv/bin/ownlay alerts ack <alert-id> --by maria": RunAs(
         OPEN_AN_ALERT,

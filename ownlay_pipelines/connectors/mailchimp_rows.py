@@ -3,6 +3,7 @@ times are ISO 8601 with offset, stored as UTC instants; e-mails only as keyed HM
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -12,20 +13,25 @@ import pyarrow as pa
 
 from ownlay_pipelines.connectors.streams import FetchRequest, Record, key_fields, text_fields
 from ownlay_pipelines.connectors.wire_values import RowError, dig, to_count
-from ownlay_pipelines.events.privacy import PiiHasher, PiiKeyMissing
+from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV, PiiHasher, PiiKeyMissing
 from ownlay_pipelines.http.errors import FatalApiError
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
-@cache
 def _hasher() -> PiiHasher:
     """The keyed hasher; members are keyed by the pseudonym, so without the key the sync stops
     with a configuration error (never retried) instead of storing or quarantining addresses."""
     try:
-        return PiiHasher.from_env()
+        return _hasher_for(os.environ.get(PII_HASH_KEY_ENV, ""))
     except PiiKeyMissing as error:
         raise FatalApiError(str(error)) from None
+
+
+@cache
+def _hasher_for(key: str) -> PiiHasher:
+    """One hasher per key value: the environment is read on each call, never a stale key."""
+    return PiiHasher.from_env({PII_HASH_KEY_ENV: key})
 
 
 def instant(value: object, field: str, *, required: bool = True) -> datetime | None:

@@ -10,6 +10,7 @@ only as the keyed HMAC pseudonym (`events/privacy.py`), never as text.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,7 +22,7 @@ import pyarrow as pa
 from ownlay_pipelines.billing.mrr import Discount, DiscountDuration, PriceItem, SubscriptionState
 from ownlay_pipelines.connectors.streams import FetchRequest, Record, key_fields, text_fields
 from ownlay_pipelines.connectors.wire_values import RowError, dig
-from ownlay_pipelines.events.privacy import PiiHasher, PiiKeyMissing
+from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV, PiiHasher, PiiKeyMissing
 from ownlay_pipelines.schema.campaign_metrics import MONEY
 
 ZERO_DECIMAL = frozenset(
@@ -92,12 +93,17 @@ def optional_instant(record: Record, field: str) -> datetime | None:
     return None if value is None else instant(value, field)
 
 
-@cache
 def _hasher() -> PiiHasher | None:
     """The keyed hasher, or None when `OWNLAY_PII_HASH_KEY` is not set: then customer rows keep
     no e-mail pseudonym at all rather than failing the table (the e-mail is never stored)."""
+    return _hasher_for(os.environ.get(PII_HASH_KEY_ENV, ""))
+
+
+@cache
+def _hasher_for(key: str) -> PiiHasher | None:
+    """One hasher per key value: the environment read on each call, never a stale answer."""
     try:
-        return PiiHasher.from_env()
+        return PiiHasher.from_env({PII_HASH_KEY_ENV: key})
     except PiiKeyMissing:
         return None
 
