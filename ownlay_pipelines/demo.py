@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.defs.partitions import multi_key
 from ownlay_pipelines.defs.workspace_sync import sync_workspace_partitions
-from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store, revoke_api_key
 from ownlay_pipelines.ingest.server import serve_in_background
 from ownlay_pipelines.lifecycle.cli import format_retention, retention_run
+from ownlay_pipelines.privacy.keyed_hash import PII_HASH_KEY_ENV
 from ownlay_pipelines.registry.workspaces import Registry, Workspace, load_registry
 from ownlay_pipelines.sandbox.cost_uploads import write_pinterest_export
 from ownlay_pipelines.sandbox.event_sender import send_world_events

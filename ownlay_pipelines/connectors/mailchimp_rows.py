@@ -13,8 +13,8 @@ import pyarrow as pa
 
 from ownlay_pipelines.connectors.streams import FetchRequest, Record, key_fields, text_fields
 from ownlay_pipelines.connectors.wire_values import RowError, dig, to_count
-from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV, PiiHasher, PiiKeyMissing
 from ownlay_pipelines.http.errors import FatalApiError
+from ownlay_pipelines.privacy.keyed_hash import PII_HASH_KEY_ENV, PiiHasher, PiiKeyMissing
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 

@@ -4,7 +4,7 @@ Amounts are integers in the currency's smallest unit on the wire; rows hold exac
 major units (Stripe's zero-decimal currencies such as JPY are whole units, its three-decimal
 ones such as KWD thousandths). Timestamps are Unix seconds, stored as UTC instants; a dated row's
 `report_date` is the day it was created in the workspace's timezone. Customer e-mails are kept
-only as the keyed HMAC pseudonym (`events/privacy.py`), never as text.
+only as the keyed HMAC pseudonym (`privacy/keyed_hash.py`), never as text.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pyarrow as pa
 from ownlay_pipelines.billing.mrr import Discount, DiscountDuration, PriceItem, SubscriptionState
 from ownlay_pipelines.connectors.streams import FetchRequest, Record, key_fields, text_fields
 from ownlay_pipelines.connectors.wire_values import RowError, dig
-from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV, PiiHasher, PiiKeyMissing
+from ownlay_pipelines.privacy.keyed_hash import PII_HASH_KEY_ENV, PiiHasher, PiiKeyMissing
 from ownlay_pipelines.schema.campaign_metrics import MONEY
 
 ZERO_DECIMAL = frozenset(

@@ -17,8 +17,9 @@ import pyarrow as pa
 from pydantic_core import to_json
 
 from ownlay_pipelines.events.model import OwnlayEvent, Utm
-from ownlay_pipelines.events.privacy import PiiHasher, drop_sensitive_properties
 from ownlay_pipelines.events.user_agent import DeviceInfo, describe_user_agent
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher
+from ownlay_pipelines.privacy.properties import drop_sensitive_properties
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -51,7 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _pii_key_configured() -> bool:
     """True when the service has a PII hashing key: the environment's, or in sandbox mode the
     key file `ownlay demo` created. Otherwise says in one line how to set one."""
-    from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV
+    from ownlay_pipelines.privacy.keyed_hash import PII_HASH_KEY_ENV
     from ownlay_pipelines.sandbox.pii_key import key_file
     from ownlay_pipelines.settings import Mode, Settings
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from ownlay_pipelines.events.compaction import compact_day, delete_replaced_files
 from ownlay_pipelines.events.lake_rows import to_lake_row
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
-from ownlay_pipelines.events.privacy import PiiHasher
 from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.flush import flush_buffer
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines.sandbox.first_party_events import event_payloads
 
 if TYPE_CHECKING:

@@ -36,9 +36,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ownlay_pipelines.events.privacy import PiiHasher, PiiKeyMissing
 from ownlay_pipelines.lake.tables import DATA_FILE, TableRef, table_dir
 from ownlay_pipelines.lake.writer import replace_file_atomically
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher, PiiKeyMissing
 from ownlay_pipelines.registry.tenant import TENANT_COLUMN, validate_workspace_id
 from ownlay_pipelines.registry.workspaces import Workspace
 from ownlay_pipelines.uploads import formats

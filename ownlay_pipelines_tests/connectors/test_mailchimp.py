@@ -12,9 +12,9 @@ import pytest
 
 from ownlay_pipelines.connectors import mailchimp
 from ownlay_pipelines.connectors.streams import FetchRequest
-from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV, PiiHasher
 from ownlay_pipelines.http.clock import FakeClock
 from ownlay_pipelines.http.errors import AuthExpired, FatalApiError, RetryBudgetExhausted
+from ownlay_pipelines.privacy.keyed_hash import PII_HASH_KEY_ENV, PiiHasher
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.sandbox.credentials import sandbox_credential
 from ownlay_pipelines.sandbox.faults import FaultPlan, PlatformFaults

@@ -11,9 +11,9 @@ from ownlay_pipelines.billing.mrr import mrr_days
 from ownlay_pipelines.connectors import stripe
 from ownlay_pipelines.connectors.streams import FetchRequest
 from ownlay_pipelines.connectors.stripe_rows import state_from_row
-from ownlay_pipelines.events.privacy import PII_HASH_KEY_ENV
 from ownlay_pipelines.http.clock import FakeClock
 from ownlay_pipelines.http.errors import AuthExpired, FatalApiError, RetryBudgetExhausted
+from ownlay_pipelines.privacy.keyed_hash import PII_HASH_KEY_ENV
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.sandbox.credentials import sandbox_credential
 from ownlay_pipelines.sandbox.faults import FaultPlan, PlatformFaults

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from ownlay_pipelines.connectors.stripe import STREAMS
 from ownlay_pipelines.defs.resources import LakeResource, RegistryResource
 from ownlay_pipelines.defs.stripe_webhooks import stripe_webhook_sensor, stripe_webhooks
-from ownlay_pipelines.events.privacy import PiiHasher
 from ownlay_pipelines.http.clock import FakeClock
 from ownlay_pipelines.ingest.app import create_app
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.lake.writer import read_partition
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines_tests.ingest.payloads import NOW, PII_KEY, stripe_signature
 
 SECRET = "whsec_acme_outdoor_current"

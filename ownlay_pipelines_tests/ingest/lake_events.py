@@ -8,8 +8,8 @@ from typing import Any
 
 from ownlay_pipelines.events.lake_rows import to_lake_row
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
-from ownlay_pipelines.events.privacy import PiiHasher
 from ownlay_pipelines.ingest.buffer import EventBuffer
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines_tests.ingest.payloads import NOW, PII_KEY, ownlay_event
 
 

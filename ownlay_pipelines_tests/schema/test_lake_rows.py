@@ -5,7 +5,7 @@ import pyarrow as pa
 
 from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA, event_day, to_lake_row, to_micros
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
-from ownlay_pipelines.events.privacy import PiiHasher
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines_tests.ingest.payloads import NOW, RAW_EMAIL, RAW_IP, ownlay_event
 
 CONTEXT = EventValidationContext(now=NOW, policy=TimestampPolicy())

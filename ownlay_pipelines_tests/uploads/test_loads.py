@@ -12,8 +12,8 @@ import openpyxl
 import pytest
 
 from ownlay_pipelines.cli import main
-from ownlay_pipelines.events.privacy import PiiHasher
 from ownlay_pipelines.models.campaign_metrics import compute_campaign_metrics
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines.uploads import load as load_module
 from ownlay_pipelines.uploads.kinds import UploadKind
 from ownlay_pipelines.uploads.load import MAX_UPLOAD_BYTES, UploadError, load_upload
