@@ -11,7 +11,7 @@ answered but before the answer was committed — re-sends the same `event_id` (G
 which each platform deduplicates within 48 h.
 
 The shape is the watchtower's notification outbox (watchtower/outbox.py): state per item,
-claim under a lease, back-off on failure; here the claim is one UPDATE per batch.
+claim under a lease, back-off on failure; here the claim is one UPDATE per status per batch.
 """
 
 from __future__ import annotations
@@ -138,34 +138,44 @@ def claim(
     now: datetime,
     lease: timedelta = CLAIM_LEASE,
 ) -> list[ClaimedRow]:
-    """Take up to `limit` due rows (pending, or sent with a lapsed lease) in one UPDATE; they
-    stay invisible to other claims for `lease`."""
+    """Take up to `limit` due rows — pending ones oldest first, then sent ones whose lease
+    lapsed — in one transaction; they stay invisible to other claims for `lease`.
+
+    One UPDATE per status, each reading `ix_capi_outbox_claim` in id order and stopping after
+    `limit` rows, so a claim costs the same with 100 or 1,000,000 rows waiting.
+    """
     o = capi_outbox
     token = str(uuid.uuid4())
-    due = (
-        sa.select(o.c.id)
-        .where(
-            o.c.workspace_id == workspace_id,
-            o.c.destination_id == destination_id,
-            o.c.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENT.value]),
-            sa.or_(o.c.next_attempt_at.is_(None), o.c.next_attempt_at <= now),
-            o.c.expires_at > now,
-        )
-        .order_by(o.c.id)
-        .limit(limit)
-    )
+    claimed = 0
     with engine.begin() as connection:
-        connection.execute(
-            o.update()
-            .where(o.c.id.in_(due.scalar_subquery()))
-            .values(
-                status=OutboxStatus.SENT.value,
-                claim_token=token,
-                next_attempt_at=now + lease,
-                attempts=o.c.attempts + 1,
-                sent_at=now,
+        for status in (OutboxStatus.PENDING, OutboxStatus.SENT):
+            if claimed >= limit:
+                break
+            due = (
+                sa.select(o.c.id)
+                .where(
+                    o.c.workspace_id == workspace_id,
+                    o.c.destination_id == destination_id,
+                    o.c.status == status.value,
+                    sa.or_(o.c.next_attempt_at.is_(None), o.c.next_attempt_at <= now),
+                    o.c.expires_at > now,
+                )
+                .order_by(o.c.id)
+                .limit(limit - claimed)
             )
-        )
+            claimed += connection.execute(
+                o.update()
+                .where(o.c.id.in_(due.scalar_subquery()))
+                .values(
+                    status=OutboxStatus.SENT.value,
+                    claim_token=token,
+                    next_attempt_at=now + lease,
+                    attempts=o.c.attempts + 1,
+                    sent_at=now,
+                )
+            ).rowcount
+        if not claimed:
+            return []
         rows = connection.execute(
             sa.select(o.c.id, o.c.event_name, o.c.attempts, o.c.payload)
             .where(o.c.claim_token == token)
