@@ -298,6 +298,22 @@ def reopen_range(
         ).rowcount
 
 
+def backlog(engine: sa.Engine, workspace_id: str, *, now: datetime) -> dict[str, int]:
+    """Rows still to deliver (pending or in flight, not expired) per destination id."""
+    o = capi_outbox
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(o.c.destination_id, sa.func.count())
+            .where(
+                o.c.workspace_id == workspace_id,
+                o.c.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENT.value]),
+                o.c.expires_at > now,
+            )
+            .group_by(o.c.destination_id)
+        ).all()
+    return {destination_id: count for destination_id, count in rows}
+
+
 def status_counts(engine: sa.Engine, workspace_id: str, destination_id: str) -> dict[str, int]:
     """Rows per status for one destination."""
     o = capi_outbox

@@ -42,6 +42,7 @@ from ownlay_pipelines.http.retry import RetryPolicy
 
 CAPI_RETRY_POLICY = RetryPolicy(max_attempts=4, base_delay_seconds=1.0, max_delay_seconds=4.0)
 """Seed 002: three retries, waiting up to 1, 2 and 4 s."""
+CAPI_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,10 @@ class CapiSender(ApiClient):
         environ: Mapping[str, str] | None = None,
         event_limit: RateLimit | None = None,
         breaker: CircuitBreaker | None = None,
+        http_client: httpx.Client | None = None,
     ) -> None:
+        """`http_client`: the run's pooled client of this platform (capi/pool.py), shared by its
+        destinations and kept open across batches; without it the sender has one of its own."""
         clock = clock if clock is not None else SystemClock()
         super().__init__(
             base_url=self.default_base_url,
@@ -113,7 +117,8 @@ class CapiSender(ApiClient):
             breaker=breaker
             if breaker is not None
             else CircuitBreaker(failure_threshold=5, reset_seconds=60.0, clock=clock),
-            timeout=httpx.Timeout(10.0, connect=5.0),
+            timeout=CAPI_TIMEOUT,
+            http_client=http_client,
         )
         self.destination = destination
         self._environ = environ
