@@ -32,6 +32,8 @@ CLAIM_LEASE = timedelta(minutes=5)
 """A claimed batch is invisible to other drains this long (far longer than one send)."""
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=1)
+_IDS_PER_STATEMENT = 500
+"""Ids per `IN (…)` list (SQLite's default limit on bound parameters is 999)."""
 
 
 class OutboxStatus(StrEnum):
@@ -178,7 +180,13 @@ def claim(
             return []
         rows = connection.execute(
             sa.select(o.c.id, o.c.event_name, o.c.attempts, o.c.payload)
-            .where(o.c.claim_token == token)
+            .where(
+                # The destination's in-flight rows (an index range), then this claim's among them.
+                o.c.workspace_id == workspace_id,
+                o.c.destination_id == destination_id,
+                o.c.status == OutboxStatus.SENT.value,
+                o.c.claim_token == token,
+            )
             .order_by(o.c.id)
         ).all()
     return [
@@ -188,32 +196,33 @@ def claim(
 
 
 def finish(connection: sa.Connection, outcomes: Sequence[Outcome], *, now: datetime) -> None:
-    """Record each outcome: accepted wipes the payload, retries wait with back-off."""
+    """Record each outcome: accepted wipes the payload, retries wait with back-off.
+
+    Final outcomes are written one UPDATE … WHERE id IN (…) per (status, reason, match keys) —
+    a handful per batch, since most events of a batch carry the same keys."""
     o = capi_outbox
-    for status in (OutboxStatus.ACCEPTED, OutboxStatus.REJECTED):
-        done = [x for x in outcomes if x.status is status]
-        if not done:
-            continue
+    groups: dict[tuple[OutboxStatus, str | None, str], list[int]] = {}
+    for x in outcomes:
+        if x.status is not None:
+            groups.setdefault((x.status, x.reason, ",".join(x.match_keys)), []).append(x.row_id)
+    for (status, reason, keys), row_ids in groups.items():
         # An accepted event's raw data has served its purpose; a rejected one's waits (until
         # it expires) so a fix can re-forward it (`reopen_range`).
         wipe = {"payload": None} if status is OutboxStatus.ACCEPTED else {}
-        connection.execute(
-            o.update()
-            .where(o.c.id == sa.bindparam("row_id"))
-            .values(
-                status=status.value,
-                reason=sa.bindparam("new_reason"),
-                match_keys=sa.bindparam("keys"),
-                claim_token=None,
-                next_attempt_at=None,
-                finished_at=now,
-                **wipe,
-            ),
-            [
-                {"row_id": x.row_id, "new_reason": x.reason, "keys": ",".join(x.match_keys)}
-                for x in done
-            ],
-        )
+        for start in range(0, len(row_ids), _IDS_PER_STATEMENT):
+            connection.execute(
+                o.update()
+                .where(o.c.id.in_(row_ids[start : start + _IDS_PER_STATEMENT]))
+                .values(
+                    status=status.value,
+                    reason=reason,
+                    match_keys=keys,
+                    claim_token=None,
+                    next_attempt_at=None,
+                    finished_at=now,
+                    **wipe,
+                )
+            )
     retries = [x for x in outcomes if x.status is None]
     if retries:
         attempts = dict(

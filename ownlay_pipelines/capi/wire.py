@@ -43,6 +43,11 @@ _CONTACT_FIELDS = (
     MatchField.COUNTRY,
     MatchField.EXTERNAL_ID,
 )
+_FIELDS_OF = {
+    platform: tuple(name for name in _CONTACT_FIELDS if supports(platform, name))
+    for platform in CapiPlatform
+}
+"""The contact fields each platform takes, in wire order."""
 _META_KEYS = {
     MatchField.EMAIL: "em",
     MatchField.PHONE: "ph",
@@ -98,9 +103,9 @@ def _match_keys(
 ) -> dict[MatchField, str]:
     compute = cache.match_key if cache is not None else match_key
     keys: dict[MatchField, str] = {}
-    for name in _CONTACT_FIELDS:
+    for name in _FIELDS_OF[platform]:
         raw = getattr(conversion, name.value)
-        if not raw or not supports(platform, name):
+        if not raw:
             continue
         try:
             keys[name] = compute(platform, name, raw, default_region=region).wire_value
