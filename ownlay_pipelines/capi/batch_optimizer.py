@@ -78,13 +78,11 @@ class BatchOptimizer:
     def from_history(
         cls, maximum: int, batches: Iterable[BatchPerformance], *, minimum: int = MIN_BATCH
     ) -> BatchOptimizer:
-        """An optimizer that already went through `batches` (oldest first), starting from the
-        largest of them — the size those batches were cut at (a drain's last batch is short) —
-        or from `maximum` when there are none."""
-        recorded = list(batches)
-        start = max((b.batch_size for b in recorded), default=maximum)
-        optimizer = cls(maximum, minimum=minimum, initial=start)
-        for batch in recorded:
+        """An optimizer that starts at `maximum` and already went through `batches` (oldest
+        first): the failures among them shrink it, full fast ones grow it back. Short batches
+        (a trickle, a drain's last batch) say nothing about the size and leave it as it is."""
+        optimizer = cls(maximum, minimum=minimum)
+        for batch in batches:
             optimizer.record(batch)
         return optimizer
 

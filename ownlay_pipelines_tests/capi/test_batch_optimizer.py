@@ -97,11 +97,14 @@ def test_throughput_estimate_follows_the_recorded_latencies() -> None:
     assert BatchOptimizer(1_000).optimize_batch_size(500).estimated_throughput_improvement == 0.0
 
 
-def test_from_history_starts_at_the_size_those_batches_were_cut_at() -> None:
-    batches = [_fast(250), _fast(250), BatchPerformance(40, True, 100.0, 40)]
-    assert BatchOptimizer.from_history(1_000, batches).size == 500
-    failing = [_fast(500), BatchPerformance(500, False, 10_000.0, 0)]
-    assert BatchOptimizer.from_history(1_000, failing).size == 250
+def test_from_history_replays_the_logged_batches_from_the_maximum() -> None:
+    # A trickle of small fast batches leaves a burst its full batch size.
+    assert BatchOptimizer.from_history(1_000, [_fast(5)] * 10).size == 1_000
+    failed = BatchPerformance(1_000, False, 10_000.0, 0)
+    assert BatchOptimizer.from_history(1_000, [failed]).size == 500
+    assert BatchOptimizer.from_history(1_000, [failed, _fast(500), _fast(500)]).size == 1_000
+    slow = BatchPerformance(500, True, SLOW_MS + 1, 500)
+    assert BatchOptimizer.from_history(1_000, [failed, slow, _fast(250)]).size == 250
     assert BatchOptimizer.from_history(1_000, []).size == 1_000
 
 
@@ -141,9 +144,10 @@ def test_the_forwarder_shrinks_on_failures_and_starts_from_the_logged_batches(st
         (20, True, 20),
     ]
 
-    # A later drain (a new run) starts from the logged batches: 40 wide, the failure halves it.
+    # A later drain (a new run) replays the logged batches from the maximum: the failed batch
+    # halves it, the short successful one leaves it.
     clock.advance(120)
     second = drain_destination(store, WORKSPACE, settings, meta, sender, now=clock.now)
-    assert second.batch_sizes[0] == 20
+    assert second.batch_sizes[0] == sender.max_batch // 2
     assert status_counts(store, WORKSPACE, meta.id) == {"accepted": 100}
     assert second.batch_size <= sender.max_batch

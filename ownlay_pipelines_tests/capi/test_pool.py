@@ -13,6 +13,7 @@ from ownlay_pipelines.capi.outbox import backlog, enqueue, status_counts
 from ownlay_pipelines.capi.platforms import CapiPlatform
 from ownlay_pipelines.capi.pool import MAX_CONNECTIONS, PlatformClients, connection_limit
 from ownlay_pipelines.capi.run import forward_platform
+from ownlay_pipelines.capi.senders import sender_for
 from ownlay_pipelines.http.clock import FakeClock
 from ownlay_pipelines.http.rate_limit import RateLimit
 from ownlay_pipelines.sandbox.capi import CapiSandbox
@@ -49,6 +50,10 @@ def test_the_pool_makes_one_client_per_platform_and_reuses_it() -> None:
         meta = clients.client(CapiPlatform.META, [5_000])
         assert clients.client(CapiPlatform.META, [10**6]) is meta  # sized once per run
         assert clients.connection_limits == {CapiPlatform.META: 5}
+        # A sender on the pooled client leaves it open when it closes: the pool owns it.
+        with sender_for(DESTINATIONS[0], environ=ENV, http_client=meta) as sender:
+            assert sender.max_batch == 1_000
+        assert not meta.is_closed
         tiktok = clients.client(CapiPlatform.TIKTOK, [])
         assert tiktok is not meta and str(tiktok.base_url).startswith("https://business-api")
         assert clients.connection_limits[CapiPlatform.TIKTOK] == 1
