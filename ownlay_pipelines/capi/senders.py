@@ -76,7 +76,11 @@ class BatchResult:
     results: list[EventResult]
     request_id: str | None
     latency_ms: float
+    """Time spent on the batch's requests — not the time this client waited for its event
+    budget or between retries, which says nothing about the platform (health, BatchOptimizer)."""
     retries: int
+    waited_ms: float = 0.0
+    """Time this client waited (event budget, back-off) while sending the batch."""
 
 
 class _BatchRejected(Exception):
@@ -136,14 +140,17 @@ class CapiSender(ApiClient):
         if len(events) > self.max_batch:
             raise ValueError(f"batch of {len(events)} exceeds {self.platform}'s {self.max_batch}")
         started = time.perf_counter()
-        retries_before = self.stats.retries
+        retries_before, waited_before = self.stats.retries, self.stats.wait_seconds
         request_ids: list[str] = []
         results = self._send_or_split(events, request_ids)
+        waited = self.stats.wait_seconds - waited_before
         return BatchResult(
             results=results,
             request_id=request_ids[0] if request_ids else None,
-            latency_ms=(time.perf_counter() - started) * 1000.0,
+            # A fake clock's waits take no real time: never below zero.
+            latency_ms=max(0.0, time.perf_counter() - started - waited) * 1000.0,
             retries=self.stats.retries - retries_before,
+            waited_ms=waited * 1000.0,
         )
 
     def _send_or_split(self, events: list[WireEvent], request_ids: list[str]) -> list[EventResult]:

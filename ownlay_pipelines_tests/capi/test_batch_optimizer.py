@@ -19,6 +19,7 @@ from ownlay_pipelines.capi.forward import drain_destination, recent_batches
 from ownlay_pipelines.capi.outbox import enqueue, status_counts
 from ownlay_pipelines.capi.platforms import CapiPlatform
 from ownlay_pipelines.capi.senders import LIMITS, sender_for
+from ownlay_pipelines.capi.wire import build_event
 from ownlay_pipelines.http.clock import FakeClock
 from ownlay_pipelines.http.rate_limit import RateLimit
 from ownlay_pipelines.sandbox.capi import CapiSandbox
@@ -151,3 +152,27 @@ def test_the_forwarder_shrinks_on_failures_and_starts_from_the_logged_batches(st
     assert second.batch_sizes[0] == sender.max_batch // 2
     assert status_counts(store, WORKSPACE, meta.id) == {"accepted": 100}
     assert second.batch_size <= sender.max_batch
+
+
+def test_waiting_for_the_event_budget_is_not_platform_latency() -> None:
+    # Seed 002's Meta budget is 1,000 events a minute: a second full batch waits ~60 s here,
+    # which must neither shrink the batches nor make the destination look slow.
+    meta = DESTINATIONS[0]
+    visitors = sandbox_visitors(5, "FR")
+    conversions = sandbox_conversions(
+        WORKSPACE, visitors, 30, start=NOW - timedelta(hours=1), currency="EUR",
+        consent_share=1.0,
+    )  # fmt: skip
+    events = [build_event(c, meta, "Purchase", default_region="FR", now=NOW) for c in conversions]
+    clock = FakeClock(NOW)
+    sender = sender_for(
+        meta, transport=CapiSandbox().transport(), clock=clock, environ=ENV,
+        event_limit=RateLimit(10, 60.0),
+    )  # fmt: skip
+    result = sender.send(events)  # 30 events, 10 in the bucket: 20 more take 120 s
+    assert result.waited_ms == pytest.approx(120_000.0)
+    assert result.latency_ms < FAST_MS
+    optimizer = BatchOptimizer(sender.max_batch, initial=30)
+    answered = sum(r.status is not None for r in result.results)
+    optimizer.record_batch_performance(30, answered > 0, result.latency_ms, answered)
+    assert optimizer.size == 30
