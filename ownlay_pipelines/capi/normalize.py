@@ -196,7 +196,15 @@ def _lower(value: str) -> str:
     return unicodedata.normalize("NFC", value.strip().lower())
 
 
+_ASCII_PUNCTUATION = str.maketrans(
+    "", "", "".join(c for c in map(chr, range(128)) if unicodedata.category(c).startswith("P"))
+)
+"""Deletes the ASCII characters of Unicode's punctuation categories (P*), as the loop below."""
+
+
 def _without_punctuation(value: str) -> str:
+    if value.isascii():
+        return value.translate(_ASCII_PUNCTUATION)
     return "".join(c for c in value if not unicodedata.category(c).startswith("P"))
 
 
