@@ -122,9 +122,13 @@ def drain_destination(
                 connection.execute(capi_delivery_log.insert(), logs)
         _count(report, outcomes)
         if optimizer is not None and result is not None:
-            answered = sum(r.status is not None for r in result.results)
+            # The batch as cut (events refused locally count as answered: they are final, and
+            # a batch short of them is still a full one).
             optimizer.record_batch_performance(
-                len(result.results), answered > 0, result.latency_ms, answered
+                len(rows),
+                any(r.status is not None for r in result.results),
+                result.latency_ms,
+                sum(o.status is not None for o in outcomes),
             )
     report.batch_size = min(optimizer.size, sender.max_batch) if optimizer is not None else fixed
     report.contacts_normalised = cache.misses - misses

@@ -176,3 +176,27 @@ def test_waiting_for_the_event_budget_is_not_platform_latency() -> None:
     answered = sum(r.status is not None for r in result.results)
     optimizer.record_batch_performance(30, answered > 0, result.latency_ms, answered)
     assert optimizer.size == 30
+
+
+def test_events_refused_locally_do_not_make_a_full_batch_look_short(store) -> None:
+    meta = DESTINATIONS[0]
+    settings = CapiSettings(default_region="FR", destinations=(meta,))
+    visitors = sandbox_visitors(20, "FR")
+    # A minute apart from 7 days and 10 minutes ago: the first 10 are too old for Meta.
+    conversions = sandbox_conversions(
+        WORKSPACE, visitors, 100, start=NOW - timedelta(days=7, minutes=10), currency="EUR",
+        consent_share=1.0,
+    )  # fmt: skip
+    enqueue(store, WORKSPACE, settings, conversions, now=NOW)
+    clock = FakeClock(NOW)
+    sender = sender_for(
+        meta, transport=CapiSandbox().transport(), clock=clock, environ=ENV,
+        event_limit=RateLimit(10**9, 1.0),
+    )  # fmt: skip
+    report = drain_destination(
+        store, WORKSPACE, settings, meta, sender, now=clock.now,
+        optimizer=BatchOptimizer(sender.max_batch, initial=20),
+    )  # fmt: skip
+    assert report.rejected_by_reason == {"event_too_old": 10}
+    assert report.accepted == 90
+    assert report.batch_sizes == [20, 20, 40, 40]  # the first batch (10 refused) counted full
