@@ -144,7 +144,8 @@ def claim(
     lapsed — in one transaction; they stay invisible to other claims for `lease`.
 
     One UPDATE per status, each reading `ix_capi_outbox_claim` in id order and stopping after
-    `limit` rows, so a claim costs the same with 100 or 1,000,000 rows waiting.
+    `limit` due rows (stepping over rows that wait out a back-off), so a claim does not sort the
+    destination's whole backlog as it did when both statuses were read in one `ORDER BY id`.
     """
     o = capi_outbox
     token = str(uuid.uuid4())
