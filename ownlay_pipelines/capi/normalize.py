@@ -116,6 +116,49 @@ def match_key(
     return MatchKey(normalized=normalized, sha256=None if plain else sha256_hex(normalized))
 
 
+class MatchKeyCache:
+    """The match keys of one forwarding run, so a repeated contact is normalised and hashed once
+    per (platform, field, value, region) rather than once per event.
+
+    It holds raw values in the forwarding process's memory only, for the run that made it (one
+    `drain_destination` or `forward_platform` call), and at most `max_entries` of them (the
+    oldest go first): never written anywhere (docs/privacy.md). A value that cannot be
+    normalised is remembered too, and refused again with the same reason.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        if max_entries < 1:
+            raise ValueError(f"a match-key cache needs room for 1 entry, got {max_entries}")
+        self.max_entries = max_entries
+        self.hits = 0
+        self.misses = 0
+        self._entries: dict[tuple[CapiPlatform, MatchField, str, str], MatchKey | str] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def match_key(
+        self, platform: CapiPlatform, field: MatchField, value: str, *, default_region: str = "US"
+    ) -> MatchKey:
+        """`match_key(platform, field, value, default_region=…)`, computed once per run."""
+        entry_key = (platform, field, value, default_region)
+        found = self._entries.get(entry_key)
+        if found is None:
+            self.misses += 1
+            try:
+                found = match_key(platform, field, value, default_region=default_region)
+            except NormalizationError as error:
+                found = str(error)
+            if len(self._entries) >= self.max_entries:
+                del self._entries[next(iter(self._entries))]
+            self._entries[entry_key] = found
+        else:
+            self.hits += 1
+        if isinstance(found, str):
+            raise NormalizationError(found)
+        return found
+
+
 def normalize_email(platform: CapiPlatform, value: str, _region: str = "") -> str:
     """Trimmed, lower-cased address; for Google, a Gmail local part loses every dot."""
     email = value.strip().lower()
@@ -153,7 +196,15 @@ def _lower(value: str) -> str:
     return unicodedata.normalize("NFC", value.strip().lower())
 
 
+_ASCII_PUNCTUATION = str.maketrans(
+    "", "", "".join(c for c in map(chr, range(128)) if unicodedata.category(c).startswith("P"))
+)
+"""Deletes the ASCII characters of Unicode's punctuation categories (P*), as the loop below."""
+
+
 def _without_punctuation(value: str) -> str:
+    if value.isascii():
+        return value.translate(_ASCII_PUNCTUATION)
     return "".join(c for c in value if not unicodedata.category(c).startswith("P"))
 
 

@@ -11,7 +11,7 @@ answered but before the answer was committed — re-sends the same `event_id` (G
 which each platform deduplicates within 48 h.
 
 The shape is the watchtower's notification outbox (watchtower/outbox.py): state per item,
-claim under a lease, back-off on failure; here the claim is one UPDATE per batch.
+claim under a lease, back-off on failure; here the claim is one UPDATE per status per batch.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ CLAIM_LEASE = timedelta(minutes=5)
 """A claimed batch is invisible to other drains this long (far longer than one send)."""
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=1)
+_IDS_PER_STATEMENT = 500
+"""Ids per `IN (…)` list (SQLite's default limit on bound parameters is 999)."""
 
 
 class OutboxStatus(StrEnum):
@@ -138,37 +140,54 @@ def claim(
     now: datetime,
     lease: timedelta = CLAIM_LEASE,
 ) -> list[ClaimedRow]:
-    """Take up to `limit` due rows (pending, or sent with a lapsed lease) in one UPDATE; they
-    stay invisible to other claims for `lease`."""
+    """Take up to `limit` due rows — pending ones oldest first, then sent ones whose lease
+    lapsed — in one transaction; they stay invisible to other claims for `lease`.
+
+    One UPDATE per status, each reading `ix_capi_outbox_claim` in id order and stopping after
+    `limit` due rows (stepping over rows that wait out a back-off), so a claim does not sort the
+    destination's whole backlog as it did when both statuses were read in one `ORDER BY id`.
+    """
     o = capi_outbox
     token = str(uuid.uuid4())
-    due = (
-        sa.select(o.c.id)
-        .where(
-            o.c.workspace_id == workspace_id,
-            o.c.destination_id == destination_id,
-            o.c.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENT.value]),
-            sa.or_(o.c.next_attempt_at.is_(None), o.c.next_attempt_at <= now),
-            o.c.expires_at > now,
-        )
-        .order_by(o.c.id)
-        .limit(limit)
-    )
+    claimed = 0
     with engine.begin() as connection:
-        connection.execute(
-            o.update()
-            .where(o.c.id.in_(due.scalar_subquery()))
-            .values(
-                status=OutboxStatus.SENT.value,
-                claim_token=token,
-                next_attempt_at=now + lease,
-                attempts=o.c.attempts + 1,
-                sent_at=now,
+        for status in (OutboxStatus.PENDING, OutboxStatus.SENT):
+            if claimed >= limit:
+                break
+            due = (
+                sa.select(o.c.id)
+                .where(
+                    o.c.workspace_id == workspace_id,
+                    o.c.destination_id == destination_id,
+                    o.c.status == status.value,
+                    sa.or_(o.c.next_attempt_at.is_(None), o.c.next_attempt_at <= now),
+                    o.c.expires_at > now,
+                )
+                .order_by(o.c.id)
+                .limit(limit - claimed)
             )
-        )
+            claimed += connection.execute(
+                o.update()
+                .where(o.c.id.in_(due.scalar_subquery()))
+                .values(
+                    status=OutboxStatus.SENT.value,
+                    claim_token=token,
+                    next_attempt_at=now + lease,
+                    attempts=o.c.attempts + 1,
+                    sent_at=now,
+                )
+            ).rowcount
+        if not claimed:
+            return []
         rows = connection.execute(
             sa.select(o.c.id, o.c.event_name, o.c.attempts, o.c.payload)
-            .where(o.c.claim_token == token)
+            .where(
+                # The destination's in-flight rows (an index range), then this claim's among them.
+                o.c.workspace_id == workspace_id,
+                o.c.destination_id == destination_id,
+                o.c.status == OutboxStatus.SENT.value,
+                o.c.claim_token == token,
+            )
             .order_by(o.c.id)
         ).all()
     return [
@@ -178,32 +197,33 @@ def claim(
 
 
 def finish(connection: sa.Connection, outcomes: Sequence[Outcome], *, now: datetime) -> None:
-    """Record each outcome: accepted wipes the payload, retries wait with back-off."""
+    """Record each outcome: accepted wipes the payload, retries wait with back-off.
+
+    Final outcomes are written one UPDATE … WHERE id IN (…) per (status, reason, match keys) —
+    a handful per batch, since most events of a batch carry the same keys."""
     o = capi_outbox
-    for status in (OutboxStatus.ACCEPTED, OutboxStatus.REJECTED):
-        done = [x for x in outcomes if x.status is status]
-        if not done:
-            continue
+    groups: dict[tuple[OutboxStatus, str | None, str], list[int]] = {}
+    for x in outcomes:
+        if x.status is not None:
+            groups.setdefault((x.status, x.reason, ",".join(x.match_keys)), []).append(x.row_id)
+    for (status, reason, keys), row_ids in groups.items():
         # An accepted event's raw data has served its purpose; a rejected one's waits (until
         # it expires) so a fix can re-forward it (`reopen_range`).
         wipe = {"payload": None} if status is OutboxStatus.ACCEPTED else {}
-        connection.execute(
-            o.update()
-            .where(o.c.id == sa.bindparam("row_id"))
-            .values(
-                status=status.value,
-                reason=sa.bindparam("new_reason"),
-                match_keys=sa.bindparam("keys"),
-                claim_token=None,
-                next_attempt_at=None,
-                finished_at=now,
-                **wipe,
-            ),
-            [
-                {"row_id": x.row_id, "new_reason": x.reason, "keys": ",".join(x.match_keys)}
-                for x in done
-            ],
-        )
+        for start in range(0, len(row_ids), _IDS_PER_STATEMENT):
+            connection.execute(
+                o.update()
+                .where(o.c.id.in_(row_ids[start : start + _IDS_PER_STATEMENT]))
+                .values(
+                    status=status.value,
+                    reason=reason,
+                    match_keys=keys,
+                    claim_token=None,
+                    next_attempt_at=None,
+                    finished_at=now,
+                    **wipe,
+                )
+            )
     retries = [x for x in outcomes if x.status is None]
     if retries:
         attempts = dict(
@@ -286,6 +306,22 @@ def reopen_range(
                 finished_at=None,
             )
         ).rowcount
+
+
+def backlog(engine: sa.Engine, workspace_id: str, *, now: datetime) -> dict[str, int]:
+    """Rows still to deliver (pending or in flight, not expired) per destination id."""
+    o = capi_outbox
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(o.c.destination_id, sa.func.count())
+            .where(
+                o.c.workspace_id == workspace_id,
+                o.c.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENT.value]),
+                o.c.expires_at > now,
+            )
+            .group_by(o.c.destination_id)
+        ).all()
+    return {destination_id: count for destination_id, count in rows}
 
 
 def status_counts(engine: sa.Engine, workspace_id: str, destination_id: str) -> dict[str, int]:

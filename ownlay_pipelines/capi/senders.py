@@ -42,6 +42,7 @@ from ownlay_pipelines.http.retry import RetryPolicy
 
 CAPI_RETRY_POLICY = RetryPolicy(max_attempts=4, base_delay_seconds=1.0, max_delay_seconds=4.0)
 """Seed 002: three retries, waiting up to 1, 2 and 4 s."""
+CAPI_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,11 @@ class BatchResult:
     results: list[EventResult]
     request_id: str | None
     latency_ms: float
+    """Time spent on the batch's requests — not the time this client waited for its event
+    budget or between retries, which says nothing about the platform (health, BatchOptimizer)."""
     retries: int
+    waited_ms: float = 0.0
+    """Time this client waited (event budget, back-off) while sending the batch."""
 
 
 class _BatchRejected(Exception):
@@ -102,7 +107,10 @@ class CapiSender(ApiClient):
         environ: Mapping[str, str] | None = None,
         event_limit: RateLimit | None = None,
         breaker: CircuitBreaker | None = None,
+        http_client: httpx.Client | None = None,
     ) -> None:
+        """`http_client`: the run's pooled client of this platform (capi/pool.py), shared by its
+        destinations and kept open across batches; without it the sender has one of its own."""
         clock = clock if clock is not None else SystemClock()
         super().__init__(
             base_url=self.default_base_url,
@@ -113,7 +121,8 @@ class CapiSender(ApiClient):
             breaker=breaker
             if breaker is not None
             else CircuitBreaker(failure_threshold=5, reset_seconds=60.0, clock=clock),
-            timeout=httpx.Timeout(10.0, connect=5.0),
+            timeout=CAPI_TIMEOUT,
+            http_client=http_client,
         )
         self.destination = destination
         self._environ = environ
@@ -131,14 +140,17 @@ class CapiSender(ApiClient):
         if len(events) > self.max_batch:
             raise ValueError(f"batch of {len(events)} exceeds {self.platform}'s {self.max_batch}")
         started = time.perf_counter()
-        retries_before = self.stats.retries
+        retries_before, waited_before = self.stats.retries, self.stats.wait_seconds
         request_ids: list[str] = []
         results = self._send_or_split(events, request_ids)
+        waited = self.stats.wait_seconds - waited_before
         return BatchResult(
             results=results,
             request_id=request_ids[0] if request_ids else None,
-            latency_ms=(time.perf_counter() - started) * 1000.0,
+            # A fake clock's waits take no real time: never below zero.
+            latency_ms=max(0.0, time.perf_counter() - started - waited) * 1000.0,
             retries=self.stats.retries - retries_before,
+            waited_ms=waited * 1000.0,
         )
 
     def _send_or_split(self, events: list[WireEvent], request_ids: list[str]) -> list[EventResult]:

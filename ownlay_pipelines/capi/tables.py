@@ -36,6 +36,7 @@ capi_outbox = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.UniqueConstraint("workspace_id", "destination_id", "event_id", name="uq_capi_outbox_event"),
     sa.Index("ix_capi_outbox_due", "workspace_id", "destination_id", "status", "next_attempt_at"),
+    sa.Index("ix_capi_outbox_claim", "workspace_id", "destination_id", "status", "id"),
     sa.Index("ix_capi_outbox_event_time", "workspace_id", "event_time"),
 )
 
@@ -60,5 +61,9 @@ capi_delivery_log = sa.Table(
 
 
 def create_capi_schema(engine: sa.Engine) -> None:
-    """Create the outbox and delivery-log tables if they do not exist (idempotent)."""
+    """Create the outbox and delivery-log tables, and any index an older store lacks
+    (idempotent)."""
     capi_metadata.create_all(engine)
+    for table in capi_metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)

@@ -17,6 +17,7 @@ from ownlay_pipelines.capi.conversions import Conversion
 from ownlay_pipelines.capi.destinations import CapiDestination
 from ownlay_pipelines.capi.normalize import (
     MatchField,
+    MatchKeyCache,
     NormalizationError,
     match_key,
     supports,
@@ -42,6 +43,11 @@ _CONTACT_FIELDS = (
     MatchField.COUNTRY,
     MatchField.EXTERNAL_ID,
 )
+_FIELDS_OF = {
+    platform: tuple(name for name in _CONTACT_FIELDS if supports(platform, name))
+    for platform in CapiPlatform
+}
+"""The contact fields each platform takes, in wire order."""
 _META_KEYS = {
     MatchField.EMAIL: "em",
     MatchField.PHONE: "ph",
@@ -80,26 +86,29 @@ def build_event(
     *,
     default_region: str,
     now: datetime,
+    cache: MatchKeyCache | None = None,
 ) -> WireEvent:
-    """`conversion` as `destination`'s platform wants it; LocalRejection when it cannot go."""
+    """`conversion` as `destination`'s platform wants it; LocalRejection when it cannot go.
+    With `cache`, a contact value already normalised in this run is not normalised again."""
     platform = destination.platform
     if now - conversion.event_time > MAX_EVENT_AGE[platform]:
         raise LocalRejection("event_too_old", f"older than {MAX_EVENT_AGE[platform].days} days")
-    keys = _match_keys(conversion, platform, default_region)
+    keys = _match_keys(conversion, platform, default_region, cache)
     builder = _BUILDERS[platform]
     return builder(conversion, destination, event_name, keys)
 
 
 def _match_keys(
-    conversion: Conversion, platform: CapiPlatform, region: str
+    conversion: Conversion, platform: CapiPlatform, region: str, cache: MatchKeyCache | None
 ) -> dict[MatchField, str]:
+    compute = cache.match_key if cache is not None else match_key
     keys: dict[MatchField, str] = {}
-    for name in _CONTACT_FIELDS:
+    for name in _FIELDS_OF[platform]:
         raw = getattr(conversion, name.value)
-        if not raw or not supports(platform, name):
+        if not raw:
             continue
         try:
-            keys[name] = match_key(platform, name, raw, default_region=region).wire_value
+            keys[name] = compute(platform, name, raw, default_region=region).wire_value
         except NormalizationError:
             continue  # A malformed phone or e-mail is left out; the other keys may still match.
     return keys

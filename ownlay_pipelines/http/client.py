@@ -98,6 +98,7 @@ class ApiClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         rng: random.Random | None = None,
         tokens: AccessTokenSource | None = None,
+        http_client: httpx.Client | None = None,
     ) -> None:
         if not getattr(type(self), "platform", ""):
             raise TypeError(f"{type(self).__name__} must set the class attribute `platform`")
@@ -112,7 +113,15 @@ class ApiClient:
         self._rng = rng if rng is not None else random.Random()
         self._bucket = self._make_bucket(rate_limits, limiter_registry)
         self._resume_at: float | None = None
-        self._http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout)
+        # A shared, pooled `http_client` (several clients of one platform in a run) replaces the
+        # client's own: it brings its transport and timeout, must use this `base_url`, and is
+        # closed by whoever made it.
+        self._owns_http = http_client is None
+        self._http = (
+            http_client
+            if http_client is not None
+            else httpx.Client(base_url=base_url, transport=transport, timeout=timeout)
+        )
 
     def auth_headers(self) -> dict[str, str]:
         """Credential headers sent with every request (values are scrubbed from all messages)."""
@@ -237,10 +246,11 @@ class ApiClient:
             attempt += 1
 
     def close(self) -> None:
-        """Close the underlying connection pools."""
+        """Close the underlying connection pools (a shared `http_client` stays open)."""
         if self.tokens is not None:
             self.tokens.close()
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self) -> Self:
         return self
