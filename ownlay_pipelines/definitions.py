@@ -20,6 +20,7 @@ from ownlay_pipelines.defs.assets.watchtower_sources import (
 )
 from ownlay_pipelines.defs.capi import (
     CAPI_ASSETS,
+    CAPI_CHECKS,
     capi_backfill,
     capi_forwarding_job,
     capi_outbox_sensor,
@@ -98,7 +99,7 @@ def build_definitions(
     return dg.Definitions(
         # Export assets are copied on their own schedule, not followed by the models sensor.
         assets=[*assets, *EXPORT_ASSETS],
-        asset_checks=ASSET_CHECKS,
+        asset_checks=[*ASSET_CHECKS, *CAPI_CHECKS],
         jobs=[
             *JOBS,
             models_job,

@@ -4,8 +4,11 @@
 workspace's outbox rows for that platform's destinations; its metadata says sent, accepted,
 rejected by reason and which match keys the events carried, and its `destination_health` check
 grades each destination at seed 002's thresholds. `capi_outbox_sensor` requests a run for each
-(workspace, platform) with due rows every 30 s. `capi_backfill` re-opens, for a date range, the
-events that were never accepted (accepted ones are never sent again); the sensor then sends them.
+(workspace, platform) with due rows every 30 s, together with `ops/capi/health`, which snapshots
+every destination's health of the last hour into the watchtower's `capi/health` source; its
+`watchtower` check runs the shipped "CAPI destination unhealthy" rule (alerts). `capi_backfill`
+re-opens, for a date range, the events that were never accepted (accepted ones are never sent
+again); the sensor then sends them.
 """
 
 from datetime import UTC, datetime
@@ -13,13 +16,18 @@ from datetime import UTC, datetime
 import dagster as dg
 import sqlalchemy as sa
 
+from ownlay_pipelines.capi.health import workspace_health
 from ownlay_pipelines.capi.outbox import OutboxStatus, reopen_range
 from ownlay_pipelines.capi.platforms import CapiPlatform
 from ownlay_pipelines.capi.run import forward_platform, sandbox_environ
 from ownlay_pipelines.capi.tables import capi_outbox, create_capi_schema
+from ownlay_pipelines.defs.assets.watchtower_sources import _metadata
+from ownlay_pipelines.defs.checks.watchtower_checks import build_source_watchtower_check
 from ownlay_pipelines.defs.partitions import WORKSPACE_DIMENSION, workspace_partitions
 from ownlay_pipelines.defs.resources import OpsStoreResource, PlatformClientsResource
+from ownlay_pipelines.defs.sync_log import snapshot_type_for
 from ownlay_pipelines.settings import Mode
+from ownlay_pipelines.watchtower.sources.capi_health import CAPI_HEALTH, capture_capi_health
 
 SENSOR_INTERVAL_SECONDS = 30
 
@@ -91,7 +99,40 @@ def _forwarding_asset(platform: CapiPlatform) -> dg.AssetsDefinition:
     return forwarded
 
 
-CAPI_ASSETS = [_forwarding_asset(platform) for platform in CapiPlatform]
+CAPI_HEALTH_KEY = dg.AssetKey(["ops", CAPI_HEALTH.provider, CAPI_HEALTH.endpoint])
+
+
+@dg.asset(
+    key=CAPI_HEALTH_KEY,
+    description="One record per Conversions-API destination of the workspace: seed 002's "
+    "ConnectorHealthStatus over the last hour (status, success rate, latency, failed events, "
+    "circuit state) in the watchtower's generic store.",
+    group_name="capi",
+    kinds={"sql"},
+    partitions_def=workspace_partitions,
+    deps=[capi_asset_key(platform) for platform in CapiPlatform],
+    metadata={"ops_source": CAPI_HEALTH.source},
+)
+def capi_health_source(
+    context: dg.AssetExecutionContext,
+    ops_store: OpsStoreResource,
+    platforms: PlatformClientsResource,
+) -> dg.MaterializeResult:
+    workspace = platforms.registry.workspace(context.partition_key)
+    engine = ops_store.engine()
+    create_capi_schema(engine)
+    statuses = workspace_health(engine, workspace.id, workspace.capi, now=datetime.now(UTC))
+    run = capture_capi_health(
+        engine, workspace.id, statuses, snapshot_type=snapshot_type_for(context.run.tags)
+    )
+    return dg.MaterializeResult(
+        metadata=_metadata(run) | {f"{s.destination_id}.status": s.status for s in statuses}
+    )
+
+
+CAPI_ASSETS = [*(_forwarding_asset(platform) for platform in CapiPlatform), capi_health_source]
+CAPI_CHECKS = [build_source_watchtower_check(capi_health_source)]
+"""The `watchtower` check of `ops/capi/health` (the shipped unhealthy-destination rule)."""
 capi_forwarding_job = dg.define_asset_job(
     "capi_forwarding", selection=dg.AssetSelection.assets(*CAPI_ASSETS)
 )
@@ -129,7 +170,7 @@ def capi_outbox_sensor(
         dg.RunRequest(
             run_key=f"{workspace}-{platform}-{int(now.timestamp()) // SENSOR_INTERVAL_SECONDS}",
             partition_key=workspace,
-            asset_selection=[capi_asset_key(CapiPlatform(platform))],
+            asset_selection=[capi_asset_key(CapiPlatform(platform)), CAPI_HEALTH_KEY],
             tags={"capi/platform": platform},
         )
         for workspace, platform in due_destinations(engine, now)
