@@ -23,6 +23,8 @@ from ownlay_pipelines.defs.capi import (
     CAPI_CHECKS,
     capi_backfill,
     capi_forwarding_job,
+    capi_order_capture,
+    capi_order_capture_sensor,
     capi_outbox_sensor,
 )
 from ownlay_pipelines.defs.checks import ASSET_CHECKS, CHECK_SENSORS
@@ -120,6 +122,7 @@ def build_definitions(
             stripe_webhooks,
             capi_forwarding_job,
             capi_backfill,
+            capi_order_capture,
         ],
         schedules=[
             watchtower_notifications_schedule,
@@ -141,6 +144,7 @@ def build_definitions(
             upload_drop_folder,
             billing_follow_stripe,
             capi_outbox_sensor,
+            capi_order_capture_sensor,
             *SENSORS,
             *CHECK_SENSORS,
             analyst_report_refresh,
