@@ -374,11 +374,13 @@ def _claim_orders(
         ],
     )
     order_ids = sorted({order_id for _, order_id in claims})
+    destinations = sorted({destination_id for destination_id, _ in claims})
     owners: dict[tuple[str, str], str] = {}
     for start in range(0, len(order_ids), 500):
         for destination_id, order_id, event_id in connection.execute(
             sa.select(k.c.destination_id, k.c.order_id, k.c.event_id).where(
                 k.c.workspace_id == workspace_id,
+                k.c.destination_id.in_(destinations),
                 k.c.order_id.in_(order_ids[start : start + 500]),
             )
         ):
@@ -396,11 +398,16 @@ def _existing_states(
     o = capi_outbox
     found: dict[tuple[object, object], OutboxStatus] = {}
     event_ids = sorted({str(r["event_id"]) for r in rows})
+    # Naming the destinations lets the lookup use the (workspace, destination, event) unique
+    # index instead of scanning every row of the workspace.
+    destinations = sorted({str(r["destination_id"]) for r in rows})
     for start in range(0, len(event_ids), 500):
         chunk = event_ids[start : start + 500]
         for destination_id, event_id, status in connection.execute(
             sa.select(o.c.destination_id, o.c.event_id, o.c.status).where(
-                o.c.workspace_id == workspace_id, o.c.event_id.in_(chunk)
+                o.c.workspace_id == workspace_id,
+                o.c.destination_id.in_(destinations),
+                o.c.event_id.in_(chunk),
             )
         ):
             found[(destination_id, event_id)] = OutboxStatus(status)
