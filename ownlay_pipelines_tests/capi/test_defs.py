@@ -15,19 +15,24 @@ from ownlay_pipelines.defs.capi import (
     CAPI_CHECKS,
     CAPI_HEALTH_KEY,
     capi_asset_key,
+    capi_order_capture,
+    capi_order_capture_sensor,
     capi_outbox_sensor,
 )
 from ownlay_pipelines.defs.partitions import WORKSPACE_DIMENSION
 from ownlay_pipelines.defs.resources import (
+    LakeResource,
     OpsStoreResource,
     PlatformClientsResource,
     RegistryResource,
 )
+from ownlay_pipelines.ingest.webhook_store import webhook_store_path
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.sandbox.capi_conversions import sandbox_conversions
 from ownlay_pipelines.sandbox.capi_demo import workspace_visitors
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
 from ownlay_pipelines.watchtower.store import create_store_engine
+from ownlay_pipelines_tests.capi.store_orders import deliver, shopify_order
 
 WORKSPACE = "kumo-tea"
 
@@ -127,3 +132,30 @@ def test_health_asset_snapshots_destinations_and_its_check_alerts_on_unhealthy(
     [check] = outcome.get_asset_check_evaluations()
     assert check.check_name == "watchtower" and not check.passed
     assert check.severity is dg.AssetCheckSeverity.ERROR
+
+
+def test_order_sensor_requests_a_capture_and_the_job_queues_the_orders(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    lake = LakeResource(data_dir=str(tmp_path / "data"))
+    deliveries = webhook_store_path(Path(lake.data_dir).resolve())
+    deliveries.parent.mkdir(parents=True)
+    deliver(deliveries, "shopify", "orders/create", shopify_order(3001), "d1")
+    deliver(deliveries, "shopify", "orders/create", shopify_order(3002), "d2")
+    resources = {
+        "lake": lake,
+        "registry": RegistryResource(registry_file=str(DEFAULT_REGISTRY_FILE)),
+        "ops_store": OpsStoreResource(database_url=url),
+    }
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources=resources)
+        request = capi_order_capture_sensor(context)
+        assert isinstance(request, dg.RunRequest)
+        result = capi_order_capture.execute_in_process(instance=instance, resources=resources)
+        assert result.success
+        skipped = capi_order_capture_sensor(
+            dg.build_sensor_context(instance=instance, resources=resources)
+        )
+    assert isinstance(skipped, dg.SkipReason)
+    engine = create_store_engine(url)
+    assert status_counts(engine, "acme-outdoor", "meta-capi") == {"pending": 2}
+    assert status_counts(engine, "acme-outdoor", "google-ec") == {"pending": 2}

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
-import anyio
 import pytest
 import sqlalchemy as sa
 
@@ -23,47 +21,19 @@ from ownlay_pipelines.capi.orders import (
 from ownlay_pipelines.capi.tables import capi_outbox
 from ownlay_pipelines.capi.wire import build_event
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
-from ownlay_pipelines.ingest.webhook_store import WebhookStore
-from ownlay_pipelines.registry.workspaces import load_registry
-from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
 from ownlay_pipelines_tests.capi.destinations import DESTINATIONS
-
-WORKSPACE = load_registry(DEFAULT_REGISTRY_FILE).get("acme-outdoor")
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-EMAIL = "Jane.Doe@Example.com"
-PHONE = "+1 415 555 0123"
-
-
-def _order(order_id: int = 820982911946154508, **changes) -> dict:
-    order = {
-        "id": order_id,
-        "email": EMAIL,
-        "phone": PHONE,
-        "browser_ip": "203.0.113.77",
-        "created_at": "2026-11-21T06:00:00-05:00",
-        "processed_at": "2026-11-21T06:00:01-05:00",
-        "currency": "USD",
-        "total_price": "409.94",
-        "financial_status": "paid",
-        "buyer_accepts_marketing": True,
-        "landing_site": "/products/tent?utm_source=meta&fbclid=IwAR7",
-        "customer": {"id": 207119551, "email": EMAIL, "first_name": "Jane", "last_name": "Doe"},
-        "billing_address": {
-            "first_name": "Jane",
-            "last_name": "Doe",
-            "city": "Portland",
-            "province_code": "OR",
-            "zip": "97201",
-            "country_code": "US",
-        },
-        "client_details": {"browser_ip": "203.0.113.77", "user_agent": "Mozilla/5.0 Firefox/120"},
-        "line_items": [{"product_id": 632910392, "variant_id": 808950810, "sku": "TENT-2"}],
-    }
-    return order | changes
+from ownlay_pipelines_tests.capi.store_orders import (
+    EMAIL,
+    NOW,
+    PHONE,
+    WORKSPACE,
+    deliver,
+    shopify_order,
+)
 
 
 def test_a_shopify_order_becomes_a_purchase_keyed_by_its_order_id() -> None:
-    conversion = shopify_order_conversion(_order(), WORKSPACE.id)
+    conversion = shopify_order_conversion(shopify_order(), WORKSPACE.id)
     assert conversion is not None
     assert (conversion.event_id, conversion.order_id, conversion.event_type) == (
         "820982911946154508",
@@ -116,16 +86,16 @@ def test_a_shopify_order_becomes_a_purchase_keyed_by_its_order_id() -> None:
     ],
 )
 def test_shopify_marketing_consent(changes: dict, consent: bool) -> None:
-    assert shopify_marketing_consent(_order(**changes)) is consent
+    assert shopify_marketing_consent(shopify_order(**changes)) is consent
 
 
 @pytest.mark.parametrize("changes", [{"test": True}, {"cancelled_at": "2026-11-21T07:00:00Z"}])
 def test_test_and_cancelled_orders_are_not_conversions(changes: dict) -> None:
-    assert shopify_order_conversion(_order(**changes), WORKSPACE.id) is None
+    assert shopify_order_conversion(shopify_order(**changes), WORKSPACE.id) is None
 
 
 def test_an_order_without_a_browser_goes_to_meta_as_other_not_website() -> None:
-    conversion = shopify_order_conversion(_order(client_details=None), WORKSPACE.id)
+    conversion = shopify_order_conversion(shopify_order(client_details=None), WORKSPACE.id)
     assert conversion is not None and conversion.action_source == "other"
     meta = next(d for d in DESTINATIONS if d.platform == "meta")
     wire = build_event(conversion, meta, "Purchase", default_region="US", now=NOW)
@@ -201,25 +171,6 @@ def test_an_invoice_payment_is_one_conversion_not_two() -> None:
     assert stripe_event_conversion(_stripe_event("charge.refunded", _charge()), "w") is None
 
 
-def _deliver(path: Path, provider: str, topic: str, body: dict, delivery_id: str) -> None:
-    store = WebhookStore(path)
-    try:
-        anyio.run(
-            partial(
-                store.append,
-                provider=provider,
-                workspace_id=WORKSPACE.id,
-                delivery_id=delivery_id,
-                topic=topic,
-                received_at_us=int(NOW.timestamp() * 1_000_000),
-                headers={"x-shopify-shop-domain": "acme-outdoor.myshopify.com"},
-                raw_body=json.dumps(body).encode(),
-            )
-        )
-    finally:
-        store.close()
-
-
 def _outbox_rows(store: sa.Engine) -> list[tuple[str, str]]:
     with store.connect() as connection:
         return sorted(
@@ -229,12 +180,14 @@ def _outbox_rows(store: sa.Engine) -> list[tuple[str, str]]:
 
 def test_webhook_orders_are_queued_once_with_consent_only(store, tmp_path: Path) -> None:
     path = tmp_path / "webhook_deliveries.sqlite"
-    _deliver(path, "shopify", "orders/create", _order(1001), "d1")
-    _deliver(path, "shopify", "orders/paid", _order(1001), "d2")  # same order again
-    _deliver(path, "shopify", "orders/create", _order(1002, buyer_accepts_marketing=False), "d3")
-    _deliver(path, "shopify", "customers/create", {"id": 5, "email": EMAIL}, "d4")
-    _deliver(path, "shopify", "orders/create", {"id": 1003}, "d5")  # no time: refused
-    _deliver(path, "stripe", "charge.succeeded", _stripe_event("charge.succeeded", _charge()), "s1")
+    deliver(path, "shopify", "orders/create", shopify_order(1001), "d1")
+    deliver(path, "shopify", "orders/paid", shopify_order(1001), "d2")  # same order again
+    deliver(
+        path, "shopify", "orders/create", shopify_order(1002, buyer_accepts_marketing=False), "d3"
+    )
+    deliver(path, "shopify", "customers/create", {"id": 5, "email": EMAIL}, "d4")
+    deliver(path, "shopify", "orders/create", {"id": 1003}, "d5")  # no time: refused
+    deliver(path, "stripe", "charge.succeeded", _stripe_event("charge.succeeded", _charge()), "s1")
 
     report = capture_webhook_orders(store, WORKSPACE, path, now=NOW)
 
@@ -277,9 +230,9 @@ def test_an_order_and_its_first_party_purchase_are_one_conversion_either_way(
     event, raw = _first_party_purchase("2001")
     first = capture_events(store, WORKSPACE.id, WORKSPACE.capi, [(event, raw)], now=NOW)
     assert first.queued == 4
-    _deliver(path, "shopify", "orders/create", _order(2001), "d1")
+    deliver(path, "shopify", "orders/create", shopify_order(2001), "d1")
     # Order 2002: the webhook first, the browser's purchase event after.
-    _deliver(path, "shopify", "orders/create", _order(2002), "d2")
+    deliver(path, "shopify", "orders/create", shopify_order(2002), "d2")
     report = capture_webhook_orders(store, WORKSPACE, path, now=NOW)
     assert (report.queued, report.same_order) == (4, 4)
     late, late_raw = _first_party_purchase("2002")
@@ -292,7 +245,7 @@ def test_an_order_and_its_first_party_purchase_are_one_conversion_either_way(
 
 
 def test_the_conversion_round_trips_its_action_source() -> None:
-    conversion = shopify_order_conversion(_order(client_details=None), WORKSPACE.id)
+    conversion = shopify_order_conversion(shopify_order(client_details=None), WORKSPACE.id)
     assert Conversion.from_json(conversion.to_json()) == conversion
     legacy = json.loads(conversion.to_json())
     del legacy["action_source"]  # a payload queued before the field existed
