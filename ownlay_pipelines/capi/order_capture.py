@@ -11,6 +11,11 @@ Not from the REST/API syncs: their pages are normalised (hashed) in memory and n
 an order seen only by a sync (a missed webhook) is not forwarded; webhooks are the stores'
 real-time path. Re-reading is harmless: the outbox and `capi_order_keys` keep one conversion per
 order and destination, so a crash between queueing and saving the cursor re-queues nothing.
+
+People erased under GDPR (the workspace's suppression list, keyed hashes) are never forwarded,
+as the ingest path never stores their events: an order whose e-mail's keyed hash is suppressed is
+left out. Without the PII key the list cannot be compared, so a workspace that has suppressions
+captures nothing until `OWNLAY_PII_HASH_KEY` is set (its cursor does not move).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from ownlay_pipelines.capi.orders import (
 from ownlay_pipelines.capi.outbox import enqueue
 from ownlay_pipelines.capi.tables import capi_source_cursor
 from ownlay_pipelines.ingest.webhook_store import WebhookDelivery, read_webhook_deliveries
+from ownlay_pipelines.lifecycle.suppression import SUPPRESSIONS
+from ownlay_pipelines.privacy.keyed_hash import PII_HASH_KEY_ENV, PiiHasher, PiiKeyMissing
 from ownlay_pipelines.registry.workspaces import Workspace
 
 PAGE = 500
@@ -67,6 +74,8 @@ class OrderCaptureReport:
     queued: int = 0
     no_consent: int = 0
     same_order: int = 0
+    suppressed: int = 0
+    """Orders of people erased under GDPR, left out."""
     refused: Counter[str] = field(default_factory=Counter)
     """`provider topic: error type` of bodies that could not be read as an order."""
 
@@ -77,12 +86,20 @@ def capture_webhook_orders(
     deliveries_path: Path,
     *,
     now: datetime,
+    hasher: PiiHasher | None,
     page: int = PAGE,
 ) -> OrderCaptureReport:
-    """Queue the consented paid orders among the workspace's deliveries after its cursors."""
+    """Queue the consented paid orders among the workspace's deliveries after its cursors;
+    `hasher` (the PII key) compares buyers with the workspace's GDPR suppression list."""
     report = OrderCaptureReport()
     if not workspace.capi.destinations:
         return report
+    suppressed_emails, _ = SUPPRESSIONS.lists(engine, workspace.id)
+    if suppressed_emails and hasher is None:
+        raise PiiKeyMissing(
+            f"workspace {workspace.id} has GDPR suppressions; set {PII_HASH_KEY_ENV} so store "
+            "orders can be checked against them before forwarding"
+        )
     for provider, convert in PROVIDERS.items():
         cursor = source_cursor(engine, workspace.id, provider)
         while batch := read_webhook_deliveries(
@@ -99,8 +116,12 @@ def capture_webhook_orders(
                 except (ValueError, TypeError, KeyError) as error:
                     report.refused[f"{provider} {delivery.topic}: {type(error).__name__}"] += 1
                     continue
-                if conversion is not None:
-                    conversions.append(conversion)
+                if conversion is None:
+                    continue
+                if _suppressed(conversion, hasher, suppressed_emails):
+                    report.suppressed += 1
+                    continue
+                conversions.append(conversion)
             queued = enqueue(engine, workspace.id, workspace.capi, conversions, now=now)
             report.deliveries += len(batch)
             report.orders += len(conversions)
@@ -139,6 +160,13 @@ def _save_cursor(
                 set_={"last_seq": seq, "updated_at": now},
             )
         )
+
+
+def _suppressed(conversion: Conversion, hasher: PiiHasher | None, emails: frozenset[str]) -> bool:
+    """Whether the buyer's e-mail is on the workspace's GDPR suppression list."""
+    if not (emails and hasher and conversion.email):
+        return False
+    return hasher.hash_email(conversion.email) in emails
 
 
 def _object(body: bytes) -> Mapping[str, Any]:

@@ -37,6 +37,7 @@ from ownlay_pipelines.defs.resources import (
 )
 from ownlay_pipelines.defs.sync_log import snapshot_type_for
 from ownlay_pipelines.ingest.webhook_store import read_webhook_deliveries, webhook_store_path
+from ownlay_pipelines.privacy.keyed_hash import optional_hasher
 from ownlay_pipelines.settings import Mode
 from ownlay_pipelines.watchtower.sources.capi_health import CAPI_HEALTH, capture_capi_health
 
@@ -231,16 +232,20 @@ def capture_store_orders(
     engine = ops_store.engine()
     create_capi_schema(engine)
     deliveries = webhook_store_path(Path(lake.data_dir).resolve())
+    hasher = optional_hasher()
     totals: Counter[str] = Counter()
     refused: Counter[str] = Counter()
     for workspace in registry.load().workspaces:
-        report = capture_webhook_orders(engine, workspace, deliveries, now=datetime.now(UTC))
+        report = capture_webhook_orders(
+            engine, workspace, deliveries, now=datetime.now(UTC), hasher=hasher
+        )
         totals.update(
             deliveries=report.deliveries,
             orders=report.orders,
             queued=report.queued,
             no_consent=report.no_consent,
             same_order=report.same_order,
+            suppressed=report.suppressed,
         )
         refused.update(report.refused)
     for reason, count in refused.items():

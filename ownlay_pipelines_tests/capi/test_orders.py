@@ -21,6 +21,10 @@ from ownlay_pipelines.capi.orders import (
 from ownlay_pipelines.capi.tables import capi_outbox
 from ownlay_pipelines.capi.wire import build_event
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
+from ownlay_pipelines.lifecycle.ops_tables import create_lifecycle_tables, gdpr_suppressions
+from ownlay_pipelines.lifecycle.subject import IdentifierKind
+from ownlay_pipelines.lifecycle.suppression import SUPPRESSIONS
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher, PiiKeyMissing
 from ownlay_pipelines_tests.capi.destinations import DESTINATIONS
 from ownlay_pipelines_tests.capi.store_orders import (
     EMAIL,
@@ -189,7 +193,7 @@ def test_webhook_orders_are_queued_once_with_consent_only(store, tmp_path: Path)
     deliver(path, "shopify", "orders/create", {"id": 1003}, "d5")  # no time: refused
     deliver(path, "stripe", "charge.succeeded", _stripe_event("charge.succeeded", _charge()), "s1")
 
-    report = capture_webhook_orders(store, WORKSPACE, path, now=NOW)
+    report = capture_webhook_orders(store, WORKSPACE, path, now=NOW, hasher=None)
 
     assert (report.deliveries, report.orders, report.no_consent) == (6, 4, 1)
     assert report.queued == 8  # orders 1001 and pi_3Q, four destinations each
@@ -203,7 +207,7 @@ def test_webhook_orders_are_queued_once_with_consent_only(store, tmp_path: Path)
         source_cursor(store, WORKSPACE.id, "shopify"),
         source_cursor(store, WORKSPACE.id, "stripe"),
     ) == (5, 6)
-    again = capture_webhook_orders(store, WORKSPACE, path, now=NOW)
+    again = capture_webhook_orders(store, WORKSPACE, path, now=NOW, hasher=None)
     assert again.deliveries == 0 and _outbox_rows(store) == rows
 
 
@@ -233,7 +237,7 @@ def test_an_order_and_its_first_party_purchase_are_one_conversion_either_way(
     deliver(path, "shopify", "orders/create", shopify_order(2001), "d1")
     # Order 2002: the webhook first, the browser's purchase event after.
     deliver(path, "shopify", "orders/create", shopify_order(2002), "d2")
-    report = capture_webhook_orders(store, WORKSPACE, path, now=NOW)
+    report = capture_webhook_orders(store, WORKSPACE, path, now=NOW, hasher=None)
     assert (report.queued, report.same_order) == (4, 4)
     late, late_raw = _first_party_purchase("2002")
     second = capture_events(store, WORKSPACE.id, WORKSPACE.capi, [(late, late_raw)], now=NOW)
@@ -250,3 +254,30 @@ def test_the_conversion_round_trips_its_action_source() -> None:
     legacy = json.loads(conversion.to_json())
     del legacy["action_source"]  # a payload queued before the field existed
     assert Conversion.from_json(json.dumps(legacy)).action_source == "website"
+
+
+def test_orders_of_people_erased_under_gdpr_are_never_forwarded(store, tmp_path: Path) -> None:
+    hasher = PiiHasher(b"k" * 32)
+    create_lifecycle_tables(store)
+    with store.begin() as connection:
+        connection.execute(
+            gdpr_suppressions.insert().values(
+                workspace_id=WORKSPACE.id,
+                identifier_kind=IdentifierKind.EMAIL.value,
+                identifier_hash=hasher.hash_email(EMAIL),
+                created_at=NOW,
+            )
+        )
+    SUPPRESSIONS.clear()
+    path = tmp_path / "webhook_deliveries.sqlite"
+    deliver(path, "shopify", "orders/create", shopify_order(4001), "d1")
+    deliver(path, "shopify", "orders/create", shopify_order(4002, email="other@example.com"), "d2")
+    try:
+        with pytest.raises(PiiKeyMissing, match="has GDPR suppressions; set OWNLAY_PII_HASH_KEY"):
+            capture_webhook_orders(store, WORKSPACE, path, now=NOW, hasher=None)
+        assert source_cursor(store, WORKSPACE.id, "shopify") == 0  # read again once keyed
+        report = capture_webhook_orders(store, WORKSPACE, path, now=NOW, hasher=hasher)
+    finally:
+        SUPPRESSIONS.clear()
+    assert (report.suppressed, report.queued) == (1, 4)
+    assert {event_id for _, event_id in _outbox_rows(store)} == {"4002"}
