@@ -20,8 +20,11 @@ from ownlay_pipelines.defs.assets.watchtower_sources import (
 )
 from ownlay_pipelines.defs.capi import (
     CAPI_ASSETS,
+    CAPI_CHECKS,
     capi_backfill,
     capi_forwarding_job,
+    capi_order_capture,
+    capi_order_capture_sensor,
     capi_outbox_sensor,
 )
 from ownlay_pipelines.defs.checks import ASSET_CHECKS, CHECK_SENSORS
@@ -98,7 +101,7 @@ def build_definitions(
     return dg.Definitions(
         # Export assets are copied on their own schedule, not followed by the models sensor.
         assets=[*assets, *EXPORT_ASSETS],
-        asset_checks=ASSET_CHECKS,
+        asset_checks=[*ASSET_CHECKS, *CAPI_CHECKS],
         jobs=[
             *JOBS,
             models_job,
@@ -119,6 +122,7 @@ def build_definitions(
             stripe_webhooks,
             capi_forwarding_job,
             capi_backfill,
+            capi_order_capture,
         ],
         schedules=[
             watchtower_notifications_schedule,
@@ -140,6 +144,7 @@ def build_definitions(
             upload_drop_folder,
             billing_follow_stripe,
             capi_outbox_sensor,
+            capi_order_capture_sensor,
             *SENSORS,
             *CHECK_SENSORS,
             analyst_report_refresh,

@@ -32,7 +32,8 @@ def conversion_from_event(
 
     Contact fields are read from `properties` or its `customer` object (`phone`, `first_name`,
     `last_name`, `city`, `state`, `zip`/`postal_code`, `country`); value, currency, order and
-    content ids from `properties`; IP and user agent from the raw `context`.
+    content ids from `properties`; IP and user agent from the raw `context` (seed 000) or the
+    top-level `ip_address` and `user_agent` (seed 001's tracking SDK).
     """
     properties = raw.get("properties") if isinstance(raw.get("properties"), Mapping) else {}
     customer = properties.get("customer") if isinstance(properties.get("customer"), Mapping) else {}
@@ -63,8 +64,8 @@ def conversion_from_event(
         email=raw_email if isinstance(raw_email, str) else None,
         **{name: contact(name) for name in _CUSTOMER_FIELDS},
         external_id=event.user_id,
-        ip=_text(context.get("ip")),
-        user_agent=_text(context.get("user_agent")),
+        ip=_text(context.get("ip")) or _text(raw.get("ip_address")),
+        user_agent=_text(context.get("user_agent")) or _text(raw.get("user_agent")),
         click_ids=click_ids_from_url(page_url),
     )
 

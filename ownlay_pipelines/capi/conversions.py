@@ -118,6 +118,9 @@ class Conversion:
     ip: str | None = None
     user_agent: str | None = None
     click_ids: dict[str, str] = field(default_factory=dict)
+    action_source: str = "website"
+    """Meta's `action_source`: `website` (needs the user agent), or for store orders without a
+    browser `other`, and `system_generated` for subscription renewals (capi/orders.py)."""
 
     def __post_init__(self) -> None:
         if self.event_time.tzinfo is None:

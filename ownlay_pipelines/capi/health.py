@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from ownlay_pipelines.capi.destinations import CapiSettings
 from ownlay_pipelines.capi.tables import capi_delivery_log
 
 WINDOW = timedelta(hours=1)
@@ -100,3 +101,46 @@ def _grade(healthy: bool, degraded: bool) -> str:
     if healthy:
         return "healthy"
     return "degraded" if degraded else "unhealthy"
+
+
+def last_circuit_state(
+    engine: sa.Engine, workspace_id: str, destination_id: str, *, now: datetime
+) -> str:
+    """`open` when the destination's latest logged attempt of the last hour was refused by its
+    open breaker (reason `CircuitOpen`), else `closed`.
+
+    The breaker lives inside one forwarding run (a run starts closed), so outside a run its state
+    is what the delivery log's last attempt shows; half-open is never seen from outside a run.
+    """
+    log = capi_delivery_log
+    with engine.connect() as connection:
+        reason = connection.execute(
+            sa.select(log.c.error_message)
+            .where(
+                log.c.workspace_id == workspace_id,
+                log.c.destination_id == destination_id,
+                log.c.timestamp > now - WINDOW,
+                log.c.timestamp <= now,
+            )
+            .order_by(log.c.timestamp.desc(), log.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    return "open" if reason and reason.startswith("CircuitOpen") else "closed"
+
+
+def workspace_health(
+    engine: sa.Engine, workspace_id: str, settings: CapiSettings, *, now: datetime
+) -> list[ConnectorHealthStatus]:
+    """The health of every destination of the workspace, from the delivery log of the last hour
+    (the watchtower's `capi/health` source)."""
+    return [
+        destination_health(
+            engine,
+            workspace_id,
+            destination.id,
+            destination.platform.value,
+            now=now,
+            circuit_state=last_circuit_state(engine, workspace_id, destination.id, now=now),
+        )
+        for destination in settings.destinations
+    ]

@@ -23,10 +23,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ownlay_pipelines.capi.conversions import Conversion, platform_event_name
 from ownlay_pipelines.capi.destinations import CapiDestination, CapiSettings
-from ownlay_pipelines.capi.tables import capi_outbox
+from ownlay_pipelines.capi.tables import capi_order_keys, capi_outbox
 
 CLAIM_LEASE = timedelta(minutes=5)
 """A claimed batch is invisible to other drains this long (far longer than one send)."""
@@ -56,6 +58,8 @@ class EnqueueReport:
     already_queued: int = 0
     no_consent: int = 0
     not_forwarded: int = 0
+    same_order: int = 0
+    """Purchases left out because another event already forwards their order (capi_order_keys)."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,11 @@ def enqueue(
 ) -> EnqueueReport:
     """Queue each consented conversion once per destination whose platform receives its type.
 
-    With `reopen` (a backfill), rows that were rejected or expired are queued again with the
-    fresh payload; accepted, pending and in-flight rows are never touched.
+    A purchase naming an order is queued for a destination only by the first event that claimed
+    that order there (`capi_order_keys`): the same order arriving as a first-party purchase and
+    as a store order is one conversion. With `reopen` (a backfill), rows that were rejected or
+    expired are queued again with the fresh payload; accepted, pending and in-flight rows are
+    never touched.
     """
     report = EnqueueReport()
     expires_at = now + timedelta(days=settings.retention_days)
@@ -114,10 +121,21 @@ def enqueue(
     for row in rows:
         row["expires_at"] = expires_at
     with engine.begin() as connection:
+        kept = _claim_orders(connection, workspace_id, rows, now)
+        report.same_order = len(rows) - len(kept)
+        rows = kept
         existing = _existing_states(connection, workspace_id, rows)
-        fresh = [r for r in rows if (r["destination_id"], r["event_id"]) not in existing]
+        fresh: dict[tuple[object, object], dict[str, object]] = {}
+        for row in rows:
+            key = (row["destination_id"], row["event_id"])
+            if key in existing:
+                continue
+            if key in fresh:  # the same event twice in one call (an order's create and paid)
+                report.already_queued += 1
+                continue
+            fresh[key] = row
         if fresh:
-            connection.execute(capi_outbox.insert(), fresh)
+            connection.execute(capi_outbox.insert(), list(fresh.values()))
         report.queued = len(fresh)
         for row in rows:
             state = existing.get((row["destination_id"], row["event_id"]))
@@ -356,7 +374,58 @@ def _new_row(
         "attempts": 0,
         "payload": payload,
         "created_at": now,
+        "order_id": conversion.order_id if conversion.event_type == "purchase" else None,
     }
+
+
+def _claim_orders(
+    connection: sa.Connection, workspace_id: str, rows: list[dict[str, object]], now: datetime
+) -> list[dict[str, object]]:
+    """`rows` without the purchases whose (destination, order) another event claimed first.
+
+    Each row's `order_id` (set for purchases naming one) is popped; the claims are inserted
+    skipping existing ones (a concurrent claimer waits on PostgreSQL, then is skipped), then read
+    back, so exactly one event owns each order per destination.
+    """
+    orders = [row.pop("order_id", None) for row in rows]
+    claims: dict[tuple[str, str], str] = {}
+    for row, order in zip(rows, orders, strict=True):
+        if order:
+            claims.setdefault((str(row["destination_id"]), str(order)), str(row["event_id"]))
+    if not claims:
+        return rows
+    k = capi_order_keys
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[connection.dialect.name]
+    connection.execute(
+        insert(k).on_conflict_do_nothing(),
+        [
+            {
+                "workspace_id": workspace_id,
+                "destination_id": destination_id,
+                "order_id": order_id,
+                "event_id": event_id,
+                "created_at": now,
+            }
+            for (destination_id, order_id), event_id in claims.items()
+        ],
+    )
+    order_ids = sorted({order_id for _, order_id in claims})
+    destinations = sorted({destination_id for destination_id, _ in claims})
+    owners: dict[tuple[str, str], str] = {}
+    for start in range(0, len(order_ids), 500):
+        for destination_id, order_id, event_id in connection.execute(
+            sa.select(k.c.destination_id, k.c.order_id, k.c.event_id).where(
+                k.c.workspace_id == workspace_id,
+                k.c.destination_id.in_(destinations),
+                k.c.order_id.in_(order_ids[start : start + 500]),
+            )
+        ):
+            owners[(destination_id, order_id)] = event_id
+    return [
+        row
+        for row, order in zip(rows, orders, strict=True)
+        if not order or owners.get((str(row["destination_id"]), str(order))) == row["event_id"]
+    ]
 
 
 def _existing_states(
@@ -365,11 +434,16 @@ def _existing_states(
     o = capi_outbox
     found: dict[tuple[object, object], OutboxStatus] = {}
     event_ids = sorted({str(r["event_id"]) for r in rows})
+    # Naming the destinations lets the lookup use the (workspace, destination, event) unique
+    # index instead of scanning every row of the workspace.
+    destinations = sorted({str(r["destination_id"]) for r in rows})
     for start in range(0, len(event_ids), 500):
         chunk = event_ids[start : start + 500]
         for destination_id, event_id, status in connection.execute(
             sa.select(o.c.destination_id, o.c.event_id, o.c.status).where(
-                o.c.workspace_id == workspace_id, o.c.event_id.in_(chunk)
+                o.c.workspace_id == workspace_id,
+                o.c.destination_id.in_(destinations),
+                o.c.event_id.in_(chunk),
             )
         ):
             found[(destination_id, event_id)] = OutboxStatus(status)

@@ -1,7 +1,8 @@
 """Sending one batch to a Conversions API with the HTTP client core, and reading it per event.
 
 Each sender is an `ApiClient` (http/client.py): its request budget, circuit breaker (5 failures,
-60 s) and retries on retryable errors (full-jitter back-off under 1, 2, 4 s) come from there.
+60 s, 3 half-open trial calls) and retries on retryable errors (after exactly 1, 2 and 4 s) come
+from there.
 On top, a per-platform *event* token bucket holds seed 002's events-per-minute limit. The
 answer is read per event:
 
@@ -40,8 +41,11 @@ from ownlay_pipelines.http.rate_limit import RateLimit, TokenBucket
 from ownlay_pipelines.http.responses import parse_json_body
 from ownlay_pipelines.http.retry import RetryPolicy
 
-CAPI_RETRY_POLICY = RetryPolicy(max_attempts=4, base_delay_seconds=1.0, max_delay_seconds=4.0)
-"""Seed 002: three retries, waiting up to 1, 2 and 4 s."""
+CAPI_RETRY_POLICY = RetryPolicy(
+    max_attempts=4, base_delay_seconds=1.0, max_delay_seconds=4.0, jitter=False
+)
+"""Seed 002's `RETRY_DELAYS = [1.0, 2.0, 4.0]`, exactly: three retries after the first attempt
+(a server's `Retry-After` still wins)."""
 CAPI_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
@@ -120,7 +124,9 @@ class CapiSender(ApiClient):
             retry_policy=CAPI_RETRY_POLICY,
             breaker=breaker
             if breaker is not None
-            else CircuitBreaker(failure_threshold=5, reset_seconds=60.0, clock=clock),
+            else CircuitBreaker(
+                failure_threshold=5, reset_seconds=60.0, half_open_max_calls=3, clock=clock
+            ),
             timeout=CAPI_TIMEOUT,
             http_client=http_client,
         )

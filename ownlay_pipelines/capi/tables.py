@@ -3,7 +3,9 @@
 `capi_outbox` holds one row per (workspace, destination, event): its state and, until the event
 is delivered or expires, the raw conversion (`payload`) — the only place raw contact and network
 data may wait (ARCHITECTURE.md §8). `capi_delivery_log` is seed 002's EventDeliveryLog: one row
-per event per attempt, without any personal data.
+per event per attempt, without any personal data. `capi_order_keys` makes a purchase one
+conversion per (order, destination) whichever source queued it first (a first-party event or a
+store order); `capi_source_cursor` is how far order capture read the webhook deliveries.
 """
 
 from __future__ import annotations
@@ -57,6 +59,28 @@ capi_delivery_log = sa.Table(
     sa.Column("request_id", sa.String(128)),
     sa.Column("retry_count", sa.Integer, nullable=False),
     sa.Index("ix_capi_delivery_log_dest_time", "workspace_id", "destination_id", "timestamp"),
+)
+
+
+capi_order_keys = sa.Table(
+    "capi_order_keys",
+    capi_metadata,
+    sa.Column("workspace_id", sa.String(64), primary_key=True),
+    sa.Column("destination_id", sa.String(64), primary_key=True),
+    sa.Column("order_id", sa.String(128), primary_key=True),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    comment="Which event forwards an order's purchase to a destination: the first one queued.",
+)
+
+capi_source_cursor = sa.Table(
+    "capi_source_cursor",
+    capi_metadata,
+    sa.Column("workspace_id", sa.String(64), primary_key=True),
+    sa.Column("provider", sa.String(16), primary_key=True),
+    sa.Column("last_seq", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    comment="The last webhook delivery seq whose orders were captured, per workspace/provider.",
 )
 
 

@@ -146,13 +146,13 @@ def _meta(
     fbclid = conversion.click_ids.get("fbclid")
     if fbclid:
         user_data["fbc"] = f"fb.1.{conversion.unix_time * 1000}.{fbclid}"
-    if not conversion.user_agent:
+    if conversion.action_source == "website" and not conversion.user_agent:
         raise LocalRejection("missing_user_agent", "website events need client_user_agent")
     body: dict[str, Any] = {
         "event_name": event_name,
         "event_time": conversion.unix_time,
         "event_id": conversion.event_id,
-        "action_source": "website",
+        "action_source": conversion.action_source,
         "event_source_url": conversion.page_url or "",
         "user_data": user_data,
     }
@@ -267,7 +267,7 @@ def _snapchat(
         "event_name": event_name,
         "event_time": conversion.unix_time,
         "event_id": conversion.event_id,
-        "action_source": "WEB",
+        "action_source": "WEB" if conversion.action_source == "website" else "OFFLINE",
         "event_source_url": conversion.page_url or "",
         "user_data": user_data,
     }

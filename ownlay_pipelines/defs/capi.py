@@ -4,22 +4,42 @@
 workspace's outbox rows for that platform's destinations; its metadata says sent, accepted,
 rejected by reason and which match keys the events carried, and its `destination_health` check
 grades each destination at seed 002's thresholds. `capi_outbox_sensor` requests a run for each
-(workspace, platform) with due rows every 30 s. `capi_backfill` re-opens, for a date range, the
-events that were never accepted (accepted ones are never sent again); the sensor then sends them.
+(workspace, platform) with due rows every 30 s, together with `ops/capi/health`, which snapshots
+every destination's health of the last hour into the watchtower's `capi/health` source; its
+`watchtower` check runs the shipped "CAPI destination unhealthy" rule (alerts). `capi_backfill`
+re-opens, for a date range, the events that were never accepted (accepted ones are never sent
+again); the sensor then sends them. `capi_order_capture_sensor` runs `capi_order_capture` when
+verified Shopify/Stripe webhook deliveries arrived after a workspace's capture cursor: paid
+orders with marketing consent become purchase conversions in the outbox (capi/order_capture.py).
 """
 
+from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 
+from ownlay_pipelines.capi.health import workspace_health
+from ownlay_pipelines.capi.order_capture import PROVIDERS, capture_webhook_orders, source_cursor
 from ownlay_pipelines.capi.outbox import OutboxStatus, reopen_range
 from ownlay_pipelines.capi.platforms import CapiPlatform
 from ownlay_pipelines.capi.run import forward_platform, sandbox_environ
 from ownlay_pipelines.capi.tables import capi_outbox, create_capi_schema
+from ownlay_pipelines.defs.assets.watchtower_sources import _metadata
+from ownlay_pipelines.defs.checks.watchtower_checks import build_source_watchtower_check
 from ownlay_pipelines.defs.partitions import WORKSPACE_DIMENSION, workspace_partitions
-from ownlay_pipelines.defs.resources import OpsStoreResource, PlatformClientsResource
+from ownlay_pipelines.defs.resources import (
+    LakeResource,
+    OpsStoreResource,
+    PlatformClientsResource,
+    RegistryResource,
+)
+from ownlay_pipelines.defs.sync_log import snapshot_type_for
+from ownlay_pipelines.ingest.webhook_store import read_webhook_deliveries, webhook_store_path
+from ownlay_pipelines.privacy.keyed_hash import optional_hasher
 from ownlay_pipelines.settings import Mode
+from ownlay_pipelines.watchtower.sources.capi_health import CAPI_HEALTH, capture_capi_health
 
 SENSOR_INTERVAL_SECONDS = 30
 
@@ -91,7 +111,40 @@ def _forwarding_asset(platform: CapiPlatform) -> dg.AssetsDefinition:
     return forwarded
 
 
-CAPI_ASSETS = [_forwarding_asset(platform) for platform in CapiPlatform]
+CAPI_HEALTH_KEY = dg.AssetKey(["ops", CAPI_HEALTH.provider, CAPI_HEALTH.endpoint])
+
+
+@dg.asset(
+    key=CAPI_HEALTH_KEY,
+    description="One record per Conversions-API destination of the workspace: seed 002's "
+    "ConnectorHealthStatus over the last hour (status, success rate, latency, failed events, "
+    "circuit state) in the watchtower's generic store.",
+    group_name="capi",
+    kinds={"sql"},
+    partitions_def=workspace_partitions,
+    deps=[capi_asset_key(platform) for platform in CapiPlatform],
+    metadata={"ops_source": CAPI_HEALTH.source},
+)
+def capi_health_source(
+    context: dg.AssetExecutionContext,
+    ops_store: OpsStoreResource,
+    platforms: PlatformClientsResource,
+) -> dg.MaterializeResult:
+    workspace = platforms.registry.workspace(context.partition_key)
+    engine = ops_store.engine()
+    create_capi_schema(engine)
+    statuses = workspace_health(engine, workspace.id, workspace.capi, now=datetime.now(UTC))
+    run = capture_capi_health(
+        engine, workspace.id, statuses, snapshot_type=snapshot_type_for(context.run.tags)
+    )
+    return dg.MaterializeResult(
+        metadata=_metadata(run) | {f"{s.destination_id}.status": s.status for s in statuses}
+    )
+
+
+CAPI_ASSETS = [*(_forwarding_asset(platform) for platform in CapiPlatform), capi_health_source]
+CAPI_CHECKS = [build_source_watchtower_check(capi_health_source)]
+"""The `watchtower` check of `ops/capi/health` (the shipped unhealthy-destination rule)."""
 capi_forwarding_job = dg.define_asset_job(
     "capi_forwarding", selection=dg.AssetSelection.assets(*CAPI_ASSETS)
 )
@@ -129,7 +182,7 @@ def capi_outbox_sensor(
         dg.RunRequest(
             run_key=f"{workspace}-{platform}-{int(now.timestamp()) // SENSOR_INTERVAL_SECONDS}",
             partition_key=workspace,
-            asset_selection=[capi_asset_key(CapiPlatform(platform))],
+            asset_selection=[capi_asset_key(CapiPlatform(platform)), CAPI_HEALTH_KEY],
             tags={"capi/platform": platform},
         )
         for workspace, platform in due_destinations(engine, now)
@@ -167,3 +220,85 @@ def reopen_capi_range(
 @dg.job(description="Backfill: re-forward a date range's never-accepted conversions.")
 def capi_backfill() -> None:
     reopen_capi_range()
+
+
+@dg.op(description="Queue the consented paid Shopify/Stripe orders of new webhook deliveries.")
+def capture_store_orders(
+    context: dg.OpExecutionContext,
+    lake: LakeResource,
+    registry: RegistryResource,
+    ops_store: OpsStoreResource,
+) -> dg.Output[None]:
+    engine = ops_store.engine()
+    create_capi_schema(engine)
+    deliveries = webhook_store_path(Path(lake.data_dir).resolve())
+    hasher = optional_hasher()
+    totals: Counter[str] = Counter()
+    refused: Counter[str] = Counter()
+    for workspace in registry.load().workspaces:
+        report = capture_webhook_orders(
+            engine, workspace, deliveries, now=datetime.now(UTC), hasher=hasher
+        )
+        totals.update(
+            deliveries=report.deliveries,
+            orders=report.orders,
+            queued=report.queued,
+            no_consent=report.no_consent,
+            same_order=report.same_order,
+            suppressed=report.suppressed,
+        )
+        refused.update(report.refused)
+    for reason, count in refused.items():
+        context.log.warning(f"{count} deliveries not read as orders: {reason}")
+    metadata: dict[str, object] = dict(totals)
+    metadata["refused"] = dg.MetadataValue.json(dict(refused))
+    return dg.Output(None, metadata=metadata)
+
+
+@dg.job(description="Store orders (Shopify, Stripe webhooks) into the CAPI outbox.")
+def capi_order_capture() -> None:
+    capture_store_orders()
+
+
+@dg.sensor(
+    job=capi_order_capture,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests an order capture when a workspace with CAPI destinations has webhook "
+    "deliveries after its capture cursor.",
+)
+def capi_order_capture_sensor(
+    context: dg.SensorEvaluationContext,
+    lake: LakeResource,
+    registry: RegistryResource,
+    ops_store: OpsStoreResource,
+) -> dg.RunRequest | dg.SkipReason:
+    deliveries = webhook_store_path(Path(lake.data_dir).resolve())
+    if not deliveries.exists():
+        return dg.SkipReason("no webhook deliveries yet")
+    engine = ops_store.engine()
+    create_capi_schema(engine)
+    newest = [
+        (workspace.id, provider, fresh[0].seq)
+        for workspace in registry.load().workspaces
+        if workspace.capi.destinations
+        for provider in PROVIDERS
+        if (
+            fresh := read_webhook_deliveries(
+                deliveries,
+                provider=provider,
+                workspace_id=workspace.id,
+                after_seq=source_cursor(engine, workspace.id, provider),
+                limit=1,
+            )
+        )
+    ]
+    if not newest:
+        return dg.SkipReason("no new order deliveries")
+    # Keyed by the minute, not by seq: a failed run is requested again on a later tick, and two
+    # overlapping runs queue nothing twice (outbox and order keys are idempotent).
+    minute = int(datetime.now(UTC).timestamp()) // 60
+    return dg.RunRequest(
+        run_key=f"capi-orders-{minute}",
+        tags={"capi/first_new_seq": str(min(seq for _, _, seq in newest))},
+    )

@@ -405,6 +405,8 @@ class TrackEvent(BaseModel):
     country: Country | None = None
     created_at: EventTimestamp
     client_timestamp: ClientTimestamp | None = None
+    consent: Consent = Field(default_factory=Consent)
+    """Not in seed 001: the banner's choices, as on seed-000 events (gates capi/ forwarding)."""
 
     def to_ownlay_event(self) -> OwnlayEvent:
         """The same event in seed 000's canonical shape (already validated, so not re-checked)."""
@@ -426,4 +428,5 @@ class TrackEvent(BaseModel):
             context=context,
             workspace_id=self.project_id,
             client_timestamp=self.client_timestamp,
+            consent=self.consent,
         )

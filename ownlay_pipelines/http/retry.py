@@ -28,6 +28,8 @@ class RetryPolicy:
     max_delay_seconds: float = 60.0
     total_budget_seconds: float = 900.0
     max_server_wait_seconds: float = 3600.0
+    jitter: bool = True
+    """False waits exactly base·2^(n-1) (seed 002's CAPI delays 1, 2, 4 s) instead of full jitter."""
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -35,13 +37,14 @@ class RetryPolicy:
 
 
 def backoff_seconds(attempt: int, policy: RetryPolicy, rng: random.Random) -> float:
-    """A full-jitter delay after failed attempt `attempt` (1-based): uniform in [0, base·2^(n-1)].
+    """A full-jitter delay after failed attempt `attempt` (1-based): uniform in [0, base·2^(n-1)],
+    or exactly base·2^(n-1) when the policy has no jitter.
 
     The upper bound is capped at `policy.max_delay_seconds`.
     """
     exponent = min(max(attempt - 1, 0), _MAX_BACKOFF_EXPONENT)
     ceiling = min(policy.max_delay_seconds, policy.base_delay_seconds * 2.0**exponent)
-    return rng.uniform(0.0, ceiling)
+    return rng.uniform(0.0, ceiling) if policy.jitter else ceiling
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:

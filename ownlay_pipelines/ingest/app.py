@@ -24,6 +24,7 @@ import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ownlay_pipelines.capi.live_capture import LiveCapture
 from ownlay_pipelines.events.lake_rows import to_lake_row
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent
 from ownlay_pipelines.events.user_agent import describe_user_agent
@@ -60,8 +61,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestService:
-    """Everything a request handler needs: settings, buffer, key store, PII hasher, clock and
-    the per-workspace rate limiter."""
+    """Everything a request handler needs: settings, buffer, key store, PII hasher, clock, the
+    per-workspace rate limiter and the Conversions-API capture (capi/live_capture.py)."""
 
     settings: IngestSettings
     buffer: EventBuffer
@@ -69,6 +70,7 @@ class IngestService:
     hasher: PiiHasher
     clock: Clock
     rate_limiter: WorkspaceRateLimiter
+    capture: LiveCapture
 
 
 def create_app(
@@ -86,16 +88,18 @@ def create_app(
     """
     env = os.environ if environ is None else environ
     settings = settings or IngestSettings.from_env(env)
+    keys = CachedKeyLookup(open_key_store(settings.database_url))
     service = IngestService(
         settings=settings,
         buffer=EventBuffer(settings.buffer_path),
-        keys=CachedKeyLookup(open_key_store(settings.database_url)),
+        keys=keys,
         hasher=hasher or PiiHasher.from_env(env),
         clock=clock or SystemClock(),
         # Each worker process refills its own bucket; their shares add up to the limit.
         rate_limiter=WorkspaceRateLimiter(
             settings.rate_limit_events_per_second / settings.workers, monotonic=monotonic
         ),
+        capture=LiveCapture.from_env(keys.engine, env),
     )
     webhook_store = WebhookStore(settings.webhook_deliveries_path)
 
@@ -113,6 +117,7 @@ def create_app(
         description="First-party events (seed 000 and seed 001 shapes) and signed store webhooks.",
         lifespan=lifespan,
     )
+    app.state.capi_capture = service.capture  # its queued/failures counters, for operators
     app.add_exception_handler(IngestError, ingest_error_response)
     app.include_router(_event_router(service))
     app.include_router(webhook_router(webhook_store, settings, service.clock, env))
@@ -172,6 +177,10 @@ async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -
             "buffer commit failed for workspace %s: %s", workspace_id, type(error).__name__
         )
         raise IngestError(503, "buffer_unavailable", "events were not stored; retry") from error
+    # Durable now: consented conversions go to the CAPI outbox (a failure there is logged, not raised).
+    await service.capture.after_commit(
+        workspace_id, ((a.event, items[a.index]) for a in verdict.accepted), rows, now=now
+    )
     already = set(result.duplicate_event_ids)
     duplicates = sorted(
         [*verdict.duplicate_indexes]

@@ -37,7 +37,7 @@ def test_every_connector_asset_has_quality_and_freshness_checks():
     assert names[dg.AssetKey(["marts", "roas_daily"])] == {"watchtower"}
     for ops_source in (k for k in names if k.path[0] == "ops"):
         assert names[ops_source] == {"watchtower"}
-    assert len([k for k in names if k.path[0] == "ops"]) == 5
+    assert len([k for k in names if k.path[0] == "ops"]) == 6  # with capi/health
 
 
 def test_checks_block_only_where_a_model_reads_the_table():

@@ -55,6 +55,7 @@ EXPECTED_ASSETS = {
     "capi/forwarded_google",
     "capi/forwarded_tiktok",
     "capi/forwarded_snapchat",
+    "ops/capi/health",
 }
 
 
@@ -87,6 +88,7 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "restatement_watch",
         "capi_forwarding",
         "capi_backfill",
+        "capi_order_capture",
     }
     checks = {key.to_user_string() for key in graph.asset_check_keys}
     assert "unified/campaign_metrics_daily:watchtower" in checks  # all of them: test_checks.py
