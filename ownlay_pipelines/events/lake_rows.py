@@ -10,6 +10,7 @@ nested `source`, `utm` and `context` become flat columns so DuckDB can prune and
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -141,16 +142,21 @@ def _email_property(properties: dict[str, Any]) -> str | None:
 
 def _utm_columns(utm: Utm, url: str | None) -> dict[str, str | None]:
     # Senders often leave `utm` empty and only the landing URL carries the campaign.
-    from_url = {}
-    if url and "utm_" in url:
-        from_url = {
-            name.removeprefix("utm_"): value
-            for name, value in parse_qsl(urlsplit(url).query)
-            if name.startswith("utm_") and value
-        }
+    from_url = _utm_of_url(url) if url and "utm_" in url else {}
     return {
         f"utm_{name}": getattr(utm, name) or from_url.get(name, "")[:255] or None
         for name in UTM_FIELDS
+    }
+
+
+@lru_cache(maxsize=16_384)
+def _utm_of_url(url: str) -> dict[str, str]:
+    """The `utm_*` query parameters of `url` by name without the prefix (cached: landing URLs
+    repeat; callers only read the dict)."""
+    return {
+        name.removeprefix("utm_"): value
+        for name, value in parse_qsl(urlsplit(url).query)
+        if name.startswith("utm_") and value
     }
 
 

@@ -15,7 +15,7 @@ validators; the Python ones left are cached per distinct value, because values r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -72,10 +72,32 @@ class TimestampPolicy:
 
 @dataclass(frozen=True)
 class EventValidationContext:
-    """What validating one request needs besides its payload: the server time and the window."""
+    """What validating one request needs besides its payload: the server time and the window.
+
+    The bounds of both timestamp windows are worked out once per request, so each event's check
+    is two comparisons; the messages for a refusal are built only when one fails.
+    """
 
     now: datetime
     policy: TimestampPolicy
+    event_from: datetime = field(init=False)
+    event_until: datetime = field(init=False)
+    client_from: datetime = field(init=False)
+    client_until: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        now, policy = self.now, self.policy
+        bounds = {
+            "event_from": now - policy.max_age,
+            "event_until": now + policy.max_future_skew,
+            "client_from": now - policy.max_age - CLIENT_CLOCK_TOLERANCE,
+            "client_until": now + CLIENT_CLOCK_TOLERANCE,
+        }
+        for name, bound in bounds.items():
+            object.__setattr__(self, name, bound)
+
+
+_EVENT_TYPES = {member.value: member for member in EventType}
 
 
 def _event_type(value: object) -> EventType:
@@ -83,7 +105,7 @@ def _event_type(value: object) -> EventType:
         return value
     if not isinstance(value, str):
         raise ValueError(f"event_type must be a string, got {type(value).__name__}")
-    found = canonical_event_type(value)
+    found = _EVENT_TYPES.get(value) or canonical_event_type(value)
     if found is None:
         raise ValueError(
             f"event_type {value[:64]!r} is not allowed; use one of {ALLOWED_EVENT_TYPES} "
@@ -111,6 +133,11 @@ def _plausible(value: datetime, info: ValidationInfo) -> datetime:
 
 def _within_window(value: datetime, info: ValidationInfo) -> datetime:
     context = _context(info)
+    try:
+        if context.event_from <= value <= context.event_until and EARLIEST <= value < LATEST:
+            return value
+    except OverflowError:
+        pass  # _plausible says why
     policy = context.policy
     _plausible(value, info)
     if value > context.now + policy.max_future_skew:
@@ -130,8 +157,7 @@ def _within_window(value: datetime, info: ValidationInfo) -> datetime:
 def _client_clock(value: datetime, info: ValidationInfo) -> datetime:
     context = _context(info)
     _plausible(value, info)
-    earliest = context.now - context.policy.max_age - CLIENT_CLOCK_TOLERANCE
-    if not earliest <= value <= context.now + CLIENT_CLOCK_TOLERANCE:
+    if not context.client_from <= value <= context.client_until:
         raise ValueError(
             f"{info.field_name} {value.isoformat()} is more than a day outside the accepted "
             "event window; the device clock is wrong"
@@ -139,6 +165,7 @@ def _client_clock(value: datetime, info: ValidationInfo) -> datetime:
     return value
 
 
+@lru_cache(maxsize=65_536)
 def _user_id(value: str) -> str:
     check_identifier(value)
     if WHITESPACE.search(value):
@@ -316,9 +343,11 @@ class EventContext(BaseModel):
     user_agent: UserAgent | None = None
     locale: Locale | None = None
     timezone: TimezoneName | None = None
-    device: Device = Field(default_factory=Device)
-    geo: Geo = Field(default_factory=Geo)
-    page: Page = Field(default_factory=Page)
+    # Frozen, so one shared empty instance is a safe default (a factory would build and
+    # validate a new one for every event that leaves the field out).
+    device: Device = Device()
+    geo: Geo = Geo()
+    page: Page = Page()
 
 
 class Consent(BaseModel):
@@ -352,15 +381,15 @@ class OwnlayEvent(BaseModel):
     session_id: Identifier | None = None
     device_id: Identifier | None = None
     email: Email | None = None
-    source: EventSource = Field(default_factory=EventSource)
-    utm: Utm = Field(default_factory=Utm)
+    source: EventSource = EventSource()
+    utm: Utm = Utm()
     properties: Properties = Field(default_factory=dict)
-    context: EventContext = Field(default_factory=EventContext)
+    context: EventContext = EventContext()
     workspace_id: WorkspaceSlug | None = None
     processed_at: PlausibleTimestamp | None = None
     version: Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){0,2}$")] = "1.0"
     client_timestamp: ClientTimestamp | None = None
-    consent: Consent = Field(default_factory=Consent)
+    consent: Consent = Consent()
 
     @model_validator(mode="before")
     @classmethod

@@ -10,6 +10,7 @@ validated in a worker thread, so a big or hostile body never holds the event loo
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -21,8 +22,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from ownlay_pipelines.events.lake_rows import to_lake_row
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent
@@ -34,6 +34,7 @@ from ownlay_pipelines.events.validation import (
     validate_batch,
 )
 from ownlay_pipelines.http.clock import Clock, SystemClock
+from ownlay_pipelines.ingest.asgi import Answer, IngestApp, RawRequest, raw_handler
 from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.errors import IngestError, ingest_error_response
@@ -41,7 +42,7 @@ from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_st
 from ownlay_pipelines.ingest.linkedin_lead_webhook import linkedin_lead_router
 from ownlay_pipelines.ingest.openapi import EVENT_ROUTE_DOCS, TRACK_ROUTE_DOCS, install_openapi
 from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
-from ownlay_pipelines.ingest.request_body import parse_events, read_capped_body
+from ownlay_pipelines.ingest.request_body import parse_events
 from ownlay_pipelines.ingest.webhook_routes import webhook_router
 from ownlay_pipelines.ingest.webhook_store import WebhookStore
 from ownlay_pipelines.lifecycle.suppression import drop_suppressed
@@ -49,6 +50,8 @@ from ownlay_pipelines.privacy.free_text import mask_contact_data
 from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 
 API_KEY_HEADER = "X-Ownlay-Api-Key"
+EVENT_ROUTES = {"/api/v1/events": PayloadKind.OWNLAY_EVENT, "/api/v1/track": PayloadKind.TRACK}
+"""The event routes and the payload shape each takes."""
 OFF_LOOP_BODY_BYTES = 64 * 1024
 """Bodies above this are parsed and validated in a worker thread (about 1 ms of work on the loop)."""
 MAX_LISTED_REJECTIONS = 50
@@ -108,13 +111,17 @@ def create_app(
         webhook_store.close()
         service.keys.engine.dispose()
 
-    app = FastAPI(
+    app = IngestApp(
         title="OWNLAY ingestion",
         description="First-party events (seed 000 and seed 001 shapes) and signed store webhooks.",
         lifespan=lifespan,
     )
     app.add_exception_handler(IngestError, ingest_error_response)
     app.include_router(_event_router(service))
+    app.raw_routes = {
+        path: raw_handler(functools.partial(_ingest, service, kind=kind))
+        for path, kind in EVENT_ROUTES.items()
+    }
     app.include_router(webhook_router(webhook_store, settings, service.clock, env))
     app.include_router(linkedin_lead_router(webhook_store, settings, service.clock, env))
     install_openapi(app)
@@ -122,24 +129,31 @@ def create_app(
 
 
 def _event_router(service: IngestService) -> APIRouter:
+    """The event routes as FastAPI declares them (for the OpenAPI document); `IngestApp` answers
+    their requests with the same `_ingest` through its raw ASGI handlers."""
     router = APIRouter()
 
     @router.post("/api/v1/events", status_code=202, **EVENT_ROUTE_DOCS)
-    async def ingest_events(request: Request) -> JSONResponse:
+    async def ingest_events(request: Request) -> Response:
         """Seed 000 payloads: one OwnlayEvent object or an array of them."""
-        return await _ingest(service, request, PayloadKind.OWNLAY_EVENT)
+        return await _ingest_route(service, request, PayloadKind.OWNLAY_EVENT)
 
     @router.post("/api/v1/track", status_code=202, **TRACK_ROUTE_DOCS)
-    async def track(request: Request) -> JSONResponse:
+    async def track(request: Request) -> Response:
         """Seed 001 tracking-SDK payloads: one event object or an array of them."""
-        return await _ingest(service, request, PayloadKind.TRACK)
+        return await _ingest_route(service, request, PayloadKind.TRACK)
 
     return router
 
 
-async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -> JSONResponse:
+async def _ingest_route(service: IngestService, request: Request, kind: PayloadKind) -> Response:
+    answer = await _ingest(service, RawRequest.of(request.scope, request.receive), kind=kind)
+    return Response(answer.body, answer.status, answer.headers, media_type="application/json")
+
+
+async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadKind) -> Answer:
     workspace_id = await _authenticate(service, request)
-    body = await read_capped_body(request, service.settings.max_body_bytes)
+    body = await request.capped_body(service.settings.max_body_bytes)
     now = service.clock.now()
     sender = _RequestContext.of(request) if kind is PayloadKind.TRACK else None
     if len(body) > OFF_LOOP_BODY_BYTES:
@@ -172,21 +186,22 @@ async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -
             "buffer commit failed for workspace %s: %s", workspace_id, type(error).__name__
         )
         raise IngestError(503, "buffer_unavailable", "events were not stored; retry") from error
-    already = set(result.duplicate_event_ids)
-    duplicates = sorted(
-        [*verdict.duplicate_indexes]
-        + [item.index for item in verdict.accepted if str(item.event.event_id) in already]
-    )
-    return JSONResponse(
+    duplicates = list(verdict.duplicate_indexes)
+    if result.duplicate_event_ids:
+        already = set(result.duplicate_event_ids)
+        duplicates += [
+            item.index for item in verdict.accepted if str(item.event.event_id) in already
+        ]
+    return Answer.json(
+        202,
         {
             "status": "partial" if rejected else "accepted",
             "accepted": len(verdict.accepted) + len(verdict.duplicate_indexes),
             "stored": result.inserted,
-            "duplicates": duplicates,
+            "duplicates": sorted(duplicates),
             "rejected_count": len(verdict.rejected),
             "rejected": rejected,
         },
-        status_code=202,
     )
 
 
@@ -198,11 +213,11 @@ class _RequestContext:
     ip: IPv4Address | IPv6Address | None
 
     @classmethod
-    def of(cls, request: Request) -> _RequestContext:
+    def of(cls, request: RawRequest) -> _RequestContext:
         header_agent = request.headers.get("user-agent")
         # The header bypasses the model, so it gets the model's user-agent privacy class here.
         agent = mask_contact_data(header_agent[:512], user_agent=True) if header_agent else None
-        return cls(user_agent=agent, ip=_client_ip(request))
+        return cls(user_agent=agent, ip=_client_ip(request.client_host))
 
 
 def _prepare(
@@ -255,8 +270,8 @@ def _parse_and_validate(
     return items, validate_batch(items, kind=kind, workspace_id=workspace_id, context=context)
 
 
-async def _authenticate(service: IngestService, request: Request) -> str:
-    presented = request.headers.get(API_KEY_HEADER)
+async def _authenticate(service: IngestService, request: RawRequest) -> str:
+    presented = request.headers.get(API_KEY_HEADER.lower())
     if not presented:
         raise IngestError(401, "missing_api_key", f"send the workspace API key in {API_KEY_HEADER}")
     workspace_id = service.keys.cached(presented)
@@ -285,12 +300,12 @@ def _with_request_context(event: OwnlayEvent, sender: _RequestContext | None) ->
     return event.model_copy(update={"context": context.model_copy(update=updates)})
 
 
-def _client_ip(request: Request) -> IPv4Address | IPv6Address | None:
+def _client_ip(host: str | None) -> IPv4Address | IPv6Address | None:
     # Behind a proxy uvicorn's proxy-headers support rewrites `client` from X-Forwarded-For.
-    if request.client is None:
+    if host is None:
         return None
     try:
-        return ip_address(request.client.host)
+        return ip_address(host)
     except ValueError:
         return None  # A test client or a Unix socket has no IP address to record.
 

@@ -27,17 +27,17 @@ _ARRAY_START = re.compile(rb"\s*\[")
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:
     """The raw body, or a 413 as soon as it is known to exceed `max_bytes`."""
-    _check_charset(request.headers.get("content-type", ""))
+    check_charset(request.headers.get("content-type", ""))
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
+        raise too_large(max_bytes)
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > max_bytes:
-                raise _too_large(max_bytes)
+                raise too_large(max_bytes)
             chunks.append(chunk)
     except ClientDisconnect as error:
         # Nobody is left to answer; nothing was stored, so the sender's retry loses nothing.
@@ -95,7 +95,7 @@ def parse_events(body: bytes, max_events: int) -> list[object]:
     )
 
 
-def _check_charset(content_type: str) -> None:
+def check_charset(content_type: str) -> None:
     """415 for a declared charset other than UTF-8 (the API takes UTF-8 JSON only)."""
     for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
@@ -121,7 +121,8 @@ def _not_utf8() -> IngestError:
     return IngestError(415, "unsupported_charset", "the request body is not UTF-8 JSON (no BOM)")
 
 
-def _too_large(max_bytes: int) -> IngestError:
+def too_large(max_bytes: int) -> IngestError:
+    """The 413 of a body over the cap."""
     return IngestError(
         413,
         "body_too_large",
