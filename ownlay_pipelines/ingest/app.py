@@ -22,11 +22,11 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
 import anyio
+import pyarrow as pa
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from ownlay_pipelines.events.lake_rows import to_lake_row
-from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent
-from ownlay_pipelines.events.user_agent import describe_user_agent
+from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA, to_lake_row
+from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
 from ownlay_pipelines.events.validation import (
     BatchValidation,
     PayloadKind,
@@ -40,7 +40,12 @@ from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.errors import IngestError, ingest_error_response
 from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_store
 from ownlay_pipelines.ingest.linkedin_lead_webhook import linkedin_lead_router
-from ownlay_pipelines.ingest.openapi import EVENT_ROUTE_DOCS, TRACK_ROUTE_DOCS, install_openapi
+from ownlay_pipelines.ingest.openapi import (
+    EVENT_ROUTE_DOCS,
+    OWNLAY_EVENT_EXAMPLE,
+    TRACK_ROUTE_DOCS,
+    install_openapi,
+)
 from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
 from ownlay_pipelines.ingest.request_body import parse_events
 from ownlay_pipelines.ingest.webhook_routes import webhook_router
@@ -63,8 +68,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestService:
-    """Everything a request handler needs: settings, buffer, key store, PII hasher, clock and
-    the per-workspace rate limiter."""
+    """Everything a request handler needs: settings, buffer, key store, PII hasher, clock, the
+    per-workspace rate limiter and the event-timestamp window."""
 
     settings: IngestSettings
     buffer: EventBuffer
@@ -72,6 +77,7 @@ class IngestService:
     hasher: PiiHasher
     clock: Clock
     rate_limiter: WorkspaceRateLimiter
+    timestamp_policy: TimestampPolicy
 
 
 def create_app(
@@ -99,13 +105,13 @@ def create_app(
         rate_limiter=WorkspaceRateLimiter(
             settings.rate_limit_events_per_second / settings.workers, monotonic=monotonic
         ),
+        timestamp_policy=settings.timestamp_policy,
     )
     webhook_store = WebhookStore(settings.webhook_deliveries_path)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # ua-parser compiles its rules on first use (0.2-0.4 s here); pay it before serving.
-        describe_user_agent("Mozilla/5.0 (X11; Linux x86_64)")
+        _warm_up(service.hasher)
         yield
         service.buffer.close()
         webhook_store.close()
@@ -126,6 +132,19 @@ def create_app(
     app.include_router(linkedin_lead_router(webhook_store, settings, service.clock, env))
     install_openapi(app)
     return app
+
+
+def _warm_up(hasher: PiiHasher) -> None:
+    """Pay first-use costs before serving, not on the first requests (which would wait for them,
+    and every request queued behind them too): ua-parser compiles its rules (0.2-0.4 s), and
+    pyarrow's first conversion of Python rows, which the buffer's first group commit makes, takes
+    0.4-0.7 s. The documented example event goes through validation and its lake row."""
+    example = OWNLAY_EVENT_EXAMPLE
+    moment = datetime.fromisoformat(example["timestamp"])
+    context = EventValidationContext(now=moment, policy=TimestampPolicy())
+    event = OwnlayEvent.model_validate(example, context=context)
+    row = to_lake_row(event, workspace_id="warm-up", received_at=moment, hasher=hasher)
+    pa.RecordBatch.from_pylist([row], schema=EVENT_LAKE_SCHEMA)
 
 
 def _event_router(service: IngestService) -> APIRouter:
@@ -266,7 +285,7 @@ def _parse_and_validate(
             "wrong_workspace",
             f"this API key writes workspace '{workspace_id}' only; the payload names '{other}'",
         )
-    context = EventValidationContext(now=now, policy=service.settings.timestamp_policy)
+    context = EventValidationContext(now=now, policy=service.timestamp_policy)
     return items, validate_batch(items, kind=kind, workspace_id=workspace_id, context=context)
 
 

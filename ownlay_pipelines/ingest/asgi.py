@@ -25,6 +25,8 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+"""Starlette's JSONResponse settings, built once (`json.dumps` with options builds one per call)."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,7 @@ class Answer:
     @classmethod
     def json(cls, status: int, content: object, headers: Mapping[str, str] | None = None) -> Answer:
         """`content` encoded as Starlette's JSONResponse encodes it (compact, UTF-8, no NaN)."""
-        body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return cls(status, body.encode(), headers)
+        return cls(status, _ENCODER.encode(content).encode(), headers)
 
     @classmethod
     def of_error(cls, error: IngestError) -> Answer:
