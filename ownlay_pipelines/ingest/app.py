@@ -6,6 +6,11 @@ workspace's rate limit, refuses another workspace's events, validates each event
 in the buffer. Good events of a mixed batch are kept (202 with the refused indexes and reasons); a
 request with no valid event gets 422. Bodies larger than `OFF_LOOP_BODY_BYTES` are parsed and
 validated in a worker thread, so a big or hostile body never holds the event loop.
+
+The two event routes are answered by `_ingest` through raw ASGI handlers (`asgi.IngestApp`),
+bypassing FastAPI's per-request machinery; FastAPI still declares them for the OpenAPI document.
+After validation each accepted event is an `OwnlayEvent` (`verdict.accepted`, with its index in
+`items`, the parsed JSON objects of the request).
 """
 
 from __future__ import annotations
@@ -58,7 +63,9 @@ API_KEY_HEADER = "X-Ownlay-Api-Key"
 EVENT_ROUTES = {"/api/v1/events": PayloadKind.OWNLAY_EVENT, "/api/v1/track": PayloadKind.TRACK}
 """The event routes and the payload shape each takes."""
 OFF_LOOP_BODY_BYTES = 64 * 1024
-"""Bodies above this are parsed and validated in a worker thread (about 1 ms of work on the loop)."""
+"""Bodies above this are parsed and validated in a worker thread (about 1 ms of work on the loop),
+one body at a time: parsing holds the GIL for up to ~20 ms per MiB, so ten large bodies parsed
+at once would keep the event loop, and every small request, waiting for all ten."""
 MAX_LISTED_REJECTIONS = 50
 """A refusal lists at most this many events' reasons (with the total), so a huge bad batch gets a
 short answer; `MAX_ERRORS_PER_EVENT` bounds each one."""
@@ -69,7 +76,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class IngestService:
     """Everything a request handler needs: settings, buffer, key store, PII hasher, clock, the
-    per-workspace rate limiter and the event-timestamp window."""
+    per-workspace rate limiter, the event-timestamp window, and the one thread that works on
+    large bodies (`OFF_LOOP_BODY_BYTES`)."""
 
     settings: IngestSettings
     buffer: EventBuffer
@@ -78,6 +86,7 @@ class IngestService:
     clock: Clock
     rate_limiter: WorkspaceRateLimiter
     timestamp_policy: TimestampPolicy
+    off_loop: anyio.CapacityLimiter
 
 
 def create_app(
@@ -106,6 +115,7 @@ def create_app(
             settings.rate_limit_events_per_second / settings.workers, monotonic=monotonic
         ),
         timestamp_policy=settings.timestamp_policy,
+        off_loop=anyio.CapacityLimiter(1),
     )
     webhook_store = WebhookStore(settings.webhook_deliveries_path)
 
@@ -177,7 +187,7 @@ async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadK
     sender = _RequestContext.of(request) if kind is PayloadKind.TRACK else None
     if len(body) > OFF_LOOP_BODY_BYTES:
         items, verdict, rows = await anyio.to_thread.run_sync(
-            _prepare, service, body, kind, workspace_id, now, sender
+            _prepare, service, body, kind, workspace_id, now, sender, limiter=service.off_loop
         )
     else:
         items, verdict, rows = _prepare(service, body, kind, workspace_id, now, sender)
