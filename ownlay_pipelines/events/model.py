@@ -15,9 +15,9 @@ validators; the Python ones left are cached per distinct value, because values r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -74,27 +74,23 @@ class TimestampPolicy:
 class EventValidationContext:
     """What validating one request needs besides its payload: the server time and the window.
 
-    The bounds of both timestamp windows are worked out once per request, so each event's check
-    is two comparisons; the messages for a refusal are built only when one fails.
+    The bounds of each timestamp window are worked out once per request (on first use), so each
+    event's check is two comparisons; a refusal's message is built only when one fails.
     """
 
     now: datetime
     policy: TimestampPolicy
-    event_from: datetime = field(init=False)
-    event_until: datetime = field(init=False)
-    client_from: datetime = field(init=False)
-    client_until: datetime = field(init=False)
 
-    def __post_init__(self) -> None:
-        now, policy = self.now, self.policy
-        bounds = {
-            "event_from": now - policy.max_age,
-            "event_until": now + policy.max_future_skew,
-            "client_from": now - policy.max_age - CLIENT_CLOCK_TOLERANCE,
-            "client_until": now + CLIENT_CLOCK_TOLERANCE,
-        }
-        for name, bound in bounds.items():
-            object.__setattr__(self, name, bound)
+    @cached_property
+    def event_window(self) -> tuple[datetime, datetime]:
+        """The oldest and the newest `timestamp` accepted."""
+        return self.now - self.policy.max_age, self.now + self.policy.max_future_skew
+
+    @cached_property
+    def client_window(self) -> tuple[datetime, datetime]:
+        """The oldest and the newest `client_timestamp` accepted."""
+        oldest = self.now - self.policy.max_age - CLIENT_CLOCK_TOLERANCE
+        return oldest, self.now + CLIENT_CLOCK_TOLERANCE
 
 
 _EVENT_TYPES = {member.value: member for member in EventType}
@@ -133,8 +129,9 @@ def _plausible(value: datetime, info: ValidationInfo) -> datetime:
 
 def _within_window(value: datetime, info: ValidationInfo) -> datetime:
     context = _context(info)
+    oldest, newest = context.event_window
     try:
-        if context.event_from <= value <= context.event_until and EARLIEST <= value < LATEST:
+        if oldest <= value <= newest and EARLIEST <= value < LATEST:
             return value
     except OverflowError:
         pass  # _plausible says why
@@ -157,7 +154,8 @@ def _within_window(value: datetime, info: ValidationInfo) -> datetime:
 def _client_clock(value: datetime, info: ValidationInfo) -> datetime:
     context = _context(info)
     _plausible(value, info)
-    if not context.client_from <= value <= context.client_until:
+    oldest, newest = context.client_window
+    if not oldest <= value <= newest:
         raise ValueError(
             f"{info.field_name} {value.isoformat()} is more than a day outside the accepted "
             "event window; the device clock is wrong"

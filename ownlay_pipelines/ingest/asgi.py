@@ -29,7 +29,7 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 """Starlette's JSONResponse settings, built once (`json.dumps` with options builds one per call)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Answer:
     """A JSON answer: status, body already encoded, and extra headers."""
 
@@ -52,7 +52,7 @@ class Answer:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RawRequest:
     """What the event handlers read from a request: its headers, client address and body."""
 
