@@ -26,6 +26,7 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
 UTM_FIELDS = ("source", "medium", "campaign", "content", "term")
+_UTM_COLUMNS = tuple((f"utm_{name}", name) for name in UTM_FIELDS)
 
 
 def _text(name: str, *, nullable: bool = True) -> pa.Field:
@@ -144,8 +145,8 @@ def _utm_columns(utm: Utm, url: str | None) -> dict[str, str | None]:
     # Senders often leave `utm` empty and only the landing URL carries the campaign.
     from_url = _utm_of_url(url) if url and "utm_" in url else {}
     return {
-        f"utm_{name}": getattr(utm, name) or from_url.get(name, "")[:255] or None
-        for name in UTM_FIELDS
+        column: getattr(utm, name) or from_url.get(name, "")[:255] or None
+        for column, name in _UTM_COLUMNS
     }
 
 

@@ -19,6 +19,7 @@ MIN_KEY_BYTES = 32
 IPV4_KEPT_PREFIX = 24
 IPV6_KEPT_PREFIX = 48
 SHA256_BLOCK_BYTES = 64
+IP_CACHE_ENTRIES = 65_536
 
 
 class PiiKeyMissing(RuntimeError):
@@ -41,6 +42,9 @@ class PiiHasher:
         )
         self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
         self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
+        # Visitors send many events from one address; the event model keeps as many parsed
+        # addresses in memory already (events/model.py `_ip`).
+        self._ip_pseudonyms: dict[IPv4Address | IPv6Address, str] = {}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PiiHasher:
@@ -61,12 +65,18 @@ class PiiHasher:
         (reference/perf_reliability.md §4.5). `::ffff:a.b.c.d` hashes as `a.b.c.d`: otherwise
         every IPv4-mapped address would fall into the one /48 `::` and share a pseudonym.
         """
-        if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        kept_bytes = (IPV4_KEPT_PREFIX if address.version == 4 else IPV6_KEPT_PREFIX) // 8
-        packed = address.packed
-        network = packed[:kept_bytes] + bytes(len(packed) - kept_bytes)
-        return self._digest(b"ip:", network)
+        pseudonym = self._ip_pseudonyms.get(address)
+        if pseudonym is None:
+            original = address
+            if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+                address = address.ipv4_mapped
+            kept_bytes = (IPV4_KEPT_PREFIX if address.version == 4 else IPV6_KEPT_PREFIX) // 8
+            packed = address.packed
+            pseudonym = self._digest(b"ip:", packed[:kept_bytes] + bytes(len(packed) - kept_bytes))
+            if len(self._ip_pseudonyms) >= IP_CACHE_ENTRIES:
+                self._ip_pseudonyms.clear()
+            self._ip_pseudonyms[original] = pseudonym
+        return pseudonym
 
     def hash_email(self, email: str) -> str:
         """Pseudonym of the trimmed, lower-cased e-mail address, as 64 hex digits."""
