@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pyarrow as pa
 from pydantic_core import to_json
 
-from ownlay_pipelines.events.model import OwnlayEvent, Utm
+from ownlay_pipelines.events.model import PARSED_UTC, OwnlayEvent, Utm
 from ownlay_pipelines.events.user_agent import DeviceInfo, describe_user_agent
 from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines.privacy.properties import drop_sensitive_properties
@@ -25,6 +25,7 @@ from ownlay_pipelines.privacy.properties import drop_sensitive_properties
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
+_PARSED_EPOCH = EPOCH.astimezone(PARSED_UTC)
 UTM_FIELDS = ("source", "medium", "campaign", "content", "term")
 _UTM_COLUMNS = tuple((f"utm_{name}", name) for name in UTM_FIELDS)
 
@@ -128,7 +129,9 @@ def to_lake_row(
 
 def to_micros(moment: datetime) -> int:
     """Microseconds since the Unix epoch, exactly (no float rounding)."""
-    return (moment - EPOCH) // ONE_MICROSECOND
+    # Same tzinfo object: the subtraction needs no UTC offsets (validated timestamps have it).
+    epoch = _PARSED_EPOCH if moment.tzinfo is PARSED_UTC else EPOCH
+    return (moment - epoch) // ONE_MICROSECOND
 
 
 def event_day(row: dict[str, Any]) -> date:
