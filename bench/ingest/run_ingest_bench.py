@@ -81,7 +81,7 @@ def main() -> None:
     print(
         f"{'server':<34}{'batch':>6}{'conns':>6}{'req/s':>10}{'events/s':>11}"
         f"{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'non-2xx':>9}{'stored':>10}"
+        f"{'non-2xx':>9}{'stored':>10}{'CPU µs/ev':>12}"
     )
     ours = [sys.executable, "-m", "ownlay_pipelines.ingest.server", "--log-level", "warning"]
     servers = {
@@ -105,6 +105,7 @@ def main() -> None:
             port = _free_port()
             process = _start(command, port, {**env, **server_env})
             try:
+                cpu_before = _cpu_seconds(process.pid)
                 result = _wrk(
                     port,
                     batch,
@@ -112,13 +113,15 @@ def main() -> None:
                     connections,
                     {**env, "OWNLAY_BENCH_RUN": str(run_number)},
                 )
+                cpu = _cpu_seconds(process.pid) - cpu_before
             finally:
                 process.send_signal(signal.SIGINT)
                 process.wait(timeout=30)
             stored = _stored(name, buffer_path, env) - stored_before
+            cpu_us = cpu * 1e6 / max(1, result.requests * batch)
             print(f"{name:<34}{batch:>6}{connections:>6}{result.requests_per_second:>10.0f}"
                   f"{result.requests_per_second * batch:>11.0f}{result.p50_ms:>9.2f}"
-                  f"{result.p99_ms:>9.2f}{result.non_2xx:>9}{stored:>10}")  # fmt: skip
+                  f"{result.p99_ms:>9.2f}{result.non_2xx:>9}{stored:>10}{cpu_us:>12.1f}")  # fmt: skip
     started = time.perf_counter()
     flushed = flush_buffer(buffer_path, workdir / "data" / "lake")
     seconds = time.perf_counter() - started
@@ -165,6 +168,23 @@ def _wrk(port: int, batch: int, seconds: int, connections: int, env: dict[str, s
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         requests=int(re.search(r"(\d+) requests in", out).group(1)),
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process `pid` and its worker processes: the
+    server's cost per event, which other load on the machine does not inflate the way it
+    inflates wall-clock rates."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        own_pid = int(stat.parent.name)
+        if own_pid == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 def _percentile_ms(wrk_output: str, percent: str) -> float:

@@ -3,8 +3,9 @@
 Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures, in one run:
 
 1. the anchor: a valid single event's acknowledgement latency on an idle server;
-2. a 1 MiB junk body (`[1,1,…]`, just under the body cap): answer time and answer size;
-3. the valid event's latency again while ten junk bodies are in flight at once.
+2. 1 MiB junk bodies (just under the body cap): `[1,1,…]`, object-shaped `[{},{},…]`, and
+   `[{"event_type":0},…]` (the one shape that must be parsed to be refused): answer time and size;
+3. the valid event's latency again while ten junk bodies of each shape are in flight at once.
 
     .venv/bin/python bench/ingest/run_junk_bench.py            # about 20 s
     .venv/bin/python bench/ingest/run_junk_bench.py --port 18211
@@ -32,7 +33,11 @@ sys.path.insert(0, str(REPO_ROOT))
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store  # noqa: E402
 
 MIB = 1024 * 1024
-JUNK = b"[" + b"1," * (MIB // 2 - 2) + b"1]"
+JUNK = {
+    "[1,1,…]": b"[" + b"1," * (MIB // 2 - 2) + b"1]",
+    "[{},{},…]": b"[" + b"{}," * (MIB // 3 - 2) + b"{}]",
+    '[{"event_type":0},…]': b"[" + b'{"event_type":0},' * (MIB // 17 - 2) + b'{"event_type":0}]',
+}
 SAMPLES = 40
 
 
@@ -57,17 +62,17 @@ def _valid_latencies(url: str, key: str) -> list[float]:
     return latencies
 
 
-def _junk_once(http: httpx.Client, url: str, key: str) -> tuple[float, int, int]:
+def _junk_once(http: httpx.Client, url: str, key: str, junk: bytes) -> tuple[float, int, int]:
     """(milliseconds, status, answer bytes) of one junk body."""
     started = time.perf_counter()
-    response = http.post(url, content=JUNK, headers={"X-Ownlay-Api-Key": key})
+    response = http.post(url, content=junk, headers={"X-Ownlay-Api-Key": key})
     return (time.perf_counter() - started) * 1000, response.status_code, len(response.content)
 
 
-def _junk_until(url: str, key: str, results: list, stop: threading.Event) -> None:
+def _junk_until(url: str, key: str, junk: bytes, results: list, stop: threading.Event) -> None:
     with httpx.Client(timeout=30) as http:
         while not stop.is_set():
-            results.append(_junk_once(http, url, key))
+            results.append(_junk_once(http, url, key, junk))
 
 
 def _p(values: list[float], q: float) -> float:
@@ -105,33 +110,39 @@ def main() -> None:
                         raise
                     time.sleep(0.1)
             idle = _valid_latencies(url, key)
-            with httpx.Client(timeout=30) as http:
-                alone = [_junk_once(http, url, key) for _ in range(SAMPLES)]
-            with_junk: list[tuple[float, int, int]] = []
-            stop = threading.Event()
-            senders = [
-                threading.Thread(target=_junk_until, args=(url, key, with_junk, stop))
-                for _ in range(10)
-            ]
-            for sender in senders:
-                sender.start()
-            time.sleep(0.5)
-            loaded = _valid_latencies(url, key)
-            stop.set()
-            for sender in senders:
-                sender.join()
+            print(f"valid event, idle (anchor): p50 {statistics.median(idle):.1f} ms, "
+                  f"p99 {_p(idle, 0.99):.1f} ms")  # fmt: skip
+            for shape, junk in JUNK.items():
+                _measure_shape(url, key, shape, junk)
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+def _measure_shape(url: str, key: str, shape: str, junk: bytes) -> None:
+    """Answer time and size of `junk` alone, then a valid event's latency with ten in flight."""
+    with httpx.Client(timeout=30) as http:
+        alone = [_junk_once(http, url, key, junk) for _ in range(SAMPLES)]
+    with_junk: list[tuple[float, int, int]] = []
+    stop = threading.Event()
+    senders = [
+        threading.Thread(target=_junk_until, args=(url, key, junk, with_junk, stop))
+        for _ in range(10)
+    ]
+    for sender in senders:
+        sender.start()
+    time.sleep(0.5)
+    loaded = _valid_latencies(url, key)
+    stop.set()
+    for sender in senders:
+        sender.join()
     junk_ms = [took for took, _, _ in alone]
     statuses = sorted({status for _, status, _ in alone + with_junk})
     largest = max(size for _, _, size in alone + with_junk)
-    print(f"junk body: {len(JUNK)} bytes, answered {statuses}, largest answer {largest} bytes")
-    print(f"junk answer time (alone): p50 {statistics.median(junk_ms):.1f} ms, "
-          f"p99 {_p(junk_ms, 0.99):.1f} ms, max {max(junk_ms):.1f} ms")  # fmt: skip
-    print(f"valid event, idle (anchor):      p50 {statistics.median(idle):.1f} ms, "
-          f"p99 {_p(idle, 0.99):.1f} ms")  # fmt: skip
-    print(f"valid event, 10 junk in flight:  p50 {statistics.median(loaded):.1f} ms, "
+    print(f"{shape} ({len(junk)} bytes): answered {statuses}, largest answer {largest} bytes; "
+          f"alone p50 {statistics.median(junk_ms):.1f} ms, p99 {_p(junk_ms, 0.99):.1f} ms, "
+          f"max {max(junk_ms):.1f} ms")  # fmt: skip
+    print(f"  valid event with 10 in flight: p50 {statistics.median(loaded):.1f} ms, "
           f"p99 {_p(loaded, 0.99):.1f} ms ({len(with_junk)} junk bodies answered meanwhile)")  # fmt: skip
 
 

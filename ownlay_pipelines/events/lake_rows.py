@@ -10,13 +10,14 @@ nested `source`, `utm` and `context` become flat columns so DuckDB can prune and
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pyarrow as pa
 from pydantic_core import to_json
 
-from ownlay_pipelines.events.model import OwnlayEvent, Utm
+from ownlay_pipelines.events.model import PARSED_UTC, OwnlayEvent, Utm
 from ownlay_pipelines.events.user_agent import DeviceInfo, describe_user_agent
 from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines.privacy.properties import drop_sensitive_properties
@@ -24,7 +25,9 @@ from ownlay_pipelines.privacy.properties import drop_sensitive_properties
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
+_PARSED_EPOCH = EPOCH.astimezone(PARSED_UTC)
 UTM_FIELDS = ("source", "medium", "campaign", "content", "term")
+_UTM_COLUMNS = tuple((f"utm_{name}", name) for name in UTM_FIELDS)
 
 
 def _text(name: str, *, nullable: bool = True) -> pa.Field:
@@ -126,7 +129,9 @@ def to_lake_row(
 
 def to_micros(moment: datetime) -> int:
     """Microseconds since the Unix epoch, exactly (no float rounding)."""
-    return (moment - EPOCH) // ONE_MICROSECOND
+    # Same tzinfo object: the subtraction needs no UTC offsets (validated timestamps have it).
+    epoch = _PARSED_EPOCH if moment.tzinfo is PARSED_UTC else EPOCH
+    return (moment - epoch) // ONE_MICROSECOND
 
 
 def event_day(row: dict[str, Any]) -> date:
@@ -141,16 +146,21 @@ def _email_property(properties: dict[str, Any]) -> str | None:
 
 def _utm_columns(utm: Utm, url: str | None) -> dict[str, str | None]:
     # Senders often leave `utm` empty and only the landing URL carries the campaign.
-    from_url = {}
-    if url and "utm_" in url:
-        from_url = {
-            name.removeprefix("utm_"): value
-            for name, value in parse_qsl(urlsplit(url).query)
-            if name.startswith("utm_") and value
-        }
+    from_url = _utm_of_url(url) if url and "utm_" in url else {}
     return {
-        f"utm_{name}": getattr(utm, name) or from_url.get(name, "")[:255] or None
-        for name in UTM_FIELDS
+        column: getattr(utm, name) or from_url.get(name, "")[:255] or None
+        for column, name in _UTM_COLUMNS
+    }
+
+
+@lru_cache(maxsize=16_384)
+def _utm_of_url(url: str) -> dict[str, str]:
+    """The `utm_*` query parameters of `url` by name without the prefix (cached: landing URLs
+    repeat; callers only read the dict)."""
+    return {
+        name.removeprefix("utm_"): value
+        for name, value in parse_qsl(urlsplit(url).query)
+        if name.startswith("utm_") and value
     }
 
 

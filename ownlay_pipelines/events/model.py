@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from datetime import datetime, timedelta
+from functools import cached_property, lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -32,6 +32,7 @@ from pydantic import (
     Field,
     PlainValidator,
     StringConstraints,
+    TypeAdapter,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -55,8 +56,12 @@ NO_CONTROL_CHARACTERS = "^[^\x00-\x1f\x7f]*$"
 """Pattern of text without control characters (checked by pydantic-core, not in Python)."""
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 WHITESPACE = re.compile(r"\s")
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+PARSED_UTC = TypeAdapter(AwareDatetime).validate_python("1970-01-01T00:00:00Z").tzinfo
+"""The tzinfo pydantic-core gives every timestamp it parses as UTC (`Z` or `+00:00`; one shared
+object). Datetimes with the same tzinfo object compare without asking either for its UTC offset:
+0.15 µs instead of ~1.2 µs per comparison, so the bounds below are expressed in it."""
+EARLIEST = datetime(1970, 1, 1, tzinfo=PARSED_UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=PARSED_UTC)
 """Any timestamp outside [1970, 2100) is a client bug, and some overflow a UTC conversion."""
 CLIENT_CLOCK_TOLERANCE = timedelta(days=1)
 """How far `client_timestamp` may stray beyond the event window: it is the device's own clock."""
@@ -72,10 +77,29 @@ class TimestampPolicy:
 
 @dataclass(frozen=True)
 class EventValidationContext:
-    """What validating one request needs besides its payload: the server time and the window."""
+    """What validating one request needs besides its payload: the server time and the window.
+
+    The bounds of each timestamp window are worked out once per request (on first use), so each
+    event's check is two comparisons; a refusal's message is built only when one fails.
+    """
 
     now: datetime
     policy: TimestampPolicy
+
+    @cached_property
+    def event_window(self) -> tuple[datetime, datetime]:
+        """The oldest and the newest `timestamp` accepted (in `PARSED_UTC`)."""
+        now = self.now.astimezone(PARSED_UTC)
+        return now - self.policy.max_age, now + self.policy.max_future_skew
+
+    @cached_property
+    def client_window(self) -> tuple[datetime, datetime]:
+        """The oldest and the newest `client_timestamp` accepted (in `PARSED_UTC`)."""
+        now = self.now.astimezone(PARSED_UTC)
+        return now - self.policy.max_age - CLIENT_CLOCK_TOLERANCE, now + CLIENT_CLOCK_TOLERANCE
+
+
+_EVENT_TYPES = {member.value: member for member in EventType}
 
 
 def _event_type(value: object) -> EventType:
@@ -83,7 +107,7 @@ def _event_type(value: object) -> EventType:
         return value
     if not isinstance(value, str):
         raise ValueError(f"event_type must be a string, got {type(value).__name__}")
-    found = canonical_event_type(value)
+    found = _EVENT_TYPES.get(value) or canonical_event_type(value)
     if found is None:
         raise ValueError(
             f"event_type {value[:64]!r} is not allowed; use one of {ALLOWED_EVENT_TYPES} "
@@ -111,6 +135,12 @@ def _plausible(value: datetime, info: ValidationInfo) -> datetime:
 
 def _within_window(value: datetime, info: ValidationInfo) -> datetime:
     context = _context(info)
+    oldest, newest = context.event_window
+    try:
+        if oldest <= value <= newest and EARLIEST <= value < LATEST:
+            return value
+    except OverflowError:
+        pass  # _plausible says why
     policy = context.policy
     _plausible(value, info)
     if value > context.now + policy.max_future_skew:
@@ -130,8 +160,8 @@ def _within_window(value: datetime, info: ValidationInfo) -> datetime:
 def _client_clock(value: datetime, info: ValidationInfo) -> datetime:
     context = _context(info)
     _plausible(value, info)
-    earliest = context.now - context.policy.max_age - CLIENT_CLOCK_TOLERANCE
-    if not earliest <= value <= context.now + CLIENT_CLOCK_TOLERANCE:
+    oldest, newest = context.client_window
+    if not oldest <= value <= newest:
         raise ValueError(
             f"{info.field_name} {value.isoformat()} is more than a day outside the accepted "
             "event window; the device clock is wrong"
@@ -139,6 +169,7 @@ def _client_clock(value: datetime, info: ValidationInfo) -> datetime:
     return value
 
 
+@lru_cache(maxsize=65_536)
 def _user_id(value: str) -> str:
     check_identifier(value)
     if WHITESPACE.search(value):
@@ -316,9 +347,11 @@ class EventContext(BaseModel):
     user_agent: UserAgent | None = None
     locale: Locale | None = None
     timezone: TimezoneName | None = None
-    device: Device = Field(default_factory=Device)
-    geo: Geo = Field(default_factory=Geo)
-    page: Page = Field(default_factory=Page)
+    # Frozen, so one shared empty instance is a safe default (a factory would build and
+    # validate a new one for every event that leaves the field out).
+    device: Device = Device()
+    geo: Geo = Geo()
+    page: Page = Page()
 
 
 class Consent(BaseModel):
@@ -352,15 +385,15 @@ class OwnlayEvent(BaseModel):
     session_id: Identifier | None = None
     device_id: Identifier | None = None
     email: Email | None = None
-    source: EventSource = Field(default_factory=EventSource)
-    utm: Utm = Field(default_factory=Utm)
+    source: EventSource = EventSource()
+    utm: Utm = Utm()
     properties: Properties = Field(default_factory=dict)
-    context: EventContext = Field(default_factory=EventContext)
+    context: EventContext = EventContext()
     workspace_id: WorkspaceSlug | None = None
     processed_at: PlausibleTimestamp | None = None
     version: Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){0,2}$")] = "1.0"
     client_timestamp: ClientTimestamp | None = None
-    consent: Consent = Field(default_factory=Consent)
+    consent: Consent = Consent()
 
     @model_validator(mode="before")
     @classmethod

@@ -6,10 +6,16 @@ workspace's rate limit, refuses another workspace's events, validates each event
 in the buffer. Good events of a mixed batch are kept (202 with the refused indexes and reasons); a
 request with no valid event gets 422. Bodies larger than `OFF_LOOP_BODY_BYTES` are parsed and
 validated in a worker thread, so a big or hostile body never holds the event loop.
+
+The two event routes are answered by `_ingest` through raw ASGI handlers (`asgi.IngestApp`),
+bypassing FastAPI's per-request machinery; FastAPI still declares them for the OpenAPI document.
+After validation each accepted event is an `OwnlayEvent` (`verdict.accepted`, with its index in
+`items`, the parsed JSON objects of the request).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -21,13 +27,12 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+import pyarrow as pa
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from ownlay_pipelines.capi.live_capture import LiveCapture
-from ownlay_pipelines.events.lake_rows import to_lake_row
-from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent
-from ownlay_pipelines.events.user_agent import describe_user_agent
+from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA, to_lake_row
+from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
 from ownlay_pipelines.events.validation import (
     BatchValidation,
     PayloadKind,
@@ -35,14 +40,20 @@ from ownlay_pipelines.events.validation import (
     validate_batch,
 )
 from ownlay_pipelines.http.clock import Clock, SystemClock
+from ownlay_pipelines.ingest.asgi import Answer, IngestApp, RawRequest, raw_handler
 from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.errors import IngestError, ingest_error_response
 from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_store
 from ownlay_pipelines.ingest.linkedin_lead_webhook import linkedin_lead_router
-from ownlay_pipelines.ingest.openapi import EVENT_ROUTE_DOCS, TRACK_ROUTE_DOCS, install_openapi
+from ownlay_pipelines.ingest.openapi import (
+    EVENT_ROUTE_DOCS,
+    OWNLAY_EVENT_EXAMPLE,
+    TRACK_ROUTE_DOCS,
+    install_openapi,
+)
 from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
-from ownlay_pipelines.ingest.request_body import parse_events, read_capped_body
+from ownlay_pipelines.ingest.request_body import parse_events
 from ownlay_pipelines.ingest.webhook_routes import webhook_router
 from ownlay_pipelines.ingest.webhook_store import WebhookStore
 from ownlay_pipelines.lifecycle.suppression import drop_suppressed
@@ -50,8 +61,12 @@ from ownlay_pipelines.privacy.free_text import mask_contact_data
 from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 
 API_KEY_HEADER = "X-Ownlay-Api-Key"
+EVENT_ROUTES = {"/api/v1/events": PayloadKind.OWNLAY_EVENT, "/api/v1/track": PayloadKind.TRACK}
+"""The event routes and the payload shape each takes."""
 OFF_LOOP_BODY_BYTES = 64 * 1024
-"""Bodies above this are parsed and validated in a worker thread (about 1 ms of work on the loop)."""
+"""Bodies above this are parsed and validated in a worker thread (about 1 ms of work on the loop),
+one body at a time: parsing holds the GIL for up to ~20 ms per MiB, so ten large bodies parsed
+at once would keep the event loop, and every small request, waiting for all ten."""
 MAX_LISTED_REJECTIONS = 50
 """A refusal lists at most this many events' reasons (with the total), so a huge bad batch gets a
 short answer; `MAX_ERRORS_PER_EVENT` bounds each one."""
@@ -62,7 +77,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class IngestService:
     """Everything a request handler needs: settings, buffer, key store, PII hasher, clock, the
-    per-workspace rate limiter and the Conversions-API capture (capi/live_capture.py)."""
+    per-workspace rate limiter, the event-timestamp window, the one thread that works on large
+    bodies (`OFF_LOOP_BODY_BYTES`) and the Conversions-API capture (capi/live_capture.py)."""
 
     settings: IngestSettings
     buffer: EventBuffer
@@ -70,6 +86,8 @@ class IngestService:
     hasher: PiiHasher
     clock: Clock
     rate_limiter: WorkspaceRateLimiter
+    timestamp_policy: TimestampPolicy
+    off_loop: anyio.CapacityLimiter
     capture: LiveCapture
 
 
@@ -99,20 +117,21 @@ def create_app(
         rate_limiter=WorkspaceRateLimiter(
             settings.rate_limit_events_per_second / settings.workers, monotonic=monotonic
         ),
+        timestamp_policy=settings.timestamp_policy,
+        off_loop=anyio.CapacityLimiter(1),
         capture=LiveCapture.from_env(keys.engine, env),
     )
     webhook_store = WebhookStore(settings.webhook_deliveries_path)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # ua-parser compiles its rules on first use (0.2-0.4 s here); pay it before serving.
-        describe_user_agent("Mozilla/5.0 (X11; Linux x86_64)")
+        _warm_up(service.hasher)
         yield
         service.buffer.close()
         webhook_store.close()
         service.keys.engine.dispose()
 
-    app = FastAPI(
+    app = IngestApp(
         title="OWNLAY ingestion",
         description="First-party events (seed 000 and seed 001 shapes) and signed store webhooks.",
         lifespan=lifespan,
@@ -120,39 +139,63 @@ def create_app(
     app.state.capi_capture = service.capture  # its queued/failures counters, for operators
     app.add_exception_handler(IngestError, ingest_error_response)
     app.include_router(_event_router(service))
+    app.raw_routes = {
+        path: raw_handler(functools.partial(_ingest, service, kind=kind))
+        for path, kind in EVENT_ROUTES.items()
+    }
     app.include_router(webhook_router(webhook_store, settings, service.clock, env))
     app.include_router(linkedin_lead_router(webhook_store, settings, service.clock, env))
     install_openapi(app)
     return app
 
 
+def _warm_up(hasher: PiiHasher) -> None:
+    """Pay first-use costs before serving, not on the first requests (which would wait for them,
+    and every request queued behind them too): ua-parser compiles its rules (0.2-0.4 s), and
+    pyarrow's first conversion of Python rows, which the buffer's first group commit makes, takes
+    0.4-0.7 s. The documented example event goes through validation and its lake row."""
+    example = OWNLAY_EVENT_EXAMPLE
+    moment = datetime.fromisoformat(example["timestamp"])
+    context = EventValidationContext(now=moment, policy=TimestampPolicy())
+    event = OwnlayEvent.model_validate(example, context=context)
+    row = to_lake_row(event, workspace_id="warm-up", received_at=moment, hasher=hasher)
+    pa.RecordBatch.from_pylist([row], schema=EVENT_LAKE_SCHEMA)
+
+
 def _event_router(service: IngestService) -> APIRouter:
+    """The event routes as FastAPI declares them (for the OpenAPI document); `IngestApp` answers
+    their requests with the same `_ingest` through its raw ASGI handlers."""
     router = APIRouter()
 
     @router.post("/api/v1/events", status_code=202, **EVENT_ROUTE_DOCS)
-    async def ingest_events(request: Request) -> JSONResponse:
+    async def ingest_events(request: Request) -> Response:
         """Seed 000 payloads: one OwnlayEvent object or an array of them."""
-        return await _ingest(service, request, PayloadKind.OWNLAY_EVENT)
+        return await _ingest_route(service, request, PayloadKind.OWNLAY_EVENT)
 
     @router.post("/api/v1/track", status_code=202, **TRACK_ROUTE_DOCS)
-    async def track(request: Request) -> JSONResponse:
+    async def track(request: Request) -> Response:
         """Seed 001 tracking-SDK payloads: one event object or an array of them."""
-        return await _ingest(service, request, PayloadKind.TRACK)
+        return await _ingest_route(service, request, PayloadKind.TRACK)
 
     return router
 
 
-async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -> JSONResponse:
+async def _ingest_route(service: IngestService, request: Request, kind: PayloadKind) -> Response:
+    answer = await _ingest(service, RawRequest.of(request.scope, request.receive), kind=kind)
+    return Response(answer.body, answer.status, answer.headers, media_type="application/json")
+
+
+async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadKind) -> Answer:
     workspace_id = await _authenticate(service, request)
-    body = await read_capped_body(request, service.settings.max_body_bytes)
+    body = await request.capped_body(service.settings.max_body_bytes)
     now = service.clock.now()
     sender = _RequestContext.of(request) if kind is PayloadKind.TRACK else None
     if len(body) > OFF_LOOP_BODY_BYTES:
         items, verdict, rows = await anyio.to_thread.run_sync(
-            _prepare, service, body, kind, workspace_id, now, sender
+            _prepare, service, body, kind, workspace_id, now, sender, True, limiter=service.off_loop
         )
     else:
-        items, verdict, rows = _prepare(service, body, kind, workspace_id, now, sender)
+        items, verdict, rows = _prepare(service, body, kind, workspace_id, now, sender, False)
     rejected = _rejections_json(verdict)
     if verdict.rejected:
         logger.info(
@@ -181,21 +224,22 @@ async def _ingest(service: IngestService, request: Request, kind: PayloadKind) -
     await service.capture.after_commit(
         workspace_id, ((a.event, items[a.index]) for a in verdict.accepted), rows, now=now
     )
-    already = set(result.duplicate_event_ids)
-    duplicates = sorted(
-        [*verdict.duplicate_indexes]
-        + [item.index for item in verdict.accepted if str(item.event.event_id) in already]
-    )
-    return JSONResponse(
+    duplicates = list(verdict.duplicate_indexes)
+    if result.duplicate_event_ids:
+        already = set(result.duplicate_event_ids)
+        duplicates += [
+            item.index for item in verdict.accepted if str(item.event.event_id) in already
+        ]
+    return Answer.json(
+        202,
         {
             "status": "partial" if rejected else "accepted",
             "accepted": len(verdict.accepted) + len(verdict.duplicate_indexes),
             "stored": result.inserted,
-            "duplicates": duplicates,
+            "duplicates": sorted(duplicates),
             "rejected_count": len(verdict.rejected),
             "rejected": rejected,
         },
-        status_code=202,
     )
 
 
@@ -207,11 +251,11 @@ class _RequestContext:
     ip: IPv4Address | IPv6Address | None
 
     @classmethod
-    def of(cls, request: Request) -> _RequestContext:
+    def of(cls, request: RawRequest) -> _RequestContext:
         header_agent = request.headers.get("user-agent")
         # The header bypasses the model, so it gets the model's user-agent privacy class here.
         agent = mask_contact_data(header_agent[:512], user_agent=True) if header_agent else None
-        return cls(user_agent=agent, ip=_client_ip(request))
+        return cls(user_agent=agent, ip=_client_ip(request.client_host))
 
 
 def _prepare(
@@ -221,10 +265,11 @@ def _prepare(
     workspace_id: str,
     now: datetime,
     sender: _RequestContext | None,
+    off_loop: bool,
 ) -> tuple[list[object], BatchValidation, list[dict[str, Any]]]:
     """Parse, rate-limit, check the workspace, validate and build the hashed lake rows of the
-    accepted events; pure CPU, so large bodies run it off the event loop."""
-    items, verdict = _parse_and_validate(service, body, kind, workspace_id, now)
+    accepted events; pure CPU, so large bodies run it off the event loop (`off_loop`)."""
+    items, verdict = _parse_and_validate(service, body, kind, workspace_id, now, off_loop)
     rows = [
         to_lake_row(
             _with_request_context(item.event, sender),
@@ -240,10 +285,23 @@ def _prepare(
 
 
 def _parse_and_validate(
-    service: IngestService, body: bytes, kind: PayloadKind, workspace_id: str, now: datetime
+    service: IngestService,
+    body: bytes,
+    kind: PayloadKind,
+    workspace_id: str,
+    now: datetime,
+    off_loop: bool,
 ) -> tuple[list[object], BatchValidation]:
     """Parse, rate-limit, check the workspace and validate."""
-    items = parse_events(body, service.settings.max_batch_events)
+    started = time.perf_counter()
+    try:
+        items = parse_events(body, service.settings.max_batch_events)
+    finally:
+        if off_loop:
+            # pydantic-core holds the GIL for the whole parse (~20 ms per MiB of small items),
+            # so the event loop waited that long: it gets as long again before this thread, or
+            # the next large body waiting for `service.off_loop`, takes the GIL back.
+            time.sleep(time.perf_counter() - started)
     wait = service.rate_limiter.take(workspace_id, len(items))
     if wait is not None:
         raise IngestError(
@@ -260,12 +318,12 @@ def _parse_and_validate(
             "wrong_workspace",
             f"this API key writes workspace '{workspace_id}' only; the payload names '{other}'",
         )
-    context = EventValidationContext(now=now, policy=service.settings.timestamp_policy)
+    context = EventValidationContext(now=now, policy=service.timestamp_policy)
     return items, validate_batch(items, kind=kind, workspace_id=workspace_id, context=context)
 
 
-async def _authenticate(service: IngestService, request: Request) -> str:
-    presented = request.headers.get(API_KEY_HEADER)
+async def _authenticate(service: IngestService, request: RawRequest) -> str:
+    presented = request.headers.get(API_KEY_HEADER.lower())
     if not presented:
         raise IngestError(401, "missing_api_key", f"send the workspace API key in {API_KEY_HEADER}")
     workspace_id = service.keys.cached(presented)
@@ -294,12 +352,12 @@ def _with_request_context(event: OwnlayEvent, sender: _RequestContext | None) ->
     return event.model_copy(update={"context": context.model_copy(update=updates)})
 
 
-def _client_ip(request: Request) -> IPv4Address | IPv6Address | None:
+def _client_ip(host: str | None) -> IPv4Address | IPv6Address | None:
     # Behind a proxy uvicorn's proxy-headers support rewrites `client` from X-Forwarded-For.
-    if request.client is None:
+    if host is None:
         return None
     try:
-        return ip_address(request.client.host)
+        return ip_address(host)
     except ValueError:
         return None  # A test client or a Unix socket has no IP address to record.
 

@@ -21,23 +21,23 @@ from ownlay_pipelines.ingest.errors import IngestError
 MAX_JSON_DEPTH = 200
 """pydantic-core's own recursion limit; stated here because the API documents it."""
 OBJECTLESS_CHECK_BYTES = 64 * 1024
-"""Arrays larger than this are first checked for holding any object at all (see parse_events)."""
+"""Bodies larger than this are first checked for possibly holding an event (see parse_events)."""
 _ARRAY_START = re.compile(rb"\s*\[")
 
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:
     """The raw body, or a 413 as soon as it is known to exceed `max_bytes`."""
-    _check_charset(request.headers.get("content-type", ""))
+    check_charset(request.headers.get("content-type", ""))
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
+        raise too_large(max_bytes)
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > max_bytes:
-                raise _too_large(max_bytes)
+                raise too_large(max_bytes)
             chunks.append(chunk)
     except ClientDisconnect as error:
         # Nobody is left to answer; nothing was stored, so the sender's retry loses nothing.
@@ -67,14 +67,25 @@ def parse_json(body: bytes) -> object:
 def parse_events(body: bytes, max_events: int) -> list[object]:
     """The events of a body holding one event (a JSON object) or a batch (a JSON array).
 
-    A large array without a single `{` cannot hold an event, and parsing it is the costly part
-    (pydantic-core holds the GIL while it builds half a million items of `[1,1,…]`, tens of
-    milliseconds in which the event loop cannot run), so it is refused before parsing.
+    Parsing a large body is the costly part: pydantic-core holds the GIL while it builds half a
+    million items of `[1,1,…]` or `[{},{},…]`, tens of milliseconds in which the event loop cannot
+    run. So a large body that cannot hold an event is refused before parsing: an array without a
+    single `{`, or a body in which no key spells `"event_type"` (required in both payload shapes;
+    a body with a `\\u` escape is parsed anyway, since an escaped key could still spell it).
     """
-    if len(body) > OBJECTLESS_CHECK_BYTES and _ARRAY_START.match(body) and body.find(b"{") == -1:
-        raise IngestError(
-            422, "validation_failed", "the batch holds no JSON object, so no event; send objects"
-        )
+    if len(body) > OBJECTLESS_CHECK_BYTES:
+        if _ARRAY_START.match(body) and body.find(b"{") == -1:
+            raise IngestError(
+                422,
+                "validation_failed",
+                "the batch holds no JSON object, so no event; send objects",
+            )
+        if body.find(b'"event_type"') == -1 and body.find(b"\\u") == -1:
+            raise IngestError(
+                422,
+                "validation_failed",
+                "no object in the body has an 'event_type', so none is an event",
+            )
     document = parse_json(body)
     if isinstance(document, dict):
         return [document]
@@ -95,7 +106,7 @@ def parse_events(body: bytes, max_events: int) -> list[object]:
     )
 
 
-def _check_charset(content_type: str) -> None:
+def check_charset(content_type: str) -> None:
     """415 for a declared charset other than UTF-8 (the API takes UTF-8 JSON only)."""
     for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
@@ -121,7 +132,8 @@ def _not_utf8() -> IngestError:
     return IngestError(415, "unsupported_charset", "the request body is not UTF-8 JSON (no BOM)")
 
 
-def _too_large(max_bytes: int) -> IngestError:
+def too_large(max_bytes: int) -> IngestError:
+    """The 413 of a body over the cap."""
     return IngestError(
         413,
         "body_too_large",

@@ -2,6 +2,7 @@ import logging
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ownlay_pipelines.ingest.config import IngestSettings
@@ -231,3 +232,26 @@ def test_track_endpoint_takes_the_user_agent_from_the_request(
     assert (row["device_type"], row["os"], row["source_platform"]) == ("mobile", "iOS", "api")
     assert row["url"] == "https://shop.example.com/tents?fbclid=IwAR0x&utm_campaign=spring"
     assert row["utm_campaign"] == "spring"
+
+
+def test_the_declared_fastapi_routes_answer_like_the_raw_handlers(
+    client: TestClient, acme_key: IssuedApiKey
+):
+    # `client.app` answers the event routes with raw ASGI handlers; FastAPI's own `__call__`
+    # reaches the routes that declare them, which must give the same answers.
+    app = client.app
+
+    async def through_fastapi(scope, receive, send):
+        await FastAPI.__call__(app, scope, receive, send)
+
+    declared = TestClient(through_fastapi)  # the app is running already (client's lifespan)
+    stored = _post(declared, acme_key, [ownlay_event(1), {"event_type": "nope"}])
+    repeated = _post(client, acme_key, [ownlay_event(1), {"event_type": "nope"}])
+    tracked = _post(declared, acme_key, track_event(), path="/api/v1/track")
+    refused = declared.post("/api/v1/events", json=ownlay_event(2))
+
+    assert (stored.status_code, repeated.status_code, tracked.status_code) == (202, 202, 202)
+    assert stored.json() == {**repeated.json(), "stored": 1, "duplicates": []}
+    assert repeated.json()["duplicates"] == [0] and repeated.json()["stored"] == 0
+    assert stored.headers["content-type"] == repeated.headers["content-type"] == "application/json"
+    assert (refused.status_code, refused.json()["error"]) == (401, "missing_api_key")

@@ -80,6 +80,31 @@ def test_one_mib_of_junk_gets_a_short_422_without_being_parsed(
     assert message == "the batch holds no JSON object, so no event; send objects"
 
 
+def test_a_large_body_without_any_event_type_key_gets_a_short_422_without_being_parsed(
+    production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    junk = b"[" + b"{}," * (MIB // 3 - 2) + b"{}]"
+    monkeypatch.setattr(request_body, "from_json", None)  # parsing it would now raise TypeError
+
+    message = _refusal(_post(production_client, acme_key, junk), 422, "validation_failed")
+
+    assert message == "no object in the body has an 'event_type', so none is an event"
+
+
+def test_a_large_body_spelling_event_type_with_an_escape_is_still_parsed_and_stored(
+    production_client: TestClient, acme_key: IssuedApiKey
+):
+    events = [ownlay_event(n) for n in range(1, 60)]
+    for event in events:
+        event["properties"]["notes"] = "x" * 1500
+    body = json.dumps(events).replace('"event_type"', '"\\u0065vent_type"').encode()
+    assert len(body) > 64 * 1024 and b'"event_type"' not in body
+
+    response = _post(production_client, acme_key, body)
+
+    assert (response.status_code, response.json()["stored"]) == (202, 59)
+
+
 def test_a_batch_over_the_event_limit_gets_a_short_413(
     production_client: TestClient, acme_key: IssuedApiKey
 ):

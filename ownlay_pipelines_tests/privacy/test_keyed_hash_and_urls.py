@@ -103,3 +103,28 @@ def test_optional_hasher_is_none_without_a_key_and_keyed_with_one():
 
     assert hasher is not None
     assert hasher.hash_email("a@b.co") == PiiHasher(KEY).hash_email("a@b.co")
+
+
+@pytest.mark.parametrize("key_bytes", [32, 64, 65, 200])
+def test_pseudonyms_are_rfc2104_hmac_sha256_for_keys_shorter_and_longer_than_a_block(
+    key_bytes: int,
+):
+    key = bytes(range(256))[:key_bytes]
+    hasher = PiiHasher(key)
+
+    assert hasher.hash_email("Jane@Example.com") == (
+        hmac.new(key, b"email:jane@example.com", hashlib.sha256).hexdigest()
+    )
+    assert hasher.hash_ip(ip_address("203.0.113.77")) == (
+        hmac.new(key, b"ip:" + bytes([203, 0, 113, 0]), hashlib.sha256).hexdigest()
+    )
+
+
+def test_a_remembered_ip_pseudonym_is_the_same_as_a_fresh_one():
+    hasher = PiiHasher(b"k" * 32)
+    mapped = ip_address("::ffff:198.51.100.7")
+
+    first = [hasher.hash_ip(mapped), hasher.hash_ip(ip_address("198.51.100.9"))]
+    again = [hasher.hash_ip(mapped), hasher.hash_ip(ip_address("198.51.100.9"))]
+
+    assert first == again == [PiiHasher(b"k" * 32).hash_ip(ip_address("198.51.100.1"))] * 2
