@@ -14,8 +14,11 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from ownlay_pipelines.capi.tables import create_capi_schema
 from ownlay_pipelines.ingest.app import create_app
 from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.keys import open_key_store
+from ownlay_pipelines.lifecycle.ops_tables import create_lifecycle_tables
 
 WORKER_STARTUP_SECONDS = 60
 """How long uvicorn waits for a worker's first health-check answer: its default, 5 s, is shorter
@@ -43,6 +46,8 @@ def serve(
     """
     settings = settings or IngestSettings.from_env()
     workers = settings.workers
+    if workers > 1:
+        prepare_ops_store(settings)
     uvicorn.run(
         serving_app(settings) if workers == 1 else f"{serving_app.__module__}:serving_app",
         factory=workers > 1,
@@ -55,6 +60,21 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         log_level=log_level,
     )
+
+
+def prepare_ops_store(settings: IngestSettings) -> None:
+    """Create every ops-store table a worker's requests touch, once, before the workers start.
+
+    SQLAlchemy's `create_all` checks, then creates: two workers doing it on a new store at the
+    same time make one of them fail with "table ... already exists" (a 500 on that worker's first
+    requests), so the parent creates them and the workers only find them.
+    """
+    engine = open_key_store(settings.database_url)
+    try:
+        create_lifecycle_tables(engine)
+        create_capi_schema(engine)
+    finally:
+        engine.dispose()
 
 
 def serving_app(settings: IngestSettings | None = None) -> FastAPI:
