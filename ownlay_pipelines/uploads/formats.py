@@ -25,6 +25,7 @@ pattern is quarantined.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,7 +34,8 @@ import duckdb
 
 SPACES = r"[\s\x{00a0}\x{202f}'’]"
 CURRENCY_TOKEN = r"(US\$|CA\$|C\$|AU\$|A\$|NZ\$|€|£|¥|₹|\$|[A-Z]{3})"
-LEADING_SYMBOLS = "('$', '€', '£', '¥', '₹')"
+GROUPED_SYMBOLS = "$€£¥₹"
+LEADING_SYMBOLS = "(" + ", ".join(f"'{s}'" for s in GROUPED_SYMBOLS) + ")"
 """One-character symbols in front of a number: taken off without a regular expression."""
 SERIAL_PATTERN = r"\d{5}(\.\d+)?"
 TIME_SUFFIX = r"[T ]\d{1,2}:\d{2}.*$"
@@ -71,6 +73,14 @@ class DateFormat:
 
     def describe(self) -> str:
         return self.strptime or "Excel serial number"
+
+    @property
+    def day_month_separator(self) -> str | None:
+        """The separator of a numeric day/month format (`%d/%m/%Y` → `/`), None for the others:
+        only those formats have an order that the whole column may decide differently."""
+        if self.strptime and self.strptime[:2] in ("%d", "%m"):
+            return self.strptime[2]
+        return None
 
 
 def quote(text: str) -> str:
@@ -128,6 +138,16 @@ def decide_date_format(
         return _decide_text_month(connection, sample, text, part)
     year = "%Y" if (ylen or 4) == 4 else "%y"
     sep = dsep or "/"
+    first_gt12, second_gt12 = day_month_counts(connection, relation, text, sep)
+    day_first, why = day_month_order(first_gt12, second_gt12, day_first_hint=day_first_hint)
+    order = f"%d{sep}%m{sep}{year}" if day_first else f"%m{sep}%d{sep}{year}"
+    return DateFormat(DateFamily.FORMAT, order, why)
+
+
+def day_month_counts(
+    connection: duckdb.DuckDBPyConnection, relation: str, text: str, sep: str
+) -> tuple[int, int]:
+    """How many values of column `text` in `relation` have a first, and a second, number above 12."""
     counts = connection.execute(
         f"""
         SELECT count(*) FILTER (WHERE TRY_CAST(split_part({text}, {quote(sep)}, 1) AS INTEGER) > 12),
@@ -136,20 +156,20 @@ def decide_date_format(
         """
     ).fetchone()
     assert counts is not None
-    first_gt12, second_gt12 = counts
+    return counts[0], counts[1]
+
+
+def day_month_order(first_gt12: int, second_gt12: int, *, day_first_hint: bool) -> tuple[bool, str]:
+    """(day first?, why) from the counts of values with a first/second number above 12."""
     if first_gt12 > second_gt12:
-        day_first, why = True, f"{first_gt12} value(s) have a first number above 12"
-    elif second_gt12 > first_gt12:
-        day_first, why = False, f"{second_gt12} value(s) have a second number above 12"
-    else:
-        day_first = day_first_hint
-        why = "no value has a number above 12; " + (
-            "the file's European locale (decimal comma or ';') means day first"
-            if day_first_hint
-            else "the file's US locale means month first"
-        )
-    order = f"%d{sep}%m{sep}{year}" if day_first else f"%m{sep}%d{sep}{year}"
-    return DateFormat(DateFamily.FORMAT, order, why)
+        return True, f"{first_gt12} value(s) have a first number above 12"
+    if second_gt12 > first_gt12:
+        return False, f"{second_gt12} value(s) have a second number above 12"
+    return day_first_hint, "no value has a number above 12; " + (
+        "the file's European locale (decimal comma or ';') means day first"
+        if day_first_hint
+        else "the file's US locale means month first"
+    )
 
 
 def _decide_text_month(
@@ -293,3 +313,45 @@ def cleaned_value_sql(cleaned: str, decimal: str) -> str:
         f"CASE WHEN regexp_full_match({cleaned}, {quote(pattern)}) "
         f"THEN TRY_CAST({number} AS DECIMAL(20, 6)) END"
     )
+
+
+def grouped_shape_sql(text: str, decimal: str) -> str:
+    """TRUE when the trimmed cell is written `[symbol]1,234.56`: at most one leading one-character
+    symbol, digits in thousands groups (or none), the column's decimal separator. This is how most
+    exports write money; such a cell is parsed by `grouped_number_sql` with one regular
+    expression, and gives exactly what the general cleaning would."""
+    group, point = (r"\.", ",") if decimal == "," else (",", r"\.")
+    leading = "[" + re.escape(GROUPED_SYMBOLS) + "]?"
+    pattern = leading + r"\d{1,3}(" + group + r"\d{3})*(" + point + r"\d+)?"
+    return f"regexp_full_match({text}, {quote(pattern)})"
+
+
+def grouped_number_sql(text: str, decimal: str) -> str:
+    """DECIMAL of a cell of the grouped shape (`grouped_shape_sql` holds)."""
+    digits = f"CASE WHEN left({text}, 1) IN {LEADING_SYMBOLS} THEN {text}[2:] ELSE {text} END"
+    if decimal == ",":
+        number = f"replace(replace({digits}, '.', ''), ',', '.')"
+    else:
+        number = f"replace({digits}, ',', '')"
+    return f"TRY_CAST({number} AS DECIMAL(20, 6))"
+
+
+def grouped_symbol_sql(text: str) -> str:
+    """The currency symbol of a cell of the grouped shape: its first character or ''."""
+    return f"CASE WHEN left({text}, 1) IN {LEADING_SYMBOLS} THEN left({text}, 1) ELSE '' END"
+
+
+def mostly_decorated(
+    connection: duckdb.DuckDBPyConnection, sample: str, texts: Sequence[str]
+) -> dict[str, bool]:
+    """For each number column in `texts`: whether most of its values in `sample` are not plain
+    numbers (a currency symbol, thousands separators). Those columns try the grouped shape first,
+    so a failing plain cast is not paid on every row; the value is the same either way."""
+    if not texts:
+        return {}
+    counts = ", ".join(
+        f"count({t}), count(*) FILTER (WHERE TRY_CAST({t} AS DOUBLE) IS NULL)" for t in texts
+    )
+    row = connection.execute(f"SELECT {counts} FROM {sample}").fetchone()
+    assert row is not None
+    return {t: row[2 * i + 1] * 2 > row[2 * i] for i, t in enumerate(texts)}

@@ -1,0 +1,384 @@
+"""Turn an upload's text cells into typed values in one pass, and check the decisions it used.
+
+The cells come from a relation with columns `c0 … cN` (all text): the CSV reader over the whole
+file, or a spreadsheet sheet. `decide` reads the formats off a sample (decimal separator per
+number column, date format per date column, see `formats`); `create_checked` then runs one
+query over every row into the temp table `upload_checked`: per row the typed values `v_<target>`,
+the currency code, the first refusal `_reason` with its `_column`, and the row's cells *only when
+it was refused* (the quarantine keeps them; kept rows need only their values).
+
+`recheck` looks at the refused rows only: a date against a day/month order or a number against a
+decimal separator that the whole column might decide differently (the sample saw no evidence the
+rest of the file has) makes it decide that column again over every row, exactly as if the whole
+file had been the sample. When a decision changes, the load runs the pass again with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import duckdb
+
+from ownlay_pipelines.registry.workspaces import Workspace
+from ownlay_pipelines.uploads import formats
+from ownlay_pipelines.uploads.formats import DateFormat, quote
+from ownlay_pipelines.uploads.kinds import (
+    COLUMNS_BY_KIND,
+    ONE_OF_REQUIRED,
+    TargetColumn,
+    UploadKind,
+    ValueType,
+)
+from ownlay_pipelines.uploads.mapping import MappingFile
+
+CHECKED = "upload_checked"
+NON_NEGATIVE = frozenset({"spend", "impressions", "clicks"})
+NUMBER_TYPES = frozenset({ValueType.MONEY, ValueType.INTEGER, ValueType.DECIMAL})
+DATE_TYPES = frozenset({ValueType.DATE, ValueType.TIMESTAMP})
+SQL_TYPES = {
+    ValueType.TEXT: "VARCHAR",
+    ValueType.EMAIL: "VARCHAR",
+    ValueType.DATE: "DATE",
+    ValueType.TIMESTAMP: "TIMESTAMPTZ",
+    ValueType.MONEY: "DECIMAL(20, 6)",
+    ValueType.DECIMAL: "DECIMAL(20, 6)",
+    ValueType.INTEGER: "BIGINT",
+}
+
+
+def trimmed_sql(columns: dict[str, int]) -> str:
+    """`t_<target>`: each mapped cell trimmed, NULL when empty."""
+    return ", ".join(f"NULLIF(trim(c{i}), '') AS t_{name}" for name, i in columns.items())
+
+
+@dataclass
+class Decisions:
+    """How each column is read: decimal separator per number column (None: the column shows
+    none, the file's locale decides), format per date column (None: the column is empty), and
+    which number columns mostly carry symbols or thousands separators."""
+
+    decimals: dict[str, str | None] = field(default_factory=dict)
+    dates: dict[str, DateFormat | None] = field(default_factory=dict)
+    decorated: dict[str, bool] = field(default_factory=dict)
+    european_hint: bool = False
+
+    def file_decimal(self, mapping: MappingFile) -> str:
+        """The decimal separator of columns without evidence: a decimal comma anywhere in the
+        file or a `;` delimiter means European."""
+        if mapping.decimal:
+            return mapping.decimal
+        return "," if ("," in self.decimals.values() or self.european_hint) else "."
+
+    def decimal(self, name: str, mapping: MappingFile) -> str:
+        return mapping.decimal or self.decimals.get(name) or self.file_decimal(mapping)
+
+
+def _targets(kind: UploadKind, columns: dict[str, int]) -> list[TargetColumn]:
+    return [t for t in COLUMNS_BY_KIND[kind] if t.name in columns]
+
+
+def decide(
+    connection: duckdb.DuckDBPyConnection,
+    sample: str,
+    kind: UploadKind,
+    columns: dict[str, int],
+    mapping: MappingFile,
+    *,
+    european_hint: bool,
+) -> Decisions:
+    """Formats of every mapped column, read off `sample` (a relation with `t_<target>` cells)."""
+    targets = _targets(kind, columns)
+    numeric = [f"t_{t.name}" for t in targets if t.type in NUMBER_TYPES]
+    decided = {} if mapping.decimal else formats.decide_decimals(connection, sample, numeric)
+    decisions = Decisions(
+        decimals={t[2:]: decided.get(t) for t in numeric},
+        decorated={
+            t[2:]: d for t, d in formats.mostly_decorated(connection, sample, numeric).items()
+        },
+        european_hint=european_hint,
+    )
+    day_first_hint = decisions.file_decimal(mapping) == ","
+    for target in targets:
+        if target.type in DATE_TYPES:
+            decisions.dates[target.name] = (
+                DateFormat(formats.DateFamily.FORMAT, mapping.date_format, "mapping file")
+                if mapping.date_format
+                else formats.decide_date_format(
+                    connection, sample, sample, f"t_{target.name}", day_first_hint=day_first_hint
+                )
+            )
+    return decisions
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One mapped target in the pass over the cells.
+
+    The query is built in levels so each expensive expression runs once per row: `t_<name>` is
+    the trimmed cell, `g_<name>` whether a number has the common grouped shape (`$1,234.56`),
+    `n_<name>` the parsed number or date (`parsed_sql`), `v_<name>` the value (`value_sql`),
+    `e_<name>` the reason it was refused (`error_sql`). Numbers are first tried as grouped
+    (columns that mostly are) or plain numbers (`p_`); only the rest are cleaned (`k_`).
+    """
+
+    target: TargetColumn
+    header: str
+    parsed_sql: str
+    value_sql: str
+    error_sql: str | None
+    shaped: tuple[str, ...] = ()
+    prepared: tuple[str, ...] = ()
+
+
+def _number_column(target: TargetColumn, header: str, decimal: str, decorated: bool) -> _Column:
+    name = target.name
+    t, n, v, p, k, g = (f"{x}_{name}" for x in ("t", "n", "v", "p", "k", "g"))
+    plain = formats.plain_number_sql(t, decimal)
+    shaped: tuple[str, ...] = ()
+    if decorated:
+        shaped = (f"{formats.grouped_shape_sql(t, decimal)} AS {g}",)
+        plain = f"CASE WHEN {g} THEN {formats.grouped_number_sql(t, decimal)} ELSE {plain} END"
+    prepared = (
+        f"{plain} AS {p}",
+        f"CASE WHEN {p} IS NULL THEN {formats.cleaned_number_sql(t)} END AS {k}",
+    )
+    cleaned = formats.cleaned_value_sql(formats.signed_number_sql(k), decimal)
+    value, error = n, "CASE"
+    if target.type is ValueType.INTEGER:
+        # Plain digits are the count itself; only other cells pay for the exact decimal test.
+        value = (
+            f"CASE WHEN regexp_full_match({t}, '[0-9]{{1,18}}') THEN CAST({t} AS BIGINT) "
+            f"WHEN {n} = trunc({n}) THEN CAST({n} AS BIGINT) END"
+        )
+        error += f" WHEN {v} IS NOT NULL THEN CASE WHEN {v} < 0 THEN 'negative' END"
+        error += f" WHEN {n} <> trunc({n}) THEN 'not a whole number'"
+    error += (
+        f" WHEN {t} IS NOT NULL AND {v} IS NULL THEN {quote(f'not a number (decimal {decimal!r})')}"
+    )
+    if name in NON_NEGATIVE:
+        error += f" WHEN {v} < 0 THEN 'negative'"
+    error += " END"
+    return _Column(target, header, f"COALESCE({p}, {cleaned})", value, error, shaped, prepared)
+
+
+def plan_columns(
+    header: tuple[str, ...],
+    columns: dict[str, int],
+    kind: UploadKind,
+    mapping: MappingFile,
+    decisions: Decisions,
+    detected: dict[str, str],
+) -> list[_Column]:
+    """The SQL of every mapped column under `decisions`; what was decided goes to `detected`."""
+    targets = {t.name: t for t in COLUMNS_BY_KIND[kind]}
+    planned: list[_Column] = []
+    for name, index in columns.items():
+        target = targets[name]
+        t, v = f"t_{name}", f"v_{name}"
+        if target.type in NUMBER_TYPES:
+            decimal = decisions.decimal(name, mapping)
+            detected[f"{name} decimal"] = decimal
+            column = _number_column(target, header[index], decimal, decisions.decorated[name])
+        elif target.type in DATE_TYPES:
+            fmt = decisions.dates[name]
+            if fmt is not None:
+                detected[f"{name} format"] = f"{fmt.describe()} ({fmt.reason})"
+            if target.type is ValueType.DATE:
+                parsed = formats.date_value_sql(t, fmt) if fmt else "CAST(NULL AS DATE)"
+                why = quote(f"not a date in the column format {fmt.describe() if fmt else '?'}")
+            else:
+                parsed = formats.timestamp_value_sql(t, fmt)
+                why = "'not a timestamp (ISO 8601 or the column date format)'"
+            error = f"CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN {why} END"
+            column = _Column(target, header[index], parsed, f"n_{name}", error)
+        elif target.type is ValueType.EMAIL:
+            parsed = f"CASE WHEN {t} LIKE '%_@_%' THEN ownlay_email_hash({t}) END"
+            error = f"CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN 'not an e-mail address' END"
+            column = _Column(target, header[index], parsed, f"n_{name}", error)
+        else:
+            column = _Column(target, header[index], t, f"n_{name}", None)
+        if target.required:
+            required = f"CASE WHEN {t} IS NULL THEN 'required value is empty' END"
+            error = f"COALESCE({required}, {column.error_sql})" if column.error_sql else required
+            column = replace(column, error_sql=error)
+        planned.append(column)
+    return planned
+
+
+def create_checked(
+    connection: duckdb.DuckDBPyConnection,
+    cells: str,
+    planned: list[_Column],
+    *,
+    columns: dict[str, int],
+    width: int,
+    kind: UploadKind,
+    mapping: MappingFile,
+    workspace: Workspace,
+    keep: tuple[str, ...] = (),
+) -> None:
+    """(Re)create `upload_checked` from relation `cells` in one pass (see the module docstring);
+    `keep` are further columns of `cells` carried as they are (a sheet's `_line`)."""
+    targets = COLUMNS_BY_KIND[kind]
+    money = next((c for c in planned if c.target.type is ValueType.MONEY), None)
+    symbol = "''"
+    if money is not None:
+        t = f"t_{money.target.name}"
+        symbol = formats.currency_symbol_sql(t)
+        if money.shaped:
+            symbol = f"CASE WHEN g_{money.target.name} THEN {formats.grouped_symbol_sql(t)} ELSE {symbol} END"
+    shaped = [e for c in planned for e in c.shaped]
+    prepared = [f"{symbol} AS _symbol", *(e for c in planned for e in c.prepared)]
+    parsed = [f"{c.parsed_sql} AS n_{c.target.name}" for c in planned]
+    values = [f"{c.value_sql} AS v_{c.target.name}" for c in planned]
+    for name, constant in mapping.defaults.items():
+        values.append(f"{quote(constant)} AS v_{name}")
+    mapped = {c.target.name for c in planned} | set(mapping.defaults)
+    for target in targets:
+        if target.name not in mapped:
+            values.append(f"CAST(NULL AS {SQL_TYPES[target.type]}) AS v_{target.name}")
+    own = workspace.currency.upper()
+    currency = formats.currency_code_sql("_symbol", workspace.currency)
+    currency_code = f"upper(COALESCE(v_currency, {currency}, {quote(workspace.currency)}))"
+    # Codes from symbols are valid by construction: only a currency column (or a malformed
+    # workspace currency) can give one that is not.
+    suspect = "v_currency IS NOT NULL" + ("" if len(own) == 3 and own.isalpha() else " OR TRUE")
+    errors = [(c.header, c.error_sql) for c in planned if c.error_sql]
+    errors.append(
+        (
+            "currency",
+            f"CASE WHEN ({suspect}) AND NOT regexp_full_match(v_currency_code, '[A-Z]{{3}}') "
+            "THEN 'not an ISO 4217 currency code' END",
+        )
+    )
+    group = ONE_OF_REQUIRED.get(kind)
+    if group:
+        condition = " AND ".join(f"v_{n} IS NULL" for n in group)
+        errors.append(
+            (" or ".join(group), f"CASE WHEN {condition} THEN 'required value is empty' END")
+        )
+    error_columns = ", ".join(f"{e} AS _e{i}" for i, (_, e) in enumerate(errors))
+    reason = "COALESCE(" + ", ".join(f"_e{i}" for i in range(len(errors))) + ")"
+    column = (
+        "CASE "
+        + " ".join(f"WHEN _e{i} IS NOT NULL THEN {quote(h)}" for i, (h, _) in enumerate(errors))
+        + " END"
+    )
+    kept = ", ".join(
+        [
+            *keep,
+            *(f"v_{t.name}" for t in targets),
+            "v_currency_code",
+            "_reason",
+            "_column",
+            *(f"CASE WHEN _reason IS NOT NULL THEN c{i} END AS c{i}" for i in range(width)),
+        ]
+    )
+    shaped_level = (
+        f"(SELECT *, {', '.join(shaped)} FROM cells_trimmed)" if shaped else "cells_trimmed"
+    )
+    connection.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {CHECKED} AS
+        WITH cells_trimmed AS (SELECT *, {trimmed_sql(columns)} FROM {cells})
+        SELECT {kept} FROM (
+          SELECT *, {reason} AS _reason, {column} AS _column
+          FROM (
+            SELECT *, {error_columns}
+            FROM (
+                SELECT *, {currency_code} AS v_currency_code
+                FROM (
+                    SELECT *, {", ".join(values)}
+                    FROM (
+                        SELECT *, {", ".join(parsed)}
+                        FROM (SELECT *, {", ".join(prepared)} FROM {shaped_level})
+                    )
+                )
+            )
+          )
+        )
+        """
+    )
+
+
+def recheck(
+    connection: duckdb.DuckDBPyConnection,
+    whole: str,
+    sample: str,
+    kind: UploadKind,
+    columns: dict[str, int],
+    mapping: MappingFile,
+    decisions: Decisions,
+) -> Decisions | None:
+    """Decisions taken again over every row (`whole`, with `t_<target>` cells) for the columns
+    whose refused rows say the sample may have misled them; None when nothing changes."""
+    checks: list[tuple[str, str]] = []
+    cleaned: list[str] = []
+    signed: list[str] = []
+    for target in _targets(kind, columns):
+        t = f"t_{target.name}"
+        if target.type in NUMBER_TYPES and not mapping.decimal:
+            used = decisions.decimal(target.name, mapping)
+            other = "." if used == "," else ","
+            cleaned.append(f"{formats.cleaned_number_sql(t)} AS k_{target.name}")
+            signed.append(f"{formats.signed_number_sql(f'k_{target.name}')} AS s_{target.name}")
+            checks.append(
+                (
+                    target.name,
+                    f"count(*) FILTER (WHERE {_number_sql(target.name, used)} IS NULL "
+                    f"AND {_number_sql(target.name, other)} IS NOT NULL)",
+                )
+            )
+        fmt = decisions.dates.get(target.name)
+        if target.type in DATE_TYPES and fmt is not None and fmt.day_month_separator:
+            if mapping.date_format:
+                continue
+            checks.append(
+                (
+                    target.name,
+                    f"count(*) FILTER (WHERE {t} IS NOT NULL "
+                    f"AND {formats.date_value_sql(t, fmt)} IS NULL)",
+                )
+            )
+    if not checks:
+        return None
+    # Levels, so the cleaning expressions are not repeated inside each other.
+    refused = f"(SELECT {trimmed_sql(columns)} FROM {CHECKED} WHERE _reason IS NOT NULL)"
+    if cleaned:
+        refused = f"(SELECT *, {', '.join(cleaned)} FROM {refused})"
+        refused = f"(SELECT *, {', '.join(signed)} FROM {refused})"
+    counts = connection.execute(
+        f"SELECT {', '.join(sql for _, sql in checks)} FROM {refused}"
+    ).fetchone()
+    assert counts is not None
+    doubtful = {name for (name, _), count in zip(checks, counts, strict=True) if count}
+    if not doubtful:
+        return None
+    revised = replace(decisions, decimals=dict(decisions.decimals), dates=dict(decisions.dates))
+    numbers = [f"t_{n}" for n in doubtful if n in decisions.decimals]
+    for text, decimal in formats.decide_decimals(connection, whole, numbers).items():
+        revised.decimals[text[2:]] = decimal
+    day_first_hint = revised.file_decimal(mapping) == ","
+    for name in doubtful:
+        if name in decisions.dates:
+            revised.dates[name] = formats.decide_date_format(
+                connection, sample, whole, f"t_{name}", day_first_hint=day_first_hint
+            )
+    same_decimals = all(
+        revised.decimal(n, mapping) == decisions.decimal(n, mapping) for n in decisions.decimals
+    )
+    same_dates = all(
+        (revised.dates[n] or DateFormat(formats.DateFamily.FORMAT, None, "")).strptime
+        == (decisions.dates[n] or DateFormat(formats.DateFamily.FORMAT, None, "")).strptime
+        for n in decisions.dates
+    )
+    return None if same_decimals and same_dates else revised
+
+
+def _number_sql(name: str, decimal: str) -> str:
+    """The number in cell `t_<name>` under `decimal` (the pass's rule), from its cleaned and
+    signed text `s_<name>`; NULL when it does not fit."""
+    return (
+        f"COALESCE({formats.plain_number_sql(f't_{name}', decimal)}, "
+        f"{formats.cleaned_value_sql(f's_{name}', decimal)})"
+    )
