@@ -35,6 +35,8 @@ CHECKED = "upload_checked"
 NON_NEGATIVE = frozenset({"spend", "impressions", "clicks"})
 NUMBER_TYPES = frozenset({ValueType.MONEY, ValueType.INTEGER, ValueType.DECIMAL})
 DATE_TYPES = frozenset({ValueType.DATE, ValueType.TIMESTAMP})
+TYPED = NUMBER_TYPES | DATE_TYPES
+"""Columns read from the raw cell first; the others (text, e-mail) use the trimmed cell."""
 SQL_TYPES = {
     ValueType.TEXT: "VARCHAR",
     ValueType.EMAIL: "VARCHAR",
@@ -130,14 +132,18 @@ class _Column:
     prepared: tuple[str, ...] = ()
 
 
-def _number_column(target: TargetColumn, header: str, decimal: str, decorated: bool) -> _Column:
+def _number_column(
+    target: TargetColumn, header: str, cell: str, decimal: str, decorated: bool
+) -> _Column:
     name = target.name
-    t, n, v, p, k, g = (f"{x}_{name}" for x in ("t", "n", "v", "p", "k", "g"))
-    plain = formats.plain_number_sql(t, decimal)
+    t, n, v, p, k, g = _inline_text(cell), *(f"{x}_{name}" for x in ("n", "v", "p", "k", "g"))
+    # Casts ignore surrounding spaces, so a plain or grouped number read off the raw cell is
+    # what the trimmed cell gives; only the other cells are trimmed and cleaned.
+    plain = formats.plain_number_sql(cell, decimal)
     shaped: tuple[str, ...] = ()
     if decorated:
-        shaped = (f"{formats.grouped_shape_sql(t, decimal)} AS {g}",)
-        plain = f"CASE WHEN {g} THEN {formats.grouped_number_sql(t, decimal)} ELSE {plain} END"
+        shaped = (f"{formats.grouped_shape_sql(cell, decimal)} AS {g}",)
+        plain = f"CASE WHEN {g} THEN {formats.grouped_number_sql(cell, decimal)} ELSE {plain} END"
     prepared = (
         f"{plain} AS {p}",
         f"CASE WHEN {p} IS NULL THEN {formats.cleaned_number_sql(t)} END AS {k}",
@@ -147,18 +153,24 @@ def _number_column(target: TargetColumn, header: str, decimal: str, decorated: b
     if target.type is ValueType.INTEGER:
         # Plain digits are the count itself; only other cells pay for the exact decimal test.
         value = (
-            f"CASE WHEN regexp_full_match({t}, '[0-9]{{1,18}}') THEN CAST({t} AS BIGINT) "
+            f"CASE WHEN regexp_full_match({cell}, '[0-9]{{1,18}}') THEN CAST({cell} AS BIGINT) "
             f"WHEN {n} = trunc({n}) THEN CAST({n} AS BIGINT) END"
         )
         error += f" WHEN {v} IS NOT NULL THEN CASE WHEN {v} < 0 THEN 'negative' END"
         error += f" WHEN {n} <> trunc({n}) THEN 'not a whole number'"
     error += (
-        f" WHEN {t} IS NOT NULL AND {v} IS NULL THEN {quote(f'not a number (decimal {decimal!r})')}"
+        f" WHEN {v} IS NULL AND {t} IS NOT NULL THEN {quote(f'not a number (decimal {decimal!r})')}"
     )
     if name in NON_NEGATIVE:
         error += f" WHEN {v} < 0 THEN 'negative'"
     error += " END"
     return _Column(target, header, f"COALESCE({p}, {cleaned})", value, error, shaped, prepared)
+
+
+def _inline_text(cell: str) -> str:
+    """The trimmed cell (NULL when empty) as an expression: typed columns trim only the cells
+    their fast reading does not take (a condition after `v IS NULL`, a COALESCE fallback)."""
+    return f"NULLIF(trim({cell}), '')"
 
 
 def plan_columns(
@@ -174,22 +186,30 @@ def plan_columns(
     planned: list[_Column] = []
     for name, index in columns.items():
         target = targets[name]
-        t, v = f"t_{name}", f"v_{name}"
+        cell, v = f"c{index}", f"v_{name}"
+        t = _inline_text(cell) if target.type in TYPED else f"t_{name}"
         if target.type in NUMBER_TYPES:
             decimal = decisions.decimal(name, mapping)
             detected[f"{name} decimal"] = decimal
-            column = _number_column(target, header[index], decimal, decisions.decorated[name])
+            column = _number_column(target, header[index], cell, decimal, decisions.decorated[name])
         elif target.type in DATE_TYPES:
             fmt = decisions.dates[name]
             if fmt is not None:
                 detected[f"{name} format"] = f"{fmt.describe()} ({fmt.reason})"
             if target.type is ValueType.DATE:
-                parsed = formats.date_value_sql(t, fmt) if fmt else "CAST(NULL AS DATE)"
+                parsed = (
+                    f"COALESCE({formats.date_value_sql(cell, fmt)}, {formats.date_value_sql(t, fmt)})"
+                    if fmt
+                    else "CAST(NULL AS DATE)"
+                )
                 why = quote(f"not a date in the column format {fmt.describe() if fmt else '?'}")
             else:
-                parsed = formats.timestamp_value_sql(t, fmt)
+                parsed = (
+                    f"COALESCE({formats.timestamp_value_sql(cell, fmt)}, "
+                    f"{formats.timestamp_value_sql(t, fmt)})"
+                )
                 why = "'not a timestamp (ISO 8601 or the column date format)'"
-            error = f"CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN {why} END"
+            error = f"CASE WHEN {v} IS NULL AND {t} IS NOT NULL THEN {why} END"
             column = _Column(target, header[index], parsed, f"n_{name}", error)
         elif target.type is ValueType.EMAIL:
             parsed = f"CASE WHEN {t} LIKE '%_@_%' THEN ownlay_email_hash({t}) END"
@@ -198,7 +218,7 @@ def plan_columns(
         else:
             column = _Column(target, header[index], t, f"n_{name}", None)
         if target.required:
-            required = f"CASE WHEN {t} IS NULL THEN 'required value is empty' END"
+            required = f"CASE WHEN {v} IS NULL AND {t} IS NULL THEN 'required value is empty' END"
             error = f"COALESCE({required}, {column.error_sql})" if column.error_sql else required
             column = replace(column, error_sql=error)
         planned.append(column)
@@ -223,10 +243,16 @@ def create_checked(
     money = next((c for c in planned if c.target.type is ValueType.MONEY), None)
     symbol = "''"
     if money is not None:
-        t = f"t_{money.target.name}"
-        symbol = formats.currency_symbol_sql(t)
+        cell = f"c{columns[money.target.name]}"
+        symbol = (
+            f"CASE WHEN TRY_CAST({cell} AS DOUBLE) IS NOT NULL THEN '' "
+            f"ELSE {formats.currency_symbol_sql(_inline_text(cell))} END"
+        )
         if money.shaped:
-            symbol = f"CASE WHEN g_{money.target.name} THEN {formats.grouped_symbol_sql(t)} ELSE {symbol} END"
+            symbol = (
+                f"CASE WHEN g_{money.target.name} THEN {formats.grouped_symbol_sql(cell)} "
+                f"ELSE {symbol} END"
+            )
     shaped = [e for c in planned for e in c.shaped]
     prepared = [f"{symbol} AS _symbol", *(e for c in planned for e in c.prepared)]
     parsed = [f"{c.parsed_sql} AS n_{c.target.name}" for c in planned]
@@ -274,13 +300,19 @@ def create_checked(
             *(f"CASE WHEN _reason IS NOT NULL THEN c{i} END AS c{i}" for i in range(width)),
         ]
     )
+    text = {
+        n: i
+        for n, i in columns.items()
+        if n not in {c.target.name for c in planned if c.target.type in TYPED}
+    }
+    text_columns = f", {trimmed_sql(text)}" if text else ""
     shaped_level = (
         f"(SELECT *, {', '.join(shaped)} FROM cells_trimmed)" if shaped else "cells_trimmed"
     )
     connection.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {CHECKED} AS
-        WITH cells_trimmed AS (SELECT *, {trimmed_sql(columns)} FROM {cells})
+        WITH cells_trimmed AS (SELECT *{text_columns} FROM {cells})
         SELECT {kept} FROM (
           SELECT *, {reason} AS _reason, {column} AS _column
           FROM (
