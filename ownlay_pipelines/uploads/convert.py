@@ -118,9 +118,10 @@ class _Column:
 
     The query is built in levels so each expensive expression runs once per row: `t_<name>` is
     the trimmed cell, `g_<name>` whether a number has the common grouped shape (`$1,234.56`),
-    `n_<name>` the parsed number or date (`parsed_sql`), `v_<name>` the value (`value_sql`),
-    `e_<name>` the reason it was refused (`error_sql`). Numbers are first tried as grouped
-    (columns that mostly are) or plain numbers (`p_`); only the rest are cleaned (`k_`).
+    `i_<name>` a count written as plain digits, `n_<name>` the parsed number or date
+    (`parsed_sql`), `v_<name>` the value (`value_sql`), `e_<name>` the reason it was refused
+    (`error_sql`). Numbers are first tried as grouped (columns that mostly are) or plain numbers
+    (`p_`); only the rest are cleaned (`k_`).
     """
 
     target: TargetColumn
@@ -136,7 +137,7 @@ def _number_column(
     target: TargetColumn, header: str, cell: str, decimal: str, decorated: bool
 ) -> _Column:
     name = target.name
-    t, n, v, p, k, g = _inline_text(cell), *(f"{x}_{name}" for x in ("n", "v", "p", "k", "g"))
+    t, n, v, p, k, g, i = _inline_text(cell), *(f"{x}_{name}" for x in "nvpkgi")
     # Casts ignore surrounding spaces, so a plain or grouped number read off the raw cell is
     # what the trimmed cell gives; only the other cells are trimmed and cleaned.
     plain = formats.plain_number_sql(cell, decimal)
@@ -144,18 +145,24 @@ def _number_column(
     if decorated:
         shaped = (f"{formats.grouped_shape_sql(cell, decimal)} AS {g}",)
         plain = f"CASE WHEN {g} THEN {formats.grouped_number_sql(cell, decimal)} ELSE {plain} END"
-    prepared = (
-        f"{plain} AS {p}",
-        f"CASE WHEN {p} IS NULL THEN {formats.cleaned_number_sql(t)} END AS {k}",
-    )
-    cleaned = formats.cleaned_value_sql(formats.signed_number_sql(k), decimal)
-    value, error = n, "CASE"
+    rest = f"{p} IS NULL"
     if target.type is ValueType.INTEGER:
         # Plain digits are the count itself; only other cells pay for the exact decimal test.
-        value = (
+        shaped += (
             f"CASE WHEN regexp_full_match({cell}, '[0-9]{{1,18}}') THEN CAST({cell} AS BIGINT) "
-            f"WHEN {n} = trunc({n}) THEN CAST({n} AS BIGINT) END"
+            f"END AS {i}",
         )
+        plain = f"CASE WHEN {i} IS NULL THEN {plain} END"
+        rest = f"{i} IS NULL AND {p} IS NULL"
+    prepared = (
+        f"{plain} AS {p}",
+        f"CASE WHEN {rest} THEN {formats.cleaned_number_sql(t)} END AS {k}",
+    )
+    parsed = f"COALESCE({p}, {formats.cleaned_value_sql(formats.signed_number_sql(k), decimal)})"
+    value, error = n, "CASE"
+    if target.type is ValueType.INTEGER:
+        parsed = f"CASE WHEN {i} IS NULL THEN {parsed} END"
+        value = f"COALESCE({i}, CASE WHEN {n} = trunc({n}) THEN CAST({n} AS BIGINT) END)"
         error += f" WHEN {v} IS NOT NULL THEN CASE WHEN {v} < 0 THEN 'negative' END"
         error += f" WHEN {n} <> trunc({n}) THEN 'not a whole number'"
     error += (
@@ -164,7 +171,7 @@ def _number_column(
     if name in NON_NEGATIVE:
         error += f" WHEN {v} < 0 THEN 'negative'"
     error += " END"
-    return _Column(target, header, f"COALESCE({p}, {cleaned})", value, error, shaped, prepared)
+    return _Column(target, header, parsed, value, error, shaped, prepared)
 
 
 def _inline_text(cell: str) -> str:
@@ -265,7 +272,8 @@ def create_checked(
             values.append(f"CAST(NULL AS {SQL_TYPES[target.type]}) AS v_{target.name}")
     own = workspace.currency.upper()
     currency = formats.currency_code_sql("_symbol", workspace.currency)
-    currency_code = f"upper(COALESCE(v_currency, {currency}, {quote(workspace.currency)}))"
+    # Codes from symbols are upper case already: only a currency column needs `upper`.
+    currency_code = f"COALESCE(upper(v_currency), {currency}, {quote(own)})"
     # Codes from symbols are valid by construction: only a currency column (or a malformed
     # workspace currency) can give one that is not.
     suspect = "v_currency IS NOT NULL" + ("" if len(own) == 3 and own.isalpha() else " OR TRUE")

@@ -253,7 +253,7 @@ def currency_code_sql(symbol_sql: str, workspace_currency: str) -> str:
     dollar = workspace_currency if workspace_currency in DOLLAR_CURRENCIES else "USD"
     cases = " ".join(f"WHEN {quote(s)} THEN {quote(c)}" for s, c in SYMBOL_CURRENCY.items())
     return (
-        f"CASE {symbol_sql} {cases} WHEN '$' THEN {quote(dollar)} WHEN '' THEN NULL "
+        f"CASE {symbol_sql} WHEN '' THEN NULL WHEN '$' THEN {quote(dollar)} {cases} "
         f"ELSE {symbol_sql} END"
     )
 
@@ -327,18 +327,20 @@ def grouped_shape_sql(text: str, decimal: str) -> str:
 
 
 def grouped_number_sql(text: str, decimal: str) -> str:
-    """DECIMAL of a cell of the grouped shape (`grouped_shape_sql` holds)."""
-    digits = f"CASE WHEN left({text}, 1) IN {LEADING_SYMBOLS} THEN {text}[2:] ELSE {text} END"
+    """DECIMAL of a cell of the grouped shape (`grouped_shape_sql` holds): one `translate` drops
+    the symbol and the thousands separators and makes a decimal comma a point."""
     if decimal == ",":
-        number = f"replace(replace({digits}, '.', ''), ',', '.')"
+        number = f"translate({text}, {quote(',.' + GROUPED_SYMBOLS)}, '.')"
     else:
-        number = f"replace({digits}, ',', '')"
+        number = f"translate({text}, {quote(',' + GROUPED_SYMBOLS)}, '')"
     return f"TRY_CAST({number} AS DECIMAL(20, 6))"
 
 
 def grouped_symbol_sql(text: str) -> str:
-    """The currency symbol of a cell of the grouped shape: its first character or ''."""
-    return f"CASE WHEN left({text}, 1) IN {LEADING_SYMBOLS} THEN left({text}, 1) ELSE '' END"
+    """The currency symbol of a cell of the grouped shape: its first character or '' (read as
+    a code point, no substring)."""
+    cases = " ".join(f"WHEN {ord(s)} THEN {quote(s)}" for s in GROUPED_SYMBOLS)
+    return f"CASE ascii({text}) {cases} ELSE '' END"
 
 
 def mostly_decorated(
