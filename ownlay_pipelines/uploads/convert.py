@@ -116,12 +116,14 @@ def decide(
 class _Column:
     """One mapped target in the pass over the cells.
 
-    The query is built in levels so each expensive expression runs once per row: `t_<name>` is
-    the trimmed cell, `g_<name>` whether a number has the common grouped shape (`$1,234.56`),
-    `i_<name>` a count written as plain digits, `n_<name>` the parsed number or date
-    (`parsed_sql`), `v_<name>` the value (`value_sql`), `e_<name>` the reason it was refused
-    (`error_sql`). Numbers are first tried as grouped (columns that mostly are) or plain numbers
-    (`p_`); only the rest are cleaned (`k_`).
+    The query is built in levels (`LEVELS`) so each expensive expression runs once per row and
+    only on the rows that need it (DuckDB hoists an expression written twice in one level out of
+    its CASE, so a level never repeats one): typed columns are read off the raw cell `c<i>` first
+    (`fast`: `g_` the grouped-money shape `$1,234.56`, `i_` a count of plain digits, `f_` a date),
+    then `p_` a plain or grouped number (`plain`); `q_`, the trimmed cell, exists only where that
+    failed (`lazy`), `k_` its cleaning (`cleaning`); `n_` is the parsed value (`parsed_sql`),
+    `v_` the value (`value_sql`) and the error the reason it was refused (`error_sql`). Text and
+    e-mail columns use `t_`, the trimmed cell.
     """
 
     target: TargetColumn
@@ -129,55 +131,103 @@ class _Column:
     parsed_sql: str
     value_sql: str
     error_sql: str | None
-    shaped: tuple[str, ...] = ()
-    prepared: tuple[str, ...] = ()
+    fast: tuple[str, ...] = ()
+    plain: tuple[str, ...] = ()
+    lazy: tuple[str, ...] = ()
+    cleaning: tuple[str, ...] = ()
+
+
+def _trimmed(cell: str) -> str:
+    return f"NULLIF(trim({cell}), '')"
+
+
+def _refusal(
+    target: TargetColumn, value: str, empty: str, reason: str, whole: str | None = None
+) -> str:
+    """Why a typed value is refused: negative (when not allowed), else, when it is missing,
+    an empty required cell, a fractional count (`whole` is the test) or `reason`."""
+    negative = f"CASE WHEN {value} < 0 THEN 'negative' END"
+    kept = negative if target.name in NON_NEGATIVE else "NULL"
+    missing = f"CASE WHEN {empty} THEN " + (
+        "'required value is empty'" if target.required else "NULL"
+    )
+    if whole:
+        missing += f" WHEN {whole} THEN 'not a whole number'"
+    missing += f" ELSE {reason} END"
+    return f"CASE WHEN {value} IS NOT NULL THEN {kept} ELSE {missing} END"
 
 
 def _number_column(
     target: TargetColumn, header: str, cell: str, decimal: str, decorated: bool
 ) -> _Column:
     name = target.name
-    t, n, v, p, k, g, i = _inline_text(cell), *(f"{x}_{name}" for x in "nvpkgi")
+    n, v, p, q, k, g, i = (f"{x}_{name}" for x in "nvpqkgi")
     # Casts ignore surrounding spaces, so a plain or grouped number read off the raw cell is
     # what the trimmed cell gives; only the other cells are trimmed and cleaned.
     plain = formats.plain_number_sql(cell, decimal)
-    shaped: tuple[str, ...] = ()
+    fast: tuple[str, ...] = ()
     if decorated:
-        shaped = (f"{formats.grouped_shape_sql(cell, decimal)} AS {g}",)
+        fast = (f"{formats.grouped_shape_sql(cell, decimal)} AS {g}",)
         plain = f"CASE WHEN {g} THEN {formats.grouped_number_sql(cell, decimal)} ELSE {plain} END"
-    rest = f"{p} IS NULL"
+    failed = f"{p} IS NULL"
     if target.type is ValueType.INTEGER:
         # Plain digits are the count itself; only other cells pay for the exact decimal test.
-        shaped += (
+        fast += (
             f"CASE WHEN regexp_full_match({cell}, '[0-9]{{1,18}}') THEN CAST({cell} AS BIGINT) "
             f"END AS {i}",
         )
         plain = f"CASE WHEN {i} IS NULL THEN {plain} END"
-        rest = f"{i} IS NULL AND {p} IS NULL"
-    prepared = (
-        f"{plain} AS {p}",
-        f"CASE WHEN {rest} THEN {formats.cleaned_number_sql(t)} END AS {k}",
-    )
+        failed = f"{i} IS NULL AND {p} IS NULL"
     parsed = f"COALESCE({p}, {formats.cleaned_value_sql(formats.signed_number_sql(k), decimal)})"
-    value, error = n, "CASE"
+    value, whole = n, None
     if target.type is ValueType.INTEGER:
         parsed = f"CASE WHEN {i} IS NULL THEN {parsed} END"
         value = f"COALESCE({i}, CASE WHEN {n} = trunc({n}) THEN CAST({n} AS BIGINT) END)"
-        error += f" WHEN {v} IS NOT NULL THEN CASE WHEN {v} < 0 THEN 'negative' END"
-        error += f" WHEN {n} <> trunc({n}) THEN 'not a whole number'"
-    error += (
-        f" WHEN {v} IS NULL AND {t} IS NOT NULL THEN {quote(f'not a number (decimal {decimal!r})')}"
+        whole = f"{n} <> trunc({n})"
+    error = _refusal(
+        target,
+        v,
+        f"{p} IS NULL AND {q} IS NULL",
+        quote(f"not a number (decimal {decimal!r})"),
+        whole,
     )
-    if name in NON_NEGATIVE:
-        error += f" WHEN {v} < 0 THEN 'negative'"
-    error += " END"
-    return _Column(target, header, parsed, value, error, shaped, prepared)
+    return _Column(
+        target,
+        header,
+        parsed,
+        value,
+        error,
+        fast=fast,
+        plain=(f"{plain} AS {p}",),
+        lazy=(f"CASE WHEN {failed} THEN {_trimmed(cell)} END AS {q}",),
+        cleaning=(f"{formats.cleaned_number_sql(q)} AS {k}",),
+    )
 
 
-def _inline_text(cell: str) -> str:
-    """The trimmed cell (NULL when empty) as an expression: typed columns trim only the cells
-    their fast reading does not take (a condition after `v IS NULL`, a COALESCE fallback)."""
-    return f"NULLIF(trim({cell}), '')"
+def _date_column(target: TargetColumn, header: str, cell: str, fmt: DateFormat | None) -> _Column:
+    name = target.name
+    f, q, v = f"f_{name}", f"q_{name}", f"v_{name}"
+    if target.type is ValueType.DATE:
+
+        def read(text: str) -> str:
+            return formats.date_value_sql(text, fmt) if fmt else "CAST(NULL AS DATE)"
+
+        why = quote(f"not a date in the column format {fmt.describe() if fmt else '?'}")
+    else:
+
+        def read(text: str) -> str:
+            return formats.timestamp_value_sql(text, fmt)
+
+        why = "'not a timestamp (ISO 8601 or the column date format)'"
+    return _Column(
+        target,
+        header,
+        f"COALESCE({f}, {read(q)})",
+        f"n_{name}",
+        _refusal(target, v, f"{q} IS NULL", why),
+        fast=(f"{read(cell)} AS {f}",),
+        lazy=(f"CASE WHEN {f} IS NULL THEN {_trimmed(cell)} END AS {q}",),
+    )
 
 
 def plan_columns(
@@ -193,39 +243,28 @@ def plan_columns(
     planned: list[_Column] = []
     for name, index in columns.items():
         target = targets[name]
-        cell, v = f"c{index}", f"v_{name}"
-        t = _inline_text(cell) if target.type in TYPED else f"t_{name}"
+        cell, t, v = f"c{index}", f"t_{name}", f"v_{name}"
         if target.type in NUMBER_TYPES:
             decimal = decisions.decimal(name, mapping)
             detected[f"{name} decimal"] = decimal
-            column = _number_column(target, header[index], cell, decimal, decisions.decorated[name])
-        elif target.type in DATE_TYPES:
+            planned.append(
+                _number_column(target, header[index], cell, decimal, decisions.decorated[name])
+            )
+            continue
+        if target.type in DATE_TYPES:
             fmt = decisions.dates[name]
             if fmt is not None:
                 detected[f"{name} format"] = f"{fmt.describe()} ({fmt.reason})"
-            if target.type is ValueType.DATE:
-                parsed = (
-                    f"COALESCE({formats.date_value_sql(cell, fmt)}, {formats.date_value_sql(t, fmt)})"
-                    if fmt
-                    else "CAST(NULL AS DATE)"
-                )
-                why = quote(f"not a date in the column format {fmt.describe() if fmt else '?'}")
-            else:
-                parsed = (
-                    f"COALESCE({formats.timestamp_value_sql(cell, fmt)}, "
-                    f"{formats.timestamp_value_sql(t, fmt)})"
-                )
-                why = "'not a timestamp (ISO 8601 or the column date format)'"
-            error = f"CASE WHEN {v} IS NULL AND {t} IS NOT NULL THEN {why} END"
-            column = _Column(target, header[index], parsed, f"n_{name}", error)
-        elif target.type is ValueType.EMAIL:
+            planned.append(_date_column(target, header[index], cell, fmt))
+            continue
+        if target.type is ValueType.EMAIL:
             parsed = f"CASE WHEN {t} LIKE '%_@_%' THEN ownlay_email_hash({t}) END"
             error = f"CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN 'not an e-mail address' END"
             column = _Column(target, header[index], parsed, f"n_{name}", error)
         else:
             column = _Column(target, header[index], t, f"n_{name}", None)
         if target.required:
-            required = f"CASE WHEN {v} IS NULL AND {t} IS NULL THEN 'required value is empty' END"
+            required = f"CASE WHEN {t} IS NULL THEN 'required value is empty' END"
             error = f"COALESCE({required}, {column.error_sql})" if column.error_sql else required
             column = replace(column, error_sql=error)
         planned.append(column)
@@ -248,20 +287,21 @@ def create_checked(
     `keep` are further columns of `cells` carried as they are (a sheet's `_line`)."""
     targets = COLUMNS_BY_KIND[kind]
     money = next((c for c in planned if c.target.type is ValueType.MONEY), None)
-    symbol = "''"
+    symbol, symbol_text = "''", []
     if money is not None:
-        cell = f"c{columns[money.target.name]}"
-        symbol = (
-            f"CASE WHEN TRY_CAST({cell} AS DOUBLE) IS NOT NULL THEN '' "
-            f"ELSE {formats.currency_symbol_sql(_inline_text(cell))} END"
-        )
-        if money.shaped:
-            symbol = (
-                f"CASE WHEN g_{money.target.name} THEN {formats.grouped_symbol_sql(cell)} "
-                f"ELSE {symbol} END"
-            )
-    shaped = [e for c in planned for e in c.shaped]
-    prepared = [f"{symbol} AS _symbol", *(e for c in planned for e in c.prepared)]
+        name, cell = money.target.name, f"c{columns[money.target.name]}"
+        symbol = formats.currency_symbol_sql(f"qs_{name}")
+        trimmed = _trimmed(cell)
+        if any(e.endswith(f" AS g_{name}") for e in money.fast):
+            symbol = f"CASE WHEN g_{name} THEN {formats.grouped_symbol_sql(cell)} ELSE {symbol} END"
+            trimmed = f"CASE WHEN g_{name} THEN NULL ELSE {trimmed} END"
+        symbol_text = [f"{trimmed} AS qs_{name}"]
+    levels = [
+        [e for c in planned for e in c.fast],
+        [e for c in planned for e in c.plain],
+        [e for c in planned for e in c.lazy] + symbol_text,
+        [e for c in planned for e in c.cleaning] + [f"{symbol} AS _symbol"],
+    ]
     parsed = [f"{c.parsed_sql} AS n_{c.target.name}" for c in planned]
     values = [f"{c.value_sql} AS v_{c.target.name}" for c in planned]
     for name, constant in mapping.defaults.items():
@@ -314,9 +354,10 @@ def create_checked(
         if n not in {c.target.name for c in planned if c.target.type in TYPED}
     }
     text_columns = f", {trimmed_sql(text)}" if text else ""
-    shaped_level = (
-        f"(SELECT *, {', '.join(shaped)} FROM cells_trimmed)" if shaped else "cells_trimmed"
-    )
+    read = "cells_trimmed"
+    for level in levels:
+        if level:
+            read = f"(SELECT *, {', '.join(level)} FROM {read})"
     connection.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {CHECKED} AS
@@ -331,7 +372,7 @@ def create_checked(
                     SELECT *, {", ".join(values)}
                     FROM (
                         SELECT *, {", ".join(parsed)}
-                        FROM (SELECT *, {", ".join(prepared)} FROM {shaped_level})
+                        FROM {read}
                     )
                 )
             )

@@ -35,8 +35,15 @@ import duckdb
 SPACES = r"[\s\x{00a0}\x{202f}'’]"
 CURRENCY_TOKEN = r"(US\$|CA\$|C\$|AU\$|A\$|NZ\$|€|£|¥|₹|\$|[A-Z]{3})"
 GROUPED_SYMBOLS = "$€£¥₹"
-LEADING_SYMBOLS = "(" + ", ".join(f"'{s}'" for s in GROUPED_SYMBOLS) + ")"
 """One-character symbols in front of a number: taken off without a regular expression."""
+
+
+def leading_symbol_sql(text: str) -> str:
+    """TRUE when `text` starts with one of `GROUPED_SYMBOLS`. Not an `IN` list: DuckDB turns
+    one into a join over every row, even inside a CASE branch that few rows reach."""
+    return f"(contains({quote(GROUPED_SYMBOLS)}, left({text}, 1)) AND {text} <> '')"
+
+
 SERIAL_PATTERN = r"\d{5}(\.\d+)?"
 TIME_SUFFIX = r"[T ]\d{1,2}:\d{2}.*$"
 DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
@@ -223,7 +230,7 @@ def cleaned_number_sql(text: str) -> str:
     for separator in (" ", "\u00a0", "\u202f", "'", "’"):
         bare = f"replace({bare}, {quote(separator)}, '')"
     return (
-        f"CASE WHEN left({bare}, 1) IN {LEADING_SYMBOLS} AND NOT contains({bare}[2:], '$') "
+        f"CASE WHEN {leading_symbol_sql(bare)} AND NOT contains({bare}[2:], '$') "
         f"THEN {bare}[2:] ELSE regexp_replace({bare}, {quote(CURRENCY_TOKEN)}, '', 'g') END"
     )
 
@@ -242,7 +249,7 @@ def currency_symbol_sql(text: str) -> str:
     the regular expression)."""
     return (
         f"CASE WHEN TRY_CAST({text} AS DOUBLE) IS NOT NULL THEN '' "
-        f"WHEN left({text}, 1) IN {LEADING_SYMBOLS} THEN left({text}, 1) "
+        f"WHEN {leading_symbol_sql(text)} THEN left({text}, 1) "
         f"ELSE regexp_extract({text}, {quote(CURRENCY_TOKEN)}, 1) END"
     )
 
@@ -269,19 +276,30 @@ def decide_decimals(
     rows) show it, None when no value decides. One scan of the sample for all columns."""
     if not texts:
         return {}
+    # In levels, each value's cleaning computed once and only for values that are not plain
+    # numbers (`12.5`: decimal-point evidence without cleaning).
+    plain = [
+        f"TRY_CAST({t} AS DOUBLE) IS NOT NULL AND NOT contains({t}, ',') AS _plain{i}"
+        for i, t in enumerate(texts)
+    ]
+    bare = [
+        f"CASE WHEN NOT _plain{i} THEN {cleaned_number_sql(t)} END AS _k{i}"
+        for i, t in enumerate(texts)
+    ]
+    signed = [f"{signed_number_sql(f'_k{i}')} AS _s{i}" for i in range(len(texts))]
+    relation = f"(SELECT *, {', '.join(signed)} FROM (SELECT *, {', '.join(bare)} FROM (SELECT *, {', '.join(plain)} FROM {sample})))"
     counts = []
-    for text in texts:
-        cleaned = signed_number_sql(cleaned_number_sql(text))
-        plain = f"TRY_CAST({text} AS DOUBLE) IS NOT NULL AND NOT contains({text}, ',')"
-        # A plain number like 12.5 is decimal-point evidence without a regular expression.
+    for index, text in enumerate(texts):
         counts.append(
-            f"count(*) FILTER (WHERE NOT ({plain}) AND regexp_matches({cleaned}, {quote(COMMA_DECIMAL)}))"
+            f"count(*) FILTER (WHERE NOT _plain{index} "
+            f"AND regexp_matches(_s{index}, {quote(COMMA_DECIMAL)}))"
         )
         counts.append(
-            f"count(*) FILTER (WHERE CASE WHEN {plain} THEN regexp_matches({text}, {quote(POINT_DECIMAL)}) "
-            f"ELSE regexp_matches({cleaned}, {quote(POINT_DECIMAL)}) END)"
+            f"count(*) FILTER (WHERE CASE WHEN _plain{index} "
+            f"THEN regexp_matches({text}, {quote(POINT_DECIMAL)}) "
+            f"ELSE regexp_matches(_s{index}, {quote(POINT_DECIMAL)}) END)"
         )
-    row = connection.execute(f"SELECT {', '.join(counts)} FROM {sample}").fetchone()
+    row = connection.execute(f"SELECT {', '.join(counts)} FROM {relation}").fetchone()
     assert row is not None
     decided: dict[str, str | None] = {}
     for index, text in enumerate(texts):
