@@ -113,8 +113,9 @@ def decide_date_format(
 ) -> DateFormat | None:
     """The format of every date in column `text` (trimmed cells) of `relation`, or None if empty.
 
-    The family and separator come from `sample` (a random sample of the rows); the day/month
-    order is decided by counting values above 12 over the whole column.
+    The family and separator come from `sample` (rows spread over the file); the day/month
+    order is decided by counting values above 12 in `relation`: the sample first, every row of
+    the column when the load rechecks it (`convert.recheck`).
     """
     part = date_part_sql(text)
     stats = connection.execute(

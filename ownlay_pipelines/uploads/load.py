@@ -15,9 +15,12 @@ quarantine with its line number (1-based, counting every line of the file, pream
 for a sheet, the spreadsheet row), the column, the reason and the row as read. Line numbers count
 records, so they are file lines unless a quoted field spans lines.
 
-**Bounded memory.** Text files are read by DuckDB (parallel CSV reader, memory limit, spilling to
-a temporary folder); nothing is held in Python per row. Files other than UTF-8 are first
-transcoded to a temporary UTF-8 copy in 1 MiB chunks.
+**One pass, bounded memory.** Formats are decided on a sample spread over the file (`sample`),
+then DuckDB's parallel CSV reader and one query type every row (`convert`) into a temp table that
+keeps the cells only of refused rows; a kept row's line is its row id in that table (insertion
+order is preserved) plus the lines the reader refused before it. DuckDB runs under a memory
+limit, spilling to a temporary folder; nothing is held in Python per row. Files other than UTF-8
+are first transcoded to a temporary UTF-8 copy in 1 MiB chunks.
 """
 
 from __future__ import annotations
