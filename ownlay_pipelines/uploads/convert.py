@@ -7,10 +7,11 @@ query over every row into the temp table `upload_checked`: per row the typed val
 the currency code, the first refusal `_reason` with its `_column`, and the row's cells *only when
 it was refused* (the quarantine keeps them; kept rows need only their values).
 
-`recheck` looks at the refused rows only: a date against a day/month order or a number against a
-decimal separator that the whole column might decide differently (the sample saw no evidence the
-rest of the file has) makes it decide that column again over every row, exactly as if the whole
-file had been the sample. When a decision changes, the load runs the pass again with it.
+`recheck` looks at the refused rows only: a date that does not fit the column's format, or a
+number that does not fit its decimal separator but would fit the other one, may mean the sample
+missed what the rest of the file shows; that column is then decided again over every row, exactly
+as if the whole file had been the sample. When a decision changes, the load runs the pass again
+with it. A file small enough to be its own sample (and a sheet) is never rechecked.
 """
 
 from __future__ import annotations
@@ -385,7 +386,6 @@ def create_checked(
 def recheck(
     connection: duckdb.DuckDBPyConnection,
     whole: str,
-    sample: str,
     kind: UploadKind,
     columns: dict[str, int],
     mapping: MappingFile,
@@ -410,16 +410,14 @@ def recheck(
                     f"AND {_number_sql(target.name, other)} IS NOT NULL)",
                 )
             )
-        fmt = decisions.dates.get(target.name)
-        if target.type in DATE_TYPES and fmt is not None and fmt.day_month_separator:
-            if mapping.date_format:
-                continue
+        if target.type in DATE_TYPES and not mapping.date_format:
+            fmt = decisions.dates[target.name]
+            if target.type is ValueType.DATE:
+                read = formats.date_value_sql(t, fmt) if fmt else "NULL"
+            else:
+                read = formats.timestamp_value_sql(t, fmt)
             checks.append(
-                (
-                    target.name,
-                    f"count(*) FILTER (WHERE {t} IS NOT NULL "
-                    f"AND {formats.date_value_sql(t, fmt)} IS NULL)",
-                )
+                (target.name, f"count(*) FILTER (WHERE {t} IS NOT NULL AND {read} IS NULL)")
             )
     if not checks:
         return None
@@ -443,17 +441,20 @@ def recheck(
     for name in doubtful:
         if name in decisions.dates:
             revised.dates[name] = formats.decide_date_format(
-                connection, sample, whole, f"t_{name}", day_first_hint=day_first_hint
+                connection, whole, whole, f"t_{name}", day_first_hint=day_first_hint
             )
     same_decimals = all(
         revised.decimal(n, mapping) == decisions.decimal(n, mapping) for n in decisions.decimals
     )
     same_dates = all(
-        (revised.dates[n] or DateFormat(formats.DateFamily.FORMAT, None, "")).strptime
-        == (decisions.dates[n] or DateFormat(formats.DateFamily.FORMAT, None, "")).strptime
-        for n in decisions.dates
+        _format_key(revised.dates[n]) == _format_key(decisions.dates[n]) for n in decisions.dates
     )
     return None if same_decimals and same_dates else revised
+
+
+def _format_key(fmt: DateFormat | None) -> tuple[str, str | None] | None:
+    """What makes two date formats read the same values (not the reason they were chosen)."""
+    return None if fmt is None else (fmt.family.value, fmt.strptime)
 
 
 def _number_sql(name: str, decimal: str) -> str:

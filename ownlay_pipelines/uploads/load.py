@@ -193,6 +193,8 @@ class _Cells:
     whole: str
     rows: Callable[[int], str]
     lines: Callable[[duckdb.DuckDBPyConnection, int], str]
+    sampled_all: bool
+    """The sample is every row: the decisions are whole-column ones already."""
     keep: tuple[str, ...] = ()
 
 
@@ -229,6 +231,7 @@ def _load_text(
                 lines=lambda conn, attempt: _number_lines(
                     conn, f"upload_rejects{attempt}", first_data_line
                 ),
+                sampled_all=sample == source,
             )
             detected = {
                 "encoding": layout.encoding,
@@ -344,6 +347,7 @@ def _load_sheet(
                 whole=trimmed,
                 rows=lambda _: "sheet_rows",
                 lines=lambda _conn, _attempt: "_line",
+                sampled_all=True,
                 keep=("_line",),
             )
             return _convert_and_write(
@@ -409,7 +413,11 @@ def _convert_and_write(
 
     run_pass(0, decisions)
     attempt = 0
-    revised = recheck(connection, cells.whole, cells.sample, kind, columns, mapping, decisions)
+    revised = (
+        None
+        if cells.sampled_all
+        else recheck(connection, cells.whole, kind, columns, mapping, decisions)
+    )
     if revised is not None:
         attempt = 1
         run_pass(attempt, revised)
