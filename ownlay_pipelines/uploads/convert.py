@@ -9,9 +9,11 @@ it was refused* (the quarantine keeps them; kept rows need only their values).
 
 `recheck` looks at the refused rows only: a date that does not fit the column's format, or a
 number that does not fit its decimal separator but would fit the other one, may mean the sample
-missed what the rest of the file shows; that column is then decided again over every row, exactly
-as if the whole file had been the sample. When a decision changes, the load runs the pass again
-with it. A file small enough to be its own sample (and a sheet) is never rechecked.
+missed what the rest of the file shows. The column is then decided again over every row: the
+decimal separator, and a date's day/month order (its family too when refused dates are written in
+another one, e.g. `2026-11-21` in a `21/11/2026` column). When a decision changes, the load runs
+the pass again with it. A file small enough to be its own sample (and a sheet) is never
+rechecked.
 """
 
 from __future__ import annotations
@@ -386,6 +388,7 @@ def create_checked(
 def recheck(
     connection: duckdb.DuckDBPyConnection,
     whole: str,
+    sample: str,
     kind: UploadKind,
     columns: dict[str, int],
     mapping: MappingFile,
@@ -394,6 +397,7 @@ def recheck(
     """Decisions taken again over every row (`whole`, with `t_<target>` cells) for the columns
     whose refused rows say the sample may have misled them; None when nothing changes."""
     checks: list[tuple[str, str]] = []
+    families: list[tuple[str, str]] = []
     cleaned: list[str] = []
     signed: list[str] = []
     for target in _targets(kind, columns):
@@ -416,9 +420,10 @@ def recheck(
                 read = formats.date_value_sql(t, fmt) if fmt else "NULL"
             else:
                 read = formats.timestamp_value_sql(t, fmt)
-            checks.append(
-                (target.name, f"count(*) FILTER (WHERE {t} IS NOT NULL AND {read} IS NULL)")
-            )
+            failed = f"{t} IS NOT NULL AND {read} IS NULL"
+            checks.append((target.name, f"count(*) FILTER (WHERE {failed})"))
+            other = f"NOT {formats.same_family_sql(t, fmt)}" if fmt else "TRUE"
+            families.append((target.name, f"count(*) FILTER (WHERE {failed} AND {other})"))
     if not checks:
         return None
     # Levels, so the cleaning expressions are not repeated inside each other.
@@ -427,10 +432,14 @@ def recheck(
         refused = f"(SELECT *, {', '.join(cleaned)} FROM {refused})"
         refused = f"(SELECT *, {', '.join(signed)} FROM {refused})"
     counts = connection.execute(
-        f"SELECT {', '.join(sql for _, sql in checks)} FROM {refused}"
+        f"SELECT {', '.join(sql for _, sql in checks + families)} FROM {refused}"
     ).fetchone()
     assert counts is not None
-    doubtful = {name for (name, _), count in zip(checks, counts, strict=True) if count}
+    doubtful = {name for (name, _), count in zip(checks, counts, strict=False) if count}
+    # Refused dates of another family put the family itself in doubt, not only the order.
+    other_family = {
+        name for (name, _), count in zip(families, counts[len(checks) :], strict=True) if count
+    }
     if not doubtful:
         return None
     revised = replace(decisions, decimals=dict(decisions.decimals), dates=dict(decisions.dates))
@@ -440,8 +449,9 @@ def recheck(
     day_first_hint = revised.file_decimal(mapping) == ","
     for name in doubtful:
         if name in decisions.dates:
+            family_from = whole if name in other_family else sample
             revised.dates[name] = formats.decide_date_format(
-                connection, whole, whole, f"t_{name}", day_first_hint=day_first_hint
+                connection, family_from, whole, f"t_{name}", day_first_hint=day_first_hint
             )
     same_decimals = all(
         revised.decimal(n, mapping) == decisions.decimal(n, mapping) for n in decisions.decimals

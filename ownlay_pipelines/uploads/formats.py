@@ -45,6 +45,8 @@ def leading_symbol_sql(text: str) -> str:
 
 
 SERIAL_PATTERN = r"\d{5}(\.\d+)?"
+YMD_PATTERN = r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+DAY_MONTH_PATTERN = r"\d{1,2}[-/.]\d{1,2}[-/.](\d{4}|\d{2})"
 TIME_SUFFIX = r"[T ]\d{1,2}:\d{2}.*$"
 DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
 SYMBOL_CURRENCY = {
@@ -113,9 +115,10 @@ def decide_date_format(
 ) -> DateFormat | None:
     """The format of every date in column `text` (trimmed cells) of `relation`, or None if empty.
 
-    The family and separator come from `sample` (rows spread over the file); the day/month
-    order is decided by counting values above 12 in `relation`: the sample first, every row of
-    the column when the load rechecks it (`convert.recheck`).
+    The family and separator come from `sample`; the day/month order is decided by counting
+    values above 12 in `relation`. A load passes its sample for both first; when it rechecks a
+    column (`convert.recheck`), `relation` is every row, and so is `sample` when refused values
+    were of another family.
     """
     part = date_part_sql(text)
     stats = connection.execute(
@@ -150,6 +153,19 @@ def decide_date_format(
     day_first, why = day_month_order(first_gt12, second_gt12, day_first_hint=day_first_hint)
     order = f"%d{sep}%m{sep}{year}" if day_first else f"%m{sep}%d{sep}{year}"
     return DateFormat(DateFamily.FORMAT, order, why)
+
+
+def same_family_sql(text: str, fmt: DateFormat) -> str:
+    """TRUE when the trimmed cell is written in `fmt`'s family (year first, day and month as
+    numbers, an Excel serial, month names), whether or not it is a valid date of it."""
+    part = date_part_sql(text)
+    if fmt.family is DateFamily.EXCEL_SERIAL:
+        return f"regexp_full_match({part}, {quote(SERIAL_PATTERN)})"
+    if fmt.strptime and fmt.strptime.startswith("%Y"):
+        return f"regexp_full_match({part}, {quote(YMD_PATTERN)})"
+    if fmt.day_month_separator:
+        return f"regexp_full_match({part}, {quote(DAY_MONTH_PATTERN)})"
+    return f"regexp_matches({part}, '[A-Za-z]{{3}}')"
 
 
 def day_month_counts(

@@ -416,7 +416,7 @@ def _convert_and_write(
     revised = (
         None
         if cells.sampled_all
-        else recheck(connection, cells.whole, kind, columns, mapping, decisions)
+        else recheck(connection, cells.whole, cells.sample, kind, columns, mapping, decisions)
     )
     if revised is not None:
         attempt = 1
