@@ -4,8 +4,8 @@ The cells come from a relation with columns `c0 … cN` (all text): the CSV read
 file, or a spreadsheet sheet. `decide` reads the formats off a sample (decimal separator per
 number column, date format per date column, see `formats`); `create_checked` then runs one
 query over every row into the temp table `upload_checked`: per row the typed values `v_<target>`,
-the currency code, the first refusal `_reason` with its `_column`, and the row's cells *only when
-it was refused* (the quarantine keeps them; kept rows need only their values).
+the currency code, the first refusal `_reason` with its `_column`, and the row's cells `_cells`
+*only when it was refused* (the quarantine keeps them; kept rows need only their values).
 
 `recheck` looks at the refused rows only: a date that does not fit the column's format, or a
 number that does not fit its decimal separator but would fit the other one, may mean the sample
@@ -51,9 +51,29 @@ SQL_TYPES = {
 }
 
 
-def trimmed_sql(columns: dict[str, int]) -> str:
-    """`t_<target>`: each mapped cell trimmed, NULL when empty."""
-    return ", ".join(f"NULLIF(trim(c{i}), '') AS t_{name}" for name, i in columns.items())
+def trimmed_sql(columns: dict[str, int], *, refused: bool = False) -> str:
+    """`t_<target>`: each mapped cell trimmed, NULL when empty; `refused`: of a refused row in
+    `upload_checked`, whose cells are the list `_cells`."""
+    return ", ".join(
+        f"NULLIF(trim({refused_cell(i) if refused else f'c{i}'}), '') AS t_{name}"
+        for name, i in columns.items()
+    )
+
+
+def refused_cell(index: int) -> str:
+    """Cell `index` of a refused row in `upload_checked` (kept rows have no cells)."""
+    return f"_cells[{index + 1}]"
+
+
+def unstored_sql(kind: UploadKind, columns: dict[str, int], mapping: MappingFile) -> str:
+    """`v_<target>` (NULL) of the targets neither the file nor the mapping fills: not stored in
+    `upload_checked`, which keeps only what varies."""
+    filled = set(columns) | set(mapping.defaults)
+    return "".join(
+        f", CAST(NULL AS {SQL_TYPES[t.type]}) AS v_{t.name}"
+        for t in COLUMNS_BY_KIND[kind]
+        if t.name not in filled
+    )
 
 
 @dataclass
@@ -341,14 +361,17 @@ def create_checked(
         + " ".join(f"WHEN _e{i} IS NOT NULL THEN {quote(h)}" for i, (h, _) in enumerate(errors))
         + " END"
     )
+    # One list of cells, only for refused rows: a column per cell, empty on almost every row,
+    # cost as much to store as the values.
+    cells_list = "[" + ", ".join(f"c{i}" for i in range(width)) + "]"
     kept = ", ".join(
         [
             *keep,
-            *(f"v_{t.name}" for t in targets),
+            *(f"v_{t.name}" for t in targets if t.name in mapped),
             "v_currency_code",
             "_reason",
             "_column",
-            *(f"CASE WHEN _reason IS NOT NULL THEN c{i} END AS c{i}" for i in range(width)),
+            f"CASE WHEN _reason IS NOT NULL THEN {cells_list} END AS _cells",
         ]
     )
     text = {
@@ -427,7 +450,9 @@ def recheck(
     if not checks:
         return None
     # Levels, so the cleaning expressions are not repeated inside each other.
-    refused = f"(SELECT {trimmed_sql(columns)} FROM {CHECKED} WHERE _reason IS NOT NULL)"
+    refused = (
+        f"(SELECT {trimmed_sql(columns, refused=True)} FROM {CHECKED} WHERE _reason IS NOT NULL)"
+    )
     if cleaned:
         refused = f"(SELECT *, {', '.join(cleaned)} FROM {refused})"
         refused = f"(SELECT *, {', '.join(signed)} FROM {refused})"

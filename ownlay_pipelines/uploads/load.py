@@ -52,7 +52,9 @@ from ownlay_pipelines.uploads.convert import (
     decide,
     plan_columns,
     recheck,
+    refused_cell,
     trimmed_sql,
+    unstored_sql,
 )
 from ownlay_pipelines.uploads.formats import quote
 from ownlay_pipelines.uploads.kinds import (
@@ -435,7 +437,8 @@ def _convert_and_write(
     )
     # upload_checked keeps the file's order (insertion order is preserved), so no sort.
     good_query = (
-        f"SELECT {projection} FROM (SELECT *, {line} AS _line FROM {CHECKED} WHERE _reason IS NULL)"
+        f"SELECT {projection} FROM (SELECT *{unstored_sql(kind, columns, mapping)}, "
+        f"{line} AS _line FROM {CHECKED} WHERE _reason IS NULL)"
     )
     good_path = load_dir(lake_root, raw_ref, workspace.id, upload_id) / DATA_FILE
     replace_file_atomically(
@@ -446,7 +449,7 @@ def _convert_and_write(
     )
     raw_record = (
         "to_json(map_from_entries(["
-        + ", ".join(f"({quote(h)}, c{i})" for i, h in enumerate(header))
+        + ", ".join(f"({quote(h)}, {refused_cell(i)})" for i, h in enumerate(header))
         + "]))"
     )
     bad_query = f"""
