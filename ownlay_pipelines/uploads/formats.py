@@ -25,6 +25,7 @@ pattern is quarantined.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,9 +34,19 @@ import duckdb
 
 SPACES = r"[\s\x{00a0}\x{202f}'’]"
 CURRENCY_TOKEN = r"(US\$|CA\$|C\$|AU\$|A\$|NZ\$|€|£|¥|₹|\$|[A-Z]{3})"
-LEADING_SYMBOLS = "('$', '€', '£', '¥', '₹')"
+GROUPED_SYMBOLS = "$€£¥₹"
 """One-character symbols in front of a number: taken off without a regular expression."""
+
+
+def leading_symbol_sql(text: str) -> str:
+    """TRUE when `text` starts with one of `GROUPED_SYMBOLS`. Not an `IN` list: DuckDB turns
+    one into a join over every row, even inside a CASE branch that few rows reach."""
+    return f"(contains({quote(GROUPED_SYMBOLS)}, left({text}, 1)) AND {text} <> '')"
+
+
 SERIAL_PATTERN = r"\d{5}(\.\d+)?"
+YMD_PATTERN = r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+DAY_MONTH_PATTERN = r"\d{1,2}[-/.]\d{1,2}[-/.](\d{4}|\d{2})"
 TIME_SUFFIX = r"[T ]\d{1,2}:\d{2}.*$"
 DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
 SYMBOL_CURRENCY = {
@@ -72,6 +83,14 @@ class DateFormat:
     def describe(self) -> str:
         return self.strptime or "Excel serial number"
 
+    @property
+    def day_month_separator(self) -> str | None:
+        """The separator of a numeric day/month format (`%d/%m/%Y` → `/`), None for the others:
+        only those formats have an order that the whole column may decide differently."""
+        if self.strptime and self.strptime[:2] in ("%d", "%m"):
+            return self.strptime[2]
+        return None
+
 
 def quote(text: str) -> str:
     """A SQL string literal."""
@@ -96,8 +115,10 @@ def decide_date_format(
 ) -> DateFormat | None:
     """The format of every date in column `text` (trimmed cells) of `relation`, or None if empty.
 
-    The family and separator come from `sample` (a random sample of the rows); the day/month
-    order is decided by counting values above 12 over the whole column.
+    The family and separator come from `sample`; the day/month order is decided by counting
+    values above 12 in `relation`. A load passes its sample for both first; when it rechecks a
+    column (`convert.recheck`), `relation` is every row, and so is `sample` when refused values
+    were of another family.
     """
     part = date_part_sql(text)
     stats = connection.execute(
@@ -128,6 +149,29 @@ def decide_date_format(
         return _decide_text_month(connection, sample, text, part)
     year = "%Y" if (ylen or 4) == 4 else "%y"
     sep = dsep or "/"
+    first_gt12, second_gt12 = day_month_counts(connection, relation, text, sep)
+    day_first, why = day_month_order(first_gt12, second_gt12, day_first_hint=day_first_hint)
+    order = f"%d{sep}%m{sep}{year}" if day_first else f"%m{sep}%d{sep}{year}"
+    return DateFormat(DateFamily.FORMAT, order, why)
+
+
+def same_family_sql(text: str, fmt: DateFormat) -> str:
+    """TRUE when the trimmed cell is written in `fmt`'s family (year first, day and month as
+    numbers, an Excel serial, month names), whether or not it is a valid date of it."""
+    part = date_part_sql(text)
+    if fmt.family is DateFamily.EXCEL_SERIAL:
+        return f"regexp_full_match({part}, {quote(SERIAL_PATTERN)})"
+    if fmt.strptime and fmt.strptime.startswith("%Y"):
+        return f"regexp_full_match({part}, {quote(YMD_PATTERN)})"
+    if fmt.day_month_separator:
+        return f"regexp_full_match({part}, {quote(DAY_MONTH_PATTERN)})"
+    return f"regexp_matches({part}, '[A-Za-z]{{3}}')"
+
+
+def day_month_counts(
+    connection: duckdb.DuckDBPyConnection, relation: str, text: str, sep: str
+) -> tuple[int, int]:
+    """How many values of column `text` in `relation` have a first, and a second, number above 12."""
     counts = connection.execute(
         f"""
         SELECT count(*) FILTER (WHERE TRY_CAST(split_part({text}, {quote(sep)}, 1) AS INTEGER) > 12),
@@ -136,20 +180,20 @@ def decide_date_format(
         """
     ).fetchone()
     assert counts is not None
-    first_gt12, second_gt12 = counts
+    return counts[0], counts[1]
+
+
+def day_month_order(first_gt12: int, second_gt12: int, *, day_first_hint: bool) -> tuple[bool, str]:
+    """(day first?, why) from the counts of values with a first/second number above 12."""
     if first_gt12 > second_gt12:
-        day_first, why = True, f"{first_gt12} value(s) have a first number above 12"
-    elif second_gt12 > first_gt12:
-        day_first, why = False, f"{second_gt12} value(s) have a second number above 12"
-    else:
-        day_first = day_first_hint
-        why = "no value has a number above 12; " + (
-            "the file's European locale (decimal comma or ';') means day first"
-            if day_first_hint
-            else "the file's US locale means month first"
-        )
-    order = f"%d{sep}%m{sep}{year}" if day_first else f"%m{sep}%d{sep}{year}"
-    return DateFormat(DateFamily.FORMAT, order, why)
+        return True, f"{first_gt12} value(s) have a first number above 12"
+    if second_gt12 > first_gt12:
+        return False, f"{second_gt12} value(s) have a second number above 12"
+    return day_first_hint, "no value has a number above 12; " + (
+        "the file's European locale (decimal comma or ';') means day first"
+        if day_first_hint
+        else "the file's US locale means month first"
+    )
 
 
 def _decide_text_month(
@@ -203,7 +247,7 @@ def cleaned_number_sql(text: str) -> str:
     for separator in (" ", "\u00a0", "\u202f", "'", "’"):
         bare = f"replace({bare}, {quote(separator)}, '')"
     return (
-        f"CASE WHEN left({bare}, 1) IN {LEADING_SYMBOLS} AND NOT contains({bare}[2:], '$') "
+        f"CASE WHEN {leading_symbol_sql(bare)} AND NOT contains({bare}[2:], '$') "
         f"THEN {bare}[2:] ELSE regexp_replace({bare}, {quote(CURRENCY_TOKEN)}, '', 'g') END"
     )
 
@@ -222,7 +266,7 @@ def currency_symbol_sql(text: str) -> str:
     the regular expression)."""
     return (
         f"CASE WHEN TRY_CAST({text} AS DOUBLE) IS NOT NULL THEN '' "
-        f"WHEN left({text}, 1) IN {LEADING_SYMBOLS} THEN left({text}, 1) "
+        f"WHEN {leading_symbol_sql(text)} THEN left({text}, 1) "
         f"ELSE regexp_extract({text}, {quote(CURRENCY_TOKEN)}, 1) END"
     )
 
@@ -233,7 +277,7 @@ def currency_code_sql(symbol_sql: str, workspace_currency: str) -> str:
     dollar = workspace_currency if workspace_currency in DOLLAR_CURRENCIES else "USD"
     cases = " ".join(f"WHEN {quote(s)} THEN {quote(c)}" for s, c in SYMBOL_CURRENCY.items())
     return (
-        f"CASE {symbol_sql} {cases} WHEN '$' THEN {quote(dollar)} WHEN '' THEN NULL "
+        f"CASE {symbol_sql} WHEN '' THEN NULL WHEN '$' THEN {quote(dollar)} {cases} "
         f"ELSE {symbol_sql} END"
     )
 
@@ -249,19 +293,30 @@ def decide_decimals(
     rows) show it, None when no value decides. One scan of the sample for all columns."""
     if not texts:
         return {}
+    # In levels, each value's cleaning computed once and only for values that are not plain
+    # numbers (`12.5`: decimal-point evidence without cleaning).
+    plain = [
+        f"TRY_CAST({t} AS DOUBLE) IS NOT NULL AND NOT contains({t}, ',') AS _plain{i}"
+        for i, t in enumerate(texts)
+    ]
+    bare = [
+        f"CASE WHEN NOT _plain{i} THEN {cleaned_number_sql(t)} END AS _k{i}"
+        for i, t in enumerate(texts)
+    ]
+    signed = [f"{signed_number_sql(f'_k{i}')} AS _s{i}" for i in range(len(texts))]
+    relation = f"(SELECT *, {', '.join(signed)} FROM (SELECT *, {', '.join(bare)} FROM (SELECT *, {', '.join(plain)} FROM {sample})))"
     counts = []
-    for text in texts:
-        cleaned = signed_number_sql(cleaned_number_sql(text))
-        plain = f"TRY_CAST({text} AS DOUBLE) IS NOT NULL AND NOT contains({text}, ',')"
-        # A plain number like 12.5 is decimal-point evidence without a regular expression.
+    for index, text in enumerate(texts):
         counts.append(
-            f"count(*) FILTER (WHERE NOT ({plain}) AND regexp_matches({cleaned}, {quote(COMMA_DECIMAL)}))"
+            f"count(*) FILTER (WHERE NOT _plain{index} "
+            f"AND regexp_matches(_s{index}, {quote(COMMA_DECIMAL)}))"
         )
         counts.append(
-            f"count(*) FILTER (WHERE CASE WHEN {plain} THEN regexp_matches({text}, {quote(POINT_DECIMAL)}) "
-            f"ELSE regexp_matches({cleaned}, {quote(POINT_DECIMAL)}) END)"
+            f"count(*) FILTER (WHERE CASE WHEN _plain{index} "
+            f"THEN regexp_matches({text}, {quote(POINT_DECIMAL)}) "
+            f"ELSE regexp_matches(_s{index}, {quote(POINT_DECIMAL)}) END)"
         )
-    row = connection.execute(f"SELECT {', '.join(counts)} FROM {sample}").fetchone()
+    row = connection.execute(f"SELECT {', '.join(counts)} FROM {relation}").fetchone()
     assert row is not None
     decided: dict[str, str | None] = {}
     for index, text in enumerate(texts):
@@ -293,3 +348,47 @@ def cleaned_value_sql(cleaned: str, decimal: str) -> str:
         f"CASE WHEN regexp_full_match({cleaned}, {quote(pattern)}) "
         f"THEN TRY_CAST({number} AS DECIMAL(20, 6)) END"
     )
+
+
+def grouped_shape_sql(text: str, decimal: str) -> str:
+    """TRUE when the trimmed cell is written `[symbol]1,234.56`: at most one leading one-character
+    symbol, digits in thousands groups (or none), the column's decimal separator. This is how most
+    exports write money; such a cell is parsed by `grouped_number_sql` with one regular
+    expression, and gives exactly what the general cleaning would."""
+    group, point = (r"\.", ",") if decimal == "," else (",", r"\.")
+    leading = "[" + re.escape(GROUPED_SYMBOLS) + "]?"
+    pattern = leading + r"\d{1,3}(" + group + r"\d{3})*(" + point + r"\d+)?"
+    return f"regexp_full_match({text}, {quote(pattern)})"
+
+
+def grouped_number_sql(text: str, decimal: str) -> str:
+    """DECIMAL of a cell of the grouped shape (`grouped_shape_sql` holds): one `translate` drops
+    the symbol and the thousands separators and makes a decimal comma a point."""
+    if decimal == ",":
+        number = f"translate({text}, {quote(',.' + GROUPED_SYMBOLS)}, '.')"
+    else:
+        number = f"translate({text}, {quote(',' + GROUPED_SYMBOLS)}, '')"
+    return f"TRY_CAST({number} AS DECIMAL(20, 6))"
+
+
+def grouped_symbol_sql(text: str) -> str:
+    """The currency symbol of a cell of the grouped shape: its first character or '' (read as
+    a code point, no substring)."""
+    cases = " ".join(f"WHEN {ord(s)} THEN {quote(s)}" for s in GROUPED_SYMBOLS)
+    return f"CASE ascii({text}) {cases} ELSE '' END"
+
+
+def mostly_decorated(
+    connection: duckdb.DuckDBPyConnection, sample: str, texts: Sequence[str]
+) -> dict[str, bool]:
+    """For each number column in `texts`: whether most of its values in `sample` are not plain
+    numbers (a currency symbol, thousands separators). Those columns try the grouped shape first,
+    so a failing plain cast is not paid on every row; the value is the same either way."""
+    if not texts:
+        return {}
+    counts = ", ".join(
+        f"count({t}), count(*) FILTER (WHERE TRY_CAST({t} AS DOUBLE) IS NULL)" for t in texts
+    )
+    row = connection.execute(f"SELECT {counts} FROM {sample}").fetchone()
+    assert row is not None
+    return {t: row[2 * i + 1] * 2 > row[2 * i] for i, t in enumerate(texts)}

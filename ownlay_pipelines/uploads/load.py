@@ -15,9 +15,12 @@ quarantine with its line number (1-based, counting every line of the file, pream
 for a sheet, the spreadsheet row), the column, the reason and the row as read. Line numbers count
 records, so they are file lines unless a quoted field spans lines.
 
-**Bounded memory.** Text files are read by DuckDB (parallel CSV reader, memory limit, spilling to
-a temporary folder); nothing is held in Python per row. Files other than UTF-8 are first
-transcoded to a temporary UTF-8 copy in 1 MiB chunks.
+**One pass, bounded memory.** Formats are decided on a sample spread over the file (`sample`),
+then DuckDB's parallel CSV reader and one query type every row (`convert`) into a temp table that
+keeps the cells only of refused rows; a kept row's line is its row id in that table (insertion
+order is preserved) plus the lines the reader refused before it. DuckDB runs under a memory
+limit, spilling to a temporary folder; nothing is held in Python per row. Files other than UTF-8
+are first transcoded to a temporary UTF-8 copy in 1 MiB chunks.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import json
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -41,13 +45,21 @@ from ownlay_pipelines.lake.writer import replace_file_atomically
 from ownlay_pipelines.privacy.keyed_hash import PiiHasher, PiiKeyMissing
 from ownlay_pipelines.registry.tenant import TENANT_COLUMN, validate_workspace_id
 from ownlay_pipelines.registry.workspaces import Workspace
-from ownlay_pipelines.uploads import formats
+from ownlay_pipelines.uploads.convert import (
+    CHECKED,
+    Decisions,
+    create_checked,
+    decide,
+    plan_columns,
+    recheck,
+    refused_cell,
+    trimmed_sql,
+    unstored_sql,
+)
 from ownlay_pipelines.uploads.formats import quote
 from ownlay_pipelines.uploads.kinds import (
     COLUMNS_BY_KIND,
     DAY_COLUMN_BY_KIND,
-    ONE_OF_REQUIRED,
-    TargetColumn,
     UploadKind,
     ValueType,
     upload_quarantine_table,
@@ -55,7 +67,8 @@ from ownlay_pipelines.uploads.kinds import (
 )
 from ownlay_pipelines.uploads.mapping import MappingError, MappingFile, resolve_mapping
 from ownlay_pipelines.uploads.projections import PROJECTIONS
-from ownlay_pipelines.uploads.sniff import SAMPLE_BYTES, SniffError, detect_text_layout
+from ownlay_pipelines.uploads.sample import text_sample
+from ownlay_pipelines.uploads.sniff import SAMPLE_BYTES, SniffError, TextLayout, detect_text_layout
 from ownlay_pipelines.uploads.xlsx import XLSX_SUFFIXES, read_sheet, sheet_names
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
@@ -63,9 +76,6 @@ MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 UPLOAD_ID_COLUMN = "upload_id"
 TRANSCODE_CHUNK = 1024 * 1024
 DUCKDB_MEMORY_LIMIT = "1GB"
-NON_NEGATIVE = frozenset({"spend", "impressions", "clicks"})
-SAMPLE_ROWS = 20_000
-"""Rows sampled (uniformly over the file) to decide number and date formats."""
 
 
 class UploadError(ValueError):
@@ -171,6 +181,25 @@ def _connection(workspace: Workspace, scratch: Path) -> duckdb.DuckDBPyConnectio
     return connection
 
 
+@dataclass(frozen=True)
+class _Cells:
+    """Where a load reads its cells (text columns `c0 … cN`).
+
+    `sample` decides the formats, `whole` is every row (for a whole-column decision), `rows(n)`
+    the relation the n-th pass converts, and `lines(connection, n)` the SQL of a converted row's
+    file line in `upload_checked` once that pass has run (it also fills `upload_bad_lines`, the
+    rows the reader itself refused).
+    """
+
+    sample: str
+    whole: str
+    rows: Callable[[int], str]
+    lines: Callable[[duckdb.DuckDBPyConnection, int], str]
+    sampled_all: bool
+    """The sample is every row: the decisions are whole-column ones already."""
+    keep: tuple[str, ...] = ()
+
+
 def _load_text(
     path: Path,
     workspace: Workspace,
@@ -189,22 +218,23 @@ def _load_text(
         if layout.encoding not in ("utf-8", "utf-8-sig"):
             source = scratch / "utf8.csv"
             _transcode(path, layout.encoding, source)
+        sample = text_sample(source, scratch / "sample.csv", layout.skip_lines + 1)
         connection = _connection(workspace, scratch)
         try:
-            struct = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(layout.header))) + "}"
-            first_data_line = layout.skip_lines + 2
             connection.execute(
-                f"""
-                CREATE TEMP TABLE upload_read AS
-                SELECT row_number() OVER () - 1 AS _k, *
-                FROM read_csv({quote(str(source))}, delim={quote(layout.delimiter)},
-                    quote='"', escape='"', header=true, skip={layout.skip_lines},
-                    auto_detect=false, columns={struct}, store_rejects=true,
-                    rejects_table='upload_rejects', rejects_scan='upload_reject_scans',
-                    ignore_errors=true, encoding='utf-8')
-                """
+                f"CREATE TEMP TABLE upload_sample AS SELECT *, {trimmed_sql(columns)} "
+                f"FROM {_read_csv(sample, layout)}"
             )
-            _number_lines(connection, first_data_line)
+            first_data_line = layout.skip_lines + 2
+            cells = _Cells(
+                sample="upload_sample",
+                whole=f"(SELECT *, {trimmed_sql(columns)} FROM {_read_csv(source, layout)})",
+                rows=lambda attempt: _read_csv(source, layout, rejects=f"upload_rejects{attempt}"),
+                lines=lambda conn, attempt: _number_lines(
+                    conn, f"upload_rejects{attempt}", first_data_line
+                ),
+                sampled_all=sample == source,
+            )
             detected = {
                 "encoding": layout.encoding,
                 "delimiter": {"\t": "tab"}.get(layout.delimiter, layout.delimiter),
@@ -212,6 +242,7 @@ def _load_text(
             }
             return _convert_and_write(
                 connection,
+                cells,
                 path=path,
                 source_name=path.name,
                 header=layout.header,
@@ -229,6 +260,22 @@ def _load_text(
             connection.close()
 
 
+def _read_csv(source: Path, layout: TextLayout, rejects: str | None = None) -> str:
+    """DuckDB's parallel CSV reader over `source`, every column as text `c<i>`; rows it cannot
+    split into the header's columns go to the `rejects` table (or are skipped without one)."""
+    struct = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(layout.header))) + "}"
+    refused = (
+        f"store_rejects=true, rejects_table='{rejects}', rejects_scan='{rejects}_scans'"
+        if rejects
+        else "store_rejects=false"
+    )
+    return (
+        f"read_csv({quote(str(source))}, delim={quote(layout.delimiter)}, quote='\"', "
+        f"escape='\"', header=true, skip={layout.skip_lines}, auto_detect=false, "
+        f"columns={struct}, {refused}, ignore_errors=true, encoding='utf-8')"
+    )
+
+
 def _transcode(path: Path, encoding: str, target: Path) -> None:
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     with open(path, "rb") as source, open(target, "w", encoding="utf-8", newline="") as sink:
@@ -237,35 +284,38 @@ def _transcode(path: Path, encoding: str, target: Path) -> None:
         sink.write(decoder.decode(b"", final=True))
 
 
-def _number_lines(connection: duckdb.DuckDBPyConnection, first_data_line: int) -> None:
-    """`upload_cells`: the read rows with their file line, and `upload_bad_lines` refused by the reader.
+def _number_lines(connection: duckdb.DuckDBPyConnection, rejects: str, first_data_line: int) -> str:
+    """Fill `upload_bad_lines` from the reader's `rejects`; return the SQL of a kept row's line.
 
-    Rows the reader refused are missing from the row count, so a kept row's line is its index
-    plus the number of refused lines before it (`gap` = kept rows before each refused line).
+    The reader's refused rows are missing from `upload_checked`, whose row ids count the rows it
+    kept in file order; a kept row's line is its row id plus the refused lines before it
+    (`gap` = kept rows before each refused line, `shift` = refused lines up to that gap).
     """
     connection.execute(
-        """
-        CREATE TEMP TABLE upload_bad_lines AS
+        f"""
+        CREATE OR REPLACE TEMP TABLE upload_bad_lines AS
         SELECT line, first(error_message ORDER BY column_idx) AS reason,
                first(csv_line ORDER BY column_idx) AS csv_line
-        FROM upload_rejects GROUP BY line
+        FROM {rejects} GROUP BY line
         """
     )
     connection.execute(
         f"""
-        CREATE TEMP TABLE upload_gaps AS
-        SELECT line - {first_data_line} - (row_number() OVER (ORDER BY line) - 1) AS gap
-        FROM upload_bad_lines
+        CREATE OR REPLACE TEMP TABLE upload_shifts AS
+        SELECT gap, sum(count(*)) OVER (ORDER BY gap) AS shift
+        FROM (
+            SELECT line - {first_data_line} - (row_number() OVER (ORDER BY line) - 1) AS gap
+            FROM upload_bad_lines
+        )
+        GROUP BY gap
         """
     )
-    has_gaps = connection.execute("SELECT count(*) FROM upload_gaps").fetchone()[0]  # type: ignore[index]
-    shift = "(SELECT count(*) FROM upload_gaps g WHERE g.gap <= r._k)" if has_gaps else "0"
-    connection.execute(
-        f"""
-        CREATE TEMP VIEW upload_cells AS
-        SELECT {first_data_line} + r._k + {shift} AS _line, r.* EXCLUDE (_k)
-        FROM upload_read r
-        """
+    gaps = connection.execute("SELECT count(*) FROM upload_shifts").fetchone()[0]  # type: ignore[index]
+    if not gaps:
+        return f"{first_data_line} + rowid"
+    return (
+        f"{first_data_line} + rowid + COALESCE((SELECT max(s.shift) FROM upload_shifts s "
+        f"WHERE s.gap <= {CHECKED}.rowid), 0)"
     )
 
 
@@ -289,12 +339,22 @@ def _load_sheet(
         connection = _connection(workspace, Path(scratch_name))
         try:
             connection.register("sheet_rows", table)
-            connection.execute("CREATE TEMP TABLE upload_cells AS SELECT * FROM sheet_rows")
             connection.execute(
                 "CREATE TEMP TABLE upload_bad_lines (line BIGINT, reason VARCHAR, csv_line VARCHAR)"
             )
+            trimmed = f"(SELECT *, {trimmed_sql(columns)} FROM sheet_rows)"
+            # A sheet is in memory already: it is its own sample.
+            sheet_cells = _Cells(
+                sample=trimmed,
+                whole=trimmed,
+                rows=lambda _: "sheet_rows",
+                lines=lambda _conn, _attempt: "_line",
+                sampled_all=True,
+                keep=("_line",),
+            )
             return _convert_and_write(
                 connection,
+                sheet_cells,
                 path=path,
                 source_name=f"{path.name}#{sheet}",
                 header=cells.header,
@@ -312,141 +372,9 @@ def _load_sheet(
             connection.close()
 
 
-@dataclass(frozen=True)
-class _Column:
-    """One mapped target in the conversion query over `upload_cells`.
-
-    The query is built in levels so each expensive expression runs once per row: `t_<name>` is
-    the trimmed cell, `n_<name>` the parsed number or date (`parsed_sql`, from `t_`), `v_<name>`
-    the value (`value_sql`, from `n_`), `e_<name>` the reason it was refused (`error_sql`).
-    Numbers are first tried as plain numbers (`p_`); only the rest are cleaned (`k_`).
-    """
-
-    target: TargetColumn
-    header: str
-    cell: str
-    parsed_sql: str
-    value_sql: str
-    error_sql: str | None
-    prepared: tuple[str, ...] = ()
-    """Expressions (with aliases) `parsed_sql` reads, computed one level earlier."""
-
-
-_NUMBER_TYPES = frozenset({ValueType.MONEY, ValueType.INTEGER, ValueType.DECIMAL})
-_SQL_TYPES = {
-    ValueType.TEXT: "VARCHAR",
-    ValueType.EMAIL: "VARCHAR",
-    ValueType.DATE: "DATE",
-    ValueType.TIMESTAMP: "TIMESTAMPTZ",
-    ValueType.MONEY: "DECIMAL(20, 6)",
-    ValueType.DECIMAL: "DECIMAL(20, 6)",
-    ValueType.INTEGER: "BIGINT",
-}
-
-
-def _trimmed_sql(columns: dict[str, int]) -> str:
-    """`t_<target>`: each mapped cell trimmed, NULL when empty."""
-    return ", ".join(f"NULLIF(trim(c{i}), '') AS t_{name}" for name, i in columns.items())
-
-
-def _plan_columns(
-    connection: duckdb.DuckDBPyConnection,
-    header: tuple[str, ...],
-    columns: dict[str, int],
-    kind: UploadKind,
-    mapping: MappingFile,
-    european_hint: bool,
-    detected: dict[str, str],
-) -> list[_Column]:
-    targets = {t.name: t for t in COLUMNS_BY_KIND[kind]}
-    numeric = [n for n, t in targets.items() if n in columns and t.type in _NUMBER_TYPES]
-    # Formats are read off a random sample spread over the whole file; the day/month order of
-    # dates is then decided over the whole column.
-    rows = connection.execute("SELECT count(*) FROM upload_cells").fetchone()[0]  # type: ignore[index]
-    share = min(100.0, 100.0 * SAMPLE_ROWS / max(rows, 1))
-    # System sampling keeps whole vectors of rows chosen across the file: cheap and spread out.
-    connection.execute(
-        f"CREATE TEMP TABLE upload_sample AS SELECT *, {_trimmed_sql(columns)} FROM "
-        f"(SELECT * FROM upload_cells USING SAMPLE {share:.6f} PERCENT (system, 7))"
-    )
-    sampled = connection.execute("SELECT count(*) FROM upload_sample").fetchone()[0]  # type: ignore[index]
-    if sampled < min(rows, SAMPLE_ROWS // 10):
-        # Few vectors drawn (a file of a handful of 2,048-row vectors): an exact-size sample.
-        connection.execute(
-            f"CREATE OR REPLACE TEMP TABLE upload_sample AS SELECT *, {_trimmed_sql(columns)} "
-            f"FROM (SELECT * FROM upload_cells USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) "
-            "REPEATABLE (7))"
-        )
-    decided = (
-        {}
-        if mapping.decimal
-        else formats.decide_decimals(connection, "upload_sample", [f"t_{n}" for n in numeric])
-    )
-    decimals: dict[str, str | None] = {n: mapping.decimal or decided[f"t_{n}"] for n in numeric}
-    file_decimal = "," if ("," in decimals.values() or european_hint) else "."
-    if mapping.decimal:
-        file_decimal = mapping.decimal
-    planned: list[_Column] = []
-    for name, index in columns.items():
-        target = targets[name]
-        t, n, v = f"t_{name}", f"n_{name}", f"v_{name}"
-        parsed, value = "NULL", n
-        prepared: tuple[str, ...] = ()
-        error: str | None = None
-        if target.type is ValueType.TEXT:
-            parsed = t
-        elif target.type in (ValueType.DATE, ValueType.TIMESTAMP):
-            fmt = (
-                formats.DateFormat(formats.DateFamily.FORMAT, mapping.date_format, "mapping file")
-                if mapping.date_format
-                else formats.decide_date_format(
-                    connection,
-                    "upload_sample",
-                    "upload_trimmed",
-                    t,
-                    day_first_hint=file_decimal == ",",
-                )
-            )
-            if fmt is not None:
-                detected[f"{name} format"] = f"{fmt.describe()} ({fmt.reason})"
-            if target.type is ValueType.DATE:
-                parsed = formats.date_value_sql(t, fmt) if fmt else "CAST(NULL AS DATE)"
-                why = quote(f"not a date in the column format {fmt.describe() if fmt else '?'}")
-            else:
-                parsed = formats.timestamp_value_sql(t, fmt)
-                why = "'not a timestamp (ISO 8601 or the column date format)'"
-            error = f"CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN {why} END"
-        elif target.type is ValueType.EMAIL:
-            parsed = f"CASE WHEN {t} LIKE '%_@_%' THEN ownlay_email_hash({t}) END"
-            error = f"CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN 'not an e-mail address' END"
-        else:
-            decimal = decimals.get(name) or file_decimal
-            detected[f"{name} decimal"] = decimal
-            p, k = f"p_{name}", f"k_{name}"
-            prepared = (
-                f"{formats.plain_number_sql(t, decimal)} AS {p}",
-                f"CASE WHEN {p} IS NULL THEN {formats.cleaned_number_sql(t)} END AS {k}",
-            )
-            cleaned = formats.cleaned_value_sql(formats.signed_number_sql(k), decimal)
-            parsed = f"COALESCE({p}, {cleaned})"
-            error = "CASE"
-            if target.type is ValueType.INTEGER:
-                value = f"CASE WHEN {n} = trunc({n}) THEN CAST({n} AS BIGINT) END"
-                error += f" WHEN {n} <> trunc({n}) THEN 'not a whole number'"
-            not_number = quote(f"not a number (decimal {decimal!r})")
-            error += f" WHEN {t} IS NOT NULL AND {v} IS NULL THEN {not_number}"
-            if name in NON_NEGATIVE:
-                error += f" WHEN {v} < 0 THEN 'negative'"
-            error += " END"
-        if target.required:
-            required = f"CASE WHEN {t} IS NULL THEN 'required value is empty' END"
-            error = f"COALESCE({required}, {error})" if error else required
-        planned.append(_Column(target, header[index], f"c{index}", parsed, value, error, prepared))
-    return planned
-
-
 def _convert_and_write(
     connection: duckdb.DuckDBPyConnection,
+    cells: _Cells,
     *,
     path: Path,
     source_name: str,
@@ -467,67 +395,39 @@ def _convert_and_write(
         connection.create_function(
             "ownlay_email_hash", pii.hash_email, ["VARCHAR"], "VARCHAR", side_effects=False
         )
-    trimmed = ", ".join(f"NULLIF(trim(c{i}), '') AS t_{name}" for name, i in columns.items())
-    connection.execute(f"CREATE TEMP VIEW upload_trimmed AS SELECT *, {trimmed} FROM upload_cells")
-    planned = _plan_columns(connection, header, columns, kind, mapping, european_hint, detected)
+    decisions = decide(
+        connection, cells.sample, kind, columns, mapping, european_hint=european_hint
+    )
+
+    def run_pass(attempt: int, decided: Decisions) -> None:
+        planned = plan_columns(header, columns, kind, mapping, decided, detected)
+        create_checked(
+            connection,
+            cells.rows(attempt),
+            planned,
+            columns=columns,
+            width=len(header),
+            kind=kind,
+            mapping=mapping,
+            workspace=workspace,
+            keep=cells.keep,
+        )
+
+    run_pass(0, decisions)
+    attempt = 0
+    revised = (
+        None
+        if cells.sampled_all
+        else recheck(connection, cells.whole, cells.sample, kind, columns, mapping, decisions)
+    )
+    if revised is not None:
+        attempt = 1
+        run_pass(attempt, revised)
+    line = cells.lines(connection, attempt)
     upload_id = upload_id_for(kind, source_name)
-    money = next((c.target.name for c in planned if c.target.type is ValueType.MONEY), None)
-    symbol = formats.currency_symbol_sql(f"t_{money}") if money else "''"
-    prepared = [f"{symbol} AS _symbol", *(e for c in planned for e in c.prepared)]
-    parsed = [f"{c.parsed_sql} AS n_{c.target.name}" for c in planned]
-    values = [f"{c.value_sql} AS v_{c.target.name}" for c in planned]
-    for name, constant in mapping.defaults.items():
-        values.append(f"{quote(constant)} AS v_{name}")
-    mapped = {c.target.name for c in planned} | set(mapping.defaults)
-    for target in targets:
-        if target.name not in mapped:
-            values.append(f"CAST(NULL AS {_SQL_TYPES[target.type]}) AS v_{target.name}")
-    currency = formats.currency_code_sql("_symbol", workspace.currency)
-    currency_code = f"upper(COALESCE(v_currency, {currency}, {quote(workspace.currency)}))"
-    errors = [(c.header, c.error_sql) for c in planned if c.error_sql]
-    errors.append(
-        (
-            "currency",
-            "CASE WHEN NOT regexp_full_match(v_currency_code, '[A-Z]{3}') "
-            "THEN 'not an ISO 4217 currency code' END",
-        )
+    projection = PROJECTIONS[kind](
+        workspace, upload_id, source_name, frozenset(columns) | frozenset(mapping.defaults)
     )
-    group = ONE_OF_REQUIRED.get(kind)
-    if group:
-        condition = " AND ".join(f"v_{n} IS NULL" for n in group)
-        errors.append(
-            (" or ".join(group), f"CASE WHEN {condition} THEN 'required value is empty' END")
-        )
-    error_columns = ", ".join(f"{e} AS _e{i}" for i, (_, e) in enumerate(errors))
-    reason = "COALESCE(" + ", ".join(f"_e{i}" for i in range(len(errors))) + ")"
-    column = (
-        "CASE "
-        + " ".join(f"WHEN _e{i} IS NOT NULL THEN {quote(h)}" for i, (h, _) in enumerate(errors))
-        + " END"
-    )
-    kept = ", ".join(
-        ["_line", *(f"c{i}" for i in range(len(header))), *(f"v_{t.name}" for t in targets)]
-    )
-    connection.execute(
-        f"""
-        CREATE TEMP TABLE upload_checked AS
-        SELECT {kept}, v_currency_code, {reason} AS _reason, {column} AS _column
-        FROM (
-            SELECT *, {error_columns}
-            FROM (
-                SELECT *, {currency_code} AS v_currency_code
-                FROM (
-                    SELECT *, {", ".join(values)}
-                    FROM (
-                        SELECT *, {", ".join(parsed)}
-                        FROM (SELECT *, {", ".join(prepared)} FROM upload_trimmed)
-                    )
-                )
-            )
-        )
-        """
-    )
-    projection = PROJECTIONS[kind](workspace, upload_id, source_name)
     day_column = DAY_COLUMN_BY_KIND[kind]
     raw_ref, quarantine_ref = upload_table(kind), upload_quarantine_table(kind)
     previous = _previous_loads(lake_root, raw_ref, workspace.id, upload_id, content_hash)
@@ -536,7 +436,10 @@ def _convert_and_write(
         f"KV_METADATA {{content_sha256: {quote(content_hash)}, source_name: {quote(source_name)}}}"
     )
     # upload_checked keeps the file's order (insertion order is preserved), so no sort.
-    good_query = f"SELECT {projection} FROM upload_checked WHERE _reason IS NULL"
+    good_query = (
+        f"SELECT {projection} FROM (SELECT *{unstored_sql(kind, columns, mapping)}, "
+        f"{line} AS _line FROM {CHECKED} WHERE _reason IS NULL)"
+    )
     good_path = load_dir(lake_root, raw_ref, workspace.id, upload_id) / DATA_FILE
     replace_file_atomically(
         good_path,
@@ -546,14 +449,14 @@ def _convert_and_write(
     )
     raw_record = (
         "to_json(map_from_entries(["
-        + ", ".join(f"({quote(h)}, c{i})" for i, h in enumerate(header))
+        + ", ".join(f"({quote(h)}, {refused_cell(i)})" for i, h in enumerate(header))
         + "]))"
     )
     bad_query = f"""
         SELECT {quote(workspace.id)} AS workspace_id, {quote(upload_id)} AS upload_id,
-               {quote(source_name)} AS source_name, CAST(_line AS BIGINT) AS line,
+               {quote(source_name)} AS source_name, CAST({line} AS BIGINT) AS line,
                _column AS "column", _reason AS reason, CAST({raw_record} AS VARCHAR) AS raw_record
-        FROM upload_checked WHERE _reason IS NOT NULL
+        FROM {CHECKED} WHERE _reason IS NOT NULL
         UNION ALL
         SELECT {quote(workspace.id)}, {quote(upload_id)}, {quote(source_name)},
                CAST(line AS BIGINT), NULL, reason, csv_line
@@ -574,7 +477,7 @@ def _convert_and_write(
     reasons = Counter(
         dict(
             connection.execute(
-                """SELECT coalesce(_column || ': ', '') || _reason, count(*) FROM upload_checked
+                f"""SELECT coalesce(_column || ': ', '') || _reason, count(*) FROM {CHECKED}
                 WHERE _reason IS NOT NULL GROUP BY ALL"""
             ).fetchall()
         )

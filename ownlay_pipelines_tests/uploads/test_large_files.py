@@ -1,0 +1,74 @@
+"""Files above the sample size: formats come from a sample spread over the file, and the whole
+column decides again when refused rows say the sample misled it. Line numbers stay exact."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from ownlay_pipelines.uploads.sample import WHOLE_FILE_BYTES
+from ownlay_pipelines_tests.uploads.files import rows, upload
+
+ROWS = 40_000
+
+
+def _lines(dates: list[str], spends: list[str]) -> str:
+    body = [
+        f"{d},Campaign {i % 97},{s}" for i, (d, s) in enumerate(zip(dates, spends, strict=True))
+    ]
+    text = "Date,Campaign,Spend\n" + "\n".join(body) + "\n"
+    assert len(text) > WHOLE_FILE_BYTES
+    return text
+
+
+def test_day_first_evidence_outside_the_sample_decides_the_whole_column(tmp_path):
+    # Every value but the last few is ambiguous (both numbers ≤ 12); the file's locale (US)
+    # says month first, the last rows (never in the sample) say day first.
+    dates = [f"{1 + i % 12:02d}/{1 + i % 11:02d}/2026" for i in range(ROWS)]
+    dates[-3:] = ["25/12/2026", "31/01/2026", "13/02/2026"]
+    result = upload(tmp_path, _lines(dates, ["1.00"] * ROWS))
+    assert result.quarantined == 0, result.reasons
+    assert result.detected["report_date format"].startswith("%d/%m/%Y")
+    loaded = rows(tmp_path)
+    assert loaded[0]["report_date"] == date(2026, 1, 1)
+    assert loaded[1]["report_date"] == date(2026, 2, 2)  # 02/02
+    assert loaded[2]["report_date"] == date(2026, 3, 3)
+    assert loaded[13]["report_date"] == date(2026, 3, 2)  # 02/03/2026 day first
+    assert [r["report_date"] for r in loaded[-3:]] == [
+        date(2026, 12, 25),
+        date(2026, 1, 31),
+        date(2026, 2, 13),
+    ]
+
+
+def test_decorated_money_and_refusals_in_a_large_file_keep_exact_lines(tmp_path):
+    spends = [f'"${(i % 5000) * 1.25 + 1000:,.2f}"' for i in range(ROWS)]
+    spends[10] = "(12.50)"  # negative spend: refused
+    spends[20] = "n/a"
+    spends[30] = '"$1,23,4.00"'  # thousands groups out of place: refused, never 1234
+    spends[40] = '" € 7,5 "'  # not the column's shape, cleaned: 7.5 would need a decimal comma
+    spends[50] = "12.00 CHF"
+    dates = ["2026-11-21"] * ROWS
+    text = _lines(dates, spends)
+    lines = text.splitlines()
+    lines[1001] = "2026-11-21,too,many,cells"  # a ragged row in the middle
+    result = upload(tmp_path, "\n".join(lines) + "\n")
+    bad = {
+        q["line"]: (q["column"], q["reason"])
+        for q in rows(tmp_path, "quarantine/uploads/costs", "line")
+    }
+    assert bad[12] == ("Spend", "negative")
+    assert bad[22] == ("Spend", "not a number (decimal '.')")
+    assert bad[32] == ("Spend", "not a number (decimal '.')")
+    assert bad[42] == ("Spend", "not a number (decimal '.')")
+    assert bad[1002][0] is None
+    assert result.quarantined == 5
+    loaded = {r["source_line"]: r for r in rows(tmp_path)}
+    assert len(loaded) == ROWS - 5
+    assert (loaded[52]["spend"], loaded[52]["currency"]) == (Decimal("12"), "CHF")
+    # Lines after the ragged row still count from the top of the file.
+    for line in (2, 1001, 1003, ROWS + 1):
+        index = line - 2
+        assert loaded[line]["spend"] == Decimal(f"{(index % 5000) * 1.25 + 1000:.2f}")
+        assert loaded[line]["currency"] == "USD"
+        assert loaded[line]["campaign_name"] == f"Campaign {index % 97}"
