@@ -20,6 +20,7 @@ Verified webhook deliveries have their own file (`webhook_store`).
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,13 @@ import pyarrow as pa
 
 from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA
 from ownlay_pipelines.ingest.group_commit import GroupCommitter
-from ownlay_pipelines.ingest.segments import SegmentReader, SegmentRecord, SegmentWriter
+from ownlay_pipelines.ingest.segments import (
+    SegmentReader,
+    SegmentRecord,
+    SegmentWriter,
+    locked_if_idle,
+    segment_dir,
+)
 
 _IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 _READ_OPTIONS = pa.ipc.IpcReadOptions(use_threads=False)
@@ -214,17 +221,77 @@ def unflushed_batches(
     return read_pending_batches(connection, buffer_path, completed + 1, 2**63 - 1)
 
 
-def replace_pending_batch(connection: sqlite3.Connection, seq: int, kept: pa.RecordBatch) -> None:
-    """Store `kept` inline in place of batch `seq` (or drop the row when it is empty); the
-    segment bytes of the old batch are no longer read and go when their segment is deleted."""
-    if kept.num_rows == 0:
-        connection.execute("DELETE FROM pending_batches WHERE seq = ?", (seq,))
-        return
+def replace_pending_batches(
+    connection: sqlite3.Connection, buffer_path: Path, kept: dict[int, pa.RecordBatch]
+) -> None:
+    """Store each `kept[seq]` inline in place of batch `seq` (drop the row when it is empty),
+    then take the old bytes off the disk.
+
+    A segment that held a replaced batch has its other batches moved inline and is unlinked, at
+    once if no service process is writing to it, else by its writer's first commit after the
+    next flush (`SegmentWriter.drop_if_flushed`). The caller holds the flush lock.
+    """
+    marks = ", ".join("?" * len(kept))
+    touched = [
+        name
+        for (name,) in connection.execute(
+            f"SELECT DISTINCT segment FROM pending_batches WHERE seq IN ({marks}) "
+            "AND segment IS NOT NULL",
+            tuple(kept),
+        )
+    ]
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for seq, batch in kept.items():
+            if batch.num_rows == 0:
+                connection.execute("DELETE FROM pending_batches WHERE seq = ?", (seq,))
+            else:
+                _store_inline(connection, seq, memoryview(batch.serialize()), batch.num_rows)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    for name in touched:
+        _inline_idle_segment(connection, buffer_path, name)
+
+
+def _store_inline(
+    connection: sqlite3.Connection, seq: int, blob: bytes | memoryview, events: int
+) -> None:
     connection.execute(
         "UPDATE pending_batches SET events = ?, batch = ?, segment = NULL, segment_offset = NULL, "
         "segment_length = NULL WHERE seq = ?",
-        (kept.num_rows, memoryview(kept.serialize()), seq),
+        (events, blob, seq),
     )
+
+
+def _inline_idle_segment(connection: sqlite3.Connection, buffer_path: Path, name: str) -> None:
+    """Move the batches still stored in segment `name` into their rows and unlink it, unless a
+    writer holds it open."""
+    path = segment_dir(buffer_path) / name
+    fd = locked_if_idle(path)
+    if fd is None:
+        return
+    reader = SegmentReader(buffer_path)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            rows = connection.execute(
+                "SELECT seq, events, segment_offset, segment_length FROM pending_batches "
+                "WHERE segment = ?",
+                (name,),
+            ).fetchall()
+            for seq, events, offset, length in rows:
+                blob = reader.read(SegmentRecord(name, offset, length))
+                _store_inline(connection, seq, blob, events)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        path.unlink(missing_ok=True)
+    finally:
+        reader.close()
+        os.close(fd)
 
 
 def serialize_pending_batch(batch: pa.RecordBatch) -> memoryview:

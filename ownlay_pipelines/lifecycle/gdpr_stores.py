@@ -2,8 +2,8 @@
 
 The event buffer holds acknowledged events not yet flushed, as Arrow batches of the lake schema
 (PII already hashed): a batch with the person's rows is replaced by one without them, stored
-inline (or deleted when nothing is left); the segment file that held the old batch is unlinked by
-the next flush, or by its writer's next commit once everything in it is flushed. Webhook deliveries keep provider bodies as received, with raw contact
+inline (or deleted when nothing is left), and the segment file that held the old batch is
+unlinked (`buffer.replace_pending_batches`). Webhook deliveries keep provider bodies as received, with raw contact
 data: a body that mentions the person's e-mail or id loses its body and headers and keeps only
 its receipt (ids, topic, SHA-256), as retention does.
 """
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from ownlay_pipelines.ingest.buffer import (
     connect_buffer,
-    replace_pending_batch,
+    replace_pending_batches,
     unflushed_batches,
 )
 from ownlay_pipelines.ingest.webhook_store import connect_webhook_store
@@ -67,10 +67,7 @@ def delete_from_buffer(path: Path, subject: DataSubject) -> list[BufferMatch]:
         return []
     connection = connect_buffer(path)
     try:
-        connection.execute("BEGIN IMMEDIATE")
-        for match in matches:
-            replace_pending_batch(connection, match.seq, match.kept)
-        connection.execute("COMMIT")
+        replace_pending_batches(connection, path, {match.seq: match.kept for match in matches})
         # Freed pages of the old batches go back to the file system, and out of the WAL.
         connection.execute("PRAGMA incremental_vacuum")
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")

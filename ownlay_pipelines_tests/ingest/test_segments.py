@@ -11,7 +11,7 @@ from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA
 from ownlay_pipelines.ingest.buffer import (
     EventBuffer,
     connect_buffer,
-    replace_pending_batch,
+    replace_pending_batches,
     serialize_pending_batch,
     unflushed_batches,
 )
@@ -111,18 +111,30 @@ def test_bytes_appended_without_a_commit_are_never_flushed(tmp_path: Path):
     assert _segments(buffer_path) == []  # the orphan's segment went with the flush
 
 
-def test_a_batch_replaced_inline_is_read_instead_of_its_segment_bytes(tmp_path: Path):
+def test_a_replaced_batch_is_read_inline_and_its_idle_segment_leaves_the_disk_at_once(
+    tmp_path: Path,
+):
     buffer_path = tmp_path / "buffer.sqlite"
     rows = lake_rows(range(1, 6))
-    append_rows(buffer_path, rows)
+    append_rows(buffer_path, rows[:2], batch=2)
+    append_rows(buffer_path, rows[2:], batch=3)  # a second writer: its own segment
     with closing(connect_buffer(buffer_path)) as connection:
-        ((seq, batch),) = list(unflushed_batches(connection, buffer_path))
-        replace_pending_batch(connection, seq, batch.slice(2))
+        (first, kept), (second, _) = list(unflushed_batches(connection, buffer_path))
+        second_segment = connection.execute(
+            "SELECT segment FROM pending_batches WHERE seq = ?", (second,)
+        ).fetchone()[0]
+        replace_pending_batches(connection, buffer_path, {first: kept.slice(1)})
+        inline = connection.execute(
+            "SELECT seq, segment IS NULL, length(batch) > 0 FROM pending_batches ORDER BY seq"
+        ).fetchall()
+    left = _segments(buffer_path)
 
     result = flush_buffer(buffer_path, tmp_path / "lake", now=NOW + timedelta(days=8))
 
-    assert result.events_flushed == 3
-    assert _lake_ids(tmp_path / "lake") == sorted(row["event_id"] for row in rows[2:])
+    assert inline == [(first, 1, 1), (second, 0, 0)]  # the untouched writer's segment stays
+    assert left == [second_segment]  # the erased batch's segment is gone from the disk
+    assert result.events_flushed == 4
+    assert _lake_ids(tmp_path / "lake") == sorted(row["event_id"] for row in rows[1:])
     assert _segments(buffer_path) == []
 
 
