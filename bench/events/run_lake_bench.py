@@ -142,6 +142,11 @@ def buffer_size(buffer_path: Path) -> int:
     )
 
 
+def tree_size(folder: Path) -> int:
+    """Bytes of every file under `folder`."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
 def in_subprocess(code: str) -> dict:
     """Run `code` (which prints a JSON object) in a fresh interpreter; add its peak RSS (MB)."""
     wrapped = (
@@ -280,6 +285,10 @@ def bench_flush(args: argparse.Namespace, work: Path) -> None:
     )
     print(f"flush / COPY speed: {copy['seconds'] / flush['seconds']:.2f}x  (budget >= 0.5x)")
     print(f"buffer after the flush: {after / 1e6:.1f} MB (file + WAL + segments)")
+    print(
+        f"Parquet written: ours {tree_size(work / 'lake') / 1e6:.1f} MB, "
+        f"COPY {tree_size(work / 'copy') / 1e6:.1f} MB"
+    )
 
     print(f"\n== 2. append {APPEND_EVENTS:,} events to a day holding {n:,} rows")
     fill_buffer(buffer_path, 10 * n, APPEND_EVENTS, "acme", DAY)
