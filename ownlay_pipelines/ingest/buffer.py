@@ -202,13 +202,11 @@ def read_pending_batches(
     reader = SegmentReader(buffer_path)
     try:
         while fetched := cursor.fetchmany(BATCHES_PER_FETCH):
-            for seq, inline, segment, offset, length in fetched:
-                blob = (
-                    inline
-                    if segment is None
-                    else reader.read(SegmentRecord(segment, offset, length))
-                )
-                yield seq, read_pending_batch(blob)
+            blobs = [
+                inline if segment is None else reader.read(SegmentRecord(segment, offset, length))
+                for _, inline, segment, offset, length in fetched
+            ]
+            yield from zip((row[0] for row in fetched), read_pending_batches_of(blobs), strict=True)
     finally:
         reader.close()
 
@@ -310,6 +308,16 @@ def serialize_pending_batch(batch: pa.RecordBatch) -> memoryview:
     messages = pa.ipc.MessageReader.open_stream(sink.getvalue())
     messages.read_next_message()  # the schema: every reader already has it
     return memoryview(messages.read_next_message().serialize())
+
+
+def read_pending_batches_of(blobs: Sequence[bytes]) -> list[pa.RecordBatch]:
+    """Stored groups back as record batches, decoded as one stream: each blob is a whole IPC
+    message, so the schema message followed by all of them is a valid stream, and a flush opens
+    one reader per fetch instead of one per 100-event batch."""
+    stream = pa.ipc.open_stream(
+        pa.py_buffer(b"".join([_SCHEMA_MESSAGE, *blobs])), options=_READ_OPTIONS
+    )
+    return list(stream)
 
 
 def read_pending_batch(blob: bytes) -> pa.RecordBatch:
