@@ -9,6 +9,11 @@
   deduplicated by `event_id` (`events.compaction`). The generation is the highest flush id they
   cover, so a later compaction of the same day (late events) writes a higher generation.
 
+Every file has exactly the columns of `EVENT_LAKE_SCHEMA` (flush writes it, compaction selects
+it): the warehouse view reads the whole lake without `union_by_name` (`lake.event_views`). A
+column added to the schema therefore comes with compacting every day again (compaction reads a
+folder by name, so older files gain the column as NULL) before the view relies on it.
+
 The folders end in the day, so a one-day query prunes by folder name, retention deletes a folder,
 and compaction works on one folder. The tenant key is `workspace_id=`, like every other lake table
 (seed 001's `project_id=/year=/month=` splits the day across three levels and names the tenant

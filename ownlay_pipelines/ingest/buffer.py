@@ -5,11 +5,13 @@ transaction per event (ARCHITECTURE.md §7; reference/perf_reliability.md §3.5:
 ~720 single-row commits/s, SQLite WAL FULL ~12k, and group commit far more). Commits run on a
 writer thread (`group_commit`), never on the event loop.
 
-`pending_batches` holds the events each group commit accepted as one Arrow IPC record batch of the
-lake schema (PII already hashed), so a flush reads columns instead of parsing JSON or SQLite rows
-one by one (bench/README.md), and deletes them once they are in the lake. `event_ids` keeps every
-id for a dedupe window, so a
-repeated event id is recognised across batches and days (`flush.flush_buffer` prunes it).
+The events each group commit accepted are one Arrow IPC record batch of the lake schema (PII
+already hashed), appended to the writer's segment file (`segments`) and fsynced before the commit;
+`pending_batches` holds its address (segment, offset, length), so a flush reads columns instead of
+parsing JSON or SQLite rows one by one and gives the space back by unlinking whole segments
+(bench/README.md). A row may instead hold its batch inline (`batch`): a batch rewritten by a GDPR
+erasure, or one stored before segments existed. `event_ids` keeps every id for a dedupe window,
+so a repeated event id is recognised across batches and days (`flush.flush_buffer` prunes it).
 `lake_flushes` numbers the flushes; a flush id names the lake files it writes. The file uses
 incremental auto-vacuum, so space freed by a flush is given back to the file system.
 Verified webhook deliveries have their own file (`webhook_store`).
@@ -18,8 +20,9 @@ Verified webhook deliveries have their own file (`webhook_store`).
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,21 +31,40 @@ import pyarrow as pa
 
 from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA
 from ownlay_pipelines.ingest.group_commit import GroupCommitter
+from ownlay_pipelines.ingest.segments import (
+    SegmentReader,
+    SegmentRecord,
+    SegmentWriter,
+    locked_if_idle,
+    segment_dir,
+)
 
 _IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 _READ_OPTIONS = pa.ipc.IpcReadOptions(use_threads=False)
 _SCHEMA_MESSAGE = EVENT_LAKE_SCHEMA.serialize().to_pybytes()
 COMPRESS_FROM_ROWS = 16
+BATCHES_PER_FETCH = 256
 BUSY_TIMEOUT_MS = 30_000
 """The service and a flush take turns on the write lock; either waits up to this long. A flush
 holds it only for short statements (numbering, marking, deleting in chunks), so the wait is short."""
+
+COMPLETED_UP_TO = (
+    "SELECT coalesce((SELECT last_seq FROM lake_flushes WHERE completed = 1 "
+    "ORDER BY flush_id DESC LIMIT 1), 0)"
+)
+"""The last `seq` of the newest completed flush: rows up to it are in the lake. Flush ids and their
+`seq` ranges grow together, so the newest completed flush covers every earlier one."""
+SEGMENT_COLUMNS = ("segment", "segment_offset", "segment_length")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending_batches (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     events INTEGER NOT NULL,
     oldest_received_at_us INTEGER NOT NULL,
-    batch BLOB NOT NULL
+    batch BLOB NOT NULL,
+    segment TEXT,
+    segment_offset INTEGER,
+    segment_length INTEGER
 );
 CREATE TABLE IF NOT EXISTS event_ids (
     workspace_id TEXT NOT NULL,
@@ -58,6 +80,7 @@ CREATE TABLE IF NOT EXISTS lake_flushes (
     completed INTEGER NOT NULL DEFAULT 0
 );
 """
+# `batch` is empty when the batch lives in `segment` (at `segment_offset`, `segment_length` bytes).
 # AUTOINCREMENT: `seq` must never be reused after old rows are pruned, because flush ranges are
 # seq values; a flush id must never be reused either, because
 # it names the lake files that flush wrote.
@@ -85,6 +108,11 @@ def connect_buffer(path: Path) -> sqlite3.Connection:
     # crash of the process (NORMAL would lose the last commits on power loss).
     connection.execute("PRAGMA synchronous=FULL")
     connection.executescript(SCHEMA)
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(pending_batches)")}
+    for column in SEGMENT_COLUMNS:  # a buffer file from before segments
+        if column not in columns:
+            kind = "TEXT" if column == "segment" else "INTEGER"
+            connection.execute(f"ALTER TABLE pending_batches ADD COLUMN {column} {kind}")
     return connection
 
 
@@ -97,6 +125,7 @@ class EventBuffer:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._group_rows: list[dict[str, Any]] = []
+        self._segments = SegmentWriter(path)
         self._writer = GroupCommitter(
             connect_buffer(path), before_commit=self._store_group, after_rollback=self._forget_group
         )
@@ -130,17 +159,137 @@ class EventBuffer:
         if not rows:
             return
         batch = pa.RecordBatch.from_pylist(rows, schema=EVENT_LAKE_SCHEMA)
-        connection.execute(
-            "INSERT INTO pending_batches (events, oldest_received_at_us, batch) VALUES (?, ?, ?)",
-            (len(rows), min(row["received_at"] for row in rows), serialize_pending_batch(batch)),
+        (completed,) = connection.execute(COMPLETED_UP_TO).fetchone()
+        self._segments.drop_if_flushed(completed)
+        record = self._segments.append(serialize_pending_batch(batch))
+        self._segments.sync()  # durable before the commit that makes it part of the buffer
+        seq = insert_pending_record(
+            connection, record, len(rows), min(row["received_at"] for row in rows)
         )
+        self._segments.note_seq(seq)
 
     def _forget_group(self) -> None:
         self._group_rows = []
 
     def close(self) -> None:
-        """Finish queued writes and stop the writer."""
+        """Finish queued writes, stop the writer and release the open segment."""
         self._writer.close()
+        self._segments.close()
+
+
+def insert_pending_record(
+    connection: sqlite3.Connection, record: SegmentRecord, events: int, oldest_received_at_us: int
+) -> int:
+    """Register a stored batch (in the caller's transaction); its `seq`."""
+    cursor = connection.execute(
+        "INSERT INTO pending_batches (events, oldest_received_at_us, batch, segment, "
+        "segment_offset, segment_length) VALUES (?, ?, x'', ?, ?, ?)",
+        (events, oldest_received_at_us, record.segment, record.offset, record.length),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def read_pending_batches(
+    connection: sqlite3.Connection, buffer_path: Path, first_seq: int, last_seq: int
+) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """The stored batches with `seq` in [first_seq, last_seq], in `seq` order, with their `seq`."""
+    cursor = connection.execute(
+        "SELECT seq, batch, segment, segment_offset, segment_length FROM pending_batches "
+        "WHERE seq BETWEEN ? AND ? ORDER BY seq",
+        (first_seq, last_seq),
+    )
+    reader = SegmentReader(buffer_path)
+    try:
+        while fetched := cursor.fetchmany(BATCHES_PER_FETCH):
+            blobs = [
+                inline if segment is None else reader.read(SegmentRecord(segment, offset, length))
+                for _, inline, segment, offset, length in fetched
+            ]
+            yield from zip((row[0] for row in fetched), read_pending_batches_of(blobs), strict=True)
+    finally:
+        reader.close()
+
+
+def unflushed_batches(
+    connection: sqlite3.Connection, buffer_path: Path
+) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Every stored batch no completed flush covers yet, in `seq` order."""
+    (completed,) = connection.execute(COMPLETED_UP_TO).fetchone()
+    return read_pending_batches(connection, buffer_path, completed + 1, 2**63 - 1)
+
+
+def replace_pending_batches(
+    connection: sqlite3.Connection, buffer_path: Path, kept: dict[int, pa.RecordBatch]
+) -> None:
+    """Store each `kept[seq]` inline in place of batch `seq` (drop the row when it is empty),
+    then take the old bytes off the disk.
+
+    A segment that held a replaced batch has its other batches moved inline and is unlinked, at
+    once if no service process is writing to it, else by its writer's first commit after the
+    next flush (`SegmentWriter.drop_if_flushed`). The caller holds the flush lock.
+    """
+    marks = ", ".join("?" * len(kept))
+    touched = [
+        name
+        for (name,) in connection.execute(
+            f"SELECT DISTINCT segment FROM pending_batches WHERE seq IN ({marks}) "
+            "AND segment IS NOT NULL",
+            tuple(kept),
+        )
+    ]
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for seq, batch in kept.items():
+            if batch.num_rows == 0:
+                connection.execute("DELETE FROM pending_batches WHERE seq = ?", (seq,))
+            else:
+                _store_inline(connection, seq, memoryview(batch.serialize()), batch.num_rows)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    for name in touched:
+        _inline_idle_segment(connection, buffer_path, name)
+
+
+def _store_inline(
+    connection: sqlite3.Connection, seq: int, blob: bytes | memoryview, events: int
+) -> None:
+    connection.execute(
+        "UPDATE pending_batches SET events = ?, batch = ?, segment = NULL, segment_offset = NULL, "
+        "segment_length = NULL WHERE seq = ?",
+        (events, blob, seq),
+    )
+
+
+def _inline_idle_segment(connection: sqlite3.Connection, buffer_path: Path, name: str) -> None:
+    """Move the batches still stored in segment `name` into their rows and unlink it, unless a
+    writer holds it open."""
+    path = segment_dir(buffer_path) / name
+    fd = locked_if_idle(path)
+    if fd is None:
+        return
+    reader = SegmentReader(buffer_path)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            rows = connection.execute(
+                "SELECT seq, events, segment_offset, segment_length FROM pending_batches "
+                "WHERE segment = ?",
+                (name,),
+            ).fetchall()
+            for seq, events, offset, length in rows:
+                blob = reader.read(SegmentRecord(name, offset, length))
+                _store_inline(connection, seq, blob, events)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        path.unlink(missing_ok=True)
+    finally:
+        reader.close()
+        os.close(fd)
 
 
 def serialize_pending_batch(batch: pa.RecordBatch) -> memoryview:
@@ -159,6 +308,16 @@ def serialize_pending_batch(batch: pa.RecordBatch) -> memoryview:
     messages = pa.ipc.MessageReader.open_stream(sink.getvalue())
     messages.read_next_message()  # the schema: every reader already has it
     return memoryview(messages.read_next_message().serialize())
+
+
+def read_pending_batches_of(blobs: Sequence[bytes]) -> list[pa.RecordBatch]:
+    """Stored groups back as record batches, decoded as one stream: each blob is a whole IPC
+    message, so the schema message followed by all of them is a valid stream, and a flush opens
+    one reader per fetch instead of one per 100-event batch."""
+    stream = pa.ipc.open_stream(
+        pa.py_buffer(b"".join([_SCHEMA_MESSAGE, *blobs])), options=_READ_OPTIONS
+    )
+    return list(stream)
 
 
 def read_pending_batch(blob: bytes) -> pa.RecordBatch:

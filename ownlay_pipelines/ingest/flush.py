@@ -2,14 +2,15 @@
 
 A flush is numbered before it writes anything (`lake_flushes`: its id and the `seq` range of
 pending batches it covers), streams those Arrow batches in bounded chunks into one Parquet part per
-(workspace, UTC day of `created_at`) it touches — `part-<flush id>.parquet`, a name no other flush uses — and only
-after every part is in place marks the flush complete. Then the flushed rows are deleted in small
-transactions and the space given back to the file system.
+(workspace, UTC day of `created_at`) it touches — `part-<flush id>.parquet`, a name no other flush
+uses — and only after every part is in place marks the flush complete. Then the flushed batches'
+small address rows are deleted and every segment file no longer needed is unlinked
+(`ingest.segments`): no event data is deleted row by row and nothing needs vacuuming.
 
 A crash before the mark leaves the flush incomplete: the next flush resumes it with the same id
 and the same rows, so it rewrites the same files with the same rows (a reader sees them either
-way) — no loss, no duplicate. A crash after the mark only leaves rows to delete, which the next
-flush deletes. Earlier flushes' files are never touched (ARCHITECTURE.md §8); the daily compaction
+way) — no loss, no duplicate. A crash after the mark only leaves rows and segments to delete,
+which the next flush deletes. Earlier flushes' files are never touched (ARCHITECTURE.md §8); the daily compaction
 (`events.compaction`) merges a closed day's parts.
 """
 
@@ -30,8 +31,9 @@ import pyarrow.parquet as pq
 
 from ownlay_pipelines.events.lake_rows import EPOCH, EVENT_LAKE_SCHEMA, ONE_MICROSECOND, to_micros
 from ownlay_pipelines.events.layout import part_path
-from ownlay_pipelines.ingest.buffer import connect_buffer, read_pending_batch
+from ownlay_pipelines.ingest.buffer import COMPLETED_UP_TO, connect_buffer, read_pending_batches
 from ownlay_pipelines.ingest.config import DEFAULT_DEDUPE_WINDOW_DAYS
+from ownlay_pipelines.ingest.segments import locked_if_idle, remove_temporaries, segment_files
 from ownlay_pipelines.lake.locks import exclusive_lock
 from ownlay_pipelines.lake.writer import TEMP_SUFFIX, fsync_dir, fsync_file
 
@@ -39,8 +41,8 @@ FLUSH_CHUNK_ROWS = 100_000
 """Rows gathered (whole stored batches, so a chunk may exceed it by one) before they are split by
 day and written: bounds a flush's memory whatever the backlog."""
 DELETE_CHUNK_ROWS = 50_000
-"""Ids (or stored batches) deleted per transaction, so the service's commits never wait long."""
-BATCHES_PER_FETCH = 64
+"""Ids (or stored batches' address rows) deleted per transaction, so the service's commits never
+wait long."""
 NEAR_UNIQUE_COLUMNS = frozenset(
     {"event_id", "anonymous_id", "session_id", "user_id", "device_id", "email_hash", "ip_hash"}
     | {"created_at", "client_timestamp", "received_at"}
@@ -48,7 +50,6 @@ NEAR_UNIQUE_COLUMNS = frozenset(
 """Columns with (nearly) one value per event: a dictionary there is built, overflows and is
 dropped again, about a fifth of the Parquet encoding time, so parts encode them plainly."""
 DICTIONARY_COLUMNS = [name for name in EVENT_LAKE_SCHEMA.names if name not in NEAR_UNIQUE_COLUMNS]
-_COMPLETED_UP_TO = "SELECT coalesce(max(last_seq), 0) FROM lake_flushes WHERE completed = 1"
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def buffer_status(buffer_path: Path) -> BufferStatus:
     try:
         pending, oldest = connection.execute(
             "SELECT coalesce(sum(events), 0), min(oldest_received_at_us) FROM pending_batches "
-            f"WHERE seq > ({_COMPLETED_UP_TO})"
+            f"WHERE seq > ({COMPLETED_UP_TO})"
         ).fetchone()
         high_water = connection.execute(
             "SELECT seq FROM sqlite_sequence WHERE name = 'pending_batches'"
@@ -129,14 +130,15 @@ def flush_buffer(
             flush = _open_flush(connection)
             days: tuple[FlushedDay, ...] = ()
             if flush is not None:
-                days = _write_parts(connection, lake_root, flush, chunk_rows)
+                days = _write_parts(connection, buffer_path, lake_root, flush, chunk_rows)
                 connection.execute(
                     "UPDATE lake_flushes SET completed = 1 WHERE flush_id = ?", (flush.flush_id,)
                 )
             _delete_flushed_rows(connection)
+            _delete_flushed_segments(connection, buffer_path)
             pruned = _prune_event_ids(connection, cutoff)
             _give_back_space(connection)
-            (high_water,) = connection.execute(_COMPLETED_UP_TO).fetchone()
+            (high_water,) = connection.execute(COMPLETED_UP_TO).fetchone()
         finally:
             connection.close()
     return FlushResult(
@@ -162,7 +164,7 @@ def _open_flush(connection: sqlite3.Connection) -> _Flush | None:
     if unfinished is not None:
         return _Flush(*unfinished)
     first, last = connection.execute(
-        f"SELECT min(seq), max(seq) FROM pending_batches WHERE seq > ({_COMPLETED_UP_TO})"
+        f"SELECT min(seq), max(seq) FROM pending_batches WHERE seq > ({COMPLETED_UP_TO})"
     ).fetchone()
     if last is None:
         return None
@@ -178,13 +180,17 @@ def _open_flush(connection: sqlite3.Connection) -> _Flush | None:
 
 
 def _write_parts(
-    connection: sqlite3.Connection, lake_root: Path, flush: _Flush, chunk_rows: int
+    connection: sqlite3.Connection,
+    buffer_path: Path,
+    lake_root: Path,
+    flush: _Flush,
+    chunk_rows: int,
 ) -> tuple[FlushedDay, ...]:
     """Stream the flush's batches, about `chunk_rows` rows at a time, into one part file per
     (workspace, day)."""
     parts = _PartWriters(lake_root, flush.flush_id)
     try:
-        for chunk in _chunks(connection, flush, chunk_rows):
+        for chunk in _chunks(connection, buffer_path, flush, chunk_rows):
             for (workspace_id, day), table in _split_by_partition(chunk):
                 parts.write(workspace_id, day, table)
             del chunk
@@ -193,22 +199,18 @@ def _write_parts(
         parts.abort()
 
 
-def _chunks(connection: sqlite3.Connection, flush: _Flush, chunk_rows: int) -> Iterator[pa.Table]:
+def _chunks(
+    connection: sqlite3.Connection, buffer_path: Path, flush: _Flush, chunk_rows: int
+) -> Iterator[pa.Table]:
     """The flush's stored batches in `seq` order, gathered into tables of about `chunk_rows`."""
-    cursor = connection.execute(
-        "SELECT batch FROM pending_batches WHERE seq BETWEEN ? AND ? ORDER BY seq",
-        (flush.first_seq, flush.last_seq),
-    )
     gathered: list[pa.RecordBatch] = []
     rows = 0
-    while fetched := cursor.fetchmany(BATCHES_PER_FETCH):
-        for (blob,) in fetched:
-            batch = read_pending_batch(blob)
-            gathered.append(batch)
-            rows += batch.num_rows
-            if rows >= chunk_rows:
-                yield pa.Table.from_batches(gathered, EVENT_LAKE_SCHEMA)
-                gathered, rows = [], 0
+    for _, batch in read_pending_batches(connection, buffer_path, flush.first_seq, flush.last_seq):
+        gathered.append(batch)
+        rows += batch.num_rows
+        if rows >= chunk_rows:
+            yield pa.Table.from_batches(gathered, EVENT_LAKE_SCHEMA)
+            gathered, rows = [], 0
     if gathered:
         yield pa.Table.from_batches(gathered, EVENT_LAKE_SCHEMA)
 
@@ -293,11 +295,32 @@ def _delete_flushed_rows(connection: sqlite3.Connection) -> None:
     while True:
         deleted = connection.execute(
             "DELETE FROM pending_batches WHERE seq IN (SELECT seq FROM pending_batches "
-            f"WHERE seq <= ({_COMPLETED_UP_TO}) ORDER BY seq LIMIT ?)",
-            (DELETE_CHUNK_ROWS // 100,),
+            f"WHERE seq <= ({COMPLETED_UP_TO}) ORDER BY seq LIMIT ?)",
+            (DELETE_CHUNK_ROWS,),
         ).rowcount
-        if deleted < DELETE_CHUNK_ROWS // 100:
+        if deleted < DELETE_CHUNK_ROWS:
             return
+
+
+def _delete_flushed_segments(connection: sqlite3.Connection, buffer_path: Path) -> None:
+    """Unlink every segment no writer has open and no unflushed batch lives in.
+
+    The segment's lock is taken before the pending rows are looked at: a writer appends only to a
+    segment it holds locked, so once the flush holds the lock nothing more can land in it.
+    """
+    for path in segment_files(buffer_path):
+        fd = locked_if_idle(path)
+        if fd is None:
+            continue
+        try:
+            needed = connection.execute(
+                "SELECT 1 FROM pending_batches WHERE segment = ? LIMIT 1", (path.name,)
+            ).fetchone()
+            if needed is None:
+                path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+    remove_temporaries(buffer_path)
 
 
 def _prune_event_ids(connection: sqlite3.Connection, cutoff_us: int) -> int:

@@ -42,10 +42,17 @@ def deduplicated_events_sql(files: str | Sequence[str], *, with_day: bool) -> st
         else f"[{', '.join(map(_sql_literal, files))}]"
     )
     columns = ", ".join(EVENT_LAKE_SCHEMA.names)
-    read = (
-        f"read_parquet({literal}, hive_partitioning = {str(with_day).lower()}, "
-        "filename = true, union_by_name = true)"
+    # The whole-lake read binds the columns of the first file and matches the others by name: every
+    # event file has EVENT_LAKE_SCHEMA's columns (layout.py), and `union_by_name` would read every
+    # file's footer while planning each query (half the planning of a one-day query). A file list
+    # (one day's files: compaction, attribution inputs) keeps it, so files written before a column
+    # was added still read, and compaction rewrites them with the new column.
+    options = (
+        "hive_partitioning = true"
+        if with_day
+        else "hive_partitioning = false, union_by_name = true"
     )
+    read = f"read_parquet({literal}, {options}, filename = true)"
     if not with_day:
         return f"SELECT {columns} FROM ({_ranked(read, 'workspace_id')}) WHERE {_RANK} = 1"
     listing = (

@@ -1,8 +1,9 @@
 """One person's data in the ingest path's SQLite files: pending event batches and webhook bodies.
 
 The event buffer holds acknowledged events not yet flushed, as Arrow batches of the lake schema
-(PII already hashed): a batch with the person's rows is replaced by one without them (or deleted
-when nothing is left). Webhook deliveries keep provider bodies as received, with raw contact
+(PII already hashed): a batch with the person's rows is replaced by one without them, stored
+inline (or deleted when nothing is left), and the segment file that held the old batch is
+unlinked (`buffer.replace_pending_batches`). Webhook deliveries keep provider bodies as received, with raw contact
 data: a body that mentions the person's e-mail or id loses its body and headers and keeps only
 its receipt (ids, topic, SHA-256), as retention does.
 """
@@ -17,7 +18,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ownlay_pipelines.ingest.buffer import connect_buffer, read_pending_batch
+from ownlay_pipelines.ingest.buffer import (
+    connect_buffer,
+    replace_pending_batches,
+    unflushed_batches,
+)
 from ownlay_pipelines.ingest.webhook_store import connect_webhook_store
 from ownlay_pipelines.lifecycle.subject import DataSubject, IdentifierKind
 
@@ -37,14 +42,11 @@ def find_in_buffer(path: Path, subject: DataSubject) -> list[BufferMatch]:
         return []
     connection = connect_buffer(path)
     try:
-        stored = connection.execute(
-            "SELECT seq, batch FROM pending_batches ORDER BY seq"
-        ).fetchall()
+        stored = list(unflushed_batches(connection, path))
     finally:
         connection.close()
     matches = []
-    for seq, blob in stored:
-        batch = read_pending_batch(bytes(blob))
+    for seq, batch in stored:
         workspace = pc.equal(batch.column("workspace_id"), subject.workspace_id)
         columns = subject.equality_columns(batch.schema.names)
         person = pc.equal(batch.column(columns[0]), subject.equality_value)
@@ -65,16 +67,7 @@ def delete_from_buffer(path: Path, subject: DataSubject) -> list[BufferMatch]:
         return []
     connection = connect_buffer(path)
     try:
-        connection.execute("BEGIN IMMEDIATE")
-        for match in matches:
-            if match.kept.num_rows == 0:
-                connection.execute("DELETE FROM pending_batches WHERE seq = ?", (match.seq,))
-            else:
-                connection.execute(
-                    "UPDATE pending_batches SET events = ?, batch = ? WHERE seq = ?",
-                    (match.kept.num_rows, memoryview(match.kept.serialize()), match.seq),
-                )
-        connection.execute("COMMIT")
+        replace_pending_batches(connection, path, {match.seq: match.kept for match in matches})
         # Freed pages of the old batches go back to the file system, and out of the WAL.
         connection.execute("PRAGMA incremental_vacuum")
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")

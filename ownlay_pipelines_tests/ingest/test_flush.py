@@ -25,6 +25,7 @@ from ownlay_pipelines.ingest.buffer import (
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.flush import buffer_status, flush_buffer
 from ownlay_pipelines.ingest.keys import IssuedApiKey
+from ownlay_pipelines.ingest.segments import SegmentReader, SegmentRecord
 from ownlay_pipelines.lake.event_views import read_event_day
 from ownlay_pipelines_tests.ingest.lake_events import append_rows, lake_rows
 from ownlay_pipelines_tests.ingest.payloads import NOW, auth_header, ownlay_event
@@ -318,7 +319,12 @@ def test_stored_batches_are_lz4_compressed_and_read_back_whole(tmp_path: Path):
     rows = lake_rows(range(1, 201))
     append_rows(buffer_path, rows, batch=200)
     with closing(connect_buffer(buffer_path)) as connection:
-        (blob,) = connection.execute("SELECT batch FROM pending_batches").fetchone()
+        address = connection.execute(
+            "SELECT segment, segment_offset, segment_length FROM pending_batches"
+        ).fetchone()
+    reader = SegmentReader(buffer_path)
+    blob = reader.read(SegmentRecord(*address))
+    reader.close()
 
     batch = read_pending_batch(blob)
     uncompressed = len(batch.serialize())
