@@ -26,6 +26,7 @@ from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.flush import flush_buffer
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store
 from ownlay_pipelines.ingest.webhook_store import prune_raw_bodies
+from ownlay_pipelines_tests.ingest.buffer_contents import buffer_text
 from ownlay_pipelines_tests.ingest.payloads import NOW, PII_KEY
 
 WORKSPACE = "acme-outdoor"
@@ -214,6 +215,9 @@ def test_no_raw_email_phone_or_ip_rests_anywhere_after_flush_apply_and_retention
     assert (track.status_code, track.json()["stored"]) == (202, 2)
     assert delivery.status_code == 200
 
+    buffered = buffer_text(settings.buffer_path)
+    assert "7f3c9a52-1b6e-4d0a-8c2f-00000000aaaa" in buffered  # decoded, so the scan can see
+    assert [raw for raw in FORBIDDEN if raw in buffered] == []
     flush_buffer(settings.buffer_path, settings.lake_dir)
     resources = {"lake": lake, "registry": RegistryResource()}
     with dg.instance_for_test() as instance:
