@@ -48,7 +48,7 @@ from ownlay_pipelines.http.errors import (
 )
 from ownlay_pipelines.http.pagination import OffsetPaginator
 from ownlay_pipelines.http.rate_limit import RateLimit
-from ownlay_pipelines.http.responses import describe_response
+from ownlay_pipelines.http.responses import describe_response, json_object
 from ownlay_pipelines.schema.platforms import Platform
 
 API_VERSION = "3.0"
@@ -104,7 +104,7 @@ class MailchimpClient(ApiClient):
         if response.is_success:
             return None
         status = response.status_code
-        problem = _problem(response)
+        problem = json_object(response)
         message = str(problem.get("detail") or problem.get("title") or describe_response(response))
         where = {"status": status, "code": str(problem.get("title") or status)}
         if status == 429 or (status == 403 and not problem):
@@ -130,14 +130,6 @@ class MailchimpClient(ApiClient):
         )
         for page in paginator.pages(self, "GET", path, params=dict(params or {})):
             yield from page.get(key, [])
-
-
-def _problem(response: httpx.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, Mapping) else {}
 
 
 def _send_window(request: FetchRequest) -> dict[str, str]:

@@ -45,6 +45,7 @@ from ownlay_pipelines.http.oauth import AccessTokenSource, RefreshGrant
 from ownlay_pipelines.http.pagination import NextUrlPaginator
 from ownlay_pipelines.http.pagination import dig as json_at
 from ownlay_pipelines.http.rate_limit import RateLimit
+from ownlay_pipelines.http.responses import json_object, with_platform_detail
 from ownlay_pipelines.schema.campaign_metrics import MONEY, campaign_day_schema
 from ownlay_pipelines.schema.platforms import Platform
 
@@ -81,22 +82,15 @@ class SnapchatAdsClient(ApiClient):
 
     def classify(self, response: httpx.Response) -> ApiError | None:
         error = super().classify(response)
+        body = json_object(response)
         if error is None:
-            try:
-                body = response.json()
-            except ValueError:
-                return None
-            if isinstance(body, Mapping) and body.get("request_status", "SUCCESS") != "SUCCESS":
+            if body.get("request_status", "SUCCESS") != "SUCCESS":
                 return FatalApiError(str(body.get("debug_message")), code=body.get("error_code"))
             return None
-        try:
-            body = response.json()
-        except ValueError:
+        if not body.get("debug_message"):
             return error
-        if isinstance(body, Mapping) and body.get("debug_message"):
-            error.message = f"{body.get('error_code')}: {body['debug_message']}"
-            error.code = str(body.get("error_code") or "") or None
-        return error
+        message = f"{body.get('error_code')}: {body['debug_message']}"
+        return with_platform_detail(error, message, body.get("error_code"))
 
     def observe(self, response: httpx.Response) -> float:
         """Wait for the rate-limit window to reset when less than 5 % of it is left."""
