@@ -23,7 +23,6 @@ import base64
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from datetime import datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -134,9 +133,7 @@ class MailchimpClient(ApiClient):
 
 def _send_window(request: FetchRequest) -> dict[str, str]:
     assert request.date_range is not None
-    zone = request.workspace.zone
-    start = datetime.combine(request.date_range.start, time(), zone)
-    end = datetime.combine(request.date_range.end + timedelta(days=1), time(), zone)
+    start, end = request.date_range.bounds_in(request.workspace.zone)
     return {"since_send_time": start.isoformat(), "before_send_time": end.isoformat()}
 
 

@@ -11,7 +11,6 @@ and `X-Rate-Limit-*` headers say how much budget is left.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, time, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -124,10 +123,6 @@ class SnapchatAdsClient(ApiClient):
                     yield item[singular]
 
 
-def _local_midnight(day: Any, zone: ZoneInfo) -> str:
-    return datetime.combine(day, time(), zone).isoformat()
-
-
 def _fetch_stats(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     assert isinstance(client, SnapchatAdsClient) and request.date_range is not None
     account = client.ad_account
@@ -135,12 +130,13 @@ def _fetch_stats(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     names = {str(c.get("id")): c.get("name") for c in client.entities("campaigns")}
     extra = {"_timezone": str(zone), "_currency": account.get("currency")}
     for window in request.date_range.chunks(STATS_WINDOW_DAYS):
+        start, end = window.bounds_in(zone)
         params = {
             "granularity": "DAY",
             "breakdown": "campaign",
             "fields": STATS_FIELDS,
-            "start_time": _local_midnight(window.start, zone),
-            "end_time": _local_midnight(window.end + timedelta(days=1), zone),
+            "start_time": start.isoformat(),
+            "end_time": end.isoformat(),
             "swipe_up_attribution_window": SWIPE_UP_WINDOW,
             "view_attribution_window": VIEW_WINDOW,
         }
