@@ -15,18 +15,21 @@ os.environ.setdefault("OWNLAY_HISTORY_START", "2026-01-05")
 
 MEMORY_FILESYSTEM = Path("/dev/shm")
 """Linux's tmpfs, present on developer machines and CI runners alike."""
+MEMORY_FILESYSTEM_MIN_FREE_BYTES = 1 << 30
+"""A demo writes ~50 MB; containers often cap /dev/shm at 64 MB, so below 1 GiB free the test
+stays on disk."""
 
 
 @pytest.fixture
 def demo_project_dir(tmp_path: Path) -> Iterator[Path]:
     """An empty project directory for a test that runs `ownlay demo` in it: on tmpfs when the
-    machine has one, else `tmp_path`; removed afterwards.
+    machine has one with room, else `tmp_path`; removed afterwards.
 
     The demo's Dagster instance (`.dagster_home/`, SQLite) commits and closes its database for
     every one of its ~500 events per run; on a disk shared with other work those syncs are about
     half of the demo's time, and where the files live is not what these tests check.
     """
-    if not (MEMORY_FILESYSTEM.is_dir() and os.access(MEMORY_FILESYSTEM, os.W_OK)):
+    if not _memory_filesystem_has_room():
         yield tmp_path
         return
     path = Path(tempfile.mkdtemp(prefix="ownlay-demo-test-", dir=MEMORY_FILESYSTEM))
@@ -34,3 +37,9 @@ def demo_project_dir(tmp_path: Path) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path)
+
+
+def _memory_filesystem_has_room() -> bool:
+    if not (MEMORY_FILESYSTEM.is_dir() and os.access(MEMORY_FILESYSTEM, os.W_OK)):
+        return False
+    return shutil.disk_usage(MEMORY_FILESYSTEM).free >= MEMORY_FILESYSTEM_MIN_FREE_BYTES
