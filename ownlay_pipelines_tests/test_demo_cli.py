@@ -1,5 +1,10 @@
 """`ownlay demo` with OWNLAY_DATABASE_URL on PostgreSQL: the ops store the runs and the summary
-use is the one the variable names (the SQLite case runs in test_readme_commands.py)."""
+use is the one the variable names (the SQLite case runs in test_readme_commands.py).
+
+The demo runs over one workspace of the sandbox registry (acme-outdoor, every kind of
+connection): what is under test is which store the demo writes to, and every per-workspace step
+writes the same tables whichever workspace it runs for. The README test runs all of them.
+"""
 
 import os
 import subprocess
@@ -10,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
@@ -38,13 +44,25 @@ def postgresql_url() -> Iterator[str]:
         admin.dispose()
 
 
-def test_demo_runs_against_postgresql_when_the_url_is_set(tmp_path: Path, postgresql_url: str):
+def one_workspace_registry(path: Path) -> Path:
+    """The sandbox registry cut to its first workspace (acme-outdoor: ads, shop, Stripe, CAPI)."""
+    registry = yaml.safe_load(DEFAULT_REGISTRY_FILE.read_text(encoding="utf-8"))
+    registry["workspaces"] = registry["workspaces"][:1]
+    path.write_text(yaml.safe_dump(registry), encoding="utf-8")
+    return path
+
+
+def test_demo_runs_against_postgresql_when_the_url_is_set(
+    demo_project_dir: Path, postgresql_url: str
+):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OWNLAY_", "DAGSTER_"))}
     env["OWNLAY_DATABASE_URL"] = postgresql_url
+    registry_file = one_workspace_registry(demo_project_dir / "workspaces.yaml")
+    env["OWNLAY_REGISTRY_FILE"] = str(registry_file)
 
     result = subprocess.run(
         [str(Path(sys.executable).parent / "ownlay"), "demo", "--days", "1"],
-        cwd=tmp_path,
+        cwd=demo_project_dir,
         env=env,
         capture_output=True,
         text=True,
@@ -53,11 +71,11 @@ def test_demo_runs_against_postgresql_when_the_url_is_set(tmp_path: Path, postgr
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "open alert(s)" in result.stdout and "Done: " in result.stdout
-    assert not (tmp_path / "data" / "ops.sqlite").exists()
+    assert not (demo_project_dir / "data" / "ops.sqlite").exists()
     engine = sa.create_engine(postgresql_url.replace("postgresql://", "postgresql+psycopg2://"))
     with engine.connect() as connection:
         syncs = connection.execute(sa.text("SELECT count(*) FROM api_snapshots")).scalar_one()
         keys = connection.execute(sa.text("SELECT count(*) FROM ingest_api_keys")).scalar_one()
     engine.dispose()
-    workspaces = len(load_registry(DEFAULT_REGISTRY_FILE).workspaces)
-    assert syncs > 0 and keys == workspaces  # one demo key per workspace, revoked after the events
+    assert [w.id for w in load_registry(registry_file).workspaces] == ["acme-outdoor"]
+    assert syncs > 0 and keys == 1  # one demo key per workspace, revoked after the events

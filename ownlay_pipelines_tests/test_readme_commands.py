@@ -290,16 +290,21 @@ def test_every_readme_command_has_a_plan_and_every_block_is_bash_or_sql():
     assert [language for language, _ in blocks].count("sql") == 1
 
 
-def test_readme_commands_work_as_written(tmp_path: Path):
+def test_readme_commands_work_as_written(demo_project_dir: Path):
     blocks = readme_blocks()
     (sql,) = [body[0] for language, body in blocks if language == "sql"]
-    (tmp_path / "query.sql").write_text(sql)
-    (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
+    (demo_project_dir / "query.sql").write_text(sql)
+    (demo_project_dir / ".venv").symlink_to(Path(sys.executable).parents[1])
     script, expected = _script(blocks)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OWNLAY_", "DAGSTER_"))}
 
     result = subprocess.run(
-        ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+        ["bash", "-c", script],
+        cwd=demo_project_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -307,6 +312,8 @@ def test_readme_commands_work_as_written(tmp_path: Path):
     for command, expect in expected.items():
         assert expect in outputs[command.replace("'", "")], (command, outputs.get(command))
     # Every view the demo's warehouse holds says what it is.
-    with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as warehouse:
+    with duckdb.connect(
+        str(demo_project_dir / "data" / "warehouse.duckdb"), read_only=True
+    ) as warehouse:
         catalog = dict(warehouse.sql("SELECT relation, description FROM ownlay_catalog").fetchall())
     assert len(catalog) >= 30 and [v for v, text in catalog.items() if not text] == []

@@ -42,7 +42,7 @@ from ownlay_pipelines.http.oauth import REFRESH_CREDENTIALS, token_source
 from ownlay_pipelines.http.pagination import OffsetPaginator
 from ownlay_pipelines.http.pagination import dig as json_at
 from ownlay_pipelines.http.rate_limit import RateLimit
-from ownlay_pipelines.http.responses import error_object
+from ownlay_pipelines.http.responses import error_object, with_platform_detail
 from ownlay_pipelines.schema.campaign_metrics import MONEY
 from ownlay_pipelines.schema.platforms import Platform
 
@@ -80,10 +80,9 @@ class Ga4Client(ApiClient):
     def classify(self, response: httpx.Response) -> ApiError | None:
         error = super().classify(response)
         details = error_object(response) if error is not None else None
-        if error is not None and details is not None:
-            error.message = str(details.get("message") or error.message)
-            error.code = str(details.get("status") or "") or None
-        return error
+        if error is None or details is None:
+            return error
+        return with_platform_detail(error, details.get("message"), details.get("status"))
 
     def observe(self, response: httpx.Response) -> float:
         """Remember the property quota and pause when the hour's or day's tokens run low."""

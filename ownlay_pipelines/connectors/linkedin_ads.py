@@ -46,6 +46,7 @@ from ownlay_pipelines.http.oauth import REFRESH_CREDENTIALS, token_source
 from ownlay_pipelines.http.pagination import PageTokenPaginator
 from ownlay_pipelines.http.pagination import dig as json_at
 from ownlay_pipelines.http.rate_limit import RateLimit
+from ownlay_pipelines.http.responses import json_object, with_platform_detail
 from ownlay_pipelines.schema.campaign_metrics import campaign_day_schema
 from ownlay_pipelines.schema.date_range import DateRange
 from ownlay_pipelines.schema.platforms import Platform
@@ -107,16 +108,11 @@ class LinkedInAdsClient(ApiClient):
 
     def classify(self, response: httpx.Response) -> ApiError | None:
         error = super().classify(response)
-        if error is None:
-            return None
-        try:
-            body = response.json()
-        except ValueError:
+        body = json_object(response) if error is not None else {}
+        if error is None or not body.get("message"):
             return error
-        if isinstance(body, Mapping) and body.get("message"):
-            error.message = str(body["message"])
-            error.code = str(body.get("code") or body.get("serviceErrorCode") or "") or None
-        return error
+        code = body.get("code") or body.get("serviceErrorCode")
+        return with_platform_detail(error, body["message"], code)
 
     @cached_property
     def ad_account(self) -> Mapping[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -94,8 +94,7 @@ def _fetch_leads(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     assert request.date_range is not None
     questions = form_questions(client)
     hasher = optional_hasher()
-    start = datetime.combine(request.date_range.start, time(0), UTC)
-    end = datetime.combine(request.date_range.end + timedelta(days=1), time(0), UTC)
+    start, end = request.date_range.bounds_in(UTC)
     query = (
         f"q=owner&{owner_param(client.account_id)}&leadType=(leadType:SPONSORED)"
         f"&submittedAtTimeRange=(start:{_ms(start)},end:{_ms(end)})"

@@ -23,7 +23,6 @@ import base64
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from datetime import datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -48,7 +47,7 @@ from ownlay_pipelines.http.errors import (
 )
 from ownlay_pipelines.http.pagination import OffsetPaginator
 from ownlay_pipelines.http.rate_limit import RateLimit
-from ownlay_pipelines.http.responses import describe_response
+from ownlay_pipelines.http.responses import describe_response, json_object
 from ownlay_pipelines.schema.platforms import Platform
 
 API_VERSION = "3.0"
@@ -104,7 +103,7 @@ class MailchimpClient(ApiClient):
         if response.is_success:
             return None
         status = response.status_code
-        problem = _problem(response)
+        problem = json_object(response)
         message = str(problem.get("detail") or problem.get("title") or describe_response(response))
         where = {"status": status, "code": str(problem.get("title") or status)}
         if status == 429 or (status == 403 and not problem):
@@ -132,19 +131,9 @@ class MailchimpClient(ApiClient):
             yield from page.get(key, [])
 
 
-def _problem(response: httpx.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, Mapping) else {}
-
-
 def _send_window(request: FetchRequest) -> dict[str, str]:
     assert request.date_range is not None
-    zone = request.workspace.zone
-    start = datetime.combine(request.date_range.start, time(), zone)
-    end = datetime.combine(request.date_range.end + timedelta(days=1), time(), zone)
+    start, end = request.date_range.bounds_in(request.workspace.zone)
     return {"since_send_time": start.isoformat(), "before_send_time": end.isoformat()}
 
 

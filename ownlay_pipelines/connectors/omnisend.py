@@ -40,7 +40,7 @@ from ownlay_pipelines.http.errors import (
 )
 from ownlay_pipelines.http.pagination import CursorPaginator, NextUrlPaginator
 from ownlay_pipelines.http.rate_limit import RateLimit
-from ownlay_pipelines.http.responses import describe_response
+from ownlay_pipelines.http.responses import describe_response, json_object
 from ownlay_pipelines.registry.workspaces import Connection, Workspace
 from ownlay_pipelines.schema.platforms import Platform
 
@@ -126,7 +126,7 @@ class OmnisendClient(ApiClient):
     def classify(self, response: httpx.Response) -> ApiError | None:
         if response.is_success:
             return None
-        problem = _problem_body(response)
+        problem = json_object(response)
         status = response.status_code
         message = _problem_message(problem) or describe_response(response)
         where = {"status": status, "code": str(problem.get("type") or status)}
@@ -171,14 +171,6 @@ class OmnisendClient(ApiClient):
                     account_id=self.account_id,
                 )
             yield from items
-
-
-def _problem_body(response: httpx.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, Mapping) else {}
 
 
 def _problem_message(problem: Mapping[str, Any]) -> str:

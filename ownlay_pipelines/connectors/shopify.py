@@ -16,7 +16,7 @@ re-pulled for `ORDER_LOOKBACK_DAYS`; webhooks upsert the same rows in between
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -119,9 +119,7 @@ def _call_limit(value: str | None) -> tuple[int, int]:
 
 def _fetch_orders(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     assert isinstance(client, ShopifyClient) and request.date_range is not None
-    zone = client.zone
-    start = datetime.combine(request.date_range.start, time(), zone)
-    end = datetime.combine(request.date_range.end + timedelta(days=1), time(), zone)
+    start, end = request.date_range.bounds_in(client.zone)
     params = {
         "status": "any",
         "created_at_min": start.isoformat(),

@@ -19,12 +19,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-import duckdb
 import pyarrow as pa
 
 from ownlay_pipelines.connectors.shopify import STREAMS
 from ownlay_pipelines.connectors.shopify_refunds import REFUND_TOPIC, order_row_with_refund
-from ownlay_pipelines.connectors.streams import FetchRequest, Partitioning, StreamSpec
+from ownlay_pipelines.connectors.streams import FetchRequest, Partitioning
+from ownlay_pipelines.connectors.webhook_merge import newest_per_key
 from ownlay_pipelines.connectors.wire_values import RowError
 from ownlay_pipelines.lake.writer import read_partition, write_partition
 from ownlay_pipelines.registry.workspaces import Connection, Workspace
@@ -114,7 +114,12 @@ def upsert_webhook_deliveries(
         stored = read_partition(
             lake_root, spec.ref, workspace_id=workspace.id, report_date=report_date
         )
-        merged = _newest_per_key(spec, stored, pa.Table.from_pylist(rows, schema=spec.schema))
+        merged = newest_per_key(
+            spec,
+            None if stored is None else stored.cast(spec.schema),
+            pa.Table.from_pylist(rows, schema=spec.schema),
+            version_column="updated_at",
+        )
         write_partition(
             lake_root, spec.ref, merged, workspace_id=workspace.id, report_date=report_date
         )
@@ -136,26 +141,3 @@ def _connection(workspace: Workspace, headers: Mapping[str, str]) -> Connection:
         f"shop {domain or '(no X-Shopify-Shop-Domain header)'} is not a shopify connection of "
         f"workspace {workspace.id}"
     )
-
-
-def _newest_per_key(spec: StreamSpec, stored: pa.Table | None, incoming: pa.Table) -> pa.Table:
-    """Per primary key, the row with the latest `updated_at`; stored rows win ties, then the
-    later delivery."""
-    key = ", ".join(spec.primary_key)
-    arrivals = pa.array(range(1, incoming.num_rows + 1), pa.int64())
-    tables = {"incoming": incoming.append_column("_arrival", arrivals)}
-    if stored is not None:
-        stored = stored.cast(spec.schema)
-        tables["stored"] = stored.append_column(
-            "_arrival", pa.array([0] * stored.num_rows, pa.int64())
-        )
-    with duckdb.connect() as connection:
-        union = " UNION ALL BY NAME ".join(f"SELECT * FROM {name}" for name in tables)
-        for name, table in tables.items():
-            connection.register(name, table)
-        newest = connection.sql(
-            f"SELECT * EXCLUDE (_arrival) FROM ({union}) QUALIFY row_number() OVER "
-            f"(PARTITION BY {key} ORDER BY updated_at DESC, _arrival = 0 DESC, _arrival DESC) = 1 "
-            f"ORDER BY {key}"
-        ).to_arrow_table()
-    return newest.select(spec.schema.names).cast(spec.schema)

@@ -11,7 +11,6 @@ and `X-Rate-Limit-*` headers say how much budget is left.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, time, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -45,6 +44,7 @@ from ownlay_pipelines.http.oauth import AccessTokenSource, RefreshGrant
 from ownlay_pipelines.http.pagination import NextUrlPaginator
 from ownlay_pipelines.http.pagination import dig as json_at
 from ownlay_pipelines.http.rate_limit import RateLimit
+from ownlay_pipelines.http.responses import json_object, with_platform_detail
 from ownlay_pipelines.schema.campaign_metrics import MONEY, campaign_day_schema
 from ownlay_pipelines.schema.platforms import Platform
 
@@ -81,22 +81,15 @@ class SnapchatAdsClient(ApiClient):
 
     def classify(self, response: httpx.Response) -> ApiError | None:
         error = super().classify(response)
+        body = json_object(response)
         if error is None:
-            try:
-                body = response.json()
-            except ValueError:
-                return None
-            if isinstance(body, Mapping) and body.get("request_status", "SUCCESS") != "SUCCESS":
+            if body.get("request_status", "SUCCESS") != "SUCCESS":
                 return FatalApiError(str(body.get("debug_message")), code=body.get("error_code"))
             return None
-        try:
-            body = response.json()
-        except ValueError:
+        if not body.get("debug_message"):
             return error
-        if isinstance(body, Mapping) and body.get("debug_message"):
-            error.message = f"{body.get('error_code')}: {body['debug_message']}"
-            error.code = str(body.get("error_code") or "") or None
-        return error
+        message = f"{body.get('error_code')}: {body['debug_message']}"
+        return with_platform_detail(error, message, body.get("error_code"))
 
     def observe(self, response: httpx.Response) -> float:
         """Wait for the rate-limit window to reset when less than 5 % of it is left."""
@@ -130,10 +123,6 @@ class SnapchatAdsClient(ApiClient):
                     yield item[singular]
 
 
-def _local_midnight(day: Any, zone: ZoneInfo) -> str:
-    return datetime.combine(day, time(), zone).isoformat()
-
-
 def _fetch_stats(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     assert isinstance(client, SnapchatAdsClient) and request.date_range is not None
     account = client.ad_account
@@ -141,12 +130,13 @@ def _fetch_stats(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     names = {str(c.get("id")): c.get("name") for c in client.entities("campaigns")}
     extra = {"_timezone": str(zone), "_currency": account.get("currency")}
     for window in request.date_range.chunks(STATS_WINDOW_DAYS):
+        start, end = window.bounds_in(zone)
         params = {
             "granularity": "DAY",
             "breakdown": "campaign",
             "fields": STATS_FIELDS,
-            "start_time": _local_midnight(window.start, zone),
-            "end_time": _local_midnight(window.end + timedelta(days=1), zone),
+            "start_time": start.isoformat(),
+            "end_time": end.isoformat(),
             "swipe_up_attribution_window": SWIPE_UP_WINDOW,
             "view_attribution_window": VIEW_WINDOW,
         }

@@ -19,7 +19,6 @@ event holds the subscription as it was right after the change). Customers and su
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -101,9 +100,7 @@ class StripeClient(ApiClient):
 def created_window(request: FetchRequest) -> dict[str, int]:
     """`created[gte]`/`created[lt]` covering the request's days in the workspace timezone."""
     assert request.date_range is not None
-    zone = request.workspace.zone
-    start = datetime.combine(request.date_range.start, time(), zone)
-    end = datetime.combine(request.date_range.end + timedelta(days=1), time(), zone)
+    start, end = request.date_range.bounds_in(request.workspace.zone)
     return {"created[gte]": int(start.timestamp()), "created[lt]": int(end.timestamp())}
 
 

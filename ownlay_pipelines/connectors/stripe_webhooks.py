@@ -28,13 +28,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from ownlay_pipelines.connectors import stripe_rows as rows
 from ownlay_pipelines.connectors.shopify_webhooks import Delivery
-from ownlay_pipelines.connectors.streams import FetchRequest, Partitioning, StreamSpec
+from ownlay_pipelines.connectors.streams import FetchRequest, Partitioning
 from ownlay_pipelines.connectors.stripe import STREAMS
+from ownlay_pipelines.connectors.webhook_merge import newest_per_key
 from ownlay_pipelines.connectors.wire_values import RowError, dig
 from ownlay_pipelines.ingest.webhook_store import connect_webhook_store
 from ownlay_pipelines.lake.writer import read_partition, write_partition
@@ -118,7 +118,8 @@ def apply_stripe_events(
         day = None if spec.partitioning is Partitioning.WORKSPACE else report_date
         stored = read_partition(lake_root, spec.ref, workspace_id=workspace.id, report_date=day)
         incoming = pa.Table.from_pylist(items, schema=spec.schema)
-        merged = _newest_per_key(spec, stored, incoming)
+        version = VERSION_COLUMN if VERSION_COLUMN in spec.schema.names else None
+        merged = newest_per_key(spec, stored, incoming, version_column=version)
         write_partition(lake_root, spec.ref, merged, workspace_id=workspace.id, report_date=day)
         result.rows += len(items)
         result.partitions_written += 1
@@ -138,27 +139,3 @@ def _connection(workspace: Workspace, event: Mapping[str, Any]) -> Connection:
         f"Stripe account {account or '(none named in the event)'} is not a stripe connection "
         f"of workspace {workspace.id}"
     )
-
-
-def _newest_per_key(spec: StreamSpec, stored: pa.Table | None, incoming: pa.Table) -> pa.Table:
-    """Per primary key the row of the newest event; a stored row wins a tie (a replay), a row
-    without an event time (API sync) loses to any event; among incoming, the later delivery."""
-    key = ", ".join(spec.primary_key)
-    order = "_arrival = 0 DESC, _arrival DESC"
-    if VERSION_COLUMN in spec.schema.names:
-        order = f"{VERSION_COLUMN} DESC NULLS LAST, {order}"
-    arrivals = pa.array(range(1, incoming.num_rows + 1), pa.int64())
-    tables = {"incoming": incoming.append_column("_arrival", arrivals)}
-    if stored is not None:
-        tables["stored"] = stored.append_column(
-            "_arrival", pa.array([0] * stored.num_rows, pa.int64())
-        )
-    with duckdb.connect() as connection:
-        for name, table in tables.items():
-            connection.register(name, table)
-        union = " UNION ALL BY NAME ".join(f"SELECT * FROM {name}" for name in tables)
-        newest = connection.sql(
-            f"SELECT * EXCLUDE (_arrival) FROM ({union}) QUALIFY row_number() OVER "
-            f"(PARTITION BY {key} ORDER BY {order}) = 1 ORDER BY {key}"
-        ).to_arrow_table()
-    return newest.select(spec.schema.names).cast(spec.schema)

@@ -54,6 +54,7 @@ from ownlay_pipelines.http.errors import (
 from ownlay_pipelines.http.pagination import PageNumberPaginator
 from ownlay_pipelines.http.pagination import dig as json_at
 from ownlay_pipelines.http.rate_limit import RateLimit
+from ownlay_pipelines.http.responses import json_object
 from ownlay_pipelines.schema.campaign_metrics import MONEY, campaign_day_schema
 from ownlay_pipelines.schema.date_range import DateRange
 from ownlay_pipelines.schema.platforms import Platform
@@ -132,12 +133,10 @@ class TikTokAdsClient(ApiClient):
         return {"Access-Token": self._access_token}
 
     def classify(self, response: httpx.Response) -> ApiError | None:
-        try:
-            body = response.json()
-        except ValueError:
-            # The report download is CSV; anything else that is not JSON is judged by status.
-            return super().classify(response)
-        code = body.get("code") if isinstance(body, Mapping) else None
+        # The report download is CSV; anything else that is not a JSON object is judged by
+        # status, as is a body whose code says success.
+        body = json_object(response)
+        code = body.get("code")
         if code in (0, None):
             return super().classify(response)
         message = f"{body.get('message', 'TikTok API error')} (request_id {body.get('request_id')})"

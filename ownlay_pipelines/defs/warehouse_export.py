@@ -115,7 +115,6 @@ EXPORT_ASSETS = [
 warehouse_export_job = dg.define_asset_job(
     "warehouse_export",
     selection=dg.AssetSelection.assets(*EXPORT_ASSETS),
-    partitions_def=daily_by_workspace,
     description="Copy mart days to the customers' BigQuery and Snowflake warehouses.",
 )
 

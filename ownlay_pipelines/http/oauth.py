@@ -17,6 +17,7 @@ import httpx
 
 from ownlay_pipelines.http.clock import Clock, SystemClock
 from ownlay_pipelines.http.errors import AuthExpired, TransientError
+from ownlay_pipelines.http.responses import json_object
 
 REFRESH_CREDENTIALS = ("client_id", "client_secret", "refresh_token")
 """Optional credentials that turn on refreshing for a platform whose tokens may expire."""
@@ -85,7 +86,7 @@ class AccessTokenSource:
         host = httpx.URL(grant.token_url).host
         if response.status_code >= 500 or response.status_code == 429:
             raise TransientError(f"token refresh at {host} answered {response.status_code}")
-        body = _json(response)
+        body = json_object(response)
         token, lifetime = body.get("access_token"), body.get("expires_in")
         if response.status_code >= 400 or not isinstance(token, str) or not token:
             reason = body.get("error_description") or body.get("error") or response.status_code
@@ -101,14 +102,6 @@ class AccessTokenSource:
 
     def close(self) -> None:
         self._http.close()
-
-
-def _json(response: httpx.Response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def token_source(

@@ -65,14 +65,28 @@ def parse_json_body(response: httpx.Response) -> Any:
         ) from exc
 
 
+def json_object(response: httpx.Response) -> Mapping[str, Any]:
+    """The body as a JSON object, for reading a platform's error fields; empty when the body is
+    not JSON or not an object (then the HTTP status alone decides)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, Mapping) else {}
+
+
 def error_object(response: httpx.Response) -> Mapping[str, Any] | None:
     """The `{"error": {...}}` object Graph-style and Google-style APIs put in a failed body.
 
     None when the body is not JSON or has no such object (then the HTTP status alone decides).
     """
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, Mapping) else None
+    error = json_object(response).get("error")
     return error if isinstance(error, Mapping) else None
+
+
+def with_platform_detail(error: ApiError, message: object, code: object) -> ApiError:
+    """`error`, classified by HTTP status, carrying the platform's own message (when it gave
+    one) and error code from the body instead of the status line."""
+    error.message = str(message or error.message)
+    error.code = str(code or "") or None
+    return error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 
 @dataclass(frozen=True, order=True)
@@ -56,6 +56,14 @@ class DateRange:
             out.append(DateRange(cursor, chunk_end))
             cursor = chunk_end + timedelta(days=1)
         return out
+
+    def bounds_in(self, zone: tzinfo) -> tuple[datetime, datetime]:
+        """The range as instants in `zone`: midnight starting `start`, and midnight after `end`
+        (exclusive), the window a platform filter on created or sent times takes."""
+        return (
+            datetime.combine(self.start, time(), zone),
+            datetime.combine(self.end + timedelta(days=1), time(), zone),
+        )
 
     def __str__(self) -> str:
         return f"{self.start.isoformat()}..{self.end.isoformat()}"

@@ -1,10 +1,16 @@
-"""The watchtower check runs the rules on the unified table inside the pipeline's runs."""
+"""The watchtower check runs the rules on the unified table inside the pipeline's runs.
 
+Every test starts from the same first metrics run (ten days of acme-outdoor, every platform);
+it runs once per module and the rule tests start from a copy of its project directory.
+"""
+
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from ownlay_pipelines.definitions import build_definitions
 from ownlay_pipelines.defs.partitions import multi_key
@@ -58,11 +64,28 @@ def _evaluation(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
     return evaluation
 
 
-def test_check_runs_builtin_rules_in_the_metrics_run(tmp_path: Path):
-    defs, _ = _setup(tmp_path)
+@pytest.fixture(scope="module")
+def first_metrics_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dg.AssetCheckEvaluation]:
+    """The first metrics run: its project directory (lake and ops store) and the watchtower
+    check's evaluation in it."""
+    root = tmp_path_factory.mktemp("first_metrics_run")
+    defs, _ = _setup(root)
     with dg.instance_for_test() as instance:
         sync_workspace_partitions(instance, load_registry(DEFAULT_REGISTRY_FILE))
         evaluation = _evaluation(_run_metrics(defs, instance))
+    return root, evaluation
+
+
+def _after_first_run(first_metrics_run: tuple[Path, dg.AssetCheckEvaluation], tmp_path: Path):
+    """Put in `tmp_path` what the first metrics run left: its lake and its ops store."""
+    root, _ = first_metrics_run
+    shutil.copytree(root, tmp_path, dirs_exist_ok=True)
+
+
+def test_check_runs_builtin_rules_in_the_metrics_run(first_metrics_run):
+    _, evaluation = first_metrics_run
 
     assert evaluation.metadata["rules_evaluated"].value == len(BUILTIN_RULES)
     outcomes = evaluation.metadata["outcomes"].value
@@ -70,11 +93,13 @@ def test_check_runs_builtin_rules_in_the_metrics_run(tmp_path: Path):
     assert all("error" not in o for o in outcomes)
 
 
-def test_user_rule_fires_as_error_with_values_and_never_alerts_twice(tmp_path: Path):
+def test_user_rule_fires_as_error_with_values_and_never_alerts_twice(
+    tmp_path: Path, first_metrics_run
+):
+    _after_first_run(first_metrics_run, tmp_path)
     defs, ops_store = _setup(tmp_path)
     with dg.instance_for_test() as instance:
         sync_workspace_partitions(instance, load_registry(DEFAULT_REGISTRY_FILE))
-        _run_metrics(defs, instance)
         with duckdb.connect() as connection:
             create_lake_view(connection, tmp_path / "data" / "lake", UNIFIED_CAMPAIGN_METRICS)
             add_rule(
@@ -109,12 +134,14 @@ def test_user_rule_fires_as_error_with_values_and_never_alerts_twice(tmp_path: P
     assert len(alerts_after_second) == len(alerts_after_first)
 
 
-def test_notification_job_delivers_fired_alerts_to_discord_once(tmp_path: Path, monkeypatch):
+def test_notification_job_delivers_fired_alerts_to_discord_once(
+    tmp_path: Path, monkeypatch, first_metrics_run
+):
+    _after_first_run(first_metrics_run, tmp_path)
     defs, ops_store = _setup(tmp_path)
     with WebhookServer() as discord, dg.instance_for_test() as instance:
         monkeypatch.setenv("OWNLAY_DISCORD_WEBHOOK_URL", discord.url())
         sync_workspace_partitions(instance, load_registry(DEFAULT_REGISTRY_FILE))
-        _run_metrics(defs, instance)
         with duckdb.connect() as connection:
             create_lake_view(connection, tmp_path / "data" / "lake", UNIFIED_CAMPAIGN_METRICS)
             add_rule(

@@ -1,0 +1,41 @@
+"""Merging webhook rows into a stored lake partition: per primary key, the newest version wins.
+
+Webhooks arrive at least once and out of order (Shopify and Stripe alike), so a delivery may
+repeat a row the partition already holds or be older than it. The merge keeps, per primary key,
+the row with the greatest version; a stored row wins a tie (a replay changes nothing), and among
+the incoming rows of one batch the later delivery wins.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from ownlay_pipelines.connectors.streams import StreamSpec
+
+
+def newest_per_key(
+    spec: StreamSpec, stored: pa.Table | None, incoming: pa.Table, *, version_column: str | None
+) -> pa.Table:
+    """One row per primary key of `spec`: the highest `version_column` (NULL loses to any
+    value), then the stored row, then the later incoming row; without a version column the
+    stored row, then the later incoming row. Sorted by primary key, in `spec.schema`."""
+    key = ", ".join(spec.primary_key)
+    order = "_arrival = 0 DESC, _arrival DESC"
+    if version_column is not None:
+        order = f"{version_column} DESC NULLS LAST, {order}"
+    arrivals = pa.array(range(1, incoming.num_rows + 1), pa.int64())
+    tables = {"incoming": incoming.append_column("_arrival", arrivals)}
+    if stored is not None:
+        tables["stored"] = stored.append_column(
+            "_arrival", pa.array([0] * stored.num_rows, pa.int64())
+        )
+    with duckdb.connect() as connection:
+        for name, table in tables.items():
+            connection.register(name, table)
+        union = " UNION ALL BY NAME ".join(f"SELECT * FROM {name}" for name in tables)
+        newest = connection.sql(
+            f"SELECT * EXCLUDE (_arrival) FROM ({union}) QUALIFY row_number() OVER "
+            f"(PARTITION BY {key} ORDER BY {order}) = 1 ORDER BY {key}"
+        ).to_arrow_table()
+    return newest.select(spec.schema.names).cast(spec.schema)
