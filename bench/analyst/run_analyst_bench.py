@@ -4,7 +4,8 @@ Funnels: generates reference/perf_reliability.md §1.2's events (10M rows, 1M us
 page_view 60 %, click 25 %, signup 7 %, add_to_cart 5 %, purchase 3 %) as one Parquet file per
 UTC day, then times, in the same run on the same files, best of 3:
 
-- `anchor (T6)`: §1.5's all-entry ASOF chain from every page_view, then max(level) per user;
+- `anchor (T6)`: §1.5's all-entry ASOF chain from every page_view, then max(level) per user,
+  timed alternately with `ours, totals` (one run of each per round);
 - `ours, totals`: analyst/funnel_query.py (what `ownlay funnel` runs without --by): the same
   chain plus the winning attempt per visitor, drop-off and median time between steps;
 - `ours, mart`: the same with the four breakdowns (`marts/funnels`), one local day column;
@@ -28,7 +29,7 @@ import platform
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -155,6 +156,16 @@ def best_cpu_of(runs: int, work: Callable[[], object]) -> tuple[tuple[float, flo
     return (wall, cpu), result
 
 
+def _best(
+    timings: Iterable[tuple[tuple[float, float], object]],
+) -> tuple[tuple[float, float], object]:
+    """The least wall clock and least CPU of several `best_cpu_of` results, and the last result."""
+    listed = list(timings)
+    wall = min(t[0][0] for t in listed)
+    cpu = min(t[0][1] for t in listed)
+    return (wall, cpu), listed[-1][1]
+
+
 def bench_funnels(events: int, runs: int, folder: Path) -> None:
     connection = duckdb.connect(config={"asof_loop_join_threshold": 0})
     started = time.perf_counter()
@@ -164,12 +175,18 @@ def bench_funnels(events: int, runs: int, folder: Path) -> None:
     every_file = files(folder, FIRST_DAY, last)
     source = f"read_parquet({every_file!r})"
     define_views(connection, every_file)
-    anchor_time, anchor = best_cpu_of(
-        runs, lambda: connection.sql(anchor_sql(source)).fetchall()[0]
-    )
-    totals_time, totals = best_cpu_of(
-        runs, lambda: connection.sql(ours_sql(FIRST_DAY, last, breakdowns=False)).fetchall()
-    )
+    # The budget's pair takes turns, one run each per round, so a change in load hits both.
+    rounds = [
+        (
+            best_cpu_of(1, lambda: connection.sql(anchor_sql(source)).fetchall()[0]),
+            best_cpu_of(
+                1, lambda: connection.sql(ours_sql(FIRST_DAY, last, breakdowns=False)).fetchall()
+            ),
+        )
+        for _ in range(runs)
+    ]
+    anchor_time, anchor = _best(r[0] for r in rounds)
+    totals_time, totals = _best(r[1] for r in rounds)
     reached = tuple(row[5] for row in totals if row[0] == "total")
     if reached != tuple(anchor):
         raise SystemExit(f"visitors per step differ: anchor {anchor}, ours {reached}")
