@@ -16,8 +16,9 @@ Declared semantics (reference/analytics.md §2.3, best attempt, ordered, uniques
    utm_campaign else campaign id, device type, country; `(none)` when absent).
 4. Per step k: visitors reaching k, drop-off from k−1, and the median seconds from eₖ₋₁ to eₖ.
 
-The chain is ASOF joins (one per step after the first) on `(visitor, ts > previous ts)`; the
-connection must run with `asof_loop_join_threshold = 0` (reference/perf_reliability.md §1.5).
+The chain is ASOF joins (one per step after the first) on `(visitor, ts > previous ts)` over one
+materialised scan of the events that flags each row's steps; the connection must run with
+`asof_loop_join_threshold = 0` (reference/perf_reliability.md §1.5).
 """
 
 from __future__ import annotations
