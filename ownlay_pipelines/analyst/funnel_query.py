@@ -16,8 +16,9 @@ Declared semantics (reference/analytics.md §2.3, best attempt, ordered, uniques
    utm_campaign else campaign id, device type, country; `(none)` when absent).
 4. Per step k: visitors reaching k, drop-off from k−1, and the median seconds from eₖ₋₁ to eₖ.
 
-The chain is ASOF joins (one per step after the first) on `(visitor, ts > previous ts)`; the
-connection must run with `asof_loop_join_threshold = 0` (reference/perf_reliability.md §1.5).
+The chain is ASOF joins (one per step after the first) on `(visitor, ts > previous ts)` over one
+materialised scan of the events that flags each row's steps; the connection must run with
+`asof_loop_join_threshold = 0` (reference/perf_reliability.md §1.5).
 """
 
 from __future__ import annotations
@@ -100,27 +101,29 @@ def winners_sql(
     k = len(funnel.steps)
     window_us = funnel.window_seconds * MICROS_PER_SECOND
     start_us, end_us = local_days_us(first_day, last_day, timezone)
-    carried = [f"breakdown_{b} AS {b}" for b in breakdowns]
+    carried = {f"breakdown_{b}": b for b in breakdowns}
     if breakdowns:
-        carried.insert(0, "event_id")  # the last tie-break, needed only to pick breakdown values
+        carried = {"event_id": "event_id", **carried}  # the last tie-break, for breakdowns only
     if by_day:
-        carried.insert(0, "local_day AS day")
-    ctes = [
-        f"""s1 AS (
-            SELECT {", ".join(["visitor", "ts_us AS t1", *carried])}
-            FROM {events}
-            WHERE {step_predicate(funnel.steps[0])} AND ts_us >= {start_us} AND ts_us < {end_us}
-        )""",
-        "c1 AS (SELECT * FROM s1)",
-    ]
+        carried = {"local_day": "day", **carried}
     # A later step can only count if it is after the earliest start and within the window of
     # the latest one: the bounds are exact and keep the joins' right sides small.
+    first = f"{step_predicate(funnel.steps[0])} AND ts_us >= {start_us} AND ts_us < {end_us}"
     later = f"ts_us > {start_us} AND ts_us < {end_us + window_us}"
+    kinds = [first] + [f"{step_predicate(s)} AND {later}" for s in funnel.steps[1:]]
+    # One scan of the events for every step (each step's own scan read the files k times).
+    ctes = [
+        f"""steps AS MATERIALIZED (
+            SELECT {", ".join(["visitor", "ts_us", *(f"{c} AS {a}" for c, a in carried.items())])},
+                   {", ".join(f"({kind}) AS is_{n}" for n, kind in enumerate(kinds, 1))}
+            FROM {events}
+            WHERE {" OR ".join(f"({kind})" for kind in kinds)}
+        )""",
+        f"c1 AS (SELECT {', '.join(['visitor', 'ts_us AS t1', *carried.values()])} "
+        "FROM steps WHERE is_1)",
+    ]
     for n in range(2, k + 1):
-        ctes.append(
-            f"s{n} AS (SELECT visitor, ts_us FROM {events} "
-            f"WHERE {step_predicate(funnel.steps[n - 1])} AND {later})"
-        )
+        ctes.append(f"s{n} AS (SELECT visitor, ts_us FROM steps WHERE is_{n})")
         ctes.append(
             f"c{n} AS (SELECT c.*, s.ts_us AS t{n} FROM c{n - 1} c ASOF LEFT JOIN s{n} s "
             f"ON c.visitor = s.visitor AND c.t{n - 1} < s.ts_us)"
