@@ -21,6 +21,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -190,13 +191,25 @@ def _write_parts(
     (workspace, day)."""
     parts = _PartWriters(lake_root, flush.flush_id)
     try:
-        for chunk in _chunks(connection, buffer_path, flush, chunk_rows):
+        for chunk in _read_ahead(_chunks(connection, buffer_path, flush, chunk_rows)):
             for (workspace_id, day), table in _split_by_partition(chunk):
                 parts.write(workspace_id, day, table)
             del chunk
         return parts.commit()
     finally:
         parts.abort()
+
+
+def _read_ahead(chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """`chunks`, the next one read and decoded on a second thread while the caller encodes the
+    current one to Parquet: both steps run in Arrow/SQLite code that releases the GIL, so on two
+    cores they overlap (decoding was ~30 % of a flush, encoding ~50 %). At most one chunk waits.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ownlay-flush-read") as reader:
+        pending = reader.submit(next, chunks, None)
+        while (chunk := pending.result()) is not None:
+            pending = reader.submit(next, chunks, None)
+            yield chunk
 
 
 def _chunks(
