@@ -127,7 +127,10 @@ class EventBuffer:
         self._group_rows: list[dict[str, Any]] = []
         self._segments = SegmentWriter(path)
         self._writer = GroupCommitter(
-            connect_buffer(path), before_commit=self._store_group, after_rollback=self._forget_group
+            connect_buffer(path),
+            before_commit=self._store_group,
+            after_rollback=self._forget_group,
+            lock_path=commit_lock_path(path),
         )
 
     def append_events(
@@ -175,6 +178,11 @@ class EventBuffer:
         """Finish queued writes, stop the writer and release the open segment."""
         self._writer.close()
         self._segments.close()
+
+
+def commit_lock_path(buffer_path: Path) -> Path:
+    """The file whose `flock` the service's writers take turns on to commit (`group_commit`)."""
+    return buffer_path.with_name(buffer_path.name + ".commit.lock")
 
 
 def insert_pending_record(

@@ -5,17 +5,26 @@ fsync costs 1 ms, per-request commits cap at about 1,000 requests/s). The writer
 SQLite connection: it takes every queued write, runs them in one transaction, commits (the fsync
 releases the GIL, so the event loop keeps parsing and validating meanwhile) and resolves each
 write's future on the loop that submitted it. A request is answered only after its commit returned.
+
+Several writers on one file (one per uvicorn worker) take turns through a `flock` on a commit lock
+file, held from before a group is drained until its commit returned: a waiting writer is woken the
+moment the lock is free and then takes everything queued meanwhile as one group. Without it they
+meet at SQLite's write lock, whose busy handler polls with sleeps growing to 100 ms, so a writer
+that keeps missing the instant the other releases it waits seconds (bench/README.md, Ingestion).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -44,10 +53,15 @@ class GroupCommitter:
         *,
         before_commit: Callable[[sqlite3.Connection], None] | None = None,
         after_rollback: Callable[[], None] | None = None,
+        lock_path: Path | None = None,
     ) -> None:
         """`before_commit` runs after a group's writes, in its transaction (to store what they
-        gathered); `after_rollback` runs when a group failed (to forget it)."""
+        gathered); `after_rollback` runs when a group failed (to forget it); `lock_path` is the
+        commit lock file shared by every writer of the same database (none: the only writer)."""
         self._connection = connection
+        self._lock_fd = (
+            None if lock_path is None else os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        )
         self._before_commit = before_commit
         self._after_rollback = after_rollback
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
@@ -72,15 +86,30 @@ class GroupCommitter:
         self._queue.put(_STOP)
         self._thread.join()
         self._connection.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
 
     def _run(self) -> None:
         while True:
             first = self._queue.get()
-            group, stop = self._drain(first)
-            if group:
-                self._commit(group)
+            with self._commit_turn():
+                group, stop = self._drain(first)
+                if group:
+                    self._commit(group)
             if stop:
                 return
+
+    @contextlib.contextmanager
+    def _commit_turn(self) -> Iterator[None]:
+        """Hold the commit lock shared with the other writers (flock releases the GIL waiting)."""
+        if self._lock_fd is None:
+            yield
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _drain(self, first: _Write | None) -> tuple[list[_Write], bool]:
         """The first write plus everything queued behind it, and whether close() was asked."""

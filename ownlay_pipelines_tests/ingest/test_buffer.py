@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ownlay_pipelines.ingest.buffer import EventBuffer, connect_buffer
+from ownlay_pipelines.ingest.buffer import EventBuffer, commit_lock_path, connect_buffer
 from ownlay_pipelines.ingest.group_commit import GroupCommitter, WriterClosed
 from ownlay_pipelines.ingest.keys import IssuedApiKey
 from ownlay_pipelines_tests.ingest.payloads import auth_header, ownlay_event
@@ -107,3 +107,43 @@ def test_request_whose_commit_failed_gets_503_so_the_sender_retries(
         "error": "buffer_unavailable",
         "message": "events were not stored; retry",
     }
+
+
+def test_a_second_writer_waits_on_the_commit_lock_and_then_commits_all_it_queued_as_one_group(
+    tmp_path: Path,
+):
+    path = tmp_path / "buffer.sqlite"
+    first_connection = connect_buffer(path)
+    first_connection.execute("CREATE TABLE t (n INTEGER)")
+    second_connection = connect_buffer(path)
+    commits = []
+    second_connection.set_trace_callback(
+        lambda sql: commits.append(sql) if sql == "COMMIT" else None
+    )
+    lock = commit_lock_path(path)
+    first = GroupCommitter(first_connection, lock_path=lock)
+    second = GroupCommitter(second_connection, lock_path=lock)
+    release = threading.Event()
+
+    def blocking_write(c: sqlite3.Connection) -> None:
+        release.wait(timeout=10)
+        c.execute("INSERT INTO t VALUES (-1)")
+
+    async def requests() -> None:
+        held = first.submit(blocking_write)
+        await asyncio.sleep(0.05)  # the first writer holds the commit lock
+        queued = [
+            second.submit(lambda c, n=n: c.execute("INSERT INTO t VALUES (?)", (n,)))
+            for n in range(20)
+        ]
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.gather(held, *queued)
+
+    asyncio.run(requests())
+    first.close()
+    second.close()
+
+    assert connect_buffer(path).execute("SELECT count(*) FROM t").fetchone() == (21,)
+    assert commits == ["COMMIT"]  # all 20 writes waited for the lock, then shared one commit
+    assert lock.stat().st_mode & 0o777 == 0o600
