@@ -14,7 +14,8 @@ UTC day, then times, in the same run on the same files, best of 3:
 Both sides must report the same visitors per step for the full range, checked before printing.
 
 Paths: writes a path file of 1M distinct random paths (30 channels, length 1–10), then times
-parsing it, exact Markov (one matrix inverse) and simplified Shapley.
+reading it (columnar, then the line reader beside it), exact Markov (one matrix inverse) and
+simplified Shapley.
 
     .venv/bin/python bench/analyst/run_analyst_bench.py                 # a few minutes
     .venv/bin/python bench/analyst/run_analyst_bench.py --events 1000000 --paths 100000
