@@ -14,7 +14,8 @@ UTC day, then times, in the same run on the same files, best of 3:
 Both sides must report the same visitors per step for the full range, checked before printing.
 
 Paths: writes a path file of 1M distinct random paths (30 channels, length 1–10), then times
-parsing it, exact Markov (one matrix inverse) and simplified Shapley.
+reading it (columnar, then the line reader beside it), exact Markov (one matrix inverse) and
+simplified Shapley.
 
     .venv/bin/python bench/analyst/run_analyst_bench.py                 # a few minutes
     .venv/bin/python bench/analyst/run_analyst_bench.py --events 1000000 --paths 100000
@@ -39,7 +40,7 @@ from ownlay_pipelines.analyst.funnel_definitions import FunnelDefinition, step_f
 from ownlay_pipelines.analyst.funnel_query import funnel_events_sql, funnel_sql
 from ownlay_pipelines.analyst.heuristic_models import linear
 from ownlay_pipelines.analyst.markov import markov_attribution
-from ownlay_pipelines.analyst.path_data import read_path_file
+from ownlay_pipelines.analyst.path_data import PathCounts, parse_path_lines, read_path_file
 from ownlay_pipelines.analyst.shapley import shapley_attribution
 
 FIRST_DAY = date(2025, 1, 1)
@@ -235,10 +236,19 @@ def bench_paths(paths: int, folder: Path) -> None:
             conversions = rng.choice((0, 0, 1, 2))
             handle.write(f"{path};{conversions};{conversions * 40.5};{rng.randint(0, 9)}\n")
     print(f"\nwrote the path file in {time.perf_counter() - started:.1f} s")
-    parse_time, counts = best_of(1, lambda: read_path_file(file))
+    parse_time, counts = best_of(3, lambda: read_path_file(file))
+
+    def by_lines() -> PathCounts:
+        with file.open(encoding="utf-8") as handle:
+            return parse_path_lines(handle)
+
+    line_time, by_line = best_of(1, by_lines)
+    assert counts.channels == by_line.channels and counts.path_count == by_line.path_count
     print(f"{counts.path_count:,} distinct paths, {len(counts.touches):,} touches")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'path model':<44}{'s':>8}")
-    print(f"{'parse the path file':<44}{parse_time:>8.2f}")
+    print(f"{'read the path file (columnar, Arrow)':<44}{parse_time:>8.2f}")
+    print(f"{'read it line by line (errors fall back here)':<44}{line_time:>8.2f}")
     for label, model in (
         ("markov (exact, removal effects)", markov_attribution),
         ("shapley (simplified, closed form)", shapley_attribution),

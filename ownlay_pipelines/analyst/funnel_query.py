@@ -124,10 +124,20 @@ def winners_sql(
     ]
     for n in range(2, k + 1):
         ctes.append(f"s{n} AS (SELECT visitor, ts_us FROM steps WHERE is_{n})")
-        ctes.append(
-            f"c{n} AS (SELECT c.*, s.ts_us AS t{n} FROM c{n - 1} c ASOF LEFT JOIN s{n} s "
-            f"ON c.visitor = s.visitor AND c.t{n - 1} < s.ts_us)"
+        join = (
+            f"SELECT c.*, s.ts_us AS t{n} FROM c{n - 1} c ASOF LEFT JOIN s{n} s "
+            f"ON c.visitor = s.visitor AND c.t{n - 1} < s.ts_us"
         )
+        if n > 2:
+            # An attempt without step n−1 has no step n either (NULL < ts never holds): only
+            # the others go through the join, whose cost follows its left side (most attempts
+            # stop at step 1), so c{n−1} is materialised once for both branches.
+            join += (
+                f" WHERE c.t{n - 1} IS NOT NULL UNION ALL "
+                f"SELECT *, NULL::BIGINT AS t{n} FROM c{n - 1} WHERE t{n - 1} IS NULL"
+            )
+        materialized = " MATERIALIZED" if 2 <= n < k else ""
+        ctes.append(f"c{n} AS{materialized} ({join})")
     stops = " ".join(
         f"WHEN t{n} IS NULL OR t{n} - t1 > {window_us} THEN {n - 1}" for n in range(2, k + 1)
     )

@@ -4,6 +4,10 @@ A path file is ChannelAttribution's aggregated format (reference/analytics.md §
 path, `path;total_conversions;total_conversion_value;total_null`, channels joined by `>`
 (spaces around names are trimmed). A header row is allowed, blank lines are skipped, and a path
 that appears on several lines is summed. Anything else is an error naming the line.
+
+`read_path_file` reads a plain file with Arrow's CSV reader and checks it column by column; a file
+it is not sure of (odd whitespace, line ends or numbers, or any bad line) is read again line by
+line by `parse_path_lines`, so every error, and every result, is the line reader's.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 FIELD_SEPARATOR = ";"
 CHANNEL_SEPARATOR = ">"
@@ -121,9 +128,98 @@ def _count(line: int, column: int, text: str) -> float:
 
 
 def read_path_file(path: Path) -> PathCounts:
-    """Parse the path file at `path` (UTF-8)."""
+    """Parse the path file at `path` (UTF-8): columnar when it is plain, else line by line."""
+    fast = _read_plain_path_file(path.read_bytes())
+    if fast is not None:
+        return fast
     with path.open(encoding="utf-8") as handle:
         return parse_path_lines(handle)
+
+
+# Characters on which Arrow and the line reader could part ways, UTF-8 encoded: line ends other
+# than "\n" (Python reads "\r" as one), a BOM (Arrow drops it), and every whitespace str.strip()
+# removes but the columnar trim below (spaces and tabs) does not.
+_UNSURE_CHARACTERS = tuple(
+    character.encode()
+    for character in "\r\x0b\x0c\x1c\x1d\x1e\x1f\ufeff\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+)
+# Their first bytes: a file with none of these has none of them (one numpy pass, not 27 searches).
+_UNSURE_FIRST_BYTE = np.zeros(256, dtype=bool)
+_UNSURE_FIRST_BYTE[[encoded[0] for encoded in _UNSURE_CHARACTERS]] = True
+# A count the fast path takes as is: plain non-negative decimal, optional exponent.
+_PLAIN_NUMBER = r"^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_BLANKS = " \t"
+
+
+def _has_unsure_characters(data: bytes) -> bool:
+    """Whether `data` holds one of `_UNSURE_CHARACTERS`."""
+    if not _UNSURE_FIRST_BYTE[np.frombuffer(data, dtype=np.uint8)].any():
+        return False
+    return any(encoded in data for encoded in _UNSURE_CHARACTERS)
+
+
+def _read_plain_path_file(data: bytes) -> PathCounts | None:
+    """The path file's paths when every line is plainly valid, else None (read it line by line).
+
+    Same result as `parse_path_lines`: paths in order of first appearance, channels sorted,
+    duplicate lines summed in file order.
+    """
+    if not data.strip() or _has_unsure_characters(data):
+        return None
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(data),
+            read_options=pa_csv.ReadOptions(column_names=list(HEADER)),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=FIELD_SEPARATOR, quote_char=False, escape_char=False
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in HEADER}
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    columns = [pc.utf8_trim(table[name].combine_chunks(), _BLANKS) for name in HEADER]
+    if not data.startswith(b"\n") and [c[0].as_py().lower() for c in columns] == list(HEADER):
+        columns = [column[1:] for column in columns]
+    if len(columns[0]) == 0:
+        return None
+    counts = []
+    for column in columns[1:]:
+        if not pc.all(pc.match_substring_regex(column, _PLAIN_NUMBER)).as_py():
+            return None
+        try:
+            number = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:
+            return None
+        if not np.isfinite(number).all():
+            return None
+        counts.append(number)
+    split = pc.split_pattern(columns[0], CHANNEL_SEPARATOR)
+    touches = pc.utf8_trim(split.flatten(), _BLANKS)
+    if not pc.all(pc.greater(pc.utf8_length(touches), 0)).as_py():
+        return None
+    lengths = pc.list_value_length(split)
+    line_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths.to_numpy(), out=line_offsets[1:])
+    # One key per line: its trimmed channels rejoined, so "a > b" and "a>b" are one path.
+    keys = pc.binary_join(
+        pa.LargeListArray.from_arrays(pa.array(line_offsets), touches), CHANNEL_SEPARATOR
+    )
+    path_of_line = pc.dictionary_encode(keys).indices.to_numpy()
+    path_count = int(path_of_line.max()) + 1
+    sums = [np.bincount(path_of_line, weights=c, minlength=path_count) for c in counts]
+    _, first_line = np.unique(path_of_line, return_index=True)
+    names = sorted(pc.unique(touches).to_pylist())
+    touch_ids = pc.index_in(touches, value_set=pa.array(names, pa.string())).to_numpy()
+    starts, ends = line_offsets[first_line], line_offsets[first_line + 1]
+    offsets = np.zeros(path_count + 1, dtype=np.int64)
+    np.cumsum(ends - starts, out=offsets[1:])
+    picked = np.repeat(starts - offsets[:-1], ends - starts) + np.arange(offsets[-1])
+    return PathCounts(
+        tuple(names), touch_ids[picked].astype(np.int64), offsets, sums[0], sums[1], sums[2]
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""`read_path_file`'s columnar reader gives the line reader's paths, and its errors, exactly."""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+
+import numpy as np
+import pytest
+
+from ownlay_pipelines.analyst import path_data
+from ownlay_pipelines.analyst.path_data import (
+    PathCounts,
+    PathFileError,
+    parse_path_lines,
+    read_path_file,
+)
+
+LINES = 50_000
+
+
+def _big_path_file(rng: random.Random) -> str:
+    """A header and LINES lines with repeated paths, spaces, blank lines, every number form."""
+    channels = [f"ch_{n}" for n in range(25)] + ["Ωmega", "b c"]
+    numbers = ("0", "1", "2.5", "1.", ".25", "1e2", "3E-1", "0.1", "40.5", "007")
+    lines = [" PATH; Total_Conversions ;total_conversion_value;total_null"]
+    for _ in range(LINES):
+        path = rng.choice((">", " > ", ">\t")).join(
+            rng.choice(channels) for _ in range(rng.randint(1, 6))
+        )
+        fields = [path] + [rng.choice(numbers) for _ in range(3)]
+        lines.append(rng.choice((";", " ;", "; ")).join(fields) + rng.choice(("", " ", "\t")))
+        if rng.random() < 0.01:
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _assert_same(fast: PathCounts, slow: PathCounts) -> None:
+    assert fast.channels == slow.channels
+    for field in ("touches", "offsets", "conversions", "value", "nulls"):
+        ours, theirs = getattr(fast, field), getattr(slow, field)
+        assert ours.dtype == theirs.dtype, field
+        assert np.array_equal(ours, theirs), field
+
+
+def test_a_large_file_reads_the_same_columnar_as_line_by_line(tmp_path):
+    text = _big_path_file(random.Random(12))
+    file = tmp_path / "paths.csv"
+    file.write_text(text, encoding="utf-8")
+    columnar = path_data._read_plain_path_file(file.read_bytes())
+    assert columnar is not None  # the columnar reader took the whole file, no fallback
+    slow = parse_path_lines(io.StringIO(text))
+    _assert_same(columnar, slow)
+    _assert_same(read_path_file(file), slow)
+    assert columnar.path_count < LINES  # repeated paths were summed, as by the line reader
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ("a>b;1;2", "found 3"),
+        ("a>b;1;2;3;4", "found 5"),
+        ("a>>b;1;2;3", "path 'a>>b' has an empty channel name"),
+        ("a;one;2;3", "total_conversions 'one' is not a number"),
+        ("a;1;-2;3", "total_conversion_value '-2' must be a finite number ≥ 0"),
+        ("a;1;2;1e999", "total_null '1e999' must be a finite number ≥ 0"),
+        ("a;1;2;nan", "total_null 'nan' must be a finite number ≥ 0"),
+    ],
+)
+def test_a_bad_line_deep_in_a_large_file_is_named_by_its_line(tmp_path, bad_line, message):
+    lines = _big_path_file(random.Random(5)).splitlines()
+    lines.insert(40_000, bad_line)
+    file = tmp_path / "paths.csv"
+    file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(PathFileError, match=r"^line 40001: ") as error:
+        read_path_file(file)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a>b;1;2;3\r\nb;0;0;1\r\n",  # Windows line ends: the line reader takes them
+        "a\xa0>b;1;2;3\n",  # a no-break space str.strip() trims
+        "\ufeffpath;total_conversions;total_conversion_value;total_null\na;1;2;3\n",
+        "a;+1;1_000;3\n",  # numbers float() reads and the columnar check does not
+        "a;1;2;3\n \nb;1;2;3\n",  # a line of spaces is blank to the line reader
+    ],
+)
+def test_files_the_columnar_reader_is_unsure_of_are_read_line_by_line(tmp_path, text):
+    file = tmp_path / "paths.csv"
+    file.write_bytes(text.encode("utf-8"))
+    assert path_data._read_plain_path_file(file.read_bytes()) is None
+    try:
+        expected = parse_path_lines(io.StringIO(text, newline=None))
+    except PathFileError as error:
+        with pytest.raises(PathFileError, match=f"^{re.escape(str(error))}$"):
+            read_path_file(file)
+    else:
+        _assert_same(read_path_file(file), expected)
