@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pyarrow as pa
 from pydantic_core import to_json
 
-from ownlay_pipelines.events.model import PARSED_UTC, OwnlayEvent, Utm
+from ownlay_pipelines.events.model import PARSED_UTC, OwnlayEvent
 from ownlay_pipelines.events.user_agent import DeviceInfo, describe_user_agent
 from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines.privacy.properties import drop_sensitive_properties
@@ -27,7 +27,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
 _PARSED_EPOCH = EPOCH.astimezone(PARSED_UTC)
 UTM_FIELDS = ("source", "medium", "campaign", "content", "term")
-_UTM_COLUMNS = tuple((f"utm_{name}", name) for name in UTM_FIELDS)
+_NO_UTM: dict[str, str] = {}
+_NO_DEVICE = DeviceInfo(device_type=None, os=None, browser=None)
+"""What an event without a user agent tells about its device: nothing."""
 
 
 def _text(name: str, *, nullable: bool = True) -> pa.Field:
@@ -87,9 +89,18 @@ def to_lake_row(
     """
     context = event.context
     page = context.page
-    parsed = describe_user_agent(context.user_agent) if context.user_agent else None
+    source = event.source
+    utm = event.utm
+    geo = context.geo
+    device = context.device
+    url = page.url
+    # Senders often leave `utm` empty and only the landing URL carries the campaign.
+    from_url = _utm_of_url(url) if url and "utm_" in url else _NO_UTM
+    # What the sender says of the device wins; the parsed user agent fills the gaps.
+    parsed = describe_user_agent(context.user_agent) if context.user_agent else _NO_DEVICE
     properties = dict(event.properties)
     email = event.email or _email_property(properties)
+    # One dict literal (no merged helper dicts): this runs once per accepted event on the loop.
     return {
         "event_id": str(event.event_id),
         "workspace_id": workspace_id,
@@ -99,27 +110,34 @@ def to_lake_row(
         "session_id": event.session_id,
         "device_id": event.device_id,
         "email_hash": hasher.hash_email(email) if email else None,
-        "source_platform": event.source.platform.value,
-        "connector_id": event.source.connector_id,
-        "campaign_id": event.source.campaign_id,
-        "ad_group_id": event.source.ad_group_id,
-        "ad_id": event.source.ad_id,
-        "keyword": event.source.keyword,
-        "placement": event.source.placement,
-        **_utm_columns(event.utm, page.url),
+        "source_platform": source.platform.value,
+        "connector_id": source.connector_id,
+        "campaign_id": source.campaign_id,
+        "ad_group_id": source.ad_group_id,
+        "ad_id": source.ad_id,
+        "keyword": source.keyword,
+        "placement": source.placement,
+        "utm_source": utm.source or from_url.get("source", "")[:255] or None,
+        "utm_medium": utm.medium or from_url.get("medium", "")[:255] or None,
+        "utm_campaign": utm.campaign or from_url.get("campaign", "")[:255] or None,
+        "utm_content": utm.content or from_url.get("content", "")[:255] or None,
+        "utm_term": utm.term or from_url.get("term", "")[:255] or None,
         "properties": to_json(drop_sensitive_properties(properties)).decode(),
-        "url": page.url,
-        "path": page.path or (urlsplit(page.url).path if page.url else None),
+        "url": url,
+        "path": page.path or (urlsplit(url).path if url else None),
         "page_title": page.title,
         "referrer": page.referrer,
         "user_agent": context.user_agent,
         "ip_hash": hasher.hash_ip(context.ip) if context.ip else None,
-        **_device_columns(event, parsed),
+        "device_type": device.type or parsed.device_type,
+        "os": device.os or parsed.os,
+        "browser": device.browser or parsed.browser,
+        "screen_resolution": device.screen_resolution,
         "locale": context.locale,
         "timezone": context.timezone,
-        "country": context.geo.country,
-        "region": context.geo.region,
-        "city": context.geo.city,
+        "country": geo.country,
+        "region": geo.region,
+        "city": geo.city,
         "created_at": to_micros(min(event.timestamp, received_at)),
         "client_timestamp": to_micros(event.client_timestamp or event.timestamp),
         "received_at": to_micros(received_at),
@@ -144,15 +162,6 @@ def _email_property(properties: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and "@" in value else None
 
 
-def _utm_columns(utm: Utm, url: str | None) -> dict[str, str | None]:
-    # Senders often leave `utm` empty and only the landing URL carries the campaign.
-    from_url = _utm_of_url(url) if url and "utm_" in url else {}
-    return {
-        column: getattr(utm, name) or from_url.get(name, "")[:255] or None
-        for column, name in _UTM_COLUMNS
-    }
-
-
 @lru_cache(maxsize=16_384)
 def _utm_of_url(url: str) -> dict[str, str]:
     """The `utm_*` query parameters of `url` by name without the prefix (cached: landing URLs
@@ -161,15 +170,4 @@ def _utm_of_url(url: str) -> dict[str, str]:
         name.removeprefix("utm_"): value
         for name, value in parse_qsl(urlsplit(url).query)
         if name.startswith("utm_") and value
-    }
-
-
-def _device_columns(event: OwnlayEvent, parsed: DeviceInfo | None) -> dict[str, str | None]:
-    # What the sender says wins; the parsed user agent fills the gaps.
-    device = event.context.device
-    return {
-        "device_type": device.type or (parsed.device_type if parsed else None),
-        "os": device.os or (parsed.os if parsed else None),
-        "browser": device.browser or (parsed.browser if parsed else None),
-        "screen_resolution": device.screen_resolution,
     }

@@ -27,6 +27,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 """Starlette's JSONResponse settings, built once (`json.dumps` with options builds one per call)."""
+_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
 
 @dataclass(slots=True)
@@ -97,10 +98,7 @@ class RawRequest:
 
 async def send_answer(send: Send, answer: Answer) -> None:
     """Send `answer` as a complete `application/json` response."""
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(answer.body)).encode()),
-    ]
+    headers = [_JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(answer.body))]
     if answer.headers:
         headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in answer.headers.items()]
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})

@@ -23,6 +23,8 @@ MAX_JSON_DEPTH = 200
 OBJECTLESS_CHECK_BYTES = 64 * 1024
 """Bodies larger than this are first checked for possibly holding an event (see parse_events)."""
 _ARRAY_START = re.compile(rb"\s*\[")
+_BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
+"""UTF-16 LE/BE and UTF-8 byte-order marks: a body starting with one is refused as not UTF-8."""
 
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:
@@ -47,9 +49,10 @@ async def read_capped_body(request: Request, max_bytes: int) -> bytes:
 
 def parse_json(body: bytes) -> object:
     """The JSON document in `body`, or a 4xx naming where parsing failed (never the content)."""
-    if not body.strip():
+    # `isspace`/`startswith` read the body in place (`strip` or slices would copy it per request).
+    if not body or body.isspace():
         raise IngestError(400, "malformed_json", "the request body is empty")
-    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or body[:3] == b"\xef\xbb\xbf":
+    if body.startswith(_BYTE_ORDER_MARKS):
         raise _not_utf8()
     try:
         return from_json(body, allow_inf_nan=False)
@@ -108,6 +111,8 @@ def parse_events(body: bytes, max_events: int) -> list[object]:
 
 def check_charset(content_type: str) -> None:
     """415 for a declared charset other than UTF-8 (the API takes UTF-8 JSON only)."""
+    if ";" not in content_type:
+        return  # no parameters, so no charset: nearly every request
     for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset":

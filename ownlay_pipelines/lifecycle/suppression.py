@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,25 +24,32 @@ CACHE_SECONDS = 5.0
 
 
 class SuppressionCache:
-    """Per-workspace sets of suppressed e-mail hashes and id hashes, refreshed on a timer."""
+    """Per-workspace sets of suppressed e-mail hashes and id hashes, refreshed on a timer.
+
+    Entries are kept per engine object (forgotten when the engine is): looking up the engine
+    costs a hash of its identity, where keying by `str(engine.url)` rendered the URL on every
+    request (~3 % of a single-event request).
+    """
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, str], tuple[float, frozenset[str], frozenset[str]]] = {}
+        self._entries: weakref.WeakKeyDictionary[
+            sa.Engine, dict[str, tuple[float, frozenset[str], frozenset[str]]]
+        ] = weakref.WeakKeyDictionary()
         self._ready: set[str] = set()
 
     def lists(self, engine: sa.Engine, workspace_id: str) -> tuple[frozenset[str], frozenset[str]]:
         """(e-mail hashes, user/anonymous id hashes) suppressed in `workspace_id`."""
-        key = (str(engine.url), workspace_id)
         now = self._monotonic()
         with self._lock:
-            cached = self._entries.get(key)
+            workspaces = self._entries.get(engine)
+            cached = workspaces.get(workspace_id) if workspaces is not None else None
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1], cached[2]
         emails, ids = self._load(engine, workspace_id)
         with self._lock:
-            self._entries[key] = (now, emails, ids)
+            self._entries.setdefault(engine, {})[workspace_id] = (now, emails, ids)
         return emails, ids
 
     def _load(self, engine: sa.Engine, workspace_id: str) -> tuple[frozenset[str], frozenset[str]]:
