@@ -41,7 +41,7 @@ from ownlay_pipelines.models.fx import FX_RATES
 from ownlay_pipelines.registry.tenant import TENANT_COLUMN
 from ownlay_pipelines.watchtower.conditions import Condition, Severity
 from ownlay_pipelines.watchtower.errors import RuleDefinitionError
-from ownlay_pipelines.watchtower.matches import Match, render_value
+from ownlay_pipelines.watchtower.matches import Match, render_value, value_row_match
 from ownlay_pipelines.watchtower.rules import BUILTIN_PREFIX
 from ownlay_pipelines.watchtower.sql_warehouse import quote
 from ownlay_pipelines.watchtower.tables import watchtower_rules
@@ -309,15 +309,7 @@ class BuiltinRule:
             }
             if self.per_day:
                 entity["report_date"] = render_value(row["as_of"])
-            found.append(
-                Match(
-                    entity=entity,
-                    client_id=entity["client_id"],
-                    currents=(render_value(row["current_value"]),),
-                    previouses=(render_value(row["previous_value"]),),
-                    as_of=render_value(row["as_of"]),
-                )
-            )
+            found.append(value_row_match(row, entity))
         return found
 
 

@@ -37,6 +37,18 @@ class Match:
         return entity_key(self.entity)
 
 
+def value_row_match(row: Mapping[str, object], entity: Mapping[str, str | None]) -> Match:
+    """The match of one result row of a set-based rule's query (columns `current_value`,
+    `previous_value`, `as_of`) for `entity`, whose `client_id` label is the tenant."""
+    return Match(
+        entity=entity,
+        client_id=entity["client_id"],
+        currents=(render_value(row["current_value"]),),
+        previouses=(render_value(row["previous_value"]),),
+        as_of=render_value(row["as_of"]),
+    )
+
+
 def render_value(value: object) -> str | None:
     """A watched value as alert text: numbers without float noise, lists comma-joined."""
     if value is None:
