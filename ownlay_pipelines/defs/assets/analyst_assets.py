@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
-import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
 from ownlay_pipelines.analyst.conversion_paths import (
@@ -27,6 +26,7 @@ from ownlay_pipelines.analyst.path_attribution import (
 )
 from ownlay_pipelines.analyst.report import latest_mart_day, render_report
 from ownlay_pipelines.defs.assets.mart_assets import CAMPAIGN_SOURCES, attribution
+from ownlay_pipelines.defs.column_schema import table_schema
 from ownlay_pipelines.defs.partitions import (
     DATE_DIMENSION,
     WORKSPACE_DIMENSION,
@@ -74,10 +74,6 @@ SAME_WORKSPACE_PERIOD = dg.MultiPartitionMapping(
 )
 
 
-def _schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
-
-
 @dg.asset(
     key=FUNNELS.parts,
     description=(
@@ -91,7 +87,7 @@ def _schema(schema: pa.Schema) -> dg.TableSchema:
     partitions_def=daily_by_workspace,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[dg.AssetDep(list(EVENTS_TABLE.parts), partition_mapping=FUNNEL_EVENT_DAYS)],
-    metadata={"lake_table": str(FUNNELS), "dagster/column_schema": _schema(FUNNEL_SCHEMA)},
+    metadata={"lake_table": str(FUNNELS), "dagster/column_schema": table_schema(FUNNEL_SCHEMA)},
 )
 def funnels(
     context: dg.AssetExecutionContext,
@@ -133,7 +129,7 @@ def funnels(
     deps=attribution.specs_by_key[attribution.key].deps,
     metadata={
         "lake_table": str(CONVERSION_PATHS),
-        "dagster/column_schema": _schema(CONVERSION_PATHS_SCHEMA),
+        "dagster/column_schema": table_schema(CONVERSION_PATHS_SCHEMA),
     },
 )
 def conversion_paths(
@@ -174,7 +170,7 @@ def conversion_paths(
     deps=[dg.AssetDep(list(CONVERSION_PATHS.parts), partition_mapping=SAME_WORKSPACE_PERIOD)],
     metadata={
         "lake_table": str(PATH_ATTRIBUTION),
-        "dagster/column_schema": _schema(PATH_ATTRIBUTION_SCHEMA),
+        "dagster/column_schema": table_schema(PATH_ATTRIBUTION_SCHEMA),
     },
 )
 def path_attribution(

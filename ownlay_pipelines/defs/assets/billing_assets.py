@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from ownlay_pipelines.defs.column_schema import table_schema
 from ownlay_pipelines.defs.partitions import workspace_partitions
 from ownlay_pipelines.defs.resources import LakeResource, RegistryResource
 from ownlay_pipelines.lake.writer import write_partition
@@ -51,9 +52,7 @@ FOLLOW_STRIPE = (
     automation_condition=FOLLOW_STRIPE,
     metadata={
         "lake_table": str(MRR_DAILY),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(f.name, str(f.type)) for f in MRR_SCHEMA]
-        ),
+        "dagster/column_schema": table_schema(MRR_SCHEMA),
     },
 )
 def mrr_daily(

@@ -5,6 +5,7 @@ import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
 from ownlay_pipelines.connectors.ga4 import TRAFFIC
+from ownlay_pipelines.defs.column_schema import table_schema
 from ownlay_pipelines.defs.partition_rows import report_partition_rows
 from ownlay_pipelines.defs.partitions import daily_by_workspace, days_by_workspace
 from ownlay_pipelines.defs.resources import LakeResource
@@ -36,9 +37,7 @@ from ownlay_pipelines.models.channel_claims import (
     ],
     metadata={
         "lake_table": str(CHANNEL_CLAIMS),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(f.name, str(f.type)) for f in CHANNEL_CLAIMS_SCHEMA]
-        ),
+        "dagster/column_schema": table_schema(CHANNEL_CLAIMS_SCHEMA),
     },
 )
 def channel_claims_daily(

@@ -10,6 +10,7 @@ from datetime import timedelta
 import dagster as dg
 import httpx
 
+from ownlay_pipelines.defs.column_schema import table_schema
 from ownlay_pipelines.defs.resources import LakeResource, PlatformClientsResource
 from ownlay_pipelines.models.fx import FX_RATES, FX_SCHEMA, merge_rates, newest_rate_date
 from ownlay_pipelines.models.fx_feed import FxFeedError, fetch_rates
@@ -33,9 +34,7 @@ RELEASE_CRON = "30 16 * * 1-5"
     kinds={"parquet"},
     metadata={
         "lake_table": str(FX_RATES),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(f.name, str(f.type)) for f in FX_SCHEMA]
-        ),
+        "dagster/column_schema": table_schema(FX_SCHEMA),
     },
 )
 def fx_daily_rates(
