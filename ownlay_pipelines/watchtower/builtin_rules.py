@@ -29,9 +29,11 @@ them), none reads the shop's net revenue.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from typing import Protocol
 
 import duckdb
 import sqlalchemy as sa
@@ -543,10 +545,29 @@ BUILTIN_BY_NAME = {rule.name: rule for rule in BUILTIN_RULES}
 
 def ensure_builtin_rules(connection: sa.Connection) -> None:
     """Store the shipped rules that are missing; existing rows (and their settings) are kept."""
+    insert_missing_shipped_rules(connection, BUILTIN_RULES, UNIFIED_CAMPAIGN_METRICS.name)
+
+
+class ShippedRule(Protocol):
+    """What a rule shipped with the project stores in `watchtower_rules`."""
+
+    name: str
+    description: str
+    field_name: str
+    condition: Condition
+    threshold_value: str
+    severity: Severity
+
+
+def insert_missing_shipped_rules(
+    connection: sa.Connection, rules: Sequence[ShippedRule], target_table: str
+) -> None:
+    """Store those of `rules` (shipped rules on `target_table`) whose name is not stored yet;
+    stored rows keep whatever the user changed (threshold, severity, enabled)."""
     stored = set(
         connection.execute(
             sa.select(watchtower_rules.c.name).where(
-                watchtower_rules.c.name.in_(list(BUILTIN_BY_NAME))
+                watchtower_rules.c.name.in_([rule.name for rule in rules])
             )
         ).scalars()
     )
@@ -554,13 +575,13 @@ def ensure_builtin_rules(connection: sa.Connection) -> None:
         {
             "name": rule.name,
             "description": rule.description,
-            "target_table": UNIFIED_CAMPAIGN_METRICS.name,
+            "target_table": target_table,
             "field_name": rule.field_name,
             "condition": rule.condition.value,
             "threshold_value": rule.threshold_value,
             "severity": rule.severity.value,
         }
-        for rule in BUILTIN_RULES
+        for rule in rules
         if rule.name not in stored
     ]
     if rows:

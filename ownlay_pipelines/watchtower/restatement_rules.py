@@ -32,6 +32,7 @@ from ownlay_pipelines.registry.tenant import TENANT_COLUMN
 from ownlay_pipelines.watchtower.builtin_rules import (
     BUILTIN_BY_NAME,
     BuiltinRule,
+    insert_missing_shipped_rules,
     rows_with_usd,
 )
 from ownlay_pipelines.watchtower.conditions import Condition, Severity
@@ -39,7 +40,6 @@ from ownlay_pipelines.watchtower.errors import RuleDefinitionError
 from ownlay_pipelines.watchtower.matches import Match, render_value, value_row_match
 from ownlay_pipelines.watchtower.rules import BUILTIN_PREFIX
 from ownlay_pipelines.watchtower.sql_warehouse import quote
-from ownlay_pipelines.watchtower.tables import watchtower_rules
 from ownlay_pipelines.watchtower.targets import RESTATEMENT_LEDGER, warehouse_fields
 
 SETTLED_AFTER_DAYS = 2
@@ -156,25 +156,4 @@ SHIPPED_BY_NAME: dict[str, BuiltinRule | LedgerRule] = {
 
 def ensure_ledger_rules(connection: sa.Connection) -> None:
     """Store the ledger rules that are missing; existing rows (and their settings) are kept."""
-    stored = set(
-        connection.execute(
-            sa.select(watchtower_rules.c.name).where(
-                watchtower_rules.c.name.in_([r.name for r in LEDGER_RULES])
-            )
-        ).scalars()
-    )
-    rows = [
-        {
-            "name": rule.name,
-            "description": rule.description,
-            "target_table": RESTATEMENT_LEDGER.name,
-            "field_name": rule.field_name,
-            "condition": rule.condition.value,
-            "threshold_value": rule.threshold_value,
-            "severity": rule.severity.value,
-        }
-        for rule in LEDGER_RULES
-        if rule.name not in stored
-    ]
-    if rows:
-        connection.execute(watchtower_rules.insert(), rows)
+    insert_missing_shipped_rules(connection, LEDGER_RULES, RESTATEMENT_LEDGER.name)
