@@ -124,10 +124,12 @@ class EventBuffer:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._connection = connect_buffer(path)
         self._group_rows: list[dict[str, Any]] = []
         self._segments = SegmentWriter(path)
         self._writer = GroupCommitter(
-            connect_buffer(path),
+            self._connection,
+            prepare=self._write_segment_record,
             before_commit=self._store_group,
             after_rollback=self._forget_group,
             lock_path=commit_lock_path(path),
@@ -137,7 +139,9 @@ class EventBuffer:
         self, workspace_id: str, rows: Sequence[dict[str, Any]]
     ) -> asyncio.Future[AppendResult]:
         """Queue lake rows of one request; resolves once they are durable (repeats are ignored)."""
-        return self._writer.submit(lambda connection: self._insert_events(connection, rows))
+        return self._writer.submit(
+            lambda connection: self._insert_events(connection, rows), payload=rows
+        )
 
     def _insert_events(
         self, connection: sqlite3.Connection, rows: Sequence[dict[str, Any]]
@@ -156,20 +160,40 @@ class EventBuffer:
                 self._group_rows.append(row)
         return AppendResult(len(rows) - len(duplicates), tuple(duplicates))
 
-    def _store_group(self, connection: sqlite3.Connection) -> None:
-        """Store the group's new rows as one Arrow record batch, inside the group's transaction."""
+    def _write_segment_record(self, payloads: list[Sequence[dict[str, Any]]]) -> _GroupRecord:
+        """Every row of the group as one batch appended to the open segment and synced, before
+        the commit lock is taken (writer thread); its record becomes part of the buffer only if
+        the group's transaction commits it, so the bytes of a failed group are never read."""
+        rows = [row for rows in payloads for row in rows]
+        if not rows:
+            return _GroupRecord(None, 0)
+        # Reading the completed flush outside a transaction may see an older one: the open
+        # segment is then dropped a group later, never early.
+        (completed,) = self._connection.execute(COMPLETED_UP_TO).fetchone()
+        self._segments.drop_if_flushed(completed)
+        batch = pa.RecordBatch.from_pylist(rows, schema=EVENT_LAKE_SCHEMA)
+        record = self._segments.append(serialize_pending_batch(batch))
+        self._segments.sync()  # durable before the commit that makes it part of the buffer
+        return _GroupRecord(record, len(rows))
+
+    def _store_group(self, connection: sqlite3.Connection, prepared: _GroupRecord) -> None:
+        """Register the group's new rows, inside the group's transaction: the segment record
+        when every row was new (nearly always), else the new rows as an inline batch."""
         rows, self._group_rows = self._group_rows, []
         if not rows:
             return
+        oldest = min(row["received_at"] for row in rows)
+        if prepared.record is not None and len(rows) == prepared.events:
+            seq = insert_pending_record(connection, prepared.record, len(rows), oldest)
+            self._segments.note_seq(seq)
+            return
+        # Some rows repeated an event id already buffered: the record holds them too, so the new
+        # ones are stored on their own, in the row (committed and synced with it).
         batch = pa.RecordBatch.from_pylist(rows, schema=EVENT_LAKE_SCHEMA)
-        (completed,) = connection.execute(COMPLETED_UP_TO).fetchone()
-        self._segments.drop_if_flushed(completed)
-        record = self._segments.append(serialize_pending_batch(batch))
-        self._segments.sync()  # durable before the commit that makes it part of the buffer
-        seq = insert_pending_record(
-            connection, record, len(rows), min(row["received_at"] for row in rows)
+        connection.execute(
+            "INSERT INTO pending_batches (events, oldest_received_at_us, batch) VALUES (?, ?, ?)",
+            (len(rows), oldest, serialize_pending_batch(batch)),
         )
-        self._segments.note_seq(seq)
 
     def _forget_group(self) -> None:
         self._group_rows = []
@@ -178,6 +202,14 @@ class EventBuffer:
         """Finish queued writes, stop the writer and release the open segment."""
         self._writer.close()
         self._segments.close()
+
+
+@dataclass(frozen=True)
+class _GroupRecord:
+    """A group's batch as written to its segment before the transaction, and its row count."""
+
+    record: SegmentRecord | None
+    events: int
 
 
 def commit_lock_path(buffer_path: Path) -> Path:

@@ -7,10 +7,12 @@ releases the GIL, so the event loop keeps parsing and validating meanwhile) and 
 write's future on the loop that submitted it. A request is answered only after its commit returned.
 
 Several writers on one file (one per uvicorn worker) take turns through a `flock` on a commit lock
-file, held from before a group is drained until its commit returned: a waiting writer is woken the
-moment the lock is free and then takes everything queued meanwhile as one group. Without it they
-meet at SQLite's write lock, whose busy handler polls with sleeps growing to 100 ms, so a writer
-that keeps missing the instant the other releases it waits seconds (bench/README.md, Ingestion).
+file, held only for the group's transaction: a waiting writer is woken the moment the lock is free.
+Without it they meet at SQLite's write lock, whose busy handler polls with sleeps growing to 100
+ms, so a writer that keeps missing the instant the other releases it waits seconds (bench/README.md,
+Ingestion). What a group needs before its transaction and not from the database (`prepare`: the
+event buffer builds and fsyncs its Arrow batch there) runs before the lock is taken, so one
+writer's preparation overlaps the other's commit and the turns stay as short as a commit.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ T = TypeVar("T")
 @dataclass
 class _Write:
     apply: Callable[[sqlite3.Connection], Any]
+    payload: Any
     done: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
 
@@ -51,17 +54,21 @@ class GroupCommitter:
         self,
         connection: sqlite3.Connection,
         *,
-        before_commit: Callable[[sqlite3.Connection], None] | None = None,
+        prepare: Callable[[list[Any]], Any] | None = None,
+        before_commit: Callable[[sqlite3.Connection, Any], None] | None = None,
         after_rollback: Callable[[], None] | None = None,
         lock_path: Path | None = None,
     ) -> None:
-        """`before_commit` runs after a group's writes, in its transaction (to store what they
-        gathered); `after_rollback` runs when a group failed (to forget it); `lock_path` is the
-        commit lock file shared by every writer of the same database (none: the only writer)."""
+        """`prepare` runs on the payloads of a group's writes before its transaction, outside the
+        commit lock; `before_commit` runs after the group's writes, in its transaction, with what
+        `prepare` returned (to store what they gathered); `after_rollback` runs when a group failed
+        (to forget it); `lock_path` is the commit lock file shared by every writer of the same
+        database (none: the only writer)."""
         self._connection = connection
         self._lock_fd = (
             None if lock_path is None else os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         )
+        self._prepare = prepare
         self._before_commit = before_commit
         self._after_rollback = after_rollback
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
@@ -69,13 +76,16 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="event-buffer-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, apply: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
-        """Queue `apply`; the future resolves with its result once its transaction committed."""
+    def submit(
+        self, apply: Callable[[sqlite3.Connection], T], payload: Any = None
+    ) -> asyncio.Future[T]:
+        """Queue `apply` (with `payload` for `prepare`); the future resolves with its result once
+        its transaction committed."""
         if self._closed:
             raise WriterClosed("the event buffer is closed")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Write(apply, done, loop))
+        self._queue.put(_Write(apply, payload, done, loop))
         return done
 
     def close(self) -> None:
@@ -91,13 +101,21 @@ class GroupCommitter:
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            with self._commit_turn():
-                group, stop = self._drain(first)
-                if group:
-                    self._commit(group)
+            group, stop = self._drain(self._queue.get())
+            if group:
+                self._prepare_and_commit(group)
             if stop:
                 return
+
+    def _prepare_and_commit(self, group: list[_Write]) -> None:
+        try:
+            prepared = None if self._prepare is None else self._prepare([w.payload for w in group])
+        except Exception as error:
+            for write in group:
+                _resolve(write, error=error)
+            return
+        with self._commit_turn():
+            self._commit(group, prepared)
 
     @contextlib.contextmanager
     def _commit_turn(self) -> Iterator[None]:
@@ -126,12 +144,12 @@ class GroupCommitter:
                 group.append(item)
         return [write for write in group if write is not None], stop
 
-    def _commit(self, group: list[_Write]) -> None:
+    def _commit(self, group: list[_Write], prepared: Any) -> None:
         try:
             self._connection.execute("BEGIN IMMEDIATE")
             results = [write.apply(self._connection) for write in group]
             if self._before_commit is not None:
-                self._before_commit(self._connection)
+                self._before_commit(self._connection, prepared)
             self._connection.execute("COMMIT")
         except Exception as error:
             # Nothing of the group is durable, so every request in it must hear so (and get a 503).

@@ -109,7 +109,7 @@ def test_request_whose_commit_failed_gets_503_so_the_sender_retries(
     }
 
 
-def test_a_second_writer_waits_on_the_commit_lock_and_then_commits_all_it_queued_as_one_group(
+def test_a_second_writer_prepares_its_group_while_the_first_commits_then_waits_for_the_lock(
     tmp_path: Path,
 ):
     path = tmp_path / "buffer.sqlite"
@@ -120,30 +120,44 @@ def test_a_second_writer_waits_on_the_commit_lock_and_then_commits_all_it_queued
     second_connection.set_trace_callback(
         lambda sql: commits.append(sql) if sql == "COMMIT" else None
     )
+    prepared: list[list[int]] = []
     lock = commit_lock_path(path)
     first = GroupCommitter(first_connection, lock_path=lock)
-    second = GroupCommitter(second_connection, lock_path=lock)
+    second = GroupCommitter(
+        second_connection,
+        prepare=lambda payloads: prepared.append(payloads) or len(payloads),
+        before_commit=lambda c, size: c.execute("INSERT INTO t VALUES (?)", (1000 + size,)),
+        lock_path=lock,
+    )
     release = threading.Event()
 
     def blocking_write(c: sqlite3.Connection) -> None:
         release.wait(timeout=10)
         c.execute("INSERT INTO t VALUES (-1)")
 
-    async def requests() -> None:
+    async def requests() -> tuple[list[list[int]], list[str]]:
         held = first.submit(blocking_write)
         await asyncio.sleep(0.05)  # the first writer holds the commit lock
         queued = [
-            second.submit(lambda c, n=n: c.execute("INSERT INTO t VALUES (?)", (n,)))
+            second.submit(lambda c, n=n: c.execute("INSERT INTO t VALUES (?)", (n,)), payload=n)
             for n in range(20)
         ]
         await asyncio.sleep(0.05)
+        seen_before_release = ([list(p) for p in prepared], list(commits))
         release.set()
         await asyncio.gather(held, *queued)
+        return seen_before_release
 
-    asyncio.run(requests())
+    prepared_before, commits_before = asyncio.run(requests())
     first.close()
     second.close()
 
-    assert connect_buffer(path).execute("SELECT count(*) FROM t").fetchone() == (21,)
-    assert commits == ["COMMIT"]  # all 20 writes waited for the lock, then shared one commit
+    assert commits_before == []  # nothing of the second writer committed under the first's lock
+    assert prepared_before and prepared_before[0][0] == 0  # …but its group was prepared meanwhile
+    assert [n for group in prepared for n in group] == list(range(20))
+    rows = connect_buffer(path).execute("SELECT n FROM t").fetchall()
+    assert sorted(n for (n,) in rows if 0 <= n < 1000) == list(range(20))
+    # One before_commit per group, each handed its group's `prepare` result.
+    assert sorted(n - 1000 for (n,) in rows if n >= 1000) == sorted(len(g) for g in prepared)
+    assert len(commits) == len(prepared)
     assert lock.stat().st_mode & 0o777 == 0o600

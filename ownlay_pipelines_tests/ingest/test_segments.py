@@ -90,6 +90,40 @@ def test_an_open_writers_segment_stays_until_flushed_then_its_writer_deletes_it(
     assert _lake_ids(lake) == sorted(row["event_id"] for row in first + second)
 
 
+def test_a_group_that_repeats_a_buffered_event_id_stores_only_its_new_rows_inline(tmp_path: Path):
+    buffer_path = tmp_path / "buffer.sqlite"
+    first, repeat_and_new = lake_rows(range(1, 4)), lake_rows(range(3, 6))
+
+    async def two_requests() -> list:
+        buffer = EventBuffer(buffer_path)
+        try:
+            return [
+                await buffer.append_events("acme", first),
+                await buffer.append_events("acme", repeat_and_new),
+            ]
+        finally:
+            buffer.close()
+
+    results = asyncio.run(two_requests())
+    with closing(connect_buffer(buffer_path)) as connection:
+        stored = connection.execute(
+            "SELECT events, segment IS NULL, length(batch) > 0 FROM pending_batches ORDER BY seq"
+        ).fetchall()
+    result = flush_buffer(buffer_path, tmp_path / "lake", now=NOW)
+
+    assert [(r.inserted, r.duplicate_event_ids) for r in results] == [
+        (3, ()),
+        (2, (repeat_and_new[0]["event_id"],)),
+    ]
+    # The second group's segment record holds the repeated row too, so it is not registered:
+    # its two new rows are stored in the row itself.
+    assert stored == [(3, 0, 0), (2, 1, 1)]
+    assert result.events_flushed == 5
+    assert _lake_ids(tmp_path / "lake") == sorted(
+        row["event_id"] for row in first + repeat_and_new[1:]
+    )
+
+
 def test_bytes_appended_without_a_commit_are_never_flushed(tmp_path: Path):
     buffer_path = tmp_path / "buffer.sqlite"
     acknowledged = lake_rows(range(1, 6))
