@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -17,12 +18,10 @@ from fastapi import FastAPI
 from ownlay_pipelines.capi.tables import create_capi_schema
 from ownlay_pipelines.ingest.app import create_app
 from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.http_protocol import CoalescingHttpToolsProtocol
 from ownlay_pipelines.ingest.keys import open_key_store
+from ownlay_pipelines.ingest.workers import WorkerConfig, run_workers
 from ownlay_pipelines.lifecycle.ops_tables import create_lifecycle_tables
-
-WORKER_STARTUP_SECONDS = 60
-"""How long uvicorn waits for a worker's first health-check answer: its default, 5 s, is shorter
-than a worker's imports on a busy 2-core machine, and it then kills and restarts the worker."""
 
 
 def serve(
@@ -35,31 +34,31 @@ def serve(
 ) -> None:
     """Serve the ingestion API until interrupted; settings default to the environment.
 
-    With `settings.workers` > 1 (`OWNLAY_INGEST_WORKERS`) uvicorn forks that many worker
-    processes, each building its app from the environment: each has its own group-commit writer
-    on the same buffer file, where SQLite takes their commits one at a time, so an event is still
-    acknowledged only once durable, and the `event_ids` claim inside each commit still refuses a
-    repeat whichever worker got it first (bench/README.md has the measured gain). The access log
-    is off because request lines would carry client IPs (reference/perf_reliability.md §4.6);
+    With `settings.workers` > 1 (`OWNLAY_INGEST_WORKERS`) that many worker processes serve,
+    each on its own `SO_REUSEPORT` socket (`workers.py`: uvicorn's own worker mode lets one worker
+    take every kept-alive connection) and each building its app from the environment: each has
+    its own group-commit writer on the same buffer file, where the writers take turns to commit
+    (`group_commit.py`), so an event is still acknowledged only once durable, and the `event_ids`
+    claim inside each commit still refuses a repeat whichever worker got it first (bench/README.md
+    has the measured gain). Responses leave in one socket write (`http_protocol.py`). The access
+    log is off because request lines would carry client IPs (reference/perf_reliability.md §4.6);
     X-Forwarded-For is trusted only from `forwarded_allow_ips`, so the recorded (hashed) IP is the
     visitor's.
     """
     settings = settings or IngestSettings.from_env()
-    workers = settings.workers
-    if workers > 1:
-        prepare_ops_store(settings)
-    uvicorn.run(
-        serving_app(settings) if workers == 1 else f"{serving_app.__module__}:serving_app",
-        factory=workers > 1,
-        workers=workers,
-        timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
-        host=host,
-        port=port,
-        access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
-        log_level=log_level,
-    )
+    options: dict[str, Any] = {
+        "http": CoalescingHttpToolsProtocol,
+        "access_log": False,
+        "proxy_headers": True,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "log_level": log_level,
+    }
+    if settings.workers == 1:
+        uvicorn.run(serving_app(settings), host=host, port=port, **options)
+        return
+    prepare_ops_store(settings)
+    factory = f"{serving_app.__module__}:{serving_app.__name__}"
+    run_workers(settings.workers, WorkerConfig(factory, host, port, options))
 
 
 def prepare_ops_store(settings: IngestSettings) -> None:
@@ -105,7 +104,12 @@ def serve_in_background(settings: IngestSettings, host: str = "127.0.0.1") -> It
         port = probe.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings), host=host, port=port, access_log=False, log_level="warning"
+            create_app(settings),
+            host=host,
+            port=port,
+            http=CoalescingHttpToolsProtocol,
+            access_log=False,
+            log_level="warning",
         )
     )
     thread = threading.Thread(target=server.run, name="ownlay-ingest", daemon=True)

@@ -1,0 +1,134 @@
+"""Several uvicorn worker processes, each accepting connections on its own `SO_REUSEPORT` socket.
+
+uvicorn's own multi-worker mode hands every worker the one listening socket the parent bound, and
+whichever worker's event loop wakes first accepts every connection waiting (asyncio takes up to
+100 per wake). Clients that keep their connections open — a load balancer's pool, a tracking
+proxy, wrk's 32 — therefore all land on one worker while the others idle: measured, 98 % of the
+requests of a 2-worker service went to one process (bench/README.md, Ingestion). Here each worker
+binds a socket of its own with `SO_REUSEPORT`, and the kernel spreads new connections over the
+listening workers by a hash of their addresses.
+
+The supervisor (`run_workers`) keeps one bound, never-listening socket so that every worker binds
+the same port (port 0 included), restarts a worker that dies, and on SIGINT or SIGTERM stops them
+all with SIGTERM: each finishes its requests and commits its queued events (uvicorn's graceful
+shutdown) before exiting.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import uvicorn
+
+logger = logging.getLogger(__name__)
+SHUTDOWN_SECONDS = 30.0
+"""How long a worker gets to finish its requests and commit after SIGTERM before it is killed."""
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What each worker process serves: the app factory (`module:function`, called in the worker)
+    and the keyword arguments of its `uvicorn.Config` (host and port included)."""
+
+    app_factory: str
+    host: str
+    port: int
+    uvicorn_options: dict[str, Any]
+
+
+def run_workers(count: int, config: WorkerConfig) -> None:
+    """Serve with `count` worker processes until SIGINT or SIGTERM, restarting any that dies."""
+    with _reserved_port(config.host, config.port) as port:
+        config = WorkerConfig(config.app_factory, config.host, port, config.uvicorn_options)
+        stopping = threading.Event()
+        previous = {
+            sig: signal.signal(sig, lambda *_: stopping.set())
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        spawn = multiprocessing.get_context("spawn")
+        workers = [_start(spawn, config) for _ in range(count)]
+        try:
+            while not stopping.wait(0.5):
+                for number, worker in enumerate(workers):
+                    if not worker.is_alive() and not stopping.is_set():
+                        logger.warning(
+                            "ingest worker %s exited with %s; starting another",
+                            worker.pid,
+                            worker.exitcode,
+                        )
+                        workers[number] = _start(spawn, config)
+        finally:
+            _stop(workers)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _start(spawn: Any, config: WorkerConfig) -> BaseProcess:
+    worker = spawn.Process(target=_serve_worker, args=(config,), name="ownlay-ingest-worker")
+    worker.start()
+    return worker
+
+
+def _stop(workers: list[BaseProcess]) -> None:
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()  # SIGTERM: uvicorn's graceful shutdown
+    for worker in workers:
+        worker.join(SHUTDOWN_SECONDS)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+
+
+@contextmanager
+def _reserved_port(host: str, port: int) -> Iterator[int]:
+    """A bound, never-listening `SO_REUSEPORT` socket holding the port for the workers (it takes
+    no connections: the kernel spreads them over listening sockets only); yields its port."""
+    with _reuse_port_socket(host, port) as sock:
+        yield sock.getsockname()[1]
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _serve_worker(config: WorkerConfig) -> None:
+    """One worker process: its own listening socket, the app built here, uvicorn serving it."""
+    _exit_with_parent()
+    sock = _reuse_port_socket(config.host, config.port)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            config.app_factory,
+            factory=True,
+            host=config.host,
+            port=config.port,
+            **config.uvicorn_options,
+        )
+    )
+    server.run(sockets=[sock])
+
+
+def _exit_with_parent() -> None:
+    """Ask Linux to send this worker SIGTERM if the supervisor dies (even by SIGKILL), so no
+    orphaned worker keeps serving — and holding buffer segments — after it."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return  # not Linux: the supervisor's own shutdown is all there is
+    prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

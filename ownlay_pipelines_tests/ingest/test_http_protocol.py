@@ -1,0 +1,98 @@
+"""Responses leave in one socket write: the coalescing transport under uvicorn's protocol."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.http_protocol import CoalescingTransport
+from ownlay_pipelines.ingest.keys import IssuedApiKey
+from ownlay_pipelines.ingest.server import serve_in_background
+from ownlay_pipelines_tests.ingest.payloads import ENVIRON, auth_header, ownlay_event
+
+
+class _RecordingTransport:
+    """Stands in for the socket transport: records every write and whether it was closed."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed or self.aborted
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str) -> str:
+        return f"extra:{name}"
+
+
+def test_writes_of_one_loop_turn_leave_as_one_write_in_order():
+    async def one_turn_then_next() -> tuple[list[bytes], int, list[bytes]]:
+        socket = _RecordingTransport()
+        transport = CoalescingTransport(socket, asyncio.get_running_loop())
+        transport.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n")
+        transport.write(b"{}")
+        during_turn = list(socket.writes)
+        pending = transport.get_write_buffer_size()
+        await asyncio.sleep(0)
+        return during_turn, pending, socket.writes
+
+    during_turn, pending, writes = asyncio.run(one_turn_then_next())
+
+    assert during_turn == []
+    assert pending == len(b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{}")
+    assert writes == [b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{}"]
+
+
+def test_close_sends_what_is_pending_first_and_abort_drops_it():
+    async def close_and_abort() -> tuple[_RecordingTransport, _RecordingTransport, str]:
+        loop = asyncio.get_running_loop()
+        closed, aborted = _RecordingTransport(), _RecordingTransport()
+        closing = CoalescingTransport(closed, loop)
+        closing.write(b"last answer")
+        closing.close()
+        dropping = CoalescingTransport(aborted, loop)
+        dropping.write(b"never sent")
+        dropping.abort()
+        await asyncio.sleep(0)
+        return closed, aborted, closing.get_extra_info("peername")
+
+    closed, aborted, extra = asyncio.run(close_and_abort())
+
+    assert (closed.writes, closed.closed) == ([b"last answer"], True)
+    assert (aborted.writes, aborted.aborted) == ([], True)
+    assert extra == "extra:peername"  # everything else is the socket transport's
+
+
+def test_the_served_app_answers_keep_alive_requests_through_the_coalescing_protocol(
+    settings: IngestSettings, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    headers = auth_header(acme_key.plaintext)
+    with serve_in_background(settings) as url, httpx.Client(base_url=url, timeout=10) as http:
+        answers = [
+            http.post("/api/v1/events", json=ownlay_event(number), headers=headers)
+            for number in (1, 2, 2)
+        ]
+        refused = http.post("/api/v1/events", content=b"{", headers=headers)
+        document = http.get("/openapi.json")
+
+    assert [(a.status_code, a.json()["stored"]) for a in answers] == [(202, 1), (202, 1), (202, 0)]
+    assert refused.status_code == 400 and len(refused.content) < 2048
+    assert document.status_code == 200 and "/api/v1/events" in document.json()["paths"]

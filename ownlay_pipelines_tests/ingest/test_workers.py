@@ -1,0 +1,91 @@
+"""`OWNLAY_INGEST_WORKERS=2`: a listening socket per worker, a dead worker replaced, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from ownlay_pipelines_tests.ingest.payloads import PII_KEY
+from ownlay_pipelines_tests.ingest.test_durability import _free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _listening_sockets(port: int) -> int:
+    """How many sockets listen on `port` (LISTEN is state 0A in /proc/net/tcp)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:
+                count += 1
+    return count
+
+
+def _workers(pid: int) -> set[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return {
+        int(child)
+        for child in children
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    }
+
+
+def _wait_until(condition, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.1)
+
+
+def test_each_worker_listens_on_its_own_socket_a_killed_one_is_replaced_and_sigint_stops_all(
+    tmp_path: Path,
+):
+    port = _free_port()
+    environ = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "OWNLAY_DATA_DIR": str(tmp_path / "data"),
+        "OWNLAY_DATABASE_URL": f"sqlite:///{tmp_path / 'ops.sqlite'}",
+        "OWNLAY_PII_HASH_KEY": PII_KEY,
+        "OWNLAY_INGEST_WORKERS": "2",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ownlay_pipelines.ingest.server", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        # Two sockets, not uvicorn's one shared socket: the kernel spreads connections over them.
+        _wait_until(lambda: _listening_sockets(port) == 2, "both workers listen")
+        first = _workers(server.pid)
+        assert len(first) == 2
+        os.kill(min(first), signal.SIGKILL)
+        _wait_until(
+            lambda: len(_workers(server.pid)) == 2 and min(first) not in _workers(server.pid),
+            "the supervisor replaced the killed worker",
+        )
+        _wait_until(lambda: _listening_sockets(port) == 2, "the new worker listens")
+        answer = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10)
+        workers = _workers(server.pid)
+
+        server.send_signal(signal.SIGINT)  # the supervisor only, as a process manager would
+        returncode = server.wait(timeout=60)
+    except BaseException:
+        os.killpg(server.pid, signal.SIGKILL)
+        raise
+
+    assert answer.status_code == 200
+    assert returncode == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    assert _listening_sockets(port) == 0
