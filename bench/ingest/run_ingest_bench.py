@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from ownlay_pipelines.ingest.flush import flush_buffer  # noqa: E402
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store  # noqa: E402
+from ownlay_pipelines.ingest.workers import listening_sockets  # noqa: E402
 
 HERE = Path(__file__).parent
 LUA_SCRIPT = HERE / "post_events.lua"
@@ -103,7 +104,12 @@ def main() -> None:
             run_number += 1
             stored_before = _stored(name, buffer_path, env)
             port = _free_port()
-            process = _start(command, port, {**env, **server_env})
+            process = _start(
+                command,
+                port,
+                {**env, **server_env},
+                int(server_env.get("OWNLAY_INGEST_WORKERS", 1)),
+            )
             try:
                 cpu_before = _cpu_seconds(process.pid)
                 result = _wrk(
@@ -130,7 +136,11 @@ def main() -> None:
     shutil.rmtree(workdir)
 
 
-def _start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
+def _start(
+    command: list[str], port: int, env: dict[str, str], listeners: int = 1
+) -> subprocess.Popen:
+    """Start a server and wait until it answers and `listeners` sockets listen on its port: wrk
+    opens its connections once, at the start, so a worker still starting would get none."""
     process = subprocess.Popen(
         [*command, "--host", HOST, "--port", str(port)],
         cwd=REPO_ROOT,
@@ -142,9 +152,12 @@ def _start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Pop
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://{HOST}:{port}/openapi.json", timeout=1)
-            return process
         except httpx.TransportError:
             time.sleep(0.1)
+            continue
+        if listening_sockets(port) >= listeners:
+            return process
+        time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)
     raise SystemExit(f"server {command} did not start")
 

@@ -23,9 +23,10 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -58,8 +59,12 @@ def run_workers(count: int, config: WorkerConfig) -> None:
         }
         spawn = multiprocessing.get_context("spawn")
         workers = [_start(spawn, config) for _ in range(count)]
+        announced = False
         try:
             while not stopping.wait(0.5):
+                if not announced and listening_sockets(port) >= count:
+                    logger.info("%d ingest workers listen on %s:%d", count, config.host, port)
+                    announced = True
                 for number, worker in enumerate(workers):
                     if not worker.is_alive() and not stopping.is_set():
                         logger.warning(
@@ -72,6 +77,19 @@ def run_workers(count: int, config: WorkerConfig) -> None:
             _stop(workers)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets of this network namespace listen on TCP `port` (one per ready worker):
+    Linux's /proc/net/tcp{,6}, where state 0A is LISTEN."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:
+                    count += 1
+    return count
 
 
 def _start(spawn: Any, config: WorkerConfig) -> BaseProcess:

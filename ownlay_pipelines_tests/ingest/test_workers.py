@@ -11,21 +11,11 @@ from pathlib import Path
 
 import httpx
 
+from ownlay_pipelines.ingest.workers import listening_sockets
 from ownlay_pipelines_tests.ingest.payloads import PII_KEY
 from ownlay_pipelines_tests.ingest.test_durability import _free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _listening_sockets(port: int) -> int:
-    """How many sockets listen on `port` (LISTEN is state 0A in /proc/net/tcp)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:
-                count += 1
-    return count
 
 
 def _workers(pid: int) -> set[int]:
@@ -67,7 +57,7 @@ def test_each_worker_listens_on_its_own_socket_a_killed_one_is_replaced_and_sigi
     )
     try:
         # Two sockets, not uvicorn's one shared socket: the kernel spreads connections over them.
-        _wait_until(lambda: _listening_sockets(port) == 2, "both workers listen")
+        _wait_until(lambda: listening_sockets(port) == 2, "both workers listen")
         first = _workers(server.pid)
         assert len(first) == 2
         os.kill(min(first), signal.SIGKILL)
@@ -75,7 +65,7 @@ def test_each_worker_listens_on_its_own_socket_a_killed_one_is_replaced_and_sigi
             lambda: len(_workers(server.pid)) == 2 and min(first) not in _workers(server.pid),
             "the supervisor replaced the killed worker",
         )
-        _wait_until(lambda: _listening_sockets(port) == 2, "the new worker listens")
+        _wait_until(lambda: listening_sockets(port) == 2, "the new worker listens")
         answer = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10)
         workers = _workers(server.pid)
 
@@ -88,4 +78,4 @@ def test_each_worker_listens_on_its_own_socket_a_killed_one_is_replaced_and_sigi
     assert answer.status_code == 200
     assert returncode == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
-    assert _listening_sockets(port) == 0
+    assert listening_sockets(port) == 0
