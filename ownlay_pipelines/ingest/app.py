@@ -53,7 +53,7 @@ from ownlay_pipelines.ingest.openapi import (
     install_openapi,
 )
 from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
-from ownlay_pipelines.ingest.request_body import parse_events
+from ownlay_pipelines.ingest.request_body import parse_events, refuse_eventless
 from ownlay_pipelines.ingest.webhook_routes import webhook_router
 from ownlay_pipelines.ingest.webhook_store import WebhookStore
 from ownlay_pipelines.lifecycle.suppression import drop_suppressed
@@ -188,6 +188,7 @@ async def _ingest_route(service: IngestService, request: Request, kind: PayloadK
 async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadKind) -> Answer:
     workspace_id = await _authenticate(service, request)
     body = await request.capped_body(service.settings.max_body_bytes)
+    refuse_eventless(body)  # before any thread hop: junk is refused at memory-search speed
     now = service.clock.now()
     sender = _RequestContext.of(request) if kind is PayloadKind.TRACK else None
     if len(body) > OFF_LOOP_BODY_BYTES:

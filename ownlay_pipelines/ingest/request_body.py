@@ -21,7 +21,7 @@ from ownlay_pipelines.ingest.errors import IngestError
 MAX_JSON_DEPTH = 200
 """pydantic-core's own recursion limit; stated here because the API documents it."""
 OBJECTLESS_CHECK_BYTES = 64 * 1024
-"""Bodies larger than this are first checked for possibly holding an event (see parse_events)."""
+"""Bodies larger than this are first checked for possibly holding an event (`refuse_eventless`)."""
 _ARRAY_START = re.compile(rb"\s*\[")
 _BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
 """UTF-16 LE/BE and UTF-8 byte-order marks: a body starting with one is refused as not UTF-8."""
@@ -67,28 +67,35 @@ def parse_json(body: bytes) -> object:
         ) from error
 
 
-def parse_events(body: bytes, max_events: int) -> list[object]:
-    """The events of a body holding one event (a JSON object) or a batch (a JSON array).
+def refuse_eventless(body: bytes) -> None:
+    """A 422 for a large body that cannot hold an event, decided by byte search alone.
 
     Parsing a large body is the costly part: pydantic-core holds the GIL while it builds half a
     million items of `[1,1,…]` or `[{},{},…]`, tens of milliseconds in which the event loop cannot
-    run. So a large body that cannot hold an event is refused before parsing: an array without a
-    single `{`, or a body in which no key spells `"event_type"` (required in both payload shapes;
+    run. So a body over `OBJECTLESS_CHECK_BYTES` is refused before parsing, on the event loop (a
+    search at memory speed costs less than handing the body to a thread) when it is an array
+    without a single `{`, or when no key spells `"event_type"` (required in both payload shapes;
     a body with a `\\u` escape is parsed anyway, since an escaped key could still spell it).
     """
-    if len(body) > OBJECTLESS_CHECK_BYTES:
-        if _ARRAY_START.match(body) and body.find(b"{") == -1:
-            raise IngestError(
-                422,
-                "validation_failed",
-                "the batch holds no JSON object, so no event; send objects",
-            )
-        if body.find(b'"event_type"') == -1 and body.find(b"\\u") == -1:
-            raise IngestError(
-                422,
-                "validation_failed",
-                "no object in the body has an 'event_type', so none is an event",
-            )
+    if len(body) <= OBJECTLESS_CHECK_BYTES:
+        return
+    if _ARRAY_START.match(body) and body.find(b"{") == -1:
+        raise IngestError(
+            422,
+            "validation_failed",
+            "the batch holds no JSON object, so no event; send objects",
+        )
+    if body.find(b'"event_type"') == -1 and body.find(b"\\u") == -1:
+        raise IngestError(
+            422,
+            "validation_failed",
+            "no object in the body has an 'event_type', so none is an event",
+        )
+
+
+def parse_events(body: bytes, max_events: int) -> list[object]:
+    """The events of a body holding one event (a JSON object) or a batch (a JSON array), once
+    `refuse_eventless` let it through."""
     document = parse_json(body)
     if isinstance(document, dict):
         return [document]
