@@ -22,6 +22,12 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     server = subparsers.add_parser("serve", help="run the event and webhook ingestion service")
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=8080)
+    server.add_argument(
+        "--workers",
+        type=_worker_count,
+        help="worker processes (default: OWNLAY_INGEST_WORKERS, else 1); the number of cores "
+        "for production load",
+    )
     server.set_defaults(handler=_serve)
 
     keys = subparsers.add_parser("keys", help="create, list and revoke ingestion API keys")
@@ -44,8 +50,18 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not _pii_key_configured():
         return 2
-    serve(args.host, args.port, settings=IngestSettings.from_env())
+    settings = IngestSettings.from_env()
+    if args.workers is not None:
+        settings = settings.model_copy(update={"workers": args.workers})
+    serve(args.host, args.port, settings=settings)
     return 0
+
+
+def _worker_count(text: str) -> int:
+    """`--workers`: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def _pii_key_configured() -> bool:

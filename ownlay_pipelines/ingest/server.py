@@ -4,6 +4,7 @@ background for the demo and end-to-end tests."""
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import socket
 import threading
@@ -57,8 +58,8 @@ def serve(
         uvicorn.run(serving_app(settings), host=host, port=port, **options)
         return
     prepare_ops_store(settings)
-    factory = f"{serving_app.__module__}:{serving_app.__name__}"
-    run_workers(settings.workers, WorkerConfig(factory, host, port, options))
+    app_factory = functools.partial(serving_app, settings)
+    run_workers(settings.workers, WorkerConfig(app_factory, host, port, options))
 
 
 def prepare_ops_store(settings: IngestSettings) -> None:

@@ -22,7 +22,7 @@ import multiprocessing
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -39,10 +39,11 @@ _PR_SET_PDEATHSIG = 1
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """What each worker process serves: the app factory (`module:function`, called in the worker)
-    and the keyword arguments of its `uvicorn.Config` (host and port included)."""
+    """What each worker process serves: `app_factory()` builds the ASGI app in the worker (it is
+    pickled to the worker, so a module-level function or a `functools.partial` of one), on
+    `host`:`port`, with the other keyword arguments of its `uvicorn.Config`."""
 
-    app_factory: str
+    app_factory: Callable[[], Any]
     host: str
     port: int
     uvicorn_options: dict[str, Any]
@@ -130,14 +131,9 @@ def _serve_worker(config: WorkerConfig) -> None:
     """One worker process: its own listening socket, the app built here, uvicorn serving it."""
     _exit_with_parent()
     sock = _reuse_port_socket(config.host, config.port)
+    app = config.app_factory()
     server = uvicorn.Server(
-        uvicorn.Config(
-            config.app_factory,
-            factory=True,
-            host=config.host,
-            port=config.port,
-            **config.uvicorn_options,
-        )
+        uvicorn.Config(app, host=config.host, port=config.port, **config.uvicorn_options)
     )
     server.run(sockets=[sock])
 

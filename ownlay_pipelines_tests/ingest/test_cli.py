@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 from ownlay_pipelines.cli import main
 from ownlay_pipelines.sandbox.pii_key import ensure_key
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
@@ -68,6 +70,28 @@ def test_serve_uses_the_demo_key_file_when_there_is_no_key(tmp_path, monkeypatch
     assert main(["serve", "--port", "18502"]) == 0
     assert served == {"host": "127.0.0.1", "port": 18502, "key": demo_key}
     assert "using the demo's sandbox key" in capsys.readouterr().out
+
+
+def test_serve_workers_flag_overrides_the_environment_and_refuses_zero(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("OWNLAY_PII_HASH_KEY", "k" * 64)
+    monkeypatch.setenv("OWNLAY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OWNLAY_INGEST_WORKERS", "3")
+    served = []
+    monkeypatch.setattr(
+        "ownlay_pipelines.ingest.server.serve",
+        lambda host, port, settings: served.append(settings.workers),
+    )
+
+    assert main(["serve", "--port", "18504"]) == 0
+    assert main(["serve", "--port", "18504", "--workers", "2"]) == 0
+    with pytest.raises(SystemExit) as refused:
+        main(["serve", "--workers", "0"])
+
+    assert served == [3, 2]
+    assert refused.value.code == 2
+    assert "--workers: must be a whole number of at least 1, not '0'" in capsys.readouterr().err
 
 
 def test_serve_in_live_mode_never_falls_back_to_the_demo_key(tmp_path, monkeypatch, capsys):
