@@ -111,8 +111,7 @@ class GroupCommitter:
         try:
             prepared = None if self._prepare is None else self._prepare([w.payload for w in group])
         except Exception as error:
-            for write in group:
-                _resolve(write, error=error)
+            _resolve(group, error=error)
             return
         with self._commit_turn():
             self._commit(group, prepared)
@@ -157,22 +156,31 @@ class GroupCommitter:
                 self._connection.execute("ROLLBACK")
             if self._after_rollback is not None:
                 self._after_rollback()
-            for write in group:
-                _resolve(write, error=error)
+            _resolve(group, error=error)
             return
-        for write, result in zip(group, results, strict=True):
-            _resolve(write, result=result)
+        _resolve(group, results=results)
 
 
-def _resolve(write: _Write, *, result: Any = None, error: BaseException | None = None) -> None:
-    def settle() -> None:
+def _resolve(
+    group: list[_Write], *, results: list[Any] | None = None, error: BaseException | None = None
+) -> None:
+    """Settle every write's future — with its result, or all with `error` — on the loop that
+    submitted it: one thread-safe call per loop and group, not one per write."""
+    outcomes = results if results is not None else [None] * len(group)
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Write, Any]]] = {}
+    for write, result in zip(group, outcomes, strict=True):
+        by_loop.setdefault(write.loop, []).append((write, result))
+    for loop, settled in by_loop.items():
+        # A closed loop raises RuntimeError: nobody is waiting for these answers any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, settled, error)
+
+
+def _settle(settled: list[tuple[_Write, Any]], error: BaseException | None) -> None:
+    for write, result in settled:
         if write.done.done():
-            return  # The request was cancelled (client went away); its rows are stored anyway.
+            continue  # The request was cancelled (client went away); its rows are stored anyway.
         if error is not None:
             write.done.set_exception(error)
         else:
             write.done.set_result(result)
-
-    # A closed loop raises RuntimeError: nobody is waiting for this answer any more.
-    with contextlib.suppress(RuntimeError):
-        write.loop.call_soon_threadsafe(settle)
