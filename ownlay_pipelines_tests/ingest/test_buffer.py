@@ -161,3 +161,32 @@ def test_a_second_writer_prepares_its_group_while_the_first_commits_then_waits_f
     assert sorted(n - 1000 for (n,) in rows if n >= 1000) == sorted(len(g) for g in prepared)
     assert len(commits) == len(prepared)
     assert lock.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_group_whose_preparation_fails_fails_every_write_and_commits_nothing(tmp_path: Path):
+    path = tmp_path / "buffer.sqlite"
+    connection = connect_buffer(path)
+    connection.execute("CREATE TABLE t (n INTEGER)")
+    disk_full = [True]
+
+    def prepare(payloads: list) -> None:
+        if disk_full[0]:
+            raise OSError(28, "No space left on device")
+
+    committer = GroupCommitter(connection, prepare=prepare)
+
+    async def requests() -> list:
+        group = [
+            committer.submit(lambda c, n=n: c.execute("INSERT INTO t VALUES (?)", (n,)), n)
+            for n in (1, 2)
+        ]
+        outcomes = await asyncio.gather(*group, return_exceptions=True)
+        disk_full[0] = False
+        await committer.submit(lambda c: c.execute("INSERT INTO t VALUES (3)"), 3)
+        return outcomes
+
+    outcomes = asyncio.run(requests())
+    committer.close()
+
+    assert [type(outcome) for outcome in outcomes] == [OSError, OSError]
+    assert connect_buffer(path).execute("SELECT n FROM t").fetchall() == [(3,)]
