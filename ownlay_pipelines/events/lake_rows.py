@@ -79,6 +79,19 @@ EVENT_LAKE_SCHEMA = pa.schema(
 """One row per accepted first-party event: who, what, where from, on which page and device, when."""
 
 
+_EVENT_LAKE_STRUCT = pa.struct(list(EVENT_LAKE_SCHEMA))
+
+
+def lake_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
+    """`to_lake_row` rows as one record batch of `EVENT_LAKE_SCHEMA` (a missing key is null).
+
+    Converted as one struct array: `RecordBatch.from_pylist` converts each of the 40 columns on
+    its own, ~0.2 ms a call whatever the row count, which at a single-event request's group size
+    of ~16 was 2.4× this (bench/README.md, Ingestion).
+    """
+    return pa.RecordBatch.from_struct_array(pa.array(rows, type=_EVENT_LAKE_STRUCT))
+
+
 def to_lake_row(
     event: OwnlayEvent, *, workspace_id: str, received_at: datetime, hasher: PiiHasher
 ) -> dict[str, Any]:

@@ -27,11 +27,10 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
 import anyio
-import pyarrow as pa
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from ownlay_pipelines.capi.live_capture import LiveCapture
-from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA, to_lake_row
+from ownlay_pipelines.events.lake_rows import lake_batch, to_lake_row
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
 from ownlay_pipelines.events.validation import (
     BatchValidation,
@@ -159,7 +158,7 @@ def _warm_up(hasher: PiiHasher) -> None:
     context = EventValidationContext(now=moment, policy=TimestampPolicy())
     event = OwnlayEvent.model_validate(example, context=context)
     row = to_lake_row(event, workspace_id="warm-up", received_at=moment, hasher=hasher)
-    pa.RecordBatch.from_pylist([row], schema=EVENT_LAKE_SCHEMA)
+    lake_batch([row])
 
 
 def _event_router(service: IngestService) -> APIRouter:
