@@ -9,6 +9,7 @@ Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures
 
     .venv/bin/python bench/ingest/run_junk_bench.py            # about 20 s
     .venv/bin/python bench/ingest/run_junk_bench.py --port 18211
+    .venv/bin/python bench/ingest/run_junk_bench.py --workers 2  # OWNLAY_INGEST_WORKERS=2
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store  # noqa: E402
+from ownlay_pipelines.ingest.workers import listening_sockets  # noqa: E402
 
 MIB = 1024 * 1024
 JUNK = {
@@ -82,6 +84,7 @@ def _p(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=18210)
+    parser.add_argument("--workers", type=int, default=1, help="OWNLAY_INGEST_WORKERS")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ownlay-junk-") as scratch:
         env = {
@@ -91,6 +94,7 @@ def main() -> None:
             "OWNLAY_PII_HASH_KEY": "b" * 64,
             "OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND": "0",
             "PYTHONPATH": str(REPO_ROOT),
+            "OWNLAY_INGEST_WORKERS": str(args.workers),
         }
         key = create_api_key(open_key_store(env["OWNLAY_DATABASE_URL"]), "bench").plaintext
         server = subprocess.Popen(
@@ -104,7 +108,9 @@ def main() -> None:
             while True:
                 try:
                     httpx.get(f"http://127.0.0.1:{args.port}/openapi.json", timeout=1)
-                    break
+                    if listening_sockets(args.port) >= args.workers:
+                        break
+                    time.sleep(0.1)
                 except httpx.TransportError:
                     if time.monotonic() > deadline:
                         raise
