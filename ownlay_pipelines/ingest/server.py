@@ -21,7 +21,7 @@ from ownlay_pipelines.ingest.app import create_app
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.http_protocol import CoalescingHttpToolsProtocol
 from ownlay_pipelines.ingest.keys import open_key_store
-from ownlay_pipelines.ingest.workers import WorkerConfig, run_workers
+from ownlay_pipelines.ingest.workers import WorkerConfig, WorkerStartupFailed, run_workers
 from ownlay_pipelines.lifecycle.ops_tables import create_lifecycle_tables
 
 
@@ -59,7 +59,10 @@ def serve(
         return
     prepare_ops_store(settings)
     app_factory = functools.partial(serving_app, settings)
-    run_workers(settings.workers, WorkerConfig(app_factory, host, port, options))
+    try:
+        run_workers(settings.workers, WorkerConfig(app_factory, host, port, options))
+    except WorkerStartupFailed as error:
+        raise SystemExit(f"error: {error}") from error
 
 
 def prepare_ops_store(settings: IngestSettings) -> None:

@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -31,10 +32,13 @@ from typing import Any
 
 import uvicorn
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("uvicorn.error")
+"""uvicorn's own logger of server events, configured as the workers' is."""
 SHUTDOWN_SECONDS = 30.0
 """How long a worker gets to finish its requests and commit after SIGTERM before it is killed."""
 _PR_SET_PDEATHSIG = 1
+STARTUP_FAILURE = 3
+"""A worker's exit code when it never served (uvicorn's own code for a failed startup)."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,17 @@ class WorkerConfig:
     uvicorn_options: dict[str, Any]
 
 
+class WorkerStartupFailed(RuntimeError):
+    """A worker could not start serving (its app or socket failed): starting another would fail
+    the same way, so the service stops."""
+
+
 def run_workers(count: int, config: WorkerConfig) -> None:
-    """Serve with `count` worker processes until SIGINT or SIGTERM, restarting any that dies."""
+    """Serve with `count` worker processes until SIGINT or SIGTERM, restarting any that dies
+    while serving; raises `WorkerStartupFailed` (after stopping the others) when one could not
+    start."""
+    # A Config configures this process's logging as uvicorn's: the supervisor logs like a worker.
+    uvicorn.Config(config.app_factory, **config.uvicorn_options)
     with _reserved_port(config.host, config.port) as port:
         config = WorkerConfig(config.app_factory, config.host, port, config.uvicorn_options)
         stopping = threading.Event()
@@ -67,13 +80,18 @@ def run_workers(count: int, config: WorkerConfig) -> None:
                     logger.info("%d ingest workers listen on %s:%d", count, config.host, port)
                     announced = True
                 for number, worker in enumerate(workers):
-                    if not worker.is_alive() and not stopping.is_set():
-                        logger.warning(
-                            "ingest worker %s exited with %s; starting another",
-                            worker.pid,
-                            worker.exitcode,
+                    if worker.is_alive() or stopping.is_set():
+                        continue
+                    if worker.exitcode == STARTUP_FAILURE:
+                        raise WorkerStartupFailed(
+                            f"ingest worker {worker.pid} could not start; see its error above"
                         )
-                        workers[number] = _start(spawn, config)
+                    logger.warning(
+                        "ingest worker %s exited with %s; starting another",
+                        worker.pid,
+                        worker.exitcode,
+                    )
+                    workers[number] = _start(spawn, config)
         finally:
             _stop(workers)
             for sig, handler in previous.items():
@@ -128,14 +146,21 @@ def _reuse_port_socket(host: str, port: int) -> socket.socket:
 
 
 def _serve_worker(config: WorkerConfig) -> None:
-    """One worker process: its own listening socket, the app built here, uvicorn serving it."""
+    """One worker process: its own listening socket, the app built here, uvicorn serving it;
+    exits with `STARTUP_FAILURE` when it never got to serve."""
     _exit_with_parent()
-    sock = _reuse_port_socket(config.host, config.port)
-    app = config.app_factory()
+    try:
+        sock = _reuse_port_socket(config.host, config.port)
+        app = config.app_factory()
+    except Exception:
+        logger.exception("ingest worker could not start")
+        sys.exit(STARTUP_FAILURE)
     server = uvicorn.Server(
         uvicorn.Config(app, host=config.host, port=config.port, **config.uvicorn_options)
     )
     server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)  # uvicorn logged why (the app's startup failed)
 
 
 def _exit_with_parent() -> None:

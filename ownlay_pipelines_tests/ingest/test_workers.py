@@ -10,8 +10,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from ownlay_pipelines.ingest.workers import listening_sockets
+from ownlay_pipelines.ingest.workers import (
+    WorkerConfig,
+    WorkerStartupFailed,
+    listening_sockets,
+    run_workers,
+)
 from ownlay_pipelines_tests.ingest.payloads import PII_KEY
 from ownlay_pipelines_tests.ingest.test_durability import _free_port
 
@@ -79,3 +85,14 @@ def test_each_worker_listens_on_its_own_socket_a_killed_one_is_replaced_and_sigi
     assert returncode == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
     assert listening_sockets(port) == 0
+
+
+def _app_that_cannot_start() -> None:
+    raise RuntimeError("the ops store is unreachable")
+
+
+def test_a_worker_that_cannot_start_stops_the_service_instead_of_restarting_forever():
+    config = WorkerConfig(_app_that_cannot_start, "127.0.0.1", 0, {"log_level": "critical"})
+
+    with pytest.raises(WorkerStartupFailed, match="could not start"):
+        run_workers(2, config)
