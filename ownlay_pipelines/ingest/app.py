@@ -53,6 +53,7 @@ from ownlay_pipelines.ingest.openapi import (
 )
 from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
 from ownlay_pipelines.ingest.request_body import parse_events, refuse_eventless
+from ownlay_pipelines.ingest.shared_buckets import SharedBuckets, shared_buckets_path
 from ownlay_pipelines.ingest.webhook_routes import webhook_router
 from ownlay_pipelines.ingest.webhook_store import WebhookStore
 from ownlay_pipelines.lifecycle.suppression import drop_suppressed
@@ -112,9 +113,15 @@ def create_app(
         keys=keys,
         hasher=hasher or PiiHasher.from_env(env),
         clock=clock or SystemClock(),
-        # Each worker process refills its own bucket; their shares add up to the limit.
+        # Worker processes spend from one shared table, so the limit holds across them.
         rate_limiter=WorkspaceRateLimiter(
-            settings.rate_limit_events_per_second / settings.workers, monotonic=monotonic
+            settings.rate_limit_events_per_second,
+            monotonic=monotonic,
+            shared=(
+                SharedBuckets(shared_buckets_path(settings.buffer_path))
+                if settings.workers > 1
+                else None
+            ),
         ),
         timestamp_policy=settings.timestamp_policy,
         off_loop=anyio.CapacityLimiter(1),
@@ -127,6 +134,7 @@ def create_app(
         _warm_up(service.hasher)
         yield
         service.buffer.close()
+        service.rate_limiter.close()
         webhook_store.close()
         service.keys.engine.dispose()
 

@@ -58,7 +58,7 @@ class IngestSettings(BaseModel):
         default=1,
         gt=0,
         description="uvicorn worker processes of `ownlay serve`; each has its own group-commit "
-        "writer on the shared buffer and 1/workers of each workspace's rate limit.",
+        "writer on the shared buffer, and all spend from one table of rate-limit buckets.",
     )
 
     @model_validator(mode="after")

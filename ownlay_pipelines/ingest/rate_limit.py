@@ -3,7 +3,9 @@
 Each workspace's bucket holds at most one second of its rate and refills continuously; a request
 takes one token per event. A request that does not fit is refused whole with the seconds until it
 would, which the endpoint answers as 429 with `Retry-After` (nothing is stored, so a retry is
-safe). A rate of 0 turns the limit off.
+safe). A rate of 0 turns the limit off. The buckets live in this process, or — with several
+worker processes — in the table they share (`shared_buckets`), so the limit holds for the
+workspace across all of them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from ownlay_pipelines.ingest.shared_buckets import SharedBuckets
 
 
 @dataclass
@@ -25,10 +29,17 @@ class WorkspaceRateLimiter:
     """Token buckets per workspace; `take` may be called from the loop and worker threads."""
 
     def __init__(
-        self, events_per_second: float, *, monotonic: Callable[[], float] = time.monotonic
+        self,
+        events_per_second: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        shared: SharedBuckets | None = None,
     ) -> None:
+        """`shared`: the bucket table of all the service's worker processes (none: this
+        process's own buckets)."""
         self.events_per_second = events_per_second
         self._monotonic = monotonic
+        self._shared = shared
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
@@ -41,18 +52,33 @@ class WorkspaceRateLimiter:
         rate = self.events_per_second
         if rate <= 0:
             return None
-        with self._lock:
-            return self._take(workspace_id, events, rate)
-
-    def _take(self, workspace_id: str, events: int, rate: float) -> int | None:
         now = self._monotonic()
-        bucket = self._buckets.get(workspace_id)
-        if bucket is None:
-            bucket = self._buckets[workspace_id] = _Bucket(tokens=rate, updated=now)
-        bucket.tokens = min(rate, bucket.tokens + (now - bucket.updated) * rate)
-        bucket.updated = now
-        needed = min(float(events), rate)
-        if bucket.tokens >= needed:
-            bucket.tokens -= events
-            return None
-        return max(1, math.ceil((needed - bucket.tokens) / rate))
+        if self._shared is not None:
+            return self._shared.spend(
+                workspace_id,
+                now,
+                rate,
+                lambda tokens, elapsed: _spend(tokens, elapsed, rate, events),
+            )
+        with self._lock:
+            bucket = self._buckets.get(workspace_id)
+            if bucket is None:
+                bucket = self._buckets[workspace_id] = _Bucket(tokens=rate, updated=now)
+            bucket.tokens, wait = _spend(bucket.tokens, now - bucket.updated, rate, events)
+            bucket.updated = now
+            return wait
+
+    def close(self) -> None:
+        """Let go of the shared bucket table, if any."""
+        if self._shared is not None:
+            self._shared.close()
+
+
+def _spend(tokens: float, elapsed: float, rate: float, events: int) -> tuple[float, int | None]:
+    """A bucket holding `tokens` `elapsed` seconds ago, asked for `events`: the tokens it holds
+    now and None when they were spent, else the same tokens and whole seconds to wait."""
+    tokens = min(rate, tokens + elapsed * rate)
+    needed = min(float(events), rate)
+    if tokens >= needed:
+        return tokens - events, None
+    return tokens, max(1, math.ceil((needed - tokens) / rate))

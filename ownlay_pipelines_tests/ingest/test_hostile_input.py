@@ -247,19 +247,30 @@ def test_over_the_workspace_rate_the_request_is_429_with_retry_after_and_nothing
     assert (retried.status_code, retried.json()["stored"]) == (202, 20)
 
 
-def test_with_two_workers_each_enforces_half_of_the_workspace_rate(
+def test_two_workers_spend_from_one_bucket_so_the_workspace_gets_exactly_its_rate(
     settings: IngestSettings, clock: FakeClock, ticker: Ticker, acme_key: IssuedApiKey
 ):
     tuned = settings.model_copy(
         update={"max_body_bytes": MIB, "rate_limit_events_per_second": 50.0, "workers": 2}
     )
-    app = create_app(tuned, clock=clock, environ=ENVIRON, monotonic=ticker)
-    with TestClient(app) as worker:
-        half = _post(worker, acme_key, json.dumps([ownlay_event(n) for n in range(1, 26)]).encode())
-        over = _post(worker, acme_key, json.dumps([ownlay_event(26)]).encode())
+    first = create_app(tuned, clock=clock, environ=ENVIRON, monotonic=ticker)
+    second = create_app(tuned, clock=clock, environ=ENVIRON, monotonic=ticker)
+    numbers = iter(range(1, 1000))
 
-    assert half.status_code == 202
-    assert "may send 50 events/s" in _refusal(over, 429, "rate_limited")
+    def post(worker: TestClient, events: int) -> int:
+        batch = [ownlay_event(next(numbers)) for _ in range(events)]
+        return _post(worker, acme_key, json.dumps(batch).encode()).status_code
+
+    with TestClient(first) as one, TestClient(second) as other:
+        # Five requests of 10 spend the second's 50 tokens across both workers; per-worker
+        # buckets of 25 would refuse the first worker's third and allow the second's sixth.
+        statuses = [post(one, 10), post(one, 10), post(one, 10), post(other, 10), post(other, 10)]
+        over = post(other, 1)
+        ticker.now += 0.1  # five more tokens, wherever they are spent
+        refilled = post(one, 5)
+
+    assert statuses == [202] * 5
+    assert (over, refilled) == (429, 202)
 
 
 def test_a_large_valid_batch_is_validated_off_the_event_loop_and_stored(
