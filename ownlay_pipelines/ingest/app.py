@@ -45,6 +45,7 @@ from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.errors import IngestError, ingest_error_response
 from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_store
 from ownlay_pipelines.ingest.linkedin_lead_webhook import linkedin_lead_router
+from ownlay_pipelines.ingest.loop_share import LoopShare
 from ownlay_pipelines.ingest.openapi import (
     EVENT_ROUTE_DOCS,
     OWNLAY_EVENT_EXAMPLE,
@@ -78,7 +79,8 @@ logger = logging.getLogger(__name__)
 class IngestService:
     """Everything a request handler needs: settings, buffer, key store, PII hasher, clock, the
     per-workspace rate limiter, the event-timestamp window, the one thread that works on large
-    bodies (`OFF_LOOP_BODY_BYTES`) and the Conversions-API capture (capi/live_capture.py)."""
+    bodies (`OFF_LOOP_BODY_BYTES`) and the event loop's share of the GIL beside it, and the
+    Conversions-API capture (capi/live_capture.py)."""
 
     settings: IngestSettings
     buffer: EventBuffer
@@ -88,6 +90,7 @@ class IngestService:
     rate_limiter: WorkspaceRateLimiter
     timestamp_policy: TimestampPolicy
     off_loop: anyio.CapacityLimiter
+    loop_share: LoopShare
     capture: LiveCapture
 
 
@@ -125,6 +128,7 @@ def create_app(
         ),
         timestamp_policy=settings.timestamp_policy,
         off_loop=anyio.CapacityLimiter(1),
+        loop_share=LoopShare(),
         capture=LiveCapture.from_env(keys.engine, env),
     )
     webhook_store = WebhookStore(settings.webhook_deliveries_path)
@@ -320,15 +324,17 @@ def _parse_and_validate(
     off_loop: bool,
 ) -> tuple[list[object], BatchValidation]:
     """Parse, rate-limit, check the workspace and validate."""
+    if off_loop:
+        service.loop_share.settle_debt()
     started = time.perf_counter()
     try:
         items = parse_events(body, service.settings.max_batch_events)
-    finally:
+    except IngestError:
         if off_loop:
-            # pydantic-core holds the GIL for the whole parse (~20 ms per MiB of small items),
-            # so the event loop waited that long: it gets as long again before this thread, or
-            # the next large body waiting for `service.off_loop`, takes the GIL back.
-            time.sleep(time.perf_counter() - started)
+            service.loop_share.pay_later(time.perf_counter() - started)
+        raise
+    if off_loop:
+        service.loop_share.pay_now(time.perf_counter() - started)
     wait = service.rate_limiter.take(workspace_id, len(items))
     if wait is not None:
         raise IngestError(
