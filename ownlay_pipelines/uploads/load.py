@@ -296,8 +296,12 @@ def _number_lines(connection: duckdb.DuckDBPyConnection, rejects: str, first_dat
     """Fill `upload_bad_lines` from the reader's `rejects`; return the SQL of a kept row's line.
 
     The reader's refused rows are missing from `upload_checked`, whose row ids count the rows it
-    kept in file order; a kept row's line is its row id plus the refused lines before it
-    (`gap` = kept rows before each refused line, `shift` = refused lines up to that gap).
+    kept in file order; a kept row's line is its row id plus the refused lines before it: a step
+    function of the row id with one step per `gap` (kept rows before a refused line), `shift`
+    the refused lines up to it. It is written as a binary search in CASE expressions, so the line
+    stays a projection: the rows keep the file's order and each costs a few comparisons. (A
+    correlated `max(shift) WHERE gap <= rowid` became a join and an aggregate over every row:
+    rows out of order, 0.7 CPU-s more at 1.5 M rows with two refused lines, 70 with 5,000.)
     """
     connection.execute(
         f"""
@@ -307,23 +311,30 @@ def _number_lines(connection: duckdb.DuckDBPyConnection, rejects: str, first_dat
         FROM {rejects} GROUP BY line
         """
     )
-    connection.execute(
+    steps = connection.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE upload_shifts AS
-        SELECT gap, sum(count(*)) OVER (ORDER BY gap) AS shift
+        SELECT gap, CAST(sum(count(*)) OVER (ORDER BY gap) AS BIGINT) AS shift
         FROM (
             SELECT line - {first_data_line} - (row_number() OVER (ORDER BY line) - 1) AS gap
             FROM upload_bad_lines
         )
-        GROUP BY gap
+        GROUP BY gap ORDER BY gap
         """
-    )
-    gaps = connection.execute("SELECT count(*) FROM upload_shifts").fetchone()[0]  # type: ignore[index]
-    if not gaps:
-        return f"{first_data_line} + rowid"
+    ).fetchall()
+    return f"{first_data_line} + rowid + {_step_sql('rowid', steps, 0)}"
+
+
+def _step_sql(value: str, steps: list[tuple[int, int]], below: int) -> str:
+    """SQL of the height of the step `value` stands on: `steps` are (start, height) sorted by
+    start, `below` the height before the first. Nested CASEs halve the steps at each level, so a
+    row is compared about log2(len(steps)) times."""
+    if not steps:
+        return str(below)
+    middle = len(steps) // 2
+    start, height = steps[middle]
     return (
-        f"{first_data_line} + rowid + COALESCE((SELECT max(s.shift) FROM upload_shifts s "
-        f"WHERE s.gap <= {CHECKED}.rowid), 0)"
+        f"CASE WHEN {value} < {start} THEN {_step_sql(value, steps[:middle], below)} "
+        f"ELSE {_step_sql(value, steps[middle + 1 :], height)} END"
     )
 
 
