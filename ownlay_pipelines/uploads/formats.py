@@ -362,12 +362,15 @@ def grouped_shape_sql(text: str, decimal: str) -> str:
 
 
 def grouped_number_sql(text: str, decimal: str) -> str:
-    """DECIMAL of a cell of the grouped shape (`grouped_shape_sql` holds): one `translate` drops
-    the symbol and the thousands separators and makes a decimal comma a point."""
+    """DECIMAL of a cell of the grouped shape (`grouped_shape_sql` holds): the leading symbol, if
+    any, is its first character (a code point that is not a digit); `replace` then drops the
+    thousands separators and makes a decimal comma a point. (`translate` with the symbols gave
+    the same and cost four times as much: a third of a CPU-second on a 100 MiB file.)"""
+    digits = f"CASE WHEN ascii({text}) BETWEEN 48 AND 57 THEN {text} ELSE {text}[2:] END"
     if decimal == ",":
-        number = f"translate({text}, {quote(',.' + GROUPED_SYMBOLS)}, '.')"
+        number = f"replace(replace({digits}, '.', ''), ',', '.')"
     else:
-        number = f"translate({text}, {quote(',' + GROUPED_SYMBOLS)}, '')"
+        number = f"replace({digits}, ',', '')"
     return f"TRY_CAST({number} AS DECIMAL(20, 6))"
 
 

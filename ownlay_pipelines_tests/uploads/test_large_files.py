@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pyarrow.parquet as pq
+
 from ownlay_pipelines.uploads.sample import WHOLE_FILE_BYTES
 from ownlay_pipelines_tests.uploads.files import rows, upload
 
@@ -72,3 +74,20 @@ def test_decorated_money_and_refusals_in_a_large_file_keep_exact_lines(tmp_path)
         assert loaded[line]["spend"] == Decimal(f"{(index % 5000) * 1.25 + 1000:.2f}")
         assert loaded[line]["currency"] == "USD"
         assert loaded[line]["campaign_name"] == f"Campaign {index % 97}"
+
+
+def test_rows_around_ragged_rows_are_stored_in_file_order_with_exact_lines(tmp_path):
+    # Ragged rows shift the lines of the rows after them; the shift must not cost a join that
+    # reorders the stored rows (or a lookup per row and ragged row: a file with thousands of
+    # them took minutes).
+    lines = _lines(["2026-11-21"] * ROWS, [f"{i}.00" for i in range(ROWS)]).splitlines()
+    ragged = range(7, ROWS, 997)
+    for line in ragged:
+        lines[line - 1] = "2026-11-21,too,many,cells,here"
+    result = upload(tmp_path, "\n".join(lines) + "\n")
+    assert result.quarantined == len(ragged)
+    stored = pq.read_table(next((tmp_path / "lake/raw/uploads/costs").rglob("*.parquet")))
+    source_lines = stored.column("source_line").to_pylist()
+    assert source_lines == sorted(set(range(2, ROWS + 2)) - set(ragged))
+    spends = stored.column("spend").to_pylist()
+    assert all(spend == Decimal(line - 2) for line, spend in zip(source_lines, spends, strict=True))
