@@ -3,9 +3,8 @@
 Both models credit one click of the path, so they need neither the path's order nor its length,
 only its last (or first) click under the tie-break of `models.attribution` and the number of clicks
 the winner's campaign has in the window (`touches`). One aggregation per order finds the ends
-exactly — the least and the greatest `rank`, a struct of (−time, campaign unknown, event id): on
-equal times a known campaign comes after an unknown one, then the lower event id comes last — and
-counts the order's clicks per hash bucket of (channel, platform, campaign). When the winner is the
+exactly — the least and the greatest `RANK`: on equal times a known campaign comes after an
+unknown one, then the lower event id comes last — and counts the order's clicks per hash bucket of (channel, platform, campaign). When the winner is the
 only click in its bucket, no other click of the path can share its campaign and `touches` is 1;
 the few orders where another click falls in the bucket (the same campaign again, or another
 hashing alike) count the winner's clicks exactly over the path, which is kept from the join rather
@@ -19,6 +18,13 @@ from collections.abc import Sequence
 from ownlay_pipelines.models.channels import UNATTRIBUTED
 
 ENDPOINT_MODELS = ("last_click", "first_touch")
+RANK = """CASE WHEN event_id IS NOT NULL THEN struct_pack(
+    time_known := -(2 * touch_us + (campaign_id IS NOT NULL)::BIGINT), id := event_id,
+    channel := channel, platform := platform, campaign_id := campaign_id) END"""
+"""A click's place in the path, least last: later time, then a known campaign, then the lower
+event id (the triple only breaks ties between copies of one event). Time and campaign share one
+BIGINT (a struct field less is cheaper to compare); doubling a time overflows only after the year
+140,000, and then raises an error rather than a wrong rank."""
 WINNER = {"last_click": "min", "first_touch": "max"}
 """The least rank is the path's last click, the greatest its first."""
 BUCKETS = 24
@@ -56,17 +62,13 @@ def endpoint_credits_sql(window_us: int, models: Sequence[str]) -> str:
     return f"""
         SELECT * FROM (
         WITH path AS MATERIALIZED (
-            SELECT c.conversion_id, c.revenue, t.event_id,
-                   coalesce(t.channel, '{UNATTRIBUTED}') AS channel, t.platform, t.campaign_id,
-                   CASE WHEN t.event_id IS NOT NULL THEN struct_pack(
-                       us := -t.touch_us, unknown := t.campaign_id IS NULL, id := t.event_id,
-                       channel := t.channel, platform := t.platform, campaign_id := t.campaign_id)
-                   END AS rank
+            SELECT c.conversion_id, c.revenue, t.touch_us, t.event_id,
+                   coalesce(t.channel, '{UNATTRIBUTED}') AS channel, t.platform, t.campaign_id
             FROM {path_join_sql(window_us)}
         ),
         ends AS (
             SELECT conversion_id, any_value(revenue) AS revenue, count(event_id) AS n,
-                   {", ".join(f"{WINNER[m]}(rank) AS {m}" for m in models)},
+                   {", ".join(f"{WINNER[m]}({RANK}) AS {m}" for m in models)},
                    sum(CASE WHEN event_id IS NOT NULL
                        THEN 1::HUGEINT << {_counter_shift(triple)} END) AS counters
             FROM path GROUP BY conversion_id
