@@ -24,7 +24,9 @@ order's landing page name (Shopify `landing_site`), whatever the clicks were.
 
 The path is one hash join on the visitor plus a range condition, not an ASOF join: every model
 but last click needs every click of the window, and on selective visitor keys the range join was
-faster than ASOF anyway (reference/perf_reliability.md §1.4; `bench/attribution`).
+faster than ASOF anyway (reference/perf_reliability.md §1.4; `bench/attribution`). Asked without
+the other path models, last click and first touch skip the window that numbers the path
+(`attribution_endpoints`); the rows are the same.
 """
 
 from __future__ import annotations
