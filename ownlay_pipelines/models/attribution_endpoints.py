@@ -91,7 +91,7 @@ def endpoint_credits_sql(window_us: int, models: Sequence[str]) -> str:
                        AND p.platform IS NOT DISTINCT FROM w.platform
                        AND p.campaign_id IS NOT DISTINCT FROM w.campaign_id) AS touches
             FROM (SELECT * FROM counted WHERE touches IS NULL) w
-            JOIN path p USING (conversion_id)
+            JOIN path p ON p.conversion_id IS NOT DISTINCT FROM w.conversion_id
             GROUP BY w.model, w.conversion_id
         )
         SELECT model, conversion_id, revenue, channel, platform, campaign_id, touches,

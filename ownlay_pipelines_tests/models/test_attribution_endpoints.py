@@ -40,7 +40,7 @@ def test_a_path_longer_than_the_counters_counts_its_winner_exactly():
 
 def test_tied_paths_credit_as_the_path_window_does():
     # Three visitors' clicks on four instants, known and unknown campaigns, a campaign seen twice,
-    # an order without a visitor and one without clicks.
+    # an order without a visitor, one without clicks and one without an id.
     instants = [ORDER_AT - timedelta(hours=h) for h in (0, 1, 1, 5)]
     platforms = ("meta_ads", "google_ads", "tiktok_ads")
     clicks = [
@@ -54,7 +54,8 @@ def test_tied_paths_credit_as_the_path_window_does():
         for v in range(3)
         for k in range(7)
     ]
-    orders = [_order(f"o{v}", f"v{v}") for v in range(4)] + [_order("anon", None)]
+    orders = [_order(f"o{v}", f"v{v}") for v in range(4)]
+    orders += [_order("anon", None), _order(None, "v1")]
     alone = _credit(orders, clicks, models=ENDPOINT_MODELS)
     every = _credit(orders, clicks, models=MODELS)
     assert _rows_of(alone, ENDPOINT_MODELS) == _rows_of(every, ENDPOINT_MODELS)
