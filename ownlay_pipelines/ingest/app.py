@@ -68,6 +68,8 @@ OFF_LOOP_BODY_BYTES = 64 * 1024
 """Bodies above this are parsed and validated in a worker thread (about 1 ms of work on the loop),
 one body at a time: parsing holds the GIL for up to ~20 ms per MiB, so ten large bodies parsed
 at once would keep the event loop, and every small request, waiting for all ten."""
+LARGE_BODY_READS = 2
+"""Bodies over `OFF_LOOP_BODY_BYTES` read at once; more wait their turn (see `_ingest`)."""
 MAX_LISTED_REJECTIONS = 50
 """A refusal lists at most this many events' reasons (with the total), so a huge bad batch gets a
 short answer; `MAX_ERRORS_PER_EVENT` bounds each one."""
@@ -79,8 +81,8 @@ logger = logging.getLogger(__name__)
 class IngestService:
     """Everything a request handler needs: settings, buffer, key store, PII hasher, clock, the
     per-workspace rate limiter, the event-timestamp window, the one thread that works on large
-    bodies (`OFF_LOOP_BODY_BYTES`) and the event loop's share of the GIL beside it, and the
-    Conversions-API capture (capi/live_capture.py)."""
+    bodies (`OFF_LOOP_BODY_BYTES`) and the event loop's share of the GIL beside it, the turns of
+    large bodies to be read, and the Conversions-API capture (capi/live_capture.py)."""
 
     settings: IngestSettings
     buffer: EventBuffer
@@ -90,6 +92,7 @@ class IngestService:
     rate_limiter: WorkspaceRateLimiter
     timestamp_policy: TimestampPolicy
     off_loop: anyio.CapacityLimiter
+    large_body_reads: anyio.CapacityLimiter
     loop_share: LoopShare
     capture: LiveCapture
 
@@ -128,6 +131,7 @@ def create_app(
         ),
         timestamp_policy=settings.timestamp_policy,
         off_loop=anyio.CapacityLimiter(1),
+        large_body_reads=anyio.CapacityLimiter(LARGE_BODY_READS),
         loop_share=LoopShare(),
         capture=LiveCapture.from_env(keys.engine, env),
     )
@@ -198,7 +202,14 @@ async def _ingest_route(service: IngestService, request: Request, kind: PayloadK
 
 async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadKind) -> Answer:
     workspace_id = await _authenticate(service, request)
-    body = await request.capped_body(service.settings.max_body_bytes)
+    if _small_body(request):
+        body = await request.capped_body(service.settings.max_body_bytes)
+    else:
+        # A large body is read only while fewer than LARGE_BODY_READS others are: the rest wait
+        # with their bytes in the socket (uvicorn stops reading past 64 KiB), so a flood of big
+        # bodies cannot fill every turn of the event loop that small requests need.
+        async with service.large_body_reads:
+            body = await request.capped_body(service.settings.max_body_bytes)
     refuse_eventless(body)  # before any thread hop: junk is refused at memory-search speed
     now = service.clock.now()
     sender = _RequestContext.of(request) if kind is PayloadKind.TRACK else None
@@ -255,6 +266,12 @@ async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadK
             "rejected": rejected,
         },
     )
+
+
+def _small_body(request: RawRequest) -> bool:
+    """Whether the request declares a body of at most `OFF_LOOP_BODY_BYTES` (nearly every one)."""
+    declared = request.headers.get("content-length", "")
+    return declared.isdigit() and int(declared) <= OFF_LOOP_BODY_BYTES
 
 
 @functools.lru_cache(maxsize=256)

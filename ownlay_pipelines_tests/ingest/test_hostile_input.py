@@ -1,5 +1,6 @@
 """Every probe of issue 8 answers 4xx with a short one-line reason, never a 500 or an echo."""
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -296,3 +297,54 @@ def test_a_large_valid_batch_is_validated_off_the_event_loop_and_stored(
 
     assert (response.status_code, response.json()["stored"]) == (202, 49)
     assert "_prepare" in threaded
+
+
+def test_only_two_large_bodies_are_read_at_once_while_small_requests_go_straight_through(
+    settings: IngestSettings, clock: FakeClock, acme_key: IssuedApiKey
+):
+    tuned = settings.model_copy(update={"max_body_bytes": MIB})
+    app = create_app(tuned, clock=clock, environ=ENVIRON)
+    handle = app.raw_routes["/api/v1/events"]
+    junk = b"[" + b"1," * 50_000 + b"1]"
+    reading: list[int] = []
+
+    def scope(body: bytes) -> dict:
+        headers = [
+            (b"x-ownlay-api-key", acme_key.plaintext.encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        return {"type": "http", "method": "POST", "path": "/api/v1/events", "headers": headers}
+
+    async def request(body: bytes, number: int, release: asyncio.Event) -> int:
+        async def receive() -> dict:
+            reading.append(number)
+            await release.wait()
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        statuses: list[int] = []
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        await handle(scope(body), receive, send)
+        return statuses[0]
+
+    async def flood() -> tuple[list[int], int, list[int]]:
+        held = asyncio.Event()
+        large = [asyncio.create_task(request(junk, n, held)) for n in range(1, 5)]
+        await asyncio.sleep(0.05)
+        started_while_held = sorted(reading)
+        free = asyncio.Event()
+        free.set()
+        small = await asyncio.wait_for(request(json.dumps(ownlay_event(1)).encode(), 0, free), 5)
+        held.set()
+        return started_while_held, small, list(await asyncio.gather(*large))
+
+    with TestClient(app):  # the app's lifespan: its buffer is closed afterwards
+        started_while_held, small, large_statuses = asyncio.run(flood())
+
+    assert started_while_held == [1, 2]  # the third and fourth wait with their bytes unread
+    assert small == 202
+    assert large_statuses == [422, 422, 422, 422]
