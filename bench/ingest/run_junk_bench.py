@@ -5,7 +5,9 @@ Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures
 1. the anchor: a valid single event's acknowledgement latency on an idle server;
 2. 1 MiB junk bodies (just under the body cap): `[1,1,…]`, object-shaped `[{},{},…]`, and
    `[{"event_type":0},…]` (the one shape that must be parsed to be refused): answer time and size;
-3. the valid event's latency again while ten junk bodies of each shape are in flight at once.
+3. the valid event's latency again while ten junk bodies of each shape are in flight at once,
+   sent by ten threads of another process (in this one they would hold the measuring thread's
+   GIL, and its latency would be theirs).
 
     .venv/bin/python bench/ingest/run_junk_bench.py            # about 20 s
     .venv/bin/python bench/ingest/run_junk_bench.py --port 18211
@@ -15,6 +17,7 @@ Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -25,6 +28,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -75,6 +79,25 @@ def _junk_until(url: str, key: str, junk: bytes, results: list, stop: threading.
     with httpx.Client(timeout=30) as http:
         while not stop.is_set():
             results.append(_junk_once(http, url, key, junk))
+
+
+def _junk_senders(url: str, key: str, shape: str, stop: Any, answers: Any) -> None:
+    """Ten threads sending `shape` until `stop` is set, in a process of their own: sharing the GIL
+    with them, the measuring thread's own latency would be theirs, not the server's. Puts the
+    (milliseconds, status, answer bytes) of every junk body on `answers` at the end."""
+    results: list[tuple[float, int, int]] = []
+    stop_threads = threading.Event()
+    senders = [
+        threading.Thread(target=_junk_until, args=(url, key, JUNK[shape], results, stop_threads))
+        for _ in range(10)
+    ]
+    for sender in senders:
+        sender.start()
+    stop.wait()
+    stop_threads.set()
+    for sender in senders:
+        sender.join()
+    answers.put(results)
 
 
 def _p(values: list[float], q: float) -> float:
@@ -129,19 +152,15 @@ def _measure_shape(url: str, key: str, shape: str, junk: bytes) -> None:
     """Answer time and size of `junk` alone, then a valid event's latency with ten in flight."""
     with httpx.Client(timeout=30) as http:
         alone = [_junk_once(http, url, key, junk) for _ in range(SAMPLES)]
-    with_junk: list[tuple[float, int, int]] = []
-    stop = threading.Event()
-    senders = [
-        threading.Thread(target=_junk_until, args=(url, key, junk, with_junk, stop))
-        for _ in range(10)
-    ]
-    for sender in senders:
-        sender.start()
-    time.sleep(0.5)
+    spawn = multiprocessing.get_context("spawn")
+    stop, answers = spawn.Event(), spawn.Queue()
+    senders = spawn.Process(target=_junk_senders, args=(url, key, shape, stop, answers))
+    senders.start()
+    time.sleep(1.5)  # the process starts and its ten senders are in flight
     loaded = _valid_latencies(url, key)
     stop.set()
-    for sender in senders:
-        sender.join()
+    with_junk: list[tuple[float, int, int]] = answers.get(timeout=60)
+    senders.join()
     junk_ms = [took for took, _, _ in alone]
     statuses = sorted({status for _, status, _ in alone + with_junk})
     largest = max(size for _, _, size in alone + with_junk)
