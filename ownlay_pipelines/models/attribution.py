@@ -24,9 +24,7 @@ order's landing page name (Shopify `landing_site`), whatever the clicks were.
 
 The path is one hash join on the visitor plus a range condition, not an ASOF join: every model
 but last click needs every click of the window, and on selective visitor keys the range join was
-faster than ASOF anyway (reference/perf_reliability.md §1.4; `bench/attribution`). Asked without
-the other path models, last click and first touch skip the window that numbers the path
-(`attribution_endpoints`); the rows are the same.
+faster than ASOF anyway (reference/perf_reliability.md §1.4; `bench/attribution`).
 """
 
 from __future__ import annotations
@@ -42,11 +40,6 @@ import pyarrow.compute as pc
 
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.lake.writer import write_partition
-from ownlay_pipelines.models.attribution_endpoints import (
-    ENDPOINT_MODELS,
-    endpoint_credits_sql,
-    path_join_sql,
-)
 from ownlay_pipelines.models.attribution_inputs import CampaignSources, create_attribution_inputs
 from ownlay_pipelines.models.channels import UNATTRIBUTED
 from ownlay_pipelines.registry.workspaces import Workspace
@@ -107,29 +100,8 @@ def credit_sql(settings: AttributionSettings, models: Sequence[str] = MODELS) ->
     if unknown or not models:
         raise ValueError(f"unknown attribution models {unknown}; choose from {MODELS}")
     window_us = settings.window_days * MICROS_PER_DAY
+    half_life_us = settings.half_life_days * MICROS_PER_DAY
     path_models = [m for m in PATH_MODELS if m in models]
-    # Last click and first touch (and landing UTMs) give an order's whole credit to one row:
-    # they need neither the sorted path nor the rounding of split credits.
-    whole = set(path_models) <= set(ENDPOINT_MODELS)
-    credited = []
-    if path_models and whole:
-        credited.append(endpoint_credits_sql(window_us, path_models))
-    elif path_models:
-        half_life_us = settings.half_life_days * MICROS_PER_DAY
-        credited.append(_window_credits_sql(window_us, half_life_us, path_models))
-    if LANDING_MODEL in models:
-        credited.append(f"""
-            SELECT '{LANDING_MODEL}' AS model, conversion_id, revenue, landing_channel AS channel,
-                   landing_platform AS platform, landing_campaign_id AS campaign_id,
-                   0 AS touches, 1.0 AS share
-            FROM conversions
-        """)
-    return (_whole_credits_sql if whole else _split_credits_sql)(" UNION ALL ".join(credited))
-
-
-def _window_credits_sql(window_us: int, half_life_us: float, path_models: Sequence[str]) -> str:
-    """Credited rows (model, conversion_id, revenue, channel, platform, campaign_id, touches,
-    share) of `path_models` over the path numbered in order by a window."""
     weights = {
         "last_click": "CASE WHEN seq = n THEN 1.0 ELSE 0.0 END",
         "first_touch": "CASE WHEN seq = 1 THEN 1.0 ELSE 0.0 END",
@@ -138,55 +110,51 @@ def _window_credits_sql(window_us: int, half_life_us: float, path_models: Sequen
         "WHEN seq = 1 OR seq = n THEN 0.4 ELSE 0.2 / (n - 2) END",
         "time_decay": f"{_decay(half_life_us)} / sum({_decay(half_life_us)}) OVER per_order",
     }
-    # A conversion without a click in its window keeps one row (the LEFT JOIN's), with n = 0:
-    # that row is its `unattributed` credit under every path model.
-    shares = ", ".join(
-        f"CAST(CASE WHEN n = 0 THEN 1.0 ELSE {weights[m]} END AS DOUBLE) AS {m}"
-        for m in path_models
-    )
-    return f"""
-        SELECT model, conversion_id, revenue, channel, platform, campaign_id, touches, share
-        FROM (UNPIVOT (
-            SELECT conversion_id, any_value(revenue) AS revenue, channel, platform,
-                   campaign_id, count(event_id) AS touches,
-                   {", ".join(f"sum({m}) AS {m}" for m in path_models)}
-            FROM (
-                SELECT conversion_id, revenue, event_id, channel, platform, campaign_id,
-                       {shares}
+    credited = []
+    if path_models:
+        # A conversion without a click in its window keeps one row (the LEFT JOIN's), with n = 0:
+        # that row is its `unattributed` credit under every path model.
+        shares = ", ".join(
+            f"CAST(CASE WHEN n = 0 THEN 1.0 ELSE {weights[m]} END AS DOUBLE) AS {m}"
+            for m in path_models
+        )
+        credited.append(f"""
+            SELECT model, conversion_id, revenue, channel, platform, campaign_id, touches, share
+            FROM (UNPIVOT (
+                SELECT conversion_id, any_value(revenue) AS revenue, channel, platform,
+                       campaign_id, count(event_id) AS touches,
+                       {", ".join(f"sum({m}) AS {m}" for m in path_models)}
                 FROM (
-                    SELECT c.conversion_id, c.revenue, c.conversion_us, t.touch_us,
-                           t.event_id, coalesce(t.channel, '{UNATTRIBUTED}') AS channel,
-                           t.platform, t.campaign_id,
-                           row_number() OVER (per_order ORDER BY t.touch_us,
-                               t.campaign_id IS NOT NULL, t.event_id DESC) AS seq,
-                           count(t.event_id) OVER per_order AS n
-                    FROM {path_join_sql(window_us)}
-                    WINDOW per_order AS (PARTITION BY c.conversion_id)
+                    SELECT conversion_id, revenue, event_id, channel, platform, campaign_id,
+                           {shares}
+                    FROM (
+                        SELECT c.conversion_id, c.revenue, c.conversion_us, t.touch_us,
+                               t.event_id, coalesce(t.channel, '{UNATTRIBUTED}') AS channel,
+                               t.platform, t.campaign_id,
+                               row_number() OVER (per_order ORDER BY t.touch_us,
+                                   t.campaign_id IS NOT NULL, t.event_id DESC) AS seq,
+                               count(t.event_id) OVER per_order AS n
+                        FROM conversions c LEFT JOIN touchpoints t
+                          ON t.identity = c.identity
+                         AND t.touch_us BETWEEN c.conversion_us - {window_us} AND c.conversion_us
+                        WINDOW per_order AS (PARTITION BY c.conversion_id)
+                    )
+                    WINDOW per_order AS (PARTITION BY conversion_id)
                 )
-                WINDOW per_order AS (PARTITION BY conversion_id)
-            )
-            -- One row per campaign of the path: its clicks and each model's summed weight.
-            GROUP BY conversion_id, channel, platform, campaign_id
-        ) ON {", ".join(path_models)} INTO NAME model VALUE share)
-        WHERE share > 0
-    """
-
-
-def _whole_credits_sql(credited: str) -> str:
-    """The output rows of `credited` rows that each hold their order's whole credit (share 1)."""
+                -- One row per campaign of the path: its clicks and each model's summed weight.
+                GROUP BY conversion_id, channel, platform, campaign_id
+            ) ON {", ".join(path_models)} INTO NAME model VALUE share)
+            WHERE share > 0
+        """)
+    if LANDING_MODEL in models:
+        credited.append(f"""
+            SELECT '{LANDING_MODEL}' AS model, conversion_id, revenue, landing_channel AS channel,
+                   landing_platform AS platform, landing_campaign_id AS campaign_id,
+                   0 AS touches, 1.0 AS share
+            FROM conversions
+        """)
     return f"""
-        SELECT model, conversion_id, channel, platform, campaign_id, touches,
-               CAST(1 AS DECIMAL(18, 12)) AS credit, CAST(revenue AS DECIMAL(20, 6))
-                   AS revenue_credit
-        FROM ({credited})
-    """
-
-
-def _split_credits_sql(credited: str) -> str:
-    """The output rows of `credited` rows, shares rounded so that each order's credits sum to
-    exactly 1 and its revenue credits to exactly its revenue."""
-    return f"""
-        WITH credited AS MATERIALIZED ({credited}),
+        WITH credited AS MATERIALIZED ({" UNION ALL ".join(credited)}),
         split AS (
             SELECT *, CAST(round(share, 12) AS DECIMAL(18, 12)) AS rounded_credit,
                    CAST(round(CAST(revenue AS DOUBLE) * share, 6) AS DECIMAL(20, 6))
