@@ -37,8 +37,10 @@ from ownlay_pipelines.ingest.workers import listening_sockets  # noqa: E402
 HERE = Path(__file__).parent
 LUA_SCRIPT = HERE / "post_events.lua"
 HOST = "127.0.0.1"
-RUNS = ((1, 32), (100, 8))
-"""(events per request, open connections): 100-event requests need fewer connections in flight."""
+RUNS = ((1, 32), (1, 64), (100, 8))
+"""(events per request, open connections): 100-event requests need fewer connections in flight.
+Single events run at two concurrencies: a server that commits in groups answers more requests
+per group, and spends less CPU per request, the more senders wait on the same commit."""
 
 
 @dataclass(frozen=True)
