@@ -345,6 +345,8 @@ def test_only_two_large_bodies_are_read_at_once_while_small_requests_go_straight
     with TestClient(app):  # the app's lifespan: its buffer is closed afterwards
         started_while_held, small, large_statuses = asyncio.run(flood())
 
-    assert started_while_held == [1, 2]  # the third and fourth wait with their bytes unread
+    # Two of the four are read (which two depends on whose key lookup finished first); the other
+    # two wait with their bytes unread.
+    assert len(started_while_held) == 2 and len(set(started_while_held)) == 2
     assert small == 202
     assert large_statuses == [422, 422, 422, 422]
