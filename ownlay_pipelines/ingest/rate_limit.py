@@ -14,15 +14,26 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from ownlay_pipelines.ingest.shared_buckets import SharedBuckets
+from ownlay_pipelines.ingest.shared_buckets import SharedBuckets, Spend
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+class _ProcessBuckets:
+    """The buckets of a single-process service: a dict under a lock, spent like `SharedBuckets`."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, workspace_id: str, now: float, full: float, spend: Spend) -> int | None:
+        with self._lock:
+            tokens, updated = self._buckets.get(workspace_id, (full, now))
+            left, wait = spend(tokens, now - updated)
+            self._buckets[workspace_id] = (left, now)
+            return wait
+
+    def close(self) -> None:
+        """Nothing to let go of."""
 
 
 class WorkspaceRateLimiter:
@@ -39,9 +50,7 @@ class WorkspaceRateLimiter:
         process's own buckets)."""
         self.events_per_second = events_per_second
         self._monotonic = monotonic
-        self._shared = shared
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
+        self._buckets: SharedBuckets | _ProcessBuckets = shared or _ProcessBuckets()
 
     def take(self, workspace_id: str, events: int) -> int | None:
         """Spend `events` tokens; None when allowed, else whole seconds to wait before retrying.
@@ -52,26 +61,16 @@ class WorkspaceRateLimiter:
         rate = self.events_per_second
         if rate <= 0:
             return None
-        now = self._monotonic()
-        if self._shared is not None:
-            return self._shared.spend(
-                workspace_id,
-                now,
-                rate,
-                lambda tokens, elapsed: _spend(tokens, elapsed, rate, events),
-            )
-        with self._lock:
-            bucket = self._buckets.get(workspace_id)
-            if bucket is None:
-                bucket = self._buckets[workspace_id] = _Bucket(tokens=rate, updated=now)
-            bucket.tokens, wait = _spend(bucket.tokens, now - bucket.updated, rate, events)
-            bucket.updated = now
-            return wait
+        return self._buckets.spend(
+            workspace_id,
+            self._monotonic(),
+            rate,
+            lambda tokens, elapsed: _spend(tokens, elapsed, rate, events),
+        )
 
     def close(self) -> None:
         """Let go of the shared bucket table, if any."""
-        if self._shared is not None:
-            self._shared.close()
+        self._buckets.close()
 
 
 def _spend(tokens: float, elapsed: float, rate: float, events: int) -> tuple[float, int | None]:
