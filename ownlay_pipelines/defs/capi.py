@@ -68,8 +68,7 @@ def _forwarding_asset(platform: CapiPlatform) -> dg.AssetsDefinition:
         platforms: PlatformClientsResource,
     ) -> dg.MaterializeResult:
         workspace = platforms.registry.workspace(context.partition_key)
-        engine = ops_store.engine()
-        create_capi_schema(engine)
+        engine = _capi_engine(ops_store)
         sandbox = Mode(platforms.mode) is Mode.SANDBOX
         if sandbox:
             from ownlay_pipelines.sandbox.capi_demo import capi_sandbox_for
@@ -131,8 +130,7 @@ def capi_health_source(
     platforms: PlatformClientsResource,
 ) -> dg.MaterializeResult:
     workspace = platforms.registry.workspace(context.partition_key)
-    engine = ops_store.engine()
-    create_capi_schema(engine)
+    engine = _capi_engine(ops_store)
     statuses = workspace_health(engine, workspace.id, workspace.capi, now=datetime.now(UTC))
     run = capture_capi_health(
         engine, workspace.id, statuses, snapshot_type=snapshot_type_for(context.run.tags)
@@ -174,8 +172,7 @@ def due_destinations(engine: sa.Engine, now: datetime) -> list[tuple[str, str]]:
 def capi_outbox_sensor(
     context: dg.SensorEvaluationContext, ops_store: OpsStoreResource
 ) -> dg.SensorResult:
-    engine = ops_store.engine()
-    create_capi_schema(engine)
+    engine = _capi_engine(ops_store)
     now = datetime.now(UTC)
     known = set(context.instance.get_dynamic_partitions(WORKSPACE_DIMENSION))
     requests = [
@@ -208,8 +205,7 @@ def reopen_capi_range(
         end = datetime.fromisoformat(config.end).replace(tzinfo=UTC)
     except ValueError as error:
         raise dg.Failure(f"start/end must be ISO dates such as 2026-03-01: {error}") from None
-    engine = ops_store.engine()
-    create_capi_schema(engine)
+    engine = _capi_engine(ops_store)
     reopened = reopen_range(
         engine, config.workspace_id, start=start, end=end, now=datetime.now(UTC)
     )
@@ -229,8 +225,7 @@ def capture_store_orders(
     registry: RegistryResource,
     ops_store: OpsStoreResource,
 ) -> dg.Output[None]:
-    engine = ops_store.engine()
-    create_capi_schema(engine)
+    engine = _capi_engine(ops_store)
     deliveries = webhook_store_path(Path(lake.data_dir).resolve())
     hasher = optional_hasher()
     totals: Counter[str] = Counter()
@@ -276,8 +271,7 @@ def capi_order_capture_sensor(
     deliveries = webhook_store_path(Path(lake.data_dir).resolve())
     if not deliveries.exists():
         return dg.SkipReason("no webhook deliveries yet")
-    engine = ops_store.engine()
-    create_capi_schema(engine)
+    engine = _capi_engine(ops_store)
     newest = [
         (workspace.id, provider, fresh[0].seq)
         for workspace in registry.load().workspaces
@@ -302,3 +296,10 @@ def capi_order_capture_sensor(
         run_key=f"capi-orders-{minute}",
         tags={"capi/first_new_seq": str(min(seq for _, _, seq in newest))},
     )
+
+
+def _capi_engine(ops_store: OpsStoreResource) -> sa.Engine:
+    """The ops store's engine, its Conversions-API tables created if missing."""
+    engine = ops_store.engine()
+    create_capi_schema(engine)
+    return engine
