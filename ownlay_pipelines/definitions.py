@@ -57,7 +57,7 @@ from ownlay_pipelines.defs.sensors.models import build_models_sensor
 from ownlay_pipelines.defs.shopify_webhooks import shopify_webhook_sensor, shopify_webhooks
 from ownlay_pipelines.defs.source_schedules import build_source_schedule
 from ownlay_pipelines.defs.stripe_webhooks import stripe_webhook_sensor, stripe_webhooks
-from ownlay_pipelines.defs.uploads import UPLOAD_ASSETS, file_uploads, upload_drop_folder
+from ownlay_pipelines.defs.uploads import file_uploads, upload_drop_folder, uploaded_files
 from ownlay_pipelines.defs.warehouse_export import (
     EXPORT_ASSETS,
     WarehouseTargetsResource,
@@ -88,7 +88,7 @@ def build_definitions(
         *WATCHTOWER_SOURCE_ASSETS,
         mailchimp_reports_source,
         raw_events,
-        *UPLOAD_ASSETS,
+        uploaded_files,
         campaign_metrics_daily,
         *MART_ASSETS,
         mrr_daily,

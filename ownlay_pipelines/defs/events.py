@@ -3,10 +3,11 @@
 The ingestion service acknowledges events into a durable buffer; the sensor requests a flush at
 50,000 pending events or once the oldest has waited a minute, whichever comes first, since many
 small flushes would fill the lake with small files (reference/perf_reliability.md §1.3). A flush
-touches whichever days its events fall on, so `raw/events` is declared here and the flush job
-reports one materialization per (day, workspace) partition it added a part to, with that part's
-row count: downstream models follow only the days that changed. A daily schedule compacts closed
-days; retention is the `retention` job of defs/lifecycle.py.
+touches whichever days its events fall on, so `raw/events` is an asset whose computation is the
+flush: one run, launched without a partition, reports one materialization per (day, workspace)
+partition it added a part to, with that part's row count, and downstream models follow only the
+days that changed. Materializing a partition from the UI runs the same whole-buffer flush. A daily
+schedule compacts closed days; retention is the `retention` job of defs/lifecycle.py.
 """
 
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ FLUSH_AT_PENDING_EVENTS = 50_000
 FLUSH_AFTER_SECONDS = 60
 RAW_EVENTS_KEY = dg.AssetKey(list(EVENTS_TABLE.parts))
 
-raw_events = dg.AssetSpec(
+RAW_EVENTS_SPEC = dg.AssetSpec(
     key=RAW_EVENTS_KEY,
     description=(
         "One row per accepted first-party event (seed 000's OwnlayEvent on seed 001's lake "
@@ -36,14 +37,22 @@ raw_events = dg.AssetSpec(
     group_name="events",
     kinds={"parquet"},
     partitions_def=daily_by_workspace,
+    # A flush that found nothing pending materializes no partition.
+    skippable=True,
 )
 
 
-@dg.op(description="Flush acknowledged events from the ingestion buffer into new part files.")
-def flush_event_buffer(
-    context: dg.OpExecutionContext, lake: LakeResource
-) -> Iterator[dg.AssetMaterialization | dg.Output[None]]:
-    """Run one flush and report each (day, workspace) partition it added rows to."""
+@dg.multi_asset(
+    name="flush_event_buffer",
+    specs=[RAW_EVENTS_SPEC],
+    can_subset=False,
+    description="Flush acknowledged events from the ingestion buffer into new part files.",
+)
+def raw_events(
+    context: dg.AssetExecutionContext, lake: LakeResource
+) -> Iterator[dg.AssetMaterialization]:
+    """Run one flush of the whole buffer and report each (day, workspace) partition it added
+    rows to (a run for one partition flushes every pending event all the same)."""
     settings = IngestSettings.from_env()
     result = flush_buffer(
         lake.event_buffer_path,
@@ -64,15 +73,13 @@ def flush_event_buffer(
                 "flush_id": result.flush_id,
             },
         )
-    yield dg.Output(None)
 
 
-@dg.job(
+flush_events_job = dg.define_asset_job(
     name="flush_events",
+    selection=dg.AssetSelection.assets(RAW_EVENTS_KEY),
     description="Move acknowledged events from the ingestion buffer into the event lake.",
 )
-def flush_events_job() -> None:
-    flush_event_buffer()
 
 
 @dg.sensor(

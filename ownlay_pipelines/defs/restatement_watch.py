@@ -1,10 +1,12 @@
-"""The watchtower on the restatement ledger: when a sync has added ledger rows, a run executes
-the ledger's `watchtower` check (`defs/checks/watchtower_checks.py`, rules in
+"""The watchtower on the restatement ledger: when a sync has added ledger rows, a run observes the
+ledger and executes its `watchtower` check (`defs/checks/watchtower_checks.py`, rules in
 `watchtower/restatement_rules.py`). The ledger is written by the syncs themselves, so it is an
-external asset here and this sensor is its trigger.
+observable source asset here: the run records what the ledger holds (its data version is the
+newest file's time), and this sensor is its trigger.
 """
 
 import dagster as dg
+import pyarrow.parquet as pq
 
 from ownlay_pipelines.connectors.restatements import RESTATEMENTS
 from ownlay_pipelines.defs.resources import LakeResource
@@ -12,8 +14,15 @@ from ownlay_pipelines.lake.tables import table_dir
 
 LEDGER_KEY = dg.AssetKey(list(RESTATEMENTS.parts))
 
-restatement_ledger = dg.AssetSpec(
-    LEDGER_KEY,
+
+def newest_ledger_file_ns(lake: LakeResource) -> int:
+    """Modification time (ns) of the ledger's newest Parquet file; 0 while it has none."""
+    files = table_dir(lake.lake_root, RESTATEMENTS).rglob("*.parquet")
+    return max((f.stat().st_mtime_ns for f in files), default=0)
+
+
+@dg.observable_source_asset(
+    key=LEDGER_KEY,
     description=(
         "One row per re-sync of a workspace x platform x account x day that moved something: "
         "spend, clicks, conversions and conversion value before and after, in the account's "
@@ -23,11 +32,21 @@ restatement_ledger = dg.AssetSpec(
     kinds={"parquet"},
     metadata={"lake_table": str(RESTATEMENTS)},
 )
+def restatement_ledger(lake: LakeResource) -> dg.ObserveResult:
+    """Observe the ledger: its files and rows (from the Parquet footers) and its newest write."""
+    files = sorted(table_dir(lake.lake_root, RESTATEMENTS).rglob("*.parquet"))
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    return dg.ObserveResult(
+        data_version=dg.DataVersion(str(newest_ledger_file_ns(lake))),
+        metadata={"files": len(files), "dagster/row_count": rows},
+    )
+
 
 restatement_watch = dg.define_asset_job(
     "restatement_watch",
-    selection=dg.AssetSelection.checks_for_assets(LEDGER_KEY),
-    description="Evaluate the watchtower rules on the restatement ledger.",
+    selection=dg.AssetSelection.assets(LEDGER_KEY)
+    | dg.AssetSelection.checks_for_assets(LEDGER_KEY),
+    description="Observe the restatement ledger and evaluate the watchtower rules on it.",
 )
 
 
@@ -42,8 +61,7 @@ def restatement_ledger_sensor(
     context: dg.SensorEvaluationContext, lake: LakeResource
 ) -> dg.RunRequest | dg.SkipReason:
     """One tick: has any ledger file changed since the cursor (newest file time, in ns)?"""
-    files = list(table_dir(lake.lake_root, RESTATEMENTS).rglob("*.parquet"))
-    newest = max((f.stat().st_mtime_ns for f in files), default=0)
+    newest = newest_ledger_file_ns(lake)
     if newest <= int(context.cursor or 0):
         return dg.SkipReason("no new restatement rows")
     context.update_cursor(str(newest))

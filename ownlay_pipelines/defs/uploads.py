@@ -7,9 +7,10 @@ a spreadsheet loads all its sheets. A mapping file `<file name>.mapping.yaml` be
 `mapping.yaml` for the whole folder, overrides the suggested column mapping. The files stay in
 the folder: a new version of the same name replaces its earlier load, never adds to it.
 
-`raw/uploads/<kind>` are external assets (the load runs in an op, not as an asset body, because
-which days a file covers is known only after reading it); `ownlay upload` reports the same
-materializations to the Dagster instance when `DAGSTER_HOME` is set.
+`raw/uploads/<kind>` are the outputs of one asset computation, the load of one file: a run is
+launched without a partition (which days a file covers is known only after reading it) and
+reports one materialization per day partition of its kind the file touched. `ownlay upload`
+reports the same materializations to the Dagster instance when `DAGSTER_HOME` is set.
 """
 
 from collections.abc import Iterable, Iterator
@@ -29,7 +30,7 @@ UPLOAD_SUFFIXES = frozenset({".csv", ".tsv", ".txt"}) | XLSX_SUFFIXES
 FOLDER_MAPPING = "mapping.yaml"
 MAPPING_SUFFIX = ".mapping.yaml"
 
-UPLOAD_ASSETS = [
+UPLOAD_SPECS = [
     dg.AssetSpec(
         key=list(upload_table(kind).parts),
         description=(
@@ -43,6 +44,8 @@ UPLOAD_ASSETS = [
         kinds={"parquet"},
         partitions_def=daily_by_workspace,
         metadata={"lake_table": str(upload_table(kind))},
+        # A load writes one kind; the other two are not materialized by its run.
+        skippable=True,
     )
     for kind in UploadKind
 ]
@@ -90,13 +93,20 @@ class UploadFileConfig(dg.Config):
     kind: str
 
 
-@dg.op(description="Load one dropped file into raw/uploads/<kind> and report the days it touched.")
-def load_uploaded_file(
-    context: dg.OpExecutionContext,
+@dg.multi_asset(
+    name="load_uploaded_file",
+    specs=UPLOAD_SPECS,
+    can_subset=False,
+    description="Load one dropped file into raw/uploads/<kind> and report the days it touched.",
+)
+def uploaded_files(
+    context: dg.AssetExecutionContext,
     config: UploadFileConfig,
     lake: LakeResource,
     registry: RegistryResource,
-) -> dg.Output[None]:
+) -> Iterator[dg.AssetMaterialization]:
+    """Load the configured file; one materialization per day partition of its kind it touched,
+    the load's row, quarantine and reason counts on each."""
     path = Path(config.path)
     try:
         kind = UploadKind(config.kind)
@@ -113,27 +123,34 @@ def load_uploaded_file(
         )
     except (UploadError, MappingError, KeyError, ValueError) as error:
         raise dg.Failure(description=f"{path.name}: {error}", allow_retries=False) from error
-    today = datetime.now(UTC).date()
-    for event in materializations(kind, workspace.id, results, today):
-        context.log_event(event)
     reasons: dict[str, int] = {}
     for result in results:
         for reason, count in result.reasons.items():
             reasons[reason] = reasons.get(reason, 0) + count
-    return dg.Output(
-        None,
-        metadata={
-            "rows": sum(r.rows for r in results),
-            "quarantined": sum(r.quarantined for r in results),
-            "reasons": dg.MetadataValue.json(reasons),
-            "days": len({d for r in results for d in r.days}),
-        },
+    summary = {
+        "rows": sum(r.rows for r in results),
+        "quarantined": sum(r.quarantined for r in results),
+        "reasons": dg.MetadataValue.json(reasons),
+        "days": len({d for r in results for d in r.days}),
+    }
+    context.log.info(
+        f"{path.name}: {summary['rows']} rows into {upload_table(kind)}, "
+        f"{summary['quarantined']} quarantined over {summary['days']} day(s)"
     )
+    today = datetime.now(UTC).date()
+    for event in materializations(kind, workspace.id, results, today):
+        yield dg.AssetMaterialization(
+            asset_key=event.asset_key,
+            partition=event.partition,
+            metadata={**event.metadata, **summary},
+        )
 
 
-@dg.job(description="Load a file dropped into data/drops/uploads/<workspace>/<kind>/.")
-def file_uploads() -> None:
-    load_uploaded_file()
+file_uploads = dg.define_asset_job(
+    name="file_uploads",
+    selection=dg.AssetSelection.assets(*(spec.key for spec in UPLOAD_SPECS)),
+    description="Load a file dropped into data/drops/uploads/<workspace>/<kind>/.",
+)
 
 
 def dropped_files(data_dir: Path, workspace_ids: Iterable[str]) -> Iterator[tuple[Path, str, str]]:

@@ -7,6 +7,7 @@ import duckdb
 from fastapi.testclient import TestClient
 
 from ownlay_pipelines.defs.events import (
+    RAW_EVENTS_SPEC,
     event_buffer_sensor,
     event_compaction,
     event_compaction_schedule,
@@ -22,6 +23,14 @@ from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.flush import flush_buffer
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store
 from ownlay_pipelines_tests.ingest.payloads import ENVIRON, NOW, ownlay_event
+
+
+def _flush_job(lake: LakeResource) -> dg.JobDefinition:
+    """The `flush_events` job as the sensor launches it: no partition, the whole buffer."""
+    definitions = dg.Definitions(
+        assets=[raw_events], jobs=[flush_events_job], resources={"lake": lake}
+    )
+    return definitions.resolve_job_def("flush_events")
 
 
 def _post_events(data_dir: Path, lake: LakeResource, count: int) -> None:
@@ -53,7 +62,7 @@ def test_sensor_flushes_acknowledged_events_into_the_event_lake(tmp_path: Path):
         (request,) = tick.run_requests
         assert request.run_key == f"events-flush-{tick.cursor}"
 
-        result = flush_events_job.execute_in_process(instance=instance, resources={"lake": lake})
+        result = _flush_job(lake).execute_in_process(instance=instance)
         reported = {
             (m.partition, m.metadata["dagster/row_count"].value)
             for m in result.asset_materializations_for_node("flush_event_buffer")
@@ -75,7 +84,22 @@ def test_sensor_flushes_acknowledged_events_into_the_event_lake(tmp_path: Path):
 
 
 def test_raw_events_is_partitioned_like_the_other_dated_assets():
+    assert RAW_EVENTS_SPEC.partitions_def is daily_by_workspace
     assert raw_events.partitions_def is daily_by_workspace
+
+
+def test_a_flush_with_nothing_pending_materializes_no_partition(tmp_path: Path):
+    lake = LakeResource(data_dir=str(tmp_path / "data"))
+    _post_events(tmp_path / "data", lake, count=2)
+    with dg.instance_for_test() as instance:
+        first = _flush_job(lake).execute_in_process(instance=instance)
+        second = _flush_job(lake).execute_in_process(instance=instance)
+        materialized = instance.get_materialized_partitions(raw_events.key)
+
+    assert first.success and second.success
+    assert len(first.asset_materializations_for_node("flush_event_buffer")) == 2
+    assert second.asset_materializations_for_node("flush_event_buffer") == []
+    assert materialized == {"2026-11-20|acme", "2026-11-21|acme"}
 
 
 def test_compaction_job_compacts_closed_days_on_a_daily_schedule(tmp_path: Path):

@@ -11,11 +11,23 @@ import dagster as dg
 from ownlay_pipelines.definitions import defs
 from ownlay_pipelines.defs.partitions import multi_key
 from ownlay_pipelines.defs.resources import LakeResource, RegistryResource
-from ownlay_pipelines.defs.uploads import file_uploads, upload_drop_folder, uploads_root
+from ownlay_pipelines.defs.uploads import (
+    file_uploads,
+    upload_drop_folder,
+    uploaded_files,
+    uploads_root,
+)
 
 COSTS = (
     "Date,Campaign,Network,Spend\n2026-11-21,Pins,Pinterest,10.00\n2026-11-22,Pins,Pinterest,x\n"
 )
+
+
+def _upload_job(tmp_path) -> dg.JobDefinition:
+    """The `file_uploads` job as the drop-folder sensor launches it (no partition)."""
+    resources = {"lake": LakeResource(data_dir=str(tmp_path)), "registry": RegistryResource()}
+    definitions = dg.Definitions(assets=[uploaded_files], jobs=[file_uploads], resources=resources)
+    return definitions.resolve_job_def("file_uploads")
 
 
 def _load_config(path) -> dict:
@@ -51,14 +63,15 @@ def test_the_upload_job_loads_the_file_and_marks_its_days(tmp_path):
     path = tmp_path / "pinterest.csv"
     path.write_text(COSTS)
     instance = dg.DagsterInstance.ephemeral()
-    result = file_uploads.execute_in_process(
-        run_config=_load_config(path),
-        resources={"lake": LakeResource(data_dir=str(tmp_path)), "registry": RegistryResource()},
-        instance=instance,
+    result = _upload_job(tmp_path).execute_in_process(
+        run_config=_load_config(path), instance=instance
     )
     assert result.success
-    marked = [m.partition for m in result.asset_materializations_for_node("load_uploaded_file")]
-    assert marked == [multi_key(date(2026, 11, 21), "acme-outdoor")]
+    [marked] = result.asset_materializations_for_node("load_uploaded_file")
+    assert marked.asset_key == dg.AssetKey(["raw", "uploads", "costs"])
+    assert marked.partition == multi_key(date(2026, 11, 21), "acme-outdoor")
+    assert (marked.metadata["rows"].value, marked.metadata["quarantined"].value) == (1, 1)
+    assert instance.get_materialized_partitions(dg.AssetKey(["raw", "uploads", "orders"])) == set()
     unified = defs.resolve_asset_graph().get(dg.AssetKey(["unified", "campaign_metrics_daily"]))
     assert dg.AssetKey(["raw", "uploads", "costs"]) in unified.parent_keys
 
@@ -66,10 +79,8 @@ def test_the_upload_job_loads_the_file_and_marks_its_days(tmp_path):
 def test_a_refused_file_fails_the_run_with_the_reason(tmp_path):
     path = tmp_path / "spend.csv"
     path.write_text("Date,Campaign,Budget\n2026-11-21,A,1\n")
-    result = file_uploads.execute_in_process(
-        run_config=_load_config(path),
-        resources={"lake": LakeResource(data_dir=str(tmp_path)), "registry": RegistryResource()},
-        raise_on_error=False,
+    result = _upload_job(tmp_path).execute_in_process(
+        run_config=_load_config(path), raise_on_error=False
     )
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
