@@ -66,7 +66,12 @@ from ownlay_pipelines.uploads.kinds import (
     upload_quarantine_table,
     upload_table,
 )
-from ownlay_pipelines.uploads.mapping import MappingError, MappingFile, resolve_mapping
+from ownlay_pipelines.uploads.mapping import (
+    MappingError,
+    MappingFile,
+    resolve_mapping,
+    with_header_currency,
+)
 from ownlay_pipelines.uploads.projections import PROJECTIONS
 from ownlay_pipelines.uploads.sample import text_sample
 from ownlay_pipelines.uploads.sniff import SAMPLE_BYTES, SniffError, TextLayout, detect_text_layout
@@ -220,6 +225,7 @@ def _load_text(
     with open(path, "rb") as handle:
         layout = detect_text_layout(handle.read(SAMPLE_BYTES))
     columns = resolve_mapping(kind, layout.header, mapping)
+    mapping = with_header_currency(kind, layout.header, columns, mapping)
     with tempfile.TemporaryDirectory(prefix="ownlay-upload-") as scratch_name:
         scratch = Path(scratch_name)
         source = path
@@ -350,6 +356,7 @@ def _load_sheet(
 ) -> UploadResult:
     cells = read_sheet(path, sheet)
     columns = resolve_mapping(kind, cells.header, mapping)
+    mapping = with_header_currency(kind, cells.header, columns, mapping)
     arrays = {"_line": pa.array(cells.row_numbers, pa.int64())}
     for index in range(len(cells.header)):
         arrays[f"c{index}"] = pa.array([row[index] for row in cells.rows], pa.string())

@@ -13,23 +13,30 @@ date_format: "%d/%m/%Y" # strptime format for every date column (skips detection
 decimal: ","            # decimal separator for every number column (skips detection)
 ```
 
-Suggestion: each header is normalised (lower case, other characters as `_`, leading and trailing
-`_` dropped) and matched against each target's synonyms in order; a header fills at most one
-target, and an exact target name wins over a synonym.
+Suggestion: each header is normalised (accents dropped, lower case, other characters as `_`,
+leading and trailing `_` dropped) and matched against each target's synonyms in order; a header
+fills at most one target, and an exact target name wins over a synonym. Ad platforms' exports
+name the currency in the money header (Meta's `Amount spent (EUR)`, Reddit's `Amount Spent
+(USD)`): a trailing ISO 4217 code is not part of the name, and when the file has no currency
+column and no mapping default, the code its money headers agree on is the file's currency.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ownlay_pipelines.uploads.kinds import COLUMNS_BY_KIND, ONE_OF_REQUIRED, UploadKind
+from ownlay_pipelines.uploads.currencies import ISO_4217_CODES
+from ownlay_pipelines.uploads.kinds import COLUMNS_BY_KIND, ONE_OF_REQUIRED, UploadKind, ValueType
 
 NON_WORD = re.compile(r"[^a-z0-9]+")
+HEADER_CURRENCY = re.compile(r"(?:^|[\s(\[_-])(?:in\s+)?([A-Z]{3})[)\]]?\s*$")
+"""An upper-case currency code closing a header: `Spend (EUR)`, `Cost [USD]`, `Spend in GBP`."""
 
 
 class MappingError(ValueError):
@@ -55,8 +62,27 @@ class MappingFile(BaseModel):
 
 
 def normalise_header(header: str) -> str:
-    """`"Amount Spent (USD)"` → `amount_spent_usd`."""
-    return NON_WORD.sub("_", header.strip().lower()).strip("_")
+    """`"Amount Spent (USD)"` → `amount_spent_usd`; `"Coût"` → `cout`."""
+    decomposed = unicodedata.normalize("NFKD", header.strip().lower())
+    unaccented = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return NON_WORD.sub("_", unaccented).strip("_")
+
+
+def header_currency(header: str) -> str | None:
+    """The ISO 4217 code a header ends with (`Amount spent (EUR)` → EUR), if any."""
+    match = HEADER_CURRENCY.search(header.strip())
+    if match is None or match.group(1).upper() not in ISO_4217_CODES:
+        return None
+    return match.group(1).upper()
+
+
+def _name_without_currency(header: str) -> str:
+    """The normalised header without a closing currency code: `amount_spent_eur` → `amount_spent`."""
+    code = header_currency(header)
+    name = normalise_header(header)
+    if code is None or not name.endswith(code.lower()):
+        return name
+    return name[: -len(code)].rstrip("_").removesuffix("_in")
 
 
 def read_mapping_file(path: Path) -> MappingFile:
@@ -76,6 +102,7 @@ def read_mapping_file(path: Path) -> MappingFile:
 def suggest_mapping(kind: UploadKind, headers: Sequence[str]) -> dict[str, int]:
     """Target column → index of the header suggested for it."""
     normalised = [normalise_header(h) for h in headers]
+    bare = [_name_without_currency(h) for h in headers]
     taken: set[int] = set()
     chosen: dict[str, int] = {}
     targets = COLUMNS_BY_KIND[kind]
@@ -86,10 +113,9 @@ def suggest_mapping(kind: UploadKind, headers: Sequence[str]) -> dict[str, int]:
     for target in targets:
         if target.name in chosen:
             continue
+        names = bare if target.type is ValueType.MONEY else normalised
         for synonym in target.synonyms:
-            index = next(
-                (i for i, h in enumerate(normalised) if h == synonym and i not in taken), None
-            )
+            index = next((i for i, h in enumerate(names) if h == synonym and i not in taken), None)
             if index is not None:
                 chosen[target.name] = index
                 taken.add(index)
@@ -133,3 +159,25 @@ def resolve_mapping(
             "(--mapping, `columns: {target: header}`)"
         )
     return chosen
+
+
+def with_header_currency(
+    kind: UploadKind,
+    headers: Sequence[str],
+    columns: dict[str, int],
+    overrides: MappingFile | None,
+) -> MappingFile | None:
+    """The overrides plus `currency` from the money headers, when the file has no currency column,
+    the overrides set none, and every mapped money header that names a code names the same one.
+    """
+    overrides = overrides or MappingFile()
+    if "currency" in columns or "currency" in overrides.defaults:
+        return overrides
+    money = {t.name for t in COLUMNS_BY_KIND[kind] if t.type is ValueType.MONEY}
+    codes = {header_currency(headers[i]) for target, i in columns.items() if target in money}
+    codes.discard(None)
+    if len(codes) != 1:
+        return overrides
+    return overrides.model_copy(
+        update={"defaults": {**overrides.defaults, "currency": codes.pop()}}
+    )

@@ -134,5 +134,33 @@ def detect_text_layout(sample: bytes) -> TextLayout:
     )
     header_index = find_header_row(rows)
     header = tuple(cell.strip().lstrip("\ufeff") for cell in rows[header_index])
+    if header and not header[-1]:
+        header = _without_trailing_delimiter(header, text, header_index, delimiter)
     # csv rows and physical lines coincide in a preamble (no quoted newlines before the header).
     return TextLayout(encoding, delimiter, header_index, header)
+
+
+def _without_trailing_delimiter(
+    header: tuple[str, ...], text: str, header_index: int, delimiter: str
+) -> tuple[str, ...]:
+    """The header without its unnamed last columns when no sampled row fills them.
+
+    Some exports end every line with the delimiter. Read as a column of its own, that empty
+    column would hide a row split in two by an unquoted `$1,000.00`: DuckDB's reader accepts one
+    empty field past the last column, so the split row would fit and load `$1` as the spend.
+    Without it, such a row has a field too many and goes to the quarantine. A column that rows
+    of the header's width fill is data, not a trailing delimiter, and stays.
+    """
+    width = len(header)
+    # Rows of the header's width only: a split row has more fields and proves nothing.
+    rows = [
+        row
+        for row in list(csv.reader(io.StringIO(text), delimiter=delimiter))[header_index + 1 :]
+        if len(row) == width
+    ]
+    while header and not header[-1]:
+        position = len(header) - 1
+        if any(row[position].strip() for row in rows):
+            break
+        header = header[:-1]
+    return header

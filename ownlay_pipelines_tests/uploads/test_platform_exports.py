@@ -1,0 +1,127 @@
+"""Spend exports as the ad platforms' UIs write them, in English and other languages: their
+headers are suggested without a mapping file, and the currency a money header names is used."""
+
+from __future__ import annotations
+
+import codecs
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from ownlay_pipelines.uploads.kinds import UploadKind
+from ownlay_pipelines.uploads.mapping import (
+    MappingFile,
+    header_currency,
+    normalise_header,
+    suggest_mapping,
+    with_header_currency,
+)
+from ownlay_pipelines_tests.uploads.files import rows, upload, workspace
+
+
+def test_meta_ads_manager_export_loads_with_the_currency_of_its_spend_header(tmp_path):
+    text = (
+        "Reporting starts,Reporting ends,Campaign name,Amount spent (EUR),Impressions,Link clicks\n"
+        '2026-11-01,2026-11-01,Retargeting DE,"12,50",1000,10\n'
+        '2026-11-02,2026-11-02,Retargeting DE,"1.012,50",2000,20\n'
+    )
+    result = upload(tmp_path, text.encode("utf-8-sig"), ws=workspace(currency="USD"))
+
+    assert (result.rows, result.quarantined) == (2, 0)
+    loaded = rows(tmp_path)
+    assert [(r["report_date"], r["spend"], r["currency"], r["clicks"]) for r in loaded] == [
+        (date(2026, 11, 1), Decimal("12.5"), "EUR", 10),
+        (date(2026, 11, 2), Decimal("1012.5"), "EUR", 20),
+    ]
+
+
+def test_german_google_ads_export_in_utf16_with_accented_headers(tmp_path):
+    lines = [
+        "Kampagnenleistung",
+        "1. November 2026 - 2. November 2026",
+        "Tag\tKampagne\tWährungscode\tKosten\tImpr.\tKlicks",
+        "01.11.2026\tMarke\tEUR\t1.234,56\t10.000\t321",
+        "02.11.2026\tMarke\tEUR\t99,10\t5.000\t120",
+        "Gesamt: Konto\t\tEUR\t1.333,66\t15.000\t441",
+    ]
+    content = codecs.BOM_UTF16_LE + ("\r\n".join(lines) + "\r\n").encode("utf-16-le")
+    result = upload(tmp_path, content)
+
+    assert (result.rows, result.quarantined) == (2, 1)  # the totals row is not a day
+    loaded = rows(tmp_path)
+    assert [(r["report_date"], r["spend"], r["currency"], r["impressions"]) for r in loaded] == [
+        (date(2026, 11, 1), Decimal("1234.56"), "EUR", 10_000),
+        (date(2026, 11, 2), Decimal("99.1"), "EUR", 5_000),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        ("Amount spent (EUR)", "EUR"),
+        ("Amount Spent (USD)", "USD"),
+        ("Cost [GBP]", "GBP"),
+        ("Spend in JPY", "JPY"),
+        ("Spend CHF", "CHF"),
+        ("Spend", None),
+        ("Spend (NET)", None),  # upper case, but no currency
+        ("Clicks (all)", None),  # ALL is a currency; lower case is a word
+    ],
+)
+def test_a_currency_code_closing_a_header_is_read(header, code):
+    assert header_currency(header) == code
+
+
+def test_headers_are_matched_without_accents_case_or_currency_codes():
+    headers = ["Día", "Campaña", "Coste (MXN)", "Clics"]
+    assert normalise_header("Währung") == "wahrung"
+    assert suggest_mapping(UploadKind.COSTS, headers) == {
+        "report_date": 0,
+        "campaign_name": 1,
+        "spend": 2,
+        "clicks": 3,
+    }
+
+
+def test_the_header_currency_yields_to_a_currency_column_a_default_or_disagreement():
+    headers = ["Date", "Campaign", "Spend (EUR)", "Revenue (USD)", "Currency"]
+    with_column = suggest_mapping(UploadKind.COSTS, headers)
+    assert "currency" in with_column
+    assert with_header_currency(UploadKind.COSTS, headers, with_column, None) == MappingFile()
+
+    no_column = {"report_date": 0, "campaign_name": 1, "spend": 2, "conversion_value": 3}
+    assert with_header_currency(UploadKind.COSTS, headers, no_column, None) == MappingFile()
+
+    one_code = {"report_date": 0, "campaign_name": 1, "spend": 2}
+    chosen = MappingFile(defaults={"currency": "GBP"})
+    assert with_header_currency(UploadKind.COSTS, headers, one_code, chosen) == chosen
+    assert with_header_currency(UploadKind.COSTS, headers, one_code, None) == MappingFile(
+        defaults={"currency": "EUR"}
+    )
+
+
+def test_a_row_split_by_an_unquoted_thousands_comma_is_quarantined_under_a_trailing_delimiter(
+    tmp_path,
+):
+    # Every line ends with a comma; `$1,000.00` unquoted splits its row into one field more.
+    text = (
+        "Date,Campaign,Spend,\n"
+        "11/21/2026,Reddit A,$10.00,\n"
+        "11/23/2026,Reddit A,$1,000.00,\n"
+        "11/24/2026,Reddit A,$3.00,\n"
+    )
+    result = upload(tmp_path, text)
+
+    assert (result.rows, result.quarantined) == (2, 1)
+    assert [(r["source_line"], r["spend"]) for r in rows(tmp_path)] == [
+        (2, Decimal("10")),
+        (4, Decimal("3")),
+    ]
+
+
+def test_an_unnamed_last_column_holding_data_is_kept(tmp_path):
+    text = "Date,Campaign,Spend,\n11/21/2026,A,$10.00,note\n11/22/2026,A,$3.00,\n"
+    result = upload(tmp_path, text)
+
+    assert (result.rows, result.quarantined) == (2, 0)
