@@ -2,8 +2,8 @@
 
 A path file is ChannelAttribution's aggregated format (reference/analytics.md §1.4): one line per
 path, `path;total_conversions;total_conversion_value;total_null`, channels joined by `>`
-(spaces around names are trimmed). A header row is allowed, blank lines are skipped, and a path
-that appears on several lines is summed. Anything else is an error naming the line.
+(spaces around names are trimmed). A header row and a leading BOM are allowed, blank lines are
+skipped, and a path that appears on several lines is summed. Anything else is an error naming the line.
 
 `read_path_file` reads a plain file with Arrow's CSV reader and checks it column by column; a file
 it is not sure of (odd whitespace, line ends or numbers, or any bad line) is read again line by
@@ -91,7 +91,8 @@ def parse_path_lines(lines: Iterable[str]) -> PathCounts:
     """Read path-file lines (see the module docstring); raises PathFileError on a bad line."""
     rows = []
     for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
+        # Excel's "CSV UTF-8" starts the file with a BOM, which is no part of the first field.
+        line = (raw.removeprefix("\ufeff") if number == 1 else raw).strip()
         if not line:
             continue
         fields = line.split(FIELD_SEPARATOR)

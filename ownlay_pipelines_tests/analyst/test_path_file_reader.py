@@ -99,3 +99,16 @@ def test_files_the_columnar_reader_is_unsure_of_are_read_line_by_line(tmp_path, 
             read_path_file(file)
     else:
         _assert_same(read_path_file(file), expected)
+
+
+@pytest.mark.parametrize(
+    "first_line", ["path;total_conversions;total_conversion_value;total_null", "a > b;1;10;2"]
+)
+def test_a_file_saved_as_excel_csv_utf8_starts_with_a_bom_that_is_not_data(tmp_path, first_line):
+    file = tmp_path / "paths.csv"
+    file.write_bytes(("\ufeff" + first_line + "\r\na>b;1;10;2\r\n").encode("utf-8"))
+
+    paths = read_path_file(file)
+
+    assert paths.channels == ("a", "b")
+    assert paths.conversions.sum() == (2 if first_line.startswith("a") else 1)
