@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from python_calamine import CalamineWorkbook
+from python_calamine import CalamineError, CalamineWorkbook
 
 from ownlay_pipelines.uploads.sniff import SniffError, find_header_row
 
@@ -29,9 +29,22 @@ class SheetCells:
     row_numbers: list[int]
 
 
+def open_workbook(path: Path) -> CalamineWorkbook:
+    """The workbook at `path`, or a SniffError saying why it cannot be read (not a spreadsheet
+    of its kind, damaged, password-protected)."""
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except CalamineError as error:
+        kind = type(error).__name__.removesuffix("Error").lower() or "format"
+        raise SniffError(
+            f"not a readable {path.suffix.lower()} spreadsheet ({kind} error: {error}); "
+            "save it again from the spreadsheet program, or export it as CSV"
+        ) from error
+
+
 def sheet_names(path: Path) -> list[str]:
     """The workbook's sheet names, in order."""
-    return list(CalamineWorkbook.from_path(str(path)).sheet_names)
+    return list(open_workbook(path).sheet_names)
 
 
 def cell_text(value: object) -> str | None:
@@ -51,10 +64,13 @@ def cell_text(value: object) -> str | None:
 
 def read_sheet(path: Path, sheet: str) -> SheetCells:
     """The sheet's header (preamble rows skipped) and data rows as text, padded to the header."""
-    workbook = CalamineWorkbook.from_path(str(path))
+    workbook = open_workbook(path)
     if sheet not in workbook.sheet_names:
         raise SniffError(f"sheet {sheet!r} not found; the workbook has {workbook.sheet_names}")
-    values = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    try:
+        values = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except CalamineError as error:
+        raise SniffError(f"sheet {sheet!r} cannot be read: {error}") from error
     texts = [[cell_text(v) for v in row] for row in values]
     header_index = find_header_row([[c or "" for c in row] for row in texts])
     header = tuple((c or "").strip() for c in texts[header_index])

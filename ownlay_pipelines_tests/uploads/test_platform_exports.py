@@ -1,5 +1,6 @@
 """Spend exports as the ad platforms' UIs write them, in English and other languages: their
-headers are suggested without a mapping file, and the currency a money header names is used."""
+headers are suggested without a mapping file, and the currency a money header names is used;
+and the files people send by mistake (a damaged or renamed spreadsheet) are refused with a reason."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from ownlay_pipelines.uploads.kinds import UploadKind
+from ownlay_pipelines.uploads.load import UploadError
 from ownlay_pipelines.uploads.mapping import (
     MappingFile,
     header_currency,
@@ -125,3 +127,16 @@ def test_an_unnamed_last_column_holding_data_is_kept(tmp_path):
     result = upload(tmp_path, text)
 
     assert (result.rows, result.quarantined) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("damaged.xlsx", b"PK\x03\x04 not a whole zip archive"),
+        ("renamed.xlsx", b"Date,Campaign,Spend\n2026-11-21,A,1\n"),
+        ("empty.xlsx", b""),
+    ],
+)
+def test_a_spreadsheet_that_cannot_be_opened_is_refused_with_the_reason(tmp_path, name, content):
+    with pytest.raises(UploadError, match=rf"^{name}: not a readable \.xlsx spreadsheet \(zip"):
+        upload(tmp_path, content, name=name)
