@@ -18,9 +18,11 @@ from fastapi import FastAPI
 
 from ownlay_pipelines.capi.tables import create_capi_schema
 from ownlay_pipelines.ingest.app import create_app
+from ownlay_pipelines.ingest.buffer import connect_buffer
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.http_protocol import CoalescingHttpToolsProtocol
 from ownlay_pipelines.ingest.keys import open_key_store
+from ownlay_pipelines.ingest.webhook_store import connect_webhook_store
 from ownlay_pipelines.ingest.workers import WorkerConfig, WorkerStartupFailed, run_workers
 from ownlay_pipelines.lifecycle.ops_tables import create_lifecycle_tables
 
@@ -57,7 +59,7 @@ def serve(
     if settings.workers == 1:
         uvicorn.run(serving_app(settings), host=host, port=port, **options)
         return
-    prepare_ops_store(settings)
+    prepare_stores(settings)
     app_factory = functools.partial(serving_app, settings)
     try:
         run_workers(settings.workers, WorkerConfig(app_factory, host, port, options))
@@ -65,12 +67,16 @@ def serve(
         raise SystemExit(f"error: {error}") from error
 
 
-def prepare_ops_store(settings: IngestSettings) -> None:
-    """Create every ops-store table a worker's requests touch, once, before the workers start.
+def prepare_stores(settings: IngestSettings) -> None:
+    """Create every store a worker opens, once, before the workers start, so they only find them.
 
-    SQLAlchemy's `create_all` checks, then creates: two workers doing it on a new store at the
-    same time make one of them fail with "table ... already exists" (a 500 on that worker's first
-    requests), so the parent creates them and the workers only find them.
+    Workers starting together on new files race: SQLAlchemy's `create_all` checks, then
+    creates, so one of two workers fails with "table ... already exists"; and switching a new
+    SQLite file to WAL needs its exclusive lock, which SQLite refuses at once ("database is
+    locked", no busy wait) to a second process asking for it, so that worker could not start and
+    took the service down with it (seen 1 start in 10 with four workers). Once the parent has
+    created the ops-store tables and put the buffer and deliveries files in WAL mode, a worker's
+    `journal_mode=WAL` only reads the mode.
     """
     engine = open_key_store(settings.database_url)
     try:
@@ -78,6 +84,8 @@ def prepare_ops_store(settings: IngestSettings) -> None:
         create_capi_schema(engine)
     finally:
         engine.dispose()
+    connect_buffer(settings.buffer_path).close()
+    connect_webhook_store(settings.webhook_deliveries_path).close()
 
 
 def serving_app(settings: IngestSettings | None = None) -> FastAPI:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy
 
+from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.server import prepare_stores
 from ownlay_pipelines.ingest.workers import (
     WorkerConfig,
     WorkerStartupFailed,
@@ -96,3 +100,25 @@ def test_a_worker_that_cannot_start_stops_the_service_instead_of_restarting_fore
 
     with pytest.raises(WorkerStartupFailed, match="could not start"):
         run_workers(2, config)
+
+
+def test_the_parent_creates_every_store_so_starting_workers_only_find_them(tmp_path):
+    # Workers starting together on new files raced for the WAL switch ("database is locked")
+    # and for `create_all`; after `prepare_stores` there is nothing left for them to create.
+    settings = IngestSettings(
+        lake_dir=tmp_path / "lake",
+        buffer_path=tmp_path / "ingest" / "event_buffer.sqlite",
+        database_url=f"sqlite:///{tmp_path / 'ops.sqlite'}",
+        workers=2,
+    )
+
+    prepare_stores(settings)
+
+    for path in (settings.buffer_path, settings.webhook_deliveries_path):
+        with sqlite3.connect(path) as connection:
+            assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",), path
+            assert connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+    engine = sqlalchemy.create_engine(settings.database_url)
+    tables = set(sqlalchemy.inspect(engine).get_table_names())
+    engine.dispose()
+    assert {"ingest_api_keys", "capi_outbox"} <= tables, tables
