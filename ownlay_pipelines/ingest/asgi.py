@@ -19,7 +19,13 @@ from typing import Any
 from fastapi import FastAPI
 
 from ownlay_pipelines.ingest.errors import IngestError
-from ownlay_pipelines.ingest.request_body import check_charset, too_large
+from ownlay_pipelines.ingest.request_body import (
+    DECOMPRESSED_ENCODINGS,
+    check_charset,
+    check_content_encoding,
+    decompress_body,
+    too_large,
+)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -73,10 +79,14 @@ class RawRequest:
         return cls(headers, client[0] if client else None, receive)
 
     async def capped_body(self, max_bytes: int) -> bytes:
-        """The raw body, or a 413 as soon as it is known to exceed `max_bytes` (the declared
+        """The body, or a 413 as soon as it is known to exceed `max_bytes` (the declared
         length first, then while it streams in, so an endless body is never held in memory);
-        a declared charset other than UTF-8 is a 415 before anything is read."""
+        a declared charset other than UTF-8, or a Content-Encoding other than gzip or deflate,
+        is a 415 before anything is read. A compressed body is returned decompressed."""
         check_charset(self.headers.get("content-type", ""))
+        encoding = check_content_encoding(
+            self.headers.get("content-encoding", ""), accepted=DECOMPRESSED_ENCODINGS
+        )
         declared = self.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             raise too_large(max_bytes)
@@ -92,8 +102,10 @@ class RawRequest:
             if size > max_bytes:
                 raise too_large(max_bytes)
             if not message.get("more_body", False):
-                return b"".join([*chunks, chunk]) if chunks else chunk
+                break
             chunks.append(chunk)
+        body = b"".join([*chunks, chunk]) if chunks else chunk
+        return decompress_body(body, encoding, max_bytes) if encoding else body
 
 
 async def send_answer(send: Send, answer: Answer) -> None:

@@ -111,12 +111,14 @@ class DeliveryStored(BaseModel):
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     reasons = {
-        400: "Malformed JSON (too deep, a number too long, NaN), empty batch, bad header.",
+        400: "Malformed JSON (too deep, a number too long, NaN), empty batch, bad header, "
+        "compressed data that is not valid gzip/deflate.",
         401: "Missing or unknown API key, or a webhook signature that does not verify.",
         403: "The payload names another workspace than the API key's.",
         404: "Unknown workspace in the webhook path.",
         413: "Body over OWNLAY_INGEST_MAX_BODY_BYTES or batch over the event limit.",
-        415: "A body or declared charset other than UTF-8.",
+        415: "A body or declared charset other than UTF-8, or a Content-Encoding other than "
+        "gzip or deflate (event routes) or none (webhooks).",
         422: "No event in the request is valid (reasons per field, never the input).",
         429: "Over the workspace's events per second; retry after `Retry-After` seconds.",
         503: "The durable store could not commit; nothing was kept, retry.",

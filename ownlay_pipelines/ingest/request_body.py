@@ -11,6 +11,7 @@ position, never the content.
 from __future__ import annotations
 
 import re
+import zlib
 
 from fastapi import Request
 from pydantic_core import from_json
@@ -24,12 +25,17 @@ OBJECTLESS_CHECK_BYTES = 64 * 1024
 """Bodies larger than this are first checked for possibly holding an event (`refuse_eventless`)."""
 _ARRAY_START = re.compile(rb"\s*\[")
 _BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
+_DECOMPRESSOR_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
+_DECOMPRESSOR_WBITS["deflate"] = zlib.MAX_WBITS  # HTTP's "deflate" is the zlib format (RFC 9110)
+"""Content-Encodings the event routes accept (SDKs gzip their batches), with zlib's `wbits`."""
 """UTF-16 LE/BE and UTF-8 byte-order marks: a body starting with one is refused as not UTF-8."""
 
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:
-    """The raw body, or a 413 as soon as it is known to exceed `max_bytes`."""
+    """The raw body, or a 413 as soon as it is known to exceed `max_bytes`. Webhook routes read
+    with it: a signature covers the bytes as sent, so only uncompressed bodies are taken."""
     check_charset(request.headers.get("content-type", ""))
+    check_content_encoding(request.headers.get("content-encoding", ""), accepted=())
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_large(max_bytes)
@@ -114,6 +120,51 @@ def parse_events(body: bytes, max_events: int) -> list[object]:
     raise IngestError(
         400, "malformed_json", "the body must be a JSON object (one event) or an array of events"
     )
+
+
+def check_content_encoding(content_encoding: str, accepted: tuple[str, ...]) -> str:
+    """The request's Content-Encoding in lower case ('' for none or `identity`), or a 415 when
+    it is not one of `accepted`."""
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return ""
+    if encoding not in accepted:
+        choices = f"{', '.join(accepted)} or " if accepted else ""
+        raise IngestError(
+            415,
+            "unsupported_content_encoding",
+            f"Content-Encoding {encoding[:20]!r} is not supported here; send the body "
+            f"{choices}uncompressed",
+        )
+    return encoding
+
+
+DECOMPRESSED_ENCODINGS = tuple(_DECOMPRESSOR_WBITS)
+
+
+def decompress_body(body: bytes, encoding: str, max_bytes: int) -> bytes:
+    """The body as it was before `encoding` (gzip or deflate) compressed it: a 413 once it would
+    grow past `max_bytes` (a small bomb never expands further), a 400 for data that is not of
+    the encoding or is cut short."""
+    decompressor = zlib.decompressobj(_DECOMPRESSOR_WBITS[encoding])
+    try:
+        data = decompressor.decompress(body, max_bytes + 1)
+    except zlib.error as error:
+        raise IngestError(
+            400, "malformed_body", f"the body is not valid {encoding} data ({error})"
+        ) from error
+    if len(data) > max_bytes:
+        raise IngestError(
+            413,
+            "body_too_large",
+            f"the request body exceeds {max_bytes} bytes once decompressed; split the batch "
+            "into smaller requests",
+        )
+    if not decompressor.eof or decompressor.unused_data:
+        raise IngestError(
+            400, "malformed_body", f"the {encoding} body is cut short or has data after its end"
+        )
+    return data
 
 
 def check_charset(content_type: str) -> None:

@@ -1,7 +1,9 @@
 """Every probe of issue 8 answers 4xx with a short one-line reason, never a 500 or an echo."""
 
 import asyncio
+import gzip
 import json
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -350,3 +352,57 @@ def test_only_two_large_bodies_are_read_at_once_while_small_requests_go_straight
     assert len(started_while_held) == 2 and len(set(started_while_held)) == 2
     assert small == 202
     assert large_statuses == [422, 422, 422, 422]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_gzip_or_deflate_batch_is_decompressed_and_stored(
+    client: TestClient, acme_key: IssuedApiKey, encoding: str
+):
+    body = json.dumps([ownlay_event(1), ownlay_event(2)]).encode()
+    compressed = gzip.compress(body) if encoding == "gzip" else zlib.compress(body)
+
+    response = _post(client, acme_key, compressed, **{"Content-Encoding": encoding})
+
+    assert response.status_code == 202, response.text
+    assert response.json()["stored"] == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "error", "says"),
+    [
+        # 1 MiB of zeros compresses to ~1 KiB: refused once it grows past the cap, unread beyond.
+        (gzip.compress(b"0" * (MIB + 1)), {"Content-Encoding": "gzip"}, 413, "body_too_large",
+         "once decompressed"),
+        (b"not gzip at all", {"Content-Encoding": "gzip"}, 400, "malformed_body", "not valid gzip"),
+        (gzip.compress(b'{"event_type": "x"}')[:-12], {"Content-Encoding": "gzip"}, 400,
+         "malformed_body", "cut short"),
+        (b"{}", {"Content-Encoding": "br"}, 415, "unsupported_content_encoding",
+         "send the body gzip, x-gzip, deflate or uncompressed"),
+    ],
+    ids=["bomb", "not-gzip", "truncated", "brotli"],
+)  # fmt: skip
+def test_compressed_bodies_that_cannot_be_read_get_a_one_line_4xx(
+    production_client: TestClient,
+    acme_key: IssuedApiKey,
+    body: bytes,
+    headers: dict[str, str],
+    status: int,
+    error: str,
+    says: str,
+):
+    response = _post(production_client, acme_key, body, **headers)
+
+    assert says in _refusal(response, status, error)
+
+
+def test_a_webhook_takes_only_an_uncompressed_body(client: TestClient):
+    body = stripe_body()
+    signature = stripe_signature(body, [STRIPE_SECRET], int(NOW.timestamp()))
+
+    response = client.post(
+        STRIPE,
+        content=gzip.compress(body),
+        headers={"Stripe-Signature": signature, "Content-Encoding": "gzip"},
+    )
+
+    assert "send the body uncompressed" in _refusal(response, 415, "unsupported_content_encoding")
