@@ -108,7 +108,7 @@ def credit_sql(settings: AttributionSettings, models: Sequence[str] = MODELS) ->
         "linear": "1.0 / n",
         "position_based": "CASE WHEN n = 1 THEN 1.0 WHEN n = 2 THEN 0.5 "
         "WHEN seq = 1 OR seq = n THEN 0.4 ELSE 0.2 / (n - 2) END",
-        "time_decay": f"{_decay(half_life_us)} / sum({_decay(half_life_us)}) OVER per_order",
+        "time_decay": f"{_decay(half_life_us)} / decay_total",
     }
     credited = []
     if path_models:
@@ -117,6 +117,14 @@ def credit_sql(settings: AttributionSettings, models: Sequence[str] = MODELS) ->
         shares = ", ".join(
             f"CAST(CASE WHEN n = 0 THEN 1.0 ELSE {weights[m]} END AS DOUBLE) AS {m}"
             for m in path_models
+        )
+        # The order's summed decay comes from the same window (one partitioning of the path, not
+        # two), summed in the path's order.
+        decay_total = (
+            f", sum({_decay(half_life_us, 'c.conversion_us', 't.touch_us')}) OVER per_order"
+            " AS decay_total"
+            if "time_decay" in path_models
+            else ""
         )
         credited.append(f"""
             SELECT model, conversion_id, revenue, channel, platform, campaign_id, touches, share
@@ -133,13 +141,12 @@ def credit_sql(settings: AttributionSettings, models: Sequence[str] = MODELS) ->
                                t.platform, t.campaign_id,
                                row_number() OVER (per_order ORDER BY t.touch_us,
                                    t.campaign_id IS NOT NULL, t.event_id DESC) AS seq,
-                               count(t.event_id) OVER per_order AS n
+                               count(t.event_id) OVER per_order AS n{decay_total}
                         FROM conversions c LEFT JOIN touchpoints t
                           ON t.identity = c.identity
                          AND t.touch_us BETWEEN c.conversion_us - {window_us} AND c.conversion_us
                         WINDOW per_order AS (PARTITION BY c.conversion_id)
                     )
-                    WINDOW per_order AS (PARTITION BY conversion_id)
                 )
                 -- One row per campaign of the path: its clicks and each model's summed weight.
                 GROUP BY conversion_id, channel, platform, campaign_id
@@ -155,7 +162,9 @@ def credit_sql(settings: AttributionSettings, models: Sequence[str] = MODELS) ->
         """)
     return f"""
         WITH credited AS MATERIALIZED ({" UNION ALL ".join(credited)}),
-        split AS (
+        -- Read twice (gaps and the final join): kept, so its rounding and row keys are
+        -- computed once.
+        split AS MATERIALIZED (
             SELECT *, CAST(round(share, 12) AS DECIMAL(18, 12)) AS rounded_credit,
                    CAST(round(CAST(revenue AS DOUBLE) * share, 6) AS DECIMAL(20, 6))
                        AS rounded_revenue,
@@ -185,9 +194,11 @@ def credit_sql(settings: AttributionSettings, models: Sequence[str] = MODELS) ->
     """
 
 
-def _decay(half_life_us: float) -> str:
+def _decay(
+    half_life_us: float, conversion_us: str = "conversion_us", touch_us: str = "touch_us"
+) -> str:
     """A click's time-decay weight: one half per half-life between it and the conversion."""
-    return f"pow(0.5, (conversion_us - touch_us) / {half_life_us!r})"
+    return f"pow(0.5, ({conversion_us} - {touch_us}) / {half_life_us!r})"
 
 
 def compute_attribution(
