@@ -199,8 +199,13 @@ def _credits_sql(campaigns: str, path_models: Sequence[str]) -> str:
         for m in fractional
     )
 
+    whole = (
+        "{'credit': CAST(1 AS DECIMAL(18, 12)), 'revenue_credit': CAST(revenue AS DECIMAL(20, 6))}"
+    )
+
     def credit(m: str) -> str:
-        whole = "{'credit': CAST(1 AS DECIMAL(18, 12)), 'revenue_credit': CAST(revenue AS DECIMAL(20, 6))}"
+        """Model `m`'s credit of a campaign row as a struct (credit, revenue_credit); NULL when
+        the model gives the row nothing, which drops it from the UNPIVOT."""
         if m not in fractional:
             return f"CASE WHEN {m} > 0 THEN {whole} END AS {m}"
         last = f"k.row_key = g.last_key_{m}"
