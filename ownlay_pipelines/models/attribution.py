@@ -108,9 +108,9 @@ def credit_sql(settings: AttributionSettings, models: Sequence[str] = MODELS) ->
         "linear": "1.0 / n",
         "position_based": "CASE WHEN n = 1 THEN 1.0 WHEN n = 2 THEN 0.5 "
         "WHEN seq = 1 OR seq = n THEN 0.4 ELSE 0.2 / (n - 2) END",
-        "time_decay": f"{_decay(half_life_us)} / sum({_decay(half_life_us)}) OVER per_order",
+        "time_decay": f"{_decay(half_life_us)} / decay_total",
     }
-    credited = []
+    parts = []
     if path_models:
         # A conversion without a click in its window keeps one row (the LEFT JOIN's), with n = 0:
         # that row is its `unattributed` credit under every path model.
@@ -118,76 +118,130 @@ def credit_sql(settings: AttributionSettings, models: Sequence[str] = MODELS) ->
             f"CAST(CASE WHEN n = 0 THEN 1.0 ELSE {weights[m]} END AS DOUBLE) AS {m}"
             for m in path_models
         )
-        credited.append(f"""
-            SELECT model, conversion_id, revenue, channel, platform, campaign_id, touches, share
-            FROM (UNPIVOT (
-                SELECT conversion_id, any_value(revenue) AS revenue, channel, platform,
-                       campaign_id, count(event_id) AS touches,
-                       {", ".join(f"sum({m}) AS {m}" for m in path_models)}
+        # The order's summed decay comes from the same window (one partitioning of the path, not
+        # two), summed in the path's order.
+        decay_total = (
+            f", sum({_decay(half_life_us, 'c.conversion_us', 't.touch_us')}) OVER per_order"
+            " AS decay_total"
+            if "time_decay" in path_models
+            else ""
+        )
+        campaigns = f"""
+            SELECT conversion_id, any_value(revenue) AS revenue, channel, platform,
+                   campaign_id, count(event_id) AS touches,
+                   {", ".join(f"sum({m}) AS {m}" for m in path_models)}
+            FROM (
+                SELECT conversion_id, revenue, event_id, channel, platform, campaign_id,
+                       {shares}
                 FROM (
-                    SELECT conversion_id, revenue, event_id, channel, platform, campaign_id,
-                           {shares}
-                    FROM (
-                        SELECT c.conversion_id, c.revenue, c.conversion_us, t.touch_us,
-                               t.event_id, coalesce(t.channel, '{UNATTRIBUTED}') AS channel,
-                               t.platform, t.campaign_id,
-                               row_number() OVER (per_order ORDER BY t.touch_us,
-                                   t.campaign_id IS NOT NULL, t.event_id DESC) AS seq,
-                               count(t.event_id) OVER per_order AS n
-                        FROM conversions c LEFT JOIN touchpoints t
-                          ON t.identity = c.identity
-                         AND t.touch_us BETWEEN c.conversion_us - {window_us} AND c.conversion_us
-                        WINDOW per_order AS (PARTITION BY c.conversion_id)
-                    )
-                    WINDOW per_order AS (PARTITION BY conversion_id)
+                    SELECT c.conversion_id, c.revenue, c.conversion_us, t.touch_us,
+                           t.event_id, coalesce(t.channel, '{UNATTRIBUTED}') AS channel,
+                           t.platform, t.campaign_id,
+                           row_number() OVER (per_order ORDER BY t.touch_us,
+                               t.campaign_id IS NOT NULL, t.event_id DESC) AS seq,
+                           count(t.event_id) OVER per_order AS n{decay_total}
+                    FROM conversions c LEFT JOIN touchpoints t
+                      ON t.identity = c.identity
+                     AND t.touch_us BETWEEN c.conversion_us - {window_us} AND c.conversion_us
+                    WINDOW per_order AS (PARTITION BY c.conversion_id)
                 )
-                -- One row per campaign of the path: its clicks and each model's summed weight.
-                GROUP BY conversion_id, channel, platform, campaign_id
-            ) ON {", ".join(path_models)} INTO NAME model VALUE share)
-            WHERE share > 0
-        """)
+            )
+            -- One row per campaign of the path: its clicks and each model's summed weight.
+            GROUP BY conversion_id, channel, platform, campaign_id
+        """
+        parts.append(_credits_sql(campaigns, path_models))
     if LANDING_MODEL in models:
-        credited.append(f"""
-            SELECT '{LANDING_MODEL}' AS model, conversion_id, revenue, landing_channel AS channel,
+        parts.append(f"""
+            SELECT '{LANDING_MODEL}' AS model, conversion_id, landing_channel AS channel,
                    landing_platform AS platform, landing_campaign_id AS campaign_id,
-                   0 AS touches, 1.0 AS share
+                   0 AS touches, {_WHOLE_CREDIT}
             FROM conversions
         """)
-    return f"""
-        WITH credited AS MATERIALIZED ({" UNION ALL ".join(credited)}),
-        split AS (
-            SELECT *, CAST(round(share, 12) AS DECIMAL(18, 12)) AS rounded_credit,
-                   CAST(round(CAST(revenue AS DOUBLE) * share, 6) AS DECIMAL(20, 6))
-                       AS rounded_revenue,
-                   concat_ws('|', channel, coalesce(platform, ''), coalesce(campaign_id, ''))
-                       AS row_key
-            FROM credited WHERE share < 1
-        ),
-        -- Rounding leaves a few units of the last decimal over; an order's last row takes them,
-        -- so its credits sum to exactly 1 and its revenue credits to exactly its revenue.
-        gaps AS (
-            SELECT model, conversion_id, max(row_key) AS last_key,
-                   1 - sum(rounded_credit) AS credit_gap,
-                   any_value(revenue) - sum(rounded_revenue) AS revenue_gap
-            FROM split GROUP BY model, conversion_id
+    return " UNION ALL ".join(parts)
+
+
+_WHOLE_CREDIT = (
+    "CAST(1 AS DECIMAL(18, 12)) AS credit, CAST(revenue AS DECIMAL(20, 6)) AS revenue_credit"
+)
+_FRACTIONAL_MODELS = ("linear", "position_based", "time_decay")
+"""Models whose share of a campaign can lie strictly between 0 and 1; the others sum whole rows."""
+
+
+def _credits_sql(campaigns: str, path_models: Sequence[str]) -> str:
+    """Credit rows (model, conversion_id, channel, platform, campaign_id, touches, credit,
+    revenue_credit) of `campaigns`, one row per (order, campaign) with each model's share.
+
+    A share of 1 or more is the whole order; a share between 0 and 1 is rounded to 12 decimals
+    (its revenue to 6), and the units rounding leaves over go to the order's last row by row key,
+    so each model's credits of an order sum to exactly 1 and its revenue credits to exactly its
+    revenue. The comparisons are written as `share > 0`, `share >= 1` so a NaN share counts
+    as a whole order, as it always did.
+    """
+    fractional = [m for m in path_models if m in _FRACTIONAL_MODELS]
+    if not fractional:
+        return f"""
+            SELECT model, conversion_id, channel, platform, campaign_id, touches, {_WHOLE_CREDIT}
+            FROM (UNPIVOT ({campaigns}) ON {", ".join(path_models)} INTO NAME model VALUE share)
+            WHERE share > 0
+        """
+    split = {m: f"{m} > 0 AND {m} < 1" for m in fractional}
+    rounded = ", ".join(
+        f"CASE WHEN {split[m]} THEN CAST(round({m}, 12) AS DECIMAL(18, 12)) END AS credit_{m}, "
+        f"CASE WHEN {split[m]} THEN CAST(round(CAST(revenue AS DOUBLE) * {m}, 6) "
+        f"AS DECIMAL(20, 6)) END AS revenue_{m}"
+        for m in fractional
+    )
+    gaps = ", ".join(
+        f"max(row_key) FILTER (WHERE credit_{m} IS NOT NULL) AS last_key_{m}, "
+        f"1 - sum(credit_{m}) AS credit_gap_{m}, "
+        f"any_value(revenue) FILTER (WHERE credit_{m} IS NOT NULL) - sum(revenue_{m}) "
+        f"AS revenue_gap_{m}"
+        for m in fractional
+    )
+
+    whole = (
+        "{'credit': CAST(1 AS DECIMAL(18, 12)), 'revenue_credit': CAST(revenue AS DECIMAL(20, 6))}"
+    )
+
+    def credit(m: str) -> str:
+        """Model `m`'s credit of a campaign row as a struct (credit, revenue_credit); NULL when
+        the model gives the row nothing, which drops it from the UNPIVOT."""
+        if m not in fractional:
+            return f"CASE WHEN {m} > 0 THEN {whole} END AS {m}"
+        last = f"k.row_key = g.last_key_{m}"
+        return (
+            f"CASE WHEN {m} >= 1 THEN {whole} WHEN {m} > 0 THEN {{"
+            f"'credit': CAST(credit_{m} + CASE WHEN {last} THEN credit_gap_{m} ELSE 0 END "
+            "AS DECIMAL(18, 12)), "
+            f"'revenue_credit': CAST(revenue_{m} + CASE WHEN {last} THEN revenue_gap_{m} "
+            "ELSE 0 END AS DECIMAL(20, 6))} END AS " + m
         )
+
+    return f"""
         SELECT model, conversion_id, channel, platform, campaign_id, touches,
-               CAST(1 AS DECIMAL(18, 12)) AS credit, CAST(revenue AS DECIMAL(20, 6))
-                   AS revenue_credit
-        FROM credited WHERE share >= 1
-        UNION ALL
-        SELECT s.model, s.conversion_id, s.channel, s.platform, s.campaign_id, s.touches,
-               CAST(s.rounded_credit + CASE WHEN s.row_key = g.last_key THEN g.credit_gap
-                    ELSE 0 END AS DECIMAL(18, 12)),
-               CAST(s.rounded_revenue + CASE WHEN s.row_key = g.last_key THEN g.revenue_gap
-                    ELSE 0 END AS DECIMAL(20, 6))
-        FROM split s JOIN gaps g USING (model, conversion_id)
+               credited.credit, credited.revenue_credit
+        FROM (UNPIVOT (
+            WITH keyed AS MATERIALIZED (
+                SELECT *, {rounded},
+                       concat_ws('|', channel, coalesce(platform, ''), coalesce(campaign_id, ''))
+                           AS row_key
+                FROM ({campaigns})
+            ),
+            -- Rounding leaves a few units of the last decimal over; the order's last row takes
+            -- them.
+            gaps AS (SELECT conversion_id, {gaps} FROM keyed GROUP BY conversion_id)
+            SELECT k.conversion_id, k.channel, k.platform, k.campaign_id, k.touches,
+                   {", ".join(credit(m) for m in path_models)}
+            FROM keyed k JOIN gaps g USING (conversion_id)
+        ) ON {", ".join(path_models)} INTO NAME model VALUE credited)
     """
 
 
-def _decay(half_life_us: float) -> str:
+def _decay(
+    half_life_us: float, conversion_us: str = "conversion_us", touch_us: str = "touch_us"
+) -> str:
     """A click's time-decay weight: one half per half-life between it and the conversion."""
-    return f"pow(0.5, (conversion_us - touch_us) / {half_life_us!r})"
+    return f"pow(0.5, ({conversion_us} - {touch_us}) / {half_life_us!r})"
 
 
 def compute_attribution(

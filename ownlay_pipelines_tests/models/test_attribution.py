@@ -217,6 +217,33 @@ def test_every_model_credits_sum_to_the_orders_and_their_revenue():
         assert set(per_order.values()) == {Decimal(1)}
 
 
+def test_any_subset_of_models_gives_those_models_rows_of_all_six():
+    # Whole-order models alone skip the rounding; mixed subsets round per order once.
+    orders = [_order(f"o{n}", f"v{n}", revenue=f"{3 + n * 9.99:.2f}") for n in range(9)]
+    orders.append(_order("o0", "v5", revenue="3.00"))  # a duplicate order id: one path of both
+    clicks = [
+        _click(
+            f"e{n}-{k}",
+            ORDER_AT - timedelta(hours=11 * k + n),
+            campaign=f"c{(n + k) % 3}",
+            visitor=f"v{n}",
+        )
+        for n in range(9)
+        for k in range(n % 5)
+    ]
+    clicks.append(_click("e3-tie", ORDER_AT - timedelta(hours=3), campaign=None, visitor="v3"))
+    every = _credit(orders, clicks)
+    for models in (
+        ("last_click",),
+        ("first_touch", "landing_utm"),
+        ("linear",),
+        ("time_decay", "last_click"),
+        ("position_based", "first_touch", "linear"),
+    ):
+        expected = sorted((r for r in every if r["model"] in models), key=repr)
+        assert sorted(_credit(orders, clicks, models=models), key=repr) == expected
+
+
 def test_the_window_length_is_configurable():
     clicks = [_click("e1", ORDER_AT - timedelta(days=3, seconds=1))]
     three_days = AttributionSettings(window_days=3)
