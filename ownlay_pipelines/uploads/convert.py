@@ -256,13 +256,15 @@ def _date_column(target: TargetColumn, header: str, cell: str, fmt: DateFormat |
     f, q, v = f"f_{name}", f"q_{name}", f"v_{name}"
     if target.type is ValueType.DATE:
 
-        def read(text: str) -> str:
-            return formats.date_value_sql(text, fmt) if fmt else "CAST(NULL AS DATE)"
+        def read(text: str, first_try: bool = False) -> str:
+            if fmt is None:
+                return "CAST(NULL AS DATE)"
+            return formats.date_value_sql(text, fmt, first_try=first_try)
 
         why = quote(f"not a date in the column format {fmt.describe() if fmt else '?'}")
     else:
 
-        def read(text: str) -> str:
+        def read(text: str, first_try: bool = False) -> str:
             return formats.timestamp_value_sql(text, fmt)
 
         why = "'not a timestamp (ISO 8601 or the column date format)'"
@@ -272,7 +274,7 @@ def _date_column(target: TargetColumn, header: str, cell: str, fmt: DateFormat |
         f"COALESCE({f}, {read(q)})",
         f"n_{name}",
         _refusal(target, v, f"{q} IS NULL", why),
-        fast=(f"{read(cell)} AS {f}",),
+        fast=(f"{read(cell, first_try=True)} AS {f}",),
         lazy=(f"CASE WHEN {f} IS NULL THEN {_trimmed(cell)} END AS {q}",),
     )
 
