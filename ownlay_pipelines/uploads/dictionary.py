@@ -153,8 +153,10 @@ def output_sql(
     def typed(value: str | None) -> str:
         return f"CAST({'NULL' if value is None else quote(value)} AS {output})"
 
-    # Position 1 of the list is the sentinel's (code 0): never read, its rows take `o`.
-    mapped = "[" + ", ".join(typed(r) for r in results[: len(dictionary.values) + 1]) + "]"
+    # Position 1 of the list is the sentinel's (code 0): never read, its rows take `o`. One
+    # cast of the whole list: the ENUM's values are written once.
+    texts = ("NULL" if r is None else quote(r) for r in results[: len(dictionary.values) + 1])
+    mapped = f"CAST([{', '.join(texts)}] AS {output}[])"
     sql = f"CASE WHEN {e} IS NULL THEN {typed(results[0])} "
     if overflow:
         sql += f"WHEN enum_code({e}) = 0 THEN CAST({transform(o)} AS {output}) "
