@@ -108,20 +108,30 @@ class Overflow:
 def overflow(
     connection: duckdb.DuckDBPyConnection, table: str, dictionaries: Sequence[Dictionary]
 ) -> dict[str, Overflow]:
-    """Per dictionary, what `table`'s rows hold besides its values (one scan)."""
+    """Per dictionary, what `table`'s rows hold besides its values: counts in one scan (a
+    DISTINCT aggregate over every row ran on one thread, 0.1 s at 1.5 M rows), then the
+    distinct values only of the columns that have some."""
     if not dictionaries:
         return {}
-    columns = ", ".join(
-        f"list(DISTINCT o_{d.name} ORDER BY o_{d.name}) FILTER (WHERE _reason IS NULL), "
-        f"bool_or(e_{d.name} IS NULL)"
-        for d in dictionaries
+    counts = ", ".join(
+        f"count(e_{d.name}), count(o_{d.name}) FILTER (WHERE _reason IS NULL)" for d in dictionaries
     )
-    row = connection.execute(f"SELECT {columns} FROM {table}").fetchone()
+    row = connection.execute(f"SELECT count(*), {counts} FROM {table}").fetchone()
     assert row is not None
-    return {
-        d.name: Overflow(tuple(v for v in row[2 * i] or [] if v is not None), bool(row[2 * i + 1]))
-        for i, d in enumerate(dictionaries)
-    }
+    found = {}
+    for i, d in enumerate(dictionaries):
+        values: tuple[str, ...] = ()
+        if row[2 + 2 * i]:
+            o = f"o_{d.name}"
+            values = tuple(
+                value
+                for (value,) in connection.execute(
+                    f"SELECT DISTINCT {o} FROM {table} "
+                    f"WHERE {o} IS NOT NULL AND _reason IS NULL ORDER BY {o}"
+                ).fetchall()
+            )
+        found[d.name] = Overflow(values, has_null=row[1 + 2 * i] < row[0])
+    return found
 
 
 def text_sql(dictionary: Dictionary) -> str:
