@@ -5,7 +5,9 @@ file, or a spreadsheet sheet. `decide` reads the formats off a sample (decimal s
 number column, date format per date column, see `formats`); `create_checked` then runs one
 query over every row into the temp table `upload_checked`: per row the typed values `v_<target>`,
 the currency code, the first refusal `_reason` with its `_column`, and the row's cells `_cells`
-*only when it was refused* (the quarantine keeps them; kept rows need only their values).
+*only when it was refused* (the quarantine keeps them; kept rows need only their values). The
+dictionary columns (`plan_dictionaries`: the platform, a lone campaign column, the currency code)
+are stored as ENUMs `e_<name>` with the text of other values in `o_<name>` (see `dictionary`).
 
 `recheck` looks at the refused rows only: a date that does not fit the column's format, or a
 number that does not fit its decimal separator but would fit the other one, may mean the sample
