@@ -5,7 +5,9 @@ file, or a spreadsheet sheet. `decide` reads the formats off a sample (decimal s
 number column, date format per date column, see `formats`); `create_checked` then runs one
 query over every row into the temp table `upload_checked`: per row the typed values `v_<target>`,
 the currency code, the first refusal `_reason` with its `_column`, and the row's cells `_cells`
-*only when it was refused* (the quarantine keeps them; kept rows need only their values).
+*only when it was refused* (the quarantine keeps them; kept rows need only their values). The
+dictionary columns (`plan_dictionaries`: the platform, a lone campaign column, the currency code)
+are stored as ENUMs `e_<name>` with the text of other values in `o_<name>` (see `dictionary`).
 
 `recheck` looks at the refused rows only: a date that does not fit the column's format, or a
 number that does not fit its decimal separator but would fit the other one, may mean the sample
@@ -24,7 +26,8 @@ import duckdb
 
 from ownlay_pipelines.registry.workspaces import Workspace
 from ownlay_pipelines.uploads import formats
-from ownlay_pipelines.uploads.formats import DateFormat, quote
+from ownlay_pipelines.uploads.dictionary import Dictionary, sampled_values
+from ownlay_pipelines.uploads.formats import DOLLAR_CURRENCIES, SYMBOL_CURRENCY, DateFormat, quote
 from ownlay_pipelines.uploads.kinds import (
     COLUMNS_BY_KIND,
     ONE_OF_REQUIRED,
@@ -86,6 +89,9 @@ class Decisions:
     dates: dict[str, DateFormat | None] = field(default_factory=dict)
     decorated: dict[str, bool] = field(default_factory=dict)
     european_hint: bool = False
+    sampled: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Text columns whose sample gives every value (`dictionary`): their values, most frequent
+    first."""
 
     def file_decimal(self, mapping: MappingFile) -> str:
         """The decimal separator of columns without evidence: a decimal comma anywhere in the
@@ -110,8 +116,12 @@ def decide(
     mapping: MappingFile,
     *,
     european_hint: bool,
+    dictionary_targets: frozenset[str] = frozenset(),
+    complete: bool = False,
 ) -> Decisions:
-    """Formats of every mapped column, read off `sample` (a relation with `t_<target>` cells)."""
+    """Formats of every mapped column, read off `sample` (a relation with `t_<target>` cells),
+    and the values of the `dictionary_targets` when the sample has them all (`complete`: the
+    sample is every row)."""
     targets = _targets(kind, columns)
     numeric = [f"t_{t.name}" for t in targets if t.type in NUMBER_TYPES]
     decided = {} if mapping.decimal else formats.decide_decimals(connection, sample, numeric)
@@ -121,6 +131,15 @@ def decide(
             t[2:]: d for t, d in formats.mostly_decorated(connection, sample, numeric).items()
         },
         european_hint=european_hint,
+        sampled={
+            t[2:]: values
+            for t, values in sampled_values(
+                connection,
+                sample,
+                [f"t_{t.name}" for t in targets if t.name in dictionary_targets],
+                complete=complete,
+            ).items()
+        },
     )
     day_first_hint = decisions.file_decimal(mapping) == ","
     for target in targets:
@@ -239,13 +258,15 @@ def _date_column(target: TargetColumn, header: str, cell: str, fmt: DateFormat |
     f, q, v = f"f_{name}", f"q_{name}", f"v_{name}"
     if target.type is ValueType.DATE:
 
-        def read(text: str) -> str:
-            return formats.date_value_sql(text, fmt) if fmt else "CAST(NULL AS DATE)"
+        def read(text: str, first_try: bool = False) -> str:
+            if fmt is None:
+                return "CAST(NULL AS DATE)"
+            return formats.date_value_sql(text, fmt, first_try=first_try)
 
         why = quote(f"not a date in the column format {fmt.describe() if fmt else '?'}")
     else:
 
-        def read(text: str) -> str:
+        def read(text: str, first_try: bool = False) -> str:
             return formats.timestamp_value_sql(text, fmt)
 
         why = "'not a timestamp (ISO 8601 or the column date format)'"
@@ -255,7 +276,7 @@ def _date_column(target: TargetColumn, header: str, cell: str, fmt: DateFormat |
         f"COALESCE({f}, {read(q)})",
         f"n_{name}",
         _refusal(target, v, f"{q} IS NULL", why),
-        fast=(f"{read(cell)} AS {f}",),
+        fast=(f"{read(cell, first_try=True)} AS {f}",),
         lazy=(f"CASE WHEN {f} IS NULL THEN {_trimmed(cell)} END AS {q}",),
     )
 
@@ -301,6 +322,35 @@ def plan_columns(
     return planned
 
 
+def plan_dictionaries(
+    decisions: Decisions,
+    columns: dict[str, int],
+    mapping: MappingFile,
+    workspace: Workspace,
+    text_targets: frozenset[str],
+) -> list[Dictionary]:
+    """The dictionary columns of a pass (see `dictionary`): each of `text_targets` whose sampled
+    values are known, and the currency code, whose values are the workspace's currency, the
+    codes the symbols give and those of a sampled currency column or the mapping's default."""
+    planned = [
+        Dictionary(name, f"v_{name}", decisions.sampled[name])
+        for name in columns
+        if name in text_targets and name in decisions.sampled
+    ]
+    own = workspace.currency.upper()
+    dollar = workspace.currency if workspace.currency in DOLLAR_CURRENCIES else "USD"
+    codes = [own]
+    if "currency" in columns:
+        codes += [v.upper() for v in decisions.sampled.get("currency", ())]
+    if "currency" in mapping.defaults:
+        codes.append(mapping.defaults["currency"].upper())
+    codes += [dollar, *SYMBOL_CURRENCY.values()]
+    # '' is the sentinel, never a code: an empty currency cell is NULL and falls back to `own`.
+    unique = tuple(dict.fromkeys(c for c in codes if c))
+    planned.append(Dictionary("currency_code", "v_currency_code", unique))
+    return planned
+
+
 def create_checked(
     connection: duckdb.DuckDBPyConnection,
     cells: str,
@@ -312,9 +362,11 @@ def create_checked(
     mapping: MappingFile,
     workspace: Workspace,
     keep: tuple[str, ...] = (),
+    dictionaries: tuple[Dictionary, ...] = (),
 ) -> None:
     """(Re)create `upload_checked` from relation `cells` in one pass (see the module docstring);
-    `keep` are further columns of `cells` carried as they are (a sheet's `_line`)."""
+    `keep` are further columns of `cells` carried as they are (a sheet's `_line`); the values of
+    `dictionaries` are stored as `e_<name>`/`o_<name>` instead of text `v_<name>`."""
     targets = COLUMNS_BY_KIND[kind]
     money = next((c for c in planned if c.target.type is ValueType.MONEY), None)
     symbol, symbol_text = "''", []
@@ -371,11 +423,14 @@ def create_checked(
     # One list of cells, only for refused rows: a column per cell, empty on almost every row,
     # cost as much to store as the values.
     cells_list = "[" + ", ".join(f"c{i}" for i in range(width)) + "]"
+    stored = {d.value_sql for d in dictionaries}
     kept = ", ".join(
         [
             *keep,
-            *(f"v_{t.name}" for t in targets if t.name in mapped),
-            "v_currency_code",
+            *(f"v_{t.name}" for t in targets if t.name in mapped and f"v_{t.name}" not in stored),
+            *([] if "v_currency_code" in stored else ["v_currency_code"]),
+            *(f"e_{d.name}" for d in dictionaries),
+            *(d.overflow_sql() for d in dictionaries),
             "_reason",
             "_column",
             f"CASE WHEN _reason IS NOT NULL THEN {cells_list} END AS _cells",
@@ -387,6 +442,7 @@ def create_checked(
         if n not in {c.target.name for c in planned if c.target.type in TYPED}
     }
     text_columns = f", {trimmed_sql(text)}" if text else ""
+    enums = "".join(f", {d.stored_sql()}" for d in dictionaries)
     read = "cells_trimmed"
     for level in levels:
         if level:
@@ -396,7 +452,7 @@ def create_checked(
         CREATE OR REPLACE TEMP TABLE {CHECKED} AS
         WITH cells_trimmed AS (SELECT *{text_columns} FROM {cells})
         SELECT {kept} FROM (
-          SELECT *, {reason} AS _reason, {column} AS _column
+          SELECT *, {reason} AS _reason, {column} AS _column{enums}
           FROM (
             SELECT *, {error_columns}
             FROM (

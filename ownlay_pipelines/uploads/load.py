@@ -52,11 +52,13 @@ from ownlay_pipelines.uploads.convert import (
     create_checked,
     decide,
     plan_columns,
+    plan_dictionaries,
     recheck,
     refused_cell,
     trimmed_sql,
     unstored_sql,
 )
+from ownlay_pipelines.uploads.dictionary import Dictionary, output_sql, overflow, text_sql
 from ownlay_pipelines.uploads.formats import quote
 from ownlay_pipelines.uploads.kinds import (
     COLUMNS_BY_KIND,
@@ -72,7 +74,11 @@ from ownlay_pipelines.uploads.mapping import (
     resolve_mapping,
     with_header_currency,
 )
-from ownlay_pipelines.uploads.projections import PROJECTIONS
+from ownlay_pipelines.uploads.projections import (
+    PROJECTIONS,
+    VALUE_TRANSFORMS,
+    dictionary_targets,
+)
 from ownlay_pipelines.uploads.sample import text_sample
 from ownlay_pipelines.uploads.sniff import SAMPLE_BYTES, SniffError, TextLayout, detect_text_layout
 from ownlay_pipelines.uploads.xlsx import XLSX_SUFFIXES, read_sheet, sheet_names
@@ -421,12 +427,23 @@ def _convert_and_write(
         connection.create_function(
             "ownlay_email_hash", pii.hash_email, ["VARCHAR"], "VARCHAR", side_effects=False
         )
+    filled = frozenset(columns) | frozenset(mapping.defaults)
+    text_targets = dictionary_targets(kind, filled)
     decisions = decide(
-        connection, cells.sample, kind, columns, mapping, european_hint=european_hint
+        connection,
+        cells.sample,
+        kind,
+        columns,
+        mapping,
+        european_hint=european_hint,
+        dictionary_targets=text_targets | {"currency"},
+        complete=cells.sampled_all,
     )
+    dictionaries = []
 
     def run_pass(attempt: int, decided: Decisions) -> None:
         planned = plan_columns(header, columns, kind, mapping, decided, detected)
+        dictionaries[:] = plan_dictionaries(decided, columns, mapping, workspace, text_targets)
         create_checked(
             connection,
             cells.rows(attempt),
@@ -437,6 +454,7 @@ def _convert_and_write(
             mapping=mapping,
             workspace=workspace,
             keep=cells.keep,
+            dictionaries=tuple(dictionaries),
         )
 
     run_pass(0, decisions)
@@ -451,9 +469,8 @@ def _convert_and_write(
         run_pass(attempt, revised)
     line = cells.lines(connection, attempt)
     upload_id = upload_id_for(kind, source_name)
-    projection = PROJECTIONS[kind](
-        workspace, upload_id, source_name, frozenset(columns) | frozenset(mapping.defaults)
-    )
+    projection = PROJECTIONS[kind](workspace, upload_id, source_name, filled)
+    values = _output_values(connection, dictionaries, VALUE_TRANSFORMS.get(kind, {}), filled)
     day_column = DAY_COLUMN_BY_KIND[kind]
     raw_ref, quarantine_ref = upload_table(kind), upload_quarantine_table(kind)
     digest = content_hash()
@@ -462,7 +479,7 @@ def _convert_and_write(
     metadata = f"KV_METADATA {{content_sha256: {quote(digest)}, source_name: {quote(source_name)}}}"
     # upload_checked keeps the file's order (insertion order is preserved), so no sort.
     good_query = (
-        f"SELECT {projection} FROM (SELECT *{unstored_sql(kind, columns, mapping)}, "
+        f"SELECT {projection} FROM (SELECT *{values}{unstored_sql(kind, columns, mapping)}, "
         f"{line} AS _line FROM {CHECKED} WHERE _reason IS NULL)"
     )
     good_path = load_dir(lake_root, raw_ref, workspace.id, upload_id) / DATA_FILE
@@ -520,6 +537,45 @@ def _convert_and_write(
         detected={**detected, "mapping": json.dumps({t: header[i] for t, i in columns.items()})},
         replaced=[p.parent.name.split("=", 1)[1] for p in replaced],
     )
+
+
+def _output_values(
+    connection: duckdb.DuckDBPyConnection,
+    dictionaries: list[Dictionary],
+    transforms: dict[str, Callable[[str], str]],
+    filled: frozenset[str],
+) -> str:
+    """SELECT-list tail over the kept rows of `upload_checked`: `EXCLUDE` of the dictionary
+    columns and their output values as `v_<name>`, and the per-value `transforms` of the others
+    (one row at a time)."""
+    found = overflow(connection, CHECKED, dictionaries)
+    texts = [d for d in dictionaries if found[d.name].text_needed and d.name not in transforms]
+    if texts:
+        # Rare (kept rows with values the sample lacked, in a column with no empty value): the
+        # table again with those columns as text, in the same order, so the output keeps the
+        # Parquet nullability of a text column.
+        rebuilt = ", ".join(f"{text_sql(d)} AS {d.value_sql}" for d in texts)
+        excluded = ", ".join(f"{x}_{d.name}" for d in texts for x in "eo")
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE upload_checked_text AS "
+            f"SELECT * EXCLUDE ({excluded}), {rebuilt} FROM {CHECKED}"
+        )
+        connection.execute(f"DROP TABLE {CHECKED}")
+        connection.execute(f"ALTER TABLE upload_checked_text RENAME TO {CHECKED}")
+        dictionaries = [d for d in dictionaries if d not in texts]
+    excluded = [f"{x}_{d.name}" for d in dictionaries for x in "eo"]
+    sql = f" EXCLUDE ({', '.join(excluded)})" if excluded else ""
+    replaced = [
+        f"{transform(f'v_{name}')} AS v_{name}"
+        for name, transform in transforms.items()
+        if name in filled and name not in {d.name for d in dictionaries}
+    ]
+    if replaced:
+        sql += f" REPLACE ({', '.join(replaced)})"
+    for d in dictionaries:
+        value = output_sql(connection, d, found[d.name].values, transforms.get(d.name))
+        sql += f", {value} AS {d.value_sql}"
+    return sql
 
 
 def _short_reader_reason(message: str) -> str:

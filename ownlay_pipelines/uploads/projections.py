@@ -42,18 +42,32 @@ def _slug(value: str) -> str:
     return f"CASE WHEN regexp_full_match({value}, '[A-Za-z0-9]+') THEN lower({value}) ELSE {general} END"
 
 
+def _platform(value: str) -> str:
+    """The stored platform of a file's platform value (or the mapping's default)."""
+    return f"COALESCE({_slug(value)}, 'upload')"
+
+
 def costs_projection(
     workspace: Workspace, upload_id: str, source_name: str, filled: frozenset[str]
 ) -> str:
-    """Campaign-day columns, then platform and provenance."""
+    """Campaign-day columns, then platform and provenance. `v_platform` is the file's value
+    through `_platform` already (`VALUE_TRANSFORMS`)."""
     upload = constant("upload")
     account = f"COALESCE(v_account_id, {upload})" if "account_id" in filled else upload
-    platform = f"COALESCE({_slug('v_platform')}, {upload})" if "platform" in filled else upload
+    platform = "v_platform" if "platform" in filled else upload
+    # With one of the two, both columns are that one as it is (a dictionary stays an ENUM).
+    if {"campaign_id", "campaign_name"} <= filled:
+        campaign_id = "COALESCE(v_campaign_id, v_campaign_name)"
+        campaign_name = "COALESCE(v_campaign_name, v_campaign_id)"
+    else:
+        campaign_id = campaign_name = (
+            "v_campaign_id" if "campaign_id" in filled else "v_campaign_name"
+        )
     return f"""
         {constant(workspace.id)} AS workspace_id,
         {account} AS account_id,
-        COALESCE(v_campaign_id, v_campaign_name) AS campaign_id,
-        COALESCE(v_campaign_name, v_campaign_id) AS campaign_name,
+        {campaign_id} AS campaign_id,
+        {campaign_name} AS campaign_name,
         v_report_date AS report_date,
         {constant(workspace.timezone)} AS account_timezone,
         v_currency_code AS currency,
@@ -104,6 +118,23 @@ def events_projection(
         v_utm_campaign AS utm_campaign,
         {_provenance(upload_id, source_name)}
     """
+
+
+VALUE_TRANSFORMS: dict[UploadKind, dict[str, Callable[[str], str]]] = {
+    UploadKind.COSTS: {"platform": _platform},
+}
+"""Output values that depend on one text value only (SQL of it): the load computes them once per
+distinct value of a dictionary column, else on every row, into `v_<target>`."""
+
+
+def dictionary_targets(kind: UploadKind, filled: frozenset[str]) -> frozenset[str]:
+    """Text targets the projection writes as they are or through `VALUE_TRANSFORMS`, so they can
+    be dictionaries: costs' platform, and the campaign id or name when the file has only one
+    (both are COALESCEd into each other, which would make them text again)."""
+    if kind is not UploadKind.COSTS:
+        return frozenset()
+    campaign = {"campaign_id", "campaign_name"} & filled
+    return frozenset({"platform", *(campaign if len(campaign) == 1 else ())})
 
 
 PROJECTIONS: dict[UploadKind, Projection] = {

@@ -91,3 +91,39 @@ def test_rows_around_ragged_rows_are_stored_in_file_order_with_exact_lines(tmp_p
     assert source_lines == sorted(set(range(2, ROWS + 2)) - set(ragged))
     spends = stored.column("spend").to_pylist()
     assert all(spend == Decimal(line - 2) for line, spend in zip(source_lines, spends, strict=True))
+
+
+def test_values_only_outside_the_sample_are_stored_like_the_sampled_ones(tmp_path):
+    # Platform, campaign and currency are carried as dictionaries of the sample's values; rows
+    # after the sample with other values (kept or refused) must come out as text would.
+    body = [
+        f"2026-11-21,Campaign {i % 7},{('Meta', 'Google Ads')[i % 2]},1.00,usd" for i in range(ROWS)
+    ]
+    body[-5] = "2026-11-21,Late campaign,Late Net!,2.00,chf"
+    body[-4] = "2026-11-21,Campaign 1,  ,3.00,eur"  # no platform: 'upload'
+    body[-3] = "2026-11-21,Refused campaign,Refused Net,n/a,sek"
+    text = "Date,Campaign,Network,Spend,Currency\n" + "\n".join(body) + "\n"
+    assert len(text) > WHOLE_FILE_BYTES
+    result = upload(tmp_path, text)
+    assert result.reasons == {"Spend: not a number (decimal '.')": 1}
+    loaded = {r["source_line"]: r for r in rows(tmp_path)}
+    first, late, empty = loaded[2], loaded[ROWS - 3], loaded[ROWS - 2]
+    assert (first["platform"], first["campaign_id"], first["currency"]) == (
+        "meta",
+        "Campaign 0",
+        "USD",
+    )
+    assert loaded[3]["platform"] == "google_ads"
+    assert (late["platform"], late["campaign_id"], late["campaign_name"], late["currency"]) == (
+        "late_net",
+        "Late campaign",
+        "Late campaign",
+        "CHF",
+    )
+    assert (empty["platform"], empty["currency"]) == ("upload", "EUR")
+    # A text column with no empty value is REQUIRED in Parquet, as when it was stored as text.
+    [data] = (tmp_path / "lake" / "raw/uploads/costs").glob("**/*.parquet")
+    schema = pq.read_schema(data)
+    assert not schema.field("campaign_id").nullable
+    assert not schema.field("currency").nullable
+    assert schema.field("platform").nullable
