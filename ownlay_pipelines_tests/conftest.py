@@ -1,5 +1,5 @@
-"""Session-wide test settings that must be in place before any Dagster definitions load, and
-the scratch directory of the tests that run the whole demo."""
+"""Session-wide test settings that must be in place before any Dagster definitions load, the
+scratch directory of the tests that run the whole demo, and the order that puts slow tests first."""
 
 import os
 import shutil
@@ -43,3 +43,11 @@ def _memory_filesystem_has_room() -> bool:
     if not (MEMORY_FILESYSTEM.is_dir() and os.access(MEMORY_FILESYSTEM, os.W_OK)):
         return False
     return shutil.disk_usage(MEMORY_FILESYSTEM).free >= MEMORY_FILESYSTEM_MIN_FREE_BYTES
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the files with `slow` tests first (stable otherwise): `make test` hands whole files to
+    parallel workers in collection order, and a minutes-long file handed out last keeps one
+    worker busy while the other has nothing left to do."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

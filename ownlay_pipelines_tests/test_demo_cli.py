@@ -52,6 +52,7 @@ def one_workspace_registry(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_demo_runs_against_postgresql_when_the_url_is_set(
     demo_project_dir: Path, postgresql_url: str
 ):

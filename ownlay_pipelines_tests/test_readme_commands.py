@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 README = PROJECT / "README.md"
@@ -290,6 +291,7 @@ def test_every_readme_command_has_a_plan_and_every_block_is_bash_or_sql():
     assert [language for language, _ in blocks].count("sql") == 1
 
 
+@pytest.mark.slow
 def test_readme_commands_work_as_written(demo_project_dir: Path):
     blocks = readme_blocks()
     (sql,) = [body[0] for language, body in blocks if language == "sql"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from ownlay_pipelines.connectors.catalog import ad_platforms
 from ownlay_pipelines.definitions import build_definitions
@@ -89,6 +90,7 @@ def _ground_truth() -> list[tuple]:
     )
 
 
+@pytest.mark.slow
 def test_unified_totals_equal_the_sandbox_ground_truth_to_the_cent(tmp_path: Path):
     defs = _definitions(tmp_path)
     with dg.instance_for_test() as instance:
@@ -104,6 +106,7 @@ def test_unified_totals_equal_the_sandbox_ground_truth_to_the_cent(tmp_path: Pat
     assert spend == sum((r[6] for r in expected), Decimal(0))
 
 
+@pytest.mark.slow
 def test_warehouse_views_answer_queries_and_rerun_is_idempotent(tmp_path: Path):
     defs = _definitions(tmp_path)
     with dg.instance_for_test() as instance:
@@ -133,6 +136,7 @@ def test_warehouse_views_answer_queries_and_rerun_is_idempotent(tmp_path: Path):
         assert rows == 0
 
 
+@pytest.mark.slow
 def test_malformed_rows_are_quarantined_and_good_rows_kept(tmp_path: Path):
     defs = _definitions(tmp_path, sandbox_faults={"meta_ads": {"malformed_row_rate": 0.2}})
     with dg.instance_for_test() as instance:

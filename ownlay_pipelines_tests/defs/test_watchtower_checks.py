@@ -93,6 +93,7 @@ def test_check_runs_builtin_rules_in_the_metrics_run(first_metrics_run):
     assert all("error" not in o for o in outcomes)
 
 
+@pytest.mark.slow
 def test_user_rule_fires_as_error_with_values_and_never_alerts_twice(
     tmp_path: Path, first_metrics_run
 ):

@@ -101,6 +101,7 @@ def postgres_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         yield env
 
 
+@pytest.mark.slow
 def test_daemon_backfills_a_new_workspace_then_its_model_on_postgres(tmp_path, postgres_env):
     home = tmp_path / "dagster_home"
     home.mkdir()
