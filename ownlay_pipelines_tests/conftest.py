@@ -47,7 +47,8 @@ def _memory_filesystem_has_room() -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the files with `slow` tests first (stable otherwise): `make test` hands whole files to
-    parallel workers in collection order, and a minutes-long file handed out last keeps one
+    parallel workers in collection order (`--no-loadscope-reorder`: xdist would otherwise put
+    the files with the most tests first), and a minutes-long file handed out last keeps one
     worker busy while the other has nothing left to do."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)
