@@ -5,6 +5,8 @@ observable source asset here: the run records what the ledger holds (its data ve
 newest file's time), and this sensor is its trigger.
 """
 
+from pathlib import Path
+
 import dagster as dg
 import pyarrow.parquet as pq
 
@@ -15,9 +17,13 @@ from ownlay_pipelines.lake.tables import table_dir
 LEDGER_KEY = dg.AssetKey(list(RESTATEMENTS.parts))
 
 
-def newest_ledger_file_ns(lake: LakeResource) -> int:
-    """Modification time (ns) of the ledger's newest Parquet file; 0 while it has none."""
-    files = table_dir(lake.lake_root, RESTATEMENTS).rglob("*.parquet")
+def ledger_files(lake: LakeResource) -> list[Path]:
+    """The ledger's Parquet files, in path order."""
+    return sorted(table_dir(lake.lake_root, RESTATEMENTS).rglob("*.parquet"))
+
+
+def newest_write_ns(files: list[Path]) -> int:
+    """Modification time (ns) of the newest of `files`; 0 when there are none."""
     return max((f.stat().st_mtime_ns for f in files), default=0)
 
 
@@ -34,10 +40,10 @@ def newest_ledger_file_ns(lake: LakeResource) -> int:
 )
 def restatement_ledger(lake: LakeResource) -> dg.ObserveResult:
     """Observe the ledger: its files and rows (from the Parquet footers) and its newest write."""
-    files = sorted(table_dir(lake.lake_root, RESTATEMENTS).rglob("*.parquet"))
+    files = ledger_files(lake)
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     return dg.ObserveResult(
-        data_version=dg.DataVersion(str(newest_ledger_file_ns(lake))),
+        data_version=dg.DataVersion(str(newest_write_ns(files))),
         metadata={"files": len(files), "dagster/row_count": rows},
     )
 
@@ -61,7 +67,7 @@ def restatement_ledger_sensor(
     context: dg.SensorEvaluationContext, lake: LakeResource
 ) -> dg.RunRequest | dg.SkipReason:
     """One tick: has any ledger file changed since the cursor (newest file time, in ns)?"""
-    newest = newest_ledger_file_ns(lake)
+    newest = newest_write_ns(ledger_files(lake))
     if newest <= int(context.cursor or 0):
         return dg.SkipReason("no new restatement rows")
     context.update_cursor(str(newest))

@@ -25,9 +25,13 @@ OBJECTLESS_CHECK_BYTES = 64 * 1024
 """Bodies larger than this are first checked for possibly holding an event (`refuse_eventless`)."""
 _ARRAY_START = re.compile(rb"\s*\[")
 _BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
-_DECOMPRESSOR_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
-_DECOMPRESSOR_WBITS["deflate"] = zlib.MAX_WBITS  # HTTP's "deflate" is the zlib format (RFC 9110)
+_DECOMPRESSOR_WBITS = {
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": zlib.MAX_WBITS,  # HTTP's "deflate" is the zlib format (RFC 9110)
+}
 """Content-Encodings the event routes accept (SDKs gzip their batches), with zlib's `wbits`."""
+DECOMPRESSED_ENCODINGS = tuple(_DECOMPRESSOR_WBITS)
 """UTF-16 LE/BE and UTF-8 byte-order marks: a body starting with one is refused as not UTF-8."""
 
 
@@ -137,9 +141,6 @@ def check_content_encoding(content_encoding: str, accepted: tuple[str, ...]) -> 
             f"{choices}uncompressed",
         )
     return encoding
-
-
-DECOMPRESSED_ENCODINGS = tuple(_DECOMPRESSOR_WBITS)
 
 
 def decompress_body(body: bytes, encoding: str, max_bytes: int) -> bytes:

@@ -166,7 +166,7 @@ def with_header_currency(
     headers: Sequence[str],
     columns: dict[str, int],
     overrides: MappingFile | None,
-) -> MappingFile | None:
+) -> MappingFile:
     """The overrides plus `currency` from the money headers, when the file has no currency column,
     the overrides set none, and every mapped money header that names a code names the same one.
     """

@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -153,11 +154,8 @@ def _without_trailing_delimiter(
     """
     width = len(header)
     # Rows of the header's width only: a split row has more fields and proves nothing.
-    rows = [
-        row
-        for row in list(csv.reader(io.StringIO(text), delimiter=delimiter))[header_index + 1 :]
-        if len(row) == width
-    ]
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows = [row for row in itertools.islice(reader, header_index + 1, None) if len(row) == width]
     while header and not header[-1]:
         position = len(header) - 1
         if any(row[position].strip() for row in rows):

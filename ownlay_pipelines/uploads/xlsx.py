@@ -35,7 +35,7 @@ def open_workbook(path: Path) -> CalamineWorkbook:
     try:
         return CalamineWorkbook.from_path(str(path))
     except CalamineError as error:
-        kind = type(error).__name__.removesuffix("Error").lower() or "format"
+        kind = type(error).__name__.removesuffix("Error").lower()
         raise SniffError(
             f"not a readable {path.suffix.lower()} spreadsheet ({kind} error: {error}); "
             "save it again from the spreadsheet program, or export it as CSV"
