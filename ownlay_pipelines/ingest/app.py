@@ -53,7 +53,7 @@ from ownlay_pipelines.ingest.openapi import (
     install_openapi,
 )
 from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
-from ownlay_pipelines.ingest.request_body import parse_events, refuse_eventless
+from ownlay_pipelines.ingest.request_body import parse_events, refuse_eventless, refuse_long_batch
 from ownlay_pipelines.ingest.shared_buckets import SharedBuckets, shared_buckets_path
 from ownlay_pipelines.ingest.webhook_routes import webhook_router
 from ownlay_pipelines.ingest.webhook_store import WebhookStore
@@ -210,7 +210,9 @@ async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadK
         # bodies cannot fill every turn of the event loop that small requests need.
         async with service.large_body_reads:
             body = await request.capped_body(service.settings.max_body_bytes)
-    refuse_eventless(body)  # before any thread hop: junk is refused at memory-search speed
+    # Before any thread hop: junk and overlong batches are refused at memory-scan speed.
+    refuse_eventless(body)
+    refuse_long_batch(body, service.settings.max_batch_events)
     now = service.clock.now()
     sender = _RequestContext.of(request) if kind is PayloadKind.TRACK else None
     if len(body) > OFF_LOOP_BODY_BYTES:

@@ -118,6 +118,51 @@ def test_a_batch_over_the_event_limit_gets_a_short_413(
     assert message == "the batch holds 1001 items; send at most 1000 per request"
 
 
+def test_a_mib_of_event_shaped_objects_gets_a_413_without_being_parsed(
+    production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    item = b'{"event_type":0}'
+    count = (MIB - 2) // (len(item) + 1)
+    junk = b"[" + b",".join([item] * count) + b"]"
+    monkeypatch.setattr(request_body, "from_json", None)  # parsing it would now raise TypeError
+
+    message = _refusal(_post(production_client, acme_key, junk), 413, "batch_too_large")
+
+    assert message == f"the batch holds {count} items; send at most 1000 per request"
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b",1]", b',{"event_type":"page_view"'],
+    ids=["a stray number", "truncated"],
+)
+def test_a_large_batch_the_object_count_cannot_read_is_refused_by_the_parse(
+    production_client: TestClient, acme_key: IssuedApiKey, tail: bytes
+):
+    objects = b",".join([b'{"event_type":"page_view"}'] * 3000)
+
+    response = _post(production_client, acme_key, b"[" + objects + tail)
+
+    if tail == b",1]":
+        assert _refusal(response, 413, "batch_too_large").startswith("the batch holds 3001 items")
+    else:
+        assert _refusal(response, 400, "malformed_json").startswith("the request body is not JSON")
+
+
+def test_a_large_batch_within_the_limit_is_not_refused_by_the_object_count(
+    production_client: TestClient, acme_key: IssuedApiKey
+):
+    events = [ownlay_event(n) for n in range(1, 41)]
+    for event in events:
+        event["properties"]["notes"] = "{" * 2000  # braces inside strings are not objects
+    body = json.dumps(events).encode()
+    assert len(body) > 64 * 1024
+
+    response = _post(production_client, acme_key, body)
+
+    assert (response.status_code, response.json()["stored"]) == (202, 40)
+
+
 def test_a_bad_batch_lists_at_most_fifty_refusals_with_the_total(
     production_client: TestClient, acme_key: IssuedApiKey
 ):
