@@ -35,7 +35,10 @@ import duckdb
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from ownlay_pipelines.events.compaction import compact_closed_days  # noqa: E402
+from ownlay_pipelines.events.compaction import (  # noqa: E402
+    ROWS_PER_ROW_GROUP,
+    compact_closed_days,
+)
 from ownlay_pipelines.events.lake_rows import EVENT_LAKE_SCHEMA  # noqa: E402
 from ownlay_pipelines.events.layout import compacted_name, event_day_dir, part_path  # noqa: E402
 from ownlay_pipelines.ingest.buffer import (  # noqa: E402
@@ -378,7 +381,10 @@ def bench_count(args: argparse.Namespace, work: Path) -> None:
         path = event_day_dir(count_lake, "acme", day) / compacted_name(1, 0, 1)
         path.parent.mkdir(parents=True, exist_ok=True)
         sql = events_sql(k * per_day, per_day, "acme", day, timestamps=True)
-        writer.execute(f"COPY ({sql}) TO '{path}' (FORMAT parquet, COMPRESSION snappy)")
+        writer.execute(
+            f"COPY ({sql}) TO '{path}' (FORMAT parquet, COMPRESSION snappy, "
+            f"ROW_GROUP_SIZE {ROWS_PER_ROW_GROUP})"
+        )
     count_glob = str(count_lake / "raw/events/*/*/*.parquet")
     fresh = duckdb.connect()
     started = time.perf_counter()

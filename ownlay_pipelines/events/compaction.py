@@ -46,6 +46,11 @@ ROWS_PER_COMPACTED_FILE = 25_000_000
 DEFAULT_GRACE = timedelta(minutes=30)
 """How long replaced files stay for queries that listed them before a compaction finished."""
 COMPACTION_MEMORY_LIMIT = "1GB"
+ROWS_PER_ROW_GROUP = 262_144
+"""Row groups of a compacted file: four for a million-event day, not DuckDB's default nine
+(122,880 rows). Every query reads each file's footer first, whose size grows with the row groups:
+`count(*)` over 90 days × 1M events took 47 ms with nine and 33.5 ms with four (~30 MB groups,
+still several per file for a parallel scan)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,8 @@ def compact_day(folder: Path, workspace_id: str, day: date) -> CompactedDay | No
             try:
                 db.execute(
                     f"COPY (SELECT * FROM ({deduplicated}) {bucket} ORDER BY created_at, event_id) "
-                    f"TO '{temp}' (FORMAT parquet, COMPRESSION snappy)"
+                    f"TO '{temp}' (FORMAT parquet, COMPRESSION snappy, "
+                    f"ROW_GROUP_SIZE {ROWS_PER_ROW_GROUP})"
                 )
                 fsync_file(temp)
                 os.replace(temp, final)

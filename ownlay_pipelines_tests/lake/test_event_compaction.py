@@ -90,6 +90,18 @@ def test_a_large_day_is_split_into_at_most_four_files(overlapping_day: Path, mon
     assert len(ids) == len(set(ids)) == 150
 
 
+def test_a_compacted_file_holds_row_groups_of_the_set_size(tmp_path: Path, monkeypatch):
+    lake = tmp_path / "lake"
+    _flush_through_new_buffer(lake, tmp_path, range(1, 5001))
+    monkeypatch.setattr(compaction, "ROWS_PER_ROW_GROUP", 2048)  # DuckDB's vector size
+
+    (day,) = compact_closed_days(lake, today=NEXT_DAY, grace=timedelta(0)).compacted
+
+    metadata = pq.ParquetFile(day.files[0]).metadata
+    sizes = [metadata.row_group(n).num_rows for n in range(metadata.num_row_groups)]
+    assert sizes == [2048, 2048, 904]
+
+
 def test_today_is_not_compacted_and_replaced_files_wait_out_their_grace(overlapping_day: Path):
     folder = event_day_dir(overlapping_day, "acme", DAY)
     parts = _names(folder)
