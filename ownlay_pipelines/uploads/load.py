@@ -80,7 +80,13 @@ from ownlay_pipelines.uploads.projections import (
     dictionary_targets,
 )
 from ownlay_pipelines.uploads.sample import text_sample
-from ownlay_pipelines.uploads.sniff import SAMPLE_BYTES, SniffError, TextLayout, detect_text_layout
+from ownlay_pipelines.uploads.sniff import (
+    NO_VALUE_TEXTS,
+    SAMPLE_BYTES,
+    SniffError,
+    TextLayout,
+    detect_text_layout,
+)
 from ownlay_pipelines.uploads.xlsx import XLSX_SUFFIXES, read_sheet, sheet_names
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
@@ -281,8 +287,9 @@ def _load_text(
 
 
 def _read_csv(source: Path, layout: TextLayout, rejects: str | None = None) -> str:
-    """DuckDB's parallel CSV reader over `source`, every column as text `c<i>`; rows it cannot
-    split into the header's columns go to the `rejects` table (or are skipped without one)."""
+    """DuckDB's parallel CSV reader over `source`, every column as text `c<i>` (NULL for a
+    `NO_VALUE_TEXTS` cell); rows it cannot split into the header's columns go to the `rejects`
+    table (or are skipped without one)."""
     struct = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(layout.header))) + "}"
     refused = (
         f"store_rejects=true, rejects_table='{rejects}', rejects_scan='{rejects}_scans'"
@@ -292,6 +299,7 @@ def _read_csv(source: Path, layout: TextLayout, rejects: str | None = None) -> s
     return (
         f"read_csv({quote(str(source))}, delim={quote(layout.delimiter)}, quote='\"', "
         f"escape='\"', header=true, skip={layout.skip_lines}, auto_detect=false, "
+        f"nullstr=[{', '.join(quote(text) for text in NO_VALUE_TEXTS)}], "
         f"columns={struct}, {refused}, ignore_errors=true, encoding='utf-8')"
     )
 

@@ -25,6 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 SAMPLE_BYTES = 256 * 1024
+NO_VALUE_TEXTS = ("", "--")
+"""Cell texts that mean "no value": an empty cell, and the `--` Google Ads and Microsoft
+Advertising write where a metric has no data (a click count of `--` is unknown, not bad)."""
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_ROWS = 30
 NUMBER_OR_DATE = re.compile(r"^[\s$€£¥()+\-.,:/0-9]*$")
@@ -106,14 +109,17 @@ def _looks_like_header(cells: Sequence[str]) -> bool:
 
 
 def find_header_row(rows: Sequence[Sequence[str]]) -> int:
-    """Index of the header among `rows` (the first rows of a file or sheet)."""
+    """Index of the header among `rows` (the first rows of a file or sheet): the first row that
+    fills at least as many cells as rows commonly do (a preamble line fills fewer; data rows may
+    leave optional cells empty, so a header names as many or more), mostly with text, and that a
+    row of about that many cells follows."""
     widths = [sum(1 for c in row if c is not None and str(c).strip()) for row in rows]
     non_empty = [w for w in widths if w]
     if not non_empty:
         raise SniffError("the file has no rows")
     width = Counter(non_empty).most_common(1)[0][0]
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        if widths[index] != width or not _looks_like_header([str(c or "") for c in row]):
+        if widths[index] < width or not _looks_like_header([str(c or "") for c in row]):
             continue
         following = widths[index + 1] if index + 1 < len(rows) else width
         if following >= max(width - 1, 1):

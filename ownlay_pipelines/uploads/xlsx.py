@@ -14,7 +14,7 @@ from pathlib import Path
 
 from python_calamine import CalamineError, CalamineWorkbook
 
-from ownlay_pipelines.uploads.sniff import SniffError, find_header_row
+from ownlay_pipelines.uploads.sniff import NO_VALUE_TEXTS, SniffError, find_header_row
 
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 
@@ -48,8 +48,8 @@ def sheet_names(path: Path) -> list[str]:
 
 
 def cell_text(value: object) -> str | None:
-    """The text of one cell as a CSV export would write it."""
-    if value is None or value == "":
+    """The text of one cell as a CSV export would write it (None for no value)."""
+    if value is None or value in NO_VALUE_TEXTS:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -19,6 +19,7 @@ from ownlay_pipelines.uploads.mapping import (
     suggest_mapping,
     with_header_currency,
 )
+from ownlay_pipelines.uploads.xlsx import cell_text
 from ownlay_pipelines_tests.uploads.files import rows, upload, workspace
 
 
@@ -55,6 +56,53 @@ def test_german_google_ads_export_in_utf16_with_accented_headers(tmp_path):
     assert [(r["report_date"], r["spend"], r["currency"], r["impressions"]) for r in loaded] == [
         (date(2026, 11, 1), Decimal("1234.56"), "EUR", 10_000),
         (date(2026, 11, 2), Decimal("99.1"), "EUR", 5_000),
+    ]
+
+
+def test_google_ads_no_data_marker_is_an_empty_cell_not_a_bad_row(tmp_path):
+    text = (
+        "Campaign,Day,Currency code,Cost,Impr.,Clicks\n"
+        "Brand,2026-11-01,USD,12.50,--,--\n"
+        'Brand,2026-11-02,USD,3.00,"--",4\n'
+        "Brand,2026-11-03,USD,--,100,1\n"
+    )
+    for name in ("marked", "emptied"):
+        (tmp_path / name).mkdir()
+    marked = upload(tmp_path / "marked", text)
+    emptied = upload(tmp_path / "emptied", text.replace('"--"', "").replace("--", ""))
+
+    assert (marked.rows, marked.reasons) == (2, {"Cost: required value is empty": 1})
+    assert (emptied.rows, emptied.reasons) == (marked.rows, marked.reasons)
+    loaded = rows(tmp_path / "marked")
+    assert [(r["spend"], r["impressions"], r["clicks"]) for r in loaded] == [
+        (Decimal("12.5"), 0, 0),
+        (Decimal("3"), 0, 4),
+    ]
+    assert [r["spend"] for r in rows(tmp_path / "emptied")] == [r["spend"] for r in loaded]
+
+
+def test_the_header_is_found_when_most_rows_leave_an_optional_cell_empty(tmp_path):
+    text = (
+        "Meta ads report\n"
+        "Campaign name,Day,Amount spent (USD),Impressions,Link clicks,Results\n"
+        "Prospecting,2026-11-01,10.00,1000,10,\n"
+        "Prospecting,2026-11-02,11.00,1100,,\n"
+        "Retargeting,2026-11-01,5.00,500,5,1\n"
+    )
+    result = upload(tmp_path, text)
+
+    assert (result.rows, result.quarantined) == (3, 0)
+    assert [r["spend"] for r in rows(tmp_path)] == [Decimal("10"), Decimal("11"), Decimal("5")]
+
+
+def test_a_spreadsheet_no_data_marker_is_an_empty_cell():
+    assert [cell_text(value) for value in ("--", "", None, "-", "---", 0.0)] == [
+        None,
+        None,
+        None,
+        "-",
+        "---",
+        "0",
     ]
 
 
