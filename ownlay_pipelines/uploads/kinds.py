@@ -219,22 +219,65 @@ COSTS_COLUMNS: tuple[TargetColumn, ...] = (
     ),
 )
 
+# Besides generic names, the order exports of WooCommerce (`Order Number`, `Order Total Amount`,
+# `Billing Email Address`), BigCommerce (`Order Total (inc tax)`, `Date Created`) and Magento
+# (`Purchase Date`, `Grand Total (Purchased)`: the order's own currency, not the base one).
 ORDERS_COLUMNS: tuple[TargetColumn, ...] = (
-    TargetColumn("order_id", ValueType.TEXT, ("order_id", "order", "order_number", "id"), True),
+    TargetColumn(
+        "order_id",
+        ValueType.TEXT,
+        ("order_id", "order", "order_number", "order_no", "id", "transaction_id"),
+        True,
+    ),
     TargetColumn(
         "order_date",
         ValueType.DATE,
-        ("order_date", "date", "created_at", "processed_at", "day"),
+        (
+            "order_date",
+            "date",
+            "created_at",
+            "processed_at",
+            "day",
+            "date_created",
+            "purchase_date",
+            "paid_at",
+        ),
         required=True,
     ),
     TargetColumn(
         "total",
         ValueType.MONEY,
-        ("total", "total_price", "order_total", "revenue", "amount", "gross_sales"),
+        (
+            "total",
+            "total_price",
+            "order_total",
+            "revenue",
+            "amount",
+            "gross_sales",
+            "order_total_amount",
+            "order_total_inc_tax",
+            "grand_total_purchased",
+            "grand_total",
+            "total_amount",
+            "order_value",
+        ),
         required=True,
     ),
-    TargetColumn("currency", ValueType.TEXT, ("currency", "currency_code", "ccy")),
-    TargetColumn("customer_email", ValueType.EMAIL, ("customer_email", "email", "e_mail")),
+    TargetColumn(
+        "currency", ValueType.TEXT, ("currency", "currency_code", "ccy", "order_currency")
+    ),
+    TargetColumn(
+        "customer_email",
+        ValueType.EMAIL,
+        (
+            "customer_email",
+            "email",
+            "e_mail",
+            "email_address",
+            "billing_email",
+            "billing_email_address",
+        ),
+    ),
     TargetColumn("utm_source", ValueType.TEXT, ("utm_source", "source")),
     TargetColumn("utm_campaign", ValueType.TEXT, ("utm_campaign", "campaign")),
 )

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines.uploads.kinds import UploadKind
 from ownlay_pipelines.uploads.load import UploadError
 from ownlay_pipelines.uploads.mapping import (
@@ -20,7 +21,7 @@ from ownlay_pipelines.uploads.mapping import (
     with_header_currency,
 )
 from ownlay_pipelines.uploads.xlsx import cell_text
-from ownlay_pipelines_tests.uploads.files import rows, upload, workspace
+from ownlay_pipelines_tests.uploads.files import HASH_KEY, rows, upload, workspace
 
 
 def test_meta_ads_manager_export_loads_with_the_currency_of_its_spend_header(tmp_path):
@@ -93,6 +94,35 @@ def test_the_header_is_found_when_most_rows_leave_an_optional_cell_empty(tmp_pat
 
     assert (result.rows, result.quarantined) == (3, 0)
     assert [r["spend"] for r in rows(tmp_path)] == [Decimal("10"), Decimal("11"), Decimal("5")]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Order Number,Order Date,Order Status,Order Total Amount,Order Currency,Billing Email Address",
+        "Order ID,Date Created,Status,Order Total (inc tax),Currency Code,Customer Email",
+        "ID,Purchase Date,Status,Grand Total (Base),Grand Total (Purchased),Currency,Email",
+    ],
+    ids=["woocommerce", "bigcommerce", "magento"],
+)
+def test_store_order_exports_load_without_a_mapping_file(tmp_path, header):
+    magento = header.startswith("ID,")
+    line = (
+        "1001,2026-11-01,completed," + ("80.00," if magento else "") + "99.99,EUR,jane@example.com"
+    )
+    hasher = PiiHasher(HASH_KEY)
+    content = f"{header}\n{line}\n"
+    result = upload(tmp_path, content, name="orders.csv", kind=UploadKind.ORDERS, hasher=hasher)
+
+    assert (result.rows, result.quarantined) == (1, 0)
+    [order] = rows(tmp_path, "raw/uploads/orders")
+    assert (order["order_id"], order["order_date"], order["total"], order["currency"]) == (
+        "1001",
+        date(2026, 11, 1),
+        Decimal("99.99"),
+        "EUR",
+    )
+    assert order["customer_email_hash"] == hasher.hash_email("jane@example.com")
 
 
 def test_a_spreadsheet_no_data_marker_is_an_empty_cell():
