@@ -66,6 +66,42 @@ def test_bad_rows_are_quarantined_with_line_column_and_reason_and_the_rest_loads
     assert sum(result.reasons.values()) == 8
 
 
+def test_counts_read_the_same_whatever_their_shape_around_the_plain_digit_path(tmp_path):
+    # Plain digits up to 18 are read directly; leading zeros, signs, spaces, 19 digits and
+    # exponents go to the general reading, which either gives the same count or refuses them.
+    clicks = [
+        "7",
+        "007",
+        " 12 ",
+        "+5",
+        "123456789012345678",
+        "-5",
+        "1234567890123456789",
+        "1e3",
+        "0x1F",
+        "2.0",
+    ]
+    body = "".join(f"2026-11-21,Pins,Pinterest,{c},1.00\n" for c in clicks)
+    result = upload(tmp_path, "Date,Campaign,Network,Clicks,Spend\n" + body)
+
+    assert [(r["source_line"], r["clicks"]) for r in rows(tmp_path)] == [
+        (2, 7),
+        (3, 7),
+        (4, 12),
+        (5, 5),
+        (6, 123456789012345678),
+        (9, 1000),
+        (11, 2),
+    ]
+    quarantined = rows(tmp_path, "quarantine/uploads/costs", order="line")
+    assert [(q["line"], q["reason"]) for q in quarantined] == [
+        (7, "negative"),
+        (8, "not a number (decimal '.')"),  # 19 digits: past DECIMAL(20, 6)
+        (10, "not a number (decimal '.')"),
+    ]
+    assert result.rows == 7
+
+
 def test_re_uploading_replaces_the_earlier_load_and_never_doubles(tmp_path):
     first = upload(tmp_path, BAD_ROWS)
     again = upload(tmp_path, BAD_ROWS)
