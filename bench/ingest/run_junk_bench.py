@@ -9,7 +9,7 @@ Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures
    sent by ten threads of another process (in this one they would hold the measuring thread's
    GIL, and its latency would be theirs).
 
-    .venv/bin/python bench/ingest/run_junk_bench.py            # about 20 s
+    .venv/bin/python bench/ingest/run_junk_bench.py            # about 30 s
     .venv/bin/python bench/ingest/run_junk_bench.py --port 18211
     .venv/bin/python bench/ingest/run_junk_bench.py --workers 2  # OWNLAY_INGEST_WORKERS=2
 """
