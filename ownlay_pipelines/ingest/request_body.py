@@ -26,6 +26,7 @@ OBJECTLESS_CHECK_BYTES = 64 * 1024
 """Bodies larger than this are first checked for possibly holding an event (`refuse_eventless`)."""
 _ARRAY_START = re.compile(rb"\s*\[")
 _BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
+"""UTF-16 LE/BE and UTF-8 byte-order marks: a body starting with one is refused as not UTF-8."""
 _DECOMPRESSOR_WBITS = {
     "gzip": 16 + zlib.MAX_WBITS,
     "x-gzip": 16 + zlib.MAX_WBITS,
@@ -33,7 +34,6 @@ _DECOMPRESSOR_WBITS = {
 }
 """Content-Encodings the event routes accept (SDKs gzip their batches), with zlib's `wbits`."""
 DECOMPRESSED_ENCODINGS = tuple(_DECOMPRESSOR_WBITS)
-"""UTF-16 LE/BE and UTF-8 byte-order marks: a body starting with one is refused as not UTF-8."""
 
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:
