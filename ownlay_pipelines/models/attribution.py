@@ -160,8 +160,14 @@ def credit_sql(settings: AttributionSettings, models: Sequence[str] = MODELS) ->
     return " UNION ALL ".join(parts)
 
 
-_WHOLE_CREDIT = (
-    "CAST(1 AS DECIMAL(18, 12)) AS credit, CAST(revenue AS DECIMAL(20, 6)) AS revenue_credit"
+_WHOLE_ORDER = {
+    "credit": "CAST(1 AS DECIMAL(18, 12))",
+    "revenue_credit": "CAST(revenue AS DECIMAL(20, 6))",
+}
+"""A campaign row's credit and revenue credit when it takes its whole order (SQL)."""
+_WHOLE_CREDIT = ", ".join(f"{value} AS {name}" for name, value in _WHOLE_ORDER.items())
+_WHOLE_CREDIT_STRUCT = (
+    "{" + ", ".join(f"'{name}': {value}" for name, value in _WHOLE_ORDER.items()) + "}"
 )
 _FRACTIONAL_MODELS = ("linear", "position_based", "time_decay")
 """Models whose share of a campaign can lie strictly between 0 and 1; the others sum whole rows."""
@@ -199,18 +205,14 @@ def _credits_sql(campaigns: str, path_models: Sequence[str]) -> str:
         for m in fractional
     )
 
-    whole = (
-        "{'credit': CAST(1 AS DECIMAL(18, 12)), 'revenue_credit': CAST(revenue AS DECIMAL(20, 6))}"
-    )
-
     def credit(m: str) -> str:
         """Model `m`'s credit of a campaign row as a struct (credit, revenue_credit); NULL when
         the model gives the row nothing, which drops it from the UNPIVOT."""
         if m not in fractional:
-            return f"CASE WHEN {m} > 0 THEN {whole} END AS {m}"
+            return f"CASE WHEN {m} > 0 THEN {_WHOLE_CREDIT_STRUCT} END AS {m}"
         last = f"k.row_key = g.last_key_{m}"
         return (
-            f"CASE WHEN {m} >= 1 THEN {whole} WHEN {m} > 0 THEN {{"
+            f"CASE WHEN {m} >= 1 THEN {_WHOLE_CREDIT_STRUCT} WHEN {m} > 0 THEN {{"
             f"'credit': CAST(credit_{m} + CASE WHEN {last} THEN credit_gap_{m} ELSE 0 END "
             "AS DECIMAL(18, 12)), "
             f"'revenue_credit': CAST(revenue_{m} + CASE WHEN {last} THEN revenue_gap_{m} "
