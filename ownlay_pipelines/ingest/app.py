@@ -53,7 +53,12 @@ from ownlay_pipelines.ingest.openapi import (
     install_openapi,
 )
 from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
-from ownlay_pipelines.ingest.request_body import parse_events, refuse_eventless, refuse_long_batch
+from ownlay_pipelines.ingest.request_body import (
+    parse_events,
+    refuse_eventless,
+    refuse_long_batch,
+    refuse_long_batch_head,
+)
 from ownlay_pipelines.ingest.shared_buckets import SharedBuckets, shared_buckets_path
 from ownlay_pipelines.ingest.webhook_routes import webhook_router
 from ownlay_pipelines.ingest.webhook_store import WebhookStore
@@ -202,14 +207,18 @@ async def _ingest_route(service: IngestService, request: Request, kind: PayloadK
 
 async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadKind) -> Answer:
     workspace_id = await _authenticate(service, request)
+    # A batch whose head already holds too many items is refused before the rest is read.
+    inspect_head = functools.partial(
+        refuse_long_batch_head, max_events=service.settings.max_batch_events
+    )
     if _small_body(request):
-        body = await request.capped_body(service.settings.max_body_bytes)
+        body = await request.capped_body(service.settings.max_body_bytes, inspect_head)
     else:
         # A large body is read only while fewer than LARGE_BODY_READS others are: the rest wait
         # with their bytes in the socket (uvicorn stops reading past 64 KiB), so a flood of big
         # bodies cannot fill every turn of the event loop that small requests need.
         async with service.large_body_reads:
-            body = await request.capped_body(service.settings.max_body_bytes)
+            body = await request.capped_body(service.settings.max_body_bytes, inspect_head)
     # Before any thread hop: junk and overlong batches are refused at memory-scan speed.
     refuse_eventless(body)
     refuse_long_batch(body, service.settings.max_batch_events)

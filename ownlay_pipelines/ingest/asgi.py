@@ -18,9 +18,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from ownlay_pipelines.ingest.batch_head import HEAD_BYTES
 from ownlay_pipelines.ingest.errors import IngestError
 from ownlay_pipelines.ingest.request_body import (
     DECOMPRESSED_ENCODINGS,
+    OBJECTLESS_CHECK_BYTES,
     check_charset,
     check_content_encoding,
     decompress_body,
@@ -78,11 +80,18 @@ class RawRequest:
         client = scope.get("client")
         return cls(headers, client[0] if client else None, receive)
 
-    async def capped_body(self, max_bytes: int) -> bytes:
+    async def capped_body(
+        self, max_bytes: int, inspect_head: Callable[[bytes], None] | None = None
+    ) -> bytes:
         """The body, or a 413 as soon as it is known to exceed `max_bytes` (the declared
         length first, then while it streams in, so an endless body is never held in memory);
         a declared charset other than UTF-8, or a Content-Encoding other than gzip or deflate,
-        is a 415 before anything is read. A compressed body is returned decompressed."""
+        is a 415 before anything is read. A compressed body is returned decompressed.
+
+        `inspect_head` sees the start (at least `HEAD_BYTES`, or all of it) of every body over
+        `OBJECTLESS_CHECK_BYTES`, once: while the body streams in as soon as that much has
+        arrived (so what it raises answers the request before the rest is read), or else, for a
+        body that came at once or compressed, when it is complete."""
         check_charset(self.headers.get("content-type", ""))
         encoding = check_content_encoding(
             self.headers.get("content-encoding", ""), accepted=DECOMPRESSED_ENCODINGS
@@ -90,6 +99,7 @@ class RawRequest:
         declared = self.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             raise too_large(max_bytes)
+        declared_large = declared.isdigit() and int(declared) > OBJECTLESS_CHECK_BYTES
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -104,8 +114,20 @@ class RawRequest:
             if not message.get("more_body", False):
                 break
             chunks.append(chunk)
+            if (
+                inspect_head is not None
+                and not encoding
+                and size >= HEAD_BYTES
+                and (declared_large or size > OBJECTLESS_CHECK_BYTES)
+            ):
+                inspect_head(b"".join(chunks) if len(chunks) > 1 else chunk)
+                inspect_head = None
         body = b"".join([*chunks, chunk]) if chunks else chunk
-        return decompress_body(body, encoding, max_bytes) if encoding else body
+        if encoding:
+            body = decompress_body(body, encoding, max_bytes)
+        if inspect_head is not None and len(body) > OBJECTLESS_CHECK_BYTES:
+            inspect_head(body)
+        return body
 
 
 async def send_answer(send: Send, answer: Answer) -> None:

@@ -18,6 +18,7 @@ from fastapi import Request
 from pydantic_core import from_json
 from starlette.requests import ClientDisconnect
 
+from ownlay_pipelines.ingest.batch_head import complete_items_in_head
 from ownlay_pipelines.ingest.errors import IngestError
 
 MAX_JSON_DEPTH = 200
@@ -102,6 +103,19 @@ def refuse_eventless(body: bytes) -> None:
             422,
             "validation_failed",
             "no object in the body has an 'event_type', so none is an event",
+        )
+
+
+def refuse_long_batch_head(body: bytes, max_events: int) -> None:
+    """A 413 for a batch whose head alone holds more than `max_events` items (`batch_head`):
+    decided on the first kilobytes, before the rest of the body is read."""
+    items, head_bytes = complete_items_in_head(body, max_events + 1)
+    if items > max_events:
+        raise IngestError(
+            413,
+            "batch_too_large",
+            f"the batch holds over {max_events} items ({items} in its first {head_bytes} "
+            f"bytes); send at most {max_events} per request",
         )
 
 

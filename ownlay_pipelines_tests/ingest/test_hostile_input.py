@@ -71,11 +71,25 @@ def _post(client: TestClient, key: IssuedApiKey, content: bytes, **headers: str)
     )
 
 
-def test_one_mib_of_junk_gets_a_short_422_without_being_parsed(
+def test_one_mib_of_junk_gets_a_short_413_from_its_head_without_being_parsed(
     production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
 ):
     junk = b"[" + b"1," * (MIB // 2 - 2) + b"1]"
     assert MIB - 8 < len(junk) <= MIB
+    monkeypatch.setattr(request_body, "from_json", None)  # parsing it would now raise TypeError
+
+    message = _refusal(_post(production_client, acme_key, junk), 413, "batch_too_large")
+
+    assert message == (
+        "the batch holds over 1000 items (2047 in its first 4096 bytes); "
+        "send at most 1000 per request"
+    )
+
+
+def test_a_large_array_without_any_object_gets_a_short_422_without_being_parsed(
+    production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    junk = b'["' + b"x" * (MIB // 2) + b'", 1, 2]'  # three items: no head to refuse
     monkeypatch.setattr(request_body, "from_json", None)  # parsing it would now raise TypeError
 
     message = _refusal(_post(production_client, acme_key, junk), 422, "validation_failed")
@@ -83,10 +97,22 @@ def test_one_mib_of_junk_gets_a_short_422_without_being_parsed(
     assert message == "the batch holds no JSON object, so no event; send objects"
 
 
-def test_a_large_body_without_any_event_type_key_gets_a_short_422_without_being_parsed(
+def test_one_mib_of_empty_objects_gets_a_short_413_from_its_head(
     production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
 ):
     junk = b"[" + b"{}," * (MIB // 3 - 2) + b"{}]"
+    monkeypatch.setattr(request_body, "from_json", None)  # parsing it would now raise TypeError
+
+    message = _refusal(_post(production_client, acme_key, junk), 413, "batch_too_large")
+
+    assert message.startswith("the batch holds over 1000 items (1365 in its first 4096 bytes)")
+
+
+def test_a_large_body_without_any_event_type_key_gets_a_short_422_without_being_parsed(
+    production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    junk = json.dumps([{"name": "x" * 500}] * 500).encode()
+    assert len(junk) > 64 * 1024
     monkeypatch.setattr(request_body, "from_json", None)  # parsing it would now raise TypeError
 
     message = _refusal(_post(production_client, acme_key, junk), 422, "validation_failed")
@@ -118,7 +144,7 @@ def test_a_batch_over_the_event_limit_gets_a_short_413(
     assert message == "the batch holds 1001 items; send at most 1000 per request"
 
 
-def test_a_mib_of_event_shaped_objects_gets_a_413_without_being_parsed(
+def test_a_mib_of_event_shaped_objects_gets_a_413_from_its_head(
     production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
 ):
     item = b'{"event_type":0}'
@@ -128,25 +154,42 @@ def test_a_mib_of_event_shaped_objects_gets_a_413_without_being_parsed(
 
     message = _refusal(_post(production_client, acme_key, junk), 413, "batch_too_large")
 
-    assert message == f"the batch holds {count} items; send at most 1000 per request"
+    assert message.startswith("the batch holds over 1000 items (1927 in its first 32768 bytes)")
+
+
+def test_a_batch_of_larger_items_is_counted_whole_before_it_is_parsed(
+    production_client: TestClient, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    item = b'{"event_type":"' + b"x" * 40 + b'"}'  # 57 bytes: fewer than 1001 in the head
+    junk = b"[" + b",".join([item] * 15_000) + b"]"
+    monkeypatch.setattr(request_body, "from_json", None)  # parsing it would now raise TypeError
+
+    message = _refusal(_post(production_client, acme_key, junk), 413, "batch_too_large")
+
+    assert message == "the batch holds 15000 items; send at most 1000 per request"
 
 
 @pytest.mark.parametrize(
-    "tail",
-    [b",1]", b',{"event_type":"page_view"'],
+    ("tail", "status", "error", "says"),
+    [
+        (b",1]", 413, "batch_too_large", "the batch holds 3001 items"),
+        (b',{"event_type":"page_view"', 400, "malformed_json", "the request body is not JSON"),
+    ],
     ids=["a stray number", "truncated"],
 )
 def test_a_large_batch_the_object_count_cannot_read_is_refused_by_the_parse(
-    production_client: TestClient, acme_key: IssuedApiKey, tail: bytes
+    production_client: TestClient,
+    acme_key: IssuedApiKey,
+    tail: bytes,
+    status: int,
+    error: str,
+    says: str,
 ):
-    objects = b",".join([b'{"event_type":"page_view"}'] * 3000)
+    objects = b",".join([b'{"event_type":"page_view","anonymous_id":"a"}'] * 3000)
 
     response = _post(production_client, acme_key, b"[" + objects + tail)
 
-    if tail == b",1]":
-        assert _refusal(response, 413, "batch_too_large").startswith("the batch holds 3001 items")
-    else:
-        assert _refusal(response, 400, "malformed_json").startswith("the request body is not JSON")
+    assert _refusal(response, status, error).startswith(says)
 
 
 def test_a_large_batch_within_the_limit_is_not_refused_by_the_object_count(
@@ -396,7 +439,7 @@ def test_only_two_large_bodies_are_read_at_once_while_small_requests_go_straight
     # two wait with their bytes unread.
     assert len(started_while_held) == 2 and len(set(started_while_held)) == 2
     assert small == 202
-    assert large_statuses == [422, 422, 422, 422]
+    assert large_statuses == [413, 413, 413, 413]
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
