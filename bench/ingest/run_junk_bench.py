@@ -12,6 +12,10 @@ Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures
     .venv/bin/python bench/ingest/run_junk_bench.py            # about 30 s
     .venv/bin/python bench/ingest/run_junk_bench.py --port 18211
     .venv/bin/python bench/ingest/run_junk_bench.py --workers 2  # OWNLAY_INGEST_WORKERS=2
+    .venv/bin/python bench/ingest/run_junk_bench.py --server floor  # the floor app, same bench
+
+The floor (`floor_app.py`) answers a body over 64 KiB at once, unread, and parses nothing else:
+its valid-event latency under the flood is what the machine allows, the same run's yardstick.
 """
 
 from __future__ import annotations
@@ -109,6 +113,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=18210)
     parser.add_argument("--workers", type=int, default=1, help="OWNLAY_INGEST_WORKERS")
+    parser.add_argument(
+        "--server", choices=("ours", "floor"), default="ours", help="the service or floor_app.py"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ownlay-junk-") as scratch:
         env = {
@@ -121,11 +128,15 @@ def main() -> None:
             "OWNLAY_INGEST_WORKERS": str(args.workers),
         }
         key = create_api_key(open_key_store(env["OWNLAY_DATABASE_URL"]), "bench").plaintext
+        command = {
+            "ours": [sys.executable, "-m", "ownlay_pipelines.ingest.server"],
+            "floor": [sys.executable, "-m", "uvicorn", "--factory", "--app-dir",
+                      str(Path(__file__).parent), "floor_app:create_app", "--http", "httptools",
+                      "--no-access-log"],
+        }[args.server]  # fmt: skip
         server = subprocess.Popen(
-            [sys.executable, "-m", "ownlay_pipelines.ingest.server", "--port", str(args.port),
-             "--log-level", "warning"],
-            env=env,
-        )  # fmt: skip
+            [*command, "--port", str(args.port), "--log-level", "warning"], env=env
+        )
         url = f"http://127.0.0.1:{args.port}/api/v1/events"
         try:
             deadline = time.monotonic() + 30
