@@ -4,18 +4,18 @@ Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures
 
 1. the anchor: a valid single event's acknowledgement latency on an idle server;
 2. 1 MiB junk bodies (just under the body cap): `[1,1,…]`, object-shaped `[{},{},…]`, and
-   `[{"event_type":0},…]` (the one shape that must be parsed to be refused): answer time and size;
+   `[{"event_type":0},…]` (each refused from its first kilobytes, `ingest/batch_head.py`):
+   answer time and size;
 3. the valid event's latency again while ten junk bodies of each shape are in flight at once,
    sent by ten threads of another process (in this one they would hold the measuring thread's
    GIL, and its latency would be theirs).
 
-    .venv/bin/python bench/ingest/run_junk_bench.py            # about 30 s
-    .venv/bin/python bench/ingest/run_junk_bench.py --port 18211
+    .venv/bin/python bench/ingest/run_junk_bench.py            # about 50 s: ours, then the floor
+    .venv/bin/python bench/ingest/run_junk_bench.py --port 18211 --servers ours
     .venv/bin/python bench/ingest/run_junk_bench.py --workers 2  # OWNLAY_INGEST_WORKERS=2
-    .venv/bin/python bench/ingest/run_junk_bench.py --server floor  # the floor app, same bench
 
 The floor (`floor_app.py`) answers a body over 64 KiB at once, unread, and parses nothing else:
-its valid-event latency under the flood is what the machine allows, the same run's yardstick.
+its valid-event latency under the same flood, in the same run, is what the machine allows.
 """
 
 from __future__ import annotations
@@ -109,14 +109,29 @@ def _p(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
+SERVERS = {
+    "ours": [sys.executable, "-m", "ownlay_pipelines.ingest.server"],
+    "floor": [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(Path(__file__).parent),
+              "floor_app:create_app", "--http", "httptools", "--no-access-log"],
+}  # fmt: skip
+"""The service, and the floor app (`floor_app.py`) that the same flood is sent to for comparison."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=18210)
     parser.add_argument("--workers", type=int, default=1, help="OWNLAY_INGEST_WORKERS")
     parser.add_argument(
-        "--server", choices=("ours", "floor"), default="ours", help="the service or floor_app.py"
+        "--servers", default="ours,floor", help="comma-separated, in order: ours and/or floor"
     )
     args = parser.parse_args()
+    for name in args.servers.split(","):
+        print(f"== {name}")
+        _measure_server(SERVERS[name], args.port, args.workers if name == "ours" else 1)
+
+
+def _measure_server(command: list[str], port: int, workers: int) -> None:
+    """Start the server of `command` on `port`, measure every series, stop it."""
     with tempfile.TemporaryDirectory(prefix="ownlay-junk-") as scratch:
         env = {
             **os.environ,
@@ -125,25 +140,19 @@ def main() -> None:
             "OWNLAY_PII_HASH_KEY": "b" * 64,
             "OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND": "0",
             "PYTHONPATH": str(REPO_ROOT),
-            "OWNLAY_INGEST_WORKERS": str(args.workers),
+            "OWNLAY_INGEST_WORKERS": str(workers),
         }
         key = create_api_key(open_key_store(env["OWNLAY_DATABASE_URL"]), "bench").plaintext
-        command = {
-            "ours": [sys.executable, "-m", "ownlay_pipelines.ingest.server"],
-            "floor": [sys.executable, "-m", "uvicorn", "--factory", "--app-dir",
-                      str(Path(__file__).parent), "floor_app:create_app", "--http", "httptools",
-                      "--no-access-log"],
-        }[args.server]  # fmt: skip
         server = subprocess.Popen(
-            [*command, "--port", str(args.port), "--log-level", "warning"], env=env
+            [*command, "--port", str(port), "--log-level", "warning"], env=env
         )
-        url = f"http://127.0.0.1:{args.port}/api/v1/events"
+        url = f"http://127.0.0.1:{port}/api/v1/events"
         try:
             deadline = time.monotonic() + 30
             while True:
                 try:
-                    httpx.get(f"http://127.0.0.1:{args.port}/openapi.json", timeout=1)
-                    if listening_sockets(args.port) >= args.workers:
+                    httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
+                    if listening_sockets(port) >= workers:
                         break
                     time.sleep(0.1)
                 except httpx.TransportError:
