@@ -5,7 +5,8 @@
   `upload`), `upload_id`, `source_name`, `source_line`. A missing campaign id is the campaign
   name and the other way round; a missing account is `upload`; missing counts are 0; the
   currency is the file's currency column, else the money cells' symbol, else the workspace's.
-- orders: one row per order line of the file, `total` in `currency`, e-mail only as its keyed hash.
+- orders: one row per order of the file (a Shopify export's further line-item rows are skipped,
+  see `layouts`), `total` in `currency`, e-mail only as its keyed hash.
 - events: one row per event with `occurred_at` (UTC instant) and `event_date` (workspace day).
 """
 
@@ -84,7 +85,9 @@ def costs_projection(
 def orders_projection(
     workspace: Workspace, upload_id: str, source_name: str, filled: frozenset[str]
 ) -> str:
-    """Order id, order day, total and currency, hashed e-mail, UTM source and campaign."""
+    """Order id, order day, total and currency, hashed e-mail, UTM source and campaign, then the
+    store's order name (`#1001`), status as exported (`paid`, `refunded`), cancellation time and
+    refunded amount (in `currency`) when the file has them."""
     return f"""
         {constant(workspace.id)} AS workspace_id,
         v_order_id AS order_id,
@@ -94,6 +97,10 @@ def orders_projection(
         CAST(v_customer_email AS VARCHAR) AS customer_email_hash,
         v_utm_source AS utm_source,
         v_utm_campaign AS utm_campaign,
+        v_order_name AS order_name,
+        v_status AS status,
+        CAST(v_cancelled_at AS TIMESTAMPTZ) AS cancelled_at,
+        CAST(v_refunded_amount AS DECIMAL(20, 6)) AS refunded_amount,
         {_provenance(upload_id, source_name)}
     """
 
