@@ -13,7 +13,9 @@ the earlier load instead of adding to it. Two *different* files are two loads an
 that does not fit its column's decided format, an empty required value: each goes to the
 quarantine with its line number (1-based, counting every line of the file, preamble included;
 for a sheet, the spreadsheet row), the column, the reason and the row as read. Line numbers count
-records, so they are file lines unless a quoted field spans lines.
+records, so they are file lines unless a quoted field spans lines. Refused rows that are not data
+at all (a totals line, a Shopify export's further line items: `skipped`) are counted apart
+instead, by reason, and kept out of the quarantine.
 
 **One pass, bounded memory.** Formats are decided on a sample spread over the file (`sample`),
 then DuckDB's parallel CSV reader and one query type every row (`convert`) into a temp table that

@@ -1,7 +1,8 @@
 """The lake columns of each upload kind, as SQL over the checked rows (`v_<target>` values).
 
 - costs: the shared campaign-day columns (`schema/campaign_metrics.py`), then `platform` (the
-  file's platform/network column, normalised to `lower_snake`, else the mapping default, else
+  file's platform/network column, normalised to `lower_snake` and to a connector's slug when it
+  names one, `Facebook Ads` → `meta_ads`, see `platform_names`; else the mapping default, else
   `upload`), `upload_id`, `source_name`, `source_line`. A missing campaign id is the campaign
   name and the other way round; a missing account is `upload`; missing counts are 0; the
   currency is the file's currency column, else the money cells' symbol, else the workspace's.
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from ownlay_pipelines.registry.workspaces import Workspace
 from ownlay_pipelines.uploads.formats import quote
 from ownlay_pipelines.uploads.kinds import UploadKind
+from ownlay_pipelines.uploads.platform_names import canonical_platform_sql
 
 Projection = Callable[[Workspace, str, str, frozenset[str]], str]
 """(workspace, upload id, source name, targets the file or mapping fills) → SELECT list."""
@@ -44,8 +46,9 @@ def _slug(value: str) -> str:
 
 
 def _platform(value: str) -> str:
-    """The stored platform of a file's platform value (or the mapping's default)."""
-    return f"COALESCE({_slug(value)}, 'upload')"
+    """The stored platform of a file's platform value (or the mapping's default): its slug, a
+    connector's own slug when it names one (`platform_names`), `upload` when empty."""
+    return f"COALESCE({canonical_platform_sql(_slug(value))}, 'upload')"
 
 
 def costs_projection(
