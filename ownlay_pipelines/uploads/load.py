@@ -491,8 +491,9 @@ def _convert_and_write(
         attempt = 1
         run_pass(attempt, revised)
     line = cells.lines(connection, attempt)
-    mark_skipped(connection, kind=kind, columns=columns, export=export)
-    refused = f"_reason IS NOT NULL AND rowid NOT IN (SELECT row_id FROM {SKIPPED})"
+    refused = "_reason IS NOT NULL"
+    if mark_skipped(connection, kind=kind, columns=columns, export=export):
+        refused += f" AND rowid NOT IN (SELECT row_id FROM {SKIPPED})"
     upload_id = upload_id_for(kind, source_name)
     projection = PROJECTIONS[kind](workspace, upload_id, source_name, filled)
     values = _output_values(connection, dictionaries, VALUE_TRANSFORMS.get(kind, {}), filled)

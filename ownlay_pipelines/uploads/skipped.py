@@ -107,9 +107,9 @@ def mark_skipped(
     kind: UploadKind,
     columns: dict[str, int],
     export: ExportLayout | None,
-) -> None:
+) -> int:
     """(Re)create `upload_skipped (row_id, reason)` for the refused rows of `upload_checked` that
-    are summary rows or line-item continuations (module docstring)."""
+    are summary rows or line-item continuations (module docstring); returns how many."""
     connection.execute(
         f"CREATE OR REPLACE TEMP TABLE upload_summary_candidates AS "
         f"{_summary_candidates(kind, columns)}"
@@ -123,3 +123,5 @@ def mark_skipped(
         f"CREATE OR REPLACE TEMP TABLE {SKIPPED} AS "
         f"SELECT row_id, min(reason) AS reason FROM ({union}) GROUP BY row_id"
     )
+    counted = connection.execute(f"SELECT count(*) FROM {SKIPPED}").fetchone()
+    return counted[0] if counted else 0
