@@ -298,7 +298,19 @@ EVENTS_COLUMNS: tuple[TargetColumn, ...] = (
     TargetColumn(
         "occurred_at",
         ValueType.TIMESTAMP,
-        ("occurred_at", "timestamp", "event_time", "time", "created_at", "date"),
+        (
+            "occurred_at",
+            "timestamp",
+            "event_time",
+            "time",
+            "created_at",
+            "date",
+            "ts",
+            "event_timestamp",
+            "timestamp_ms",
+            "unix_timestamp",
+            "epoch",
+        ),
         required=True,
     ),
     TargetColumn(

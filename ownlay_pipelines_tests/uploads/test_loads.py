@@ -235,7 +235,7 @@ def test_event_uploads_read_timestamps_in_the_workspace_zone(tmp_path):
 
 def test_event_uploads_read_unix_seconds_and_milliseconds_by_magnitude(tmp_path):
     text = (
-        "timestamp,event,visitor_id\n"
+        "ts,event,visitor_id\n"
         "1733480000,page_view,v1\n"  # 10 digits: seconds, 2024-12-06T10:13:20Z
         "1733480000123,purchase,v1\n"  # 13 digits: milliseconds
         " 1733480000.5 ,page_view,v2\n"  # seconds with a fraction
@@ -257,7 +257,7 @@ def test_event_uploads_read_unix_seconds_and_milliseconds_by_magnitude(tmp_path)
     ]
     assert [r["event_date"] for r in loaded] == [date(2024, 12, 6)] * 3  # New York day
     out_of_range = (
-        "timestamp: Unix time out of range (seconds below 10^11, else milliseconds; "
+        "ts: Unix time out of range (seconds below 10^11, else milliseconds; "
         "1970-01-01 to 2100-01-01)"
     )
     assert result.reasons == {out_of_range: 3}
