@@ -164,7 +164,7 @@ def decide_date_format(
         (ymd, "ymd"), (numeric_dm, "dm"), (serial, "serial"), (unix, "unix"), (text_month, "text")
     )[1]
     if family == "unix":
-        return DateFormat(DateFamily.UNIX_TIME, None, "six or more digits: Unix time")
+        return DateFormat(DateFamily.UNIX_TIME, None, "9-10 or 12-13 digits: Unix time")
     if family == "ymd":
         sep = ysep or "-"
         return DateFormat(DateFamily.FORMAT, f"%Y{sep}%m{sep}%d", "year first")

@@ -247,7 +247,7 @@ def test_event_uploads_read_unix_seconds_and_milliseconds_by_magnitude(tmp_path)
 
     assert result.rows == 3
     assert result.detected["occurred_at format"] == (
-        "Unix time (seconds or milliseconds) (six or more digits: Unix time)"
+        "Unix time (seconds or milliseconds) (9-10 or 12-13 digits: Unix time)"
     )
     loaded = rows(tmp_path, "raw/uploads/events")
     assert [r["occurred_at"] for r in loaded] == [
