@@ -124,18 +124,24 @@ def uploaded_files(
     except (UploadError, MappingError, KeyError, ValueError) as error:
         raise dg.Failure(description=f"{path.name}: {error}", allow_retries=False) from error
     reasons: dict[str, int] = {}
+    skipped: dict[str, int] = {}
     for result in results:
         for reason, count in result.reasons.items():
             reasons[reason] = reasons.get(reason, 0) + count
+        for reason, count in result.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
     summary = {
         "rows": sum(r.rows for r in results),
         "quarantined": sum(r.quarantined for r in results),
         "reasons": dg.MetadataValue.json(reasons),
+        "skipped": sum(skipped.values()),
+        "skipped_reasons": dg.MetadataValue.json(skipped),
         "days": len({d for r in results for d in r.days}),
     }
     context.log.info(
         f"{path.name}: {summary['rows']} rows into {upload_table(kind)}, "
-        f"{summary['quarantined']} quarantined over {summary['days']} day(s)"
+        f"{summary['quarantined']} quarantined, {summary['skipped']} skipped (totals lines, "
+        f"further line items) over {summary['days']} day(s)"
     )
     today = datetime.now(UTC).date()
     for event in materializations(kind, workspace.id, results, today):

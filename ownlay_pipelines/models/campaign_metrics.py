@@ -2,7 +2,9 @@
 
 One row per (workspace, platform, account, campaign, account-local report date) with impressions,
 clicks, spend, conversions and conversion value as the platform reported them (money exact, in
-the account currency) and the derived ratios from `metric_definitions`.
+the account currency) and the derived ratios from `metric_definitions`. Uploaded costs join as
+their own platform, except on a (platform, day) a connector has rows for: the connector's rows
+win (`uploads/campaign_costs.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from ownlay_pipelines.lake.tables import DATA_FILE, TableRef, partition_dir
 from ownlay_pipelines.lake.writer import write_partition
 from ownlay_pipelines.models.metric_definitions import DERIVED_METRICS, derived_metrics_sql
 from ownlay_pipelines.schema.campaign_metrics import CAMPAIGN_DAY_COLUMNS, MONEY
-from ownlay_pipelines.uploads.campaign_costs import uploaded_costs_select
+from ownlay_pipelines.uploads.campaign_costs import (
+    superseded_uploads_select,
+    uploaded_costs_select,
+)
 
 UNIFIED_CAMPAIGN_METRICS = TableRef.of("unified", "campaign_metrics_daily")
 """Lake location of the unified table (asset key unified/campaign_metrics_daily)."""
@@ -75,6 +80,48 @@ def _platform_select(
     )
 
 
+def _connector_selects(
+    lake_root: Path,
+    sources: Sequence[tuple[str, TableRef]],
+    workspace_id: str,
+    days: Sequence[date],
+) -> list[str]:
+    return [
+        select
+        for platform, ref in sources
+        if (select := _platform_select(lake_root, platform, ref, workspace_id, days)) is not None
+    ]
+
+
+def _connector_days(selects: Sequence[str]) -> str | None:
+    """SQL of the (platform, report_date) pairs the connector `selects` have rows for."""
+    if not selects:
+        return None
+    union = "\nUNION ALL BY NAME\n".join(selects)
+    return f"SELECT DISTINCT platform, report_date FROM ({union})"
+
+
+def superseded_uploads(
+    connection: duckdb.DuckDBPyConnection,
+    lake_root: Path,
+    *,
+    sources: Sequence[tuple[str, TableRef]],
+    workspace_id: str,
+    days: Sequence[date],
+) -> list[dict[str, object]]:
+    """Uploaded cost rows left out of `days` because a connector has rows for their platform and
+    day (`uploads/campaign_costs.py`): one dict per platform, day and currency with `rows` and
+    `spend`."""
+    connector_days = _connector_days(_connector_selects(lake_root, sources, workspace_id, days))
+    if connector_days is None:
+        return []
+    query = superseded_uploads_select(lake_root, workspace_id, days, connector_days)
+    if query is None:
+        return []
+    relation = connection.sql(query)
+    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
 def compute_campaign_metrics(
     connection: duckdb.DuckDBPyConnection,
     lake_root: Path,
@@ -88,12 +135,9 @@ def compute_campaign_metrics(
     File paths are built from validated partition keys (never from user text), and only the
     partitions asked for are read.
     """
-    selects = [
-        select
-        for platform, ref in sources
-        if (select := _platform_select(lake_root, platform, ref, workspace_id, days)) is not None
-    ]
-    if (uploaded := uploaded_costs_select(lake_root, workspace_id, days)) is not None:
+    selects = _connector_selects(lake_root, sources, workspace_id, days)
+    uploaded = uploaded_costs_select(lake_root, workspace_id, days, _connector_days(selects))
+    if uploaded is not None:
         selects.append(uploaded)
     if not selects:
         return UNIFIED_SCHEMA.empty_table()

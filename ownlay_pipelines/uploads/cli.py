@@ -28,7 +28,10 @@ def register_cli(commands: Any) -> None:
     sheets.add_argument("--sheet", help="spreadsheet sheet to load (default: the first)")
     sheets.add_argument("--all-sheets", action="store_true", help="load every sheet")
     upload.add_argument(
-        "--json", action="store_true", help='print {"rows": N, "quarantined": M, "reasons": {…}}'
+        "--json",
+        action="store_true",
+        help='print {"rows": N, "quarantined": M, "reasons": {…}, "skipped": K, '
+        '"skipped_reasons": {…}}',
     )
     upload.set_defaults(handler=_upload)
 
@@ -54,13 +57,18 @@ def _upload(args: argparse.Namespace) -> int:
         print(f"ownlay upload: {message}", file=sys.stderr)
         return 2
     reasons: dict[str, int] = {}
+    skipped: dict[str, int] = {}
     for result in results:
         for reason, count in result.reasons.items():
             reasons[reason] = reasons.get(reason, 0) + count
+        for reason, count in result.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
     summary = {
         "rows": sum(r.rows for r in results),
         "quarantined": sum(r.quarantined for r in results),
         "reasons": dict(sorted(reasons.items())),
+        "skipped": sum(sum(r.skipped.values()) for r in results),
+        "skipped_reasons": dict(sorted(skipped.items())),
     }
     if args.json:
         print(json.dumps(summary))
@@ -75,6 +83,8 @@ def _upload(args: argparse.Namespace) -> int:
             print(f"  {name}: {value}")
         for reason, count in result.reasons.items():
             print(f"  quarantined {count} × {reason}")
+        for reason, count in result.skipped.items():
+            print(f"  skipped {count} × {reason} (not data, not an error)")
     if reported:
         print(f"Reported {reported} updated day(s) to Dagster; the models rebuild them.")
     else:

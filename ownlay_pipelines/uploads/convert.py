@@ -285,7 +285,11 @@ def _date_column(target: TargetColumn, header: str, cell: str, fmt: DateFormat |
         def read(text: str, first_try: bool = False) -> str:
             return formats.timestamp_value_sql(text, fmt)
 
-        why = "'not a timestamp (ISO 8601 or the column date format)'"
+        why = (
+            f"CASE WHEN regexp_full_match({q}, {quote(formats.LONG_NUMBER_PATTERN)}) "
+            f"THEN {quote(formats.UNIX_TIME_REFUSAL)} "
+            "ELSE 'not a timestamp (ISO 8601, Unix time or the column date format)' END"
+        )
     return _Column(
         target,
         header,

@@ -13,6 +13,12 @@ Dates (the part before a time of day, if any):
 - month names (`21 Nov 2026`, `Nov 21, 2026`, `21-Nov-2026`): the format most values match;
 - Excel serial numbers (`46347`, `46347.5`): days since 1899-12-30 (Excel's 1900 date system,
   which counts the fictitious 1900-02-29; serials from 1900-03-01 on are right).
+- Unix time (`1733480000`, `1733480000123`, optionally a fraction): 9 or 10 digits are seconds
+  since 1970-01-01 UTC, 12 or 13 digits milliseconds (decided by magnitude: below 10^11 is
+  seconds, 10^11 seconds being the year 5138); the instant must lie from 1970-01-01 to
+  2100-01-01. Each value is read by its own magnitude, so a column may mix the two. Any other run
+  of six or more digits (`20261103`, `17334800001`) is refused as a Unix time out of range, never
+  read as a date.
 
 Numbers (money, counts): spaces, non-breaking spaces and apostrophes used as thousands
 separators are dropped, a currency symbol or ISO code before or after the number is taken off
@@ -45,6 +51,16 @@ def leading_symbol_sql(text: str) -> str:
 
 
 SERIAL_PATTERN = r"\d{5}(\.\d+)?"
+UNIX_TIME_PATTERN = r"(\d{9,10}|\d{12,13})(\.\d+)?"
+LONG_NUMBER_PATTERN = r"\d{6,}(\.\d+)?"
+"""Digits no date format writes: refused as a Unix time out of range when not one."""
+UNIX_MILLISECONDS_FROM = 10**11
+"""A Unix time at or above this is in milliseconds, below it in seconds."""
+UNIX_TIME_LATEST_SECONDS = 4_102_444_800
+"""2100-01-01T00:00:00Z: the latest instant a Unix time may name (the earliest is 1970-01-01)."""
+UNIX_TIME_REFUSAL = (
+    "Unix time out of range (seconds below 10^11, else milliseconds; 1970-01-01 to 2100-01-01)"
+)
 YMD_PATTERN = r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
 DAY_MONTH_PATTERN = r"\d{1,2}[-/.]\d{1,2}[-/.](\d{4}|\d{2})"
 TIME_SUFFIX = r"[T ]\d{1,2}:\d{2}.*$"
@@ -70,6 +86,8 @@ class DateFamily(StrEnum):
     FORMAT = "format"
     """A strptime format (year first, day/month numbers, month names)."""
     EXCEL_SERIAL = "excel_serial"
+    UNIX_TIME = "unix_time"
+    """Seconds or milliseconds since 1970-01-01 UTC, by magnitude (`unix_time_sql`)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +99,8 @@ class DateFormat:
     reason: str
 
     def describe(self) -> str:
+        if self.family is DateFamily.UNIX_TIME:
+            return "Unix time (seconds or milliseconds)"
         return self.strptime or "Excel serial number"
 
     @property
@@ -128,7 +148,8 @@ def decide_date_format(
             count(*) FILTER (WHERE regexp_full_match(d, '\\d{{4}}[-/.]\\d{{1,2}}[-/.]\\d{{1,2}}')),
             count(*) FILTER (WHERE regexp_full_match(d, '\\d{{1,2}}[-/.]\\d{{1,2}}[-/.](\\d{{4}}|\\d{{2}})')),
             count(*) FILTER (WHERE regexp_full_match(d, {quote(SERIAL_PATTERN)})),
-            count(*) FILTER (WHERE regexp_matches(d, '[A-Za-z]{{3}}')),
+            count(*) FILTER (WHERE regexp_full_match(d, {quote(UNIX_TIME_PATTERN)})),
+            count(*) FILTER (WHERE regexp_matches(d, '[A-Za-z]{{3}}') AND regexp_matches(d, '[0-9]')),
             mode(regexp_extract(d, '^\\d{{4}}([-/.])', 1)) FILTER (WHERE regexp_matches(d, '^\\d{{4}}[-/.]')),
             mode(regexp_extract(d, '^\\d{{1,2}}([-/.])', 1)) FILTER (WHERE regexp_matches(d, '^\\d{{1,2}}[-/.]')),
             mode(length(regexp_extract(d, '[-/.](\\d+)$', 1))) FILTER (WHERE regexp_matches(d, '^\\d{{1,2}}[-/.]'))
@@ -136,10 +157,14 @@ def decide_date_format(
         """
     ).fetchone()
     assert stats is not None
-    total, ymd, numeric_dm, serial, text_month, ysep, dsep, ylen = stats
+    total, ymd, numeric_dm, serial, unix, text_month, ysep, dsep, ylen = stats
     if not total:
         return None
-    family = max((ymd, "ymd"), (numeric_dm, "dm"), (serial, "serial"), (text_month, "text"))[1]
+    family = max(
+        (ymd, "ymd"), (numeric_dm, "dm"), (serial, "serial"), (unix, "unix"), (text_month, "text")
+    )[1]
+    if family == "unix":
+        return DateFormat(DateFamily.UNIX_TIME, None, "9-10 or 12-13 digits: Unix time")
     if family == "ymd":
         sep = ysep or "-"
         return DateFormat(DateFamily.FORMAT, f"%Y{sep}%m{sep}%d", "year first")
@@ -161,6 +186,8 @@ def same_family_sql(text: str, fmt: DateFormat) -> str:
     part = date_part_sql(text)
     if fmt.family is DateFamily.EXCEL_SERIAL:
         return f"regexp_full_match({part}, {quote(SERIAL_PATTERN)})"
+    if fmt.family is DateFamily.UNIX_TIME:
+        return f"regexp_full_match({text}, {quote(UNIX_TIME_PATTERN)})"
     if fmt.strptime and fmt.strptime.startswith("%Y"):
         return f"regexp_full_match({part}, {quote(YMD_PATTERN)})"
     if fmt.day_month_separator:
@@ -218,6 +245,8 @@ def date_value_sql(text: str, fmt: DateFormat, *, first_try: bool = False) -> st
     cell), so a format of day, month and year only may skip taking a time of day off first
     (`contains` on every cell, 0.03 CPU-s at 1.5 M rows): `strptime` refuses the trailing time
     and the second reading takes it off."""
+    if fmt.family is DateFamily.UNIX_TIME:
+        return f"CAST({unix_time_sql(text)} AS DATE)"
     dated_only = set(re.findall("%.", fmt.strptime or "")) <= DATE_DIRECTIVES
     part = text if first_try and dated_only and fmt.strptime else date_part_sql(text)
     if fmt.family is DateFamily.EXCEL_SERIAL:
@@ -231,12 +260,30 @@ def date_value_sql(text: str, fmt: DateFormat, *, first_try: bool = False) -> st
     return parsed
 
 
+def unix_time_sql(text: str) -> str:
+    """SQL TIMESTAMPTZ of a cell holding a Unix time (module docstring: seconds below 10^11, else
+    milliseconds); NULL for any other cell and for an instant outside 1970–2100."""
+    number = f"TRY_CAST({text} AS DOUBLE)"
+    seconds = (
+        f"CASE WHEN {number} < {UNIX_MILLISECONDS_FROM} THEN {number} ELSE {number} / 1000 END"
+    )
+    return (
+        f"CASE WHEN regexp_full_match({text}, {quote(UNIX_TIME_PATTERN)}) "
+        f"AND {seconds} <= {UNIX_TIME_LATEST_SECONDS} THEN to_timestamp({seconds}) END"
+    )
+
+
 def timestamp_value_sql(text: str, fmt: DateFormat | None) -> str:
-    """SQL TIMESTAMPTZ of the trimmed cell: ISO 8601 (offset optional; without one, the session's
-    timezone, which the loader sets to the workspace's), else the column's date format plus an
-    optional `HH:MM[:SS]` time of day."""
-    iso = f"TRY_CAST({text} AS TIMESTAMPTZ)"
-    if fmt is None:
+    """SQL TIMESTAMPTZ of the trimmed cell: ISO 8601 (offset optional, also after a space as
+    Shopify writes it, `2026-11-03 14:22:05 -0500`; without one, the session's timezone, which the
+    loader sets to the workspace's), a Unix time, else the column's date format plus an optional
+    `HH:MM[:SS]` time of day."""
+    spaced_offset = f"regexp_replace({text}, '\\s+([+-]\\d{{2}}:?\\d{{2}})$', '\\1')"
+    iso = (
+        f"COALESCE(TRY_CAST({text} AS TIMESTAMPTZ), "
+        f"TRY_CAST({spaced_offset} AS TIMESTAMPTZ), {unix_time_sql(text)})"
+    )
+    if fmt is None or fmt.family is DateFamily.UNIX_TIME:
         return iso
     day = date_value_sql(text, fmt)
     clock = (

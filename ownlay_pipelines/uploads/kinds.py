@@ -280,13 +280,37 @@ ORDERS_COLUMNS: tuple[TargetColumn, ...] = (
     ),
     TargetColumn("utm_source", ValueType.TEXT, ("utm_source", "source")),
     TargetColumn("utm_campaign", ValueType.TEXT, ("utm_campaign", "campaign")),
+    TargetColumn("order_name", ValueType.TEXT, ("order_name",)),
+    TargetColumn(
+        "status",
+        ValueType.TEXT,
+        ("status", "order_status", "financial_status", "payment_status"),
+    ),
+    TargetColumn("cancelled_at", ValueType.TIMESTAMP, ("cancelled_at", "canceled_at")),
+    TargetColumn(
+        "refunded_amount",
+        ValueType.MONEY,
+        ("refunded_amount", "amount_refunded", "total_refunded", "refunded"),
+    ),
 )
 
 EVENTS_COLUMNS: tuple[TargetColumn, ...] = (
     TargetColumn(
         "occurred_at",
         ValueType.TIMESTAMP,
-        ("occurred_at", "timestamp", "event_time", "time", "created_at", "date"),
+        (
+            "occurred_at",
+            "timestamp",
+            "event_time",
+            "time",
+            "created_at",
+            "date",
+            "ts",
+            "event_timestamp",
+            "timestamp_ms",
+            "unix_timestamp",
+            "epoch",
+        ),
         required=True,
     ),
     TargetColumn(

@@ -13,7 +13,9 @@ the earlier load instead of adding to it. Two *different* files are two loads an
 that does not fit its column's decided format, an empty required value: each goes to the
 quarantine with its line number (1-based, counting every line of the file, preamble included;
 for a sheet, the spreadsheet row), the column, the reason and the row as read. Line numbers count
-records, so they are file lines unless a quoted field spans lines.
+records, so they are file lines unless a quoted field spans lines. Refused rows that are not data
+at all (a totals line, a Shopify export's further line items: `skipped`) are counted apart
+instead, by reason, and kept out of the quarantine.
 
 **One pass, bounded memory.** Formats are decided on a sample spread over the file (`sample`),
 then DuckDB's parallel CSV reader and one query type every row (`convert`) into a temp table that
@@ -68,9 +70,11 @@ from ownlay_pipelines.uploads.kinds import (
     upload_quarantine_table,
     upload_table,
 )
+from ownlay_pipelines.uploads.layouts import ExportLayout, detect_layout
 from ownlay_pipelines.uploads.mapping import (
     MappingError,
     MappingFile,
+    normalise_header,
     resolve_mapping,
     with_header_currency,
 )
@@ -80,6 +84,7 @@ from ownlay_pipelines.uploads.projections import (
     dictionary_targets,
 )
 from ownlay_pipelines.uploads.sample import text_sample
+from ownlay_pipelines.uploads.skipped import SKIPPED, mark_skipped
 from ownlay_pipelines.uploads.sniff import (
     NO_VALUE_TEXTS,
     SAMPLE_BYTES,
@@ -111,6 +116,9 @@ class UploadResult:
     reasons: dict[str, int]
     days: list[date]
     """Days (workspace-local) with rows now or before this load replaced an earlier one."""
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Rows that are neither data nor errors (`skipped`: totals lines, an order's further line
+    items), by reason; not in the quarantine and not counted in `quarantined`."""
     detected: dict[str, str] = field(default_factory=dict)
     replaced: list[str] = field(default_factory=list)
 
@@ -236,7 +244,8 @@ def _load_text(
 ) -> UploadResult:
     with open(path, "rb") as handle:
         layout = detect_text_layout(handle.read(SAMPLE_BYTES))
-    columns = resolve_mapping(kind, layout.header, mapping)
+    export = detect_layout(kind, [normalise_header(h) for h in layout.header])
+    columns = resolve_mapping(kind, layout.header, mapping, export)
     mapping = with_header_currency(kind, layout.header, columns, mapping)
     with tempfile.TemporaryDirectory(prefix="ownlay-upload-") as scratch_name:
         scratch = Path(scratch_name)
@@ -281,6 +290,7 @@ def _load_text(
                 content_hash=content_hash,
                 european_hint=layout.delimiter == ";",
                 detected=detected,
+                export=export,
             )
         finally:
             connection.close()
@@ -369,7 +379,8 @@ def _load_sheet(
     content_hash: Callable[[], str],
 ) -> UploadResult:
     cells = read_sheet(path, sheet)
-    columns = resolve_mapping(kind, cells.header, mapping)
+    export = detect_layout(kind, [normalise_header(h) for h in cells.header])
+    columns = resolve_mapping(kind, cells.header, mapping, export)
     mapping = with_header_currency(kind, cells.header, columns, mapping)
     arrays = {"_line": pa.array(cells.row_numbers, pa.int64())}
     for index in range(len(cells.header)):
@@ -407,6 +418,7 @@ def _load_sheet(
                 content_hash=lambda: f"{content_hash()}#{sheet}",
                 european_hint=False,
                 detected={"sheet": sheet, "header_line": "spreadsheet row"},
+                export=export,
             )
         finally:
             connection.close()
@@ -428,8 +440,11 @@ def _convert_and_write(
     content_hash: Callable[[], str],
     european_hint: bool,
     detected: dict[str, str],
+    export: ExportLayout | None,
 ) -> UploadResult:
     targets = COLUMNS_BY_KIND[kind]
+    if export is not None:
+        detected = {"export": export.name, **detected}
     if any(t.type is ValueType.EMAIL and t.name in columns for t in targets):
         pii = hasher or PiiHasher.from_env()
         connection.create_function(
@@ -476,6 +491,9 @@ def _convert_and_write(
         attempt = 1
         run_pass(attempt, revised)
     line = cells.lines(connection, attempt)
+    refused = "_reason IS NOT NULL"
+    if mark_skipped(connection, kind=kind, columns=columns, export=export):
+        refused += f" AND rowid NOT IN (SELECT row_id FROM {SKIPPED})"
     upload_id = upload_id_for(kind, source_name)
     projection = PROJECTIONS[kind](workspace, upload_id, source_name, filled)
     values = _output_values(connection, dictionaries, VALUE_TRANSFORMS.get(kind, {}), filled)
@@ -506,7 +524,7 @@ def _convert_and_write(
         SELECT {quote(workspace.id)} AS workspace_id, {quote(upload_id)} AS upload_id,
                {quote(source_name)} AS source_name, CAST({line} AS BIGINT) AS line,
                _column AS "column", _reason AS reason, CAST({raw_record} AS VARCHAR) AS raw_record
-        FROM {CHECKED} WHERE _reason IS NOT NULL
+        FROM {CHECKED} WHERE {refused}
         UNION ALL
         SELECT {quote(workspace.id)}, {quote(upload_id)}, {quote(source_name)},
                CAST(line AS BIGINT), NULL, reason, csv_line
@@ -528,12 +546,17 @@ def _convert_and_write(
         dict(
             connection.execute(
                 f"""SELECT coalesce(_column || ': ', '') || _reason, count(*) FROM {CHECKED}
-                WHERE _reason IS NOT NULL GROUP BY ALL"""
+                WHERE {refused} GROUP BY ALL"""
             ).fetchall()
         )
     )
     for (bad_reason,) in connection.execute("SELECT reason FROM upload_bad_lines").fetchall():
         reasons[f"row: {_short_reader_reason(bad_reason)}"] += 1
+    skipped = dict(
+        connection.execute(
+            f"SELECT reason, count(*) FROM {SKIPPED} GROUP BY reason ORDER BY reason"
+        ).fetchall()
+    )
     new_days = _days_in(connection, [good_path], day_column)
     return UploadResult(
         source_name=source_name,
@@ -541,6 +564,7 @@ def _convert_and_write(
         rows=rows,
         quarantined=sum(reasons.values()),
         reasons=dict(sorted(reasons.items())),
+        skipped=skipped,
         days=sorted(set(old_days) | set(new_days)),
         detected={**detected, "mapping": json.dumps({t: header[i] for t, i in columns.items()})},
         replaced=[p.parent.name.split("=", 1)[1] for p in replaced],

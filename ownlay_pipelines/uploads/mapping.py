@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ownlay_pipelines.uploads.currencies import ISO_4217_CODES
 from ownlay_pipelines.uploads.kinds import COLUMNS_BY_KIND, ONE_OF_REQUIRED, UploadKind, ValueType
+from ownlay_pipelines.uploads.layouts import ExportLayout, layout_columns
 
 NON_WORD = re.compile(r"[^a-z0-9]+")
 HEADER_CURRENCY = re.compile(r"(?:^|[\s(\[_-])(?:in\s+)?([A-Z]{3})[)\]]?\s*$")
@@ -124,9 +125,13 @@ def suggest_mapping(kind: UploadKind, headers: Sequence[str]) -> dict[str, int]:
 
 
 def resolve_mapping(
-    kind: UploadKind, headers: Sequence[str], overrides: MappingFile | None
+    kind: UploadKind,
+    headers: Sequence[str],
+    overrides: MappingFile | None,
+    layout: ExportLayout | None = None,
 ) -> dict[str, int]:
-    """Suggested mapping with the file's overrides applied; checks the required columns."""
+    """Suggested mapping, corrected by a recognised export's `layout`, with the file's overrides
+    applied; checks the required columns."""
     overrides = overrides or MappingFile()
     known = {t.name for t in COLUMNS_BY_KIND[kind]}
     unknown = sorted((set(overrides.columns) | set(overrides.defaults)) - known)
@@ -136,6 +141,14 @@ def resolve_mapping(
             f"known columns: {', '.join(sorted(known))}"
         )
     chosen = suggest_mapping(kind, headers)
+    if layout is not None:
+        fixed = layout_columns(layout, [normalise_header(h) for h in headers])
+        chosen = {
+            t: i
+            for t, i in chosen.items()
+            if t not in layout.unmapped and t not in fixed and i not in fixed.values()
+        }
+        chosen.update(fixed)
     for target, header in overrides.columns.items():
         matches = [i for i, h in enumerate(headers) if h == header]
         if not matches:

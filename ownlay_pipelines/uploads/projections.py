@@ -1,11 +1,13 @@
 """The lake columns of each upload kind, as SQL over the checked rows (`v_<target>` values).
 
 - costs: the shared campaign-day columns (`schema/campaign_metrics.py`), then `platform` (the
-  file's platform/network column, normalised to `lower_snake`, else the mapping default, else
+  file's platform/network column, normalised to `lower_snake` and to a connector's slug when it
+  names one, `Facebook Ads` → `meta_ads`, see `platform_names`; else the mapping default, else
   `upload`), `upload_id`, `source_name`, `source_line`. A missing campaign id is the campaign
   name and the other way round; a missing account is `upload`; missing counts are 0; the
   currency is the file's currency column, else the money cells' symbol, else the workspace's.
-- orders: one row per order line of the file, `total` in `currency`, e-mail only as its keyed hash.
+- orders: one row per order of the file (a Shopify export's further line-item rows are skipped,
+  see `layouts`), `total` in `currency`, e-mail only as its keyed hash.
 - events: one row per event with `occurred_at` (UTC instant) and `event_date` (workspace day).
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from ownlay_pipelines.registry.workspaces import Workspace
 from ownlay_pipelines.uploads.formats import quote
 from ownlay_pipelines.uploads.kinds import UploadKind
+from ownlay_pipelines.uploads.platform_names import canonical_platform_sql
 
 Projection = Callable[[Workspace, str, str, frozenset[str]], str]
 """(workspace, upload id, source name, targets the file or mapping fills) → SELECT list."""
@@ -43,8 +46,9 @@ def _slug(value: str) -> str:
 
 
 def _platform(value: str) -> str:
-    """The stored platform of a file's platform value (or the mapping's default)."""
-    return f"COALESCE({_slug(value)}, 'upload')"
+    """The stored platform of a file's platform value (or the mapping's default): its slug, a
+    connector's own slug when it names one (`platform_names`), `upload` when empty."""
+    return f"COALESCE({canonical_platform_sql(_slug(value))}, 'upload')"
 
 
 def costs_projection(
@@ -84,7 +88,9 @@ def costs_projection(
 def orders_projection(
     workspace: Workspace, upload_id: str, source_name: str, filled: frozenset[str]
 ) -> str:
-    """Order id, order day, total and currency, hashed e-mail, UTM source and campaign."""
+    """Order id, order day, total and currency, hashed e-mail, UTM source and campaign, then the
+    store's order name (`#1001`), status as exported (`paid`, `refunded`), cancellation time and
+    refunded amount (in `currency`) when the file has them."""
     return f"""
         {constant(workspace.id)} AS workspace_id,
         v_order_id AS order_id,
@@ -94,6 +100,10 @@ def orders_projection(
         CAST(v_customer_email AS VARCHAR) AS customer_email_hash,
         v_utm_source AS utm_source,
         v_utm_campaign AS utm_campaign,
+        v_order_name AS order_name,
+        v_status AS status,
+        CAST(v_cancelled_at AS TIMESTAMPTZ) AS cancelled_at,
+        CAST(v_refunded_amount AS DECIMAL(20, 6)) AS refunded_amount,
         {_provenance(upload_id, source_name)}
     """
 

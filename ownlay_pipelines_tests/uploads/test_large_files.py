@@ -108,8 +108,9 @@ def test_values_only_outside_the_sample_are_stored_like_the_sampled_ones(tmp_pat
     assert result.reasons == {"Spend: not a number (decimal '.')": 1}
     loaded = {r["source_line"]: r for r in rows(tmp_path)}
     first, late, empty = loaded[2], loaded[ROWS - 3], loaded[ROWS - 2]
+    # "Meta" names the Meta Ads connector's platform: stored under its slug (platform_names).
     assert (first["platform"], first["campaign_id"], first["currency"]) == (
-        "meta",
+        "meta_ads",
         "Campaign 0",
         "USD",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -231,6 +231,38 @@ def test_event_uploads_read_timestamps_in_the_workspace_zone(tmp_path):
     assert [r["event_date"] for r in loaded] == [date(2026, 11, 21), date(2026, 11, 21)]
     assert [r["event_type"] for r in loaded] == ["page_view", "purchase"]
     assert loaded[0]["occurred_at"] == loaded[1]["occurred_at"]
+
+
+def test_event_uploads_read_unix_seconds_and_milliseconds_by_magnitude(tmp_path):
+    text = (
+        "ts,event,visitor_id\n"
+        "1733480000,page_view,v1\n"  # 10 digits: seconds, 2024-12-06T10:13:20Z
+        "1733480000123,purchase,v1\n"  # 13 digits: milliseconds
+        " 1733480000.5 ,page_view,v2\n"  # seconds with a fraction
+        "17334800001,page_view,v3\n"  # 11 digits: neither
+        "9999999999,page_view,v4\n"  # seconds past 2100
+        "20241206,page_view,v5\n"  # a compact date is not read as a Unix time
+    )
+    result = upload(tmp_path, text, kind=UploadKind.EVENTS, name="events.csv")
+
+    assert result.rows == 3
+    assert result.detected["occurred_at format"] == (
+        "Unix time (seconds or milliseconds) (9-10 or 12-13 digits: Unix time)"
+    )
+    loaded = rows(tmp_path, "raw/uploads/events")
+    assert [r["occurred_at"] for r in loaded] == [
+        datetime(2024, 12, 6, 10, 13, 20, tzinfo=UTC),
+        datetime(2024, 12, 6, 10, 13, 20, 123000, tzinfo=UTC),
+        datetime(2024, 12, 6, 10, 13, 20, 500000, tzinfo=UTC),
+    ]
+    assert [r["event_date"] for r in loaded] == [date(2024, 12, 6)] * 3  # New York day
+    out_of_range = (
+        "ts: Unix time out of range (seconds below 10^11, else milliseconds; "
+        "1970-01-01 to 2100-01-01)"
+    )
+    assert result.reasons == {out_of_range: 3}
+    quarantined = rows(tmp_path, "quarantine/uploads/events", order="line")
+    assert [r["line"] for r in quarantined] == [5, 6, 7]
 
 
 def test_uploaded_costs_enter_the_unified_table_as_their_own_platform(tmp_path):

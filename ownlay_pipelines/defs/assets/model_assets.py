@@ -16,6 +16,7 @@ from ownlay_pipelines.lake.writer import sweep_leftovers
 from ownlay_pipelines.models.campaign_metrics import (
     UNIFIED_CAMPAIGN_METRICS,
     UNIFIED_SCHEMA,
+    superseded_uploads,
     write_campaign_metrics,
 )
 from ownlay_pipelines.models.metric_definitions import DERIVED_METRICS
@@ -68,6 +69,7 @@ def campaign_metrics_daily(
 ) -> dg.MaterializeResult:
     """Rebuild the unified rows of every partition in the run from the raw platform tables."""
     tables: list[pa.Table] = []
+    superseded: list[dict[str, str]] = []
     targets = days_by_workspace(list(context.partition_keys))
     with duckdb.get_connection() as connection:
         for workspace_id, days in targets.items():
@@ -82,6 +84,19 @@ def campaign_metrics_daily(
                 f"{UNIFIED_CAMPAIGN_METRICS} {workspace_id}: {len(days)} day(s), {table.num_rows} rows"
             )
             tables.append(table)
+            for left_out in superseded_uploads(
+                connection,
+                lake.lake_root,
+                sources=METRIC_SOURCES,
+                workspace_id=workspace_id,
+                days=days,
+            ):
+                context.log.warning(
+                    f"{workspace_id} {left_out['platform']} {left_out['report_date']}: "
+                    f"{left_out['rows']} uploaded cost row(s), spend {left_out['spend']} "
+                    f"{left_out['currency']}, left out: the connector has rows for that day"
+                )
+                superseded.append({"workspace_id": workspace_id, **_as_text(left_out)})
     combined = pa.concat_tables(tables) if tables else UNIFIED_SCHEMA.empty_table()
     report_partition_rows(context, combined)
     spend = combined.group_by("currency").aggregate([("spend", "sum")]).to_pylist()
@@ -91,10 +106,17 @@ def campaign_metrics_daily(
             {row["currency"]: str(row["spend_sum"]) for row in spend}
         ),
     }
+    if superseded:
+        metadata["uploaded_rows_superseded"] = sum(int(x["rows"]) for x in superseded)
+        metadata["uploads_superseded_by_connectors"] = dg.MetadataValue.json(superseded[:50])
     if combined.num_rows:
         preview = combined.slice(0, 10).to_pandas().astype(str)
         metadata["preview"] = dg.MetadataValue.md(preview.to_markdown(index=False))
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _as_text(row: dict[str, object]) -> dict[str, str]:
+    return {name: str(value) for name, value in row.items()}
 
 
 WAREHOUSE_KEY = dg.AssetKey(["warehouse", "duckdb", "catalog"])
