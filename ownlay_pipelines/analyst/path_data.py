@@ -29,6 +29,8 @@ import pyarrow.csv as pa_csv
 FIELD_SEPARATOR = ";"
 CHANNEL_SEPARATOR = ">"
 HEADER = ("path", "total_conversions", "total_conversion_value", "total_null")
+# The Markov chain's own states (reference/analytics.md §1.4); a channel may not be named as one.
+CHAIN_STATES = frozenset({"(start)", "(conversion)", "(null)"})
 
 
 class PathFileError(ValueError):
@@ -110,6 +112,11 @@ def parse_path_lines(lines: Iterable[str]) -> PathCounts:
             raise PathFileError(f"line {number}: the path is empty (it needs at least one channel)")
         if not all(channels):
             raise PathFileError(f"line {number}: path {path!r} has an empty channel name")
+        if states := CHAIN_STATES.intersection(channels):
+            raise PathFileError(
+                f"line {number}: {min(states)!r} is a state of the Markov chain, not a channel; "
+                "leave it out (a path's non-conversions go in total_null)"
+            )
         numbers = [_count(number, n, text, header_allowed) for n, text in enumerate(counts, 1)]
         rows.append((channels, *numbers))
         header_allowed = False
@@ -242,6 +249,8 @@ def _read_plain_path_file(data: bytes) -> PathCounts | None:
     sums = [np.bincount(path_of_line, weights=c, minlength=path_count) for c in counts]
     _, first_line = np.unique(path_of_line, return_index=True)
     names = sorted(pc.unique(touches).to_pylist())
+    if CHAIN_STATES.intersection(names):
+        return None
     touch_ids = pc.index_in(touches, value_set=pa.array(names, pa.string())).to_numpy()
     starts, ends = line_offsets[first_line], line_offsets[first_line + 1]
     offsets = np.zeros(path_count + 1, dtype=np.int64)

@@ -181,3 +181,14 @@ def test_a_messy_bad_line_is_an_error_naming_the_line_field_and_fix(
     assert (status, out) == (2, "")
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("state", ["(start)", "(conversion)", "(null)"])
+def test_a_state_of_the_chain_written_as_a_channel_is_refused(capsys, tmp_path, state):
+    """Some tutorials write a journey as 'start > a > b > null'; here the chain adds its own
+    states, so a channel named like one would be credited as if it were a channel."""
+    file = tmp_path / "states.csv"
+    file.write_text(f"a > b;1;10;0\na > b > {state};0;0;1\n")
+    status, out, err = ownlay(capsys, "attribution", "paths", str(file), "--model", "markov")
+    assert (status, out) == (2, "")
+    assert f"line 2: {state!r} is a state of the Markov chain, not a channel" in err
