@@ -68,8 +68,6 @@ def _attribute_paths(args: argparse.Namespace) -> int:
         paths = read_path_file(args.file)
     except OSError as error:
         return _error(f"cannot read {args.file}: {error.strerror or error}")
-    except UnicodeDecodeError:
-        return _error(f"{args.file} is not UTF-8 text")
     except PathFileError as error:
         return _error(f"{args.file}: {error}")
     credits = PATH_MODELS[args.model](paths)

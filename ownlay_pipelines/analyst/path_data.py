@@ -15,7 +15,9 @@ line by `parse_path_lines`, so every error, and every result, is the line reader
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -122,7 +124,21 @@ def parse_path_lines(lines: Iterable[str]) -> PathCounts:
         header_allowed = False
     if not rows:
         raise PathFileError("the path file holds no paths")
-    return PathCounts.from_rows(rows)
+    return _with_finite_totals(PathCounts.from_rows(rows))
+
+
+def _with_finite_totals(paths: PathCounts) -> PathCounts:
+    """`paths`, once its totals (which the models add up) are known to be finite numbers."""
+    totals = {
+        "total_conversions": paths.conversions,
+        "total_conversion_value": paths.value,
+        "total_null": paths.nulls,
+        "total_conversions and total_null": paths.conversions + paths.nulls,
+    }
+    for name, column in totals.items():
+        if not np.isfinite(column.sum()):
+            raise PathFileError(f"the {name} add up to more than a number can hold")
+    return paths
 
 
 def _fields(number: int, line: str) -> list[str]:
@@ -165,11 +181,25 @@ def _count(line: int, column: int, text: str, first: bool = False) -> float:
 
 def read_path_file(path: Path) -> PathCounts:
     """Parse the path file at `path` (UTF-8): columnar when it is plain, else line by line."""
-    fast = _read_plain_path_file(path.read_bytes())
+    data = path.read_bytes()
+    fast = _read_plain_path_file(data)
     if fast is not None:
-        return fast
-    with path.open(encoding="utf-8") as handle:
-        return parse_path_lines(handle)
+        return _with_finite_totals(fast)
+    # newline=None reads line ends as a text-mode file does ("\r\n" and "\r" end a line).
+    return parse_path_lines(io.StringIO(_utf8_text(data), newline=None))
+
+
+def _utf8_text(data: bytes) -> str:
+    """The file's text; a PathFileError naming the line when it is not UTF-8."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise PathFileError("the file is UTF-16 text; save it as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise PathFileError(
+            f"line {line} is not UTF-8 text (byte {data[error.start]:#04x}); save the file as UTF-8"
+        ) from None
 
 
 # Characters on which Arrow and the line reader could part ways, UTF-8 encoded: line ends other

@@ -192,3 +192,26 @@ def test_a_state_of_the_chain_written_as_a_channel_is_refused(capsys, tmp_path, 
     status, out, err = ownlay(capsys, "attribution", "paths", str(file), "--model", "markov")
     assert (status, out) == (2, "")
     assert f"line 2: {state!r} is a state of the Markov chain, not a channel" in err
+
+
+def test_counts_too_large_to_add_up_are_refused_not_printed_as_nan(capsys, tmp_path):
+    file = tmp_path / "huge.csv"
+    file.write_text("a;1e308;1;1\nb;1e308;1;1\n")
+    status, out, err = ownlay(capsys, "attribution", "paths", str(file), "--model", "markov")
+    assert (status, out) == (2, "")
+    assert "total_conversions add up to more than a number can hold" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a;1;1;0\ncaf\xe9;1;1;0\n".encode("latin-1"), "line 2 is not UTF-8 text"),
+        ("a;1;1;0\n".encode("utf-16"), "is UTF-16 text; save it as UTF-8"),
+    ],
+)
+def test_a_file_in_another_encoding_is_named_with_its_line(capsys, tmp_path, content, message):
+    file = tmp_path / "encoded.csv"
+    file.write_bytes(content)
+    status, out, err = ownlay(capsys, "attribution", "paths", str(file), "--model", "last")
+    assert (status, out) == (2, "")
+    assert message in err
