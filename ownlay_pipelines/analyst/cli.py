@@ -139,7 +139,7 @@ def _funnel(args: argparse.Namespace) -> int:
             funnel = known[args.funnel_name]
         else:
             steps = tuple(step_for(name) for name in args.steps.split(",") if name.strip())
-            window = parse_window(args.window) if args.window else DEFAULT_WINDOW_SECONDS
+            window = DEFAULT_WINDOW_SECONDS if args.window is None else parse_window(args.window)
             funnel = FunnelDefinition("command line", steps, window)
     except FunnelDefinitionError as error:
         return _error(str(error))

@@ -172,6 +172,7 @@ def test_window_units(capsys, data_dir, window, seconds):
         ("-1d", "window '-1d' must be longer than zero"),
         ("1.5d", "window '1.5d' is not a duration like"),
         ("1w", "window '1w' is not a duration like"),
+        ("", "window '' is not a duration like"),
         ("367d", "window '367d' is longer than 366 days"),
         ("99999999999999d", "window '99999999999999d' is longer than 366 days"),
     ],
