@@ -2,8 +2,8 @@
 
 `<data dir>/metadata/funnels/<workspace>.json` holds `{"funnels": [...]}` (or the list alone);
 each funnel is seed 001's object — `name`, `stages` (`order`, `name`, `event_type`, `filter`) —
-plus `conversion_window` ("30m", "24h", "7d" or seconds; default 7 days, at most 366). `steps` is accepted for
-`stages`. Event types go through seed 000's allow-list with the other seeds' spellings mapped
+plus `conversion_window` ("30m", "24h", "7d" or seconds; default 7 days, at most 366 days).
+`steps` is accepted for `stages`. Event types go through seed 000's allow-list with the other seeds' spellings mapped
 onto it (`checkout_started` → `checkout_start`, `sign_up` → `signup`; events/event_types.py).
 A filter maps `properties.<key>` or an event column (utm_*, device_type, country, …) to the
 value it must equal, compared as text. A workspace without a file gets seed 001's e-commerce
