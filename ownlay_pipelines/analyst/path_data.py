@@ -111,7 +111,9 @@ def parse_path_lines(lines: Iterable[str]) -> PathCounts:
         path, *counts = fields
         channels = [channel.strip() for channel in path.split(CHANNEL_SEPARATOR)]
         if not path:
-            raise PathFileError(f"line {number}: the path is empty (it needs at least one channel)")
+            raise PathFileError(
+                f"line {number}: the path is empty; it credits no channel, so leave the line out"
+            )
         if not all(channels):
             raise PathFileError(f"line {number}: path {path!r} has an empty channel name")
         if states := CHAIN_STATES.intersection(channels):

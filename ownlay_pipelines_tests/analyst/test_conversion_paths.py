@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -11,6 +12,7 @@ from ownlay_pipelines.analyst.conversion_paths import write_conversion_paths
 from ownlay_pipelines.analyst.markov import markov_attribution
 from ownlay_pipelines.analyst.path_attribution import write_path_attribution
 from ownlay_pipelines.analyst.path_data import PathCounts
+from ownlay_pipelines_tests.analyst.test_cli_paths import ownlay
 from ownlay_pipelines_tests.models.lake import CAMPAIGN_SOURCES, event, workspace, write_events
 
 DAY = date(2026, 11, 18)
@@ -113,3 +115,42 @@ def test_path_attribution_runs_every_model_over_the_period(journeys):
     assert sum(r["conversions"] for (m, _), r in credits.items() if m == "markov") == pytest.approx(
         2
     )
+
+
+# docs/analyst.md's recipe for a path file from the mart (its SQL, but for the comment and file).
+PATH_FILE_RECIPE = """
+COPY (
+    SELECT path,
+           count(*) FILTER (WHERE converted) AS total_conversions,
+           coalesce(sum(revenue) FILTER (WHERE converted), 0) AS total_conversion_value,
+           count(*) FILTER (WHERE NOT converted) AS total_null
+    FROM marts_conversion_paths
+    WHERE path_length > 0
+    GROUP BY path
+) TO '{file}' (HEADER, DELIMITER ';')
+"""
+
+
+def test_the_documented_path_file_recipe_gives_the_marts_credits(journeys, tmp_path, capsys):
+    """An analyst exports the mart's journeys as a path file and gets the mart's numbers back."""
+    lake, _ = journeys
+    end = DAY + timedelta(days=1)
+    file = tmp_path / "exported_paths.csv"
+    with duckdb.connect() as connection:
+        mart = write_path_attribution(connection, lake, workspace_id="acme", end=end)
+        journeys_glob = lake / "marts" / "conversion_paths" / "**" / "*.parquet"
+        connection.execute(
+            f"CREATE VIEW marts_conversion_paths AS SELECT * FROM read_parquet('{journeys_glob}')"
+        )
+        connection.execute(PATH_FILE_RECIPE.format(file=file))
+    for model in ("markov", "shapley", "linear"):
+        status, out, err = ownlay(
+            capsys, "attribution", "paths", str(file), "--model", model, "--json"
+        )
+        assert (status, err) == (0, "")
+        printed = {row["channel"]: row for row in json.loads(out)}
+        expected = {r["channel"]: r for r in mart.to_pylist() if r["model"] == model}
+        assert set(printed) == set(expected)
+        for channel, row in expected.items():
+            assert printed[channel]["conversions"] == pytest.approx(row["conversions"])
+            assert printed[channel]["value"] == pytest.approx(row["value"])
