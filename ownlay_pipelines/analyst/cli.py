@@ -138,7 +138,11 @@ def _funnel(args: argparse.Namespace) -> int:
                 return _error(f"no funnel {args.funnel_name!r}; known: {', '.join(known)}")
             funnel = known[args.funnel_name]
         else:
-            steps = tuple(step_for(name) for name in args.steps.split(",") if name.strip())
+            names = args.steps.split(",")
+            for number, name in enumerate(names, start=1):
+                if not name.strip():
+                    return _error(f"--steps {args.steps!r}: step {number} is empty")
+            steps = tuple(step_for(name) for name in names)
             window = DEFAULT_WINDOW_SECONDS if args.window is None else parse_window(args.window)
             funnel = FunnelDefinition("command line", steps, window)
     except FunnelDefinitionError as error:

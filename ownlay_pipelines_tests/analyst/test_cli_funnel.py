@@ -118,6 +118,14 @@ def test_funnel_table_output(capsys, data_dir):
             "step event type 'teleport'",
         ),
         (["--workspace", WORKSPACE_ID, "--steps", "page_view"], "needs at least 2 steps"),
+        (
+            ["--workspace", WORKSPACE_ID, "--steps", "page_view,,purchase"],
+            "--steps 'page_view,,purchase': step 2 is empty",
+        ),
+        (
+            ["--workspace", WORKSPACE_ID, "--steps", "page_view,purchase,"],
+            "--steps 'page_view,purchase,': step 3 is empty",
+        ),
         (["--workspace", WORKSPACE_ID, *FUNNEL_ARGS[:2], "--window", "soon"], "window 'soon'"),
         (["--workspace", WORKSPACE_ID, "--funnel", "missing"], "no funnel 'missing'"),
     ],
