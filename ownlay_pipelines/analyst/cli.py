@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
 
 PATH_MODEL_NAMES = ("first", "last", "linear", "markov", "shapley")
 BREAKDOWN_NAMES = ("utm_source", "campaign", "device", "country")
+# The days `ownlay funnel` accepts: anything wider is a typo (and date arithmetic overflows).
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,7 +43,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     chosen = funnel.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--steps", help="event types in order, e.g. page_view,add_to_cart,purchase")
     chosen.add_argument("--funnel", dest="funnel_name", help="a funnel of the workspace's file")
-    funnel.add_argument("--window", default="7d", help="conversion window: 3600, 30m, 24h, 7d")
+    funnel.add_argument(
+        "--window", help="conversion window with --steps: 3600, 30m, 24h, 7d (default 7d)"
+    )
     funnel.add_argument(
         "--from", dest="first_day", required=True, help="first local day (YYYY-MM-DD)"
     )
@@ -63,8 +68,6 @@ def _attribute_paths(args: argparse.Namespace) -> int:
         paths = read_path_file(args.file)
     except OSError as error:
         return _error(f"cannot read {args.file}: {error.strerror or error}")
-    except UnicodeDecodeError:
-        return _error(f"{args.file} is not UTF-8 text")
     except PathFileError as error:
         return _error(f"{args.file}: {error}")
     credits = PATH_MODELS[args.model](paths)
@@ -92,11 +95,10 @@ def _attribute_paths(args: argparse.Namespace) -> int:
 
 
 def _funnel(args: argparse.Namespace) -> int:
-    from datetime import date
-
     import duckdb
 
     from ownlay_pipelines.analyst.funnel_definitions import (
+        DEFAULT_WINDOW_SECONDS,
         FunnelDefinition,
         FunnelDefinitionError,
         load_funnels,
@@ -114,12 +116,21 @@ def _funnel(args: argparse.Namespace) -> int:
         return _error(str(error))
     except KeyError as error:
         return _error(error.args[0])
-    try:
-        first_day, last_day = date.fromisoformat(args.first_day), date.fromisoformat(args.last_day)
-    except ValueError:
-        return _error(f"--from {args.first_day!r} and --to {args.last_day!r} must be YYYY-MM-DD")
+    days = {}
+    for flag, text in (("--from", args.first_day), ("--to", args.last_day)):
+        try:
+            days[flag] = date.fromisoformat(text)
+        except ValueError:
+            return _error(f"{flag} {text!r} is not a day (YYYY-MM-DD)")
+        if days[flag] < FIRST_DAY:
+            return _error(f"{flag} {days[flag]} is before {FIRST_DAY}")
+        if days[flag] > LAST_DAY:
+            return _error(f"{flag} {days[flag]} is after {LAST_DAY}")
+    first_day, last_day = days["--from"], days["--to"]
     if first_day > last_day:
         return _error(f"--from {first_day} is after --to {last_day}")
+    if args.funnel_name and args.window is not None:
+        return _error("--window goes with --steps; a --funnel uses its file's conversion_window")
     try:
         if args.funnel_name:
             known = {f.name: f for f in load_funnels(settings.data_dir, workspace.id)}
@@ -127,8 +138,13 @@ def _funnel(args: argparse.Namespace) -> int:
                 return _error(f"no funnel {args.funnel_name!r}; known: {', '.join(known)}")
             funnel = known[args.funnel_name]
         else:
-            steps = tuple(step_for(name) for name in args.steps.split(",") if name.strip())
-            funnel = FunnelDefinition("command line", steps, parse_window(args.window))
+            names = args.steps.split(",")
+            for number, name in enumerate(names, start=1):
+                if not name.strip():
+                    return _error(f"--steps {args.steps!r}: step {number} is empty")
+            steps = tuple(step_for(name) for name in names)
+            window = DEFAULT_WINDOW_SECONDS if args.window is None else parse_window(args.window)
+            funnel = FunnelDefinition("command line", steps, window)
     except FunnelDefinitionError as error:
         return _error(str(error))
     with duckdb.connect(config={"asof_loop_join_threshold": 0}) as connection:

@@ -2,8 +2,8 @@
 
 `<data dir>/metadata/funnels/<workspace>.json` holds `{"funnels": [...]}` (or the list alone);
 each funnel is seed 001's object — `name`, `stages` (`order`, `name`, `event_type`, `filter`) —
-plus `conversion_window` ("30m", "24h", "7d" or seconds; default 7 days). `steps` is accepted for
-`stages`. Event types go through seed 000's allow-list with the other seeds' spellings mapped
+plus `conversion_window` ("30m", "24h", "7d" or seconds; default 7 days, at most 366 days).
+`steps` is accepted for `stages`. Event types go through seed 000's allow-list with the other seeds' spellings mapped
 onto it (`checkout_started` → `checkout_start`, `sign_up` → `signup`; events/event_types.py).
 A filter maps `properties.<key>` or an event column (utm_*, device_type, country, …) to the
 value it must equal, compared as text. A workspace without a file gets seed 001's e-commerce
@@ -22,7 +22,9 @@ from ownlay_pipelines.events.event_types import ALLOWED_EVENT_TYPES, canonical_e
 from ownlay_pipelines.registry.tenant import validate_workspace_id
 
 DEFAULT_WINDOW_SECONDS = 7 * 86_400
-WINDOW = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+# Mixpanel's limit too (reference/analytics.md §2.1); it keeps the scanned event days bounded.
+MAX_WINDOW_DAYS = 366
+WINDOW = re.compile(r"^\s*([+-]?\d+)\s*([smhd]?)\s*$")
 UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3_600, "d": 86_400}
 PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 FILTER_COLUMNS = frozenset(
@@ -82,7 +84,7 @@ class FunnelDefinition:
 
 
 def parse_window(text: str | int) -> int:
-    """Seconds in "45", "30m", "24h", "7d" (or an int of seconds)."""
+    """Seconds in "45", "30m", "24h", "7d" (or an int of seconds), at most MAX_WINDOW_DAYS."""
     if isinstance(text, int) and not isinstance(text, bool):
         seconds = text
     else:
@@ -94,6 +96,8 @@ def parse_window(text: str | int) -> int:
         seconds = int(match.group(1)) * UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise FunnelDefinitionError(f"window {text!r} must be longer than zero")
+    if seconds > MAX_WINDOW_DAYS * 86_400:
+        raise FunnelDefinitionError(f"window {text!r} is longer than {MAX_WINDOW_DAYS} days")
     return seconds
 
 
@@ -145,7 +149,9 @@ def parse_funnel(document: Any) -> FunnelDefinition:
         raise FunnelDefinitionError(f"funnel {name!r}: 'stages' must be a list")
     ordered = sorted(enumerate(stages), key=lambda item: (_order(item[1], name), item[0]))
     steps = tuple(
-        step_for(_event_type(stage, name), name=stage.get("name"), filters=stage.get("filter"))
+        step_for(
+            _event_type(stage, name), name=_stage_name(stage, name), filters=stage.get("filter")
+        )
         for _, stage in ordered
     )
     window = document.get("conversion_window", DEFAULT_WINDOW_SECONDS)
@@ -156,9 +162,16 @@ def _order(stage: Any, funnel: str) -> int:
     if not isinstance(stage, dict):
         raise FunnelDefinitionError(f"funnel {funnel!r}: every stage must be an object")
     order = stage.get("order", 0)
-    if not isinstance(order, int):
+    if not isinstance(order, int) or isinstance(order, bool):
         raise FunnelDefinitionError(f"funnel {funnel!r}: stage 'order' must be an integer")
     return order
+
+
+def _stage_name(stage: dict[str, Any], funnel: str) -> str | None:
+    name = stage.get("name")
+    if name is not None and not isinstance(name, str):
+        raise FunnelDefinitionError(f"funnel {funnel!r}: stage 'name' must be text, not {name!r}")
+    return name
 
 
 def _event_type(stage: dict[str, Any], funnel: str) -> str:

@@ -2,8 +2,11 @@
 
 A path file is ChannelAttribution's aggregated format (reference/analytics.md §1.4): one line per
 path, `path;total_conversions;total_conversion_value;total_null`, channels joined by `>`
-(spaces around names are trimmed). A header row and a leading BOM are allowed, blank lines are
-skipped, and a path that appears on several lines is summed. Anything else is an error naming the line.
+(spaces around names are trimmed). A header row (those four names, as the first line that is not
+blank) and a leading BOM are allowed, a field may be wrapped in double quotes (R's `write.csv2`
+quotes every text field), blank lines are skipped, and a path that appears on several lines is
+summed. Numbers use `.` as the decimal mark and no thousands separator. Anything else is an error
+naming the line and the field.
 
 `read_path_file` reads a plain file with Arrow's CSV reader and checks it column by column; a file
 it is not sure of (odd whitespace, line ends or numbers, or any bad line) is read again line by
@@ -12,6 +15,9 @@ line by `parse_path_lines`, so every error, and every result, is the line reader
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +31,8 @@ import pyarrow.csv as pa_csv
 FIELD_SEPARATOR = ";"
 CHANNEL_SEPARATOR = ">"
 HEADER = ("path", "total_conversions", "total_conversion_value", "total_null")
+# The Markov chain's own states (reference/analytics.md §1.4); a channel may not be named as one.
+CHAIN_STATES = frozenset({"(start)", "(conversion)", "(null)"})
 
 
 class PathFileError(ValueError):
@@ -90,62 +98,122 @@ class PathCounts:
 def parse_path_lines(lines: Iterable[str]) -> PathCounts:
     """Read path-file lines (see the module docstring); raises PathFileError on a bad line."""
     rows = []
+    header_allowed = True
     for number, raw in enumerate(lines, start=1):
         # Excel's "CSV UTF-8" starts the file with a BOM, which is no part of the first field.
         line = (raw.removeprefix("\ufeff") if number == 1 else raw).strip()
         if not line:
             continue
-        fields = line.split(FIELD_SEPARATOR)
-        if len(fields) != len(HEADER):
-            raise PathFileError(
-                f"line {number}: expected 4 fields separated by ';' "
-                f"({';'.join(HEADER)}), found {len(fields)}"
-            )
-        if number == 1 and tuple(f.strip().lower() for f in fields) == HEADER:
+        fields = _fields(number, line)
+        if header_allowed and tuple(f.lower() for f in fields) == HEADER:
+            header_allowed = False
             continue
         path, *counts = fields
         channels = [channel.strip() for channel in path.split(CHANNEL_SEPARATOR)]
+        if not path:
+            raise PathFileError(
+                f"line {number}: the path is empty; it credits no channel, so leave the line out"
+            )
         if not all(channels):
-            raise PathFileError(f"line {number}: path {path.strip()!r} has an empty channel name")
-        rows.append((channels, *(_count(number, n, text) for n, text in enumerate(counts, 1))))
+            raise PathFileError(f"line {number}: path {path!r} has an empty channel name")
+        if states := CHAIN_STATES.intersection(channels):
+            raise PathFileError(
+                f"line {number}: {min(states)!r} is a state of the Markov chain, not a channel; "
+                "leave it out (a path's non-conversions go in total_null)"
+            )
+        numbers = [_count(number, n, text, header_allowed) for n, text in enumerate(counts, 1)]
+        rows.append((channels, *numbers))
+        header_allowed = False
     if not rows:
         raise PathFileError("the path file holds no paths")
-    return PathCounts.from_rows(rows)
+    return _with_finite_totals(PathCounts.from_rows(rows))
 
 
-def _count(line: int, column: int, text: str) -> float:
-    """A finite, non-negative number of field `column` (float() ignores surrounding spaces)."""
+def _with_finite_totals(paths: PathCounts) -> PathCounts:
+    """`paths`, once its totals (which the models add up) are known to be finite numbers."""
+    totals = {
+        "total_conversions": paths.conversions,
+        "total_conversion_value": paths.value,
+        "total_null": paths.nulls,
+        "total_conversions and total_null": paths.conversions + paths.nulls,
+    }
+    for name, column in totals.items():
+        if not np.isfinite(column.sum()):
+            raise PathFileError(f"the {name} add up to more than a number can hold")
+    return paths
+
+
+def _fields(number: int, line: str) -> list[str]:
+    """The line's four trimmed fields, double quotes around a field removed (CSV quoting)."""
+    if '"' in line:
+        quoted = csv.reader([line], delimiter=FIELD_SEPARATOR, skipinitialspace=True)
+        fields = [field.strip() for field in next(quoted)]
+    else:  # the same split, without the csv module's cost on every line of a large file
+        fields = [field.strip() for field in line.split(FIELD_SEPARATOR)]
+    if len(fields) == len(HEADER):
+        return fields
+    hint = ""
+    if len(fields) == 1:
+        for separator, name in (("\t", "tab"), (",", "comma")):
+            if separator in line:
+                hint = f"; the line looks {name}-separated, but fields are separated by ';'"
+                break
+    raise PathFileError(
+        f"line {number}: expected 4 fields separated by ';' "
+        f"({';'.join(HEADER)}), found {len(fields)}{hint}"
+    )
+
+
+def _count(line: int, column: int, text: str, first: bool = False) -> float:
+    """A finite, non-negative number of field `column`."""
     try:
         value = float(text)
     except ValueError:
-        raise PathFileError(
-            f"line {line}: {HEADER[column]} {text.strip()!r} is not a number"
-        ) from None
+        if any(mark in text for mark in ",' "):
+            reason = "is not a number: use '.' as the decimal mark and no thousands separator"
+        elif first:
+            reason = f"is not a number (a header row reads {';'.join(HEADER)})"
+        else:
+            reason = "is not a number"
+        raise PathFileError(f"line {line}: {HEADER[column]} {text!r} {reason}") from None
     if not math.isfinite(value) or value < 0:
-        raise PathFileError(
-            f"line {line}: {HEADER[column]} {text.strip()!r} must be a finite number ≥ 0"
-        )
+        raise PathFileError(f"line {line}: {HEADER[column]} {text!r} must be a finite number ≥ 0")
     return value
 
 
 def read_path_file(path: Path) -> PathCounts:
     """Parse the path file at `path` (UTF-8): columnar when it is plain, else line by line."""
-    fast = _read_plain_path_file(path.read_bytes())
+    data = path.read_bytes()
+    fast = _read_plain_path_file(data)
     if fast is not None:
-        return fast
-    with path.open(encoding="utf-8") as handle:
-        return parse_path_lines(handle)
+        return _with_finite_totals(fast)
+    # newline=None reads line ends as a text-mode file does ("\r\n" and "\r" end a line).
+    return parse_path_lines(io.StringIO(_utf8_text(data), newline=None))
+
+
+def _utf8_text(data: bytes) -> str:
+    """The file's text; a PathFileError naming the line when it is not UTF-8."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise PathFileError("the file is UTF-16 text; save it as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise PathFileError(
+            f"line {line} is not UTF-8 text (byte {data[error.start]:#04x}); save the file as UTF-8"
+        ) from None
 
 
 # Characters on which Arrow and the line reader could part ways, UTF-8 encoded: line ends other
-# than "\n" (Python reads "\r" as one), a BOM (Arrow drops it), and every whitespace str.strip()
-# removes but the columnar trim below (spaces and tabs) does not.
+# than "\n" (Python reads "\r" as one), a BOM (Arrow drops it), a double quote (the line reader
+# unquotes fields), and every whitespace str.strip() removes but the columnar trim below (spaces
+# and tabs) does not.
 _UNSURE_CHARACTERS = tuple(
     character.encode()
-    for character in "\r\x0b\x0c\x1c\x1d\x1e\x1f\ufeff\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+    for character in '"\r\x0b\x0c\x1c\x1d\x1e\x1f\ufeff\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000'
     + "".join(map(chr, range(0x2000, 0x200B)))
 )
-# Their first bytes: a file with none of these has none of them (one numpy pass, not 27 searches).
+# Their first bytes: a file with none of these has none of them (one numpy pass, not 28 searches).
 _UNSURE_FIRST_BYTE = np.zeros(256, dtype=bool)
 _UNSURE_FIRST_BYTE[[encoded[0] for encoded in _UNSURE_CHARACTERS]] = True
 # A count the fast path takes as is: plain non-negative decimal, optional exponent.
@@ -182,7 +250,7 @@ def _read_plain_path_file(data: bytes) -> PathCounts | None:
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
     columns = [pc.utf8_trim(table[name].combine_chunks(), _BLANKS) for name in HEADER]
-    if not data.startswith(b"\n") and [c[0].as_py().lower() for c in columns] == list(HEADER):
+    if [c[0].as_py().lower() for c in columns] == list(HEADER):
         columns = [column[1:] for column in columns]
     if len(columns[0]) == 0:
         return None
@@ -213,6 +281,8 @@ def _read_plain_path_file(data: bytes) -> PathCounts | None:
     sums = [np.bincount(path_of_line, weights=c, minlength=path_count) for c in counts]
     _, first_line = np.unique(path_of_line, return_index=True)
     names = sorted(pc.unique(touches).to_pylist())
+    if CHAIN_STATES.intersection(names):
+        return None
     touch_ids = pc.index_in(touches, value_set=pa.array(names, pa.string())).to_numpy()
     starts, ends = line_offsets[first_line], line_offsets[first_line + 1]
     offsets = np.zeros(path_count + 1, dtype=np.int64)

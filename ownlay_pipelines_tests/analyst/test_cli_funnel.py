@@ -118,6 +118,14 @@ def test_funnel_table_output(capsys, data_dir):
             "step event type 'teleport'",
         ),
         (["--workspace", WORKSPACE_ID, "--steps", "page_view"], "needs at least 2 steps"),
+        (
+            ["--workspace", WORKSPACE_ID, "--steps", "page_view,,purchase"],
+            "--steps 'page_view,,purchase': step 2 is empty",
+        ),
+        (
+            ["--workspace", WORKSPACE_ID, "--steps", "page_view,purchase,"],
+            "--steps 'page_view,purchase,': step 3 is empty",
+        ),
         (["--workspace", WORKSPACE_ID, *FUNNEL_ARGS[:2], "--window", "soon"], "window 'soon'"),
         (["--workspace", WORKSPACE_ID, "--funnel", "missing"], "no funnel 'missing'"),
     ],
@@ -141,3 +149,127 @@ def test_from_after_to_is_refused(capsys, data_dir):
         "2026-11-17",
     )
     assert status == 2 and "is after" in err
+
+
+def _funnel(capsys, *argv: str) -> tuple[int, str, str]:
+    return ownlay(capsys, "funnel", "--workspace", WORKSPACE_ID, *argv)
+
+
+@pytest.mark.parametrize(
+    ("window", "seconds"), [("1d", 86_400), ("36h", 129_600), ("90m", 5_400), ("45", 45)]
+)
+def test_window_units(capsys, data_dir, window, seconds):
+    status, out, err = _funnel(
+        capsys,
+        "--steps",
+        "page_view,purchase",
+        f"--window={window}",
+        "--from",
+        "2026-11-17",
+        "--to",
+        "2026-11-17",
+    )
+    assert (status, err) == (0, "")
+    assert out.startswith(f"funnel 'command line', window {seconds} s")
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ("0d", "window '0d' must be longer than zero"),
+        ("-1d", "window '-1d' must be longer than zero"),
+        ("1.5d", "window '1.5d' is not a duration like"),
+        ("1w", "window '1w' is not a duration like"),
+        ("", "window '' is not a duration like"),
+        ("367d", "window '367d' is longer than 366 days"),
+        ("99999999999999d", "window '99999999999999d' is longer than 366 days"),
+    ],
+)
+def test_a_bad_window_is_a_clear_error(capsys, data_dir, window, message):
+    status, out, err = _funnel(
+        capsys,
+        "--steps",
+        "page_view,purchase",
+        f"--window={window}",
+        "--from",
+        "2026-11-17",
+        "--to",
+        "2026-11-18",
+    )
+    assert (status, out) == (2, "")
+    assert message in err
+
+
+def test_window_with_a_named_funnel_is_refused_not_ignored(capsys, data_dir):
+    status, out, err = _funnel(
+        capsys,
+        "--funnel",
+        "E-commerce Purchase Funnel",
+        "--window",
+        "1h",
+        "--from",
+        "2026-11-17",
+        "--to",
+        "2026-11-18",
+    )
+    assert (status, out) == (2, "")
+    assert "--window goes with --steps" in err
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "message"),
+    [
+        ("2026-11-31", "2026-12-01", "--from '2026-11-31' is not a day (YYYY-MM-DD)"),
+        ("2026-11-01", "tomorrow", "--to 'tomorrow' is not a day (YYYY-MM-DD)"),
+        ("2026-01-01", "9999-12-31", "--to 9999-12-31 is after 2999-12-31"),
+        ("0001-01-01", "2026-01-01", "--from 0001-01-01 is before 1970-01-01"),
+    ],
+)
+def test_a_bad_day_is_named(capsys, data_dir, first, last, message):
+    status, out, err = _funnel(
+        capsys, "--steps", "page_view,purchase", "--from", first, "--to", last
+    )
+    assert (status, out) == (2, "")
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    ("stage", "message"),
+    [
+        ({"event_type": "page_view", "name": 5}, "stage 'name' must be text"),
+        ({"event_type": "page_view", "order": True}, "stage 'order' must be an integer"),
+    ],
+)
+def test_a_bad_stage_in_the_funnel_file_is_a_clear_error(capsys, data_dir, stage, message):
+    folder = data_dir / "metadata" / "funnels"
+    folder.mkdir(parents=True)
+    funnel = {"name": "x", "stages": [stage, {"event_type": "purchase", "order": 2}]}
+    (folder / f"{WORKSPACE_ID}.json").write_text(json.dumps({"funnels": [funnel]}))
+    status, out, err = _funnel(
+        capsys, "--funnel", "x", "--from", "2026-11-17", "--to", "2026-11-18"
+    )
+    assert (status, out) == (2, "")
+    assert message in err
+
+
+def test_funnel_json_shape_is_the_documented_one(capsys, data_dir):
+    write_events(data_dir / "lake", _random_events(4))
+    for by, extra in ((None, []), ("device", ["--by", "device"])):
+        status, out, _ = _funnel(
+            capsys, *FUNNEL_ARGS, "--from", "2026-11-17", "--to", "2026-11-18", "--json", *extra
+        )
+        rows = json.loads(out)
+        assert status == 0 and rows
+        keys = {
+            "step_number",
+            "step_name",
+            "event_type",
+            "visitors",
+            "dropoff",
+            "conversion_overall",
+            "conversion_from_previous",
+            "median_seconds_from_previous",
+        }
+        assert all(set(row) == keys | ({by} if by else set()) for row in rows)
+        first = [row for row in rows if row["step_number"] == 1]
+        assert all(r["dropoff"] == 0 and r["median_seconds_from_previous"] is None for r in first)

@@ -104,3 +104,114 @@ def test_a_missing_file_is_a_clear_error(capsys, tmp_path):
     )
     assert status == 2
     assert "cannot read" in err and "nope.csv" in err
+
+
+# --- messy files an analyst actually has --------------------------------------------------------
+
+
+def _credits(capsys, tmp_path, content: bytes | str, model: str = "linear") -> dict[str, dict]:
+    file = tmp_path / "messy.csv"
+    file.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    status, out, err = ownlay(capsys, "attribution", "paths", str(file), "--model", model, "--json")
+    assert (status, err) == (0, "")
+    return {row["channel"]: row for row in json.loads(out)}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # the plain form
+        "path;total_conversions;total_conversion_value;total_null\na > b;2;30;1\nb;1;5;0\n",
+        # no header, Windows line ends, a BOM (Excel's "CSV UTF-8")
+        "\ufeffa > b;2;30;1\r\nb;1;5;0\r\n",
+        # spaces around '>' and ';', blank lines, tabs
+        "\n\n path ; total_conversions;total_conversion_value ; total_null \n\n"
+        "a>   b\t;  2 ; 30 ;1\n   \n b ;1;5;0\n\n",
+        # R's write.csv2 / write.table(sep=";") quotes every text field, the header too
+        '"path";"total_conversions";"total_conversion_value";"total_null"\n"a > b";2;30;1\n"b";1;5;0\n',
+        # one path over two lines is summed
+        "a > b;1;10;1\nb;1;5;0\na>b;1;20;0\n",
+    ],
+    ids=["plain", "bom-crlf-no-header", "spaces-blank-lines", "r-quoted", "repeated-path"],
+)
+def test_a_messy_but_valid_file_reads_as_the_plain_one(capsys, tmp_path, content):
+    rows = _credits(capsys, tmp_path, content)
+    assert {name: (r["conversions"], r["value"]) for name, r in rows.items()} == {
+        "a": pytest.approx((1.0, 15.0)),
+        "b": pytest.approx((2.0, 20.0)),
+    }
+
+
+def test_a_repeated_channel_counts_per_touch_in_linear_and_once_in_shapley(capsys, tmp_path):
+    """ChannelAttribution's linear credits a touch, so a > a > b gives a 2/3; the simplified
+    Shapley game plays distinct channels, so a and b get 1/2 each; Markov drops the self-loop."""
+    content = "a > a > b;3;30;0\n"
+    assert _credits(capsys, tmp_path, content, "linear")["a"]["conversions"] == pytest.approx(2)
+    assert _credits(capsys, tmp_path, content, "shapley")["a"]["conversions"] == pytest.approx(1.5)
+    markov = _credits(capsys, tmp_path, content, "markov")
+    assert markov["a"]["removal_effect"] == markov["b"]["removal_effect"] == pytest.approx(1.0)
+
+
+def test_zero_conversions_and_zero_nulls_credit_nothing_and_fail_nothing(capsys, tmp_path):
+    rows = _credits(capsys, tmp_path, "a > b;0;0;0\nc;0;0;4\n", "markov")
+    assert set(rows) == {"a", "b", "c"}
+    assert all(r["conversions"] == r["value"] == r["removal_effect"] == 0 for r in rows.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (";1;10;0\n", "line 1: the path is empty"),
+        ("a;1;10,5;0\n", "line 1: total_conversion_value '10,5' is not a number: use '.' as the"),
+        ("a;1;1,000.50;0\n", "total_conversion_value '1,000.50' is not a number: use '.'"),
+        ("a;1;1 000;0\n", "total_conversion_value '1 000' is not a number: use '.'"),
+        ("b;1;1;0\na>b\t1\t10\t0\n", "line 2: expected 4 fields separated by ';'"),
+        ("a>b\t1\t10\t0\n", "found 1; the line looks tab-separated"),
+        ("path,conversions,value,nulls\n", "found 1; the line looks comma-separated"),
+        ("path;conv;value;nulls\na;1;1;0\n", "line 1: total_conversions 'conv' is not a number (a"),
+        ('"a>b;1;1;0\n', "line 1: expected 4 fields"),
+    ],
+)
+def test_a_messy_bad_line_is_an_error_naming_the_line_field_and_fix(
+    capsys, tmp_path, text, message
+):
+    file = tmp_path / "bad.csv"
+    file.write_text(text)
+    status, out, err = ownlay(capsys, "attribution", "paths", str(file), "--model", "markov")
+    assert (status, out) == (2, "")
+    assert message in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("state", ["(start)", "(conversion)", "(null)"])
+def test_a_state_of_the_chain_written_as_a_channel_is_refused(capsys, tmp_path, state):
+    """Some tutorials write a journey as 'start > a > b > null'; here the chain adds its own
+    states, so a channel named like one would be credited as if it were a channel."""
+    file = tmp_path / "states.csv"
+    file.write_text(f"a > b;1;10;0\na > b > {state};0;0;1\n")
+    status, out, err = ownlay(capsys, "attribution", "paths", str(file), "--model", "markov")
+    assert (status, out) == (2, "")
+    assert f"line 2: {state!r} is a state of the Markov chain, not a channel" in err
+
+
+def test_counts_too_large_to_add_up_are_refused_not_printed_as_nan(capsys, tmp_path):
+    file = tmp_path / "huge.csv"
+    file.write_text("a;1e308;1;1\nb;1e308;1;1\n")
+    status, out, err = ownlay(capsys, "attribution", "paths", str(file), "--model", "markov")
+    assert (status, out) == (2, "")
+    assert "total_conversions add up to more than a number can hold" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a;1;1;0\ncaf\xe9;1;1;0\n".encode("latin-1"), "line 2 is not UTF-8 text"),
+        ("a;1;1;0\n".encode("utf-16"), "is UTF-16 text; save it as UTF-8"),
+    ],
+)
+def test_a_file_in_another_encoding_is_named_with_its_line(capsys, tmp_path, content, message):
+    file = tmp_path / "encoded.csv"
+    file.write_bytes(content)
+    status, out, err = ownlay(capsys, "attribution", "paths", str(file), "--model", "last")
+    assert (status, out) == (2, "")
+    assert message in err

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -11,6 +13,9 @@ from ownlay_pipelines.analyst.conversion_paths import write_conversion_paths
 from ownlay_pipelines.analyst.markov import markov_attribution
 from ownlay_pipelines.analyst.path_attribution import write_path_attribution
 from ownlay_pipelines.analyst.path_data import PathCounts
+from ownlay_pipelines.models.fx import FxRateMissing, merge_rates
+from ownlay_pipelines.models.fx_feed import FxRate
+from ownlay_pipelines_tests.analyst.test_cli_paths import ownlay
 from ownlay_pipelines_tests.models.lake import CAMPAIGN_SOURCES, event, workspace, write_events
 
 DAY = date(2026, 11, 18)
@@ -92,7 +97,11 @@ def test_path_attribution_runs_every_model_over_the_period(journeys):
     lake, _ = journeys
     with duckdb.connect() as connection:
         table = write_path_attribution(
-            connection, lake, workspace_id="acme", end=DAY + timedelta(days=1)
+            connection,
+            lake,
+            workspace_id="acme",
+            end=DAY + timedelta(days=1),
+            reporting_currency="USD",
         )
     credits = {(r["model"], r["channel"]): r for r in table.to_pylist()}
     assert {m for m, _ in credits} == {"first", "last", "linear", "markov", "shapley"}
@@ -113,3 +122,115 @@ def test_path_attribution_runs_every_model_over_the_period(journeys):
     assert sum(r["conversions"] for (m, _), r in credits.items() if m == "markov") == pytest.approx(
         2
     )
+
+
+# docs/analyst.md's recipe for a path file from the mart (its SQL, but for the comment and file).
+PATH_FILE_RECIPE = """
+COPY (
+    SELECT path,
+           count(*) FILTER (WHERE converted) AS total_conversions,
+           coalesce(sum(revenue) FILTER (WHERE converted), 0) AS total_conversion_value,
+           count(*) FILTER (WHERE NOT converted) AS total_null
+    FROM marts_conversion_paths
+    WHERE path_length > 0
+    GROUP BY path
+) TO '{file}' (HEADER, DELIMITER ';')
+"""
+
+
+def test_the_documented_path_file_recipe_gives_the_marts_credits(journeys, tmp_path, capsys):
+    """An analyst exports the mart's journeys as a path file and gets the mart's numbers back."""
+    lake, _ = journeys
+    end = DAY + timedelta(days=1)
+    file = tmp_path / "exported_paths.csv"
+    with duckdb.connect() as connection:
+        mart = write_path_attribution(
+            connection, lake, workspace_id="acme", end=end, reporting_currency="USD"
+        )
+        journeys_glob = lake / "marts" / "conversion_paths" / "**" / "*.parquet"
+        connection.execute(
+            f"CREATE VIEW marts_conversion_paths AS SELECT * FROM read_parquet('{journeys_glob}')"
+        )
+        connection.execute(PATH_FILE_RECIPE.format(file=file))
+    for model in ("markov", "shapley", "linear"):
+        status, out, err = ownlay(
+            capsys, "attribution", "paths", str(file), "--model", model, "--json"
+        )
+        assert (status, err) == (0, "")
+        printed = {row["channel"]: row for row in json.loads(out)}
+        expected = {r["channel"]: r for r in mart.to_pylist() if r["model"] == model}
+        assert set(printed) == set(expected)
+        for channel, row in expected.items():
+            assert printed[channel]["conversions"] == pytest.approx(row["conversions"])
+            assert printed[channel]["value"] == pytest.approx(row["value"])
+
+
+def test_path_attribution_value_is_in_the_reporting_currency(tmp_path):
+    """Orders in USD and JPY: the value credits are both in the workspace's reporting currency
+    (USD here), each order converted at its day's ECB rate — not 100 + 100 of two currencies."""
+    rows = [
+        _click(1, NOON - HOUR, "v1", "newsletter"),
+        _purchase(1, NOON, "v1", 100.0),
+        _click(2, NOON - HOUR, "v2", "podcast"),
+        event(
+            "p2",
+            "purchase",
+            NOON,
+            "v2",
+            properties={"order_id": "o2", "revenue": 16_000.0, "currency": "JPY"},
+        ),
+    ]
+    write_events(tmp_path, rows)
+    merge_rates(
+        tmp_path,
+        [
+            FxRate(DAY, "EUR", Decimal(1)),
+            FxRate(DAY, "USD", Decimal("1.0500")),
+            FxRate(DAY, "JPY", Decimal("168.00")),
+        ],
+    )
+    with duckdb.connect() as connection:
+        write_conversion_paths(
+            connection,
+            tmp_path,
+            workspace=workspace(shopify=False),
+            days=[DAY],
+            campaign_sources=CAMPAIGN_SOURCES,
+        )
+        table = write_path_attribution(
+            connection, tmp_path, workspace_id="acme", end=DAY, reporting_currency="USD"
+        )
+    credits = {(r["model"], r["channel"]): r for r in table.to_pylist()}
+    assert {r["currency"] for r in credits.values()} == {"USD"}
+    assert credits[("last", "newsletter")]["value"] == pytest.approx(100.0)
+    # 16 000 JPY at 168 JPY and 1.05 USD per euro: 100 USD.
+    assert credits[("last", "podcast")]["value"] == pytest.approx(100.0)
+    assert sum(r["value"] for (m, _), r in credits.items() if m == "markov") == pytest.approx(200)
+
+
+def test_path_attribution_without_a_needed_rate_says_which(tmp_path):
+    write_events(
+        tmp_path,
+        [
+            _click(1, NOON - HOUR, "v1", "newsletter"),
+            event(
+                "p1",
+                "purchase",
+                NOON,
+                "v1",
+                properties={"order_id": "o1", "revenue": 5.0, "currency": "JPY"},
+            ),
+        ],
+    )
+    with duckdb.connect() as connection:
+        write_conversion_paths(
+            connection,
+            tmp_path,
+            workspace=workspace(shopify=False),
+            days=[DAY],
+            campaign_sources=CAMPAIGN_SOURCES,
+        )
+        with pytest.raises(FxRateMissing, match=f"JPY on {DAY}"):
+            write_path_attribution(
+                connection, tmp_path, workspace_id="acme", end=DAY, reporting_currency="USD"
+            )

@@ -35,6 +35,7 @@ from ownlay_pipelines.defs.partitions import (
 )
 from ownlay_pipelines.defs.resources import LakeResource, RegistryResource
 from ownlay_pipelines.events.layout import EVENTS_TABLE
+from ownlay_pipelines.models.fx import FX_RATES
 from ownlay_pipelines.models.roas import ROAS_DAILY
 
 FUNNEL_EVENT_DAYS = dg.MultiPartitionMapping(
@@ -167,22 +168,34 @@ def conversion_paths(
     kinds={"duckdb", "parquet"},
     partitions_def=daily_by_workspace,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(list(CONVERSION_PATHS.parts), partition_mapping=SAME_WORKSPACE_PERIOD)],
+    deps=[
+        dg.AssetDep(list(CONVERSION_PATHS.parts), partition_mapping=SAME_WORKSPACE_PERIOD),
+        # Orders in other currencies are converted into the reporting currency.
+        dg.AssetDep(list(FX_RATES.parts)),
+    ],
     metadata={
         "lake_table": str(PATH_ATTRIBUTION),
         "dagster/column_schema": table_schema(PATH_ATTRIBUTION_SCHEMA),
     },
 )
 def path_attribution(
-    context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext,
+    registry: RegistryResource,
+    lake: LakeResource,
+    duckdb: DuckDBResource,
 ) -> dg.MaterializeResult:
     """Credit channels over the period ending on each of the run's days."""
     rows = 0
     with duckdb.get_connection() as connection:
         for workspace_id, days in days_by_workspace(list(context.partition_keys)).items():
+            reporting_currency = registry.workspace(workspace_id).reporting_currency
             for day in days:
                 rows += write_path_attribution(
-                    connection, lake.lake_root, workspace_id=workspace_id, end=day
+                    connection,
+                    lake.lake_root,
+                    workspace_id=workspace_id,
+                    end=day,
+                    reporting_currency=reporting_currency,
                 ).num_rows
     return dg.MaterializeResult(metadata={"dagster/row_count": rows})
 
