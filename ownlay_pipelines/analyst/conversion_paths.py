@@ -9,7 +9,9 @@ One row per journey, on the workspace-local day it ends:
   order's window (no order of theirs followed within the window, as far as the lake knows yet).
 
 `channels` lists the path in time order and `path` joins it with " > ", the common aggregated
-format, so `GROUP BY path` gives the input of the Markov and Shapley models.
+format, so `GROUP BY path` gives the input of the Markov and Shapley models. A channel comes from
+free text (`utm_source`), so in `path` its own `>` and `;` — the path file's separators — read `_`
+(`news>letter` is one channel, `news_letter`, not two): every `path` is a valid path-file path.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from ownlay_pipelines.schema.campaign_metrics import MONEY
 
 CONVERSION_PATHS = TableRef.of("marts", "conversion_paths")
 PATH_SEPARATOR = " > "
+_PATH_SAFE_CHANNELS = "list_transform(channels, lambda c: regexp_replace(c, '[>;]', '_', 'g'))"
+"""The path's channels with the path file's separators replaced (module docstring)."""
 CONVERSION_PATHS_SCHEMA = pa.schema(
     [
         pa.field("workspace_id", pa.string(), nullable=False),
@@ -92,7 +96,7 @@ def conversion_paths_sql(window_days: int, timezone: str, days: Sequence[date]) 
             FROM loose t GROUP BY report_date, t.identity
         )
         SELECT report_date, journey_id, visitor, converted, conversion_id, currency, revenue,
-               channels, array_to_string(channels, {literal(PATH_SEPARATOR)}) AS path,
+               channels, array_to_string({_PATH_SAFE_CHANNELS}, {literal(PATH_SEPARATOR)}) AS path,
                len(channels) AS path_length,
                make_timestamptz(first_us) AS first_touch_at,
                make_timestamptz(last_us) AS last_touch_at,

@@ -83,6 +83,27 @@ def test_converting_journeys_carry_the_clicks_of_their_window(journeys):
     assert rows["o3"]["path"] == "podcast"
 
 
+def test_a_channel_holding_a_path_separator_stays_one_channel_of_the_path(tmp_path):
+    write_events(
+        tmp_path, [_click(1, NOON - HOUR, "v1", "news>letter;b"), _purchase(1, NOON, "v1", 5.0)]
+    )
+    with duckdb.connect() as connection:
+        table = write_conversion_paths(
+            connection,
+            tmp_path,
+            workspace=workspace(shopify=False),
+            days=[DAY],
+            campaign_sources=CAMPAIGN_SOURCES,
+        )
+
+    (row,) = table.to_pylist()
+    assert (row["channels"], row["path"], row["path_length"]) == (
+        ["news>letter;b"],
+        "news_letter_b",
+        1,
+    )
+
+
 def test_clicks_in_no_order_window_form_one_non_converting_journey_per_visitor_day(journeys):
     _, rows = journeys
     nulls = {k: r for k, r in rows.items() if not r["converted"]}
