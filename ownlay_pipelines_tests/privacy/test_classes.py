@@ -13,6 +13,8 @@ from ownlay_pipelines.privacy.properties import scrub_properties
         ("call +1 (415) 555-0123 now", "call [phone] now"),
         ("?ref=%2B14155550123", "?ref=[phone]"),
         ("415.555.0123", "[phone]"),
+        ("0612 34 56 78", "[phone]"),
+        ("2026-11-03 18:22 call 415-555-0123", "2026-11-03 18:22 call [phone]"),
         ("from 203.0.113.77.", "from [ip]."),
         ("via 2001:db8::1 at 11:30:00", "via [ip] at 11:30:00"),
         ("::ffff:203.0.113.77", "::ffff:[ip]"),
@@ -28,6 +30,11 @@ def test_contact_and_network_data_inside_free_text_is_masked(text: str, masked: 
     [
         "Spring sale 2026-11-21",
         "2026-11-21T11:30:00Z",
+        # A date and its time as Shopify and spreadsheets write them: the date's and the hour's
+        # digit groups are no phone number.
+        "2026-11-03 18:22:07 -0500",
+        "paid 03.11.2026 18:22",
+        "11-03-2026 9:05 AM",
         "Order #1001 of 2 tents",
         "Two-person tents | Acme Outdoor",
         "120210000000001",
