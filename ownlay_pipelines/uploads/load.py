@@ -12,7 +12,8 @@ the earlier load instead of adding to it. Two *different* files are two loads an
 **Bad rows never stop a file.** A row DuckDB cannot split into the header's columns, a value
 that does not fit its column's decided format, an empty required value: each goes to the
 quarantine with its line number (1-based, counting every line of the file, preamble included;
-for a sheet, the spreadsheet row), the column, the reason and the row as read. Line numbers count
+for a sheet, the spreadsheet row), the column, the reason and the row as read, its personal data
+hashed, removed or masked (`quarantine_record`). Line numbers count
 records, so they are file lines unless a quoted field spans lines. Refused rows that are not data
 at all (a totals line, a Shopify export's further line items: `skipped`) are counted apart
 instead, by reason, and kept out of the quarantine.
@@ -56,7 +57,6 @@ from ownlay_pipelines.uploads.convert import (
     plan_columns,
     plan_dictionaries,
     recheck,
-    refused_cell,
     trimmed_sql,
     unstored_sql,
 )
@@ -82,6 +82,11 @@ from ownlay_pipelines.uploads.projections import (
     PROJECTIONS,
     VALUE_TRANSFORMS,
     dictionary_targets,
+)
+from ownlay_pipelines.uploads.quarantine_record import (
+    LINE_FUNCTION,
+    RECORD_FUNCTION,
+    record_policy,
 )
 from ownlay_pipelines.uploads.sample import text_sample
 from ownlay_pipelines.uploads.skipped import SKIPPED, mark_skipped
@@ -291,6 +296,7 @@ def _load_text(
                 european_hint=layout.delimiter == ";",
                 detected=detected,
                 export=export,
+                delimiter=layout.delimiter,
             )
         finally:
             connection.close()
@@ -441,15 +447,18 @@ def _convert_and_write(
     european_hint: bool,
     detected: dict[str, str],
     export: ExportLayout | None,
+    delimiter: str = ",",
 ) -> UploadResult:
     targets = COLUMNS_BY_KIND[kind]
     if export is not None:
         detected = {"export": export.name, **detected}
+    pii = None
     if any(t.type is ValueType.EMAIL and t.name in columns for t in targets):
         pii = hasher or PiiHasher.from_env()
         connection.create_function(
             "ownlay_email_hash", pii.hash_email, ["VARCHAR"], "VARCHAR", side_effects=False
         )
+    record_policy(kind, header, columns, delimiter=delimiter, hasher=pii).register(connection)
     filled = frozenset(columns) | frozenset(mapping.defaults)
     text_targets = dictionary_targets(kind, filled)
     decisions = decide(
@@ -515,19 +524,15 @@ def _convert_and_write(
             f"COPY ({good_query}) TO {quote(str(temp))} (FORMAT parquet, COMPRESSION snappy, {metadata})"
         ),
     )
-    raw_record = (
-        "to_json(map_from_entries(["
-        + ", ".join(f"({quote(h)}, {refused_cell(i)})" for i, h in enumerate(header))
-        + "]))"
-    )
+    # The row as read, with personal data hashed, removed or masked (`quarantine_record`).
     bad_query = f"""
         SELECT {quote(workspace.id)} AS workspace_id, {quote(upload_id)} AS upload_id,
                {quote(source_name)} AS source_name, CAST({line} AS BIGINT) AS line,
-               _column AS "column", _reason AS reason, CAST({raw_record} AS VARCHAR) AS raw_record
+               _column AS "column", _reason AS reason, {RECORD_FUNCTION}(_cells) AS raw_record
         FROM {CHECKED} WHERE {refused}
         UNION ALL
         SELECT {quote(workspace.id)}, {quote(upload_id)}, {quote(source_name)},
-               CAST(line AS BIGINT), NULL, reason, csv_line
+               CAST(line AS BIGINT), NULL, reason, {LINE_FUNCTION}(csv_line)
         FROM upload_bad_lines
         ORDER BY line
     """
