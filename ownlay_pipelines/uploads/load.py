@@ -62,9 +62,15 @@ from ownlay_pipelines.uploads.convert import (
 )
 from ownlay_pipelines.uploads.dictionary import Dictionary, output_sql, overflow, text_sql
 from ownlay_pipelines.uploads.formats import quote
+from ownlay_pipelines.uploads.free_text_values import (
+    distinct_candidates,
+    masked_values,
+    masking_transform,
+)
 from ownlay_pipelines.uploads.kinds import (
     COLUMNS_BY_KIND,
     DAY_COLUMN_BY_KIND,
+    FREE_TEXT_BY_KIND,
     UploadKind,
     ValueType,
     upload_quarantine_table,
@@ -505,7 +511,9 @@ def _convert_and_write(
         refused += f" AND rowid NOT IN (SELECT row_id FROM {SKIPPED})"
     upload_id = upload_id_for(kind, source_name)
     projection = PROJECTIONS[kind](workspace, upload_id, source_name, filled)
-    values = _output_values(connection, dictionaries, VALUE_TRANSFORMS.get(kind, {}), filled)
+    values = _output_values(
+        connection, dictionaries, VALUE_TRANSFORMS.get(kind, {}), filled, FREE_TEXT_BY_KIND[kind]
+    )
     day_column = DAY_COLUMN_BY_KIND[kind]
     raw_ref, quarantine_ref = upload_table(kind), upload_quarantine_table(kind)
     digest = content_hash()
@@ -581,11 +589,25 @@ def _output_values(
     dictionaries: list[Dictionary],
     transforms: dict[str, Callable[[str], str]],
     filled: frozenset[str],
+    free_text: frozenset[str],
 ) -> str:
     """SELECT-list tail over the kept rows of `upload_checked`: `EXCLUDE` of the dictionary
     columns and their output values as `v_<name>`, and the per-value `transforms` of the others
-    (one row at a time)."""
+    (one row at a time). The `free_text` columns get a transform masking the values that hold
+    contact data, when some do (`free_text_values`)."""
     found = overflow(connection, CHECKED, dictionaries)
+    transforms = dict(transforms)
+    by_name = {d.name: d for d in dictionaries}
+    for name in sorted(free_text & filled):
+        known = by_name.get(name)
+        candidates = (
+            [*known.values, *found[name].values]
+            if known is not None
+            else distinct_candidates(connection, CHECKED, f"v_{name}")
+        )
+        masking = masking_transform(masked_values(candidates))
+        if masking is not None:
+            transforms[name] = masking
     texts = [d for d in dictionaries if found[d.name].text_needed and d.name not in transforms]
     if texts:
         # Rare (kept rows with values the sample lacked, in a column with no empty value): the
