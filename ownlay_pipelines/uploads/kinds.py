@@ -349,6 +349,12 @@ FREE_TEXT_BY_KIND: dict[UploadKind, frozenset[str]] = {
 masked. Costs' account and campaign ids are names as often as ids, and an id stands in for a
 missing name, so they are free text too."""
 
+IDENTIFIERS_BY_KIND: dict[UploadKind, frozenset[str]] = {
+    UploadKind.EVENTS: frozenset({"anonymous_id", "user_id"}),
+}
+"""Opaque identifiers (privacy class): stored as they are, so a row whose id holds an e-mail,
+phone number or IP is refused (the ingest service answers 422 for the same event)."""
+
 ONE_OF_REQUIRED: dict[UploadKind, tuple[str, ...]] = {
     UploadKind.COSTS: ("campaign_id", "campaign_name"),
 }

@@ -51,9 +51,11 @@ from ownlay_pipelines.registry.tenant import TENANT_COLUMN, validate_workspace_i
 from ownlay_pipelines.registry.workspaces import Workspace
 from ownlay_pipelines.uploads.convert import (
     CHECKED,
+    IDENTIFIER_CHECK,
     Decisions,
     create_checked,
     decide,
+    identifier_refusal,
     plan_columns,
     plan_dictionaries,
     recheck,
@@ -71,6 +73,7 @@ from ownlay_pipelines.uploads.kinds import (
     COLUMNS_BY_KIND,
     DAY_COLUMN_BY_KIND,
     FREE_TEXT_BY_KIND,
+    IDENTIFIERS_BY_KIND,
     UploadKind,
     ValueType,
     upload_quarantine_table,
@@ -463,6 +466,15 @@ def _convert_and_write(
         pii = hasher or PiiHasher.from_env()
         connection.create_function(
             "ownlay_email_hash", pii.hash_email, ["VARCHAR"], "VARCHAR", side_effects=False
+        )
+    if IDENTIFIERS_BY_KIND.get(kind, frozenset()) & columns.keys():
+        connection.create_function(
+            IDENTIFIER_CHECK,
+            identifier_refusal,
+            ["VARCHAR"],
+            "VARCHAR",
+            null_handling="special",  # it answers NULL for an id without contact data
+            side_effects=False,
         )
     record_policy(kind, header, columns, delimiter=delimiter, hasher=pii).register(connection)
     filled = frozenset(columns) | frozenset(mapping.defaults)

@@ -1,11 +1,16 @@
-"""Free text of the loaded rows (campaign and account names, UTM values) is stored with e-mails,
-phones and IPs masked, whether the column is a dictionary or plain text."""
+"""The loaded rows follow the privacy classes: free text (campaign and account names, UTM values)
+is stored with e-mails, phones and IPs masked, whether the column is a dictionary or plain text;
+an events file's id holding contact data makes its row a bad row."""
 
 from __future__ import annotations
+
+import json
 
 from ownlay_pipelines.uploads.free_text_values import masked_values, masking_transform
 from ownlay_pipelines.uploads.kinds import UploadKind
 from ownlay_pipelines_tests.uploads.files import rows, upload
+
+EVENT = "2026-11-21T10:00:00Z,purchase"
 
 
 def test_a_lone_campaign_column_is_masked_and_the_id_it_stands_for_too(tmp_path):
@@ -61,3 +66,32 @@ def test_only_values_that_change_are_looked_up():
     assert masking_transform({}) is None
     transform = masking_transform(changes)
     assert transform is not None and "COALESCE(MAP {" in transform("v_campaign_name")
+
+
+def test_an_events_id_holding_contact_data_is_a_bad_row_and_masked_in_the_quarantine(tmp_path):
+    text = (
+        "timestamp,event,anonymous_id,user_id\n"
+        f"{EVENT},a1,u-2026-11\n"  # digit groups, yet no phone number: kept
+        f"{EVENT},jane@x.io,u1\n"
+        f"{EVENT},a2,+1 212-555-0123\n"
+        f"{EVENT},203.0.113.7,u3\n"
+    )
+    result = upload(tmp_path, text, name="events.csv", kind=UploadKind.EVENTS)
+
+    assert [(r["anonymous_id"], r["user_id"]) for r in rows(tmp_path, "raw/uploads/events")] == [
+        ("a1", "u-2026-11")
+    ]
+    why = "; an id column takes stable ids, never contact data"
+    assert result.reasons == {
+        f"anonymous_id: holds an e-mail address{why}": 1,
+        f"user_id: holds a phone number{why}": 1,
+        f"anonymous_id: holds an IP address{why}": 1,
+    }
+    quarantined = rows(tmp_path, "quarantine/uploads/events", order="line")
+    assert [q["line"] for q in quarantined] == [3, 4, 5]
+    assert [json.loads(q["raw_record"])["anonymous_id"] for q in quarantined] == [
+        "[email]",
+        "a2",
+        "[ip]",
+    ]
+    assert json.loads(quarantined[1]["raw_record"])["user_id"] == "[phone]"
