@@ -8,9 +8,11 @@ import json
 
 from ownlay_pipelines.uploads.free_text_values import masked_values, masking_transform
 from ownlay_pipelines.uploads.kinds import UploadKind
+from ownlay_pipelines.uploads.sample import WHOLE_FILE_BYTES
 from ownlay_pipelines_tests.uploads.files import rows, upload
 
 EVENT = "2026-11-21T10:00:00Z,purchase"
+ROWS = 40_000
 
 
 def test_a_lone_campaign_column_is_masked_and_the_id_it_stands_for_too(tmp_path):
@@ -95,3 +97,19 @@ def test_an_events_id_holding_contact_data_is_a_bad_row_and_masked_in_the_quaran
         "[ip]",
     ]
     assert json.loads(quarantined[1]["raw_record"])["user_id"] == "[phone]"
+
+
+def test_a_value_outside_the_sample_of_a_dictionary_column_is_masked_too(tmp_path):
+    # 97 campaign names fill the sample: the column is a dictionary; the one name with an
+    # e-mail sits between two sampled slices, so it reaches the load as a value the sample lacks.
+    body = [f"2026-11-21,Campaign {i % 97},1.00" for i in range(ROWS)]
+    body[ROWS // 2 + 17] = "2026-11-21,Retarget jane.doe@example.com,1.00"
+    text = "Date,Campaign,Spend\n" + "\n".join(body) + "\n"
+    assert len(text) > WHOLE_FILE_BYTES
+
+    upload(tmp_path, text)
+
+    names = {r["source_line"]: r["campaign_name"] for r in rows(tmp_path)}
+    assert names[ROWS // 2 + 19] == "Retarget [email]"
+    assert names[2] == "Campaign 0"
+    assert len(names) == ROWS
