@@ -12,6 +12,9 @@ from collections.abc import Iterable, Mapping
 from ownlay_pipelines.lake.quarantine import quarantine_ref
 from ownlay_pipelines.lake.tables import TableRef
 
+UPLOADS_SOURCE = "uploads"
+"""Quarantines of uploads are per load and keep no personal data in clear (`uploads.load`)."""
+
 
 def catalog_descriptions(
     asset_descriptions: Mapping[tuple[str, ...], str | None], tables: Iterable[TableRef]
@@ -31,6 +34,13 @@ def catalog_descriptions(
         own = asset_descriptions.get(ref.parts)
         if own:
             described[str(ref)] = " ".join(own.split())
+        elif ref in raw_by_quarantine and ref.parts[1] == UPLOADS_SOURCE:
+            described[str(ref)] = (
+                f"Rows of uploaded files loaded into {raw_by_quarantine[ref]} that could not be "
+                "read, one row each: line, column, reason and the row as read with its personal "
+                "data hashed, removed or masked (raw_record, JSON; docs/privacy.md); one file "
+                "per load, replaced with it."
+            )
         elif ref in raw_by_quarantine:
             raw = raw_by_quarantine[ref]
             described[str(ref)] = (

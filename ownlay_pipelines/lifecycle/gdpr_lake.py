@@ -62,13 +62,12 @@ def _files_with_matches(files: list[Path], subject: DataSubject) -> list[Path]:
     try:
         for (equal, raw), paths in groups.items():
             conditions = [f'"{name}" = $value' for name in equal]
-            if raw:
-                conditions.append(f"contains(lower({RAW_RECORD_COLUMN}), lower($needle))")
-            parameters = {"files": [str(p) for p in paths], "value": subject.equality_value}
-            if raw:
-                parameters["needle"] = subject.raw_needle
-            if not equal:
-                del parameters["value"]
+            parameters: dict[str, object] = {"files": [str(p) for p in paths]}
+            if equal:
+                parameters["value"] = subject.equality_value
+            for i, needle in enumerate(subject.raw_needles if raw else ()):
+                conditions.append(f"contains(lower({RAW_RECORD_COLUMN}), lower($needle{i}))")
+                parameters[f"needle{i}"] = needle
             rows = connection.execute(
                 "SELECT DISTINCT filename FROM read_parquet($files, filename = true, "
                 f"union_by_name = true) WHERE {' OR '.join(conditions)}",
@@ -109,7 +108,11 @@ def _match_file(lake_root: Path, path: Path, subject: DataSubject) -> LakeMatch 
 
 def _mask(table: pa.Table, subject: DataSubject, equal: list[str], raw: list[str]) -> pa.Array:
     masks = [pc.equal(table[name], subject.equality_value) for name in equal]
-    masks += [pc.match_substring(table[name], subject.raw_needle, ignore_case=True) for name in raw]
+    masks += [
+        pc.match_substring(table[name], needle, ignore_case=True)
+        for name in raw
+        for needle in subject.raw_needles
+    ]
     combined = masks[0]
     for mask in masks[1:]:
         combined = pc.or_kleene(combined, mask)

@@ -3,8 +3,8 @@
 The lake never holds an e-mail address, only its HMAC keyed hash (`privacy.keyed_hash`), so an
 e-mail is matched through the same hash in every `email_hash` / `*_email_hash` column. User and
 anonymous ids are stored verbatim and matched as they are. Stores that keep data as received
-(quarantined records, webhook bodies, the ops store's `api_records.email`) are matched on the
-raw value.
+(connector quarantines, webhook bodies, the ops store's `api_records.email`) are matched on the
+raw value; the uploads' quarantine keeps an e-mail cell as its keyed hash, matched as such.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines.registry.tenant import validate_workspace_id
 
 RAW_RECORD_COLUMN = "raw_record"
-"""Quarantine tables keep the refused record as received (JSON text)."""
+"""Quarantine tables keep the refused record (JSON text): as received by the connectors, with
+personal data hashed, removed or masked by uploads."""
 
 
 class IdentifierKind(StrEnum):
@@ -65,6 +66,10 @@ class DataSubject:
         return self.identifier_hash if self.kind is IdentifierKind.EMAIL else self.value
 
     @property
-    def raw_needle(self) -> str:
-        """Text that marks this person inside a record kept as received (JSON)."""
-        return self.value if self.kind is IdentifierKind.EMAIL else f'"{self.value}"'
+    def raw_needles(self) -> tuple[str, ...]:
+        """Texts that mark this person inside a quarantined record (JSON): an e-mail as received
+        (connector quarantines) or as its keyed hash (uploads' quarantine keeps e-mail cells
+        only as `[keyed hash] <hex>`, `uploads.quarantine_record`); an id as a JSON string."""
+        if self.kind is IdentifierKind.EMAIL:
+            return (self.value, self.identifier_hash)
+        return (f'"{self.value}"',)

@@ -3,7 +3,8 @@
 One set of compiled patterns serves both uses: refusing identifiers that carry such a value
 (`identifiers`) and masking it inside free text (`free_text`). A phone number is a `+` followed by
 7–15 digits, or groups of digits joined by spaces, dots or dashes (optionally a `(area)` code)
-totalling 9–15 digits; a bare run of digits is not a phone number, because numeric ids are.
+totalling 9–15 digits; a bare run of digits is not a phone number, because numeric ids are, and
+neither is a date followed by an hour (`2026-11-03 18:22`).
 """
 
 from __future__ import annotations
@@ -27,13 +28,21 @@ PHONE_CANDIDATE = re.compile(
 """Text shaped like a phone number; `is_phone` checks the digit count."""
 MIN_PHONE_DIGITS = 9
 MAX_PHONE_DIGITS = 15
+_YEAR, _MONTH, _DAY = r"(?:19|20)\d\d", r"(?:0?[1-9]|1[0-2])", r"(?:0?[1-9]|[12]\d|3[01])"
+DATE_AND_HOUR = re.compile(
+    rf"(?:{_YEAR}([-.]){_MONTH}\1{_DAY}|{_DAY}([-.]){_MONTH}\2{_YEAR}|{_MONTH}-{_DAY}-{_YEAR})"
+    r"\s+\d{1,2}"
+)
+"""A date and the hour of a time after it (`2026-11-03 18:22:07`, `03.11.2026 18:22`): its digit
+groups look like a phone number's, and the minutes after the `:` end the match."""
 
 
 def is_phone(candidate: str) -> bool:
-    """True when a `PHONE_CANDIDATE` match has as many digits as a real phone number."""
+    """True when a `PHONE_CANDIDATE` match has as many digits as a real phone number and is not
+    a date followed by an hour."""
     plain = candidate.replace("%2B", "+").replace("%2b", "+")
     digits = sum(character.isdigit() for character in plain)
-    return MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS
+    return MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS and not DATE_AND_HOUR.fullmatch(plain)
 
 
 def is_ipv6(candidate: str) -> bool:
@@ -43,3 +52,11 @@ def is_ipv6(candidate: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+MAY_HOLD_CONTACT_DATA_RE2 = r"[@+]|%40|%2[Bb]|\p{Nd}[^\p{L}\p{Nd}]\p{Nd}|:[0-9A-Fa-f]{0,4}:"
+"""An RE2 regular expression (DuckDB's `regexp_matches`) that every text holding an e-mail,
+phone number or IP matches: an `@` (or `%40`), a `+` (or `%2B`), two digits around a character
+that is neither letter nor digit (every dotted quad, and every phone number written in digit
+groups, has one), or two colons around at most four hex digits (IPv6). Text that does not match
+needs no masking; one that does is only a candidate for `free_text.mask_contact_data`."""

@@ -24,12 +24,15 @@ from dataclasses import dataclass, field, replace
 
 import duckdb
 
+from ownlay_pipelines.privacy.identifiers import contact_kind
+from ownlay_pipelines.privacy.patterns import MAY_HOLD_CONTACT_DATA_RE2
 from ownlay_pipelines.registry.workspaces import Workspace
 from ownlay_pipelines.uploads import formats
 from ownlay_pipelines.uploads.dictionary import Dictionary, sampled_values
 from ownlay_pipelines.uploads.formats import DOLLAR_CURRENCIES, SYMBOL_CURRENCY, DateFormat, quote
 from ownlay_pipelines.uploads.kinds import (
     COLUMNS_BY_KIND,
+    IDENTIFIERS_BY_KIND,
     ONE_OF_REQUIRED,
     TargetColumn,
     UploadKind,
@@ -52,6 +55,21 @@ SQL_TYPES = {
     ValueType.DECIMAL: "DECIMAL(20, 6)",
     ValueType.INTEGER: "BIGINT",
 }
+
+
+IDENTIFIER_CHECK = "ownlay_identifier_refusal"
+"""DuckDB function: why an id cell is refused (it holds contact data), NULL when it is not."""
+IDENTIFIER_REFUSALS = {
+    "email": "holds an e-mail address; an id column takes stable ids, never contact data",
+    "phone": "holds a phone number; an id column takes stable ids, never contact data",
+    "ip": "holds an IP address; an id column takes stable ids, never contact data",
+}
+
+
+def identifier_refusal(value: str | None) -> str | None:
+    """The reason an id cell is refused when it holds contact data (`privacy.identifiers`)."""
+    kind = None if value is None else contact_kind(value)
+    return None if kind is None else IDENTIFIER_REFUSALS[kind]
 
 
 def trimmed_sql(columns: dict[str, int], *, refused: bool = False) -> str:
@@ -332,6 +350,11 @@ def plan_columns(
             parsed = f"CASE WHEN {t} LIKE '%_@_%' THEN ownlay_email_hash({t}) END"
             error = f"CASE WHEN {t} IS NOT NULL AND {v} IS NULL THEN 'not an e-mail address' END"
             column = _Column(target, header[index], parsed, f"n_{name}", error)
+        elif name in IDENTIFIERS_BY_KIND.get(kind, ()):
+            # Only cells the prefilter lets through reach the Python check.
+            candidate = f"regexp_matches({t}, {quote(MAY_HOLD_CONTACT_DATA_RE2)})"
+            error = f"CASE WHEN {candidate} THEN {IDENTIFIER_CHECK}({t}) END"
+            column = _Column(target, header[index], t, f"n_{name}", error)
         else:
             column = _Column(target, header[index], t, f"n_{name}", None)
         if target.required:

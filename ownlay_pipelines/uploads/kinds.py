@@ -340,6 +340,21 @@ DAY_COLUMN_BY_KIND: dict[UploadKind, str] = {
 }
 """The column whose (workspace-local) day says which daily partitions a load touches."""
 
+FREE_TEXT_BY_KIND: dict[UploadKind, frozenset[str]] = {
+    UploadKind.COSTS: frozenset({"account_id", "campaign_id", "campaign_name"}),
+    UploadKind.ORDERS: frozenset({"utm_source", "utm_campaign"}),
+    UploadKind.EVENTS: frozenset({"utm_source", "utm_medium", "utm_campaign"}),
+}
+"""Text targets a person typed (privacy class free text): stored with e-mails, phones and IPs
+masked. Costs' account and campaign ids are names as often as ids, and an id stands in for a
+missing name, so they are free text too."""
+
+IDENTIFIERS_BY_KIND: dict[UploadKind, frozenset[str]] = {
+    UploadKind.EVENTS: frozenset({"anonymous_id", "user_id"}),
+}
+"""Opaque identifiers (privacy class): stored as they are, so a row whose id holds an e-mail,
+phone number or IP is refused (the ingest service answers 422 for the same event)."""
+
 ONE_OF_REQUIRED: dict[UploadKind, tuple[str, ...]] = {
     UploadKind.COSTS: ("campaign_id", "campaign_name"),
 }

@@ -12,7 +12,8 @@ the earlier load instead of adding to it. Two *different* files are two loads an
 **Bad rows never stop a file.** A row DuckDB cannot split into the header's columns, a value
 that does not fit its column's decided format, an empty required value: each goes to the
 quarantine with its line number (1-based, counting every line of the file, preamble included;
-for a sheet, the spreadsheet row), the column, the reason and the row as read. Line numbers count
+for a sheet, the spreadsheet row), the column, the reason and the row as read, its personal data
+hashed, removed or masked (`quarantine_record`). Line numbers count
 records, so they are file lines unless a quoted field spans lines. Refused rows that are not data
 at all (a totals line, a Shopify export's further line items: `skipped`) are counted apart
 instead, by reason, and kept out of the quarantine.
@@ -50,21 +51,29 @@ from ownlay_pipelines.registry.tenant import TENANT_COLUMN, validate_workspace_i
 from ownlay_pipelines.registry.workspaces import Workspace
 from ownlay_pipelines.uploads.convert import (
     CHECKED,
+    IDENTIFIER_CHECK,
     Decisions,
     create_checked,
     decide,
+    identifier_refusal,
     plan_columns,
     plan_dictionaries,
     recheck,
-    refused_cell,
     trimmed_sql,
     unstored_sql,
 )
 from ownlay_pipelines.uploads.dictionary import Dictionary, output_sql, overflow, text_sql
 from ownlay_pipelines.uploads.formats import quote
+from ownlay_pipelines.uploads.free_text_values import (
+    distinct_candidates,
+    masked_values,
+    masking_transform,
+)
 from ownlay_pipelines.uploads.kinds import (
     COLUMNS_BY_KIND,
     DAY_COLUMN_BY_KIND,
+    FREE_TEXT_BY_KIND,
+    IDENTIFIERS_BY_KIND,
     UploadKind,
     ValueType,
     upload_quarantine_table,
@@ -82,6 +91,11 @@ from ownlay_pipelines.uploads.projections import (
     PROJECTIONS,
     VALUE_TRANSFORMS,
     dictionary_targets,
+)
+from ownlay_pipelines.uploads.quarantine_record import (
+    LINE_FUNCTION,
+    RECORD_FUNCTION,
+    record_policy,
 )
 from ownlay_pipelines.uploads.sample import text_sample
 from ownlay_pipelines.uploads.skipped import SKIPPED, mark_skipped
@@ -291,6 +305,7 @@ def _load_text(
                 european_hint=layout.delimiter == ";",
                 detected=detected,
                 export=export,
+                delimiter=layout.delimiter,
             )
         finally:
             connection.close()
@@ -441,15 +456,27 @@ def _convert_and_write(
     european_hint: bool,
     detected: dict[str, str],
     export: ExportLayout | None,
+    delimiter: str = ",",
 ) -> UploadResult:
     targets = COLUMNS_BY_KIND[kind]
     if export is not None:
         detected = {"export": export.name, **detected}
+    pii = None
     if any(t.type is ValueType.EMAIL and t.name in columns for t in targets):
         pii = hasher or PiiHasher.from_env()
         connection.create_function(
             "ownlay_email_hash", pii.hash_email, ["VARCHAR"], "VARCHAR", side_effects=False
         )
+    if IDENTIFIERS_BY_KIND.get(kind, frozenset()) & columns.keys():
+        connection.create_function(
+            IDENTIFIER_CHECK,
+            identifier_refusal,
+            ["VARCHAR"],
+            "VARCHAR",
+            null_handling="special",  # it answers NULL for an id without contact data
+            side_effects=False,
+        )
+    record_policy(kind, header, columns, delimiter=delimiter, hasher=pii).register(connection)
     filled = frozenset(columns) | frozenset(mapping.defaults)
     text_targets = dictionary_targets(kind, filled)
     decisions = decide(
@@ -496,7 +523,9 @@ def _convert_and_write(
         refused += f" AND rowid NOT IN (SELECT row_id FROM {SKIPPED})"
     upload_id = upload_id_for(kind, source_name)
     projection = PROJECTIONS[kind](workspace, upload_id, source_name, filled)
-    values = _output_values(connection, dictionaries, VALUE_TRANSFORMS.get(kind, {}), filled)
+    values = _output_values(
+        connection, dictionaries, VALUE_TRANSFORMS.get(kind, {}), filled, FREE_TEXT_BY_KIND[kind]
+    )
     day_column = DAY_COLUMN_BY_KIND[kind]
     raw_ref, quarantine_ref = upload_table(kind), upload_quarantine_table(kind)
     digest = content_hash()
@@ -515,19 +544,15 @@ def _convert_and_write(
             f"COPY ({good_query}) TO {quote(str(temp))} (FORMAT parquet, COMPRESSION snappy, {metadata})"
         ),
     )
-    raw_record = (
-        "to_json(map_from_entries(["
-        + ", ".join(f"({quote(h)}, {refused_cell(i)})" for i, h in enumerate(header))
-        + "]))"
-    )
+    # The row as read, with personal data hashed, removed or masked (`quarantine_record`).
     bad_query = f"""
         SELECT {quote(workspace.id)} AS workspace_id, {quote(upload_id)} AS upload_id,
                {quote(source_name)} AS source_name, CAST({line} AS BIGINT) AS line,
-               _column AS "column", _reason AS reason, CAST({raw_record} AS VARCHAR) AS raw_record
+               _column AS "column", _reason AS reason, {RECORD_FUNCTION}(_cells) AS raw_record
         FROM {CHECKED} WHERE {refused}
         UNION ALL
         SELECT {quote(workspace.id)}, {quote(upload_id)}, {quote(source_name)},
-               CAST(line AS BIGINT), NULL, reason, csv_line
+               CAST(line AS BIGINT), NULL, reason, {LINE_FUNCTION}(csv_line)
         FROM upload_bad_lines
         ORDER BY line
     """
@@ -576,11 +601,25 @@ def _output_values(
     dictionaries: list[Dictionary],
     transforms: dict[str, Callable[[str], str]],
     filled: frozenset[str],
+    free_text: frozenset[str],
 ) -> str:
     """SELECT-list tail over the kept rows of `upload_checked`: `EXCLUDE` of the dictionary
     columns and their output values as `v_<name>`, and the per-value `transforms` of the others
-    (one row at a time)."""
+    (one row at a time). The `free_text` columns get a transform masking the values that hold
+    contact data, when some do (`free_text_values`)."""
     found = overflow(connection, CHECKED, dictionaries)
+    transforms = dict(transforms)
+    by_name = {d.name: d for d in dictionaries}
+    for name in sorted(free_text & filled):
+        known = by_name.get(name)
+        candidates = (
+            [*known.values, *found[name].values]
+            if known is not None
+            else distinct_candidates(connection, CHECKED, f"v_{name}")
+        )
+        masking = masking_transform(masked_values(candidates))
+        if masking is not None:
+            transforms[name] = masking
     texts = [d for d in dictionaries if found[d.name].text_needed and d.name not in transforms]
     if texts:
         # Rare (kept rows with values the sample lacked, in a column with no empty value): the

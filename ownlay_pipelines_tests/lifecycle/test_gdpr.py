@@ -25,9 +25,13 @@ from ownlay_pipelines.lifecycle.stores import Stores, stores_at
 from ownlay_pipelines.lifecycle.subject import DataSubject, IdentifierKind
 from ownlay_pipelines.lifecycle.suppression import SUPPRESSIONS
 from ownlay_pipelines.privacy.keyed_hash import PiiHasher
+from ownlay_pipelines.uploads.kinds import UploadKind
+from ownlay_pipelines.uploads.load import load_upload
 from ownlay_pipelines_tests.ingest.lake_events import append_rows, lake_rows
 from ownlay_pipelines_tests.ingest.payloads import NOW, PII_KEY, auth_header, ownlay_event
 from ownlay_pipelines_tests.lifecycle.stores_fixture import add_snapshot, add_webhook
+from ownlay_pipelines_tests.uploads.files import workspace as upload_workspace
+from ownlay_pipelines_tests.uploads.test_layouts import SHOPIFY_EXPORT
 
 ANN = "Ann.Smith@Example.com"
 BOB = "bob@example.com"
@@ -359,3 +363,34 @@ def test_dagster_job_deletes_and_reports_counts_and_refuses_bad_config(
     assert "action must be 'export' or 'delete'" in str(
         refused.failure_data_for_node("gdpr_request_op").error
     )
+
+
+def test_an_uploaded_bad_row_kept_only_with_the_e_mail_hash_is_found_and_erased(tmp_path: Path):
+    # A Shopify export whose orders #1001 (Jane) and #1004 (Sam) are refused: the quarantine
+    # keeps their e-mails only as keyed hashes, yet an e-mail request finds and erases Jane's.
+    stores = stores_at(tmp_path)
+    export = SHOPIFY_EXPORT.read_text()
+    export = export.replace(",147.50,", ",147.50 USD?,").replace(",1249.00,", ",1249.00 ??,")
+    source = tmp_path / "orders_export.csv"
+    source.write_text(export)
+    load_upload(
+        source,
+        workspace=upload_workspace(),
+        kind=UploadKind.ORDERS,
+        lake_root=stores.lake_root,
+        hasher=HASHER,
+    )
+    jane = DataSubject.of("acme", IdentifierKind.EMAIL, "jane.doe@example.com", HASHER)
+    quarantine = next((stores.lake_root / "quarantine/uploads/orders").rglob("*.parquet"))
+    assert "jane.doe" not in quarantine.read_bytes().decode("latin-1").lower()
+
+    found = export_subject(stores, jane, requested_by="dpo@acme", now=NOW)
+    deleted = delete_subject(stores, jane, requested_by="dpo@acme", now=NOW)
+
+    assert found.counts["lake_rows"] == deleted.counts["lake_rows"] == 1
+    [item] = found.document["lake"]
+    assert item["table"] == "quarantine/uploads/orders"
+    assert [row["line"] for row in item["rows"]] == [6]
+    left = pq.read_table(quarantine).to_pylist()
+    assert [(row["line"], row["column"]) for row in left] == [(2, "Total")]  # Sam's stays
+    assert export_subject(stores, jane, requested_by="t", now=NOW).counts == EMPTY

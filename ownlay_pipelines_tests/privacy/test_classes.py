@@ -1,7 +1,11 @@
+import random
+
+import duckdb
 import pytest
 
 from ownlay_pipelines.privacy.free_text import mask_contact_data
 from ownlay_pipelines.privacy.identifiers import check_identifier, contact_kind
+from ownlay_pipelines.privacy.patterns import MAY_HOLD_CONTACT_DATA_RE2
 from ownlay_pipelines.privacy.properties import scrub_properties
 
 
@@ -13,6 +17,8 @@ from ownlay_pipelines.privacy.properties import scrub_properties
         ("call +1 (415) 555-0123 now", "call [phone] now"),
         ("?ref=%2B14155550123", "?ref=[phone]"),
         ("415.555.0123", "[phone]"),
+        ("0612 34 56 78", "[phone]"),
+        ("2026-11-03 18:22 call 415-555-0123", "2026-11-03 18:22 call [phone]"),
         ("from 203.0.113.77.", "from [ip]."),
         ("via 2001:db8::1 at 11:30:00", "via [ip] at 11:30:00"),
         ("::ffff:203.0.113.77", "::ffff:[ip]"),
@@ -28,6 +34,11 @@ def test_contact_and_network_data_inside_free_text_is_masked(text: str, masked: 
     [
         "Spring sale 2026-11-21",
         "2026-11-21T11:30:00Z",
+        # A date and its time as Shopify and spreadsheets write them: the date's and the hour's
+        # digit groups are no phone number.
+        "2026-11-03 18:22:07 -0500",
+        "paid 03.11.2026 18:22",
+        "11-03-2026 9:05 AM",
         "Order #1001 of 2 tents",
         "Two-person tents | Acme Outdoor",
         "120210000000001",
@@ -106,3 +117,32 @@ def test_non_json_values_in_properties_are_refused_with_their_path(properties, r
         scrub_properties(properties)
 
     assert str(caught.value) == reason
+
+
+def test_every_text_that_masking_changes_is_a_candidate_of_the_sql_pattern():
+    # The SQL prefilter must never skip a value masking would change: the masking examples
+    # above, and random strings of digits, separators, letters and the signs contact data uses.
+    rng = random.Random(11)
+    alphabet = "0123456789" * 4 + " .-+()@:%Bab\u00a0/٤١"
+    texts = [
+        "write to jane.doe@example.com today",
+        "/u/jane.doe%40example.com/orders",
+        "call +1 (415) 555-0123 now",
+        "?ref=%2B14155550123",
+        "via 2001:db8::1 at 11:30:00",
+        "::ffff:203.0.113.77",
+        "415\u00a0555\u00a00123",
+        "٤١٥ ٥٥٥ ٠١٢٣ ٤",
+    ]
+    texts += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(5, 25))) for _ in range(20_000)
+    ]
+    changed = [t for t in texts if mask_contact_data(t) != t]
+    with duckdb.connect() as connection:
+        matched = connection.execute(
+            "SELECT list(t ORDER BY i) FILTER (WHERE regexp_matches(t, $pattern)) "
+            "FROM (SELECT unnest($texts) AS t, generate_subscripts($texts, 1) AS i)",
+            {"pattern": MAY_HOLD_CONTACT_DATA_RE2, "texts": changed},
+        ).fetchone()[0]
+    assert len(changed) > 300
+    assert matched == changed
