@@ -75,6 +75,12 @@ one body at a time: parsing holds the GIL for up to ~20 ms per MiB, so ten large
 at once would keep the event loop, and every small request, waiting for all ten."""
 LARGE_BODY_READS = 2
 """Bodies over `OFF_LOOP_BODY_BYTES` read at once; more wait their turn (see `_ingest`)."""
+LARGE_BODY_WAIT_SECONDS = 10.0
+"""The longest a large body waits for its turn; then it is answered 503 with `Retry-After`."""
+LARGE_BODY_READ_SECONDS = 10.0
+"""The longest a large body's turn lasts: a body that has not fully arrived by then is answered
+408 and its connection closed, so a sender that stalls mid-body (or drips it) cannot keep the
+turn, and every large body behind it, waiting. 1 MiB in 10 s is 0.8 Mbit/s."""
 MAX_LISTED_REJECTIONS = 50
 """A refusal lists at most this many events' reasons (with the total), so a huge bad batch gets a
 short answer; `MAX_ERRORS_PER_EVENT` bounds each one."""
@@ -214,11 +220,7 @@ async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadK
     if _small_body(request):
         body = await request.capped_body(service.settings.max_body_bytes, inspect_head)
     else:
-        # A large body is read only while fewer than LARGE_BODY_READS others are: the rest wait
-        # with their bytes in the socket (uvicorn stops reading past 64 KiB), so a flood of big
-        # bodies cannot fill every turn of the event loop that small requests need.
-        async with service.large_body_reads:
-            body = await request.capped_body(service.settings.max_body_bytes, inspect_head)
+        body = await _read_large_body(service, request, inspect_head)
     # Before any thread hop: junk and overlong batches are refused at memory-scan speed.
     refuse_eventless(body)
     refuse_long_batch(body, service.settings.max_batch_events)
@@ -276,6 +278,39 @@ async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadK
             "rejected_count": len(verdict.rejected),
             "rejected": rejected,
         },
+    )
+
+
+async def _read_large_body(
+    service: IngestService, request: RawRequest, inspect_head: Callable[[bytes], None]
+) -> bytes:
+    """The body of a request that declares more than `OFF_LOOP_BODY_BYTES` or no length.
+
+    It is read only while fewer than `LARGE_BODY_READS` others are: the rest wait with their
+    bytes in the socket (uvicorn stops reading past 64 KiB), so a flood of big bodies cannot
+    fill every turn of the event loop that small requests need. Both the wait for a turn and
+    the turn itself are bounded (503, 408), so senders that stall cannot hold the turns forever.
+    """
+    with anyio.move_on_after(LARGE_BODY_WAIT_SECONDS) as waiting:
+        await service.large_body_reads.acquire()
+    if waiting.cancelled_caught:
+        raise IngestError(
+            503,
+            "busy",
+            f"no turn to read a body over {OFF_LOOP_BODY_BYTES} bytes came within "
+            f"{LARGE_BODY_WAIT_SECONDS:g} s; retry, or send smaller batches",
+            headers={"Retry-After": "1"},
+        )
+    try:
+        with anyio.move_on_after(LARGE_BODY_READ_SECONDS):
+            return await request.capped_body(service.settings.max_body_bytes, inspect_head)
+    finally:
+        service.large_body_reads.release()
+    raise IngestError(
+        408,
+        "body_timeout",
+        f"the request body did not arrive within {LARGE_BODY_READ_SECONDS:g} s; send it at once",
+        headers={"Connection": "close"},
     )
 
 
