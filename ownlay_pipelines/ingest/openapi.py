@@ -121,7 +121,8 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Body over OWNLAY_INGEST_MAX_BODY_BYTES or batch over the event limit.",
         415: "A body or declared charset other than UTF-8, or a Content-Encoding other than "
         "gzip or deflate (event routes) or none (webhooks).",
-        422: "No event in the request is valid (reasons per field, never the input).",
+        422: "No event in the request is valid (reasons per field, never the input value; a "
+        "field path, which can be an unknown key of the input, is cut after 64 characters).",
         429: "Over the workspace's events per second; retry after `Retry-After` seconds.",
         503: "The durable store could not commit, or (event routes) a body over 64 KiB found "
         "no turn to be read within 10 s; nothing was kept, retry (after `Retry-After` when "

@@ -494,3 +494,22 @@ def test_a_webhook_takes_only_an_uncompressed_body(client: TestClient):
     )
 
     assert "send the body uncompressed" in _refusal(response, 415, "unsupported_content_encoding")
+
+
+def test_an_unknown_key_is_named_by_an_excerpt_never_echoed_whole(
+    production_client: TestClient, acme_key: IssuedApiKey
+):
+    event = {**ownlay_event(1), "A" * 1_000_000: 1}
+    nested = ownlay_event(2, context={"page": {"B" * 20_000: 1}})
+
+    alone = _post(production_client, acme_key, json.dumps(event).encode())
+    batch = [{**ownlay_event(n), **{c * 3000: 1 for c in "CDEFG"}} for n in range(3, 43)]
+    many = _post(production_client, acme_key, json.dumps(batch).encode())
+    deeper = _post(production_client, acme_key, json.dumps(nested).encode())
+
+    assert alone.status_code == 422 and len(alone.content) < 2048
+    assert alone.json()["rejected"][0]["errors"] == [
+        {"field": "A" * 64 + "…", "reason": "Extra inputs are not permitted"}
+    ]
+    assert many.status_code == 422 and len(many.content) < 32 * 1024  # 600 KB of keys
+    assert deeper.json()["rejected"][0]["errors"][0]["field"] == "context.page." + "B" * 51 + "…"
