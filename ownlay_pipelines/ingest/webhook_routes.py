@@ -40,6 +40,8 @@ SHOPIFY_KEPT_HEADERS = (
 )
 """Headers the connector needs later (staleness, API version); the signature is not kept."""
 
+MAX_WORKSPACE_CHARS = 63
+"""A workspace slug's longest (registry/tenant.py)."""
 logger = logging.getLogger(__name__)
 
 
@@ -115,6 +117,13 @@ def webhook_router(
 
 
 def _workspace(value: str) -> str:
+    if len(value) > MAX_WORKSPACE_CHARS:
+        # The slug check's message quotes the value: only an excerpt of a long one goes back.
+        raise IngestError(
+            404,
+            "unknown_workspace",
+            f"workspace_id {value[:20]!r}… is longer than {MAX_WORKSPACE_CHARS} characters",
+        )
     try:
         return validate_workspace_id(value)
     except ValueError as error:

@@ -117,6 +117,23 @@ def test_shopify_without_signature_or_for_a_workspace_without_secret_is_401(clie
     )
 
 
+@pytest.mark.parametrize("provider", ["shopify", "stripe", "linkedin"])
+def test_a_long_workspace_in_the_path_is_404_quoting_only_an_excerpt(
+    client: TestClient, provider: str
+):
+    body, headers = shopify_delivery(SHOPIFY_SECRET)
+
+    response = client.post(
+        f"/api/v1/webhooks/{provider}/{'a' * 5000}", content=body, headers=headers
+    )
+
+    assert response.status_code == 404 and len(response.content) < 200
+    assert response.json() == {
+        "error": "unknown_workspace",
+        "message": f"workspace_id {'a' * 20!r}… is longer than 63 characters",
+    }
+
+
 def test_stripe_event_with_valid_signature_is_stored(client: TestClient, settings: IngestSettings):
     body = stripe_body()
     header = stripe_signature(body, [STRIPE_SECRET], NOW_UNIX - 10)
