@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.exceptions import HTTPException
 
 from ownlay_pipelines.capi.live_capture import LiveCapture
 from ownlay_pipelines.events.lake_rows import lake_batch, to_lake_row
@@ -42,7 +43,7 @@ from ownlay_pipelines.http.clock import Clock, SystemClock
 from ownlay_pipelines.ingest.asgi import Answer, IngestApp, RawRequest, raw_handler
 from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
-from ownlay_pipelines.ingest.errors import IngestError, ingest_error_response
+from ownlay_pipelines.ingest.errors import IngestError, http_error_response, ingest_error_response
 from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_store
 from ownlay_pipelines.ingest.linkedin_lead_webhook import linkedin_lead_router
 from ownlay_pipelines.ingest.loop_share import LoopShare
@@ -161,9 +162,13 @@ def create_app(
         title="OWNLAY ingestion",
         description="First-party events (seed 000 and seed 001 shapes) and signed store webhooks.",
         lifespan=lifespan,
+        # `/api/v1/events/` is a 404, not a 307 to an address built from the Host header (which
+        # a client following it would send its API key to, over http:// behind a TLS proxy).
+        redirect_slashes=False,
     )
     app.state.capi_capture = service.capture  # its queued/failures counters, for operators
     app.add_exception_handler(IngestError, ingest_error_response)
+    app.add_exception_handler(HTTPException, http_error_response)
     app.include_router(_event_router(service))
     app.raw_routes = {
         path: raw_handler(functools.partial(_ingest, service, kind=kind))

@@ -513,3 +513,33 @@ def test_an_unknown_key_is_named_by_an_excerpt_never_echoed_whole(
     ]
     assert many.status_code == 422 and len(many.content) < 32 * 1024  # 600 KB of keys
     assert deeper.json()["rejected"][0]["errors"][0]["field"] == "context.page." + "B" * 51 + "…"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error", "message"),
+    [
+        ("POST", "/api/v1/events/", 404, "not_found", "no such route; /openapi.json lists the routes"),
+        ("POST", "/api/v1/nope", 404, "not_found", "no such route; /openapi.json lists the routes"),
+        ("GET", "/api/v1/events", 405, "method_not_allowed", "this route takes POST only"),
+        ("PUT", "/api/v1/webhooks/stripe/acme", 405, "method_not_allowed", "this route takes POST only"),
+    ],
+)  # fmt: skip
+def test_a_wrong_route_or_method_gets_the_documented_error_body_and_no_redirect(
+    client: TestClient,
+    acme_key: IssuedApiKey,
+    method: str,
+    path: str,
+    status: int,
+    error: str,
+    message: str,
+):
+    body = json.dumps(ownlay_event(1)).encode()
+
+    response = client.request(
+        method, path, content=body, headers=auth_header(acme_key.plaintext), follow_redirects=False
+    )
+
+    assert _refusal(response, status, error) == message
+    assert "location" not in response.headers
+    if status == 405:
+        assert response.headers["allow"] == "POST"
