@@ -8,6 +8,12 @@ each request cycle a transport that joins whatever is written in one turn of the
 sends it at the end of that turn, so head and body leave in one write. Everything else — reading,
 flow control, keep-alive, closing — is uvicorn's own; the protocol class is uvicorn's documented
 `http=` setting.
+
+It also answers a request that is not valid HTTP/1.1 (a negative or doubled Content-Length, a bad
+chunk size, a header with a NUL) in the service's `{"error", "message"}` JSON, not uvicorn's
+plain text, and only after the requests that came before it on the connection were answered:
+uvicorn refused at once and closed, so a valid event pipelined just before the malformed request
+got no answer at all.
 """
 
 from __future__ import annotations
@@ -17,13 +23,53 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+MALFORMED_HTTP_ANSWER = (
+    b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+    b"connection: close\r\n\r\n%s"
+)
+MALFORMED_HTTP_BODY = (
+    b'{"error":"malformed_http","message":"the request is not valid HTTP/1.1 (its request line, '
+    b'a header, Content-Length, Transfer-Encoding or a chunk size); the connection is closed"}'
+)
+
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """`HttpToolsProtocol` whose request cycles write through a `CoalescingTransport`."""
+    """`HttpToolsProtocol` whose request cycles write through a `CoalescingTransport`, and
+    whose refusal of malformed HTTP is JSON, sent after the earlier requests' answers."""
+
+    _malformed = False
+    """Set once the parser failed: the connection only finishes the answers it owes, then closes."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if not self._malformed:  # past a parse error the bytes mean nothing
+            super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        """Refuse malformed HTTP; when it follows complete requests still being answered (or
+        queued), after their answers (`on_response_complete`)."""
+        self._malformed = True
+        cycle = self.cycle
+        owed = cycle is not None and not cycle.more_body and not cycle.response_complete
+        if owed:
+            self.flow.pause_reading()
+        else:  # nothing owed, or the bad bytes are inside the body a request is still reading
+            self._refuse_malformed()
+
+    def on_response_complete(self) -> None:
+        last_owed = not self.pipeline
+        super().on_response_complete()
+        if self._malformed and last_owed:
+            self._refuse_malformed()
+
+    def _refuse_malformed(self) -> None:
+        if not self.transport.is_closing():
+            body = MALFORMED_HTTP_BODY
+            self.transport.write(MALFORMED_HTTP_ANSWER % (len(body), body))
+            self.transport.close()
 
 
 class CoalescingTransport:

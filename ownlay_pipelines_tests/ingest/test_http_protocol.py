@@ -1,8 +1,12 @@
-"""Responses leave in one socket write: the coalescing transport under uvicorn's protocol."""
+"""Responses leave in one socket write: the coalescing transport under uvicorn's protocol; malformed
+HTTP is refused in JSON after the answers owed before it."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import socket
 
 import httpx
 import pytest
@@ -96,3 +100,36 @@ def test_the_served_app_answers_keep_alive_requests_through_the_coalescing_proto
     assert [(a.status_code, a.json()["stored"]) for a in answers] == [(202, 1), (202, 1), (202, 0)]
     assert refused.status_code == 400 and len(refused.content) < 2048
     assert document.status_code == 200 and "/api/v1/events" in document.json()["paths"]
+
+
+def test_malformed_http_after_pipelined_events_is_refused_in_json_after_their_answers(
+    settings: IngestSettings, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+
+    def post(body: bytes, length: str) -> bytes:
+        return (
+            f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            f"X-Ownlay-Api-Key: {acme_key.plaintext}\r\nContent-Length: {length}\r\n\r\n"
+        ).encode() + body
+
+    events = [json.dumps(ownlay_event(number)).encode() for number in (1, 2)]
+    pipelined = b"".join(post(event, str(len(event))) for event in events) + post(b"", "-1")
+    with serve_in_background(settings) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(pipelined)
+            answers = b""
+            while chunk := connection.recv(65536):
+                answers += chunk
+        with httpx.Client(base_url=url, timeout=10) as http:
+            retried = http.post(
+                "/api/v1/events", content=events[0], headers=auth_header(acme_key.plaintext)
+            )
+
+    statuses = re.findall(rb"HTTP/1.1 (\d{3}) ", answers)
+    refusal = json.loads(answers[answers.rindex(b"\r\n\r\n") + 4 :])
+    assert statuses == [b"202", b"202", b"400"]
+    assert refusal["error"] == "malformed_http" and "\n" not in refusal["message"]
+    assert retried.json()["stored"] == 0  # the first event was stored before its answer
