@@ -200,12 +200,14 @@ def _event_router(service: IngestService) -> APIRouter:
 
     @router.post("/api/v1/events", status_code=202, **EVENT_ROUTE_DOCS)
     async def ingest_events(request: Request) -> Response:
-        """Seed 000 payloads: one OwnlayEvent object or an array of them."""
+        """Seed 000 payloads: one OwnlayEvent object or an array of them. A key repeated
+        in one JSON object counts with its last value (as JavaScript's `JSON.parse` reads it)."""
         return await _ingest_route(service, request, PayloadKind.OWNLAY_EVENT)
 
     @router.post("/api/v1/track", status_code=202, **TRACK_ROUTE_DOCS)
     async def track(request: Request) -> Response:
-        """Seed 001 tracking-SDK payloads: one event object or an array of them."""
+        """Seed 001 tracking-SDK payloads: one event object or an array of them. A key
+        repeated in one JSON object counts with its last value."""
         return await _ingest_route(service, request, PayloadKind.TRACK)
 
     return router

@@ -543,3 +543,19 @@ def test_a_wrong_route_or_method_gets_the_documented_error_body_and_no_redirect(
     assert "location" not in response.headers
     if status == 405:
         assert response.headers["allow"] == "POST"
+
+
+def test_a_key_repeated_in_an_event_counts_with_its_last_value_as_documented(
+    client: TestClient, acme_key: IssuedApiKey
+):
+    event = json.dumps(ownlay_event(1, event_type="purchase"))
+    body = event.replace(
+        '"event_type": "purchase"', '"event_type": "teleport", "event_type": "lead"'
+    )
+    refused = event.replace('"event_type": "purchase"', '"event_type": "lead", "event_type": "x"')
+
+    stored = _post(client, acme_key, body.encode())
+    last_is_bad = _post(client, acme_key, refused.encode())
+
+    assert (stored.status_code, stored.json()["stored"]) == (202, 1)
+    assert last_is_bad.json()["rejected"][0]["errors"][0]["field"] == "event_type"
