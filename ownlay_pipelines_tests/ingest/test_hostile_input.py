@@ -559,3 +559,17 @@ def test_a_key_repeated_in_an_event_counts_with_its_last_value_as_documented(
 
     assert (stored.status_code, stored.json()["stored"]) == (202, 1)
     assert last_is_bad.json()["rejected"][0]["errors"][0]["field"] == "event_type"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", 'application/json; charset="UTF-8"'],
+)
+def test_the_body_is_read_as_json_whatever_the_content_type_says_as_documented(
+    client: TestClient, acme_key: IssuedApiKey, content_type: str | None
+):
+    headers = {} if content_type is None else {"Content-Type": content_type}
+
+    response = _post(client, acme_key, json.dumps(ownlay_event(1)).encode(), **headers)
+
+    assert (response.status_code, response.json()["stored"]) == (202, 1)
