@@ -15,6 +15,7 @@ After validation each accepted event is an `OwnlayEvent` (`verdict.accepted`, wi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -40,7 +41,7 @@ from ownlay_pipelines.events.validation import (
     validate_batch,
 )
 from ownlay_pipelines.http.clock import Clock, SystemClock
-from ownlay_pipelines.ingest.asgi import Answer, IngestApp, RawRequest, raw_handler
+from ownlay_pipelines.ingest.asgi import Answer, IngestApp, RawRequest, Receive, raw_handler
 from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.errors import IngestError, http_error_response, ingest_error_response
@@ -80,8 +81,11 @@ LARGE_BODY_WAIT_SECONDS = 10.0
 """The longest a large body waits for its turn; then it is answered 503 with `Retry-After`."""
 LARGE_BODY_READ_SECONDS = 10.0
 """The longest a large body's turn lasts: a body that has not fully arrived by then is answered
-408 and its connection closed, so a sender that stalls mid-body (or drips it) cannot keep the
-turn, and every large body behind it, waiting. 1 MiB in 10 s is 0.8 Mbit/s."""
+408 and its connection closed, so a sender that drips its body cannot keep the turn, and every
+large body behind it, waiting. 1 MiB in 10 s is 0.8 Mbit/s."""
+LARGE_BODY_IDLE_SECONDS = 2.0
+"""The longest a turn waits for the next bytes of a body (408 too): a sender that stalls
+mid-body gives its turn up after this, not after `LARGE_BODY_READ_SECONDS`."""
 MAX_LISTED_REJECTIONS = 50
 """A refusal lists at most this many events' reasons (with the total), so a huge bad batch gets a
 short answer; `MAX_ERRORS_PER_EVENT` bounds each one."""
@@ -308,17 +312,28 @@ async def _read_large_body(
             f"{LARGE_BODY_WAIT_SECONDS:g} s; retry, or send smaller batches",
             headers={"Retry-After": "1"},
         )
+    timed = dataclasses.replace(request, receive=_idle_bounded(request.receive))
     try:
         with anyio.move_on_after(LARGE_BODY_READ_SECONDS):
-            return await request.capped_body(service.settings.max_body_bytes, inspect_head)
+            return await timed.capped_body(service.settings.max_body_bytes, inspect_head)
+        reason = f"the request body did not arrive within {LARGE_BODY_READ_SECONDS:g} s"
+    except TimeoutError:
+        reason = f"no byte of the request body came for {LARGE_BODY_IDLE_SECONDS:g} s"
     finally:
         service.large_body_reads.release()
     raise IngestError(
-        408,
-        "body_timeout",
-        f"the request body did not arrive within {LARGE_BODY_READ_SECONDS:g} s; send it at once",
-        headers={"Connection": "close"},
+        408, "body_timeout", f"{reason}; send it at once", headers={"Connection": "close"}
     )
+
+
+def _idle_bounded(receive: Receive) -> Receive:
+    """`receive` raising TimeoutError when no message comes for `LARGE_BODY_IDLE_SECONDS`."""
+
+    async def receive_in_time() -> dict[str, Any]:
+        with anyio.fail_after(LARGE_BODY_IDLE_SECONDS):
+            return await receive()
+
+    return receive_in_time
 
 
 def _small_body(request: RawRequest) -> bool:

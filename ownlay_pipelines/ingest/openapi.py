@@ -117,7 +117,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The payload names another workspace than the API key's.",
         404: "Unknown workspace in the webhook path.",
         408: "A body over 64 KiB (or of unknown length) that had not fully arrived 10 s after "
-        "its turn to be read began; the connection is closed.",
+        "its turn to be read began, or whose bytes stopped for 2 s; the connection is closed.",
         413: "Body over OWNLAY_INGEST_MAX_BODY_BYTES or batch over the event limit.",
         415: "A body or declared charset other than UTF-8, or a Content-Encoding other than "
         "gzip or deflate (event routes) or none (webhooks).",

@@ -30,9 +30,11 @@ def _large_batch(first: int) -> bytes:
     return body
 
 
-async def _post(handle, key: IssuedApiKey, body: bytes, *, stall: bool) -> tuple[int, dict, dict]:
-    """(status, headers, JSON body) of one request through the raw handler; a stalled one sends
-    its first kilobyte and then nothing more."""
+async def _post(
+    handle, key: IssuedApiKey, body: bytes, *, pause: float | None = None
+) -> tuple[int, dict, dict]:
+    """(status, headers, JSON body) of one request through the raw handler: the body at once, or
+    (`pause`) in pieces of 100 bytes, `pause` seconds apart."""
     scope = {
         "type": "http",
         "method": "POST",
@@ -42,16 +44,16 @@ async def _post(handle, key: IssuedApiKey, body: bytes, *, stall: bool) -> tuple
             (b"content-length", str(len(body)).encode()),
         ],
     }
-    received = False
+    sent = 0
 
     async def receive() -> dict:
-        nonlocal received
-        if stall and received:
-            await asyncio.Event().wait()  # the rest of the body never comes
-        received = True
-        if stall:
-            return {"type": "http.request", "body": body[:1000], "more_body": True}
-        return {"type": "http.request", "body": body, "more_body": False}
+        nonlocal sent
+        if pause is None:
+            return {"type": "http.request", "body": body, "more_body": False}
+        if sent:
+            await asyncio.sleep(pause)
+        sent += 100
+        return {"type": "http.request", "body": body[sent - 100 : sent], "more_body": True}
 
     answer: list[dict] = []
 
@@ -63,31 +65,44 @@ async def _post(handle, key: IssuedApiKey, body: bytes, *, stall: bool) -> tuple
     return answer[0]["status"], headers, json.loads(answer[1]["body"])
 
 
-def test_stalled_bodies_get_408_and_free_their_turns_for_the_next_large_body(
+@pytest.mark.parametrize(
+    ("pause", "read_seconds", "idle_seconds", "says"),
+    [
+        (3600, 10, 0.2, "no byte of the request body came for 0.2 s"),
+        (0.01, 0.3, 2, "the request body did not arrive within 0.3 s"),
+    ],
+    ids=["stalled", "dripping"],
+)
+def test_slow_bodies_get_408_and_free_their_turns_for_the_next_large_body(
     settings: IngestSettings,
     clock: FakeClock,
     acme_key: IssuedApiKey,
     monkeypatch: pytest.MonkeyPatch,
+    pause: float,
+    read_seconds: float,
+    idle_seconds: float,
+    says: str,
 ):
-    monkeypatch.setattr(ingest_app, "LARGE_BODY_READ_SECONDS", 0.2)
+    monkeypatch.setattr(ingest_app, "LARGE_BODY_READ_SECONDS", read_seconds)
+    monkeypatch.setattr(ingest_app, "LARGE_BODY_IDLE_SECONDS", idle_seconds)
     tuned = settings.model_copy(update={"max_body_bytes": MIB})
     handle = (app := create_app(tuned, clock=clock, environ=ENVIRON)).raw_routes["/api/v1/events"]
     body = _large_batch(1)
 
-    async def two_stall_then_one_sends() -> tuple[list, tuple]:
-        stalled = [asyncio.create_task(_post(handle, acme_key, body, stall=True)) for _ in (1, 2)]
+    async def two_slow_then_one_sends() -> tuple[list, tuple]:
+        slow = [asyncio.create_task(_post(handle, acme_key, body, pause=pause)) for _ in (1, 2)]
         await asyncio.sleep(0.05)  # both hold a turn now
-        sent = await asyncio.wait_for(_post(handle, acme_key, body, stall=False), 5)
-        return await asyncio.gather(*stalled), sent
+        sent = await asyncio.wait_for(_post(handle, acme_key, body), 5)
+        return await asyncio.gather(*slow), sent
 
     with TestClient(app):
         started = time.monotonic()
-        stalled, sent = asyncio.run(two_stall_then_one_sends())
+        slow, sent = asyncio.run(two_slow_then_one_sends())
         elapsed = time.monotonic() - started
 
-    for status, headers, refusal in stalled:
+    for status, headers, refusal in slow:
         assert (status, headers["connection"], refusal["error"]) == (408, "close", "body_timeout")
-        assert refusal["message"] == "the request body did not arrive within 0.2 s; send it at once"
+        assert refusal["message"] == f"{says}; send it at once"
     assert (sent[0], sent[2]["stored"]) == (202, 50)
     assert elapsed < 2
 
@@ -104,9 +119,9 @@ def test_a_large_body_that_finds_no_turn_in_time_gets_503_with_retry_after(
     body = _large_batch(1)
 
     async def two_stall_then_one_waits() -> tuple[int, dict, dict]:
-        stalled = [asyncio.create_task(_post(handle, acme_key, body, stall=True)) for _ in (1, 2)]
+        stalled = [asyncio.create_task(_post(handle, acme_key, body, pause=3600)) for _ in (1, 2)]
         await asyncio.sleep(0.05)  # both hold a turn (for up to 10 s) now
-        waited = await asyncio.wait_for(_post(handle, acme_key, body, stall=False), 5)
+        waited = await asyncio.wait_for(_post(handle, acme_key, body), 5)
         for task in stalled:
             task.cancel()
         await asyncio.gather(*stalled, return_exceptions=True)
@@ -126,7 +141,7 @@ def test_the_served_app_keeps_taking_large_batches_while_two_senders_stall(
 ):
     for name, value in ENVIRON.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(ingest_app, "LARGE_BODY_READ_SECONDS", 0.5)
+    monkeypatch.setattr(ingest_app, "LARGE_BODY_IDLE_SECONDS", 0.5)
     body = _large_batch(1)
     head = (
         f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
