@@ -115,7 +115,8 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         "compressed data that is not valid gzip/deflate.",
         401: "Missing or unknown API key, or a webhook signature that does not verify.",
         403: "The payload names another workspace than the API key's.",
-        404: "Unknown workspace in the webhook path.",
+        404: "A webhook path whose workspace is not a slug (a slug without a signing secret "
+        "configured gets 401, as a bad signature does).",
         408: "A body over 64 KiB (or of unknown length) that had not fully arrived 10 s after "
         "its turn to be read began, or whose bytes stopped for 2 s; the connection is closed.",
         413: "Body over OWNLAY_INGEST_MAX_BODY_BYTES or batch over the event limit.",
