@@ -9,11 +9,13 @@ sends it at the end of that turn, so head and body leave in one write. Everythin
 flow control, keep-alive, closing — is uvicorn's own; the protocol class is uvicorn's documented
 `http=` setting.
 
-It also answers a request that is not valid HTTP/1.1 (a negative or doubled Content-Length, a bad
-chunk size, a header with a NUL) in the service's `{"error", "message"}` JSON, not uvicorn's
-plain text, and only after the requests that came before it on the connection were answered:
-uvicorn refused at once and closed, so a valid event pipelined just before the malformed request
-got no answer at all.
+It also refuses, in the service's `{"error", "message"}` JSON rather than uvicorn's plain text, a
+request that is not valid HTTP/1.1 (400: a negative or doubled Content-Length, a bad chunk size,
+a header with a NUL) and a request head over `MAX_HEAD_BYTES` (431; httptools has no limit, and
+joins a long header piece by piece, so a 200 MB header held the event loop for 85 s). Either
+refusal is sent after the answers owed to the requests before it on the connection (uvicorn
+refused at once and closed, so a valid event pipelined just before got no answer), then the
+connection is closed.
 """
 
 from __future__ import annotations
@@ -23,52 +25,101 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-MALFORMED_HTTP_ANSWER = (
-    b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-    b"connection: close\r\n\r\n%s"
+MAX_HEAD_BYTES = 64 * 1024
+"""The longest request line plus headers taken (nginx takes 4 x 8 KiB, uvicorn's h11 16 KiB).
+Counted from the read after the one that ended the previous request on the connection (where
+in that read the next head starts is the parser's secret), so a pipelined head can pass with up
+to one read (256 KiB) more: enough to stop a header sent piece by piece."""
+_HEAD_END = b"\r\n\r\n"
+"""The blank line ending a head (llhttp refuses bare line feeds)."""
+
+
+def _refusal(status: bytes, error: str, message: str) -> bytes:
+    body = f'{{"error":"{error}","message":"{message}"}}'.encode()
+    return (
+        b"HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+        b"connection: close\r\n\r\n%s" % (status, len(body), body)
+    )
+
+
+MALFORMED_HTTP_ANSWER = _refusal(
+    b"400 Bad Request",
+    "malformed_http",
+    "the request is not valid HTTP/1.1 (its request line, a header, Content-Length, "
+    "Transfer-Encoding or a chunk size); the connection is closed",
 )
-MALFORMED_HTTP_BODY = (
-    b'{"error":"malformed_http","message":"the request is not valid HTTP/1.1 (its request line, '
-    b'a header, Content-Length, Transfer-Encoding or a chunk size); the connection is closed"}'
+HEAD_TOO_LARGE_ANSWER = _refusal(
+    b"431 Request Header Fields Too Large",
+    "head_too_large",
+    f"the request line and headers exceed {MAX_HEAD_BYTES} bytes; the connection is closed",
 )
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """`HttpToolsProtocol` whose request cycles write through a `CoalescingTransport`, and
-    whose refusal of malformed HTTP is JSON, sent after the earlier requests' answers."""
+    which refuses malformed HTTP and oversized heads in JSON, after the earlier answers."""
 
-    _malformed = False
-    """Set once the parser failed: the connection only finishes the answers it owes, then closes."""
+    _refusal: bytes | None = None
+    """Set once the connection is refused: it only finishes the answers it owes, then closes."""
+    _in_head = True
+    """Whether the bytes arriving belong to a request head (the parser's callbacks keep it)."""
+    _head_bytes = 0
+    """Bytes of the head being received so far."""
+    _tail = b""
+    """The last bytes of that head, in case its blank line is split between two reads."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if not self._malformed:  # past a parse error the bytes mean nothing
-            super().data_received(data)
+        if self._refusal is not None:
+            return  # past a refusal the bytes mean nothing
+        if self._in_head and self._head_too_large(data):
+            self._refuse(HEAD_TOO_LARGE_ANSWER)
+            return
+        super().data_received(data)
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """Whether the head now being received, with `data`, exceeds `MAX_HEAD_BYTES` (bytes
+        after the head's blank line are a body or the next request: not counted here)."""
+        tail = self._tail
+        seen = tail + data if tail else data
+        end = seen.find(_HEAD_END)
+        self._head_bytes += len(data) if end == -1 else end + len(_HEAD_END) - len(tail)
+        self._tail = seen[-3:] if end == -1 else b""
+        return self._head_bytes > MAX_HEAD_BYTES
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head, self._head_bytes, self._tail = True, 0, b""
 
     def send_400_response(self, msg: str) -> None:
-        """Refuse malformed HTTP; when it follows complete requests still being answered (or
-        queued), after their answers (`on_response_complete`)."""
-        self._malformed = True
+        self._refuse(MALFORMED_HTTP_ANSWER)
+
+    def _refuse(self, answer: bytes) -> None:
+        """Answer `answer` and close; when complete requests before it are still being answered
+        (or queued), after their answers (`on_response_complete`)."""
+        self._refusal = answer
         cycle = self.cycle
-        owed = cycle is not None and not cycle.more_body and not cycle.response_complete
-        if owed:
+        if cycle is not None and not cycle.more_body and not cycle.response_complete:
             self.flow.pause_reading()
         else:  # nothing owed, or the bad bytes are inside the body a request is still reading
-            self._refuse_malformed()
+            self._send_refusal()
 
     def on_response_complete(self) -> None:
         last_owed = not self.pipeline
         super().on_response_complete()
-        if self._malformed and last_owed:
-            self._refuse_malformed()
+        if self._refusal is not None and last_owed:
+            self._send_refusal()
 
-    def _refuse_malformed(self) -> None:
-        if not self.transport.is_closing():
-            body = MALFORMED_HTTP_BODY
-            self.transport.write(MALFORMED_HTTP_ANSWER % (len(body), body))
+    def _send_refusal(self) -> None:
+        if self._refusal is not None and not self.transport.is_closing():
+            self.transport.write(self._refusal)
             self.transport.close()
 
 

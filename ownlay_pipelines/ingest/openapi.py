@@ -112,7 +112,8 @@ class DeliveryStored(BaseModel):
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     reasons = {
         400: "Malformed JSON (too deep, a number too long, NaN), empty batch, bad header, "
-        "compressed data that is not valid gzip/deflate.",
+        "compressed data that is not valid gzip/deflate, or a request that is not valid "
+        "HTTP/1.1 (`malformed_http`, the connection is closed).",
         401: "Missing or unknown API key, or a webhook signature that does not verify.",
         403: "The payload names another workspace than the API key's.",
         404: "A webhook path whose workspace is not a slug (a slug without a signing secret "
@@ -122,6 +123,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Body over OWNLAY_INGEST_MAX_BODY_BYTES or batch over the event limit.",
         415: "A body or declared charset other than UTF-8, or a Content-Encoding other than "
         "gzip or deflate (event routes) or none (webhooks).",
+        431: "The request line and headers exceed 64 KiB; the connection is closed.",
         422: "No event in the request is valid (reasons per field, never the input value; a "
         "field path, which can be an unknown key of the input, is cut after 64 characters).",
         429: "Over the workspace's events per second; retry after `Retry-After` seconds.",
@@ -174,8 +176,8 @@ def _header(name: str, description: str, pattern: str | None = None) -> dict[str
     }
 
 
-_EVENT_ERRORS = _errors(400, 401, 403, 408, 413, 415, 422, 429, 503)
-_WEBHOOK_ERRORS = _errors(400, 401, 404, 413, 415, 503)
+_EVENT_ERRORS = _errors(400, 401, 403, 408, 413, 415, 422, 429, 431, 503)
+_WEBHOOK_ERRORS = _errors(400, 401, 404, 413, 415, 431, 503)
 _SECURED = {"security": [{API_KEY_SCHEME: []}]}
 
 EVENT_ROUTE_DOCS: dict[str, Any] = {

@@ -133,3 +133,44 @@ def test_malformed_http_after_pipelined_events_is_refused_in_json_after_their_an
     assert statuses == [b"202", b"202", b"400"]
     assert refusal["error"] == "malformed_http" and "\n" not in refusal["message"]
     assert retried.json()["stored"] == 0  # the first event was stored before its answer
+
+
+def test_a_request_head_over_64_kib_is_refused_431_while_it_arrives(
+    settings: IngestSettings, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    event = json.dumps(ownlay_event(1)).encode()
+    batch = json.dumps([ownlay_event(n, session_id="s" * 200) for n in range(2, 302)]).encode()
+    assert len(batch) > 64 * 1024
+
+    def post(body: bytes, extra_header: str) -> bytes:
+        return (
+            f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            f"X-Ownlay-Api-Key: {acme_key.plaintext}\r\n{extra_header}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    with serve_in_background(settings.model_copy(update={"max_body_bytes": 1 << 20})) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            long_head = post(event, f"X-Padding: {'a' * 70_000}\r\n")
+            for start in range(0, 66_000, 1000):  # piece by piece, as a slow sender sends it
+                connection.sendall(long_head[start : start + 1000])
+            refused = connection.recv(65536)
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(post(event, f"X-Padding: {'a' * 60_000}\r\n"))
+            near_limit = connection.recv(65536)
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(post(batch, ""))  # head and a 100 KB body in one write
+            with_body = b""
+            while b'"stored"' not in with_body:
+                with_body += connection.recv(65536)
+
+    assert refused.startswith(b"HTTP/1.1 431 ")
+    assert json.loads(refused.partition(b"\r\n\r\n")[2]) == {
+        "error": "head_too_large",
+        "message": "the request line and headers exceed 65536 bytes; the connection is closed",
+    }
+    assert near_limit.startswith(b"HTTP/1.1 202 ")
+    assert with_body.startswith(b"HTTP/1.1 202 ") and b'"stored":300' in with_body
