@@ -11,9 +11,9 @@ flow control, keep-alive, closing — is uvicorn's own; the protocol class is uv
 
 It also refuses, in the service's `{"error", "message"}` JSON rather than uvicorn's plain text, a
 request that is not valid HTTP/1.1 (400: a negative or doubled Content-Length, a bad chunk size,
-a header with a NUL) and a request head over `MAX_HEAD_BYTES` (431; httptools has no limit, and
-joins a long header piece by piece, so a 200 MB header held the event loop for 85 s). Either
-refusal is sent after the answers owed to the requests before it on the connection (uvicorn
+a header with a NUL), a body in more than `MAX_BODY_PIECES` chunks (400) and a request head over
+`MAX_HEAD_BYTES` (431; httptools has no limit, and joins a long header piece by piece, so a 200 MB
+header held the event loop for 85 s). Each refusal is sent after the answers owed to the requests before it on the connection (uvicorn
 refused at once and closed, so a valid event pipelined just before got no answer), then the
 connection is closed.
 """
@@ -30,6 +30,14 @@ MAX_HEAD_BYTES = 64 * 1024
 Counted from the read after the one that ended the previous request on the connection (where
 in that read the next head starts is the parser's secret), so a pipelined head can pass with up
 to one read (256 KiB) more: enough to stop a header sent piece by piece."""
+MAX_BODY_PIECES = 16 * 1024
+"""The most pieces (chunks of a chunked body, or reads) a request body may arrive in: 1 MiB in
+64-byte pieces. uvicorn hands each piece to Python on its own (~1 us), so a body of 1-byte chunks
+(6 MB on the wire for 1 MiB) held the event loop about a second."""
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1024 * 1024
+"""After a refusal the client's bytes are read and dropped for `LINGER_SECONDS`, up to this many
+(a legitimate client stops at the end of its request; a flood is not read on without end)."""
 _HEAD_END = b"\r\n\r\n"
 """The blank line ending a head (llhttp refuses bare line feeds)."""
 
@@ -47,6 +55,12 @@ MALFORMED_HTTP_ANSWER = _refusal(
     "malformed_http",
     "the request is not valid HTTP/1.1 (its request line, a header, Content-Length, "
     "Transfer-Encoding or a chunk size); the connection is closed",
+)
+FRAGMENTED_BODY_ANSWER = _refusal(
+    b"400 Bad Request",
+    "fragmented_body",
+    f"the request body came in more than {MAX_BODY_PIECES} chunks; send it in larger chunks "
+    "(the connection is closed)",
 )
 HEAD_TOO_LARGE_ANSWER = _refusal(
     b"431 Request Header Fields Too Large",
@@ -67,14 +81,21 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """Bytes of the head being received so far."""
     _tail = b""
     """The last bytes of that head, in case its blank line is split between two reads."""
+    _body_pieces = 0
+    """Pieces of the body being received so far."""
+    _lingered_bytes = 0
+    """Bytes dropped since the refusal."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self._refusal is not None:
-            return  # past a refusal the bytes mean nothing
+        if self._refusal is not None:  # past a refusal the bytes mean nothing
+            self._lingered_bytes += len(data)
+            if self._lingered_bytes > LINGER_BYTES:
+                self.transport.close()
+            return
         if self._in_head and self._head_too_large(data):
             self._refuse(HEAD_TOO_LARGE_ANSWER)
             return
@@ -94,9 +115,18 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        if self._refusal is not None:
+            return  # the rest of a read the refusal came in
+        self._body_pieces += 1
+        if self._body_pieces > MAX_BODY_PIECES:
+            self._refuse(FRAGMENTED_BODY_ANSWER)
+            return
+        super().on_body(body)
+
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._in_head, self._head_bytes, self._tail = True, 0, b""
+        self._in_head, self._head_bytes, self._tail, self._body_pieces = True, 0, b"", 0
 
     def send_400_response(self, msg: str) -> None:
         self._refuse(MALFORMED_HTTP_ANSWER)
@@ -118,9 +148,18 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self._send_refusal()
 
     def _send_refusal(self) -> None:
+        """Send the refusal and end the connection, reading (and dropping) what the client still
+        sends for up to `LINGER_SECONDS` and `LINGER_BYTES`: closing at once with its bytes
+        unread would reset the connection, and the reset can destroy the refusal before the
+        client reads it."""
         if self._refusal is not None and not self.transport.is_closing():
             self.transport.write(self._refusal)
-            self.transport.close()
+            if not self.transport.can_write_eof():  # TLS served by uvicorn itself
+                self.transport.close()
+                return
+            self.transport.write_eof()
+            self.flow.resume_reading()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
 class CoalescingTransport:
@@ -155,6 +194,13 @@ class CoalescingTransport:
     def close(self) -> None:
         self._send_pending()
         self._transport.close()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def write_eof(self) -> None:
+        self._send_pending()
+        self._transport.write_eof()
 
     def abort(self) -> None:
         self._pending.clear()

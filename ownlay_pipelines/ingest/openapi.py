@@ -112,8 +112,9 @@ class DeliveryStored(BaseModel):
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     reasons = {
         400: "Malformed JSON (too deep, a number too long, NaN), empty batch, bad header, "
-        "compressed data that is not valid gzip/deflate, or a request that is not valid "
-        "HTTP/1.1 (`malformed_http`, the connection is closed).",
+        "compressed data that is not valid gzip/deflate, a request that is not valid "
+        "HTTP/1.1 (`malformed_http`) or a body in more than 16,384 chunks (`fragmented_body`); "
+        "after these two the connection is closed.",
         401: "Missing or unknown API key, or a webhook signature that does not verify.",
         403: "The payload names another workspace than the API key's.",
         404: "A webhook path whose workspace is not a slug (a slug without a signing secret "

@@ -174,3 +174,37 @@ def test_a_request_head_over_64_kib_is_refused_431_while_it_arrives(
     }
     assert near_limit.startswith(b"HTTP/1.1 202 ")
     assert with_body.startswith(b"HTTP/1.1 202 ") and b'"stored":300' in with_body
+
+
+@pytest.mark.parametrize(
+    ("chunk_bytes", "answer"),
+    [(1, b"HTTP/1.1 400 "), (1024, b"HTTP/1.1 202 ")],
+    ids=["1-byte chunks", "1 KiB chunks"],
+)
+def test_a_body_in_more_than_16384_chunks_is_refused_400_and_the_answer_reaches_the_client(
+    settings: IngestSettings,
+    acme_key: IssuedApiKey,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk_bytes: int,
+    answer: bytes,
+):
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    batch = json.dumps([ownlay_event(n) for n in range(1, 41)]).encode()  # ~30 KB
+    chunked = b"".join(
+        b"%x\r\n%s\r\n" % (len(piece), piece)
+        for piece in (batch[i : i + chunk_bytes] for i in range(0, len(batch), chunk_bytes))
+    )
+    head = (
+        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"X-Ownlay-Api-Key: {acme_key.plaintext}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    with serve_in_background(settings.model_copy(update={"max_body_bytes": 1 << 20})) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(head + chunked + b"0\r\n\r\n")
+            reply = connection.recv(65536)
+
+    assert reply.startswith(answer)
+    if chunk_bytes == 1:
+        assert json.loads(reply.partition(b"\r\n\r\n")[2])["error"] == "fragmented_body"
