@@ -48,6 +48,10 @@ class PayloadKind(StrEnum):
         return "workspace_id" if self is PayloadKind.OWNLAY_EVENT else "project_id"
 
 
+MAX_FIELD_CHARS = 64
+"""A refusal's field path is cut after this many characters (an unknown key is the sender's)."""
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One reason an event was refused: the dotted field path and what is wrong with it."""
@@ -134,14 +138,19 @@ def derive_event_id(item: dict[str, object], workspace_id: str) -> str:
 
 def _field_errors(error: ValidationError) -> tuple[FieldError, ...]:
     # include_input=False: a refused event may carry PII, and the reason must not echo it
-    # (reference/perf_reliability.md §4.6).
+    # (reference/perf_reliability.md §4.6). A field path can be input too (an unknown key), so
+    # it is cut to an excerpt: a 1 MiB key must not come back as a 1 MiB answer.
     return tuple(
         FieldError(
-            field=".".join(str(part) for part in detail["loc"]) or "(event)",
+            field=_excerpt(".".join(str(part) for part in detail["loc"]) or "(event)"),
             reason=_reason(detail),
         )
         for detail in error.errors(include_input=False, include_url=False)
     )
+
+
+def _excerpt(field: str) -> str:
+    return field if len(field) <= MAX_FIELD_CHARS else f"{field[:MAX_FIELD_CHARS]}…"
 
 
 def _reason(detail: Any) -> str:

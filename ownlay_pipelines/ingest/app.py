@@ -15,6 +15,7 @@ After validation each accepted event is an `OwnlayEvent` (`verdict.accepted`, wi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -28,6 +29,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.exceptions import HTTPException
 
 from ownlay_pipelines.capi.live_capture import LiveCapture
 from ownlay_pipelines.events.lake_rows import lake_batch, to_lake_row
@@ -39,10 +41,10 @@ from ownlay_pipelines.events.validation import (
     validate_batch,
 )
 from ownlay_pipelines.http.clock import Clock, SystemClock
-from ownlay_pipelines.ingest.asgi import Answer, IngestApp, RawRequest, raw_handler
+from ownlay_pipelines.ingest.asgi import Answer, IngestApp, RawRequest, Receive, raw_handler
 from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
-from ownlay_pipelines.ingest.errors import IngestError, ingest_error_response
+from ownlay_pipelines.ingest.errors import IngestError, http_error_response, ingest_error_response
 from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_store
 from ownlay_pipelines.ingest.linkedin_lead_webhook import linkedin_lead_router
 from ownlay_pipelines.ingest.loop_share import LoopShare
@@ -75,6 +77,15 @@ one body at a time: parsing holds the GIL for up to ~20 ms per MiB, so ten large
 at once would keep the event loop, and every small request, waiting for all ten."""
 LARGE_BODY_READS = 2
 """Bodies over `OFF_LOOP_BODY_BYTES` read at once; more wait their turn (see `_ingest`)."""
+LARGE_BODY_WAIT_SECONDS = 10.0
+"""The longest a large body waits for its turn; then it is answered 503 with `Retry-After`."""
+LARGE_BODY_READ_SECONDS = 10.0
+"""The longest a large body's turn lasts: a body that has not fully arrived by then is answered
+408 and its connection closed, so a sender that drips its body cannot keep the turn, and every
+large body behind it, waiting. 1 MiB in 10 s is 0.8 Mbit/s."""
+LARGE_BODY_IDLE_SECONDS = 2.0
+"""The longest a turn waits for the next bytes of a body (408 too): a sender that stalls
+mid-body gives its turn up after this, not after `LARGE_BODY_READ_SECONDS`."""
 MAX_LISTED_REJECTIONS = 50
 """A refusal lists at most this many events' reasons (with the total), so a huge bad batch gets a
 short answer; `MAX_ERRORS_PER_EVENT` bounds each one."""
@@ -155,9 +166,13 @@ def create_app(
         title="OWNLAY ingestion",
         description="First-party events (seed 000 and seed 001 shapes) and signed store webhooks.",
         lifespan=lifespan,
+        # `/api/v1/events/` is a 404, not a 307 to an address built from the Host header (which
+        # a client following it would send its API key to, over http:// behind a TLS proxy).
+        redirect_slashes=False,
     )
     app.state.capi_capture = service.capture  # its queued/failures counters, for operators
     app.add_exception_handler(IngestError, ingest_error_response)
+    app.add_exception_handler(HTTPException, http_error_response)
     app.include_router(_event_router(service))
     app.raw_routes = {
         path: raw_handler(functools.partial(_ingest, service, kind=kind))
@@ -189,12 +204,14 @@ def _event_router(service: IngestService) -> APIRouter:
 
     @router.post("/api/v1/events", status_code=202, **EVENT_ROUTE_DOCS)
     async def ingest_events(request: Request) -> Response:
-        """Seed 000 payloads: one OwnlayEvent object or an array of them."""
+        """Seed 000 payloads: one OwnlayEvent object or an array of them. A key repeated
+        in one JSON object counts with its last value (as JavaScript's `JSON.parse` reads it)."""
         return await _ingest_route(service, request, PayloadKind.OWNLAY_EVENT)
 
     @router.post("/api/v1/track", status_code=202, **TRACK_ROUTE_DOCS)
     async def track(request: Request) -> Response:
-        """Seed 001 tracking-SDK payloads: one event object or an array of them."""
+        """Seed 001 tracking-SDK payloads: one event object or an array of them. A key
+        repeated in one JSON object counts with its last value."""
         return await _ingest_route(service, request, PayloadKind.TRACK)
 
     return router
@@ -214,11 +231,7 @@ async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadK
     if _small_body(request):
         body = await request.capped_body(service.settings.max_body_bytes, inspect_head)
     else:
-        # A large body is read only while fewer than LARGE_BODY_READS others are: the rest wait
-        # with their bytes in the socket (uvicorn stops reading past 64 KiB), so a flood of big
-        # bodies cannot fill every turn of the event loop that small requests need.
-        async with service.large_body_reads:
-            body = await request.capped_body(service.settings.max_body_bytes, inspect_head)
+        body = await _read_large_body(service, request, inspect_head)
     # Before any thread hop: junk and overlong batches are refused at memory-scan speed.
     refuse_eventless(body)
     refuse_long_batch(body, service.settings.max_batch_events)
@@ -277,6 +290,50 @@ async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadK
             "rejected": rejected,
         },
     )
+
+
+async def _read_large_body(
+    service: IngestService, request: RawRequest, inspect_head: Callable[[bytes], None]
+) -> bytes:
+    """The body of a request that declares more than `OFF_LOOP_BODY_BYTES` or no length.
+
+    It is read only while fewer than `LARGE_BODY_READS` others are: the rest wait with their
+    bytes in the socket (uvicorn stops reading past 64 KiB), so a flood of big bodies cannot
+    fill every turn of the event loop that small requests need. Both the wait for a turn and
+    the turn itself are bounded (503, 408), so senders that stall cannot hold the turns forever.
+    """
+    with anyio.move_on_after(LARGE_BODY_WAIT_SECONDS) as waiting:
+        await service.large_body_reads.acquire()
+    if waiting.cancelled_caught:
+        raise IngestError(
+            503,
+            "busy",
+            f"no turn to read a body over {OFF_LOOP_BODY_BYTES} bytes came within "
+            f"{LARGE_BODY_WAIT_SECONDS:g} s; retry, or send smaller batches",
+            headers={"Retry-After": "1"},
+        )
+    timed = dataclasses.replace(request, receive=_idle_bounded(request.receive))
+    try:
+        with anyio.move_on_after(LARGE_BODY_READ_SECONDS):
+            return await timed.capped_body(service.settings.max_body_bytes, inspect_head)
+        reason = f"the request body did not arrive within {LARGE_BODY_READ_SECONDS:g} s"
+    except TimeoutError:
+        reason = f"no byte of the request body came for {LARGE_BODY_IDLE_SECONDS:g} s"
+    finally:
+        service.large_body_reads.release()
+    raise IngestError(
+        408, "body_timeout", f"{reason}; send it at once", headers={"Connection": "close"}
+    )
+
+
+def _idle_bounded(receive: Receive) -> Receive:
+    """`receive` raising TimeoutError when no message comes for `LARGE_BODY_IDLE_SECONDS`."""
+
+    async def receive_in_time() -> dict[str, Any]:
+        with anyio.fail_after(LARGE_BODY_IDLE_SECONDS):
+            return await receive()
+
+    return receive_in_time
 
 
 def _small_body(request: RawRequest) -> bool:

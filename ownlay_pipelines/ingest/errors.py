@@ -1,9 +1,10 @@
 """The ingestion service's refusals: one exception, answered as `{"error": code, "message": …}`.
 
 Codes follow the trusted collectors (reference/perf_reliability.md §3.1): 400 for a body that is not
-JSON, 401 for a missing or unknown key, 403 for another workspace, 413 for an oversized body or
-batch, 415 for a body that is not UTF-8, 422 when no event is valid, 429 over the workspace's rate
-limit (with `Retry-After`), 503 when the buffer could not commit ("retry me"). Messages are one
+JSON, 401 for a missing or unknown key, 403 for another workspace, 408 for a large body that
+stalled, 413 for an oversized body or batch, 415 for a body that is not UTF-8, 422 when no event is
+valid, 429 over the workspace's rate limit (with `Retry-After`), 503 when the buffer could not
+commit or a large body found no turn to be read ("retry me"). Messages are one
 line and never quote more than a short excerpt of the input.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 
 class IngestError(Exception):
@@ -42,4 +44,20 @@ async def ingest_error_response(_request: Request, error: Exception) -> JSONResp
         {"error": error.code, "message": error.message, **error.details},
         status_code=error.status,
         headers=error.headers,
+    )
+
+
+async def http_error_response(_request: Request, error: Exception) -> JSONResponse:
+    """Starlette's own refusals (no such route, another method) in the same `{"error", "message"}`
+    shape as every other answer of the service, with their headers (`Allow` of a 405)."""
+    assert isinstance(error, HTTPException)
+    if error.status_code == 404:
+        code, message = "not_found", "no such route; /openapi.json lists the routes"
+    elif error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow", "")
+        code, message = "method_not_allowed", f"this route takes {allowed} only"
+    else:
+        code, message = "http_error", str(error.detail)
+    return JSONResponse(
+        {"error": code, "message": message}, status_code=error.status_code, headers=error.headers
     )

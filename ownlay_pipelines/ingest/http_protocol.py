@@ -8,6 +8,14 @@ each request cycle a transport that joins whatever is written in one turn of the
 sends it at the end of that turn, so head and body leave in one write. Everything else — reading,
 flow control, keep-alive, closing — is uvicorn's own; the protocol class is uvicorn's documented
 `http=` setting.
+
+It also refuses, in the service's `{"error", "message"}` JSON rather than uvicorn's plain text, a
+request that is not valid HTTP/1.1 (400: a negative or doubled Content-Length, a bad chunk size,
+a header with a NUL), a body in more than `MAX_BODY_PIECES` chunks (400) and a request head over
+`MAX_HEAD_BYTES` (431; httptools has no limit, and joins a long header piece by piece, so a 200 MB
+header held the event loop for 85 s). Each refusal is sent after the answers owed to the requests before it on the connection (uvicorn
+refused at once and closed, so a valid event pipelined just before got no answer), then the
+connection is closed.
 """
 
 from __future__ import annotations
@@ -17,13 +25,141 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+MAX_HEAD_BYTES = 64 * 1024
+"""The longest request line plus headers taken (nginx takes 4 x 8 KiB, uvicorn's h11 16 KiB).
+Counted from the read after the one that ended the previous request on the connection (where
+in that read the next head starts is the parser's secret), so a pipelined head can pass with up
+to one read (256 KiB) more: enough to stop a header sent piece by piece."""
+MAX_BODY_PIECES = 16 * 1024
+"""The most pieces (chunks of a chunked body, or reads) a request body may arrive in: 1 MiB in
+64-byte pieces. uvicorn hands each piece to Python on its own (~1 us), so a body of 1-byte chunks
+(6 MB on the wire for 1 MiB) held the event loop about a second."""
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1024 * 1024
+"""After a refusal the client's bytes are read and dropped for `LINGER_SECONDS`, up to this many
+(a legitimate client stops at the end of its request; a flood is not read on without end)."""
+_HEAD_END = b"\r\n\r\n"
+"""The blank line ending a head (llhttp refuses bare line feeds)."""
+
+
+def _refusal(status: bytes, error: str, message: str) -> bytes:
+    body = f'{{"error":"{error}","message":"{message}"}}'.encode()
+    return (
+        b"HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+        b"connection: close\r\n\r\n%s" % (status, len(body), body)
+    )
+
+
+MALFORMED_HTTP_ANSWER = _refusal(
+    b"400 Bad Request",
+    "malformed_http",
+    "the request is not valid HTTP/1.1 (its request line, a header, Content-Length, "
+    "Transfer-Encoding or a chunk size); the connection is closed",
+)
+FRAGMENTED_BODY_ANSWER = _refusal(
+    b"400 Bad Request",
+    "fragmented_body",
+    f"the request body came in more than {MAX_BODY_PIECES} chunks; send it in larger chunks "
+    "(the connection is closed)",
+)
+HEAD_TOO_LARGE_ANSWER = _refusal(
+    b"431 Request Header Fields Too Large",
+    "head_too_large",
+    f"the request line and headers exceed {MAX_HEAD_BYTES} bytes; the connection is closed",
+)
+
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """`HttpToolsProtocol` whose request cycles write through a `CoalescingTransport`."""
+    """`HttpToolsProtocol` whose request cycles write through a `CoalescingTransport`, and
+    which refuses malformed HTTP and oversized heads in JSON, after the earlier answers."""
+
+    _refusal: bytes | None = None
+    """Set once the connection is refused: it only finishes the answers it owes, then closes."""
+    _in_head = True
+    """Whether the bytes arriving belong to a request head (the parser's callbacks keep it)."""
+    _head_bytes = 0
+    """Bytes of the head being received so far."""
+    _tail = b""
+    """The last bytes of that head, in case its blank line is split between two reads."""
+    _body_pieces = 0
+    """Pieces of the body being received so far."""
+    _lingered_bytes = 0
+    """Bytes dropped since the refusal."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self._refusal is not None:  # past a refusal the bytes mean nothing
+            self._lingered_bytes += len(data)
+            if self._lingered_bytes > LINGER_BYTES:
+                self.transport.close()
+            return
+        if self._in_head and self._head_too_large(data):
+            self._refuse(HEAD_TOO_LARGE_ANSWER)
+            return
+        super().data_received(data)
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """Whether the head now being received, with `data`, exceeds `MAX_HEAD_BYTES` (bytes
+        after the head's blank line are a body or the next request: not counted here)."""
+        tail = self._tail
+        seen = tail + data if tail else data
+        end = seen.find(_HEAD_END)
+        self._head_bytes += len(data) if end == -1 else end + len(_HEAD_END) - len(tail)
+        self._tail = seen[-3:] if end == -1 else b""
+        return self._head_bytes > MAX_HEAD_BYTES
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self._refusal is not None:
+            return  # the rest of a read the refusal came in
+        self._body_pieces += 1
+        if self._body_pieces > MAX_BODY_PIECES:
+            self._refuse(FRAGMENTED_BODY_ANSWER)
+            return
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head, self._head_bytes, self._tail, self._body_pieces = True, 0, b"", 0
+
+    def send_400_response(self, msg: str) -> None:
+        self._refuse(MALFORMED_HTTP_ANSWER)
+
+    def _refuse(self, answer: bytes) -> None:
+        """Answer `answer` and close; when complete requests before it are still being answered
+        (or queued), after their answers (`on_response_complete`)."""
+        self._refusal = answer
+        cycle = self.cycle
+        if cycle is not None and not cycle.more_body and not cycle.response_complete:
+            self.flow.pause_reading()
+        else:  # nothing owed, or the bad bytes are inside the body a request is still reading
+            self._send_refusal()
+
+    def on_response_complete(self) -> None:
+        last_owed = not self.pipeline
+        super().on_response_complete()
+        if self._refusal is not None and last_owed:
+            self._send_refusal()
+
+    def _send_refusal(self) -> None:
+        """Send the refusal and end the connection, reading (and dropping) what the client still
+        sends for up to `LINGER_SECONDS` and `LINGER_BYTES`: closing at once with its bytes
+        unread would reset the connection, and the reset can destroy the refusal before the
+        client reads it."""
+        if self._refusal is not None and not self.transport.is_closing():
+            self.transport.write(self._refusal)
+            if not self.transport.can_write_eof():  # TLS served by uvicorn itself
+                self.transport.close()
+                return
+            self.transport.write_eof()
+            self.flow.resume_reading()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
 class CoalescingTransport:
@@ -58,6 +194,13 @@ class CoalescingTransport:
     def close(self) -> None:
         self._send_pending()
         self._transport.close()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def write_eof(self) -> None:
+        self._send_pending()
+        self._transport.write_eof()
 
     def abort(self) -> None:
         self._pending.clear()

@@ -112,16 +112,25 @@ class DeliveryStored(BaseModel):
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     reasons = {
         400: "Malformed JSON (too deep, a number too long, NaN), empty batch, bad header, "
-        "compressed data that is not valid gzip/deflate.",
+        "compressed data that is not valid gzip/deflate, a request that is not valid "
+        "HTTP/1.1 (`malformed_http`) or a body in more than 16,384 chunks (`fragmented_body`); "
+        "after these two the connection is closed.",
         401: "Missing or unknown API key, or a webhook signature that does not verify.",
         403: "The payload names another workspace than the API key's.",
-        404: "Unknown workspace in the webhook path.",
+        404: "A webhook path whose workspace is not a slug (a slug without a signing secret "
+        "configured gets 401, as a bad signature does).",
+        408: "A body over 64 KiB (or of unknown length) that had not fully arrived 10 s after "
+        "its turn to be read began, or whose bytes stopped for 2 s; the connection is closed.",
         413: "Body over OWNLAY_INGEST_MAX_BODY_BYTES or batch over the event limit.",
         415: "A body or declared charset other than UTF-8, or a Content-Encoding other than "
         "gzip or deflate (event routes) or none (webhooks).",
-        422: "No event in the request is valid (reasons per field, never the input).",
+        431: "The request line and headers exceed 64 KiB; the connection is closed.",
+        422: "No event in the request is valid (reasons per field, never the input value; a "
+        "field path, which can be an unknown key of the input, is cut after 64 characters).",
         429: "Over the workspace's events per second; retry after `Retry-After` seconds.",
-        503: "The durable store could not commit; nothing was kept, retry.",
+        503: "The durable store could not commit, or (event routes) a body over 64 KiB found "
+        "no turn to be read within 10 s; nothing was kept, retry (after `Retry-After` when "
+        "sent).",
     }
     answers: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorBody, "description": reasons[status]} for status in statuses
@@ -168,8 +177,8 @@ def _header(name: str, description: str, pattern: str | None = None) -> dict[str
     }
 
 
-_EVENT_ERRORS = _errors(400, 401, 403, 413, 415, 422, 429, 503)
-_WEBHOOK_ERRORS = _errors(400, 401, 404, 413, 415, 503)
+_EVENT_ERRORS = _errors(400, 401, 403, 408, 413, 415, 422, 429, 431, 503)
+_WEBHOOK_ERRORS = _errors(400, 401, 404, 413, 415, 431, 503)
 _SECURED = {"security": [{API_KEY_SCHEME: []}]}
 
 EVENT_ROUTE_DOCS: dict[str, Any] = {

@@ -40,6 +40,11 @@ SHOPIFY_KEPT_HEADERS = (
 )
 """Headers the connector needs later (staleness, API version); the signature is not kept."""
 
+MAX_SHOPIFY_ID_CHARS = 255
+"""Shopify's event ids are UUIDs and its topics words like `orders/create`; the headers are not
+signed, so their length is bounded before they are stored."""
+MAX_WORKSPACE_CHARS = 63
+"""A workspace slug's longest (registry/tenant.py)."""
 logger = logging.getLogger(__name__)
 
 
@@ -91,6 +96,16 @@ def webhook_router(
             raise IngestError(
                 400, "missing_header", "X-Shopify-Event-Id and X-Shopify-Topic are required"
             )
+        if max(len(delivery_id), len(topic)) > MAX_SHOPIFY_ID_CHARS:
+            raise IngestError(
+                400,
+                "bad_header",
+                f"X-Shopify-Event-Id and X-Shopify-Topic hold at most {MAX_SHOPIFY_ID_CHARS} "
+                "characters",
+            )
+        # Stored only if the connector can read it later: a JSON object within parse_json's limits.
+        if not isinstance(parse_json(body), dict):
+            raise IngestError(400, "malformed_event", "a Shopify delivery must be a JSON object")
         headers = {
             name: request.headers[name] for name in SHOPIFY_KEPT_HEADERS if name in request.headers
         }
@@ -115,6 +130,13 @@ def webhook_router(
 
 
 def _workspace(value: str) -> str:
+    if len(value) > MAX_WORKSPACE_CHARS:
+        # The slug check's message quotes the value: only an excerpt of a long one goes back.
+        raise IngestError(
+            404,
+            "unknown_workspace",
+            f"workspace_id {value[:20]!r}… is longer than {MAX_WORKSPACE_CHARS} characters",
+        )
     try:
         return validate_workspace_id(value)
     except ValueError as error:

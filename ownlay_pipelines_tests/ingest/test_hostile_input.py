@@ -494,3 +494,82 @@ def test_a_webhook_takes_only_an_uncompressed_body(client: TestClient):
     )
 
     assert "send the body uncompressed" in _refusal(response, 415, "unsupported_content_encoding")
+
+
+def test_an_unknown_key_is_named_by_an_excerpt_never_echoed_whole(
+    production_client: TestClient, acme_key: IssuedApiKey
+):
+    event = {**ownlay_event(1), "A" * 1_000_000: 1}
+    nested = ownlay_event(2, context={"page": {"B" * 20_000: 1}})
+
+    alone = _post(production_client, acme_key, json.dumps(event).encode())
+    batch = [{**ownlay_event(n), **{c * 3000: 1 for c in "CDEFG"}} for n in range(3, 43)]
+    many = _post(production_client, acme_key, json.dumps(batch).encode())
+    deeper = _post(production_client, acme_key, json.dumps(nested).encode())
+
+    assert alone.status_code == 422 and len(alone.content) < 2048
+    assert alone.json()["rejected"][0]["errors"] == [
+        {"field": "A" * 64 + "…", "reason": "Extra inputs are not permitted"}
+    ]
+    assert many.status_code == 422 and len(many.content) < 32 * 1024  # 600 KB of keys
+    assert deeper.json()["rejected"][0]["errors"][0]["field"] == "context.page." + "B" * 51 + "…"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error", "message"),
+    [
+        ("POST", "/api/v1/events/", 404, "not_found", "no such route; /openapi.json lists the routes"),
+        ("POST", "/api/v1/nope", 404, "not_found", "no such route; /openapi.json lists the routes"),
+        ("GET", "/api/v1/events", 405, "method_not_allowed", "this route takes POST only"),
+        ("PUT", "/api/v1/webhooks/stripe/acme", 405, "method_not_allowed", "this route takes POST only"),
+    ],
+)  # fmt: skip
+def test_a_wrong_route_or_method_gets_the_documented_error_body_and_no_redirect(
+    client: TestClient,
+    acme_key: IssuedApiKey,
+    method: str,
+    path: str,
+    status: int,
+    error: str,
+    message: str,
+):
+    body = json.dumps(ownlay_event(1)).encode()
+
+    response = client.request(
+        method, path, content=body, headers=auth_header(acme_key.plaintext), follow_redirects=False
+    )
+
+    assert _refusal(response, status, error) == message
+    assert "location" not in response.headers
+    if status == 405:
+        assert response.headers["allow"] == "POST"
+
+
+def test_a_key_repeated_in_an_event_counts_with_its_last_value_as_documented(
+    client: TestClient, acme_key: IssuedApiKey
+):
+    event = json.dumps(ownlay_event(1, event_type="purchase"))
+    body = event.replace(
+        '"event_type": "purchase"', '"event_type": "teleport", "event_type": "lead"'
+    )
+    refused = event.replace('"event_type": "purchase"', '"event_type": "lead", "event_type": "x"')
+
+    stored = _post(client, acme_key, body.encode())
+    last_is_bad = _post(client, acme_key, refused.encode())
+
+    assert (stored.status_code, stored.json()["stored"]) == (202, 1)
+    assert last_is_bad.json()["rejected"][0]["errors"][0]["field"] == "event_type"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", 'application/json; charset="UTF-8"'],
+)
+def test_the_body_is_read_as_json_whatever_the_content_type_says_as_documented(
+    client: TestClient, acme_key: IssuedApiKey, content_type: str | None
+):
+    headers = {} if content_type is None else {"Content-Type": content_type}
+
+    response = _post(client, acme_key, json.dumps(ownlay_event(1)).encode(), **headers)
+
+    assert (response.status_code, response.json()["stored"]) == (202, 1)

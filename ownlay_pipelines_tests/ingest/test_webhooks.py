@@ -1,7 +1,10 @@
 import asyncio
+import base64
 import hashlib
+import hmac
 import json
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -115,6 +118,56 @@ def test_shopify_without_signature_or_for_a_workspace_without_secret_is_401(clie
         client.post("/api/v1/webhooks/shopify/..%2Fx", content=body, headers=headers).status_code
         == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "header", "error", "message"),
+    [
+        (b"not json", None, "malformed_json", "the request body is not JSON: expected ident"),
+        (b"[" * 300 + b"]" * 300, None, "malformed_json", "nesting deeper than 200 levels"),
+        (b"[1, 2]", None, "malformed_event", "a Shopify delivery must be a JSON object"),
+        (b"{}", ("X-Shopify-Event-Id", "e" * 256), "bad_header", "hold at most 255 characters"),
+        (b"{}", ("X-Shopify-Topic", "t" * 256), "bad_header", "hold at most 255 characters"),
+    ],
+    ids=["not-json", "too-deep", "array", "long-event-id", "long-topic"],
+)
+def test_a_signed_shopify_delivery_the_connector_could_not_read_is_400_and_not_stored(
+    client: TestClient,
+    settings: IngestSettings,
+    body: bytes,
+    header: tuple[str, str] | None,
+    error: str,
+    message: str,
+):
+    _, headers = shopify_delivery(SHOPIFY_SECRET)
+    digest = hmac.new(SHOPIFY_SECRET.encode(), body, hashlib.sha256).digest()
+    headers["X-Shopify-Hmac-Sha256"] = base64.b64encode(digest).decode()
+    if header is not None:
+        headers[header[0]] = header[1]
+
+    response = client.post(SHOPIFY, content=body, headers=headers)
+
+    assert response.status_code == 400 and response.json()["error"] == error
+    assert message in response.json()["message"]
+    with closing(connect_webhook_store(settings.webhook_deliveries_path)) as store:
+        assert store.execute("SELECT count(*) FROM webhook_deliveries").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("provider", ["shopify", "stripe", "linkedin"])
+def test_a_long_workspace_in_the_path_is_404_quoting_only_an_excerpt(
+    client: TestClient, provider: str
+):
+    body, headers = shopify_delivery(SHOPIFY_SECRET)
+
+    response = client.post(
+        f"/api/v1/webhooks/{provider}/{'a' * 5000}", content=body, headers=headers
+    )
+
+    assert response.status_code == 404 and len(response.content) < 200
+    assert response.json() == {
+        "error": "unknown_workspace",
+        "message": f"workspace_id {'a' * 20!r}… is longer than 63 characters",
+    }
 
 
 def test_stripe_event_with_valid_signature_is_stored(client: TestClient, settings: IngestSettings):

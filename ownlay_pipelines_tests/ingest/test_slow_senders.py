@@ -1,0 +1,176 @@
+"""A sender that stalls mid-body cannot hold the turns for large bodies: 408, then the next one."""
+
+import asyncio
+import json
+import socket
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from ownlay_pipelines.http.clock import FakeClock
+from ownlay_pipelines.ingest import app as ingest_app
+from ownlay_pipelines.ingest.app import create_app
+from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.keys import IssuedApiKey
+from ownlay_pipelines.ingest.server import serve_in_background
+from ownlay_pipelines_tests.ingest.payloads import ENVIRON, auth_header, ownlay_event
+
+MIB = 1024 * 1024
+
+
+def _large_batch(first: int) -> bytes:
+    """50 valid events of ~1.6 KB each: over 64 KiB, so it needs a large-body turn."""
+    events = [ownlay_event(n) for n in range(first, first + 50)]
+    for event in events:
+        event["properties"]["notes"] = "x" * 1500
+    body = json.dumps(events).encode()
+    assert len(body) > ingest_app.OFF_LOOP_BODY_BYTES
+    return body
+
+
+async def _post(
+    handle, key: IssuedApiKey, body: bytes, *, pause: float | None = None
+) -> tuple[int, dict, dict]:
+    """(status, headers, JSON body) of one request through the raw handler: the body at once, or
+    (`pause`) in pieces of 100 bytes, `pause` seconds apart."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/events",
+        "headers": [
+            (b"x-ownlay-api-key", key.plaintext.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    sent = 0
+
+    async def receive() -> dict:
+        nonlocal sent
+        if pause is None:
+            return {"type": "http.request", "body": body, "more_body": False}
+        if sent:
+            await asyncio.sleep(pause)
+        sent += 100
+        return {"type": "http.request", "body": body[sent - 100 : sent], "more_body": True}
+
+    answer: list[dict] = []
+
+    async def send(message: dict) -> None:
+        answer.append(message)
+
+    await handle(scope, receive, send)
+    headers = {name.decode(): value.decode() for name, value in answer[0]["headers"]}
+    return answer[0]["status"], headers, json.loads(answer[1]["body"])
+
+
+@pytest.mark.parametrize(
+    ("pause", "read_seconds", "idle_seconds", "says"),
+    [
+        (3600, 10, 0.2, "no byte of the request body came for 0.2 s"),
+        (0.01, 0.3, 2, "the request body did not arrive within 0.3 s"),
+    ],
+    ids=["stalled", "dripping"],
+)
+def test_slow_bodies_get_408_and_free_their_turns_for_the_next_large_body(
+    settings: IngestSettings,
+    clock: FakeClock,
+    acme_key: IssuedApiKey,
+    monkeypatch: pytest.MonkeyPatch,
+    pause: float,
+    read_seconds: float,
+    idle_seconds: float,
+    says: str,
+):
+    monkeypatch.setattr(ingest_app, "LARGE_BODY_READ_SECONDS", read_seconds)
+    monkeypatch.setattr(ingest_app, "LARGE_BODY_IDLE_SECONDS", idle_seconds)
+    tuned = settings.model_copy(update={"max_body_bytes": MIB})
+    handle = (app := create_app(tuned, clock=clock, environ=ENVIRON)).raw_routes["/api/v1/events"]
+    body = _large_batch(1)
+
+    async def two_slow_then_one_sends() -> tuple[list, tuple]:
+        slow = [asyncio.create_task(_post(handle, acme_key, body, pause=pause)) for _ in (1, 2)]
+        await asyncio.sleep(0.05)  # both hold a turn now
+        sent = await asyncio.wait_for(_post(handle, acme_key, body), 5)
+        return await asyncio.gather(*slow), sent
+
+    with TestClient(app):
+        started = time.monotonic()
+        slow, sent = asyncio.run(two_slow_then_one_sends())
+        elapsed = time.monotonic() - started
+
+    for status, headers, refusal in slow:
+        assert (status, headers["connection"], refusal["error"]) == (408, "close", "body_timeout")
+        assert refusal["message"] == f"{says}; send it at once"
+    assert (sent[0], sent[2]["stored"]) == (202, 50)
+    assert elapsed < 2
+
+
+def test_a_large_body_that_finds_no_turn_in_time_gets_503_with_retry_after(
+    settings: IngestSettings,
+    clock: FakeClock,
+    acme_key: IssuedApiKey,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(ingest_app, "LARGE_BODY_WAIT_SECONDS", 0.1)
+    tuned = settings.model_copy(update={"max_body_bytes": MIB})
+    handle = (app := create_app(tuned, clock=clock, environ=ENVIRON)).raw_routes["/api/v1/events"]
+    body = _large_batch(1)
+
+    async def two_stall_then_one_waits() -> tuple[int, dict, dict]:
+        stalled = [asyncio.create_task(_post(handle, acme_key, body, pause=3600)) for _ in (1, 2)]
+        await asyncio.sleep(0.05)  # both hold a turn (for up to 10 s) now
+        waited = await asyncio.wait_for(_post(handle, acme_key, body), 5)
+        for task in stalled:
+            task.cancel()
+        await asyncio.gather(*stalled, return_exceptions=True)
+        return waited
+
+    with TestClient(app):
+        status, headers, refusal = asyncio.run(two_stall_then_one_waits())
+
+    assert (status, headers["retry-after"], refusal["error"]) == (503, "1", "busy")
+    assert refusal["message"].startswith(
+        "no turn to read a body over 65536 bytes came within 0.1 s"
+    )
+
+
+def test_the_served_app_keeps_taking_large_batches_while_two_senders_stall(
+    settings: IngestSettings, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(ingest_app, "LARGE_BODY_IDLE_SECONDS", 0.5)
+    body = _large_batch(1)
+    head = (
+        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"X-Ownlay-Api-Key: {acme_key.plaintext}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    tuned = settings.model_copy(update={"max_body_bytes": MIB})
+    with serve_in_background(tuned) as url:
+        host, port = url.removeprefix("http://").split(":")
+        stalled = [socket.create_connection((host, int(port)), timeout=10) for _ in range(2)]
+        for connection in stalled:
+            connection.sendall(head + body[:1000])  # and nothing more
+        time.sleep(0.1)
+        with httpx.Client(base_url=url, timeout=10) as http:
+            started = time.monotonic()
+            response = http.post(
+                "/api/v1/events", content=_large_batch(100), headers=auth_header(acme_key.plaintext)
+            )
+            elapsed = time.monotonic() - started
+        answers = [_read_until_closed(connection) for connection in stalled]
+
+    assert (response.status_code, response.json()["stored"]) == (202, 50)
+    assert elapsed < 5
+    for answer in answers:
+        assert answer.startswith(b"HTTP/1.1 408 ") and b'"error":"body_timeout"' in answer
+
+
+def _read_until_closed(connection: socket.socket) -> bytes:
+    answer = b""
+    with connection:
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
