@@ -45,6 +45,7 @@ from ownlay_pipelines.ingest.asgi import Answer, IngestApp, RawRequest, Receive,
 from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.errors import IngestError, http_error_response, ingest_error_response
+from ownlay_pipelines.ingest.gil_handoff import QuickHandoffWhileLarge
 from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_store
 from ownlay_pipelines.ingest.linkedin_lead_webhook import linkedin_lead_router
 from ownlay_pipelines.ingest.loop_share import LoopShare
@@ -98,7 +99,8 @@ class IngestService:
     """Everything a request handler needs: settings, buffer, key store, PII hasher, clock, the
     per-workspace rate limiter, the event-timestamp window, the one thread that works on large
     bodies (`OFF_LOOP_BODY_BYTES`) and the event loop's share of the GIL beside it, the turns of
-    large bodies to be read, and the Conversions-API capture (capi/live_capture.py)."""
+    large bodies to be read, the quick GIL handoff while they arrive, and the Conversions-API
+    capture (capi/live_capture.py)."""
 
     settings: IngestSettings
     buffer: EventBuffer
@@ -110,6 +112,7 @@ class IngestService:
     off_loop: anyio.CapacityLimiter
     large_body_reads: anyio.CapacityLimiter
     loop_share: LoopShare
+    handoff: QuickHandoffWhileLarge
     capture: LiveCapture
 
 
@@ -149,6 +152,7 @@ def create_app(
         off_loop=anyio.CapacityLimiter(1),
         large_body_reads=anyio.CapacityLimiter(LARGE_BODY_READS),
         loop_share=LoopShare(),
+        handoff=QuickHandoffWhileLarge(),
         capture=LiveCapture.from_env(keys.engine, env),
     )
     webhook_store = WebhookStore(settings.webhook_deliveries_path)
@@ -157,6 +161,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _warm_up(service.hasher)
         yield
+        service.handoff.restore()
         service.buffer.close()
         service.rate_limiter.close()
         webhook_store.close()
@@ -299,9 +304,12 @@ async def _read_large_body(
 
     It is read only while fewer than `LARGE_BODY_READS` others are: the rest wait with their
     bytes in the socket (uvicorn stops reading past 64 KiB), so a flood of big bodies cannot
-    fill every turn of the event loop that small requests need. Both the wait for a turn and
-    the turn itself are bounded (503, 408), so senders that stall cannot hold the turns forever.
+    fill every turn of the event loop that small requests need; meanwhile the GIL changes hands
+    quickly (`gil_handoff`), so commits of small requests do not wait behind them. Both the wait
+    for a turn and the turn itself are bounded (503, 408), so senders that stall cannot hold the
+    turns forever.
     """
+    service.handoff.large_body_seen()
     with anyio.move_on_after(LARGE_BODY_WAIT_SECONDS) as waiting:
         await service.large_body_reads.acquire()
     if waiting.cancelled_caught:
