@@ -1,3 +1,4 @@
+from ownlay_pipelines.events import validation
 from ownlay_pipelines.events.model import EventValidationContext, TimestampPolicy
 from ownlay_pipelines.events.validation import (
     FieldError,
@@ -74,4 +75,35 @@ def test_foreign_workspace_finds_the_first_other_tenant_in_either_naming():
     )
     assert (
         foreign_workspace([track_event(project_id="globex")], PayloadKind.TRACK, "acme") == "globex"
+    )
+
+
+def test_an_event_flooded_with_unknown_keys_is_refused_briefly_beside_good_ones():
+    flooded = {**ownlay_event(2), **{f"k{n}": 1 for n in range(5000)}}
+    nested = ownlay_event(3)
+    nested["context"] = {**nested["context"], **{f"c{n}": 1 for n in range(5000)}}
+    few = {**ownlay_event(4), "zz": 1}
+
+    verdict = _validate([ownlay_event(1), flooded, nested, few])
+
+    assert [accepted.index for accepted in verdict.accepted] == [0]
+    flood, nested_flood, one = (rejection.errors for rejection in verdict.rejected)
+    assert flood == (
+        *(FieldError(f"k{n}", "Extra inputs are not permitted") for n in range(5)),
+        FieldError("(event)", "5000 unknown keys; 18 are allowed here"),
+    )
+    assert nested_flood[0] == FieldError("context.c0", "Extra inputs are not permitted")
+    assert nested_flood[-1].field == "context" and nested_flood[-1].reason.startswith("5000 ")
+    assert one == (FieldError("zz", "Extra inputs are not permitted"),)  # pydantic's own
+
+
+def test_a_flood_of_unknown_keys_never_reaches_pydantic_or_the_id_derivation(monkeypatch):
+    flooded = {k: v for k, v in ownlay_event(1).items() if k != "event_id"}
+    flooded |= {f"k{n}": 1 for n in range(100)}
+    monkeypatch.setattr(validation, "derive_event_id", None)  # calling it would raise TypeError
+
+    verdict = _validate([flooded])
+
+    assert verdict.rejected[0].errors[-1] == FieldError(
+        "(event)", "100 unknown keys; 18 are allowed here"
     )
