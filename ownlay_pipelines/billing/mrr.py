@@ -7,9 +7,11 @@ interval_count — summed over items. A discount in force that day applies to th
 `percent_off` multiplies by (1 − p/100); `amount_off` (per invoice) is normalised by the first
 item's period like a price and subtracted (never below zero). Discounts with `duration = once`
 touch only the first invoice and are ignored, as MRR tools (ChartMogul, Baremetrics) do;
-`repeating` ones apply for `duration_in_months` from their start. Only `active` and `past_due`
-subscriptions count; `trialing`, `incomplete`, `unpaid`, `paused` and `canceled` count zero.
-Amounts are kept exact to six decimal places.
+`repeating` ones apply until Stripe's `discount.end` (else `duration_in_months` from their
+start). Only `active` and `past_due` subscriptions count; `trialing`, `incomplete`, `unpaid`,
+`paused` and `canceled` count zero. Metered items never reach this model (the connector leaves
+them out). Amounts are kept exact to six decimal places. Every convention and its published
+reference: docs/architecture.md, "Stripe, Mailchimp and MRR".
 
 **Movements** compare each customer's MRR (all their subscriptions in one currency) with the
 day before: from zero to positive is **new** when the customer never had MRR before, else
@@ -74,12 +76,15 @@ class Discount:
     percent_off: Decimal | None = None
     amount_off: Decimal | None = None
     duration_in_months: int | None = None
+    end: date | None = None
+    """The first day without the discount (Stripe's `discount.end`, set for `repeating`)."""
 
     def in_force(self, day: date) -> bool:
         if self.duration is DiscountDuration.ONCE or day < self.start:
             return False
         if self.duration is DiscountDuration.REPEATING:
-            return day < add_months(self.start, self.duration_in_months or 0)
+            end = self.end or add_months(self.start, self.duration_in_months or 0)
+            return day < end
         return True
 
 
