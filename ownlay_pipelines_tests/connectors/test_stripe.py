@@ -166,3 +166,36 @@ def test_the_mrr_mart_rebuilt_from_the_lake_matches_the_world(world, tmp_path, m
         (t.day, t.mrr, t.new, t.churned) for t in truth
     ]
     assert {r["currency"] for r in mart} == {"USD"}
+
+
+@pytest.mark.parametrize(("currency", "zone"), [("JPY", "Asia/Tokyo"), ("KWD", "Asia/Kuwait")])
+def test_a_zero_or_three_decimal_account_agrees_with_the_world_in_major_units(
+    world, currency, zone
+):
+    from zoneinfo import ZoneInfo
+
+    from ownlay_pipelines.models.mrr import subscription_states
+    from ownlay_pipelines.sandbox.stripe_billing import StripeAccountWorld
+
+    account = StripeAccountWorld(7, "acct_1Minor", currency, NOW)
+    workspace = world.registry.get("acme-outdoor").model_copy(
+        update={"timezone": zone, "currency": currency}
+    )
+    [connection] = workspace.connections_for(stripe.Platform.STRIPE)
+    req = FetchRequest(workspace, connection, None)
+    subs_spec = next(s for s in stripe.STREAMS if s.table == "subscriptions")
+    rows = [subs_spec.normalise(s, req) for s in account.subscription_objects()]
+    today = NOW.astimezone(ZoneInfo(zone)).date()
+    [truth] = mrr_days(account.states(ZoneInfo(zone)), [today])
+    [synced] = mrr_days(subscription_states(rows, [], zone=ZoneInfo(zone)), [today])
+    assert (synced.currency, synced.mrr) == (truth.currency, truth.mrr) == (currency, truth.mrr)
+    # The 29 USD Starter plan is 29 × 150 = ¥4,350 (wire `4350`) and 29 × 0.31 = 8.990 KWD
+    # (wire `8990`, three decimals, a multiple of 10 as Stripe requires).
+    starter = {"JPY": 4350, "KWD": 8990}[currency]
+    prices = {
+        i["price"]["unit_amount"]
+        for s in account.subscription_objects()
+        for i in s["items"]["data"]
+    }
+    assert starter in prices
+    assert all(p % 10 == 0 for p in prices) or currency == "JPY"
