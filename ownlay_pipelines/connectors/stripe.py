@@ -5,8 +5,9 @@ Wire facts (reference/connectors.md §1.8): `Authorization: Bearer sk_…` and a
 `Stripe-Version`; lists are `{"object": "list", "data": […], "has_more": …}`, newest first, paged
 with `starting_after=<last id>` (`limit` ≤ 100); the only server-side window is `created[gte]` /
 `created[lt]` (Unix seconds). Errors are `{"error": {"type", "code", "message", "param"}}`; 429
-(`rate_limit`, also `lock_timeout` on 409) is retried; `Stripe-Should-Retry: true|false`
-overrides the status; 401 is a revoked or wrong key, 403 a restricted key without this resource.
+(`rate_limit`, also `lock_timeout` on 409) is retried, after its `Retry-After` when sent;
+`Stripe-Should-Retry: true|false` overrides the status (a 429 with `false` is not retried); 401
+is a revoked or wrong key, 403 a restricted key without this resource.
 
 Incremental strategy: charges, refunds and invoices are filed under their creation day
 (workspace timezone) and each partition is a `created` window; objects keep changing (refunds,
@@ -44,6 +45,7 @@ from ownlay_pipelines.http.errors import (
 from ownlay_pipelines.http.pagination import StartingAfterPaginator
 from ownlay_pipelines.http.rate_limit import RateLimit
 from ownlay_pipelines.http.responses import describe_response, error_object
+from ownlay_pipelines.http.retry import retry_after_seconds
 from ownlay_pipelines.schema.platforms import Platform
 
 BASE_URL = "https://api.stripe.com/v1"
@@ -82,11 +84,17 @@ class StripeClient(ApiClient):
             return AuthExpired(f"{message}; the secret key was rolled or is wrong", **where)
         if status == 403:
             return PermissionDenied(f"{message}; give the restricted key read access", **where)
-        if status == 429 or code in ("rate_limit", "lock_timeout"):
-            return RateLimited(message, wait_seconds=None, **where)
-        # Stripe's own verdict wins over the status (stripe-python does the same).
+        # Stripe's own verdict wins over the status, a 429 included (stripe-python checks
+        # `Stripe-Should-Retry` before anything else).
         should_retry = response.headers.get("stripe-should-retry")
-        if should_retry == "true" or (should_retry != "false" and (status == 409 or status >= 500)):
+        if should_retry == "false":
+            return FatalApiError(f"{message} (Stripe-Should-Retry: false)", **where)
+        if status == 429 or code in ("rate_limit", "lock_timeout"):
+            wait_seconds = retry_after_seconds(
+                response.headers.get("retry-after"), self.clock.now()
+            )
+            return RateLimited(message, wait_seconds=wait_seconds, **where)
+        if should_retry == "true" or status == 409 or status >= 500:
             return TransientError(message, **where)
         return FatalApiError(message, **where)
 

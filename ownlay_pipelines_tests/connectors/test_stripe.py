@@ -199,3 +199,26 @@ def test_a_zero_or_three_decimal_account_agrees_with_the_world_in_major_units(
     }
     assert starter in prices
     assert all(p % 10 == 0 for p in prices) or currency == "JPY"
+
+
+def _stripe_error(status, code, headers):
+    return httpx.Response(
+        status,
+        json={"error": {"type": "invalid_request_error", "code": code, "message": "slow down"}},
+        headers=headers,
+        request=httpx.Request("GET", "https://api.stripe.com/v1/charges"),
+    )
+
+
+def test_a_429_waits_its_retry_after_and_stripe_should_retry_false_overrides_it(world):
+    from ownlay_pipelines.http.errors import RateLimited
+
+    _, api = client(world)
+    waited = api.classify(_stripe_error(429, "rate_limit", {"Retry-After": "3"}))
+    assert isinstance(waited, RateLimited) and waited.wait_seconds == 3
+    refused = api.classify(_stripe_error(429, "rate_limit", {"Stripe-Should-Retry": "false"}))
+    assert isinstance(refused, FatalApiError) and "Stripe-Should-Retry: false" in str(refused)
+    # A 409 lock_timeout is a rate limit too; an idempotency 409 Stripe says not to retry is not.
+    assert isinstance(api.classify(_stripe_error(409, "lock_timeout", {})), RateLimited)
+    conflict = _stripe_error(409, "idempotency_key_in_use", {"Stripe-Should-Retry": "false"})
+    assert isinstance(api.classify(conflict), FatalApiError)
