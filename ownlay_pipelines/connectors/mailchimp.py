@@ -67,8 +67,9 @@ def connection_slots(account_id: str) -> threading.BoundedSemaphore:
 
 
 def data_centre(api_key: str) -> str:
-    """`us21` from `…-us21`; a key without one is a configuration error naming the expected form."""
-    _, _, suffix = api_key.rpartition("-")
+    """`us21` from `…-us21` (surrounding whitespace of a pasted key ignored); a key without one
+    is a configuration error naming the expected form."""
+    _, _, suffix = api_key.strip().rpartition("-")
     if not DATA_CENTRE.fullmatch(suffix):
         raise FatalApiError(
             "the Mailchimp API key has no data-centre suffix (it should end like '-us21'); "
@@ -87,7 +88,7 @@ class MailchimpClient(ApiClient):
             "base_url", f"https://{data_centre(api_key)}.api.mailchimp.com/{API_VERSION}"
         )
         super().__init__(account_id=account_id, **kwargs)
-        self._basic = base64.b64encode(f"ownlay:{api_key}".encode()).decode()
+        self._basic = base64.b64encode(f"ownlay:{api_key.strip()}".encode()).decode()
         self._slots = connection_slots(account_id)
 
     def auth_headers(self) -> dict[str, str]:

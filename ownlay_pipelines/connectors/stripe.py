@@ -67,7 +67,8 @@ class StripeClient(ApiClient):
     def __init__(self, *, api_key: str, account_id: str, **kwargs: Any) -> None:
         kwargs.setdefault("base_url", BASE_URL)
         super().__init__(account_id=account_id, **kwargs)
-        self._api_key = api_key
+        # A key pasted into a secret store often keeps its newline; it is no part of the key.
+        self._api_key = api_key.strip()
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}", "Stripe-Version": API_VERSION}

@@ -61,6 +61,9 @@ def test_the_data_centre_comes_from_the_key_and_a_key_without_one_is_refused(wor
     assert seen == ["us21.api.mailchimp.com"]
     with pytest.raises(FatalApiError, match="no data-centre suffix"):
         mailchimp.data_centre("abcdef0123456789")
+    # A key pasted with its newline still finds its data centre and authenticates.
+    _, api, seen = client(world, key=f"  {sandbox_credential('api_key', ACCOUNT)}\n")
+    assert list(api.items("lists", "lists")) and seen == ["us21.api.mailchimp.com"]
 
 
 def test_count_offset_paging_reads_every_member(world, monkeypatch):

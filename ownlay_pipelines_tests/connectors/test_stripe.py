@@ -79,6 +79,10 @@ def test_errors_map_to_the_taxonomy(world):
     _, bad_key = client(world, key="sk_test_wrong_key_000000")
     with pytest.raises(AuthExpired, match=r"Invalid API Key provided: sk_test\*+0000"):
         list(bad_key.listing("charges", {}))
+    # A key pasted with its newline: a header value with one is refused by real HTTP stacks.
+    _, pasted = client(world, key=sandbox_credential("api_key", ACCOUNT) + "\n")
+    key = sandbox_credential("api_key", ACCOUNT)
+    assert pasted.auth_headers()["Authorization"] == f"Bearer {key}"
     _, api = client(world)
     with pytest.raises(FatalApiError, match="must be greater than 1"):
         list(api.listing("charges", {"limit": 500}))
