@@ -286,18 +286,11 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
     raw_discount = record.get("discount")
     if isinstance(raw_discount, Mapping) and isinstance(raw_discount.get("coupon"), Mapping):
         coupon = raw_discount["coupon"]
-        # An amount_off is in the coupon's currency (always the subscription's for a coupon
-        # Stripe lets apply); scale it by that currency's minor unit.
-        coupon_currency = str(coupon.get("currency") or currency).upper()
         discount = Discount(
             duration=DiscountDuration(coupon.get("duration", "forever")),
             start=_day_in(raw_discount.get("start"), zone) or valid_from,
             percent_off=Decimal(str(coupon["percent_off"])) if coupon.get("percent_off") else None,
-            amount_off=(
-                amount(coupon["amount_off"], coupon_currency, "discount.coupon.amount_off")
-                if coupon.get("amount_off")
-                else None
-            ),
+            amount_off=_amount_off(coupon, currency) if coupon.get("amount_off") else None,
             duration_in_months=coupon.get("duration_in_months"),
             end=_day_in(raw_discount.get("end"), zone),
         )
@@ -312,9 +305,40 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
     )
 
 
+def _amount_off(coupon: Mapping[str, Any], currency: str) -> Decimal:
+    """A coupon's amount off in the subscription's `currency`: its `amount_off` when the coupon
+    is in that currency, else the matching `currency_options` entry (multi-currency coupons)."""
+    coupon_currency = str(coupon.get("currency") or currency).upper()
+    if coupon_currency == currency:
+        return amount(coupon["amount_off"], currency, "discount.coupon.amount_off")
+    option = (coupon.get("currency_options") or {}).get(currency.lower()) or {}
+    if option.get("amount_off") is None:
+        raise RowError(
+            "discount.coupon.currency",
+            f"the coupon takes {coupon_currency} off a {currency} subscription and has no "
+            f"{currency} amount in currency_options",
+        )
+    return amount(option["amount_off"], currency, f"discount.coupon.currency_options.{currency}")
+
+
 def _unit_amount(price: Mapping[str, Any], currency: str, field: str) -> Decimal:
     """A price's amount per unit in major units: `unit_amount`, or `unit_amount_decimal` (minor
-    units with up to 12 decimals, the only one set for sub-cent prices)."""
+    units with up to 12 decimals, the only one set for sub-cent prices).
+
+    A multi-currency price carries its default currency's amount; the subscription's currency
+    is in `currency_options` (only when expanded) — without it the row is refused rather than
+    reading, say, US cents as yen.
+    """
+    price_currency = str(price.get("currency") or currency).upper()
+    if price_currency != currency:
+        option = (price.get("currency_options") or {}).get(currency.lower())
+        if not isinstance(option, Mapping):
+            raise RowError(
+                f"{field}.currency",
+                f"the price is in {price_currency} but the subscription bills in {currency} "
+                f"and the price has no {currency} entry in currency_options",
+            )
+        price = {**price, **option, "currency": currency.lower()}
     if price.get("unit_amount") is not None:
         return amount(price["unit_amount"], currency, f"{field}.unit_amount")
     if price.get("unit_amount_decimal") is not None:

@@ -334,3 +334,21 @@ def test_past_due_still_counts_and_unpaid_is_churn(request_):
         (21, D(50), 0, 0, 0, 0, 0),
         (22, D(0), 0, 0, 0, D(50), 0),
     ]
+
+
+def test_a_price_or_coupon_in_another_currency_uses_its_currency_options_or_is_refused(request_):
+    # A USD price of 29.00 with a ¥4,000 option, on a JPY subscription: ¥4,000 (not ¥2,900).
+    multi = item(2900, currency="usd", currency_options={"jpy": {"unit_amount": 4000}})
+    assert mrr_on(request_, subscription(multi, currency="jpy")) == D(4000)
+    # Without the option the row is refused, never read as ¥2,900.
+    with pytest.raises(RowError, match=r"price\.currency.*USD.*JPY"):
+        normalise_subscription(subscription(item(2900, currency="usd"), currency="jpy"), request_)
+    # A 5.00 USD amount_off coupon with a ¥700 option on a ¥4,000 plan: ¥3,300.
+    coupon = {
+        "duration": "forever",
+        "amount_off": 500,
+        "currency": "usd",
+        "currency_options": {"jpy": {"amount_off": 700}},
+    }
+    obj = subscription(item(4000, currency="jpy"), currency="jpy", coupon=coupon)
+    assert mrr_on(request_, obj) == D(3300)
