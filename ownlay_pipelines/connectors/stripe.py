@@ -12,7 +12,9 @@ is a revoked or wrong key, 403 a restricted key without this resource.
 Incremental strategy: charges, refunds and invoices are filed under their creation day
 (workspace timezone) and each partition is a `created` window; objects keep changing (refunds,
 disputes, payments), so scheduled syncs re-pull `RESTATEMENT_DAYS` — the 30 days Stripe keeps
-events. Updates are read from `/v1/events` (`customer.subscription.*`, the MRR history: each
+events. The events table itself re-pulls only `EVENT_RESTATEMENT_DAYS` (28): re-pulling a day
+whose morning Stripe has already dropped would replace its partition with the afternoon's
+events alone, and a lost `deleted` event leaves a subscription paying forever. Updates are read from `/v1/events` (`customer.subscription.*`, the MRR history: each
 event holds the subscription as it was right after the change). Customers and subscriptions
 (`status=all`, or cancelled ones are left out) are snapshots replaced on every sync.
 """
@@ -52,6 +54,9 @@ BASE_URL = "https://api.stripe.com/v1"
 API_VERSION = "2022-11-15"
 PAGE_SIZE = 100
 RESTATEMENT_DAYS = 30
+EVENT_RETENTION_DAYS = 30
+EVENT_RESTATEMENT_DAYS = EVENT_RETENTION_DAYS - 2
+"""The oldest re-pulled day starts at most 29 days ago, a day clear of Stripe's retention."""
 SUBSCRIPTION_EVENT_TYPES = (
     "customer.subscription.created",
     "customer.subscription.updated",
@@ -129,7 +134,15 @@ def _snapshot(resource: str, extra: Mapping[str, Any] | None = None):
     return fetch
 
 
-def _dated_stream(table: str, description: str, schema, key: str, fetch, normalise) -> StreamSpec:
+def _dated_stream(
+    table: str,
+    description: str,
+    schema,
+    key: str,
+    fetch,
+    normalise,
+    lookback_days: int = RESTATEMENT_DAYS,
+) -> StreamSpec:
     return StreamSpec(
         platform=Platform.STRIPE,
         table=table,
@@ -140,7 +153,7 @@ def _dated_stream(table: str, description: str, schema, key: str, fetch, normali
         primary_key=("account_id", key),
         fetch=fetch,
         normalise=normalise,
-        restatement_lookback_days=RESTATEMENT_DAYS,
+        restatement_lookback_days=lookback_days,
         wire_date_path="created",
     )
 
@@ -180,6 +193,7 @@ STREAMS: tuple[StreamSpec, ...] = (
         "event_id",
         _dated("events", {"types[]": list(SUBSCRIPTION_EVENT_TYPES)}),
         rows.normalise_subscription_event,
+        lookback_days=EVENT_RESTATEMENT_DAYS,
     ),
     StreamSpec(
         platform=Platform.STRIPE,

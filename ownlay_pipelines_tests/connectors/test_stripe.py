@@ -226,3 +226,18 @@ def test_a_429_waits_its_retry_after_and_stripe_should_retry_false_overrides_it(
     assert isinstance(api.classify(_stripe_error(409, "lock_timeout", {})), RateLimited)
     conflict = _stripe_error(409, "idempotency_key_in_use", {"Stripe-Should-Retry": "false"})
     assert isinstance(api.classify(conflict), FatalApiError)
+
+
+@pytest.mark.parametrize("local_time", ["00:01", "12:00", "23:59"])
+def test_scheduled_event_re_pulls_never_reach_a_day_stripe_has_partly_dropped(local_time):
+    from zoneinfo import ZoneInfo
+
+    from ownlay_pipelines.orchestration.plan import restatement_window
+
+    spec = next(s for s in stripe.STREAMS if s.table == "subscription_events")
+    zone = ZoneInfo("America/New_York")
+    now = datetime.fromisoformat(f"2026-11-30T{local_time}").replace(tzinfo=zone)
+    window = restatement_window(spec, now.date(), date(2024, 1, 1))
+    oldest_start = datetime.combine(window.start, datetime.min.time(), zone)
+    # Every event of the oldest re-pulled day is still inside Stripe's 30 days, with a day spare.
+    assert now - oldest_start <= timedelta(days=stripe.EVENT_RETENTION_DAYS - 1)
