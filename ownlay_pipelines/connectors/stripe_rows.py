@@ -362,11 +362,16 @@ def _day_in(unix_seconds: object, zone: tzinfo) -> date | None:
     return instant(unix_seconds, "discount").astimezone(zone).date()
 
 
-def state_json(state: SubscriptionState, trial_end: date | None = None) -> str:
-    """What the MRR model needs of a state (items, discount, the day its trial ends), as JSON."""
+def state_json(
+    state: SubscriptionState, trial_end: date | None = None, *, with_status: bool = False
+) -> str:
+    """What the MRR model needs of a state (items, discount, the day its trial ends; its status
+    too `with_status`, for a state before an event, whose row holds only the status after), as
+    JSON."""
     discount = state.discount
     return json.dumps(
         {
+            **({"status": state.status} if with_status else {}),
             "trial_end": None if trial_end is None else trial_end.isoformat(),
             "items": [
                 {
@@ -492,4 +497,5 @@ def _previous_state_json(
     previous = dig(record, "data.previous_attributes", required=False)
     if not isinstance(previous, Mapping) or not previous:
         return None
-    return state_json(subscription_state({**subscription, **previous}, day, request.workspace.zone))
+    before = subscription_state({**subscription, **previous}, day, request.workspace.zone)
+    return state_json(before, with_status=True)

@@ -11,6 +11,7 @@ canceled (`_snapshot_history`). Days are the workspace's. Movement definitions: 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -110,7 +111,13 @@ def _snapshot_history(
 
 
 def _status_before(event: Mapping[str, Any]) -> str:
-    """A subscription deleted by its first retained event was active before it."""
+    """The status before a subscription's first retained event: the one its
+    `previous_attributes` give (a trial converting: `trialing`); else active before a deletion,
+    and the event's own status otherwise."""
+    if event.get("previous_state_json"):
+        status = json.loads(event["previous_state_json"]).get("status")
+        if status:
+            return str(status)
     return "active" if event["type"] == "customer.subscription.deleted" else event["status"]
 
 

@@ -352,3 +352,12 @@ def test_a_price_or_coupon_in_another_currency_uses_its_currency_options_or_is_r
     }
     obj = subscription(item(4000, currency="jpy"), currency="jpy", coupon=coupon)
     assert mrr_on(request_, obj) == D(3300)
+
+
+def test_a_trial_whose_created_event_expired_converts_on_its_update_day(request_):
+    # Created trialing on Jan 1 (that event is gone), converted on Jan 15: only the update is
+    # left, and its previous_attributes say it was trialing. 99.00 is new on Jan 15, not Jan 1.
+    active = subscription(item(9900), trial_end=at(jan(15)))
+    events = [event("updated", jan(15), active, {"status": "trialing"})]
+    rows = mart(request_, [active], events, [jan(1), jan(15)])
+    assert movements(rows) == [(1, D(0), 0, 0, 0, 0, 0), (15, D(99), D(99), 0, 0, 0, 0)]
