@@ -241,3 +241,18 @@ def test_scheduled_event_re_pulls_never_reach_a_day_stripe_has_partly_dropped(lo
     oldest_start = datetime.combine(window.start, datetime.min.time(), zone)
     # Every event of the oldest re-pulled day is still inside Stripe's 30 days, with a day spare.
     assert now - oldest_start <= timedelta(days=stripe.EVENT_RETENTION_DAYS - 1)
+
+
+def test_expand_gives_objects_the_normaliser_reads_and_unknown_parameters_are_refused(world):
+    _, api = client(world)
+    req = request(world)
+    [charge] = list(api.listing("charges", {"expand[]": "data.customer", "limit": 1}))[:1]
+    assert charge["customer"]["object"] == "customer"
+    row = stripe.STREAMS[0].normalise(charge, req)
+    assert row["customer_id"] == charge["customer"]["id"]
+    mine = list(api.listing("invoices", {"customer": row["customer_id"]}))
+    assert mine and {i["customer"] for i in mine} == {row["customer_id"]}
+    with pytest.raises(FatalApiError, match="Received unknown parameter: updated"):
+        list(api.listing("charges", {"updated[gte]": 1}))
+    with pytest.raises(FatalApiError, match=r"cannot be expanded \(data.balance"):
+        list(api.listing("charges", {"expand[]": "data.balance_transaction"}))
