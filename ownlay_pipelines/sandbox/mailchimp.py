@@ -15,6 +15,7 @@ a draft. Everything derives from `hash(seed, account, …)`.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -83,7 +84,8 @@ class MailchimpAccountWorld:
             email = f"reader{number}.{list_id[:4]}@inbox.example"
             found.append(
                 {
-                    "id": f"md5-of-{number}",  # the real API sends the MD5 of the address
+                    # Mailchimp's subscriber hash: the MD5 of the lower-cased address.
+                    "id": hashlib.md5(email.lower().encode()).hexdigest(),
                     "email_address": email,
                     "status": status,
                     "list_id": list_id,

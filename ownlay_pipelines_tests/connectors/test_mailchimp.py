@@ -153,6 +153,9 @@ def test_members_keep_only_the_keyed_hash_never_mailchimps_md5(world, monkeypatc
         f"reader0.{rows[0]['list_id'][:4]}@inbox.example"
     )
     assert "id" not in rows[0] and all("@" not in str(v) for v in rows[0].values())
+    # Mailchimp's own id (an unkeyed MD5 anyone can recompute from an address) is nowhere.
+    md5s = {m["id"] for m in spec.fetch(api, req)}
+    assert len(md5s) == 360 and not md5s & {str(v) for r in rows for v in r.values()}
     monkeypatch.delenv(PII_HASH_KEY_ENV)
     with pytest.raises(FatalApiError, match="OWNLAY_PII_HASH_KEY"):
         spec.normalise({"email_address": "a@b.example", "list_id": "x"}, req)
