@@ -140,7 +140,8 @@ def _send_window(request: FetchRequest) -> dict[str, str]:
 
 def _fetch_reports(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     assert isinstance(client, MailchimpClient)
-    yield from client.items("reports", "reports", {**_send_window(request), "type": "regular"})
+    # Every campaign type: plain-text, A/B (variate) and RSS sends have reports too.
+    yield from client.items("reports", "reports", _send_window(request))
 
 
 def _fetch_campaigns(client: ApiClient, request: FetchRequest) -> Iterator[Record]:

@@ -159,3 +159,17 @@ def test_members_keep_only_the_keyed_hash_never_mailchimps_md5(world, monkeypatc
     monkeypatch.delenv(PII_HASH_KEY_ENV)
     with pytest.raises(FatalApiError, match="OWNLAY_PII_HASH_KEY"):
         spec.normalise({"email_address": "a@b.example", "list_id": "x"}, req)
+
+
+def test_reports_of_every_campaign_type_are_synced_not_only_regular_ones(world):
+    simulator, api, _ = client(world)
+    req = request(world, date(2026, 9, 1), date(2026, 11, 30))
+    spec = next(s for s in mailchimp.STREAMS if s.table == "reports")
+    rows = [spec.normalise(r, req) for r in spec.fetch(api, req)]
+    expected = {
+        c.id: c.type
+        for c in simulator.account(ACCOUNT).campaigns
+        if c.send_time.astimezone(req.workspace.zone).date() >= date(2026, 9, 1)
+    }
+    assert {r["campaign_id"]: r["type"] for r in rows} == expected
+    assert {"regular", "plaintext", "variate"} <= {r["type"] for r in rows}
