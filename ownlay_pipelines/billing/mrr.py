@@ -23,6 +23,7 @@ day before: from zero to positive is **new** when the customer never had MRR bef
 from __future__ import annotations
 
 import calendar
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -135,25 +136,23 @@ class MrrDay:
     paying_customers: int
 
 
-def _state_on(states: Sequence[SubscriptionState], day: date) -> SubscriptionState | None:
-    current = None
-    for state in states:  # sorted by valid_from
-        if state.valid_from > day:
-            break
-        current = state
-    return current
-
-
-def customer_mrr(states: Iterable[SubscriptionState], day: date) -> dict[tuple[str, str], Decimal]:
-    """(currency, customer) → MRR on `day` from every subscription's state in force that day."""
+def histories(states: Iterable[SubscriptionState]) -> list[list[SubscriptionState]]:
+    """Each subscription's states, oldest first (the last of a day wins: the sort is stable)."""
     by_subscription: dict[str, list[SubscriptionState]] = defaultdict(list)
     for state in states:
         by_subscription[state.subscription_id].append(state)
+    return [sorted(h, key=lambda s: s.valid_from) for h in by_subscription.values()]
+
+
+def customer_mrr(
+    subscription_histories: Sequence[Sequence[SubscriptionState]], day: date
+) -> dict[tuple[str, str], Decimal]:
+    """(currency, customer) → MRR on `day` from every subscription's state in force that day."""
     totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for history in by_subscription.values():
-        history.sort(key=lambda s: s.valid_from)
-        state = _state_on(history, day)
-        if state is not None:
+    for history in subscription_histories:
+        index = bisect_right(history, day, key=lambda s: s.valid_from)
+        if index:
+            state = history[index - 1]
             amount = state.monthly_amount(day)
             if amount:
                 totals[(state.currency, state.customer_id)] += amount
@@ -172,12 +171,13 @@ def mrr_days(states: Sequence[SubscriptionState], days: Sequence[date]) -> list[
     wanted = set(days)
     last = max(days)
     currencies = sorted({s.currency for s in states})
+    subscription_histories = histories(states)
     ever_paid: set[tuple[str, str]] = set()
     previous: dict[tuple[str, str], Decimal] = {}
     rows: list[MrrDay] = []
     day = min(first, min(days))
     while day <= last:
-        current = customer_mrr(states, day)
+        current = customer_mrr(subscription_histories, day)
         if day in wanted:
             rows.extend(_movements(day, currencies, previous, current, ever_paid))
         ever_paid.update(key for key, amount in current.items() if amount > 0)
