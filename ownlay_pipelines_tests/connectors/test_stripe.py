@@ -256,3 +256,38 @@ def test_expand_gives_objects_the_normaliser_reads_and_unknown_parameters_are_re
         list(api.listing("charges", {"updated[gte]": 1}))
     with pytest.raises(FatalApiError, match=r"cannot be expanded \(data.balance"):
         list(api.listing("charges", {"expand[]": "data.balance_transaction"}))
+
+
+@pytest.mark.parametrize(
+    ("currency", "wire", "expected"),
+    [
+        ("jpy", 1000, "1000"),  # zero-decimal: ¥1,000, not ¥10
+        ("krw", 55000, "55000"),
+        ("kwd", 12340, "12.340"),  # three decimals: /1000
+        ("bhd", 500, "0.500"),
+        ("usd", 1999, "19.99"),
+        ("huf", 150000, "1500.00"),  # Stripe sends HUF with two decimals
+    ],
+)
+def test_charges_refunds_and_invoices_convert_minor_units_per_currency(
+    world, currency, wire, expected
+):
+    from decimal import Decimal
+
+    from ownlay_pipelines.connectors import stripe_rows
+
+    req = request(world)
+    created = int(NOW.timestamp())
+    charge = {"id": "ch_1", "amount": wire, "amount_refunded": wire, "currency": currency}
+    refund = {"id": "re_1", "amount": wire, "currency": currency, "charge": "ch_1"}
+    invoice = {"id": "in_1", "currency": currency, "subtotal": wire, "total": wire}
+    invoice |= {"amount_paid": wire, "amount_due": 0}
+    rows = [
+        stripe_rows.normalise_charge({**charge, "created": created}, req),
+        stripe_rows.normalise_refund({**refund, "created": created}, req),
+        stripe_rows.normalise_invoice({**invoice, "created": created}, req),
+    ]
+    amounts = [rows[0]["amount"], rows[0]["amount_refunded"], rows[1]["amount"]]
+    amounts += [rows[2]["subtotal"], rows[2]["total"], rows[2]["amount_paid"]]
+    assert amounts == [Decimal(expected)] * 6
+    assert {r["currency"] for r in rows} == {currency.upper()}
