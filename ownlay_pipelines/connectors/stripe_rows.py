@@ -261,7 +261,7 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
 
     Metered items (`recurring.usage_type = metered`) are left out: MRR excludes usage-based
     products (Stripe's Billing metric definitions). A missing `quantity` is 1; a quantity of 0
-    stays 0.
+    stays 0; package pricing bills whole packages (`_billed_units`).
     """
     currency = currency_of(record)
     items = []
@@ -279,7 +279,7 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
                 unit_amount=_unit_amount(price, currency, field),
                 interval=str(recurring["interval"]),
                 interval_count=int(recurring.get("interval_count") or 1),
-                quantity=1 if quantity is None else int(quantity),
+                quantity=_billed_units(1 if quantity is None else int(quantity), price, field),
             )
         )
     discount = None
@@ -353,6 +353,21 @@ def _unit_amount(price: Mapping[str, Any], currency: str, field: str) -> Decimal
             "tiered prices are not supported by the MRR model (their tiers are not synced)",
         )
     raise RowError(f"{field}.unit_amount", "a licensed price needs unit_amount")
+
+
+def _billed_units(quantity: int, price: Mapping[str, Any], field: str) -> int:
+    """The units a quantity bills: with package pricing (`transform_quantity`) the quantity
+    divided by the package size, rounded up or down as the price says (12 seats in packs of 5,
+    rounded up, bill 3 packs)."""
+    transform = price.get("transform_quantity")
+    if not isinstance(transform, Mapping):
+        return quantity
+    divide_by = transform.get("divide_by")
+    if not isinstance(divide_by, int) or isinstance(divide_by, bool) or divide_by < 1:
+        raise RowError(f"{field}.transform_quantity.divide_by", "expected a positive integer")
+    if transform.get("round") == "down":
+        return quantity // divide_by
+    return -(-quantity // divide_by)
 
 
 def _day_in(unix_seconds: object, zone: tzinfo) -> date | None:

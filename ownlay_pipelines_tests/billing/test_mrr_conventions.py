@@ -153,6 +153,10 @@ def movements(rows: list[MrrDay]) -> list[tuple]:
         (item(None, quantity=1000, unit_amount_decimal="0.5"), "5"),
         # A quantity of 0 is 0, not 1.
         (item(1000, quantity=0), "0"),
+        # Package pricing: 12 seats in packs of 5 at 10.00 a pack, rounded up: 3 packs = 30.00.
+        (item(1000, quantity=12, transform_quantity={"divide_by": 5, "round": "up"}), "30"),
+        # … rounded down: 2 packs = 20.00.
+        (item(1000, quantity=12, transform_quantity={"divide_by": 5, "round": "down"}), "20"),
     ],
 )
 def test_each_billing_period_and_quantity_normalises_to_a_month(request_, the_item, expected):
