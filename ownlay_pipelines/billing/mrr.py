@@ -7,9 +7,11 @@ interval_count — summed over items. A discount in force that day applies to th
 `percent_off` multiplies by (1 − p/100); `amount_off` (per invoice) is normalised by the first
 item's period like a price and subtracted (never below zero). Discounts with `duration = once`
 touch only the first invoice and are ignored, as MRR tools (ChartMogul, Baremetrics) do;
-`repeating` ones apply for `duration_in_months` from their start. Only `active` and `past_due`
-subscriptions count; `trialing`, `incomplete`, `unpaid`, `paused` and `canceled` count zero.
-Amounts are kept exact to six decimal places.
+`repeating` ones apply until Stripe's `discount.end` (else `duration_in_months` from their
+start). Only `active` and `past_due` subscriptions count; `trialing`, `incomplete`, `unpaid`,
+`paused` and `canceled` count zero. Metered items never reach this model (the connector leaves
+them out). Amounts are kept exact to six decimal places. Every convention and its published
+reference: docs/architecture.md, "Stripe, Mailchimp and MRR".
 
 **Movements** compare each customer's MRR (all their subscriptions in one currency) with the
 day before: from zero to positive is **new** when the customer never had MRR before, else
@@ -21,6 +23,7 @@ day before: from zero to positive is **new** when the customer never had MRR bef
 from __future__ import annotations
 
 import calendar
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -74,12 +77,15 @@ class Discount:
     percent_off: Decimal | None = None
     amount_off: Decimal | None = None
     duration_in_months: int | None = None
+    end: date | None = None
+    """The first day without the discount (Stripe's `discount.end`, set for `repeating`)."""
 
     def in_force(self, day: date) -> bool:
         if self.duration is DiscountDuration.ONCE or day < self.start:
             return False
         if self.duration is DiscountDuration.REPEATING:
-            return day < add_months(self.start, self.duration_in_months or 0)
+            end = self.end or add_months(self.start, self.duration_in_months or 0)
+            return day < end
         return True
 
 
@@ -130,25 +136,23 @@ class MrrDay:
     paying_customers: int
 
 
-def _state_on(states: Sequence[SubscriptionState], day: date) -> SubscriptionState | None:
-    current = None
-    for state in states:  # sorted by valid_from
-        if state.valid_from > day:
-            break
-        current = state
-    return current
-
-
-def customer_mrr(states: Iterable[SubscriptionState], day: date) -> dict[tuple[str, str], Decimal]:
-    """(currency, customer) → MRR on `day` from every subscription's state in force that day."""
+def histories(states: Iterable[SubscriptionState]) -> list[list[SubscriptionState]]:
+    """Each subscription's states, oldest first (the last of a day wins: the sort is stable)."""
     by_subscription: dict[str, list[SubscriptionState]] = defaultdict(list)
     for state in states:
         by_subscription[state.subscription_id].append(state)
+    return [sorted(h, key=lambda s: s.valid_from) for h in by_subscription.values()]
+
+
+def customer_mrr(
+    subscription_histories: Sequence[Sequence[SubscriptionState]], day: date
+) -> dict[tuple[str, str], Decimal]:
+    """(currency, customer) → MRR on `day` from every subscription's state in force that day."""
     totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for history in by_subscription.values():
-        history.sort(key=lambda s: s.valid_from)
-        state = _state_on(history, day)
-        if state is not None:
+    for history in subscription_histories:
+        index = bisect_right(history, day, key=lambda s: s.valid_from)
+        if index:
+            state = history[index - 1]
             amount = state.monthly_amount(day)
             if amount:
                 totals[(state.currency, state.customer_id)] += amount
@@ -167,12 +171,13 @@ def mrr_days(states: Sequence[SubscriptionState], days: Sequence[date]) -> list[
     wanted = set(days)
     last = max(days)
     currencies = sorted({s.currency for s in states})
+    subscription_histories = histories(states)
     ever_paid: set[tuple[str, str]] = set()
     previous: dict[tuple[str, str], Decimal] = {}
     rows: list[MrrDay] = []
     day = min(first, min(days))
     while day <= last:
-        current = customer_mrr(states, day)
+        current = customer_mrr(subscription_histories, day)
         if day in wanted:
             rows.extend(_movements(day, currencies, previous, current, ever_paid))
         ever_paid.update(key for key, amount in current.items() if amount > 0)

@@ -67,8 +67,9 @@ def connection_slots(account_id: str) -> threading.BoundedSemaphore:
 
 
 def data_centre(api_key: str) -> str:
-    """`us21` from `…-us21`; a key without one is a configuration error naming the expected form."""
-    _, _, suffix = api_key.rpartition("-")
+    """`us21` from `…-us21` (surrounding whitespace of a pasted key ignored); a key without one
+    is a configuration error naming the expected form."""
+    _, _, suffix = api_key.strip().rpartition("-")
     if not DATA_CENTRE.fullmatch(suffix):
         raise FatalApiError(
             "the Mailchimp API key has no data-centre suffix (it should end like '-us21'); "
@@ -87,7 +88,7 @@ class MailchimpClient(ApiClient):
             "base_url", f"https://{data_centre(api_key)}.api.mailchimp.com/{API_VERSION}"
         )
         super().__init__(account_id=account_id, **kwargs)
-        self._basic = base64.b64encode(f"ownlay:{api_key}".encode()).decode()
+        self._basic = base64.b64encode(f"ownlay:{api_key.strip()}".encode()).decode()
         self._slots = connection_slots(account_id)
 
     def auth_headers(self) -> dict[str, str]:
@@ -139,7 +140,8 @@ def _send_window(request: FetchRequest) -> dict[str, str]:
 
 def _fetch_reports(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
     assert isinstance(client, MailchimpClient)
-    yield from client.items("reports", "reports", {**_send_window(request), "type": "regular"})
+    # Every campaign type: plain-text, A/B (variate) and RSS sends have reports too.
+    yield from client.items("reports", "reports", _send_window(request))
 
 
 def _fetch_campaigns(client: ApiClient, request: FetchRequest) -> Iterator[Record]:

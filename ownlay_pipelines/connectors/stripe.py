@@ -5,13 +5,16 @@ Wire facts (reference/connectors.md §1.8): `Authorization: Bearer sk_…` and a
 `Stripe-Version`; lists are `{"object": "list", "data": […], "has_more": …}`, newest first, paged
 with `starting_after=<last id>` (`limit` ≤ 100); the only server-side window is `created[gte]` /
 `created[lt]` (Unix seconds). Errors are `{"error": {"type", "code", "message", "param"}}`; 429
-(`rate_limit`, also `lock_timeout` on 409) is retried; `Stripe-Should-Retry: true|false`
-overrides the status; 401 is a revoked or wrong key, 403 a restricted key without this resource.
+(`rate_limit`, also `lock_timeout` on 409) is retried, after its `Retry-After` when sent;
+`Stripe-Should-Retry: true|false` overrides the status (a 429 with `false` is not retried); 401
+is a revoked or wrong key, 403 a restricted key without this resource.
 
 Incremental strategy: charges, refunds and invoices are filed under their creation day
 (workspace timezone) and each partition is a `created` window; objects keep changing (refunds,
 disputes, payments), so scheduled syncs re-pull `RESTATEMENT_DAYS` — the 30 days Stripe keeps
-events. Updates are read from `/v1/events` (`customer.subscription.*`, the MRR history: each
+events. The events table itself re-pulls only `EVENT_RESTATEMENT_DAYS` (28): re-pulling a day
+whose morning Stripe has already dropped would replace its partition with the afternoon's
+events alone, and a lost `deleted` event leaves a subscription paying forever. Updates are read from `/v1/events` (`customer.subscription.*`, the MRR history: each
 event holds the subscription as it was right after the change). Customers and subscriptions
 (`status=all`, or cancelled ones are left out) are snapshots replaced on every sync.
 """
@@ -44,12 +47,16 @@ from ownlay_pipelines.http.errors import (
 from ownlay_pipelines.http.pagination import StartingAfterPaginator
 from ownlay_pipelines.http.rate_limit import RateLimit
 from ownlay_pipelines.http.responses import describe_response, error_object
+from ownlay_pipelines.http.retry import retry_after_seconds
 from ownlay_pipelines.schema.platforms import Platform
 
 BASE_URL = "https://api.stripe.com/v1"
 API_VERSION = "2022-11-15"
 PAGE_SIZE = 100
 RESTATEMENT_DAYS = 30
+EVENT_RETENTION_DAYS = 30
+EVENT_RESTATEMENT_DAYS = EVENT_RETENTION_DAYS - 2
+"""The oldest re-pulled day starts at most 29 days ago, a day clear of Stripe's retention."""
 SUBSCRIPTION_EVENT_TYPES = (
     "customer.subscription.created",
     "customer.subscription.updated",
@@ -65,7 +72,8 @@ class StripeClient(ApiClient):
     def __init__(self, *, api_key: str, account_id: str, **kwargs: Any) -> None:
         kwargs.setdefault("base_url", BASE_URL)
         super().__init__(account_id=account_id, **kwargs)
-        self._api_key = api_key
+        # A key pasted into a secret store often keeps its newline; it is no part of the key.
+        self._api_key = api_key.strip()
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}", "Stripe-Version": API_VERSION}
@@ -82,11 +90,17 @@ class StripeClient(ApiClient):
             return AuthExpired(f"{message}; the secret key was rolled or is wrong", **where)
         if status == 403:
             return PermissionDenied(f"{message}; give the restricted key read access", **where)
-        if status == 429 or code in ("rate_limit", "lock_timeout"):
-            return RateLimited(message, wait_seconds=None, **where)
-        # Stripe's own verdict wins over the status (stripe-python does the same).
+        # Stripe's own verdict wins over the status, a 429 included (stripe-python checks
+        # `Stripe-Should-Retry` before anything else).
         should_retry = response.headers.get("stripe-should-retry")
-        if should_retry == "true" or (should_retry != "false" and (status == 409 or status >= 500)):
+        if should_retry == "false":
+            return FatalApiError(f"{message} (Stripe-Should-Retry: false)", **where)
+        if status == 429 or code in ("rate_limit", "lock_timeout"):
+            wait_seconds = retry_after_seconds(
+                response.headers.get("retry-after"), self.clock.now()
+            )
+            return RateLimited(message, wait_seconds=wait_seconds, **where)
+        if should_retry == "true" or status == 409 or status >= 500:
             return TransientError(message, **where)
         return FatalApiError(message, **where)
 
@@ -120,7 +134,15 @@ def _snapshot(resource: str, extra: Mapping[str, Any] | None = None):
     return fetch
 
 
-def _dated_stream(table: str, description: str, schema, key: str, fetch, normalise) -> StreamSpec:
+def _dated_stream(
+    table: str,
+    description: str,
+    schema,
+    key: str,
+    fetch,
+    normalise,
+    lookback_days: int = RESTATEMENT_DAYS,
+) -> StreamSpec:
     return StreamSpec(
         platform=Platform.STRIPE,
         table=table,
@@ -131,7 +153,7 @@ def _dated_stream(table: str, description: str, schema, key: str, fetch, normali
         primary_key=("account_id", key),
         fetch=fetch,
         normalise=normalise,
-        restatement_lookback_days=RESTATEMENT_DAYS,
+        restatement_lookback_days=lookback_days,
         wire_date_path="created",
     )
 
@@ -171,6 +193,7 @@ STREAMS: tuple[StreamSpec, ...] = (
         "event_id",
         _dated("events", {"types[]": list(SUBSCRIPTION_EVENT_TYPES)}),
         rows.normalise_subscription_event,
+        lookback_days=EVENT_RESTATEMENT_DAYS,
     ),
     StreamSpec(
         platform=Platform.STRIPE,

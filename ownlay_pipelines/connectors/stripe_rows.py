@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -55,12 +55,17 @@ EVENT_VERSION = pa.field(EVENT_CREATED_AT, TIMESTAMP)
 newer event wins (`stripe_webhooks.py`)."""
 
 
+def minor_unit_exponent(currency: str) -> int:
+    """Decimal places of Stripe's minor unit for `currency` (JPY 0, USD 2, KWD 3; ISK, HUF and
+    TWD are sent with two decimals by Stripe although they are zero-decimal elsewhere)."""
+    return 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
+
+
 def amount(value: object, currency: str, field: str) -> Decimal:
     """Major-unit Decimal of an integer minor-unit amount in `currency`."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise RowError(field, f"expected an integer amount in minor units, got {value!r}")
-    exponent = 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
-    return Decimal(value).scaleb(-exponent)
+    return Decimal(value).scaleb(-minor_unit_exponent(currency.upper()))
 
 
 def instant(value: object, field: str) -> datetime:
@@ -251,22 +256,30 @@ SUBSCRIPTION_SCHEMA = pa.schema(
 )
 
 
-def subscription_state(record: Record, valid_from: date) -> SubscriptionState:
-    """The MRR model's view of a subscription object as of `valid_from`."""
+def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> SubscriptionState:
+    """The MRR model's view of a subscription object as of `valid_from` (days in `zone`).
+
+    Metered items (`recurring.usage_type = metered`) are left out: MRR excludes usage-based
+    products (Stripe's Billing metric definitions). A missing `quantity` is 1; a quantity of 0
+    stays 0; package pricing bills whole packages (`_billed_units`).
+    """
     currency = currency_of(record)
     items = []
     for index, item in enumerate(dig(record, "items.data") or []):  # type: ignore[union-attr]
         price = item.get("price") or {}
         recurring = price.get("recurring") or {}
         field = f"items.data[{index}].price"
-        if price.get("unit_amount") is None or not recurring.get("interval"):
-            raise RowError(field, "a recurring price with unit_amount and interval is required")
+        if not recurring.get("interval"):
+            raise RowError(f"{field}.recurring", "a subscription item needs a recurring price")
+        if recurring.get("usage_type") == "metered":
+            continue
+        quantity = item.get("quantity")
         items.append(
             PriceItem(
-                unit_amount=amount(price["unit_amount"], currency, f"{field}.unit_amount"),
+                unit_amount=_unit_amount(price, currency, field),
                 interval=str(recurring["interval"]),
                 interval_count=int(recurring.get("interval_count") or 1),
-                quantity=int(item.get("quantity") or 1),
+                quantity=_billed_units(1 if quantity is None else int(quantity), price, field),
             )
         )
     discount = None
@@ -275,14 +288,11 @@ def subscription_state(record: Record, valid_from: date) -> SubscriptionState:
         coupon = raw_discount["coupon"]
         discount = Discount(
             duration=DiscountDuration(coupon.get("duration", "forever")),
-            start=(local_date(raw_discount["start"]) if raw_discount.get("start") else valid_from),
+            start=_day_in(raw_discount.get("start"), zone) or valid_from,
             percent_off=Decimal(str(coupon["percent_off"])) if coupon.get("percent_off") else None,
-            amount_off=(
-                amount(coupon["amount_off"], currency, "discount.coupon.amount_off")
-                if coupon.get("amount_off")
-                else None
-            ),
+            amount_off=_amount_off(coupon, currency) if coupon.get("amount_off") else None,
             duration_in_months=coupon.get("duration_in_months"),
+            end=_day_in(raw_discount.get("end"), zone),
         )
     return SubscriptionState(
         subscription_id=str(dig(record, "id")),
@@ -295,16 +305,89 @@ def subscription_state(record: Record, valid_from: date) -> SubscriptionState:
     )
 
 
-def local_date(unix_seconds: int) -> date:
-    """UTC day of a timestamp (discount starts: the MRR model works in days)."""
-    return datetime.fromtimestamp(unix_seconds, UTC).date()
+def _amount_off(coupon: Mapping[str, Any], currency: str) -> Decimal:
+    """A coupon's amount off in the subscription's `currency`: its `amount_off` when the coupon
+    is in that currency, else the matching `currency_options` entry (multi-currency coupons)."""
+    coupon_currency = str(coupon.get("currency") or currency).upper()
+    if coupon_currency == currency:
+        return amount(coupon["amount_off"], currency, "discount.coupon.amount_off")
+    option = (coupon.get("currency_options") or {}).get(currency.lower()) or {}
+    if option.get("amount_off") is None:
+        raise RowError(
+            "discount.coupon.currency",
+            f"the coupon takes {coupon_currency} off a {currency} subscription and has no "
+            f"{currency} amount in currency_options",
+        )
+    return amount(option["amount_off"], currency, f"discount.coupon.currency_options.{currency}")
 
 
-def state_json(state: SubscriptionState) -> str:
-    """What the MRR model needs of a state (items, discount), as JSON for the lake."""
+def _unit_amount(price: Mapping[str, Any], currency: str, field: str) -> Decimal:
+    """A price's amount per unit in major units: `unit_amount`, or `unit_amount_decimal` (minor
+    units with up to 12 decimals, the only one set for sub-cent prices).
+
+    A multi-currency price carries its default currency's amount; the subscription's currency
+    is in `currency_options` (only when expanded) — without it the row is refused rather than
+    reading, say, US cents as yen.
+    """
+    price_currency = str(price.get("currency") or currency).upper()
+    if price_currency != currency:
+        option = (price.get("currency_options") or {}).get(currency.lower())
+        if not isinstance(option, Mapping):
+            raise RowError(
+                f"{field}.currency",
+                f"the price is in {price_currency} but the subscription bills in {currency} "
+                f"and the price has no {currency} entry in currency_options",
+            )
+        price = {**price, **option, "currency": currency.lower()}
+    if price.get("unit_amount") is not None:
+        return amount(price["unit_amount"], currency, f"{field}.unit_amount")
+    if price.get("unit_amount_decimal") is not None:
+        try:
+            minor = Decimal(str(price["unit_amount_decimal"]))
+        except ArithmeticError as error:
+            raise RowError(f"{field}.unit_amount_decimal", "not a decimal number") from error
+        return minor.scaleb(-minor_unit_exponent(currency))
+    if price.get("billing_scheme") == "tiered":
+        raise RowError(
+            f"{field}.billing_scheme",
+            "tiered prices are not supported by the MRR model (their tiers are not synced)",
+        )
+    raise RowError(f"{field}.unit_amount", "a licensed price needs unit_amount")
+
+
+def _billed_units(quantity: int, price: Mapping[str, Any], field: str) -> int:
+    """The units a quantity bills: with package pricing (`transform_quantity`) the quantity
+    divided by the package size, rounded up or down as the price says (12 seats in packs of 5,
+    rounded up, bill 3 packs)."""
+    transform = price.get("transform_quantity")
+    if not isinstance(transform, Mapping):
+        return quantity
+    divide_by = transform.get("divide_by")
+    if not isinstance(divide_by, int) or isinstance(divide_by, bool) or divide_by < 1:
+        raise RowError(f"{field}.transform_quantity.divide_by", "expected a positive integer")
+    if transform.get("round") == "down":
+        return quantity // divide_by
+    return -(-quantity // divide_by)
+
+
+def _day_in(unix_seconds: object, zone: tzinfo) -> date | None:
+    """The day of a Unix timestamp in `zone` (discount start and end), None when absent."""
+    if unix_seconds is None:
+        return None
+    return instant(unix_seconds, "discount").astimezone(zone).date()
+
+
+def state_json(
+    state: SubscriptionState, trial_end: date | None = None, *, with_status: bool = False
+) -> str:
+    """What the MRR model needs of a state (items, discount, the day its trial ends; its status
+    too `with_status`, for a state before an event, whose row holds only the status after), as
+    JSON."""
     discount = state.discount
     return json.dumps(
         {
+            **({"status": state.status} if with_status else {}),
+            "trial_end": None if trial_end is None else trial_end.isoformat(),
             "items": [
                 {
                     "unit_amount": str(i.unit_amount),
@@ -322,6 +405,7 @@ def state_json(state: SubscriptionState) -> str:
                 "percent_off": None if discount.percent_off is None else str(discount.percent_off),
                 "amount_off": None if discount.amount_off is None else str(discount.amount_off),
                 "duration_in_months": discount.duration_in_months,
+                "end": None if discount.end is None else discount.end.isoformat(),
             },
         },
         sort_keys=True,
@@ -340,6 +424,7 @@ def state_from_row(row: Mapping[str, Any], valid_from: date) -> SubscriptionStat
             percent_off=None if raw["percent_off"] is None else Decimal(raw["percent_off"]),
             amount_off=None if raw["amount_off"] is None else Decimal(raw["amount_off"]),
             duration_in_months=raw["duration_in_months"],
+            end=date.fromisoformat(raw["end"]) if raw.get("end") else None,
         )
     return SubscriptionState(
         subscription_id=row["subscription_id"],
@@ -355,20 +440,29 @@ def state_from_row(row: Mapping[str, Any], valid_from: date) -> SubscriptionStat
     )
 
 
-def _state_columns(state: SubscriptionState, day: date) -> dict[str, Any]:
+def trial_end_of(row: Mapping[str, Any]) -> date | None:
+    """The day a subscriptions row's trial ended or ends (None without a trial)."""
+    value = json.loads(row["state_json"]).get("trial_end")
+    return date.fromisoformat(value) if value else None
+
+
+def _state_columns(
+    state: SubscriptionState, day: date, trial_end: date | None = None
+) -> dict[str, Any]:
     return {
         "customer_id": state.customer_id,
         "status": state.status,
         "currency": state.currency,
-        "state_json": state_json(state),
+        "state_json": state_json(state, trial_end),
         "mrr": state.monthly_amount(day),
     }
 
 
 def normalise_subscription(record: Record, request: FetchRequest) -> dict[str, Any]:
     today = datetime.now(UTC).astimezone(request.workspace.zone).date()
+    zone = request.workspace.zone
     start = local_day(dig(record, "start_date"), "start_date", request)
-    state = subscription_state(record, start)
+    state = subscription_state(record, start, zone)
     return {
         **request.row_keys(),
         "subscription_id": state.subscription_id,
@@ -376,7 +470,7 @@ def normalise_subscription(record: Record, request: FetchRequest) -> dict[str, A
         "start_date": instant(dig(record, "start_date"), "start_date"),
         "canceled_at": optional_instant(record, "canceled_at"),
         "ended_at": optional_instant(record, "ended_at"),
-        **_state_columns(state, today),
+        **_state_columns(state, today, _day_in(record.get("trial_end"), zone)),
     }
 
 
@@ -398,7 +492,7 @@ def normalise_subscription_event(record: Record, request: FetchRequest) -> dict[
     if not isinstance(subscription, Mapping):
         raise RowError("data.object", "expected the subscription object")
     day = local_day(dig(record, "created"), "created", request)
-    state = subscription_state(subscription, day)
+    state = subscription_state(subscription, day, request.workspace.zone)
     return {
         **request.row_keys(),
         "event_id": str(dig(record, "id")),
@@ -407,13 +501,16 @@ def normalise_subscription_event(record: Record, request: FetchRequest) -> dict[
         "type": str(dig(record, "type")),
         "subscription_id": state.subscription_id,
         **_state_columns(state, day),
-        "previous_state_json": _previous_state_json(record, subscription, day),
+        "previous_state_json": _previous_state_json(record, subscription, day, request),
     }
 
 
-def _previous_state_json(record: Record, subscription: Record, day: date) -> str | None:
+def _previous_state_json(
+    record: Record, subscription: Record, day: date, request: FetchRequest
+) -> str | None:
     """The state before an update, from the event's `previous_attributes` (None without any)."""
     previous = dig(record, "data.previous_attributes", required=False)
     if not isinstance(previous, Mapping) or not previous:
         return None
-    return state_json(subscription_state({**subscription, **previous}, day))
+    before = subscription_state({**subscription, **previous}, day, request.workspace.zone)
+    return state_json(before, with_status=True)

@@ -38,6 +38,10 @@ from ownlay_pipelines.watchtower.tables import (
 
 KEPT_RAW_SOURCES = frozenset({"events", "fx"})
 """raw/events has its own window; raw/fx (exchange rates) is reference data, kept forever."""
+KEPT_RAW_TABLES = frozenset({("stripe", "subscription_events")})
+"""Kept forever: raw/stripe/subscription_events is the only record of past subscription changes
+(Stripe keeps events 30 days) and `marts/mrr_daily` is rebuilt from it over two years, so pruning
+it would silently rewrite old MRR (an upgrade would look as old as the subscription)."""
 AGGREGATED_LAYERS = ("unified", "marts")
 CAPI_LOG_TABLES = ("capi_delivery_log", "capi_deliveries")
 """Ops-store tables of the CAPI delivery log; absent ones are skipped (CAPI may not be deployed)."""
@@ -147,7 +151,8 @@ def _raw_event_days(
 
 
 def _lake_partitions(lake_root: Path) -> dict[DataType, list[Path]]:
-    """Every dated partition folder of raw (except events/fx), quarantine and aggregated tables."""
+    """Every dated partition folder of raw (except events, fx and `KEPT_RAW_TABLES`), quarantine
+    and aggregated tables."""
     pattern = f"{TENANT_COLUMN}=*/{DATE_COLUMN}=*"
     found: dict[DataType, list[Path]] = {
         DataType.PLATFORM_RAW: [],
@@ -158,7 +163,11 @@ def _lake_partitions(lake_root: Path) -> dict[DataType, list[Path]]:
     if raw.is_dir():
         for source in sorted(raw.iterdir()):
             if source.name not in KEPT_RAW_SOURCES:
-                found[DataType.PLATFORM_RAW] += sorted(source.glob(f"*/{pattern}"))
+                found[DataType.PLATFORM_RAW] += [
+                    folder
+                    for folder in sorted(source.glob(f"*/{pattern}"))
+                    if (source.name, folder.parent.parent.name) not in KEPT_RAW_TABLES
+                ]
     found[DataType.QUARANTINE] = sorted((lake_root / "quarantine").glob(f"*/*/{pattern}"))
     for layer in AGGREGATED_LAYERS:
         found[DataType.AGGREGATED_METRICS] += sorted((lake_root / layer).glob(f"*/{pattern}"))

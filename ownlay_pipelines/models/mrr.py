@@ -5,12 +5,13 @@ Subscription history is rebuilt from the `raw/stripe/subscriptions` snapshot and
 days): each event gives the subscription's state from its day on. Before a subscription's first
 retained event, its state is the one the event's `previous_attributes` describe (Stripe sends
 the old values of changed fields), else the event's own; a subscription without retained events
-is in its snapshot state from its start (active) until it ended (then canceled). Days are the
-workspace's. Movement definitions: `billing/mrr.py`.
+is trialing until its `trial_end`, then in its snapshot state — or active until it ended, then
+canceled (`_snapshot_history`). Days are the workspace's. Movement definitions: `billing/mrr.py`.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from ownlay_pipelines.billing.mrr import MrrDay, SubscriptionState, mrr_days
-from ownlay_pipelines.connectors.stripe_rows import state_from_row
+from ownlay_pipelines.connectors.stripe_rows import state_from_row, trial_end_of
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.schema.campaign_metrics import MONEY
 
@@ -73,10 +74,7 @@ def subscription_states(
             by_subscription.get(row["subscription_id"], []), key=lambda e: e["created_at"]
         )
         if not history:
-            current = state_from_row(row, start)
-            states.append(replace(current, status="active") if row["ended_at"] else current)
-            if row["ended_at"]:
-                states.append(replace(current, valid_from=_day(row["ended_at"], zone)))
+            states.extend(_snapshot_history(row, start, zone))
             continue
         first = history[0]
         if first["type"] != CREATED:
@@ -91,8 +89,35 @@ def subscription_states(
     return states
 
 
+def _snapshot_history(
+    row: Mapping[str, Any], start: date, zone: ZoneInfo
+) -> list[SubscriptionState]:
+    """A subscription without retained events: trialing from its start until its trial ended,
+    then as the snapshot says — or, when it has ended since, active until the day it ended and
+    canceled from then (a subscription that ended during its trial never counts)."""
+    current = state_from_row(row, start)
+    states: list[SubscriptionState] = []
+    paying_from = start
+    trial_end = trial_end_of(row)
+    if trial_end is not None and trial_end > start:
+        states.append(replace(current, status="trialing"))
+        paying_from = trial_end
+    if not row["ended_at"]:
+        return [*states, replace(current, valid_from=paying_from)]
+    ended = _day(row["ended_at"], zone)
+    if paying_from < ended:
+        states.append(replace(current, status="active", valid_from=paying_from))
+    return [*states, replace(current, valid_from=ended)]
+
+
 def _status_before(event: Mapping[str, Any]) -> str:
-    """A subscription deleted by its first retained event was active before it."""
+    """The status before a subscription's first retained event: the one its
+    `previous_attributes` give (a trial converting: `trialing`); else active before a deletion,
+    and the event's own status otherwise."""
+    if event.get("previous_state_json"):
+        status = json.loads(event["previous_state_json"]).get("status")
+        if status:
+            return str(status)
     return "active" if event["type"] == "customer.subscription.deleted" else event["status"]
 
 

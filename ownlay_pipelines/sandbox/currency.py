@@ -24,6 +24,7 @@ UNITS_PER_US_DOLLAR = {
     "JPY": 150.0,
     "KRW": 1350.0,
     "SEK": 10.5,
+    "KWD": 0.31,
 }
 """Approximate price level of each currency, so a JPY campaign's CPC is ~150× a USD one's."""
 

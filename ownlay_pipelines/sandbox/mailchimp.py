@@ -4,17 +4,19 @@ What it reproduces: Basic auth with the API key as password, on the host of the 
 centre (another data centre, or a wrong key, is 401 problem+json); `GET /3.0/campaigns`,
 `/3.0/lists`, `/3.0/lists/{list_id}/members` and `/3.0/reports` with `count` (default 10, at most
 1000; more is 400) / `offset` paging and `total_items`; `since_send_time` / `before_send_time` on
-reports; report counters that keep growing for a week after the send; 429 "too many
-connections" (the throttle fault) and 500 (the server-error fault) as problem+json.
+reports; `type` on campaigns and reports; report counters that keep growing for a week after
+the send; 429 "too many connections" (the throttle fault) and 500 (the server-error fault) as
+problem+json.
 
 The world: each registry `mailchimp` connection has two audiences of subscribers and about two
-regular campaigns a week over the last 90 days (sent on weekday mornings, workspace time), plus
+campaigns a week (mostly regular, some plain-text or A/B `variate`) over the last 90 days (sent on weekday mornings, workspace time), plus
 a draft. Everything derives from `hash(seed, account, …)`.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -57,6 +59,7 @@ class SentCampaign:
     click_share: float
     bounces: int
     unsubscribed: int
+    type: str = "regular"
 
 
 class MailchimpAccountWorld:
@@ -83,7 +86,8 @@ class MailchimpAccountWorld:
             email = f"reader{number}.{list_id[:4]}@inbox.example"
             found.append(
                 {
-                    "id": f"md5-of-{number}",  # the real API sends the MD5 of the address
+                    # Mailchimp's subscriber hash: the MD5 of the lower-cased address.
+                    "id": hashlib.md5(email.lower().encode()).hexdigest(),
                     "email_address": email,
                     "status": status,
                     "list_id": list_id,
@@ -116,10 +120,17 @@ class MailchimpAccountWorld:
                             click_share=rng.uniform(0.02, 0.08),
                             bounces=rng.randrange(0, 4),
                             unsubscribed=rng.randrange(0, 3),
+                            type=self._campaign_type(day.isoformat()),
                         )
                     )
             day += timedelta(days=1)
         return found
+
+    def _campaign_type(self, day: str) -> str:
+        """About one campaign in five is plain-text or an A/B test (its own draw, so adding
+        types left every other number of the world as it was)."""
+        roll = rng_for(self.seed, "mailchimp-campaign-type", self.account_id, day).random()
+        return "plaintext" if roll < 0.1 else "variate" if roll < 0.2 else "regular"
 
     def report(self, campaign: SentCampaign) -> dict[str, Any]:
         """The report as of now: opens and clicks accrue over the week after the send."""
@@ -130,7 +141,7 @@ class MailchimpAccountWorld:
         return {
             "id": campaign.id,
             "campaign_title": campaign.title,
-            "type": "regular",
+            "type": campaign.type,
             "list_id": campaign.list_id,
             "emails_sent": campaign.emails_sent,
             "abuse_reports": 0,
@@ -154,7 +165,7 @@ class MailchimpAccountWorld:
         sent = [
             {
                 "id": c.id,
-                "type": "regular",
+                "type": c.type,
                 "status": "sent",
                 "create_time": (c.send_time - timedelta(days=2)).isoformat(),
                 "send_time": c.send_time.isoformat(),
@@ -305,4 +316,6 @@ class MailchimpSimulator:
                     items = [
                         r for r in items if keep(datetime.fromisoformat(r["send_time"]), bound)
                     ]
+        if key in ("campaigns", "reports") and "type" in params:
+            items = [i for i in items if i["type"] == params["type"]]
         return {key: items[offset : offset + count], "total_items": len(items), "_links": []}

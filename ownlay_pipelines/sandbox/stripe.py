@@ -6,8 +6,10 @@ subscriptions,events}` as `{"object": "list", "url", "has_more", "data"}`, newes
 `limit` 1–100 (default 10; outside is 400 with `param: limit`), `starting_after` (an id not in
 the list is 400 `resource_missing`), `created[gte|gt|lte|lt]`, `status` on subscriptions
 (cancelled ones only with `status=all` or `canceled`), `types[]`/`type` on events, which are kept
-30 days; 429 `rate_limit` (the throttle fault) and 500 `api_error` with `Stripe-Should-Retry:
-true` (the server-error fault). Accounts are the registry's `stripe` connections.
+30 days, the `FILTERS` of each list and `expand[]=data.<field>` (`EXPANDABLE`); any other
+parameter is 400 `Received unknown parameter`, any other expansion 400 too; 429 `rate_limit`
+(the throttle fault) and 500 `api_error` with `Stripe-Should-Retry: true` (the server-error
+fault). Accounts are the registry's `stripe` connections.
 """
 
 from __future__ import annotations
@@ -32,6 +34,26 @@ CREATED_FILTERS = {
     "created[lte]": lambda created, bound: created <= bound,
     "created[lt]": lambda created, bound: created < bound,
 }
+LIST_PARAMS = frozenset({"limit", "starting_after", "expand[]", *CREATED_FILTERS})
+FILTERS = {
+    "charges": {"customer": "customer"},
+    "invoices": {"customer": "customer", "subscription": "subscription"},
+    "subscriptions": {"customer": "customer", "status": None},
+    "refunds": {"charge": "charge"},
+    "customers": {},
+    "events": {"type": None, "types[]": None},
+}
+"""The filters each list takes here (parameter → the field it must equal; None: handled apart).
+Anything else is refused as Stripe refuses an unknown parameter."""
+EXPANDABLE = {
+    "charges": {"customer": "customers", "invoice": "invoices"},
+    "invoices": {"customer": "customers", "subscription": "subscriptions"},
+    "subscriptions": {"customer": "customers"},
+    "refunds": {"charge": "charges"},
+    "customers": {},
+    "events": {},
+}
+"""`expand[]=data.<field>` replaces the id in `field` by the object from that list."""
 SUBSCRIPTION_STATUSES = frozenset(
     {
         "active",
@@ -170,6 +192,9 @@ class StripeSimulator:
 
     def _list(self, account: StripeAccountWorld, resource: str, request: httpx.Request) -> dict:
         params = request.url.params
+        for name in params:
+            if name not in LIST_PARAMS and name not in FILTERS[resource]:
+                raise invalid(f"Received unknown parameter: {name}", param=name)
         try:
             limit = int(params.get("limit", DEFAULT_LIMIT))
         except ValueError as error:
@@ -180,6 +205,9 @@ class StripeSimulator:
                 param="limit",
             )
         records = self._records(account, resource, params)
+        for name, field in FILTERS[resource].items():
+            if field is not None and name in params:
+                records = [r for r in records if r.get(field) == params[name]]
         for name, keep in CREATED_FILTERS.items():
             if name in params:
                 try:
@@ -200,5 +228,24 @@ class StripeSimulator:
             "object": "list",
             "url": f"/v1/{resource}",
             "has_more": len(records) > limit,
-            "data": records[:limit],
+            "data": self._expanded(account, resource, records[:limit], params),
         }
+
+    def _expanded(
+        self,
+        account: StripeAccountWorld,
+        resource: str,
+        records: list[dict[str, Any]],
+        params: httpx.QueryParams,
+    ) -> list[dict[str, Any]]:
+        """`records` with each `expand[]=data.<field>` id replaced by its object."""
+        for path in params.get_list("expand[]"):
+            field = path.removeprefix("data.")
+            target = EXPANDABLE[resource].get(field) if path.startswith("data.") else None
+            if target is None:
+                raise invalid(f"This property cannot be expanded ({path}).", param="expand")
+            by_id = {o["id"]: o for o in self._records(account, target, httpx.QueryParams())}
+            records = [
+                {**r, field: by_id.get(r[field], r[field])} if r.get(field) else r for r in records
+            ]
+        return records

@@ -4,9 +4,9 @@ charges and refunds for each registry workspace with a `stripe` connection.
 Everything is derived from `hash(seed, account, …)`, so it is the same in every process. Each
 account has `CUSTOMERS` customers; a customer has one subscription (some a second) to a plan
 (monthly, yearly, weekly or every three months, quantity 1–5), started within the last
-`HISTORY_DAYS`; some carry a coupon (25 % off forever, or 10.00 off for three months); some
-change quantity once (an `updated` event) and some cancel (a `deleted` event, then no more
-invoices). Subscriptions bill at each period start from their start date: an invoice, and a
+`HISTORY_DAYS`; some carry a coupon (25 % off forever, or the equivalent of 10.00 USD off for
+three months); some change quantity once (an `updated` event) and some cancel (a `deleted`
+event, then no more invoices). Subscriptions bill at each period start from their start date: an invoice, and a
 charge for it (a few charges are refunded in part). `states()` is the ground truth the MRR tests
 compare against.
 """
@@ -26,11 +26,17 @@ from ownlay_pipelines.billing.mrr import (
     SubscriptionState,
     add_months,
 )
+from ownlay_pipelines.sandbox.currency import (
+    THREE_DECIMAL_CURRENCIES,
+    amount_from_minor,
+    minor_from_amount,
+    price_level,
+)
 from ownlay_pipelines.sandbox.seeding import digits, rng_for
 
 CUSTOMERS = 40
 HISTORY_DAYS = 150
-PLANS = (
+PLANS_USD_CENTS = (
     ("Starter", 2900, "month", 1),
     ("Team", 7900, "month", 1),
     ("Business", 19900, "month", 1),
@@ -38,7 +44,17 @@ PLANS = (
     ("Weekly box", 1500, "week", 1),
     ("Quarterly", 9000, "month", 3),
 )
+"""Plan prices in US cents; each account charges their equivalent in its own currency's minor
+units (`price_minor`), so a JPY account's Starter is ¥4,350 as `4350`, not ¥29 or ¥2,900."""
 EVENT_RETENTION_DAYS = 30
+COUPON_AMOUNT_OFF_USD_CENTS = 1000
+
+
+def price_minor(usd_cents: int, currency: str) -> int:
+    """`usd_cents` worth of `currency`, in its minor units (three-decimal currencies in tens, as
+    Stripe requires: their last digit must be 0)."""
+    minor = minor_from_amount(usd_cents / 100 * price_level(currency), currency)
+    return round(minor, -1) if currency in THREE_DECIMAL_CURRENCIES else minor
 
 
 @dataclass(frozen=True)
@@ -101,7 +117,10 @@ class StripeAccountWorld:
             rng = rng_for(self.seed, "stripe", self.account_id, "customer", number)
             customer_id = f"cus_{digits(rng, 14)}"
             for second in range(2 if rng.random() < 0.2 else 1):
-                plan = PLANS[rng.randrange(len(PLANS))]
+                name, usd_cents, interval, count = PLANS_USD_CENTS[
+                    rng.randrange(len(PLANS_USD_CENTS))
+                ]
+                plan = (name, price_minor(usd_cents, self.currency.upper()), interval, count)
                 start = self.now - timedelta(
                     days=rng.randrange(1, HISTORY_DAYS), seconds=rng.randrange(86_400)
                 )
@@ -121,7 +140,9 @@ class StripeAccountWorld:
                     coupon = {
                         "id": "TENOFF3",
                         "duration": "repeating",
-                        "amount_off": 1000,
+                        "amount_off": price_minor(
+                            COUPON_AMOUNT_OFF_USD_CENTS, self.currency.upper()
+                        ),
                         "currency": self.currency,
                         "duration_in_months": 3,
                     }
@@ -317,23 +338,26 @@ def _state(obj: dict[str, Any], day: date) -> SubscriptionState:
     item = obj["items"]["data"][0]
     price = item["price"]
     coupon = (obj.get("discount") or {}).get("coupon")
+    currency = obj["currency"].upper()
     discount = None
     if coupon:
         discount = Discount(
             duration=DiscountDuration(coupon["duration"]),
             start=datetime.fromtimestamp(obj["discount"]["start"], UTC).date(),
             percent_off=Decimal(str(coupon["percent_off"])) if coupon["percent_off"] else None,
-            amount_off=Decimal(coupon["amount_off"]) / 100 if coupon["amount_off"] else None,
+            amount_off=amount_from_minor(coupon["amount_off"], currency)
+            if coupon["amount_off"]
+            else None,
             duration_in_months=coupon.get("duration_in_months"),
         )
     return SubscriptionState(
         subscription_id=obj["id"],
         customer_id=obj["customer"],
-        currency=obj["currency"].upper(),
+        currency=currency,
         status=obj["status"],
         items=(
             PriceItem(
-                Decimal(price["unit_amount"]) / 100,
+                amount_from_minor(price["unit_amount"], currency),
                 price["recurring"]["interval"],
                 price["recurring"]["interval_count"],
                 item["quantity"],

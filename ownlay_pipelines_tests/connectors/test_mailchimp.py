@@ -61,6 +61,9 @@ def test_the_data_centre_comes_from_the_key_and_a_key_without_one_is_refused(wor
     assert seen == ["us21.api.mailchimp.com"]
     with pytest.raises(FatalApiError, match="no data-centre suffix"):
         mailchimp.data_centre("abcdef0123456789")
+    # A key pasted with its newline still finds its data centre and authenticates.
+    _, api, seen = client(world, key=f"  {sandbox_credential('api_key', ACCOUNT)}\n")
+    assert list(api.items("lists", "lists")) and seen == ["us21.api.mailchimp.com"]
 
 
 def test_count_offset_paging_reads_every_member(world, monkeypatch):
@@ -150,6 +153,23 @@ def test_members_keep_only_the_keyed_hash_never_mailchimps_md5(world, monkeypatc
         f"reader0.{rows[0]['list_id'][:4]}@inbox.example"
     )
     assert "id" not in rows[0] and all("@" not in str(v) for v in rows[0].values())
+    # Mailchimp's own id (an unkeyed MD5 anyone can recompute from an address) is nowhere.
+    md5s = {m["id"] for m in spec.fetch(api, req)}
+    assert len(md5s) == 360 and not md5s & {str(v) for r in rows for v in r.values()}
     monkeypatch.delenv(PII_HASH_KEY_ENV)
     with pytest.raises(FatalApiError, match="OWNLAY_PII_HASH_KEY"):
         spec.normalise({"email_address": "a@b.example", "list_id": "x"}, req)
+
+
+def test_reports_of_every_campaign_type_are_synced_not_only_regular_ones(world):
+    simulator, api, _ = client(world)
+    req = request(world, date(2026, 9, 1), date(2026, 11, 30))
+    spec = next(s for s in mailchimp.STREAMS if s.table == "reports")
+    rows = [spec.normalise(r, req) for r in spec.fetch(api, req)]
+    expected = {
+        c.id: c.type
+        for c in simulator.account(ACCOUNT).campaigns
+        if c.send_time.astimezone(req.workspace.zone).date() >= date(2026, 9, 1)
+    }
+    assert {r["campaign_id"]: r["type"] for r in rows} == expected
+    assert {"regular", "plaintext", "variate"} <= {r["type"] for r in rows}

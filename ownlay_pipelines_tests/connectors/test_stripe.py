@@ -79,6 +79,10 @@ def test_errors_map_to_the_taxonomy(world):
     _, bad_key = client(world, key="sk_test_wrong_key_000000")
     with pytest.raises(AuthExpired, match=r"Invalid API Key provided: sk_test\*+0000"):
         list(bad_key.listing("charges", {}))
+    # A key pasted with its newline: a header value with one is refused by real HTTP stacks.
+    _, pasted = client(world, key=sandbox_credential("api_key", ACCOUNT) + "\n")
+    key = sandbox_credential("api_key", ACCOUNT)
+    assert pasted.auth_headers()["Authorization"] == f"Bearer {key}"
     _, api = client(world)
     with pytest.raises(FatalApiError, match="must be greater than 1"):
         list(api.listing("charges", {"limit": 500}))
@@ -166,3 +170,124 @@ def test_the_mrr_mart_rebuilt_from_the_lake_matches_the_world(world, tmp_path, m
         (t.day, t.mrr, t.new, t.churned) for t in truth
     ]
     assert {r["currency"] for r in mart} == {"USD"}
+
+
+@pytest.mark.parametrize(("currency", "zone"), [("JPY", "Asia/Tokyo"), ("KWD", "Asia/Kuwait")])
+def test_a_zero_or_three_decimal_account_agrees_with_the_world_in_major_units(
+    world, currency, zone
+):
+    from zoneinfo import ZoneInfo
+
+    from ownlay_pipelines.models.mrr import subscription_states
+    from ownlay_pipelines.sandbox.stripe_billing import StripeAccountWorld
+
+    account = StripeAccountWorld(7, "acct_1Minor", currency, NOW)
+    workspace = world.registry.get("acme-outdoor").model_copy(
+        update={"timezone": zone, "currency": currency}
+    )
+    [connection] = workspace.connections_for(stripe.Platform.STRIPE)
+    req = FetchRequest(workspace, connection, None)
+    subs_spec = next(s for s in stripe.STREAMS if s.table == "subscriptions")
+    rows = [subs_spec.normalise(s, req) for s in account.subscription_objects()]
+    today = NOW.astimezone(ZoneInfo(zone)).date()
+    [truth] = mrr_days(account.states(ZoneInfo(zone)), [today])
+    [synced] = mrr_days(subscription_states(rows, [], zone=ZoneInfo(zone)), [today])
+    assert (synced.currency, synced.mrr) == (truth.currency, truth.mrr) == (currency, truth.mrr)
+    # The 29 USD Starter plan is 29 × 150 = ¥4,350 (wire `4350`) and 29 × 0.31 = 8.990 KWD
+    # (wire `8990`, three decimals, a multiple of 10 as Stripe requires).
+    starter = {"JPY": 4350, "KWD": 8990}[currency]
+    prices = {
+        i["price"]["unit_amount"]
+        for s in account.subscription_objects()
+        for i in s["items"]["data"]
+    }
+    assert starter in prices
+    assert all(p % 10 == 0 for p in prices) or currency == "JPY"
+
+
+def _stripe_error(status, code, headers):
+    return httpx.Response(
+        status,
+        json={"error": {"type": "invalid_request_error", "code": code, "message": "slow down"}},
+        headers=headers,
+        request=httpx.Request("GET", "https://api.stripe.com/v1/charges"),
+    )
+
+
+def test_a_429_waits_its_retry_after_and_stripe_should_retry_false_overrides_it(world):
+    from ownlay_pipelines.http.errors import RateLimited
+
+    _, api = client(world)
+    waited = api.classify(_stripe_error(429, "rate_limit", {"Retry-After": "3"}))
+    assert isinstance(waited, RateLimited) and waited.wait_seconds == 3
+    refused = api.classify(_stripe_error(429, "rate_limit", {"Stripe-Should-Retry": "false"}))
+    assert isinstance(refused, FatalApiError) and "Stripe-Should-Retry: false" in str(refused)
+    # A 409 lock_timeout is a rate limit too; an idempotency 409 Stripe says not to retry is not.
+    assert isinstance(api.classify(_stripe_error(409, "lock_timeout", {})), RateLimited)
+    conflict = _stripe_error(409, "idempotency_key_in_use", {"Stripe-Should-Retry": "false"})
+    assert isinstance(api.classify(conflict), FatalApiError)
+
+
+@pytest.mark.parametrize("local_time", ["00:01", "12:00", "23:59"])
+def test_scheduled_event_re_pulls_never_reach_a_day_stripe_has_partly_dropped(local_time):
+    from zoneinfo import ZoneInfo
+
+    from ownlay_pipelines.orchestration.plan import restatement_window
+
+    spec = next(s for s in stripe.STREAMS if s.table == "subscription_events")
+    zone = ZoneInfo("America/New_York")
+    now = datetime.fromisoformat(f"2026-11-30T{local_time}").replace(tzinfo=zone)
+    window = restatement_window(spec, now.date(), date(2024, 1, 1))
+    oldest_start = datetime.combine(window.start, datetime.min.time(), zone)
+    # Every event of the oldest re-pulled day is still inside Stripe's 30 days, with a day spare.
+    assert now - oldest_start <= timedelta(days=stripe.EVENT_RETENTION_DAYS - 1)
+
+
+def test_expand_gives_objects_the_normaliser_reads_and_unknown_parameters_are_refused(world):
+    _, api = client(world)
+    req = request(world)
+    [charge] = list(api.listing("charges", {"expand[]": "data.customer", "limit": 1}))[:1]
+    assert charge["customer"]["object"] == "customer"
+    row = stripe.STREAMS[0].normalise(charge, req)
+    assert row["customer_id"] == charge["customer"]["id"]
+    mine = list(api.listing("invoices", {"customer": row["customer_id"]}))
+    assert mine and {i["customer"] for i in mine} == {row["customer_id"]}
+    with pytest.raises(FatalApiError, match="Received unknown parameter: updated"):
+        list(api.listing("charges", {"updated[gte]": 1}))
+    with pytest.raises(FatalApiError, match=r"cannot be expanded \(data.balance"):
+        list(api.listing("charges", {"expand[]": "data.balance_transaction"}))
+
+
+@pytest.mark.parametrize(
+    ("currency", "wire", "expected"),
+    [
+        ("jpy", 1000, "1000"),  # zero-decimal: ¥1,000, not ¥10
+        ("krw", 55000, "55000"),
+        ("kwd", 12340, "12.340"),  # three decimals: /1000
+        ("bhd", 500, "0.500"),
+        ("usd", 1999, "19.99"),
+        ("huf", 150000, "1500.00"),  # Stripe sends HUF with two decimals
+    ],
+)
+def test_charges_refunds_and_invoices_convert_minor_units_per_currency(
+    world, currency, wire, expected
+):
+    from decimal import Decimal
+
+    from ownlay_pipelines.connectors import stripe_rows
+
+    req = request(world)
+    created = int(NOW.timestamp())
+    charge = {"id": "ch_1", "amount": wire, "amount_refunded": wire, "currency": currency}
+    refund = {"id": "re_1", "amount": wire, "currency": currency, "charge": "ch_1"}
+    invoice = {"id": "in_1", "currency": currency, "subtotal": wire, "total": wire}
+    invoice |= {"amount_paid": wire, "amount_due": 0}
+    rows = [
+        stripe_rows.normalise_charge({**charge, "created": created}, req),
+        stripe_rows.normalise_refund({**refund, "created": created}, req),
+        stripe_rows.normalise_invoice({**invoice, "created": created}, req),
+    ]
+    amounts = [rows[0]["amount"], rows[0]["amount_refunded"], rows[1]["amount"]]
+    amounts += [rows[2]["subtotal"], rows[2]["total"], rows[2]["amount_paid"]]
+    assert amounts == [Decimal(expected)] * 6
+    assert {r["currency"] for r in rows} == {currency.upper()}

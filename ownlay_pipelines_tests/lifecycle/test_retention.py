@@ -241,3 +241,17 @@ def test_retention_job_reports_counts_as_metadata_and_honours_dry_run(filled):
 def _output_metadata(result) -> dict[str, object]:
     (event,) = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
     return {key: value.value for key, value in event.step_output_data.metadata.items()}
+
+
+def test_stripe_subscription_events_are_kept_past_the_platform_raw_window(tmp_path):
+    from ownlay_pipelines.lake.tables import TableRef
+
+    stores = make_stores(tmp_path)
+    events = TableRef.of("raw", "stripe", "subscription_events")
+    charges = TableRef.of("raw", "stripe", "charges")
+    write_dated(stores, events, _days_ago(400), 2)
+    write_dated(stores, charges, _days_ago(400), 2)
+    run_retention(stores, RetentionPolicy(), now=NOW, dry_run=False)
+    # The MRR mart rebuilds two years from the events; charges follow the 90-day window.
+    assert partition_dir(stores.lake_root, events, "acme", _days_ago(400)).is_dir()
+    assert not partition_dir(stores.lake_root, charges, "acme", _days_ago(400)).exists()

@@ -1,0 +1,367 @@
+"""Each MRR convention (docs/architecture.md, "MRR conventions") against a hand computation,
+from Stripe's wire objects through the connector's normalisers to the mart's daily rows.
+
+Times are 17:00 UTC (noon in the workspace's America/New_York), so a day is the same day in
+both zones.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ownlay_pipelines.billing.mrr import MrrDay, mrr_days
+from ownlay_pipelines.connectors import stripe
+from ownlay_pipelines.connectors.streams import FetchRequest
+from ownlay_pipelines.connectors.stripe_rows import (
+    amount,
+    normalise_subscription,
+    normalise_subscription_event,
+)
+from ownlay_pipelines.connectors.wire_values import RowError
+from ownlay_pipelines.models.mrr import subscription_states
+from ownlay_pipelines.registry.workspaces import load_registry
+from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
+
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def request_():
+    workspace = load_registry(DEFAULT_REGISTRY_FILE).get("acme-outdoor")
+    [connection] = workspace.connections_for(stripe.Platform.STRIPE)
+    return FetchRequest(workspace, connection, None)
+
+
+def at(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, 17, tzinfo=UTC).timestamp())
+
+
+def jan(d: int) -> date:
+    return date(2026, 1, d)
+
+
+FIRST_OF_JANUARY = jan(1)
+EVENT_IDS = itertools.count(1)
+
+
+def item(unit_amount=5000, interval="month", count=1, quantity: int | None = 1, **price):
+    return {
+        "object": "subscription_item",
+        "quantity": quantity,
+        "price": {
+            "object": "price",
+            "unit_amount": unit_amount,
+            "billing_scheme": "per_unit",
+            "recurring": {"interval": interval, "interval_count": count, "usage_type": "licensed"},
+            **price,
+        },
+    }
+
+
+def subscription(
+    *items: dict[str, Any],
+    sub_id="sub_1",
+    customer="cus_A",
+    status="active",
+    start=FIRST_OF_JANUARY,
+    currency="usd",
+    coupon: dict[str, Any] | None = None,
+    discount_end: date | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    discount = None
+    if coupon is not None:
+        discount = {
+            "object": "discount",
+            "start": at(start),
+            "end": at(discount_end) if discount_end else None,
+            "coupon": {"object": "coupon", "percent_off": None, "amount_off": None, **coupon},
+        }
+    return {
+        "id": sub_id,
+        "object": "subscription",
+        "customer": customer,
+        "currency": currency,
+        "status": status,
+        "created": at(start),
+        "start_date": at(start),
+        "canceled_at": None,
+        "ended_at": None,
+        "trial_end": None,
+        "cancel_at_period_end": False,
+        "items": {"object": "list", "data": list(items or [item()]), "has_more": False},
+        "discount": discount,
+        **fields,
+    }
+
+
+def event(kind: str, day: date, obj: dict[str, Any], previous=None) -> dict:
+    data: dict[str, Any] = {"object": obj}
+    if previous is not None:
+        data["previous_attributes"] = previous
+    return {
+        "id": f"evt_{next(EVENT_IDS)}",
+        "object": "event",
+        "type": f"customer.subscription.{kind}",
+        "created": at(day),
+        "data": data,
+    }
+
+
+def mart(request_, snapshots, events, days) -> list[MrrDay]:
+    subs = [normalise_subscription(s, request_) for s in snapshots]
+    rows = [normalise_subscription_event(e, request_) for e in events]
+    states = subscription_states(subs, rows, zone=request_.workspace.zone)
+    return mrr_days(states, days)
+
+
+def mrr_on(request_, obj) -> Decimal:
+    day = jan(20)
+    [row] = [r for r in mart(request_, [obj], [], [day]) if r.currency == obj["currency"].upper()]
+    return row.mrr
+
+
+def movements(rows: list[MrrDay]) -> list[tuple]:
+    return [
+        (r.day.day, r.mrr, r.new, r.expansion, r.contraction, r.churned, r.reactivation)
+        for r in rows
+    ]
+
+
+# --- Normalising one subscription to a month -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("the_item", "expected"),
+    [
+        # 12.00 a week: 52 weeks in a year / 12 months → 12 × 52 / 12 = 52.00 (not × 4.33 = 51.96).
+        (item(1200, "week"), "52"),
+        # 1,200.00 a year / 12 = 100.00.
+        (item(120000, "year"), "100"),
+        # 90.00 every 3 months / 3 = 30.00.
+        (item(9000, "month", 3), "30"),
+        # 7 seats × 10.00 = 70.00.
+        (item(1000, quantity=7), "70"),
+        # 2.00 a day × 365 / 12 = 60.833333…
+        (item(200, "day"), "60.833333"),
+        # Sub-cent price: unit_amount_decimal "0.5" cents × 1,000 units = 5.00.
+        (item(None, quantity=1000, unit_amount_decimal="0.5"), "5"),
+        # A quantity of 0 is 0, not 1.
+        (item(1000, quantity=0), "0"),
+        # Package pricing: 12 seats in packs of 5 at 10.00 a pack, rounded up: 3 packs = 30.00.
+        (item(1000, quantity=12, transform_quantity={"divide_by": 5, "round": "up"}), "30"),
+        # … rounded down: 2 packs = 20.00.
+        (item(1000, quantity=12, transform_quantity={"divide_by": 5, "round": "down"}), "20"),
+    ],
+)
+def test_each_billing_period_and_quantity_normalises_to_a_month(request_, the_item, expected):
+    assert mrr_on(request_, subscription(the_item)) == D(expected)
+
+
+def test_metered_items_are_left_out_and_several_items_add_up(request_):
+    metered = item(3, quantity=None)
+    metered["price"]["recurring"]["usage_type"] = "metered"
+    # 50.00 monthly base + 1,200.00 yearly add-on (100.00) + metered 0.03 per call (not MRR).
+    obj = subscription(item(5000), item(120000, "year"), metered)
+    assert mrr_on(request_, obj) == D(150)
+
+
+def test_tiered_prices_are_refused_naming_the_field(request_):
+    tiered = item(None, billing_scheme="tiered")
+    with pytest.raises(RowError, match=r"items\.data\[0\]\.price\.billing_scheme.*tiered"):
+        normalise_subscription(subscription(tiered), request_)
+
+
+def test_minor_units_follow_the_currency(request_):
+    # ¥1,000 is `1000` (zero-decimal), 12.345 KWD is `12345` (three decimals), $10 is `1000`.
+    assert mrr_on(request_, subscription(item(1000), currency="jpy")) == D(1000)
+    assert mrr_on(request_, subscription(item(12345), currency="kwd")) == D("12.345")
+    assert mrr_on(request_, subscription(item(1000), currency="usd")) == D(10)
+    # ISK is zero-decimal in ISO 4217 but Stripe sends it with two decimals (500 = 5 ISK).
+    assert amount(500, "ISK", "amount") == D(5)
+    # A ¥500 amount_off coupon on a ¥3,000 plan: 3,000 − 500 = 2,500 (not 3,000 − 5).
+    obj = subscription(
+        item(3000), currency="jpy", coupon={"duration": "forever", "amount_off": 500}
+    )
+    obj["discount"]["coupon"]["currency"] = "jpy"
+    assert mrr_on(request_, obj) == D(2500)
+
+
+# --- Discounts -------------------------------------------------------------------------------
+
+
+def test_forever_coupons_percent_and_amount_off(request_):
+    # 20 % off forever on 50.00 a month: 50 × 0.8 = 40.00.
+    assert mrr_on(
+        request_, subscription(item(5000), coupon={"duration": "forever", "percent_off": 20})
+    ) == D(40)
+    # 10.00 off forever on 50.00 a month: 40.00.
+    assert mrr_on(
+        request_, subscription(item(5000), coupon={"duration": "forever", "amount_off": 1000})
+    ) == D(40)
+    # 10.00 off each yearly invoice of 600.00: (600 − 10) / 12 = 49.166667.
+    assert mrr_on(
+        request_,
+        subscription(item(60000, "year"), coupon={"duration": "forever", "amount_off": 1000}),
+    ) == D("49.166667")
+    # A once coupon only touches the first invoice: MRR stays 50.00.
+    assert mrr_on(
+        request_, subscription(item(5000), coupon={"duration": "once", "percent_off": 100})
+    ) == D(50)
+
+
+def test_a_repeating_coupon_ending_mid_month_is_expansion_on_its_end_day(request_):
+    # 50.00 a month from Jan 1 with 10.00 off for 1 month; Stripe says the discount ends Jan 15
+    # (its `end`, set e.g. when the coupon was applied mid-cycle). MRR 40.00 until Jan 14,
+    # 50.00 from Jan 15: +10.00 expansion on Jan 15.
+    obj = subscription(
+        item(5000),
+        coupon={"duration": "repeating", "amount_off": 1000, "duration_in_months": 1},
+        discount_end=jan(15),
+    )
+    rows = mart(request_, [obj], [], [jan(14), jan(15), jan(16)])
+    assert movements(rows) == [
+        (14, D(40), 0, 0, 0, 0, 0),
+        (15, D(50), 0, D(10), 0, 0, 0),
+        (16, D(50), 0, 0, 0, 0, 0),
+    ]
+
+
+# --- Movements -------------------------------------------------------------------------------
+
+
+def test_upgrade_and_downgrade_mid_month_are_expansion_and_contraction(request_):
+    two = subscription(item(5000, quantity=2))
+    five = subscription(item(5000, quantity=5))
+    one = subscription(item(5000, quantity=1))
+    events = [
+        event("created", jan(1), two),
+        # Jan 12: 2 → 5 seats of 50.00: 100.00 → 250.00, +150.00 expansion.
+        event("updated", jan(12), five, {"items": two["items"]}),
+        # Jan 20: 5 → 1 seat: 250.00 → 50.00, 200.00 contraction.
+        event("updated", jan(20), one, {"items": five["items"]}),
+    ]
+    rows = mart(request_, [one], events, [jan(1), jan(12), jan(20)])
+    assert movements(rows) == [
+        (1, D(100), D(100), 0, 0, 0, 0),
+        (12, D(250), 0, D(150), 0, 0, 0),
+        (20, D(50), 0, 0, D(200), 0, 0),
+    ]
+
+
+def test_cancel_at_period_end_churns_on_the_day_it_ends_not_the_day_it_was_requested(request_):
+    live = subscription(item(3000))
+    requested = subscription(item(3000), cancel_at_period_end=True, canceled_at=at(jan(10)))
+    ended = subscription(
+        item(3000),
+        status="canceled",
+        cancel_at_period_end=True,
+        canceled_at=at(jan(10)),
+        ended_at=at(jan(31)),
+    )
+    events = [
+        event("created", jan(1), live),
+        event("updated", jan(10), requested, {"cancel_at_period_end": False}),
+        event("deleted", jan(31), ended, {"status": "active"}),
+    ]
+    rows = mart(request_, [ended], events, [jan(10), jan(30), jan(31)])
+    # 30.00 counts through Jan 30 and is churned on Jan 31, when the period ends.
+    assert movements(rows) == [
+        (10, D(30), 0, 0, 0, 0, 0),
+        (30, D(30), 0, 0, 0, 0, 0),
+        (31, D(0), 0, 0, 0, D(30), 0),
+    ]
+
+
+def test_a_customer_back_after_churn_is_reactivation_not_new(request_):
+    first = subscription(item(2000), status="canceled", canceled_at=at(jan(5)), ended_at=at(jan(5)))
+    again = subscription(item(4000), sub_id="sub_2", start=jan(9))
+    rows = mart(request_, [first, again], [], [jan(1), jan(5), jan(9)])
+    # Jan 1: 20.00 new; Jan 5: 20.00 churned; Jan 9: 40.00 reactivation (they paid before).
+    assert movements(rows) == [
+        (1, D(20), D(20), 0, 0, 0, 0),
+        (5, D(0), 0, 0, 0, D(20), 0),
+        (9, D(40), 0, 0, 0, 0, D(40)),
+    ]
+
+
+def test_a_second_subscription_of_a_paying_customer_is_expansion(request_):
+    a = subscription(item(2000))
+    b = subscription(item(1500), sub_id="sub_2", start=jan(3))
+    rows = mart(request_, [a, b], [], [jan(3)])
+    assert movements(rows) == [(3, D(35), 0, D(15), 0, 0, 0)]
+
+
+def test_trial_counts_nothing_until_it_converts_then_new(request_):
+    trialing = subscription(item(9900), status="trialing", trial_end=at(jan(15)))
+    active = subscription(item(9900), trial_end=at(jan(15)))
+    events = [
+        event("created", jan(1), trialing),
+        event("updated", jan(15), active, {"status": "trialing"}),
+    ]
+    rows = mart(request_, [active], events, [jan(1), jan(14), jan(15)])
+    assert movements(rows) == [
+        (1, D(0), 0, 0, 0, 0, 0),
+        (14, D(0), 0, 0, 0, 0, 0),
+        (15, D("99"), D("99"), 0, 0, 0, 0),
+    ]
+
+
+def test_a_trial_older_than_the_retained_events_still_starts_paying_at_trial_end(request_):
+    # Only the snapshot is left (events are kept 30 days): trial Jan 1–14, paying from Jan 15.
+    active = subscription(item(9900), trial_end=at(jan(15)))
+    rows = mart(request_, [active], [], [jan(14), jan(15)])
+    assert movements(rows) == [(14, D(0), 0, 0, 0, 0, 0), (15, D(99), D(99), 0, 0, 0, 0)]
+    # Ended during its trial: it never counted, so there is nothing to churn either.
+    ended = subscription(item(9900), status="canceled", trial_end=at(jan(15)), ended_at=at(jan(10)))
+    assert [r.mrr for r in mart(request_, [ended], [], [jan(5), jan(10)])] == [0, 0]
+
+
+def test_past_due_still_counts_and_unpaid_is_churn(request_):
+    live = subscription(item(5000))
+    past_due = subscription(item(5000), status="past_due")
+    unpaid = subscription(item(5000), status="unpaid")
+    events = [
+        event("created", jan(1), live),
+        event("updated", jan(8), past_due, {"status": "active"}),
+        event("updated", jan(22), unpaid, {"status": "past_due"}),
+    ]
+    rows = mart(request_, [unpaid], events, [jan(8), jan(21), jan(22)])
+    # past_due keeps its 50.00 (the customer is still billed); unpaid drops it as churn.
+    assert movements(rows) == [
+        (8, D(50), 0, 0, 0, 0, 0),
+        (21, D(50), 0, 0, 0, 0, 0),
+        (22, D(0), 0, 0, 0, D(50), 0),
+    ]
+
+
+def test_a_price_or_coupon_in_another_currency_uses_its_currency_options_or_is_refused(request_):
+    # A USD price of 29.00 with a ¥4,000 option, on a JPY subscription: ¥4,000 (not ¥2,900).
+    multi = item(2900, currency="usd", currency_options={"jpy": {"unit_amount": 4000}})
+    assert mrr_on(request_, subscription(multi, currency="jpy")) == D(4000)
+    # Without the option the row is refused, never read as ¥2,900.
+    with pytest.raises(RowError, match=r"price\.currency.*USD.*JPY"):
+        normalise_subscription(subscription(item(2900, currency="usd"), currency="jpy"), request_)
+    # A 5.00 USD amount_off coupon with a ¥700 option on a ¥4,000 plan: ¥3,300.
+    coupon = {
+        "duration": "forever",
+        "amount_off": 500,
+        "currency": "usd",
+        "currency_options": {"jpy": {"amount_off": 700}},
+    }
+    obj = subscription(item(4000, currency="jpy"), currency="jpy", coupon=coupon)
+    assert mrr_on(request_, obj) == D(3300)
+
+
+def test_a_trial_whose_created_event_expired_converts_on_its_update_day(request_):
+    # Created trialing on Jan 1 (that event is gone), converted on Jan 15: only the update is
+    # left, and its previous_attributes say it was trialing. 99.00 is new on Jan 15, not Jan 1.
+    active = subscription(item(9900), trial_end=at(jan(15)))
+    events = [event("updated", jan(15), active, {"status": "trialing"})]
+    rows = mart(request_, [active], events, [jan(1), jan(15)])
+    assert movements(rows) == [(1, D(0), 0, 0, 0, 0, 0), (15, D(99), D(99), 0, 0, 0, 0)]
