@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 
 PUBLISHED_AT = time(16, 0)
 FRANKFURT = ZoneInfo("Europe/Berlin")
-QUOTED = tuple(sorted(c for c in UNITS_PER_US_DOLLAR if c != "EUR"))
-"""Currencies the sandbox ECB quotes against the euro."""
+NOT_QUOTED_BY_THE_ECB = frozenset({"EUR", "KWD"})
+"""Sandbox currencies without an ECB reference rate (the euro itself; the Kuwaiti dinar, which
+the sandbox prices Stripe amounts in to exercise three-decimal minor units)."""
+QUOTED = tuple(sorted(c for c in UNITS_PER_US_DOLLAR if c not in NOT_QUOTED_BY_THE_ECB))
+"""Currencies the sandbox ECB quotes against the euro, as the real feed does."""
 MAX_WOBBLE = 0.02
 
 
