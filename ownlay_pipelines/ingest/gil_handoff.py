@@ -2,12 +2,12 @@
 
 An event is acknowledged once the group-commit writer thread has stored it, and that thread
 takes the GIL back after each SQLite call and fsync of a commit, about eight times. While the
-event loop is busy — receiving and dropping a flood of 1 MiB bodies, say — each take waits for
-Python's switch interval (5 ms), so a valid event sent amid ten such bodies waited 15–25 ms more
-than on an idle server. A shorter interval lets the writer in sooner (a probe with one busy Python
-thread beside a four-statement commit: p50 5.6–8.8 ms at 5 ms, 0.85 ms at 0.5 ms), but under an
-ordinary load of small requests it costs throughput (more handoffs per event), so it is used only
-while large bodies come in: from the first until `LINGER_SECONDS` after the last.
+event loop is busy — receiving and dropping a flood of 1 MiB bodies, say — each take may wait for
+Python's switch interval (5 ms). A shorter interval lets the writer in sooner
+(`bench/ingest/run_gil_handoff_probe.py`, a four-statement commit beside one busy Python thread:
+p50 21–26 ms at 5 ms, 2.0–2.3 ms at 0.5 ms), but under an ordinary load of small requests it
+looked costly (more handoffs per event), so it is used only while large bodies come in: from
+the first until `LINGER_SECONDS` after the last (bench/README.md, session 7).
 """
 
 from __future__ import annotations
