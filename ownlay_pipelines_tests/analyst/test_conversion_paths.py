@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from ownlay_pipelines.analyst.conversion_paths import write_conversion_paths
@@ -37,6 +39,17 @@ def _purchase(n: int, at: datetime, visitor: str, revenue: float) -> dict:
     )
 
 
+def _write_paths(connection: duckdb.DuckDBPyConnection, lake: Path, days: list[date]) -> pa.Table:
+    """`marts/conversion_paths` of `days` for the test workspace (no Shopify) from `lake`'s events."""
+    return write_conversion_paths(
+        connection,
+        lake,
+        workspace=workspace(shopify=False),
+        days=days,
+        campaign_sources=CAMPAIGN_SOURCES,
+    )
+
+
 @pytest.fixture
 def journeys(tmp_path):
     rows = [
@@ -56,13 +69,7 @@ def journeys(tmp_path):
     ]
     write_events(tmp_path, rows)
     with duckdb.connect() as connection:
-        table = write_conversion_paths(
-            connection,
-            tmp_path,
-            workspace=workspace(shopify=False),
-            days=[DAY, DAY + timedelta(days=1)],
-            campaign_sources=CAMPAIGN_SOURCES,
-        )
+        table = _write_paths(connection, tmp_path, [DAY, DAY + timedelta(days=1)])
     return tmp_path, {row["journey_id"]: row for row in table.to_pylist()}
 
 
@@ -88,13 +95,7 @@ def test_a_channel_holding_a_path_separator_stays_one_channel_of_the_path(tmp_pa
         tmp_path, [_click(1, NOON - HOUR, "v1", "news>letter;b"), _purchase(1, NOON, "v1", 5.0)]
     )
     with duckdb.connect() as connection:
-        table = write_conversion_paths(
-            connection,
-            tmp_path,
-            workspace=workspace(shopify=False),
-            days=[DAY],
-            campaign_sources=CAMPAIGN_SOURCES,
-        )
+        table = _write_paths(connection, tmp_path, [DAY])
 
     (row,) = table.to_pylist()
     assert (row["channels"], row["path"], row["path_length"]) == (
@@ -211,13 +212,7 @@ def test_path_attribution_value_is_in_the_reporting_currency(tmp_path):
         ],
     )
     with duckdb.connect() as connection:
-        write_conversion_paths(
-            connection,
-            tmp_path,
-            workspace=workspace(shopify=False),
-            days=[DAY],
-            campaign_sources=CAMPAIGN_SOURCES,
-        )
+        _write_paths(connection, tmp_path, [DAY])
         table = write_path_attribution(
             connection, tmp_path, workspace_id="acme", end=DAY, reporting_currency="USD"
         )
@@ -244,13 +239,7 @@ def test_path_attribution_without_a_needed_rate_says_which(tmp_path):
         ],
     )
     with duckdb.connect() as connection:
-        write_conversion_paths(
-            connection,
-            tmp_path,
-            workspace=workspace(shopify=False),
-            days=[DAY],
-            campaign_sources=CAMPAIGN_SOURCES,
-        )
+        _write_paths(connection, tmp_path, [DAY])
         with pytest.raises(FxRateMissing, match=f"JPY on {DAY}"):
             write_path_attribution(
                 connection, tmp_path, workspace_id="acme", end=DAY, reporting_currency="USD"
