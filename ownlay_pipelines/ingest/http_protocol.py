@@ -5,7 +5,7 @@ calls, and uvloop sends each at once: two `write` system calls per request, and 
 deliveries to the client. For the ingestion service's small answers that was ~20 % of the event
 loop's time under load (py-spy, bench/README.md, Ingestion). `CoalescingHttpToolsProtocol` hands
 each request cycle a transport that joins whatever is written in one turn of the event loop and
-sends it at the end of that turn, so head and body leave in one write. Everything else — reading,
+sends it at the end of that turn (`coalescing_transport.py`), so head and body leave in one write. Everything else — reading,
 flow control, keep-alive, closing — is uvicorn's own; the protocol class is uvicorn's documented
 `http=` setting.
 
@@ -13,17 +13,18 @@ It also refuses, in the service's `{"error", "message"}` JSON rather than uvicor
 request that is not valid HTTP/1.1 (400: a negative or doubled Content-Length, a bad chunk size,
 a header with a NUL), a body in more than `MAX_BODY_PIECES` chunks (400) and a request head over
 `MAX_HEAD_BYTES` (431; httptools has no limit, and joins a long header piece by piece, so a 200 MB
-header held the event loop for 85 s). Each refusal is sent after the answers owed to the requests before it on the connection (uvicorn
-refused at once and closed, so a valid event pipelined just before got no answer), then the
-connection is closed.
+header held the event loop for 85 s). Each refusal is sent after the answers owed to the requests
+before it on the connection (uvicorn refused at once and closed, so a valid event pipelined just
+before got no answer), then the connection is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from ownlay_pipelines.ingest.coalescing_transport import CoalescingTransport
 
 MAX_HEAD_BYTES = 64 * 1024
 """The longest request line plus headers taken (nginx takes 4 x 8 KiB, uvicorn's h11 16 KiB).
@@ -160,59 +161,3 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self.transport.write_eof()
             self.flow.resume_reading()
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
-
-
-class CoalescingTransport:
-    """A transport that sends the writes of one event-loop turn as one write, in order.
-
-    The first write of a turn schedules the send for the end of the turn (`call_soon`), so
-    nothing waits longer than that turn; `close` sends what is pending first. Every other
-    attribute is the socket transport's.
-    """
-
-    __slots__ = ("_loop", "_pending", "_transport")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._pending: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        if not data:
-            return
-        if not self._pending:
-            self._loop.call_soon(self._send_pending)
-        self._pending.append(data)
-
-    def writelines(self, chunks: Any) -> None:
-        for chunk in chunks:
-            self.write(chunk)
-
-    def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
-
-    def close(self) -> None:
-        self._send_pending()
-        self._transport.close()
-
-    def can_write_eof(self) -> bool:
-        return self._transport.can_write_eof()
-
-    def write_eof(self) -> None:
-        self._send_pending()
-        self._transport.write_eof()
-
-    def abort(self) -> None:
-        self._pending.clear()
-        self._transport.abort()
-
-    def _send_pending(self) -> None:
-        if not self._pending:
-            return
-        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
-        self._pending.clear()
-        if not self._transport.is_closing():
-            self._transport.write(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)

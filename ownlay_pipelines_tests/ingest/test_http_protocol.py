@@ -11,8 +11,8 @@ import socket
 import httpx
 import pytest
 
+from ownlay_pipelines.ingest.coalescing_transport import CoalescingTransport
 from ownlay_pipelines.ingest.config import IngestSettings
-from ownlay_pipelines.ingest.http_protocol import CoalescingTransport
 from ownlay_pipelines.ingest.keys import IssuedApiKey
 from ownlay_pipelines.ingest.server import serve_in_background
 from ownlay_pipelines_tests.ingest.payloads import ENVIRON, auth_header, ownlay_event
