@@ -280,20 +280,12 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
                 interval=str(recurring["interval"]),
                 interval_count=int(recurring.get("interval_count") or 1),
                 quantity=_billed_units(1 if quantity is None else int(quantity), price, field),
+                discounts=_discounts(
+                    item, f"items.data[{index}].", None, currency, valid_from, zone
+                ),
             )
         )
-    discount = None
-    raw_discount = record.get("discount")
-    if isinstance(raw_discount, Mapping) and isinstance(raw_discount.get("coupon"), Mapping):
-        coupon = raw_discount["coupon"]
-        discount = Discount(
-            duration=DiscountDuration(coupon.get("duration", "forever")),
-            start=_day_in(raw_discount.get("start"), zone) or valid_from,
-            percent_off=Decimal(str(coupon["percent_off"])) if coupon.get("percent_off") else None,
-            amount_off=_amount_off(coupon, currency) if coupon.get("amount_off") else None,
-            duration_in_months=coupon.get("duration_in_months"),
-            end=_day_in(raw_discount.get("end"), zone),
-        )
+    legacy = record.get("discount")
     return SubscriptionState(
         subscription_id=str(dig(record, "id")),
         customer_id=object_id(record.get("customer")) or "",
@@ -301,24 +293,77 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
         status=str(dig(record, "status")),
         items=tuple(items),
         valid_from=valid_from,
-        discount=discount,
+        discounts=_discounts(record, "", legacy, currency, valid_from, zone),
     )
 
 
-def _amount_off(coupon: Mapping[str, Any], currency: str) -> Decimal:
+def _discounts(
+    owner: Mapping[str, Any],
+    field: str,
+    legacy: object,
+    currency: str,
+    valid_from: date,
+    zone: tzinfo,
+) -> tuple[Discount, ...]:
+    """The discounts of a subscription or item (`owner`), in Stripe's order.
+
+    `discounts` (the stackable list, ids or expanded Discount objects) wins when present: since
+    2022-11-15 it also lists the one in the legacy single `discount`, which resolves its own id
+    there (never counted twice). Without the list, the legacy `discount` alone. An id that no
+    expanded object resolves is refused, naming it: dropping it would overstate MRR.
+    """
+    known = {legacy.get("id"): legacy} if isinstance(legacy, Mapping) else {}
+    listed = owner.get("discounts")
+    if not listed:
+        raw = [legacy] if isinstance(legacy, Mapping) else []
+        return tuple(_discount(d, f"{field}discount", currency, valid_from, zone) for d in raw)
+    if not isinstance(listed, list):
+        raise RowError(f"{field}discounts", f"expected a list, got {listed!r}")
+    found = []
+    for index, entry in enumerate(listed):
+        where = f"{field}discounts[{index}]"
+        resolved = entry if isinstance(entry, Mapping) else known.get(entry)
+        if not isinstance(resolved, Mapping):
+            raise RowError(
+                where,
+                f"discount {entry!r} is an id, not expanded, and no Discount object here "
+                "resolves it (sync with expand[]=data.discounts); its coupon cannot be applied",
+            )
+        found.append(_discount(resolved, where, currency, valid_from, zone))
+    return tuple(found)
+
+
+def _discount(
+    raw: Mapping[str, Any], field: str, currency: str, valid_from: date, zone: tzinfo
+) -> Discount:
+    """One Discount object (coupon, start, end) as the MRR model's discount."""
+    coupon = raw.get("coupon")
+    if not isinstance(coupon, Mapping):
+        raise RowError(f"{field}.coupon", f"expected the coupon object, got {coupon!r}")
+    return Discount(
+        duration=DiscountDuration(coupon.get("duration", "forever")),
+        start=_day_in(raw.get("start"), zone) or valid_from,
+        percent_off=Decimal(str(coupon["percent_off"])) if coupon.get("percent_off") else None,
+        amount_off=_amount_off(coupon, currency, field) if coupon.get("amount_off") else None,
+        duration_in_months=coupon.get("duration_in_months"),
+        end=_day_in(raw.get("end"), zone),
+    )
+
+
+def _amount_off(coupon: Mapping[str, Any], currency: str, field: str) -> Decimal:
     """A coupon's amount off in the subscription's `currency`: its `amount_off` when the coupon
     is in that currency, else the matching `currency_options` entry (multi-currency coupons)."""
     coupon_currency = str(coupon.get("currency") or currency).upper()
     if coupon_currency == currency:
-        return amount(coupon["amount_off"], currency, "discount.coupon.amount_off")
+        return amount(coupon["amount_off"], currency, f"{field}.coupon.amount_off")
     option = (coupon.get("currency_options") or {}).get(currency.lower()) or {}
     if option.get("amount_off") is None:
         raise RowError(
-            "discount.coupon.currency",
+            f"{field}.coupon.currency",
             f"the coupon takes {coupon_currency} off a {currency} subscription and has no "
             f"{currency} amount in currency_options",
         )
-    return amount(option["amount_off"], currency, f"discount.coupon.currency_options.{currency}")
+    return amount(option["amount_off"], currency, f"{field}.coupon.currency_options.{currency}")
 
 
 def _unit_amount(price: Mapping[str, Any], currency: str, field: str) -> Decimal:
@@ -380,10 +425,9 @@ def _day_in(unix_seconds: object, zone: tzinfo) -> date | None:
 def state_json(
     state: SubscriptionState, trial_end: date | None = None, *, with_status: bool = False
 ) -> str:
-    """What the MRR model needs of a state (items, discount, the day its trial ends; its status
-    too `with_status`, for a state before an event, whose row holds only the status after), as
-    JSON."""
-    discount = state.discount
+    """What the MRR model needs of a state (items and their discounts, the subscription's
+    discounts in order, the day its trial ends; its status too `with_status`, for a state
+    before an event, whose row holds only the status after), as JSON."""
     return json.dumps(
         {
             **({"status": state.status} if with_status else {}),
@@ -394,49 +438,63 @@ def state_json(
                     "interval": i.interval,
                     "interval_count": i.interval_count,
                     "quantity": i.quantity,
+                    "discounts": [_discount_json(d) for d in i.discounts],
                 }
                 for i in state.items
             ],
-            "discount": None
-            if discount is None
-            else {
-                "duration": discount.duration.value,
-                "start": discount.start.isoformat(),
-                "percent_off": None if discount.percent_off is None else str(discount.percent_off),
-                "amount_off": None if discount.amount_off is None else str(discount.amount_off),
-                "duration_in_months": discount.duration_in_months,
-                "end": None if discount.end is None else discount.end.isoformat(),
-            },
+            "discounts": [_discount_json(d) for d in state.discounts],
         },
         sort_keys=True,
     )
 
 
+def _discount_json(discount: Discount) -> dict[str, Any]:
+    return {
+        "duration": discount.duration.value,
+        "start": discount.start.isoformat(),
+        "percent_off": None if discount.percent_off is None else str(discount.percent_off),
+        "amount_off": None if discount.amount_off is None else str(discount.amount_off),
+        "duration_in_months": discount.duration_in_months,
+        "end": None if discount.end is None else discount.end.isoformat(),
+    }
+
+
+def _discount_from_json(raw: Mapping[str, Any]) -> Discount:
+    return Discount(
+        duration=DiscountDuration(raw["duration"]),
+        start=date.fromisoformat(raw["start"]),
+        percent_off=None if raw["percent_off"] is None else Decimal(raw["percent_off"]),
+        amount_off=None if raw["amount_off"] is None else Decimal(raw["amount_off"]),
+        duration_in_months=raw["duration_in_months"],
+        end=date.fromisoformat(raw["end"]) if raw.get("end") else None,
+    )
+
+
 def state_from_row(row: Mapping[str, Any], valid_from: date) -> SubscriptionState:
-    """Rebuild the MRR model's state from a subscriptions or subscription_events row."""
+    """Rebuild the MRR model's state from a subscriptions or subscription_events row (rows
+    written before stackable discounts hold one `discount` or null instead of `discounts`)."""
     document = json.loads(row["state_json"])
-    raw = document.get("discount")
-    discount = None
-    if raw:
-        discount = Discount(
-            duration=DiscountDuration(raw["duration"]),
-            start=date.fromisoformat(raw["start"]),
-            percent_off=None if raw["percent_off"] is None else Decimal(raw["percent_off"]),
-            amount_off=None if raw["amount_off"] is None else Decimal(raw["amount_off"]),
-            duration_in_months=raw["duration_in_months"],
-            end=date.fromisoformat(raw["end"]) if raw.get("end") else None,
-        )
+    if "discounts" in document:
+        discounts = document["discounts"]
+    else:
+        discounts = [document["discount"]] if document.get("discount") else []
     return SubscriptionState(
         subscription_id=row["subscription_id"],
         customer_id=row["customer_id"] or "",
         currency=row["currency"],
         status=row["status"],
         items=tuple(
-            PriceItem(Decimal(i["unit_amount"]), i["interval"], i["interval_count"], i["quantity"])
+            PriceItem(
+                Decimal(i["unit_amount"]),
+                i["interval"],
+                i["interval_count"],
+                i["quantity"],
+                tuple(_discount_from_json(d) for d in i.get("discounts", [])),
+            )
             for i in document["items"]
         ),
         valid_from=valid_from,
-        discount=discount,
+        discounts=tuple(_discount_from_json(d) for d in discounts),
     )
 
 

@@ -364,7 +364,7 @@ def _state(obj: dict[str, Any], day: date) -> SubscriptionState:
             ),
         ),
         valid_from=day,
-        discount=discount,
+        discounts=() if discount is None else (discount,),
     )
 
 

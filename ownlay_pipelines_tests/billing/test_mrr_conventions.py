@@ -8,6 +8,7 @@ both zones.
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from ownlay_pipelines.connectors.stripe_rows import (
     amount,
     normalise_subscription,
     normalise_subscription_event,
+    state_from_row,
 )
 from ownlay_pipelines.connectors.wire_values import RowError
 from ownlay_pipelines.models.mrr import subscription_states
@@ -365,3 +367,95 @@ def test_a_trial_whose_created_event_expired_converts_on_its_update_day(request_
     events = [event("updated", jan(15), active, {"status": "trialing"})]
     rows = mart(request_, [active], events, [jan(1), jan(15)])
     assert movements(rows) == [(1, D(0), 0, 0, 0, 0, 0), (15, D(99), D(99), 0, 0, 0, 0)]
+
+
+# --- Stackable discounts (`discounts`, Stripe API 2024+) ---------------------------------------
+
+
+def discount_object(discount_id: str, start=FIRST_OF_JANUARY, **coupon: Any) -> dict[str, Any]:
+    """An expanded Discount object (what `expand[]=discounts` returns in place of its id)."""
+    return {
+        "id": discount_id,
+        "object": "discount",
+        "start": at(start),
+        "end": None,
+        "coupon": {"object": "coupon", "percent_off": None, "amount_off": None, **coupon},
+    }
+
+
+def test_discount_ids_that_cannot_be_resolved_are_refused_not_dropped(request_):
+    # A 2024+ event: the coupon arrives only as the id `di_1` (events are never expanded).
+    # Dropping it would report 50.00 instead of the discounted figure, so the row is refused,
+    # naming the field and the id.
+    obj = subscription(item(5000), discounts=["di_1"])
+    with pytest.raises(RowError, match=r"discounts\[0\].*di_1.*not expanded"):
+        normalise_subscription_event(event("created", jan(1), obj), request_)
+    on_item = {**item(5000), "discounts": ["di_2"]}
+    with pytest.raises(RowError, match=r"items\.data\[0\]\.discounts\[0\].*di_2"):
+        normalise_subscription(subscription(on_item), request_)
+
+
+def test_expanded_discounts_stack_in_order_item_discounts_first(request_):
+    # Item A 100.00 with its own 10 % off, item B 50.00; on the subscription 20 % off, then
+    # 5.00 off, both forever. Item first: A = 100 × 0.9 = 90; sum 90 + 50 = 140; then in order
+    # 140 × 0.8 = 112, 112 − 5 = 107.00 (not 150 × (1 − 0.1 − 0.2) − 5).
+    a = {
+        **item(10000),
+        "discounts": [discount_object("di_item", duration="forever", percent_off=10)],
+    }
+    obj = subscription(
+        a,
+        item(5000),
+        discounts=[
+            discount_object("di_pct", duration="forever", percent_off=20),
+            discount_object("di_amt", duration="forever", amount_off=500),
+        ],
+    )
+    assert mrr_on(request_, obj) == D(107)
+    row = normalise_subscription_event(event("created", jan(20), obj), request_)
+    assert row["mrr"] == D(107)
+
+
+def test_a_once_discount_in_the_stack_is_skipped_and_the_rest_still_applies(request_):
+    # 60.00 a month; 50 % once (first invoice only, not MRR) then 10.00 off forever: 50.00.
+    obj = subscription(
+        item(6000),
+        discounts=[
+            discount_object("di_once", duration="once", percent_off=50),
+            discount_object("di_ten", duration="forever", amount_off=1000),
+        ],
+    )
+    assert mrr_on(request_, obj) == D(50)
+
+
+def test_the_legacy_discount_resolves_its_own_id_and_is_not_counted_twice(request_):
+    # API 2022-11-15 sends both: `discount` (expanded) and `discounts: ["di_1"]`, the same one.
+    # 20 % off 50.00 once applied = 40.00 (twice would be 32.00); the id needs no lookup.
+    obj = subscription(item(5000), coupon={"duration": "forever", "percent_off": 20})
+    obj["discount"]["id"] = "di_1"
+    obj["discounts"] = ["di_1"]
+    assert mrr_on(request_, obj) == D(40)
+
+
+def test_rows_written_before_stackable_discounts_still_rebuild_their_discount():
+    # A lake row from before `discounts`: one `discount` object in state_json. 20 % off 50.00.
+    legacy = {
+        "trial_end": None,
+        "items": [{"unit_amount": "50", "interval": "month", "interval_count": 1, "quantity": 1}],
+        "discount": {
+            "duration": "forever",
+            "start": "2026-01-01",
+            "percent_off": "20",
+            "amount_off": None,
+            "duration_in_months": None,
+            "end": None,
+        },
+    }
+    row = {
+        "subscription_id": "sub_1",
+        "customer_id": "cus_A",
+        "currency": "USD",
+        "status": "active",
+        "state_json": json.dumps(legacy),
+    }
+    assert state_from_row(row, jan(1)).monthly_amount(jan(20)) == D(40)
