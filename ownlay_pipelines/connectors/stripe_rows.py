@@ -336,10 +336,14 @@ def _discounts(
 def _discount(
     raw: Mapping[str, Any], field: str, currency: str, valid_from: date, zone: tzinfo
 ) -> Discount:
-    """One Discount object (coupon, start, end) as the MRR model's discount."""
+    """One Discount object (coupon, start, end) as the MRR model's discount; the coupon is
+    `coupon`, or `source.coupon` from API 2025-09-30 on (where it is no longer expanded)."""
     coupon = raw.get("coupon")
+    where = f"{field}.coupon"
+    if coupon is None and isinstance(raw.get("source"), Mapping):
+        coupon, where = raw["source"].get("coupon"), f"{field}.source.coupon"
     if not isinstance(coupon, Mapping):
-        raise RowError(f"{field}.coupon", f"expected the coupon object, got {coupon!r}")
+        raise RowError(where, f"expected the expanded coupon object, got {coupon!r}")
     return Discount(
         duration=DiscountDuration(coupon.get("duration", "forever")),
         start=_day_in(raw.get("start"), zone) or valid_from,

@@ -459,3 +459,14 @@ def test_rows_written_before_stackable_discounts_still_rebuild_their_discount():
         "state_json": json.dumps(legacy),
     }
     assert state_from_row(row, jan(1)).monthly_amount(jan(20)) == D(40)
+
+
+def test_a_discount_from_api_2025_09_30_reads_its_coupon_from_source(request_):
+    # Since 2025-09-30 a Discount holds its coupon in `source.coupon`: 25 % off 80.00 = 60.00.
+    clover = discount_object("di_1", duration="forever", percent_off=25)
+    clover["source"] = {"type": "coupon", "coupon": clover.pop("coupon")}
+    assert mrr_on(request_, subscription(item(8000), discounts=[clover])) == D(60)
+    # Its coupon as a bare id cannot be applied: refused, naming the field.
+    clover["source"]["coupon"] = "SUMMER25"
+    with pytest.raises(RowError, match=r"discounts\[0\]\.source\.coupon.*SUMMER25"):
+        normalise_subscription(subscription(item(8000), discounts=[clover]), request_)
