@@ -210,8 +210,9 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec(
         platform=Platform.STRIPE,
         table="customers",
-        description="One row per Stripe customer: created, currency, delinquent; the e-mail only "
-        "as a keyed HMAC pseudonym.",
+        description="One row per Stripe customer: created, currency, delinquent, its own coupon "
+        "(applied to its subscriptions without one in the MRR mart); the e-mail only as a keyed "
+        "HMAC pseudonym.",
         partitioning=Partitioning.WORKSPACE,
         cadence=Cadence.HOURLY,
         schema=rows.CUSTOMER_SCHEMA,

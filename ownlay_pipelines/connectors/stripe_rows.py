@@ -218,9 +218,12 @@ CUSTOMER_SCHEMA = pa.schema(
         pa.field("created_at", TIMESTAMP, nullable=False),
         *text_fields("email_hash", "currency"),
         pa.field("delinquent", pa.bool_()),
+        pa.field("discount_json", pa.string()),
         EVENT_VERSION,
     ]
 )
+"""`discount_json`: the customer's own coupon (Stripe's `customer.discount`), which applies to
+each of its subscriptions without a discount of their own; its amount off is in `currency`."""
 
 
 def normalise_customer(record: Record, request: FetchRequest) -> dict[str, Any]:
@@ -235,7 +238,36 @@ def normalise_customer(record: Record, request: FetchRequest) -> dict[str, Any]:
         else None,
         "currency": currency.upper() if isinstance(currency, str) else None,
         "delinquent": bool(record.get("delinquent")),
+        "discount_json": _customer_discount_json(record, request),
     }
+
+
+def _customer_discount_json(record: Record, request: FetchRequest) -> str | None:
+    """The customer's discount as JSON (`state_json`'s form plus the `currency` its amount off
+    is in: the customer's when the coupon has an amount in it, else the coupon's own), None
+    without one."""
+    raw = record.get("discount")
+    if not isinstance(raw, Mapping):
+        return None
+    coupon = raw.get("coupon") or (raw.get("source") or {}).get("coupon") or {}
+    coupon = coupon if isinstance(coupon, Mapping) else {}
+    own, billed = coupon.get("currency"), record.get("currency")
+    if billed and own and own != billed and billed not in (coupon.get("currency_options") or {}):
+        billed = own
+    currency = str(billed or own).upper() if (billed or own) else None
+    created = local_day(dig(record, "created"), "created", request)
+    discount = _discount(raw, "discount", currency or "", created, request.workspace.zone)
+    return json.dumps({**_discount_json(discount), "currency": currency}, sort_keys=True)
+
+
+def customer_discount_from_row(row: Mapping[str, Any]) -> tuple[Discount, str | None] | None:
+    """A customers row's own discount and the currency of its amount off (None without one;
+    rows synced before the column existed have none)."""
+    document = row.get("discount_json")
+    if not document:
+        return None
+    raw = json.loads(document)
+    return _discount_from_json(raw), raw.get("currency")
 
 
 SUBSCRIPTION_FIELDS = [

@@ -20,6 +20,7 @@ from ownlay_pipelines.connectors import stripe
 from ownlay_pipelines.connectors.streams import FetchRequest
 from ownlay_pipelines.connectors.stripe_rows import (
     amount,
+    normalise_customer,
     normalise_subscription,
     normalise_subscription_event,
     state_from_row,
@@ -115,10 +116,11 @@ def event(kind: str, day: date, obj: dict[str, Any], previous=None) -> dict:
     }
 
 
-def mart(request_, snapshots, events, days) -> list[MrrDay]:
+def mart(request_, snapshots, events, days, customers=()) -> list[MrrDay]:
     subs = [normalise_subscription(s, request_) for s in snapshots]
     rows = [normalise_subscription_event(e, request_) for e in events]
-    states = subscription_states(subs, rows, zone=request_.workspace.zone)
+    people = [normalise_customer(c, request_) for c in customers]
+    states = subscription_states(subs, rows, zone=request_.workspace.zone, customers=people)
     return mrr_days(states, days)
 
 
@@ -470,3 +472,50 @@ def test_a_discount_from_api_2025_09_30_reads_its_coupon_from_source(request_):
     clover["source"]["coupon"] = "SUMMER25"
     with pytest.raises(RowError, match=r"discounts\[0\]\.source\.coupon.*SUMMER25"):
         normalise_subscription(subscription(item(8000), discounts=[clover]), request_)
+
+
+# --- Customer-level coupons --------------------------------------------------------------------
+
+
+def customer(customer_id="cus_A", currency="usd", discount=None) -> dict[str, Any]:
+    return {
+        "id": customer_id,
+        "object": "customer",
+        "created": at(FIRST_OF_JANUARY),
+        "email": None,
+        "currency": currency,
+        "delinquent": False,
+        "discount": discount,
+    }
+
+
+def test_a_customer_coupon_applies_to_each_subscription_without_its_own(request_):
+    # Customer A holds 10 % off forever. sub_1 (50.00, no discount) takes it: 45.00. sub_2
+    # (100.00) has its own 20 % off, which overrides the customer's: 80.00, not 72.00.
+    # Customer B (30.00) has no coupon: 30.00. Total 45 + 80 + 30 = 155.00.
+    tenth = discount_object("di_cus", duration="forever", percent_off=10)
+    own = discount_object("di_sub", duration="forever", percent_off=20)
+    subs = [
+        subscription(item(5000)),
+        subscription(item(10000), sub_id="sub_2", discounts=[own]),
+        subscription(item(3000), sub_id="sub_3", customer="cus_B"),
+    ]
+    people = [customer(discount=tenth), customer("cus_B")]
+    [row] = mart(request_, subs, [], [jan(20)], people)
+    assert row.mrr == D(155)
+    # Without the customers rows the coupon is unknown: 50 + 80 + 30 = 160.00.
+    assert mart(request_, subs, [], [jan(20)])[0].mrr == D(160)
+
+
+def test_a_customer_amount_off_coupon_is_per_invoice_and_in_its_currency(request_):
+    # 12.00 off each invoice of a customer billed in USD, on a yearly 600.00 plan:
+    # (600 − 12) / 12 = 49.00 a month.
+    twelve = discount_object("di_cus", duration="forever", amount_off=1200, currency="usd")
+    subs = [subscription(item(60000, "year"))]
+    [row] = mart(request_, subs, [], [jan(20)], [customer(discount=twelve)])
+    assert row.mrr == D(49)
+    # A 12.00 EUR coupon (no USD option) cannot come off a USD subscription: refused, naming
+    # both, rather than subtracting euros from dollars.
+    euros = discount_object("di_cus", duration="forever", amount_off=1200, currency="eur")
+    with pytest.raises(ValueError, match=r"cus_A.*EUR.*sub_1.*USD"):
+        mart(request_, subs, [], [jan(20)], [customer(currency="eur", discount=euros)])

@@ -207,7 +207,7 @@ def test_the_mrr_mart_rebuilt_from_the_lake_matches_the_world(world, tmp_path, m
         yield api
 
     days = [NOW.date() - timedelta(days=d) for d in range(35, -1, -1)]
-    for table in ("subscriptions", "subscription_events"):
+    for table in ("customers", "subscriptions", "subscription_events"):
         spec = next(s for s in stripe.STREAMS if s.table == table)
         result = sync_stream(
             spec, workspace=workspace, open_client=open_client, lake_root=tmp_path, days=days
