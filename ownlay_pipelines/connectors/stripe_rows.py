@@ -293,7 +293,8 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
 
     Metered items (`recurring.usage_type = metered`) are left out: MRR excludes usage-based
     products (Stripe's Billing metric definitions). A missing `quantity` is 1; a quantity of 0
-    stays 0; package pricing bills whole packages (`_billed_units`).
+    stays 0; package pricing bills whole packages (`_billed_units`). Tax included in a price
+    by its tax rates is taken out (`_included_tax_percent`): MRR excludes tax.
     """
     currency = currency_of(record)
     items = []
@@ -306,9 +307,10 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
         if recurring.get("usage_type") == "metered":
             continue
         quantity = item.get("quantity")
+        included = _included_tax_percent(item, record, f"items.data[{index}]")
         items.append(
             PriceItem(
-                unit_amount=_unit_amount(price, currency, field),
+                unit_amount=_unit_amount(price, currency, field) / (1 + included / 100),
                 interval=str(recurring["interval"]),
                 interval_count=int(recurring.get("interval_count") or 1),
                 quantity=_billed_units(1 if quantity is None else int(quantity), price, field),
@@ -384,6 +386,24 @@ def _discount(
         duration_in_months=coupon.get("duration_in_months"),
         end=_day_in(raw.get("end"), zone),
     )
+
+
+def _included_tax_percent(item: Mapping[str, Any], record: Record, field: str) -> Decimal:
+    """The tax percent included in an item's price: the sum of its inclusive tax rates (the
+    item's own `tax_rates`, else the subscription's `default_tax_rates`; Stripe adds inclusive
+    rates up, 120.00 with 20 % included is 100.00 net). Exclusive rates are added on top of the
+    price, so they take nothing out. Under Stripe Tax (`automatic_tax`) the rate is not on the
+    subscription, so an inclusive price is counted as set (docs/architecture.md)."""
+    rates, where = item.get("tax_rates"), f"{field}.tax_rates"
+    if not rates:
+        rates, where = record.get("default_tax_rates") or [], "default_tax_rates"
+    total = Decimal(0)
+    for index, rate in enumerate(rates):
+        if not isinstance(rate, Mapping):
+            raise RowError(f"{where}[{index}]", f"expected a tax rate object, got {rate!r}")
+        if rate.get("inclusive"):
+            total += Decimal(str(dig(rate, "percentage")))
+    return total
 
 
 def _amount_off(coupon: Mapping[str, Any], currency: str, field: str) -> Decimal:

@@ -519,3 +519,31 @@ def test_a_customer_amount_off_coupon_is_per_invoice_and_in_its_currency(request
     euros = discount_object("di_cus", duration="forever", amount_off=1200, currency="eur")
     with pytest.raises(ValueError, match=r"cus_A.*EUR.*sub_1.*USD"):
         mart(request_, subs, [], [jan(20)], [customer(currency="eur", discount=euros)])
+
+
+# --- Tax ---------------------------------------------------------------------------------------
+
+
+def tax_rate(percentage, inclusive=True) -> dict[str, Any]:
+    return {"object": "tax_rate", "percentage": percentage, "inclusive": inclusive, "active": True}
+
+
+def test_inclusive_tax_rates_are_taken_out_because_mrr_excludes_tax(request_):
+    # 120.00 a month with a 20 % VAT rate included in it: 120 / 1.2 = 100.00 of MRR.
+    vat = {**item(12000), "tax_rates": [tax_rate(20)]}
+    assert mrr_on(request_, subscription(vat)) == D(100)
+    # The subscription's default rates apply to items without their own: 119.00 with 19 %
+    # included = 100.00; an item's own exclusive 10 % overrides the default and is added on
+    # top of the price, so its 50.00 stays 50.00. Total 150.00.
+    own = {**item(5000), "tax_rates": [tax_rate(10, inclusive=False)]}
+    obj = subscription(item(11900), own, default_tax_rates=[tax_rate(19)])
+    assert mrr_on(request_, obj) == D(150)
+    # An inclusive price under Stripe Tax (`automatic_tax`) carries no rate: counted as set.
+    auto = subscription(item(12000, tax_behavior="inclusive"), automatic_tax={"enabled": True})
+    assert mrr_on(request_, auto) == D(120)
+
+
+def test_a_tax_rate_sent_as_an_id_is_refused_naming_the_field(request_):
+    obj = subscription({**item(12000), "tax_rates": ["txr_1"]})
+    with pytest.raises(RowError, match=r"items\.data\[0\]\.tax_rates\[0\].*txr_1"):
+        normalise_subscription(obj, request_)
