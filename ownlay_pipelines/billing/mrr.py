@@ -3,9 +3,11 @@
 **Monthly amount of a subscription** (what it would bill per month if nothing changed): for each
 item, `unit_amount × quantity` normalised by its billing period — `month`: ÷ interval_count;
 `year`: ÷ (12 × interval_count); `week`: × 52 / 12 ÷ interval_count; `day`: × 365 / 12 ÷
-interval_count — summed over items. A discount in force that day applies to the sum:
-`percent_off` multiplies by (1 − p/100); `amount_off` (per invoice) is normalised by the first
-item's period like a price and subtracted (never below zero). Discounts with `duration = once`
+interval_count — summed over items. Discounts in force that day apply one after another, each to what the one
+before left (Stripe stacks them so): an item's own discounts to its amount first, then the
+subscription's to the sum, in Stripe's order. `percent_off` multiplies by (1 − p/100);
+`amount_off` (per invoice) is normalised by the item's period (the first item's, for a
+subscription discount) like a price and subtracted, never below zero. Discounts with `duration = once`
 touch only the first invoice and are ignored, as MRR tools (ChartMogul, Baremetrics) do;
 `repeating` ones apply until Stripe's `discount.end` (else `duration_in_months` from their
 start). Only `active` and `past_due` subscriptions count; `trialing`, `incomplete`, `unpaid`,
@@ -49,26 +51,6 @@ class DiscountDuration(StrEnum):
 
 
 @dataclass(frozen=True)
-class PriceItem:
-    """One subscription item: price per period (major units), billing interval, quantity."""
-
-    unit_amount: Decimal
-    interval: str
-    interval_count: int
-    quantity: int
-
-    def months_per_period(self) -> Decimal:
-        if self.interval not in MONTHS_PER_PERIOD:
-            raise ValueError(f"interval {self.interval!r} is not day, week, month or year")
-        if self.interval_count < 1:
-            raise ValueError(f"interval_count must be at least 1, not {self.interval_count}")
-        return MONTHS_PER_PERIOD[self.interval] * self.interval_count
-
-    def monthly_amount(self) -> Decimal:
-        return self.unit_amount * self.quantity / self.months_per_period()
-
-
-@dataclass(frozen=True)
 class Discount:
     """A coupon on a subscription: percent or amount off, how long, from when."""
 
@@ -89,6 +71,47 @@ class Discount:
         return True
 
 
+def apply_discounts(
+    amount: Decimal, discounts: Iterable[Discount], day: date, months_per_period: Decimal
+) -> Decimal:
+    """`amount` (per month) after each discount in force on `day`, in order, each taking from
+    what the previous ones left and none below zero; an `amount_off` is per invoice, so it is
+    divided by the months one invoice covers (`months_per_period`)."""
+    for discount in discounts:
+        if not discount.in_force(day):
+            continue
+        if discount.percent_off is not None:
+            amount *= 1 - discount.percent_off / 100
+        if discount.amount_off is not None:
+            amount -= discount.amount_off / months_per_period
+        amount = max(amount, Decimal(0))
+    return amount
+
+
+@dataclass(frozen=True)
+class PriceItem:
+    """One subscription item: price per period (major units), billing interval, quantity, and
+    the discounts on this item alone (Stripe's `items.data[].discounts`), in Stripe's order."""
+
+    unit_amount: Decimal
+    interval: str
+    interval_count: int
+    quantity: int
+    discounts: tuple[Discount, ...] = ()
+
+    def months_per_period(self) -> Decimal:
+        if self.interval not in MONTHS_PER_PERIOD:
+            raise ValueError(f"interval {self.interval!r} is not day, week, month or year")
+        if self.interval_count < 1:
+            raise ValueError(f"interval_count must be at least 1, not {self.interval_count}")
+        return MONTHS_PER_PERIOD[self.interval] * self.interval_count
+
+    def monthly_amount(self, day: date) -> Decimal:
+        """The item's amount per month on `day`, after its own discounts in force that day."""
+        gross = self.unit_amount * self.quantity / self.months_per_period()
+        return apply_discounts(gross, self.discounts, day, self.months_per_period())
+
+
 def add_months(day: date, months: int) -> date:
     """The same day `months` later, clamped to the month's last day (Jan 31 + 1 → Feb 28)."""
     index = day.month - 1 + months
@@ -106,19 +129,16 @@ class SubscriptionState:
     status: str
     items: tuple[PriceItem, ...]
     valid_from: date
-    discount: Discount | None = None
+    discounts: tuple[Discount, ...] = ()
+    """The subscription-level discounts, in Stripe's order (after each item's own)."""
 
     def monthly_amount(self, day: date) -> Decimal:
         """This state's MRR on `day` (zero unless active or past due)."""
         if self.status not in COUNTING_STATUSES or not self.items:
             return Decimal(0)
-        total = sum((item.monthly_amount() for item in self.items), Decimal(0))
-        if self.discount is not None and self.discount.in_force(day):
-            if self.discount.percent_off is not None:
-                total *= 1 - self.discount.percent_off / 100
-            if self.discount.amount_off is not None:
-                total -= self.discount.amount_off / self.items[0].months_per_period()
-        return max(total, Decimal(0)).quantize(SIX_PLACES)
+        total = sum((item.monthly_amount(day) for item in self.items), Decimal(0))
+        period = self.items[0].months_per_period()
+        return apply_discounts(total, self.discounts, day, period).quantize(SIX_PLACES)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ events. The events table itself re-pulls only `EVENT_RESTATEMENT_DAYS` (28): re-
 whose morning Stripe has already dropped would replace its partition with the afternoon's
 events alone, and a lost `deleted` event leaves a subscription paying forever. Updates are read from `/v1/events` (`customer.subscription.*`, the MRR history: each
 event holds the subscription as it was right after the change). Customers and subscriptions
-(`status=all`, or cancelled ones are left out) are snapshots replaced on every sync.
+(`status=all`, or cancelled ones are left out; discounts expanded, since API versions from 2023
+list them by id) are snapshots replaced on every sync.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ownlay_pipelines.connectors.streams import (
     Record,
     StreamSpec,
 )
+from ownlay_pipelines.connectors.stripe_discounts import DISCOUNT_EXPANSIONS, DiscountLookup
 from ownlay_pipelines.http.client import ApiClient
 from ownlay_pipelines.http.errors import (
     ApiError,
@@ -134,6 +136,16 @@ def _snapshot(resource: str, extra: Mapping[str, Any] | None = None):
     return fetch
 
 
+def _subscription_events(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
+    """The window's subscription events, their discount ids resolved (`stripe_discounts.py`:
+    an event's object cannot be expanded, so the ids are looked up in the subscriptions list)."""
+    assert isinstance(client, StripeClient)
+    lookup = DiscountLookup(client)
+    params = {**created_window(request), "types[]": list(SUBSCRIPTION_EVENT_TYPES)}
+    for event in client.listing("events", params):
+        yield lookup.event_expanded(event)
+
+
 def _dated_stream(
     table: str,
     description: str,
@@ -191,15 +203,16 @@ STREAMS: tuple[StreamSpec, ...] = (
         "status, items and discount right after the change, and its MRR then.",
         rows.SUBSCRIPTION_EVENT_SCHEMA,
         "event_id",
-        _dated("events", {"types[]": list(SUBSCRIPTION_EVENT_TYPES)}),
+        _subscription_events,
         rows.normalise_subscription_event,
         lookback_days=EVENT_RESTATEMENT_DAYS,
     ),
     StreamSpec(
         platform=Platform.STRIPE,
         table="customers",
-        description="One row per Stripe customer: created, currency, delinquent; the e-mail only "
-        "as a keyed HMAC pseudonym.",
+        description="One row per Stripe customer: created, currency, delinquent, its own coupon "
+        "(applied to its subscriptions without one in the MRR mart); the e-mail only as a keyed "
+        "HMAC pseudonym.",
         partitioning=Partitioning.WORKSPACE,
         cadence=Cadence.HOURLY,
         schema=rows.CUSTOMER_SCHEMA,
@@ -216,7 +229,7 @@ STREAMS: tuple[StreamSpec, ...] = (
         cadence=Cadence.HOURLY,
         schema=rows.SUBSCRIPTION_SCHEMA,
         primary_key=("account_id", "subscription_id"),
-        fetch=_snapshot("subscriptions", {"status": "all"}),
+        fetch=_snapshot("subscriptions", {"status": "all", "expand[]": DISCOUNT_EXPANSIONS}),
         normalise=rows.normalise_subscription,
     ),
 )

@@ -218,9 +218,12 @@ CUSTOMER_SCHEMA = pa.schema(
         pa.field("created_at", TIMESTAMP, nullable=False),
         *text_fields("email_hash", "currency"),
         pa.field("delinquent", pa.bool_()),
+        pa.field("discount_json", pa.string()),
         EVENT_VERSION,
     ]
 )
+"""`discount_json`: the customer's own coupon (Stripe's `customer.discount`), which applies to
+each of its subscriptions without a discount of their own; its amount off is in `currency`."""
 
 
 def normalise_customer(record: Record, request: FetchRequest) -> dict[str, Any]:
@@ -235,7 +238,36 @@ def normalise_customer(record: Record, request: FetchRequest) -> dict[str, Any]:
         else None,
         "currency": currency.upper() if isinstance(currency, str) else None,
         "delinquent": bool(record.get("delinquent")),
+        "discount_json": _customer_discount_json(record, request),
     }
+
+
+def _customer_discount_json(record: Record, request: FetchRequest) -> str | None:
+    """The customer's discount as JSON (`state_json`'s form plus the `currency` its amount off
+    is in: the customer's when the coupon has an amount in it, else the coupon's own), None
+    without one."""
+    raw = record.get("discount")
+    if not isinstance(raw, Mapping):
+        return None
+    coupon = raw.get("coupon") or (raw.get("source") or {}).get("coupon") or {}
+    coupon = coupon if isinstance(coupon, Mapping) else {}
+    own, billed = coupon.get("currency"), record.get("currency")
+    if billed and own and own != billed and billed not in (coupon.get("currency_options") or {}):
+        billed = own
+    currency = str(billed or own).upper() if (billed or own) else None
+    created = local_day(dig(record, "created"), "created", request)
+    discount = _discount(raw, "discount", currency or "", created, request.workspace.zone)
+    return json.dumps({**_discount_json(discount), "currency": currency}, sort_keys=True)
+
+
+def customer_discount_from_row(row: Mapping[str, Any]) -> tuple[Discount, str | None] | None:
+    """A customers row's own discount and the currency of its amount off (None without one;
+    rows synced before the column existed have none)."""
+    document = row.get("discount_json")
+    if not document:
+        return None
+    raw = json.loads(document)
+    return _discount_from_json(raw), raw.get("currency")
 
 
 SUBSCRIPTION_FIELDS = [
@@ -261,7 +293,8 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
 
     Metered items (`recurring.usage_type = metered`) are left out: MRR excludes usage-based
     products (Stripe's Billing metric definitions). A missing `quantity` is 1; a quantity of 0
-    stays 0; package pricing bills whole packages (`_billed_units`).
+    stays 0; package pricing bills whole packages (`_billed_units`). Tax included in a price
+    by its tax rates is taken out (`_included_tax_percent`): MRR excludes tax.
     """
     currency = currency_of(record)
     items = []
@@ -274,26 +307,19 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
         if recurring.get("usage_type") == "metered":
             continue
         quantity = item.get("quantity")
+        included = _included_tax_percent(item, record, f"items.data[{index}]")
         items.append(
             PriceItem(
-                unit_amount=_unit_amount(price, currency, field),
+                unit_amount=_unit_amount(price, currency, field) / (1 + included / 100),
                 interval=str(recurring["interval"]),
                 interval_count=int(recurring.get("interval_count") or 1),
                 quantity=_billed_units(1 if quantity is None else int(quantity), price, field),
+                discounts=_discounts(
+                    item, f"items.data[{index}].", None, currency, valid_from, zone
+                ),
             )
         )
-    discount = None
-    raw_discount = record.get("discount")
-    if isinstance(raw_discount, Mapping) and isinstance(raw_discount.get("coupon"), Mapping):
-        coupon = raw_discount["coupon"]
-        discount = Discount(
-            duration=DiscountDuration(coupon.get("duration", "forever")),
-            start=_day_in(raw_discount.get("start"), zone) or valid_from,
-            percent_off=Decimal(str(coupon["percent_off"])) if coupon.get("percent_off") else None,
-            amount_off=_amount_off(coupon, currency) if coupon.get("amount_off") else None,
-            duration_in_months=coupon.get("duration_in_months"),
-            end=_day_in(raw_discount.get("end"), zone),
-        )
+    legacy = record.get("discount")
     return SubscriptionState(
         subscription_id=str(dig(record, "id")),
         customer_id=object_id(record.get("customer")) or "",
@@ -301,24 +327,99 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
         status=str(dig(record, "status")),
         items=tuple(items),
         valid_from=valid_from,
-        discount=discount,
+        discounts=_discounts(record, "", legacy, currency, valid_from, zone),
     )
 
 
-def _amount_off(coupon: Mapping[str, Any], currency: str) -> Decimal:
+def _discounts(
+    owner: Mapping[str, Any],
+    field: str,
+    legacy: object,
+    currency: str,
+    valid_from: date,
+    zone: tzinfo,
+) -> tuple[Discount, ...]:
+    """The discounts of a subscription or item (`owner`), in Stripe's order.
+
+    `discounts` (the stackable list, ids or expanded Discount objects) wins when present: since
+    2022-11-15 it also lists the one in the legacy single `discount`, which resolves its own id
+    there (never counted twice). Without the list, the legacy `discount` alone. An id that no
+    expanded object resolves is refused, naming it: dropping it would overstate MRR.
+    """
+    known = {legacy.get("id"): legacy} if isinstance(legacy, Mapping) else {}
+    listed = owner.get("discounts")
+    if not listed:
+        raw = [legacy] if isinstance(legacy, Mapping) else []
+        return tuple(_discount(d, f"{field}discount", currency, valid_from, zone) for d in raw)
+    if not isinstance(listed, list):
+        raise RowError(f"{field}discounts", f"expected a list, got {listed!r}")
+    found = []
+    for index, entry in enumerate(listed):
+        where = f"{field}discounts[{index}]"
+        resolved = entry if isinstance(entry, Mapping) else known.get(entry)
+        if not isinstance(resolved, Mapping):
+            raise RowError(
+                where,
+                f"discount {entry!r} is an id, not expanded, and no Discount object here "
+                "resolves it (sync with expand[]=data.discounts); its coupon cannot be applied",
+            )
+        found.append(_discount(resolved, where, currency, valid_from, zone))
+    return tuple(found)
+
+
+def _discount(
+    raw: Mapping[str, Any], field: str, currency: str, valid_from: date, zone: tzinfo
+) -> Discount:
+    """One Discount object (coupon, start, end) as the MRR model's discount; the coupon is
+    `coupon`, or `source.coupon` from API 2025-09-30 on (where it is no longer expanded)."""
+    coupon = raw.get("coupon")
+    where = f"{field}.coupon"
+    if coupon is None and isinstance(raw.get("source"), Mapping):
+        coupon, where = raw["source"].get("coupon"), f"{field}.source.coupon"
+    if not isinstance(coupon, Mapping):
+        raise RowError(where, f"expected the expanded coupon object, got {coupon!r}")
+    return Discount(
+        duration=DiscountDuration(coupon.get("duration", "forever")),
+        start=_day_in(raw.get("start"), zone) or valid_from,
+        percent_off=Decimal(str(coupon["percent_off"])) if coupon.get("percent_off") else None,
+        amount_off=_amount_off(coupon, currency, field) if coupon.get("amount_off") else None,
+        duration_in_months=coupon.get("duration_in_months"),
+        end=_day_in(raw.get("end"), zone),
+    )
+
+
+def _included_tax_percent(item: Mapping[str, Any], record: Record, field: str) -> Decimal:
+    """The tax percent included in an item's price: the sum of its inclusive tax rates (the
+    item's own `tax_rates`, else the subscription's `default_tax_rates`; Stripe adds inclusive
+    rates up, 120.00 with 20 % included is 100.00 net). Exclusive rates are added on top of the
+    price, so they take nothing out. Under Stripe Tax (`automatic_tax`) the rate is not on the
+    subscription, so an inclusive price is counted as set (docs/architecture.md)."""
+    rates, where = item.get("tax_rates"), f"{field}.tax_rates"
+    if not rates:
+        rates, where = record.get("default_tax_rates") or [], "default_tax_rates"
+    total = Decimal(0)
+    for index, rate in enumerate(rates):
+        if not isinstance(rate, Mapping):
+            raise RowError(f"{where}[{index}]", f"expected a tax rate object, got {rate!r}")
+        if rate.get("inclusive"):
+            total += Decimal(str(dig(rate, "percentage")))
+    return total
+
+
+def _amount_off(coupon: Mapping[str, Any], currency: str, field: str) -> Decimal:
     """A coupon's amount off in the subscription's `currency`: its `amount_off` when the coupon
     is in that currency, else the matching `currency_options` entry (multi-currency coupons)."""
     coupon_currency = str(coupon.get("currency") or currency).upper()
     if coupon_currency == currency:
-        return amount(coupon["amount_off"], currency, "discount.coupon.amount_off")
+        return amount(coupon["amount_off"], currency, f"{field}.coupon.amount_off")
     option = (coupon.get("currency_options") or {}).get(currency.lower()) or {}
     if option.get("amount_off") is None:
         raise RowError(
-            "discount.coupon.currency",
+            f"{field}.coupon.currency",
             f"the coupon takes {coupon_currency} off a {currency} subscription and has no "
             f"{currency} amount in currency_options",
         )
-    return amount(option["amount_off"], currency, f"discount.coupon.currency_options.{currency}")
+    return amount(option["amount_off"], currency, f"{field}.coupon.currency_options.{currency}")
 
 
 def _unit_amount(price: Mapping[str, Any], currency: str, field: str) -> Decimal:
@@ -380,10 +481,9 @@ def _day_in(unix_seconds: object, zone: tzinfo) -> date | None:
 def state_json(
     state: SubscriptionState, trial_end: date | None = None, *, with_status: bool = False
 ) -> str:
-    """What the MRR model needs of a state (items, discount, the day its trial ends; its status
-    too `with_status`, for a state before an event, whose row holds only the status after), as
-    JSON."""
-    discount = state.discount
+    """What the MRR model needs of a state (items and their discounts, the subscription's
+    discounts in order, the day its trial ends; its status too `with_status`, for a state
+    before an event, whose row holds only the status after), as JSON."""
     return json.dumps(
         {
             **({"status": state.status} if with_status else {}),
@@ -394,49 +494,63 @@ def state_json(
                     "interval": i.interval,
                     "interval_count": i.interval_count,
                     "quantity": i.quantity,
+                    "discounts": [_discount_json(d) for d in i.discounts],
                 }
                 for i in state.items
             ],
-            "discount": None
-            if discount is None
-            else {
-                "duration": discount.duration.value,
-                "start": discount.start.isoformat(),
-                "percent_off": None if discount.percent_off is None else str(discount.percent_off),
-                "amount_off": None if discount.amount_off is None else str(discount.amount_off),
-                "duration_in_months": discount.duration_in_months,
-                "end": None if discount.end is None else discount.end.isoformat(),
-            },
+            "discounts": [_discount_json(d) for d in state.discounts],
         },
         sort_keys=True,
     )
 
 
+def _discount_json(discount: Discount) -> dict[str, Any]:
+    return {
+        "duration": discount.duration.value,
+        "start": discount.start.isoformat(),
+        "percent_off": None if discount.percent_off is None else str(discount.percent_off),
+        "amount_off": None if discount.amount_off is None else str(discount.amount_off),
+        "duration_in_months": discount.duration_in_months,
+        "end": None if discount.end is None else discount.end.isoformat(),
+    }
+
+
+def _discount_from_json(raw: Mapping[str, Any]) -> Discount:
+    return Discount(
+        duration=DiscountDuration(raw["duration"]),
+        start=date.fromisoformat(raw["start"]),
+        percent_off=None if raw["percent_off"] is None else Decimal(raw["percent_off"]),
+        amount_off=None if raw["amount_off"] is None else Decimal(raw["amount_off"]),
+        duration_in_months=raw["duration_in_months"],
+        end=date.fromisoformat(raw["end"]) if raw.get("end") else None,
+    )
+
+
 def state_from_row(row: Mapping[str, Any], valid_from: date) -> SubscriptionState:
-    """Rebuild the MRR model's state from a subscriptions or subscription_events row."""
+    """Rebuild the MRR model's state from a subscriptions or subscription_events row (rows
+    written before stackable discounts hold one `discount` or null instead of `discounts`)."""
     document = json.loads(row["state_json"])
-    raw = document.get("discount")
-    discount = None
-    if raw:
-        discount = Discount(
-            duration=DiscountDuration(raw["duration"]),
-            start=date.fromisoformat(raw["start"]),
-            percent_off=None if raw["percent_off"] is None else Decimal(raw["percent_off"]),
-            amount_off=None if raw["amount_off"] is None else Decimal(raw["amount_off"]),
-            duration_in_months=raw["duration_in_months"],
-            end=date.fromisoformat(raw["end"]) if raw.get("end") else None,
-        )
+    if "discounts" in document:
+        discounts = document["discounts"]
+    else:
+        discounts = [document["discount"]] if document.get("discount") else []
     return SubscriptionState(
         subscription_id=row["subscription_id"],
         customer_id=row["customer_id"] or "",
         currency=row["currency"],
         status=row["status"],
         items=tuple(
-            PriceItem(Decimal(i["unit_amount"]), i["interval"], i["interval_count"], i["quantity"])
+            PriceItem(
+                Decimal(i["unit_amount"]),
+                i["interval"],
+                i["interval_count"],
+                i["quantity"],
+                tuple(_discount_from_json(d) for d in i.get("discounts", [])),
+            )
             for i in document["items"]
         ),
         valid_from=valid_from,
-        discount=discount,
+        discounts=tuple(_discount_from_json(d) for d in discounts),
     )
 
 

@@ -6,7 +6,9 @@ days): each event gives the subscription's state from its day on. Before a subsc
 retained event, its state is the one the event's `previous_attributes` describe (Stripe sends
 the old values of changed fields), else the event's own; a subscription without retained events
 is trialing until its `trial_end`, then in its snapshot state — or active until it ended, then
-canceled (`_snapshot_history`). Days are the workspace's. Movement definitions: `billing/mrr.py`.
+canceled (`_snapshot_history`). A state without a subscription-level discount takes its
+customer's own coupon from the `raw/stripe/customers` snapshot, as Stripe bills it. Days are the
+workspace's. Movement definitions: `billing/mrr.py`.
 """
 
 from __future__ import annotations
@@ -22,14 +24,19 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from ownlay_pipelines.billing.mrr import MrrDay, SubscriptionState, mrr_days
-from ownlay_pipelines.connectors.stripe_rows import state_from_row, trial_end_of
+from ownlay_pipelines.billing.mrr import Discount, MrrDay, SubscriptionState, mrr_days
+from ownlay_pipelines.connectors.stripe_rows import (
+    customer_discount_from_row,
+    state_from_row,
+    trial_end_of,
+)
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.schema.campaign_metrics import MONEY
 
 MRR_DAILY = TableRef.of("marts", "mrr_daily")
 STRIPE_SUBSCRIPTIONS = TableRef.of("raw", "stripe", "subscriptions")
 STRIPE_SUBSCRIPTION_EVENTS = TableRef.of("raw", "stripe", "subscription_events")
+STRIPE_CUSTOMERS = TableRef.of("raw", "stripe", "customers")
 CREATED = "customer.subscription.created"
 
 MRR_SCHEMA = pa.schema(
@@ -62,8 +69,42 @@ def subscription_states(
     events: Sequence[Mapping[str, Any]],
     *,
     zone: ZoneInfo,
+    customers: Sequence[Mapping[str, Any]] = (),
 ) -> list[SubscriptionState]:
-    """Every subscription's states over time, from snapshot rows and event rows (see module doc)."""
+    """Every subscription's states over time, from snapshot rows and event rows (see module
+    doc), each state without a discount of its own taking its customer's (`customers` rows)."""
+    states = _states(subscriptions, events, zone)
+    by_customer = {
+        row["customer_id"]: found
+        for row in customers
+        if (found := customer_discount_from_row(row)) is not None
+    }
+    return [_with_customer_discount(state, by_customer) for state in states]
+
+
+def _with_customer_discount(
+    state: SubscriptionState, by_customer: Mapping[str, tuple[Discount, str | None]]
+) -> SubscriptionState:
+    """`state` with its customer's discount when it has none of its own: Stripe applies a
+    customer's coupon to each subscription whose own discounts are empty."""
+    found = by_customer.get(state.customer_id)
+    if state.discounts or found is None:
+        return state
+    discount, currency = found
+    if discount.amount_off is not None and currency != state.currency:
+        raise ValueError(
+            f"customer {state.customer_id}: its coupon takes {currency} off, but subscription "
+            f"{state.subscription_id} bills in {state.currency}"
+        )
+    return replace(state, discounts=(discount,))
+
+
+def _states(
+    subscriptions: Sequence[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]],
+    zone: ZoneInfo,
+) -> list[SubscriptionState]:
+    """Each subscription's own states over time (see module doc)."""
     by_subscription: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for event in events:
         by_subscription[event["subscription_id"]].append(event)
@@ -164,5 +205,9 @@ def compute_mrr_daily(
     events: list[dict[str, Any]] = []
     if event_files:
         events = duckdb.read_parquet([str(f) for f in event_files]).to_arrow_table().to_pylist()
-    states = subscription_states(subscriptions, events, zone=zone)
+    customers_file = partition_dir(lake_root, STRIPE_CUSTOMERS, workspace_id, None) / DATA_FILE
+    customers: list[dict[str, Any]] = []
+    if customers_file.exists():
+        customers = duckdb.read_parquet(str(customers_file)).to_arrow_table().to_pylist()
+    states = subscription_states(subscriptions, events, zone=zone, customers=customers)
     return mrr_table(workspace_id, mrr_days(states, days))

@@ -6,7 +6,8 @@ subscriptions,events}` as `{"object": "list", "url", "has_more", "data"}`, newes
 `limit` 1–100 (default 10; outside is 400 with `param: limit`), `starting_after` (an id not in
 the list is 400 `resource_missing`), `created[gte|gt|lte|lt]`, `status` on subscriptions
 (cancelled ones only with `status=all` or `canceled`), `types[]`/`type` on events, which are kept
-30 days, the `FILTERS` of each list and `expand[]=data.<field>` (`EXPANDABLE`); any other
+30 days, the `FILTERS` of each list and `expand[]=data.<field>` (`EXPANDABLE`, and on
+subscriptions `data.discounts`, `data.items.data.discounts`); any other
 parameter is 400 `Received unknown parameter`, any other expansion 400 too; 429 `rate_limit`
 (the throttle fault) and 500 `api_error` with `Stripe-Should-Retry: true` (the server-error
 fault). Accounts are the registry's `stripe` connections.
@@ -54,6 +55,8 @@ EXPANDABLE = {
     "events": {},
 }
 """`expand[]=data.<field>` replaces the id in `field` by the object from that list."""
+DISCOUNT_EXPANSIONS = frozenset({"data.discounts", "data.items.data.discounts"})
+"""On subscriptions, `expand[]` of these replaces each discount id by its Discount object."""
 SUBSCRIPTION_STATUSES = frozenset(
     {
         "active",
@@ -240,6 +243,9 @@ class StripeSimulator:
     ) -> list[dict[str, Any]]:
         """`records` with each `expand[]=data.<field>` id replaced by its object."""
         for path in params.get_list("expand[]"):
+            if resource == "subscriptions" and path in DISCOUNT_EXPANSIONS:
+                records = [_discounts_expanded(r, path) for r in records]
+                continue
             field = path.removeprefix("data.")
             target = EXPANDABLE[resource].get(field) if path.startswith("data.") else None
             if target is None:
@@ -249,3 +255,13 @@ class StripeSimulator:
                 {**r, field: by_id.get(r[field], r[field])} if r.get(field) else r for r in records
             ]
         return records
+
+
+def _discounts_expanded(subscription: dict[str, Any], path: str) -> dict[str, Any]:
+    """`subscription` with the discount ids at `path` replaced by their Discount objects (the
+    sandbox redeems at most one coupon per subscription, its `discount`; items have none)."""
+    if path == "data.items.data.discounts":
+        return subscription
+    legacy = subscription.get("discount")
+    by_id = {legacy["id"]: legacy} if legacy else {}
+    return {**subscription, "discounts": [by_id.get(d, d) for d in subscription["discounts"]]}

@@ -183,6 +183,7 @@ class StripeAccountWorld:
                         "id": f"si_{sub.id[4:]}",
                         "object": "subscription_item",
                         "quantity": sub.quantity_at(moment),
+                        "discounts": [],
                         "price": {
                             "id": f"price_{name.lower().replace(' ', '_')}",
                             "object": "price",
@@ -194,10 +195,15 @@ class StripeAccountWorld:
                 ],
                 "has_more": False,
             },
+            # 2022-11-15 sends both: the legacy single `discount` and the stackable list of
+            # ids (objects only with `expand[]`, `sandbox/stripe.py`).
+            "discounts": [] if sub.coupon is None else [discount_id(sub)],
             "discount": None
             if sub.coupon is None
             else {
+                "id": discount_id(sub),
                 "object": "discount",
+                "subscription": sub.id,
                 "start": int(sub.start.timestamp()),
                 "coupon": {
                     "object": "coupon",
@@ -364,8 +370,13 @@ def _state(obj: dict[str, Any], day: date) -> SubscriptionState:
             ),
         ),
         valid_from=day,
-        discount=discount,
+        discounts=() if discount is None else (discount,),
     )
+
+
+def discount_id(sub: SandboxSubscription) -> str:
+    """The id of the Discount a subscription's coupon was redeemed into."""
+    return f"di_{sub.id[4:]}"
 
 
 def _invoice_amount(sub: SandboxSubscription, moment: datetime) -> int:

@@ -21,7 +21,8 @@ D = Decimal
 
 
 def state(sub, customer, day, *items, status="active", discount=None, currency="USD"):
-    return SubscriptionState(sub, customer, currency, status, tuple(items), day, discount)
+    discounts = () if discount is None else (discount,)
+    return SubscriptionState(sub, customer, currency, status, tuple(items), day, discounts)
 
 
 def item(amount, interval="month", count=1, quantity=1):

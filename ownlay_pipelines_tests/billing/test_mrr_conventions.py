@@ -8,6 +8,7 @@ both zones.
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,8 +20,10 @@ from ownlay_pipelines.connectors import stripe
 from ownlay_pipelines.connectors.streams import FetchRequest
 from ownlay_pipelines.connectors.stripe_rows import (
     amount,
+    normalise_customer,
     normalise_subscription,
     normalise_subscription_event,
+    state_from_row,
 )
 from ownlay_pipelines.connectors.wire_values import RowError
 from ownlay_pipelines.models.mrr import subscription_states
@@ -113,10 +116,11 @@ def event(kind: str, day: date, obj: dict[str, Any], previous=None) -> dict:
     }
 
 
-def mart(request_, snapshots, events, days) -> list[MrrDay]:
+def mart(request_, snapshots, events, days, customers=()) -> list[MrrDay]:
     subs = [normalise_subscription(s, request_) for s in snapshots]
     rows = [normalise_subscription_event(e, request_) for e in events]
-    states = subscription_states(subs, rows, zone=request_.workspace.zone)
+    people = [normalise_customer(c, request_) for c in customers]
+    states = subscription_states(subs, rows, zone=request_.workspace.zone, customers=people)
     return mrr_days(states, days)
 
 
@@ -365,3 +369,181 @@ def test_a_trial_whose_created_event_expired_converts_on_its_update_day(request_
     events = [event("updated", jan(15), active, {"status": "trialing"})]
     rows = mart(request_, [active], events, [jan(1), jan(15)])
     assert movements(rows) == [(1, D(0), 0, 0, 0, 0, 0), (15, D(99), D(99), 0, 0, 0, 0)]
+
+
+# --- Stackable discounts (`discounts`, Stripe API 2024+) ---------------------------------------
+
+
+def discount_object(discount_id: str, start=FIRST_OF_JANUARY, **coupon: Any) -> dict[str, Any]:
+    """An expanded Discount object (what `expand[]=discounts` returns in place of its id)."""
+    return {
+        "id": discount_id,
+        "object": "discount",
+        "start": at(start),
+        "end": None,
+        "coupon": {"object": "coupon", "percent_off": None, "amount_off": None, **coupon},
+    }
+
+
+def test_discount_ids_that_cannot_be_resolved_are_refused_not_dropped(request_):
+    # A 2024+ event: the coupon arrives only as the id `di_1` (events are never expanded).
+    # Dropping it would report 50.00 instead of the discounted figure, so the row is refused,
+    # naming the field and the id.
+    obj = subscription(item(5000), discounts=["di_1"])
+    with pytest.raises(RowError, match=r"discounts\[0\].*di_1.*not expanded"):
+        normalise_subscription_event(event("created", jan(1), obj), request_)
+    on_item = {**item(5000), "discounts": ["di_2"]}
+    with pytest.raises(RowError, match=r"items\.data\[0\]\.discounts\[0\].*di_2"):
+        normalise_subscription(subscription(on_item), request_)
+
+
+def test_expanded_discounts_stack_in_order_item_discounts_first(request_):
+    # Item A 100.00 with its own 10 % off, item B 50.00; on the subscription 20 % off, then
+    # 5.00 off, both forever. Item first: A = 100 × 0.9 = 90; sum 90 + 50 = 140; then in order
+    # 140 × 0.8 = 112, 112 − 5 = 107.00 (not 150 × (1 − 0.1 − 0.2) − 5).
+    a = {
+        **item(10000),
+        "discounts": [discount_object("di_item", duration="forever", percent_off=10)],
+    }
+    obj = subscription(
+        a,
+        item(5000),
+        discounts=[
+            discount_object("di_pct", duration="forever", percent_off=20),
+            discount_object("di_amt", duration="forever", amount_off=500),
+        ],
+    )
+    assert mrr_on(request_, obj) == D(107)
+    row = normalise_subscription_event(event("created", jan(20), obj), request_)
+    assert row["mrr"] == D(107)
+
+
+def test_a_once_discount_in_the_stack_is_skipped_and_the_rest_still_applies(request_):
+    # 60.00 a month; 50 % once (first invoice only, not MRR) then 10.00 off forever: 50.00.
+    obj = subscription(
+        item(6000),
+        discounts=[
+            discount_object("di_once", duration="once", percent_off=50),
+            discount_object("di_ten", duration="forever", amount_off=1000),
+        ],
+    )
+    assert mrr_on(request_, obj) == D(50)
+
+
+def test_the_legacy_discount_resolves_its_own_id_and_is_not_counted_twice(request_):
+    # API 2022-11-15 sends both: `discount` (expanded) and `discounts: ["di_1"]`, the same one.
+    # 20 % off 50.00 once applied = 40.00 (twice would be 32.00); the id needs no lookup.
+    obj = subscription(item(5000), coupon={"duration": "forever", "percent_off": 20})
+    obj["discount"]["id"] = "di_1"
+    obj["discounts"] = ["di_1"]
+    assert mrr_on(request_, obj) == D(40)
+
+
+def test_rows_written_before_stackable_discounts_still_rebuild_their_discount():
+    # A lake row from before `discounts`: one `discount` object in state_json. 20 % off 50.00.
+    legacy = {
+        "trial_end": None,
+        "items": [{"unit_amount": "50", "interval": "month", "interval_count": 1, "quantity": 1}],
+        "discount": {
+            "duration": "forever",
+            "start": "2026-01-01",
+            "percent_off": "20",
+            "amount_off": None,
+            "duration_in_months": None,
+            "end": None,
+        },
+    }
+    row = {
+        "subscription_id": "sub_1",
+        "customer_id": "cus_A",
+        "currency": "USD",
+        "status": "active",
+        "state_json": json.dumps(legacy),
+    }
+    assert state_from_row(row, jan(1)).monthly_amount(jan(20)) == D(40)
+
+
+def test_a_discount_from_api_2025_09_30_reads_its_coupon_from_source(request_):
+    # Since 2025-09-30 a Discount holds its coupon in `source.coupon`: 25 % off 80.00 = 60.00.
+    clover = discount_object("di_1", duration="forever", percent_off=25)
+    clover["source"] = {"type": "coupon", "coupon": clover.pop("coupon")}
+    assert mrr_on(request_, subscription(item(8000), discounts=[clover])) == D(60)
+    # Its coupon as a bare id cannot be applied: refused, naming the field.
+    clover["source"]["coupon"] = "SUMMER25"
+    with pytest.raises(RowError, match=r"discounts\[0\]\.source\.coupon.*SUMMER25"):
+        normalise_subscription(subscription(item(8000), discounts=[clover]), request_)
+
+
+# --- Customer-level coupons --------------------------------------------------------------------
+
+
+def customer(customer_id="cus_A", currency="usd", discount=None) -> dict[str, Any]:
+    return {
+        "id": customer_id,
+        "object": "customer",
+        "created": at(FIRST_OF_JANUARY),
+        "email": None,
+        "currency": currency,
+        "delinquent": False,
+        "discount": discount,
+    }
+
+
+def test_a_customer_coupon_applies_to_each_subscription_without_its_own(request_):
+    # Customer A holds 10 % off forever. sub_1 (50.00, no discount) takes it: 45.00. sub_2
+    # (100.00) has its own 20 % off, which overrides the customer's: 80.00, not 72.00.
+    # Customer B (30.00) has no coupon: 30.00. Total 45 + 80 + 30 = 155.00.
+    tenth = discount_object("di_cus", duration="forever", percent_off=10)
+    own = discount_object("di_sub", duration="forever", percent_off=20)
+    subs = [
+        subscription(item(5000)),
+        subscription(item(10000), sub_id="sub_2", discounts=[own]),
+        subscription(item(3000), sub_id="sub_3", customer="cus_B"),
+    ]
+    people = [customer(discount=tenth), customer("cus_B")]
+    [row] = mart(request_, subs, [], [jan(20)], people)
+    assert row.mrr == D(155)
+    # Without the customers rows the coupon is unknown: 50 + 80 + 30 = 160.00.
+    assert mart(request_, subs, [], [jan(20)])[0].mrr == D(160)
+
+
+def test_a_customer_amount_off_coupon_is_per_invoice_and_in_its_currency(request_):
+    # 12.00 off each invoice of a customer billed in USD, on a yearly 600.00 plan:
+    # (600 − 12) / 12 = 49.00 a month.
+    twelve = discount_object("di_cus", duration="forever", amount_off=1200, currency="usd")
+    subs = [subscription(item(60000, "year"))]
+    [row] = mart(request_, subs, [], [jan(20)], [customer(discount=twelve)])
+    assert row.mrr == D(49)
+    # A 12.00 EUR coupon (no USD option) cannot come off a USD subscription: refused, naming
+    # both, rather than subtracting euros from dollars.
+    euros = discount_object("di_cus", duration="forever", amount_off=1200, currency="eur")
+    with pytest.raises(ValueError, match=r"cus_A.*EUR.*sub_1.*USD"):
+        mart(request_, subs, [], [jan(20)], [customer(currency="eur", discount=euros)])
+
+
+# --- Tax ---------------------------------------------------------------------------------------
+
+
+def tax_rate(percentage, inclusive=True) -> dict[str, Any]:
+    return {"object": "tax_rate", "percentage": percentage, "inclusive": inclusive, "active": True}
+
+
+def test_inclusive_tax_rates_are_taken_out_because_mrr_excludes_tax(request_):
+    # 120.00 a month with a 20 % VAT rate included in it: 120 / 1.2 = 100.00 of MRR.
+    vat = {**item(12000), "tax_rates": [tax_rate(20)]}
+    assert mrr_on(request_, subscription(vat)) == D(100)
+    # The subscription's default rates apply to items without their own: 119.00 with 19 %
+    # included = 100.00; an item's own exclusive 10 % overrides the default and is added on
+    # top of the price, so its 50.00 stays 50.00. Total 150.00.
+    own = {**item(5000), "tax_rates": [tax_rate(10, inclusive=False)]}
+    obj = subscription(item(11900), own, default_tax_rates=[tax_rate(19)])
+    assert mrr_on(request_, obj) == D(150)
+    # An inclusive price under Stripe Tax (`automatic_tax`) carries no rate: counted as set.
+    auto = subscription(item(12000, tax_behavior="inclusive"), automatic_tax={"enabled": True})
+    assert mrr_on(request_, auto) == D(120)
+
+
+def test_a_tax_rate_sent_as_an_id_is_refused_naming_the_field(request_):
+    obj = subscription({**item(12000), "tax_rates": ["txr_1"]})
+    with pytest.raises(RowError, match=r"items\.data\[0\]\.tax_rates\[0\].*txr_1"):
+        normalise_subscription(obj, request_)

@@ -143,6 +143,55 @@ def test_mrr_from_the_synced_subscriptions_and_events_matches_the_world(world):
     )
 
 
+def _without_legacy_discount(value):
+    """A response body as API versions from 2025-03-31 send it: subscriptions have no single
+    `discount`, only `discounts` (ids unless expanded)."""
+    if isinstance(value, list):
+        return [_without_legacy_discount(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            k: _without_legacy_discount(v)
+            for k, v in value.items()
+            if not (k == "discount" and value.get("object") == "subscription")
+        }
+    return value
+
+
+def test_discount_ids_without_the_legacy_discount_are_expanded_or_looked_up(world):
+    simulator = StripeSimulator(world)
+
+    def modern(request: httpx.Request) -> httpx.Response:
+        response = simulator.handle(request)
+        return httpx.Response(response.status_code, json=_without_legacy_discount(response.json()))
+
+    api = stripe.StripeClient(
+        api_key=sandbox_credential("api_key", ACCOUNT),
+        account_id=ACCOUNT,
+        transport=httpx.MockTransport(modern),
+        clock=FakeClock(NOW),
+    )
+    req = request(world)
+    window = request(world, (NOW - timedelta(days=40)).date(), NOW.date())
+    subs_spec = next(s for s in stripe.STREAMS if s.table == "subscriptions")
+    events_spec = next(s for s in stripe.STREAMS if s.table == "subscription_events")
+    raw_events = list(api.listing("events", {"types[]": ["customer.subscription.created"]}))
+    # The wire really holds bare ids here: an event's object is never expanded.
+    assert any(
+        e["data"]["object"]["discounts"] and isinstance(e["data"]["object"]["discounts"][0], str)
+        for e in raw_events
+    )
+    # The snapshot asks for the Discount objects; events resolve theirs through the same list.
+    subscriptions = [subs_spec.normalise(s, req) for s in subs_spec.fetch(api, req)]
+    events = [events_spec.normalise(e, window) for e in events_spec.fetch(api, window)]
+    assert any('"percent_off": "25' in e["state_json"] for e in events)
+    from ownlay_pipelines.models.mrr import subscription_states
+
+    days = [NOW.date() - timedelta(days=d) for d in range(0, 25)]
+    truth = mrr_days(simulator.account(ACCOUNT).states(req.workspace.zone), days)
+    synced = mrr_days(subscription_states(subscriptions, events, zone=req.workspace.zone), days)
+    assert [(r.day, r.mrr) for r in synced] == [(r.day, r.mrr) for r in truth]
+
+
 def test_the_mrr_mart_rebuilt_from_the_lake_matches_the_world(world, tmp_path, monkeypatch):
     from contextlib import contextmanager
 
@@ -158,7 +207,7 @@ def test_the_mrr_mart_rebuilt_from_the_lake_matches_the_world(world, tmp_path, m
         yield api
 
     days = [NOW.date() - timedelta(days=d) for d in range(35, -1, -1)]
-    for table in ("subscriptions", "subscription_events"):
+    for table in ("customers", "subscriptions", "subscription_events"):
         spec = next(s for s in stripe.STREAMS if s.table == table)
         result = sync_stream(
             spec, workspace=workspace, open_client=open_client, lake_root=tmp_path, days=days
@@ -291,3 +340,48 @@ def test_charges_refunds_and_invoices_convert_minor_units_per_currency(
     amounts += [rows[2]["subtotal"], rows[2]["total"], rows[2]["amount_paid"]]
     assert amounts == [Decimal(expected)] * 6
     assert {r["currency"] for r in rows} == {currency.upper()}
+
+
+def test_a_discount_id_the_lookup_cannot_find_stays_an_id_and_the_row_is_refused(world):
+    from ownlay_pipelines.connectors.stripe_discounts import DiscountLookup
+    from ownlay_pipelines.connectors.stripe_rows import normalise_subscription_event
+    from ownlay_pipelines.connectors.wire_values import RowError
+
+    calls = []
+    ten_off = {"id": "di_live", "object": "discount", "start": 1767286800, "end": None}
+    ten_off["coupon"] = {"duration": "forever", "percent_off": 10, "amount_off": None}
+
+    class Subscriptions:
+        def listing(self, resource, params):
+            calls.append((resource, params))
+            yield {"id": "sub_1", "discounts": [ten_off], "items": {"data": []}}
+
+    lookup = DiscountLookup(Subscriptions())
+    plain = {"id": "sub_2", "discounts": [], "items": {"data": [{"discounts": []}]}}
+    assert lookup.expanded(plain) is plain and calls == []  # nothing to resolve, no request
+    obj = {
+        "id": "sub_1",
+        "object": "subscription",
+        "customer": "cus_A",
+        "currency": "usd",
+        "status": "active",
+        "items": {
+            "data": [
+                {"quantity": 1, "price": {"unit_amount": 5000, "recurring": {"interval": "month"}}}
+            ]
+        },
+        "discounts": ["di_live"],
+    }
+    # The update removed `di_gone`: it is only in previous_attributes, and nowhere to look up.
+    event = {
+        "id": "evt_1",
+        "type": "customer.subscription.updated",
+        "created": 1767286800,
+        "data": {"object": obj, "previous_attributes": {"discounts": ["di_gone", "di_live"]}},
+    }
+    resolved = lookup.event_expanded(event)
+    assert resolved["data"]["object"]["discounts"] == [ten_off]
+    assert resolved["data"]["previous_attributes"]["discounts"] == ["di_gone", ten_off]
+    assert calls == [("subscriptions", {"status": "all", "expand[]": stripe.DISCOUNT_EXPANSIONS})]
+    with pytest.raises(RowError, match=r"discounts\[0\].*di_gone"):
+        normalise_subscription_event(resolved, request(world))

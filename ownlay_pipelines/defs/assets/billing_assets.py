@@ -2,7 +2,7 @@
 
 Partitioned by workspace: each run rebuilds the workspace's whole history (a subscription change
 moves every later day). Triggered by its own automation sensor when the Stripe subscription
-snapshot or events of the workspace were synced.
+snapshot or events, or the customers (whose own coupons apply), of the workspace were synced.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -16,6 +16,7 @@ from ownlay_pipelines.lake.writer import write_partition
 from ownlay_pipelines.models.mrr import (
     MRR_DAILY,
     MRR_SCHEMA,
+    STRIPE_CUSTOMERS,
     STRIPE_SUBSCRIPTION_EVENTS,
     STRIPE_SUBSCRIPTIONS,
     compute_mrr_daily,
@@ -27,7 +28,7 @@ MRR_HISTORY_DAYS = 730
 FOLLOW_STRIPE = (
     dg.AutomationCondition.any_deps_updated().since_last_handled()
     & ~dg.AutomationCondition.in_progress()
-).with_label("Stripe subscriptions or their events synced since last computed")
+).with_label("Stripe customers, subscriptions or their events synced since last computed")
 
 
 @dg.asset(
@@ -41,6 +42,7 @@ FOLLOW_STRIPE = (
     kinds={"parquet"},
     partitions_def=workspace_partitions,
     deps=[
+        dg.AssetDep(list(STRIPE_CUSTOMERS.parts)),
         dg.AssetDep(list(STRIPE_SUBSCRIPTIONS.parts)),
         dg.AssetDep(
             list(STRIPE_SUBSCRIPTION_EVENTS.parts),
