@@ -209,7 +209,7 @@ def _country_code(value: str) -> str:
 
 
 def _clean_properties(value: dict[str, Any]) -> dict[str, Any]:
-    scrubbed = scrub_properties(value)
+    scrubbed = scrub_properties(value, max_json_bytes=MAX_PROPERTIES_BYTES)
     size = len(to_json(scrubbed))
     if size > MAX_PROPERTIES_BYTES:
         raise ValueError(f"is {size} bytes as JSON; the limit is {MAX_PROPERTIES_BYTES}")

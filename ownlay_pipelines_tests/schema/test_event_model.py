@@ -165,8 +165,11 @@ def test_wrong_types_and_unknown_fields_are_named():
 
 def test_properties_larger_than_32_kib_are_refused():
     errors = _errors(OwnlayEvent, ownlay_event(properties={"blob": "x" * 33_000}))
+    # Quotes are escaped in JSON: 20,000 characters, 40,011 bytes, found only once serialised.
+    escaped = _errors(OwnlayEvent, ownlay_event(properties={"blob": '"' * 20_000}))
 
-    assert errors["properties"] == "is 33011 bytes as JSON; the limit is 32768"
+    assert errors["properties"] == "is over 32768 bytes as JSON; the limit is 32768"
+    assert escaped["properties"] == "is 40011 bytes as JSON; the limit is 32768"
 
 
 def test_seed_001_track_event_maps_onto_the_canonical_event():
