@@ -17,7 +17,8 @@ header held the event loop for 85 s). Each refusal is sent after the answers owe
 before it on the connection (uvicorn refused at once and closed, so a valid event pipelined just
 before got no answer), then the connection is closed.
 
-uvicorn times out only a connection idle between requests (`timeout_keep_alive`); a head sent
+uvicorn times out only a connection idle between requests (`timeout_keep_alive`, here also
+applied before the first request); a head sent
 byte by byte, or a small body that stalls, held its connection forever. So a request must arrive
 within `REQUEST_SECONDS` of its first byte with no gap over `REQUEST_IDLE_SECONDS` (its head, and
 its body when Content-Length declares at most `OFF_LOOP_BODY_BYTES`; larger or chunked bodies are
@@ -97,7 +98,8 @@ def _timeout_answer(in_head: bool, idle: bool) -> bytes:
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """`HttpToolsProtocol` whose request cycles write through a `CoalescingTransport`, and
-    which refuses malformed HTTP and oversized heads in JSON, after the earlier answers."""
+    which refuses malformed HTTP, oversized heads and slow requests in JSON, after the earlier
+    answers."""
 
     _refusal: bytes | None = None
     """Set once the connection is refused: it only finishes the answers it owes, then closes."""
@@ -125,6 +127,11 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
+        # uvicorn arms its keep-alive timeout only after an answer, so a connection that never
+        # sent a byte was held forever; it gets the same time as one idle between requests.
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._pace_timer is not None:

@@ -136,3 +136,16 @@ def test_idle_keep_alive_connections_and_pipelined_requests_are_not_timed_out(
 
     assert first.startswith(b"HTTP/1.1 202 ") and b'"stored":1' in first
     assert re.findall(rb"HTTP/1.1 (\d{3}) ", answers) == [b"202", b"202"]
+
+
+def test_a_connection_that_never_sends_a_byte_is_closed_after_the_keep_alive_timeout(
+    served: tuple[str, int],
+):
+    with _connection(served) as connection:
+        connection.settimeout(10)
+        started = time.monotonic()
+        answer = _read_until_closed(connection)
+        elapsed = time.monotonic() - started
+
+    assert answer == b""  # closed quietly, as uvicorn closes an idle keep-alive connection
+    assert 5 <= elapsed < 7  # uvicorn's default timeout_keep_alive, 5 s
