@@ -122,7 +122,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         408: "A request line and headers, or a body of at most 64 KiB, that had not fully "
         "arrived 10 s after the request's first byte, or whose bytes stopped for 2 s "
         "(`head_timeout`, `body_timeout`); a body over 64 KiB (or of unknown length) that had "
-        "not fully arrived 10 s after its turn to be read began, or whose bytes stopped for "
+        "not fully arrived 10 s after its first turn to be read, or whose bytes stopped for "
         "2 s (`body_timeout`). The connection is closed.",
         413: "Body over OWNLAY_INGEST_MAX_BODY_BYTES or batch over the event limit.",
         415: "A body or declared charset other than UTF-8, or a Content-Encoding other than "
