@@ -148,4 +148,4 @@ def test_a_connection_that_never_sends_a_byte_is_closed_after_the_keep_alive_tim
         elapsed = time.monotonic() - started
 
     assert answer == b""  # closed quietly, as uvicorn closes an idle keep-alive connection
-    assert 5 <= elapsed < 7  # uvicorn's default timeout_keep_alive, 5 s
+    assert 4.5 <= elapsed < 8  # uvicorn's default timeout_keep_alive, 5 s (from its accept)
