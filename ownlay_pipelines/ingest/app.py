@@ -41,7 +41,8 @@ from ownlay_pipelines.events.validation import (
     validate_batch,
 )
 from ownlay_pipelines.http.clock import Clock, SystemClock
-from ownlay_pipelines.ingest.asgi import Answer, IngestApp, RawRequest, Receive, raw_handler
+from ownlay_pipelines.ingest.asgi import Answer, IngestApp, RawRequest, raw_handler
+from ownlay_pipelines.ingest.body_turns import NoTurnInTime, TurnTakingReceive
 from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.errors import IngestError, http_error_response, ingest_error_response
@@ -81,12 +82,12 @@ LARGE_BODY_READS = 2
 LARGE_BODY_WAIT_SECONDS = 10.0
 """The longest a large body waits for its turn; then it is answered 503 with `Retry-After`."""
 LARGE_BODY_READ_SECONDS = 10.0
-"""The longest a large body's turn lasts: a body that has not fully arrived by then is answered
-408 and its connection closed, so a sender that drips its body cannot keep the turn, and every
-large body behind it, waiting. 1 MiB in 10 s is 0.8 Mbit/s."""
+"""The longest a large body's reading lasts from its first turn: a body that has not fully
+arrived by then is answered 408 and its connection closed, so a sender that drips its body
+cannot keep the turn, and every large body behind it, waiting. 1 MiB in 10 s is 0.8 Mbit/s."""
 LARGE_BODY_IDLE_SECONDS = 2.0
-"""The longest a turn waits for the next bytes of a body (408 too): a sender that stalls
-mid-body gives its turn up after this, not after `LARGE_BODY_READ_SECONDS`."""
+"""The longest a large body's sender may be silent (408 too); it holds no turn meanwhile after
+`body_turns.GRACE_SECONDS`."""
 MAX_LISTED_REJECTIONS = 50
 """A refusal lists at most this many events' reasons (with the total), so a huge bad batch gets a
 short answer; `MAX_ERRORS_PER_EVENT` bounds each one."""
@@ -305,43 +306,40 @@ async def _read_large_body(
     It is read only while fewer than `LARGE_BODY_READS` others are: the rest wait with their
     bytes in the socket (uvicorn stops reading past 64 KiB), so a flood of big bodies cannot
     fill every turn of the event loop that small requests need; meanwhile the GIL changes hands
-    quickly (`gil_handoff`), so commits of small requests do not wait behind them. Both the wait
-    for a turn and the turn itself are bounded (503, 408), so senders that stall cannot hold the
-    turns forever.
+    quickly (`gil_handoff`), so commits of small requests do not wait behind them. A turn is
+    taken when bytes have arrived and given back while the sender is quiet (`body_turns`), so
+    senders that stall do not hold turns; the wait for a turn, a sender's silence and the reading
+    from the first turn on are bounded (503, 408, 408).
     """
     service.handoff.large_body_seen()
-    with anyio.move_on_after(LARGE_BODY_WAIT_SECONDS) as waiting:
-        await service.large_body_reads.acquire()
-    if waiting.cancelled_caught:
+    receive = TurnTakingReceive(
+        request.receive,
+        service.large_body_reads,
+        idle_seconds=LARGE_BODY_IDLE_SECONDS,
+        wait_seconds=LARGE_BODY_WAIT_SECONDS,
+        read_seconds=LARGE_BODY_READ_SECONDS,
+    )
+    try:
+        with receive.read_scope:
+            return await dataclasses.replace(request, receive=receive).capped_body(
+                service.settings.max_body_bytes, inspect_head
+            )
+        reason = f"the request body did not arrive within {LARGE_BODY_READ_SECONDS:g} s"
+    except TimeoutError:
+        reason = f"no byte of the request body came for {LARGE_BODY_IDLE_SECONDS:g} s"
+    except NoTurnInTime:
         raise IngestError(
             503,
             "busy",
             f"no turn to read a body over {OFF_LOOP_BODY_BYTES} bytes came within "
             f"{LARGE_BODY_WAIT_SECONDS:g} s; retry, or send smaller batches",
             headers={"Retry-After": "1"},
-        )
-    timed = dataclasses.replace(request, receive=_idle_bounded(request.receive))
-    try:
-        with anyio.move_on_after(LARGE_BODY_READ_SECONDS):
-            return await timed.capped_body(service.settings.max_body_bytes, inspect_head)
-        reason = f"the request body did not arrive within {LARGE_BODY_READ_SECONDS:g} s"
-    except TimeoutError:
-        reason = f"no byte of the request body came for {LARGE_BODY_IDLE_SECONDS:g} s"
+        ) from None
     finally:
-        service.large_body_reads.release()
+        receive.release()
     raise IngestError(
         408, "body_timeout", f"{reason}; send it at once", headers={"Connection": "close"}
     )
-
-
-def _idle_bounded(receive: Receive) -> Receive:
-    """`receive` raising TimeoutError when no message comes for `LARGE_BODY_IDLE_SECONDS`."""
-
-    async def receive_in_time() -> dict[str, Any]:
-        with anyio.fail_after(LARGE_BODY_IDLE_SECONDS):
-            return await receive()
-
-    return receive_in_time
 
 
 def _small_body(request: RawRequest) -> bool:

@@ -16,6 +16,14 @@ a header with a NUL), a body in more than `MAX_BODY_PIECES` chunks (400) and a r
 header held the event loop for 85 s). Each refusal is sent after the answers owed to the requests
 before it on the connection (uvicorn refused at once and closed, so a valid event pipelined just
 before got no answer), then the connection is closed.
+
+uvicorn times out only a connection idle between requests (`timeout_keep_alive`, here also
+applied before the first request); a head sent
+byte by byte, or a small body that stalls, held its connection forever. So a request must arrive
+within `REQUEST_SECONDS` of its first byte with no gap over `REQUEST_IDLE_SECONDS` (its head, and
+its body when Content-Length declares at most `OFF_LOOP_BODY_BYTES`; larger or chunked bodies are
+paced by the app's turns, `app._read_large_body`), else 408 in the same JSON. Time when the server
+itself stopped reading (flow control, a pipelined request waiting its turn) does not count.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ownlay_pipelines.ingest.app import OFF_LOOP_BODY_BYTES
 from ownlay_pipelines.ingest.coalescing_transport import CoalescingTransport
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -39,6 +48,11 @@ LINGER_SECONDS = 2.0
 LINGER_BYTES = 1024 * 1024
 """After a refusal the client's bytes are read and dropped for `LINGER_SECONDS`, up to this many
 (a legitimate client stops at the end of its request; a flood is not read on without end)."""
+REQUEST_SECONDS = 10.0
+"""The longest a request head, with a body of at most `OFF_LOOP_BODY_BYTES`, may take to arrive,
+from its first byte (the same 10 s a large body's turn lasts)."""
+REQUEST_IDLE_SECONDS = 2.0
+"""The longest gap between two reads of such a request (as for a large body in its turn)."""
 _HEAD_END = b"\r\n\r\n"
 """The blank line ending a head (llhttp refuses bare line feeds)."""
 
@@ -70,9 +84,22 @@ HEAD_TOO_LARGE_ANSWER = _refusal(
 )
 
 
+def _timeout_answer(in_head: bool, idle: bool) -> bytes:
+    """The 408 for a request that stalled (`idle`) or was too slow in its head or its body."""
+    part = "the request line and headers" if in_head else "the request body"
+    reason = (
+        f"no byte of {part} came for {REQUEST_IDLE_SECONDS:g} s"
+        if idle
+        else f"{part} did not arrive within {REQUEST_SECONDS:g} s of the request's first byte"
+    )
+    error = "head_timeout" if in_head else "body_timeout"
+    return _refusal(b"408 Request Timeout", error, f"{reason}; send it at once")
+
+
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """`HttpToolsProtocol` whose request cycles write through a `CoalescingTransport`, and
-    which refuses malformed HTTP and oversized heads in JSON, after the earlier answers."""
+    which refuses malformed HTTP, oversized heads and slow requests in JSON, after the earlier
+    answers."""
 
     _refusal: bytes | None = None
     """Set once the connection is refused: it only finishes the answers it owes, then closes."""
@@ -86,10 +113,30 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """Pieces of the body being received so far."""
     _lingered_bytes = 0
     """Bytes dropped since the refusal."""
+    _paced = False
+    """Whether a request is being received whose pace this protocol keeps: from its first byte to
+    its last, unless its body turns out not to be declared at most `OFF_LOOP_BODY_BYTES`."""
+    _deadline = 0.0
+    """When (event loop time) the paced request must have arrived; 0 until a read ends in it."""
+    _last_read = 0.0
+    """When the last bytes of the paced request came."""
+    _pace_timer: asyncio.TimerHandle | None = None
+    """The connection's one timer checking the pace; armed when a read ends mid-request, so a
+    request that arrives in one read (nearly all) never arms it."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
+        # uvicorn arms its keep-alive timeout only after an answer, so a connection that never
+        # sent a byte was held forever; it gets the same time as one idle between requests.
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._pace_timer is not None:
+            self._pace_timer.cancel()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refusal is not None:  # past a refusal the bytes mean nothing
@@ -101,6 +148,43 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(HEAD_TOO_LARGE_ANSWER)
             return
         super().data_received(data)
+        if self._paced:  # the read ended inside a request
+            self._last_read = now = self.loop.time()
+            if not self._deadline:  # the request's first read (close enough to its first byte)
+                self._deadline = now + REQUEST_SECONDS
+            if self._pace_timer is None:
+                self._pace_timer = self.loop.call_later(REQUEST_IDLE_SECONDS, self._check_pace)
+
+    def on_message_begin(self) -> None:
+        self._paced, self._deadline = True, 0.0  # set when a read ends inside the request
+        super().on_message_begin()
+
+    def _check_pace(self) -> None:
+        """Refuse the request being received with 408 if it has stalled or is late; else check
+        again when it next could be. Time spent with reading paused by the server is forgiven."""
+        self._pace_timer = None
+        if not self._paced or self._refusal is not None or self.transport.is_closing():
+            return
+        if not self._in_head and not self._declared_small():
+            self._paced = False  # the app paces a large or chunked body (`_read_large_body`)
+            return
+        now = self.loop.time()
+        if self.flow.read_paused:
+            self._last_read = now
+            self._deadline = max(self._deadline, now + REQUEST_IDLE_SECONDS)
+        idle_until = self._last_read + REQUEST_IDLE_SECONDS
+        if now >= min(idle_until, self._deadline):  # named after the limit passed first
+            self._refuse(_timeout_answer(self._in_head, idle=idle_until < self._deadline))
+            return
+        next_check = min(self._deadline, idle_until)
+        self._pace_timer = self.loop.call_later(max(next_check - now, 0.0), self._check_pace)
+
+    def _declared_small(self) -> bool:
+        """Whether the request's Content-Length is at most `OFF_LOOP_BODY_BYTES`."""
+        for name, value in self.headers:
+            if name == b"content-length":
+                return value.isdigit() and int(value) <= OFF_LOOP_BODY_BYTES
+        return False
 
     def _head_too_large(self, data: bytes) -> bool:
         """Whether the head now being received, with `data`, exceeds `MAX_HEAD_BYTES` (bytes
@@ -128,6 +212,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._in_head, self._head_bytes, self._tail, self._body_pieces = True, 0, b"", 0
+        self._paced = False
 
     def send_400_response(self, msg: str) -> None:
         self._refuse(MALFORMED_HTTP_ANSWER)

@@ -119,8 +119,11 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The payload names another workspace than the API key's.",
         404: "A webhook path whose workspace is not a slug (a slug without a signing secret "
         "configured gets 401, as a bad signature does).",
-        408: "A body over 64 KiB (or of unknown length) that had not fully arrived 10 s after "
-        "its turn to be read began, or whose bytes stopped for 2 s; the connection is closed.",
+        408: "A request line and headers, or a body of at most 64 KiB, that had not fully "
+        "arrived 10 s after the request's first byte, or whose bytes stopped for 2 s "
+        "(`head_timeout`, `body_timeout`); a body over 64 KiB (or of unknown length) that had "
+        "not fully arrived 10 s after its first turn to be read, or whose bytes stopped for "
+        "2 s (`body_timeout`). The connection is closed.",
         413: "Body over OWNLAY_INGEST_MAX_BODY_BYTES or batch over the event limit.",
         415: "A body or declared charset other than UTF-8, or a Content-Encoding other than "
         "gzip or deflate (event routes) or none (webhooks).",
@@ -178,7 +181,7 @@ def _header(name: str, description: str, pattern: str | None = None) -> dict[str
 
 
 _EVENT_ERRORS = _errors(400, 401, 403, 408, 413, 415, 422, 429, 431, 503)
-_WEBHOOK_ERRORS = _errors(400, 401, 404, 413, 415, 431, 503)
+_WEBHOOK_ERRORS = _errors(400, 401, 404, 408, 413, 415, 431, 503)
 _SECURED = {"security": [{API_KEY_SCHEME: []}]}
 
 EVENT_ROUTE_DOCS: dict[str, Any] = {

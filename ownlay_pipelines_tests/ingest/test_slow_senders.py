@@ -1,4 +1,5 @@
-"""A sender that stalls mid-body cannot hold the turns for large bodies: 408, then the next one."""
+"""A sender that stalls mid-body cannot hold the turns for large bodies: it gives its turn back
+while quiet, and gets 408; one that drips keeps its turn at most 10 s."""
 
 import asyncio
 import json
@@ -118,17 +119,18 @@ def test_a_large_body_that_finds_no_turn_in_time_gets_503_with_retry_after(
     handle = (app := create_app(tuned, clock=clock, environ=ENVIRON)).raw_routes["/api/v1/events"]
     body = _large_batch(1)
 
-    async def two_stall_then_one_waits() -> tuple[int, dict, dict]:
-        stalled = [asyncio.create_task(_post(handle, acme_key, body, pause=3600)) for _ in (1, 2)]
-        await asyncio.sleep(0.05)  # both hold a turn (for up to 10 s) now
+    async def two_drip_then_one_waits() -> tuple[int, dict, dict]:
+        # 100 bytes every 10 ms: never quiet for a grace, so both keep their turns (up to 10 s)
+        dripping = [asyncio.create_task(_post(handle, acme_key, body, pause=0.01)) for _ in (1, 2)]
+        await asyncio.sleep(0.05)
         waited = await asyncio.wait_for(_post(handle, acme_key, body), 5)
-        for task in stalled:
+        for task in dripping:
             task.cancel()
-        await asyncio.gather(*stalled, return_exceptions=True)
+        await asyncio.gather(*dripping, return_exceptions=True)
         return waited
 
     with TestClient(app):
-        status, headers, refusal = asyncio.run(two_stall_then_one_waits())
+        status, headers, refusal = asyncio.run(two_drip_then_one_waits())
 
     assert (status, headers["retry-after"], refusal["error"]) == (503, "1", "busy")
     assert refusal["message"].startswith(
@@ -174,3 +176,63 @@ def _read_until_closed(connection: socket.socket) -> bytes:
         while chunk := connection.recv(65536):
             answer += chunk
     return answer
+
+
+def test_senders_stalled_after_64_kib_do_not_delay_a_large_batch(
+    settings: IngestSettings, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    """Eight senders send 64 KiB of a large body and stall: holding a turn each for the 2 s idle
+    time, they kept a legitimate batch waiting ~8 s on two turns; quiet, they hold none."""
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    body = json.dumps([ownlay_event(n) for n in range(1, 401)]).encode()  # ~300 KB
+    head = (
+        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"X-Ownlay-Api-Key: {acme_key.plaintext}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    tuned = settings.model_copy(update={"max_body_bytes": MIB})
+    with serve_in_background(tuned) as url:
+        host, port = url.removeprefix("http://").split(":")
+        stalled = [socket.create_connection((host, int(port)), timeout=10) for _ in range(8)]
+        for connection in stalled:
+            connection.sendall(head + body[: 64 * 1024])  # and nothing more
+        time.sleep(0.2)
+        with httpx.Client(base_url=url, timeout=20) as http:
+            started = time.monotonic()
+            response = http.post(
+                "/api/v1/events",
+                content=_large_batch(1000),
+                headers=auth_header(acme_key.plaintext),
+            )
+            elapsed = time.monotonic() - started
+        answers = [_read_until_closed(connection) for connection in stalled]
+
+    assert (response.status_code, response.json()["stored"]) == (202, 50)
+    assert elapsed < 1.5
+    for answer in answers:
+        assert answer.startswith(b"HTTP/1.1 408 ") and b'"error":"body_timeout"' in answer
+
+
+def test_a_large_body_whose_sender_pauses_under_the_idle_time_is_still_taken(
+    settings: IngestSettings, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    """Paused longer than the grace it gives its turn back, and takes one again to finish."""
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    body = _large_batch(1)
+    head = (
+        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"X-Ownlay-Api-Key: {acme_key.plaintext}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    tuned = settings.model_copy(update={"max_body_bytes": MIB})
+    with serve_in_background(tuned) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(head + body[:40_000])
+            time.sleep(0.5)
+            connection.sendall(body[40_000:])
+            answer = b""
+            while b'"stored"' not in answer:
+                answer += connection.recv(65536)
+
+    assert answer.startswith(b"HTTP/1.1 202 ") and b'"stored":50' in answer

@@ -1,0 +1,151 @@
+"""A request head, or a small body, that arrives too slowly or stalls gets 408 and its connection
+closed (slowloris); a connection idle between requests, or a pipelined request, is left alone."""
+
+from __future__ import annotations
+
+import json
+import re
+import select
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from ownlay_pipelines.ingest import http_protocol
+from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.keys import IssuedApiKey
+from ownlay_pipelines.ingest.server import serve_in_background
+from ownlay_pipelines_tests.ingest.payloads import ENVIRON, ownlay_event
+
+TOTAL_SECONDS = 1.0
+IDLE_SECONDS = 0.3
+
+
+@pytest.fixture
+def served(settings: IngestSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
+    """(host, port) of the real server, with the request pace shortened to keep tests quick."""
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(http_protocol, "REQUEST_SECONDS", TOTAL_SECONDS)
+    monkeypatch.setattr(http_protocol, "REQUEST_IDLE_SECONDS", IDLE_SECONDS)
+    with serve_in_background(settings) as url:
+        host, port = url.removeprefix("http://").split(":")
+        yield host, int(port)
+
+
+def _post(key: IssuedApiKey, number: int) -> bytes:
+    body = json.dumps(ownlay_event(number)).encode()
+    return (
+        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"X-Ownlay-Api-Key: {key.plaintext}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+@contextmanager
+def _connection(address: tuple[str, int]) -> Iterator[socket.socket]:
+    with socket.create_connection(address, timeout=5) as connection:
+        yield connection
+
+
+def _read_until_closed(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes (a socket timeout fails the test)."""
+    answer = b""
+    while chunk := connection.recv(65536):
+        answer += chunk
+    return answer
+
+
+def _refusal(answer: bytes) -> dict:
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"\r\nconnection: close\r\n" in answer
+    return json.loads(answer.partition(b"\r\n\r\n")[2])
+
+
+def test_a_head_sent_byte_by_byte_is_refused_408_when_its_time_is_up(
+    served: tuple[str, int], acme_key: IssuedApiKey
+):
+    request = _post(acme_key, 1)
+    with _connection(served) as connection:
+        started = time.monotonic()
+        sent = 0
+        while sent < 200 and not select.select([connection], [], [], 0.05)[0]:
+            connection.sendall(request[sent : sent + 1])  # never idle, but 200 bytes take 10 s
+            sent += 1
+        elapsed = time.monotonic() - started
+        answer = _read_until_closed(connection)
+
+    assert _refusal(answer) == {
+        "error": "head_timeout",
+        "message": "the request line and headers did not arrive within 1 s of the request's "
+        "first byte; send it at once",
+    }
+    assert sent < 200 and TOTAL_SECONDS <= elapsed < TOTAL_SECONDS + 2
+
+
+@pytest.mark.parametrize(
+    ("sent_bytes", "refusal"),
+    [
+        (
+            40,
+            {
+                "error": "head_timeout",
+                "message": "no byte of the request line and headers "
+                "came for 0.3 s; send it at once",
+            },
+        ),
+        (
+            -20,
+            {
+                "error": "body_timeout",
+                "message": "no byte of the request body came for 0.3 s; send it at once",
+            },
+        ),
+    ],
+    ids=["head", "small body"],
+)
+def test_a_request_that_stalls_mid_way_is_refused_408_after_the_idle_time(
+    served: tuple[str, int], acme_key: IssuedApiKey, sent_bytes: int, refusal: dict
+):
+    with _connection(served) as connection:
+        started = time.monotonic()
+        connection.sendall(_post(acme_key, 1)[:sent_bytes])  # and nothing more
+        select.select([connection], [], [], 5)
+        elapsed = time.monotonic() - started
+        answer = _read_until_closed(connection)
+
+    assert _refusal(answer) == refusal
+    assert IDLE_SECONDS <= elapsed < IDLE_SECONDS + 2
+
+
+def test_idle_keep_alive_connections_and_pipelined_requests_are_not_timed_out(
+    served: tuple[str, int], acme_key: IssuedApiKey
+):
+    with _connection(served) as connection:
+        connection.sendall(_post(acme_key, 1))
+        first = connection.recv(65536)
+        time.sleep(TOTAL_SECONDS + IDLE_SECONDS)  # idle between requests: keep-alive's business
+        second_and_third = _post(acme_key, 2) + _post(acme_key, 3)
+        split = len(_post(acme_key, 2)) + 30  # the third's head arrives in two reads
+        connection.sendall(second_and_third[:split])
+        time.sleep(IDLE_SECONDS / 3)
+        connection.sendall(second_and_third[split:])
+        answers = b""
+        while len(re.findall(rb"HTTP/1.1 (\d{3}) ", answers)) < 2:
+            answers += connection.recv(65536)
+
+    assert first.startswith(b"HTTP/1.1 202 ") and b'"stored":1' in first
+    assert re.findall(rb"HTTP/1.1 (\d{3}) ", answers) == [b"202", b"202"]
+
+
+def test_a_connection_that_never_sends_a_byte_is_closed_after_the_keep_alive_timeout(
+    served: tuple[str, int],
+):
+    with _connection(served) as connection:
+        connection.settimeout(10)
+        started = time.monotonic()
+        answer = _read_until_closed(connection)
+        elapsed = time.monotonic() - started
+
+    assert answer == b""  # closed quietly, as uvicorn closes an idle keep-alive connection
+    assert 4.5 <= elapsed < 8  # uvicorn's default timeout_keep_alive, 5 s (from its accept)
