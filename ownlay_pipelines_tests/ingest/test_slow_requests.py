@@ -80,7 +80,7 @@ def test_a_head_sent_byte_by_byte_is_refused_408_when_its_time_is_up(
         "message": "the request line and headers did not arrive within 1 s of the request's "
         "first byte; send it at once",
     }
-    assert sent < 200 and TOTAL_SECONDS <= elapsed < TOTAL_SECONDS + 2
+    assert sent < 200 and TOTAL_SECONDS <= elapsed < TOTAL_SECONDS + 5  # slack for a busy CI
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,7 @@ def test_a_request_that_stalls_mid_way_is_refused_408_after_the_idle_time(
         answer = _read_until_closed(connection)
 
     assert _refusal(answer) == refusal
-    assert IDLE_SECONDS <= elapsed < IDLE_SECONDS + 2
+    assert IDLE_SECONDS <= elapsed < IDLE_SECONDS + 5  # slack for a busy CI
 
 
 def test_idle_keep_alive_connections_and_pipelined_requests_are_not_timed_out(
@@ -142,10 +142,10 @@ def test_a_connection_that_never_sends_a_byte_is_closed_after_the_keep_alive_tim
     served: tuple[str, int],
 ):
     with _connection(served) as connection:
-        connection.settimeout(10)
+        connection.settimeout(15)
         started = time.monotonic()
         answer = _read_until_closed(connection)
         elapsed = time.monotonic() - started
 
     assert answer == b""  # closed quietly, as uvicorn closes an idle keep-alive connection
-    assert 4.5 <= elapsed < 8  # uvicorn's default timeout_keep_alive, 5 s (from its accept)
+    assert 4.5 <= elapsed < 12  # uvicorn's default timeout_keep_alive, 5 s from its accept
