@@ -125,3 +125,12 @@ def stripe_signature(body: bytes, secrets: list[str], timestamp: int) -> str:
 def auth_header(plaintext_key: str) -> dict[str, str]:
     """The header carrying an ingest API key."""
     return {"X-Ownlay-Api-Key": plaintext_key}
+
+
+def raw_events_head(plaintext_key: str, content_length: int) -> bytes:
+    """The head of an HTTP/1.1 `POST /api/v1/events` with the key and a Content-Length, for the
+    tests that talk to the served app through a raw socket (stalling, pipelining, early answers)."""
+    return (
+        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"X-Ownlay-Api-Key: {plaintext_key}\r\nContent-Length: {content_length}\r\n\r\n"
+    ).encode()

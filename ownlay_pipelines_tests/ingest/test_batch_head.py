@@ -13,7 +13,7 @@ from ownlay_pipelines.ingest.batch_head import HEAD_BYTES, complete_items_in_hea
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.keys import IssuedApiKey
 from ownlay_pipelines.ingest.server import serve_in_background
-from ownlay_pipelines_tests.ingest.payloads import ENVIRON, ownlay_event
+from ownlay_pipelines_tests.ingest.payloads import ENVIRON, ownlay_event, raw_events_head
 
 MIB = 1024 * 1024
 
@@ -95,15 +95,9 @@ def test_the_served_app_answers_an_overlong_batch_mid_body_and_keeps_the_connect
     for name, value in ENVIRON.items():
         monkeypatch.setenv(name, value)
     junk = b"[" + b"1," * (MIB // 2 - 2) + b"1]"
-    head = (
-        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-        f"X-Ownlay-Api-Key: {acme_key.plaintext}\r\nContent-Length: {len(junk)}\r\n\r\n"
-    ).encode()
+    head = raw_events_head(acme_key.plaintext, len(junk))
     event = json.dumps(ownlay_event(1)).encode()
-    follow_up = (
-        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-        f"X-Ownlay-Api-Key: {acme_key.plaintext}\r\nContent-Length: {len(event)}\r\n\r\n"
-    ).encode() + event
+    follow_up = raw_events_head(acme_key.plaintext, len(event)) + event
     tuned = settings.model_copy(update={"max_body_bytes": MIB})
     with serve_in_background(tuned) as url:
         host, port = url.removeprefix("http://").split(":")

@@ -17,7 +17,7 @@ from ownlay_pipelines.ingest import http_protocol
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.keys import IssuedApiKey
 from ownlay_pipelines.ingest.server import serve_in_background
-from ownlay_pipelines_tests.ingest.payloads import ENVIRON, ownlay_event
+from ownlay_pipelines_tests.ingest.payloads import ENVIRON, ownlay_event, raw_events_head
 
 TOTAL_SECONDS = 1.0
 IDLE_SECONDS = 0.3
@@ -37,10 +37,7 @@ def served(settings: IngestSettings, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 def _post(key: IssuedApiKey, number: int) -> bytes:
     body = json.dumps(ownlay_event(number)).encode()
-    return (
-        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-        f"X-Ownlay-Api-Key: {key.plaintext}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+    return raw_events_head(key.plaintext, len(body)) + body
 
 
 @contextmanager

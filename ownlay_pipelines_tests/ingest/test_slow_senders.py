@@ -16,7 +16,12 @@ from ownlay_pipelines.ingest.app import create_app
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.keys import IssuedApiKey
 from ownlay_pipelines.ingest.server import serve_in_background
-from ownlay_pipelines_tests.ingest.payloads import ENVIRON, auth_header, ownlay_event
+from ownlay_pipelines_tests.ingest.payloads import (
+    ENVIRON,
+    auth_header,
+    ownlay_event,
+    raw_events_head,
+)
 
 MIB = 1024 * 1024
 
@@ -145,10 +150,7 @@ def test_the_served_app_keeps_taking_large_batches_while_two_senders_stall(
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(ingest_app, "LARGE_BODY_IDLE_SECONDS", 0.5)
     body = _large_batch(1)
-    head = (
-        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-        f"X-Ownlay-Api-Key: {acme_key.plaintext}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode()
+    head = raw_events_head(acme_key.plaintext, len(body))
     tuned = settings.model_copy(update={"max_body_bytes": MIB})
     with serve_in_background(tuned) as url:
         host, port = url.removeprefix("http://").split(":")
@@ -186,10 +188,7 @@ def test_senders_stalled_after_64_kib_do_not_delay_a_large_batch(
     for name, value in ENVIRON.items():
         monkeypatch.setenv(name, value)
     body = json.dumps([ownlay_event(n) for n in range(1, 401)]).encode()  # ~300 KB
-    head = (
-        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-        f"X-Ownlay-Api-Key: {acme_key.plaintext}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode()
+    head = raw_events_head(acme_key.plaintext, len(body))
     tuned = settings.model_copy(update={"max_body_bytes": MIB})
     with serve_in_background(tuned) as url:
         host, port = url.removeprefix("http://").split(":")
@@ -220,10 +219,7 @@ def test_a_large_body_whose_sender_pauses_under_the_idle_time_is_still_taken(
     for name, value in ENVIRON.items():
         monkeypatch.setenv(name, value)
     body = _large_batch(1)
-    head = (
-        f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-        f"X-Ownlay-Api-Key: {acme_key.plaintext}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode()
+    head = raw_events_head(acme_key.plaintext, len(body))
     tuned = settings.model_copy(update={"max_body_bytes": MIB})
     with serve_in_background(tuned) as url:
         host, port = url.removeprefix("http://").split(":")
