@@ -58,6 +58,7 @@ from ownlay_pipelines.ingest.openapi import (
 )
 from ownlay_pipelines.ingest.rate_limit import WorkspaceRateLimiter
 from ownlay_pipelines.ingest.request_body import (
+    OFF_LOOP_BODY_BYTES,
     parse_events,
     refuse_eventless,
     refuse_long_batch,
@@ -73,10 +74,6 @@ from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 API_KEY_HEADER = "X-Ownlay-Api-Key"
 EVENT_ROUTES = {"/api/v1/events": PayloadKind.OWNLAY_EVENT, "/api/v1/track": PayloadKind.TRACK}
 """The event routes and the payload shape each takes."""
-OFF_LOOP_BODY_BYTES = 64 * 1024
-"""Bodies above this are parsed and validated in a worker thread (about 1 ms of work on the loop),
-one body at a time: parsing holds the GIL for up to ~20 ms per MiB, so ten large bodies parsed
-at once would keep the event loop, and every small request, waiting for all ten."""
 LARGE_BODY_READS = 2
 """Bodies over `OFF_LOOP_BODY_BYTES` read at once; more wait their turn (see `_ingest`)."""
 LARGE_BODY_WAIT_SECONDS = 10.0

@@ -32,8 +32,8 @@ import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ownlay_pipelines.ingest.app import OFF_LOOP_BODY_BYTES
 from ownlay_pipelines.ingest.coalescing_transport import CoalescingTransport
+from ownlay_pipelines.ingest.request_body import OFF_LOOP_BODY_BYTES
 
 MAX_HEAD_BYTES = 64 * 1024
 """The longest request line plus headers taken (nginx takes 4 x 8 KiB, uvicorn's h11 16 KiB).

@@ -23,6 +23,10 @@ from ownlay_pipelines.ingest.errors import IngestError
 
 MAX_JSON_DEPTH = 200
 """pydantic-core's own recursion limit; stated here because the API documents it."""
+OFF_LOOP_BODY_BYTES = 64 * 1024
+"""Bodies above this are parsed and validated in a worker thread (about 1 ms of work on the loop),
+one body at a time: parsing holds the GIL for up to ~20 ms per MiB, so ten large bodies parsed
+at once would keep the event loop, and every small request, waiting for all ten."""
 OBJECTLESS_CHECK_BYTES = 64 * 1024
 """Bodies larger than this are first checked for possibly holding an event (`refuse_eventless`)."""
 _ARRAY_START = re.compile(rb"\s*\[")
