@@ -93,12 +93,20 @@ def _connector_selects(
     ]
 
 
-def _connector_days(selects: Sequence[str]) -> str | None:
-    """SQL of the (platform, report_date) pairs the connector `selects` have rows for."""
-    if not selects:
-        return None
-    union = "\nUNION ALL BY NAME\n".join(selects)
-    return f"SELECT DISTINCT platform, report_date FROM ({union})"
+def _connector_days(
+    lake_root: Path,
+    sources: Sequence[tuple[str, TableRef]],
+    workspace_id: str,
+    days: Sequence[date],
+) -> str | None:
+    """SQL of the (platform, report_date) pairs the connectors have rows for among `days`: the
+    day column of their metrics files only (no campaign join), or None without any file."""
+    selects = [
+        f"SELECT DISTINCT '{platform}' AS platform, report_date FROM read_parquet({files!r})"
+        for platform, ref in sources
+        if (files := _existing_files(lake_root, ref, workspace_id, days))
+    ]
+    return "\nUNION ALL\n".join(selects) if selects else None
 
 
 def superseded_uploads(
@@ -112,7 +120,7 @@ def superseded_uploads(
     """Uploaded cost rows left out of `days` because a connector has rows for their platform and
     day (`uploads/campaign_costs.py`): one dict per platform, day and currency with `rows` and
     `spend`."""
-    connector_days = _connector_days(_connector_selects(lake_root, sources, workspace_id, days))
+    connector_days = _connector_days(lake_root, sources, workspace_id, days)
     if connector_days is None:
         return []
     query = superseded_uploads_select(lake_root, workspace_id, days, connector_days)
@@ -136,7 +144,8 @@ def compute_campaign_metrics(
     partitions asked for are read.
     """
     selects = _connector_selects(lake_root, sources, workspace_id, days)
-    uploaded = uploaded_costs_select(lake_root, workspace_id, days, _connector_days(selects))
+    connector_days = _connector_days(lake_root, sources, workspace_id, days)
+    uploaded = uploaded_costs_select(lake_root, workspace_id, days, connector_days)
     if uploaded is not None:
         selects.append(uploaded)
     if not selects:
