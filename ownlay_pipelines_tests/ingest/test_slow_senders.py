@@ -146,30 +146,65 @@ def test_a_large_body_that_finds_no_turn_in_time_gets_503_with_retry_after(
 def test_the_served_app_keeps_taking_large_batches_while_two_senders_stall(
     settings: IngestSettings, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
 ):
-    for name, value in ENVIRON.items():
-        monkeypatch.setenv(name, value)
     monkeypatch.setattr(ingest_app, "LARGE_BODY_IDLE_SECONDS", 0.5)
-    body = _large_batch(1)
-    head = raw_events_head(acme_key.plaintext, len(body))
-    tuned = settings.model_copy(update={"max_body_bytes": MIB})
-    with serve_in_background(tuned) as url:
-        host, port = url.removeprefix("http://").split(":")
-        stalled = [socket.create_connection((host, int(port)), timeout=10) for _ in range(2)]
-        for connection in stalled:
-            connection.sendall(head + body[:1000])  # and nothing more
-        time.sleep(0.1)
-        with httpx.Client(base_url=url, timeout=10) as http:
-            started = time.monotonic()
-            response = http.post(
-                "/api/v1/events", content=_large_batch(100), headers=auth_header(acme_key.plaintext)
-            )
-            elapsed = time.monotonic() - started
-        answers = [_read_until_closed(connection) for connection in stalled]
+
+    response, elapsed, answers = _batch_beside_stalled_senders(
+        settings, acme_key, monkeypatch, _large_batch(1), senders=2, sent=1000
+    )
 
     assert (response.status_code, response.json()["stored"]) == (202, 50)
     assert elapsed < 5
     for answer in answers:
         assert answer.startswith(b"HTTP/1.1 408 ") and b'"error":"body_timeout"' in answer
+
+
+def test_senders_stalled_after_64_kib_do_not_delay_a_large_batch(
+    settings: IngestSettings, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
+):
+    """Eight senders send 64 KiB of a large body and stall: holding a turn each for the 2 s idle
+    time, they kept a legitimate batch waiting ~8 s on two turns; quiet, they hold none."""
+    body = json.dumps([ownlay_event(n) for n in range(1, 401)]).encode()  # ~300 KB
+
+    response, elapsed, answers = _batch_beside_stalled_senders(
+        settings, acme_key, monkeypatch, body, senders=8, sent=64 * 1024
+    )
+
+    assert (response.status_code, response.json()["stored"]) == (202, 50)
+    assert elapsed < 1.5  # 7.8 s while stalled senders held their turns
+    for answer in answers:
+        assert answer.startswith(b"HTTP/1.1 408 ") and b'"error":"body_timeout"' in answer
+
+
+def _batch_beside_stalled_senders(
+    settings: IngestSettings,
+    key: IssuedApiKey,
+    monkeypatch: pytest.MonkeyPatch,
+    body: bytes,
+    *,
+    senders: int,
+    sent: int,
+) -> tuple[httpx.Response, float, list[bytes]]:
+    """On the served app, `senders` connections each send the head and `sent` bytes of `body`
+    and stall; then a legitimate large batch is posted. Its response, the seconds it took, and
+    what each stalled connection got before the server closed it."""
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    head = raw_events_head(key.plaintext, len(body))
+    tuned = settings.model_copy(update={"max_body_bytes": MIB})
+    with serve_in_background(tuned) as url:
+        host, port = url.removeprefix("http://").split(":")
+        stalled = [socket.create_connection((host, int(port)), timeout=10) for _ in range(senders)]
+        for connection in stalled:
+            connection.sendall(head + body[:sent])  # and nothing more
+        time.sleep(0.2)
+        with httpx.Client(base_url=url, timeout=20) as http:
+            started = time.monotonic()
+            response = http.post(
+                "/api/v1/events", content=_large_batch(100), headers=auth_header(key.plaintext)
+            )
+            elapsed = time.monotonic() - started
+        answers = [_read_until_closed(connection) for connection in stalled]
+    return response, elapsed, answers
 
 
 def _read_until_closed(connection: socket.socket) -> bytes:
@@ -178,38 +213,6 @@ def _read_until_closed(connection: socket.socket) -> bytes:
         while chunk := connection.recv(65536):
             answer += chunk
     return answer
-
-
-def test_senders_stalled_after_64_kib_do_not_delay_a_large_batch(
-    settings: IngestSettings, acme_key: IssuedApiKey, monkeypatch: pytest.MonkeyPatch
-):
-    """Eight senders send 64 KiB of a large body and stall: holding a turn each for the 2 s idle
-    time, they kept a legitimate batch waiting ~8 s on two turns; quiet, they hold none."""
-    for name, value in ENVIRON.items():
-        monkeypatch.setenv(name, value)
-    body = json.dumps([ownlay_event(n) for n in range(1, 401)]).encode()  # ~300 KB
-    head = raw_events_head(acme_key.plaintext, len(body))
-    tuned = settings.model_copy(update={"max_body_bytes": MIB})
-    with serve_in_background(tuned) as url:
-        host, port = url.removeprefix("http://").split(":")
-        stalled = [socket.create_connection((host, int(port)), timeout=10) for _ in range(8)]
-        for connection in stalled:
-            connection.sendall(head + body[: 64 * 1024])  # and nothing more
-        time.sleep(0.2)
-        with httpx.Client(base_url=url, timeout=20) as http:
-            started = time.monotonic()
-            response = http.post(
-                "/api/v1/events",
-                content=_large_batch(1000),
-                headers=auth_header(acme_key.plaintext),
-            )
-            elapsed = time.monotonic() - started
-        answers = [_read_until_closed(connection) for connection in stalled]
-
-    assert (response.status_code, response.json()["stored"]) == (202, 50)
-    assert elapsed < 1.5
-    for answer in answers:
-        assert answer.startswith(b"HTTP/1.1 408 ") and b'"error":"body_timeout"' in answer
 
 
 def test_a_large_body_whose_sender_pauses_under_the_idle_time_is_still_taken(
