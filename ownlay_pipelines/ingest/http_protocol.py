@@ -6,7 +6,8 @@ deliveries to the client. For the ingestion service's small answers that was ~20
 loop's time under load (py-spy, bench/README.md, Ingestion). `CoalescingHttpToolsProtocol` hands
 each request cycle a transport that joins whatever is written in one turn of the event loop and
 sends it at the end of that turn (`coalescing_transport.py`), so head and body leave in one write. Everything else — reading,
-flow control, keep-alive, closing — is uvicorn's own; the protocol class is uvicorn's documented
+flow control, keep-alive, closing — is uvicorn's own, but for the pace at which the rest of a body
+answered before it arrived is read and dropped (`drain_pace`); the protocol class is uvicorn's documented
 `http=` setting.
 
 It also refuses, in the service's `{"error", "message"}` JSON rather than uvicorn's plain text, a
@@ -29,10 +30,12 @@ itself stopped reading (flow control, a pipelined request waiting its turn) does
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ownlay_pipelines.ingest.coalescing_transport import CoalescingTransport
+from ownlay_pipelines.ingest.drain_pace import DrainPace, pace_of
 from ownlay_pipelines.ingest.request_body import OFF_LOOP_BODY_BYTES
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -120,12 +123,18 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """When (event loop time) the paced request must have arrived; 0 until a read ends in it."""
     _last_read = 0.0
     """When the last bytes of the paced request came."""
+    make_drain_pace: Callable[[], DrainPace] = DrainPace
+    """Makes the worker's one bucket for the bytes of answered bodies (`drain_pace`)."""
+    drain_pace: DrainPace
+    _counted_dropping = False
+    """Whether this connection is counted in `drain_pace.dropping`."""
     _pace_timer: asyncio.TimerHandle | None = None
     """The connection's one timer checking the pace; armed when a read ends mid-request, so a
     request that arrives in one read (nearly all) never arms it."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.drain_pace = pace_of(self.loop, self.make_drain_pace)
         self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         # uvicorn arms its keep-alive timeout only after an answer, so a connection that never
         # sent a byte was held forever; it gets the same time as one idle between requests.
@@ -136,6 +145,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._pace_timer is not None:
             self._pace_timer.cancel()
+        self._stop_counting_dropping()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -147,13 +157,43 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         if self._in_head and self._head_too_large(data):
             self._refuse(HEAD_TOO_LARGE_ANSWER)
             return
+        dropping = self._dropping_answered_body()
         super().data_received(data)
+        if dropping or self._dropping_answered_body():
+            self._pace_drop(len(data))
         if self._paced:  # the read ended inside a request
             self._last_read = now = self.loop.time()
             if not self._deadline:  # the request's first read (close enough to its first byte)
                 self._deadline = now + REQUEST_SECONDS
             if self._pace_timer is None:
                 self._pace_timer = self.loop.call_later(REQUEST_IDLE_SECONDS, self._check_pace)
+
+    def _dropping_answered_body(self) -> bool:
+        """Whether the parser is inside the body of a request already answered: uvicorn drops
+        those bytes, and `drain_pace` paces them."""
+        return not self._in_head and self.cycle is not None and self.cycle.response_complete
+
+    def _pace_drop(self, size: int) -> None:
+        """Charge a read of `size` bytes in which an answered body's bytes were dropped to the
+        worker's `DrainPace`; past it, stop reading this connection until they are paid for."""
+        if not self._counted_dropping:
+            self._counted_dropping = True
+            self.drain_pace.dropping += 1
+        wait = self.drain_pace.take(size)
+        if not self._dropping_answered_body():  # that read ended the body
+            self._stop_counting_dropping()
+        if wait > 0 and not self.flow.read_paused:
+            self.flow.pause_reading()
+            self.loop.call_later(wait, self._resume_after_pace)
+
+    def _stop_counting_dropping(self) -> None:
+        if self._counted_dropping:
+            self._counted_dropping = False
+            self.drain_pace.dropping -= 1
+
+    def _resume_after_pace(self) -> None:
+        if not self.transport.is_closing() and self._refusal is None:
+            self.flow.resume_reading()
 
     def on_message_begin(self) -> None:
         self._paced, self._deadline = True, 0.0  # set when a read ends inside the request
