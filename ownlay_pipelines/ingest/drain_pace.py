@@ -9,16 +9,18 @@ kernel spent both cores on dropping bytes, and a valid event sent meanwhile wait
 p99 (bench/README.md, session 8).
 
 So each worker pays for such leftover bytes from a token bucket while more than one connection
-drops them at once: `BURST_BYTES` at full speed, then `BYTES_PER_SECOND` shared by all of them;
-a connection past the bucket stops reading until its bytes are paid for, its sender held by TCP
-flow control. A connection dropping bytes alone is never slowed (one client whose bodies are
-refused one after another gets each answer at once). Requests not yet answered are never paced
-here (their bodies are paced by the app's turns, `body_turns`).
+drops them: `BURST_BYTES` at full speed, then `BYTES_PER_SECOND` shared by all of them; a
+connection past the bucket stops reading until its bytes are paid for, its sender held by TCP
+flow control. A connection is alone, and never slowed, while no other has dropped bytes for
+`ALONE_AFTER_SECONDS` (one client whose bodies are refused one after another on its connection
+gets each answer at once). Requests not yet answered are never paced here (their bodies are paced
+by the app's turns, `body_turns`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import weakref
 from collections.abc import Callable
@@ -28,11 +30,15 @@ BYTES_PER_SECOND = 32 * 1024 * 1024
 second, whatever their number, so such a flood costs a few percent of a core."""
 BURST_BYTES = 4 * 1024 * 1024
 """Leftover bytes a worker drops at full speed before pacing starts."""
+ALONE_AFTER_SECONDS = 0.1
+"""How long no other connection may have dropped bytes for one to count as alone. Counting the
+connections dropping at one instant was not enough: the app reads large bodies a few at a time,
+so the ten connections of a flood often took turns dropping one by one."""
 
 
 class DrainPace:
-    """A token bucket of leftover bytes for one worker's event loop, and the number of its
-    connections dropping bytes now (not thread-safe: every call comes from that loop)."""
+    """A token bucket of leftover bytes for one worker's event loop, and which connection dropped
+    bytes last (not thread-safe: every call comes from that loop)."""
 
     def __init__(
         self,
@@ -46,20 +52,25 @@ class DrainPace:
         self._clock = clock
         self._tokens = burst_bytes
         self._updated = clock()
-        self.dropping = 0
-        """Connections between their first dropped read and the end of that body."""
+        self._last_dropper = 0
+        """The `id` of the connection that dropped bytes last (no reference kept to it)."""
+        self._last_dropped_at = -math.inf
+        self._other_dropped_at = -math.inf
+        """When a connection other than `_last_dropper` last dropped bytes."""
 
-    def take(self, size: int) -> float:
-        """Spend `size` dropped bytes; the seconds the connection should wait before it reads
-        again: 0.0 while the bucket holds them or while it is the only connection dropping
-        bytes. A debt is paid off by later refills, so however many connections drop bytes,
-        together they drop at most the rate; alone, a connection spends the bucket down to
-        empty, never into debt."""
+    def take(self, size: int, connection: object) -> float:
+        """Spend `size` bytes that `connection` dropped; the seconds it should wait before it
+        reads again: 0.0 while the bucket holds them, or while it is alone (then they cost
+        nothing: a connection that comes next still has the burst). A debt is paid off by later
+        refills, so however many connections drop bytes together, they drop at most the rate."""
         now = self._clock()
         self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
         self._updated = now
-        if self.dropping <= 1:
-            self._tokens = max(self._tokens - size, 0.0)
+        if id(connection) != self._last_dropper:
+            self._other_dropped_at = self._last_dropped_at
+            self._last_dropper = id(connection)
+        self._last_dropped_at = now
+        if now - self._other_dropped_at > ALONE_AFTER_SECONDS:
             return 0.0
         self._tokens -= size
         return 0.0 if self._tokens >= 0 else -self._tokens / self._rate

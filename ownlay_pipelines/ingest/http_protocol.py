@@ -126,8 +126,6 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     make_drain_pace: Callable[[], DrainPace] = DrainPace
     """Makes the worker's one bucket for the bytes of answered bodies (`drain_pace`)."""
     drain_pace: DrainPace
-    _counted_dropping = False
-    """Whether this connection is counted in `drain_pace.dropping`."""
     _pace_timer: asyncio.TimerHandle | None = None
     """The connection's one timer checking the pace; armed when a read ends mid-request, so a
     request that arrives in one read (nearly all) never arms it."""
@@ -145,7 +143,6 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._pace_timer is not None:
             self._pace_timer.cancel()
-        self._stop_counting_dropping()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -176,20 +173,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def _pace_drop(self, size: int) -> None:
         """Charge a read of `size` bytes in which an answered body's bytes were dropped to the
         worker's `DrainPace`; past it, stop reading this connection until they are paid for."""
-        if not self._counted_dropping:
-            self._counted_dropping = True
-            self.drain_pace.dropping += 1
-        wait = self.drain_pace.take(size)
-        if not self._dropping_answered_body():  # that read ended the body
-            self._stop_counting_dropping()
+        wait = self.drain_pace.take(size, self)
         if wait > 0 and not self.flow.read_paused:
             self.flow.pause_reading()
             self.loop.call_later(wait, self._resume_after_pace)
-
-    def _stop_counting_dropping(self) -> None:
-        if self._counted_dropping:
-            self._counted_dropping = False
-            self.drain_pace.dropping -= 1
 
     def _resume_after_pace(self) -> None:
         if not self.transport.is_closing() and self._refusal is None:

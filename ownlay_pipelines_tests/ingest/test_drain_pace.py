@@ -10,8 +10,9 @@ import time
 import pytest
 
 from ownlay_pipelines.http.clock import FakeClock
+from ownlay_pipelines.ingest import drain_pace
 from ownlay_pipelines.ingest.config import IngestSettings
-from ownlay_pipelines.ingest.drain_pace import DrainPace
+from ownlay_pipelines.ingest.drain_pace import ALONE_AFTER_SECONDS, DrainPace
 from ownlay_pipelines.ingest.http_protocol import CoalescingHttpToolsProtocol
 from ownlay_pipelines.ingest.keys import IssuedApiKey
 from ownlay_pipelines.ingest.server import serve_in_background
@@ -26,47 +27,65 @@ MIB = 1024 * 1024
 KIB = 1024
 
 
-def test_a_lone_connection_drops_at_full_speed_and_leaves_no_debt_behind():
+def test_a_lone_connection_drops_at_full_speed_and_spends_nothing():
     clock = FakeClock()
     pace = DrainPace(bytes_per_second=MIB, burst_bytes=MIB, clock=clock.monotonic)
-    pace.dropping = 1
+    lone, other = object(), object()
 
-    waits = [pace.take(4 * MIB) for _ in range(5)]  # 20 MiB at once, far past the bucket
-    pace.dropping = 2
-    second_joins = pace.take(MIB // 2)
+    waits = [pace.take(4 * MIB, lone) for _ in range(5)]  # 20 MiB at once, far past the bucket
+    other_joins = [pace.take(MIB // 2, other) for _ in range(3)]
 
     assert waits == [0.0] * 5
-    assert second_joins == pytest.approx(0.5)  # its own half MiB at 1 MiB/s, not a 19 MiB debt
+    assert other_joins == pytest.approx([0.0, 0.0, 0.5])  # the whole burst, then the rate
 
 
-def test_connections_dropping_together_share_the_rate_after_the_burst():
+def test_connections_dropping_in_turn_share_the_rate_after_the_burst():
     clock = FakeClock()
     pace = DrainPace(bytes_per_second=MIB, burst_bytes=MIB, clock=clock.monotonic)
-    pace.dropping = 3
+    first, second = object(), object()
+    pace.take(0, first)  # `first` has dropped bytes just now, so `second` is not alone
 
-    within_burst = [pace.take(256 * KIB) for _ in range(4)]
-    past_it = [pace.take(256 * KIB) for _ in range(3)]
-    clock.advance(1.0)  # one second of refill pays 1 MiB of the 0.75 MiB debt and 0.25 MiB more
-    after_refill = pace.take(256 * KIB)
-    clock.advance(3600)  # a long quiet spell refills the burst only
-    burst_again = [pace.take(256 * KIB) for _ in range(5)]
+    within_burst = [pace.take(256 * KIB, c) for c in (second, second, first, second)]
+    past_it = [pace.take(256 * KIB, c) for c in (first, second, first)]
+    clock.advance(1.0)  # one second of refill pays 1 MiB: the 0.75 MiB debt and 0.25 MiB more
+    after_refill = pace.take(256 * KIB, second)
+    clock.advance(3600)  # a long quiet spell: `first` is alone again, and the bucket full
+    alone_again = pace.take(8 * MIB, first)
+    second_back = [pace.take(512 * KIB, second) for _ in range(3)]
 
     assert within_burst == [0.0] * 4
     assert past_it == pytest.approx([0.25, 0.5, 0.75])
     assert after_refill == 0.0
-    assert burst_again == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.25])
+    assert alone_again == 0.0
+    assert second_back == pytest.approx([0.0, 0.0, 0.5])
+
+
+def test_a_connection_is_alone_again_once_the_others_have_been_quiet_a_while():
+    clock = FakeClock()
+    pace = DrainPace(bytes_per_second=MIB, burst_bytes=0, clock=clock.monotonic)
+    first, second = object(), object()
+    pace.take(KIB, first)
+
+    beside_first = pace.take(KIB, second)
+    clock.advance(ALONE_AFTER_SECONDS / 2)
+    still_beside = pace.take(KIB, second)
+    clock.advance(ALONE_AFTER_SECONDS)
+    alone = pace.take(KIB, second)
+
+    assert beside_first > 0 and still_beside > 0
+    assert alone == 0.0
 
 
 class _RecordingPace(DrainPace):
-    """A pace of 64 MiB/s with no burst that records (connections dropping, wait) per read."""
+    """A pace of 64 MiB/s with no burst that records (connection, wait) per read."""
 
     def __init__(self) -> None:
         super().__init__(bytes_per_second=64 * MIB, burst_bytes=0)
         self.takes: list[tuple[int, float]] = []
 
-    def take(self, size: int) -> float:
-        wait = super().take(size)
-        self.takes.append((self.dropping, wait))
+    def take(self, size: int, connection: object) -> float:
+        wait = super().take(size, connection)
+        self.takes.append((id(connection), wait))
         return wait
 
 
@@ -83,6 +102,8 @@ def served_with_recording_pace(
         return made[-1]
 
     monkeypatch.setattr(CoalescingHttpToolsProtocol, "make_drain_pace", staticmethod(make))
+    # Connections count as beside each other however slowly the test machine sends.
+    monkeypatch.setattr(drain_pace, "ALONE_AFTER_SECONDS", 60.0)
     tuned = settings.model_copy(update={"max_body_bytes": MIB})
     with serve_in_background(tuned) as url:
         host, port = url.removeprefix("http://").split(":")
@@ -112,10 +133,11 @@ def test_two_refused_bodies_dropped_at_once_are_paced_and_both_connections_go_on
             answers.append(read_answer(connection))
 
     [pace] = made
-    assert pace.takes[0] == (1, 0.0)  # the first alone: not paced
-    assert pace.takes[1][0] == 2 and pace.takes[1][1] > 0  # the second beside it: paced
+    (first_id, first_wait), (second_id, second_wait) = pace.takes[:2]
+    assert first_id != second_id
+    assert first_wait == 0.0  # the first alone: not paced
+    assert second_wait > 0  # the second right after it: paced
     assert all(a.startswith(b"HTTP/1.1 202 ") and b'"stored":1' in a for a in answers)
-    assert pace.dropping == 0  # both bodies ended: nobody is counted any more
 
 
 def test_a_lone_refused_body_is_never_paced(
