@@ -22,8 +22,8 @@ uvicorn times out only a connection idle between requests (`timeout_keep_alive`,
 applied before the first request); a head sent
 byte by byte, or a small body that stalls, held its connection forever. So a request must arrive
 within `REQUEST_SECONDS` of its first byte with no gap over `REQUEST_IDLE_SECONDS` (its head, and
-its body when Content-Length declares at most `OFF_LOOP_BODY_BYTES`; larger or chunked bodies are
-paced by the app's turns, `app._read_large_body`), else 408 in the same JSON. Time when the server
+its body, unless it is a large or chunked body of an event route: those are paced by the app's
+turns, `app._read_large_body`), else 408 in the same JSON. Time when the server
 itself stopped reading (flow control, a pipelined request waiting its turn) does not count.
 """
 
@@ -36,6 +36,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ownlay_pipelines.ingest.coalescing_transport import CoalescingTransport
 from ownlay_pipelines.ingest.drain_pace import DrainPace, pace_of
+from ownlay_pipelines.ingest.event_paths import EVENT_PATHS
 from ownlay_pipelines.ingest.request_body import OFF_LOOP_BODY_BYTES
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -52,8 +53,8 @@ LINGER_BYTES = 1024 * 1024
 """After a refusal the client's bytes are read and dropped for `LINGER_SECONDS`, up to this many
 (a legitimate client stops at the end of its request; a flood is not read on without end)."""
 REQUEST_SECONDS = 10.0
-"""The longest a request head, with a body of at most `OFF_LOOP_BODY_BYTES`, may take to arrive,
-from its first byte (the same 10 s a large body's turn lasts)."""
+"""The longest a request may take to arrive, from its first byte (the same 10 s a large event
+body's turn lasts): its head, and its body unless the app paces that (`_app_paces_body`)."""
 REQUEST_IDLE_SECONDS = 2.0
 """The longest gap between two reads of such a request (as for a large body in its turn)."""
 _HEAD_END = b"\r\n\r\n"
@@ -118,7 +119,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """Bytes dropped since the refusal."""
     _paced = False
     """Whether a request is being received whose pace this protocol keeps: from its first byte to
-    its last, unless its body turns out not to be declared at most `OFF_LOOP_BODY_BYTES`."""
+    its last, unless it turns out to be an event route's large or chunked body."""
     _deadline = 0.0
     """When (event loop time) the paced request must have arrived; 0 until a read ends in it."""
     _last_read = 0.0
@@ -192,8 +193,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._pace_timer = None
         if not self._paced or self._refusal is not None or self.transport.is_closing():
             return
-        if not self._in_head and not self._declared_small():
-            self._paced = False  # the app paces a large or chunked body (`_read_large_body`)
+        if not self._in_head and not self._declared_small() and self._app_paces_body():
+            self._paced = False  # the app paces a large or chunked event body (`_read_large_body`)
             return
         now = self.loop.time()
         if self.flow.read_paused:
@@ -205,6 +206,11 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             return
         next_check = min(self._deadline, idle_until)
         self._pace_timer = self.loop.call_later(max(next_check - now, 0.0), self._check_pace)
+
+    def _app_paces_body(self) -> bool:
+        """Whether the request is to an event route, whose large or chunked body the app paces
+        (a webhook's is paced here, whole, like a small body)."""
+        return self.scope.get("path") in EVENT_PATHS
 
     def _declared_small(self) -> bool:
         """Whether the request's Content-Length is at most `OFF_LOOP_BODY_BYTES`."""
