@@ -5,7 +5,7 @@ Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures
 1. the anchor: a valid single event's acknowledgement latency on an idle server;
 2. 1 MiB junk bodies (just under the body cap): `[1,1,…]`, object-shaped `[{},{},…]`, and
    `[{"event_type":0},…]` (each refused from its first kilobytes, `ingest/batch_head.py`):
-   answer time and size;
+   answer time and size, sent alone one after another;
 3. the valid event's latency again while ten junk bodies of each shape are in flight at once,
    sent by ten threads of another process (in this one they would hold the measuring thread's
    GIL, and its latency would be theirs).
@@ -14,8 +14,10 @@ Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures
     .venv/bin/python bench/ingest/run_junk_bench.py --port 18211 --servers ours
     .venv/bin/python bench/ingest/run_junk_bench.py --workers 2  # OWNLAY_INGEST_WORKERS=2
 
-The floor (`floor_app.py`) answers a body over 64 KiB at once, unread, and parses nothing else:
-its valid-event latency under the same flood, in the same run, is what the machine allows.
+The floor (`floor_app.py`) answers a body over 64 KiB at once, unread, and parses nothing else,
+but lets uvicorn read and drop the rest at full speed: its valid-event latency under the same
+flood, in the same run, is what a server allows that does not pace dropped bytes
+(`ingest/drain_pace.py`).
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ JUNK = {
     "[{},{},…]": b"[" + b"{}," * (MIB // 3 - 2) + b"{}]",
     '[{"event_type":0},…]': b"[" + b'{"event_type":0},' * (MIB // 17 - 2) + b'{"event_type":0}]',
 }
-SAMPLES = 200
-"""Requests per measured series: with 40 (before session 6) a "p99" was the slowest one."""
+SAMPLES = 500
+"""Requests per measured series: with 40 (before session 6) a "p99" was the slowest one, with
+200 (sessions 6 and 7) the third slowest."""
 
 
 def _event() -> dict:
@@ -162,17 +165,30 @@ def _measure_server(command: list[str], port: int, workers: int) -> None:
             idle = _valid_latencies(url, key)
             print(f"valid event, idle (anchor): p50 {statistics.median(idle):.1f} ms, "
                   f"p99 {_p(idle, 0.99):.1f} ms")  # fmt: skip
+            # Every shape alone first, on the idle server: right after a flood, a junk body waits
+            # behind the flood's last bodies, dropped at `drain_pace`'s rate.
             for shape, junk in JUNK.items():
-                _measure_shape(url, key, shape, junk)
+                _measure_alone(url, key, shape, junk)
+            for shape, junk in JUNK.items():
+                _measure_flood(url, key, shape, junk)
         finally:
             server.terminate()
             server.wait(timeout=10)
 
 
-def _measure_shape(url: str, key: str, shape: str, junk: bytes) -> None:
-    """Answer time and size of `junk` alone, then a valid event's latency with ten in flight."""
+def _measure_alone(url: str, key: str, shape: str, junk: bytes) -> None:
+    """Answer time and size of `junk` sent alone, one after another."""
     with httpx.Client(timeout=30) as http:
         alone = [_junk_once(http, url, key, junk) for _ in range(SAMPLES)]
+    junk_ms = [took for took, _, _ in alone]
+    print(f"{shape} ({len(junk)} bytes) alone: answered {sorted({s for _, s, _ in alone})}, "
+          f"largest answer {max(size for _, _, size in alone)} bytes; "
+          f"p50 {statistics.median(junk_ms):.1f} ms, p99 {_p(junk_ms, 0.99):.1f} ms, "
+          f"max {max(junk_ms):.1f} ms")  # fmt: skip
+
+
+def _measure_flood(url: str, key: str, shape: str, junk: bytes) -> None:
+    """A valid event's latency with ten `junk` bodies in flight."""
     spawn = multiprocessing.get_context("spawn")
     stop, answers = spawn.Event(), spawn.Queue()
     senders = spawn.Process(target=_junk_senders, args=(url, key, shape, stop, answers))
@@ -182,14 +198,10 @@ def _measure_shape(url: str, key: str, shape: str, junk: bytes) -> None:
     stop.set()
     with_junk: list[tuple[float, int, int]] = answers.get(timeout=60)
     senders.join()
-    junk_ms = [took for took, _, _ in alone]
-    statuses = sorted({status for _, status, _ in alone + with_junk})
-    largest = max(size for _, _, size in alone + with_junk)
-    print(f"{shape} ({len(junk)} bytes): answered {statuses}, largest answer {largest} bytes; "
-          f"alone p50 {statistics.median(junk_ms):.1f} ms, p99 {_p(junk_ms, 0.99):.1f} ms, "
-          f"max {max(junk_ms):.1f} ms")  # fmt: skip
-    print(f"  valid event with 10 in flight: p50 {statistics.median(loaded):.1f} ms, "
-          f"p99 {_p(loaded, 0.99):.1f} ms ({len(with_junk)} junk bodies answered meanwhile)")  # fmt: skip
+    print(f"{shape}, valid event with 10 in flight: p50 {statistics.median(loaded):.1f} ms, "
+          f"p99 {_p(loaded, 0.99):.1f} ms; {len(with_junk)} junk bodies answered meanwhile "
+          f"({sorted({s for _, s, _ in with_junk})}, largest answer "
+          f"{max(size for _, _, size in with_junk)} bytes)")  # fmt: skip
 
 
 if __name__ == "__main__":

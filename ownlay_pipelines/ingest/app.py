@@ -46,6 +46,7 @@ from ownlay_pipelines.ingest.body_turns import NoTurnInTime, TurnTakingReceive
 from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.errors import IngestError, http_error_response, ingest_error_response
+from ownlay_pipelines.ingest.event_paths import EVENTS_PATH, TRACK_PATH
 from ownlay_pipelines.ingest.gil_handoff import QuickHandoffWhileLarge
 from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_store
 from ownlay_pipelines.ingest.linkedin_lead_webhook import linkedin_lead_router
@@ -72,7 +73,7 @@ from ownlay_pipelines.privacy.free_text import mask_contact_data
 from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 
 API_KEY_HEADER = "X-Ownlay-Api-Key"
-EVENT_ROUTES = {"/api/v1/events": PayloadKind.OWNLAY_EVENT, "/api/v1/track": PayloadKind.TRACK}
+EVENT_ROUTES = {EVENTS_PATH: PayloadKind.OWNLAY_EVENT, TRACK_PATH: PayloadKind.TRACK}
 """The event routes and the payload shape each takes."""
 LARGE_BODY_READS = 2
 """Bodies over `OFF_LOOP_BODY_BYTES` read at once; more wait their turn (see `_ingest`)."""
@@ -205,13 +206,13 @@ def _event_router(service: IngestService) -> APIRouter:
     their requests with the same `_ingest` through its raw ASGI handlers."""
     router = APIRouter()
 
-    @router.post("/api/v1/events", status_code=202, **EVENT_ROUTE_DOCS)
+    @router.post(EVENTS_PATH, status_code=202, **EVENT_ROUTE_DOCS)
     async def ingest_events(request: Request) -> Response:
         """Seed 000 payloads: one OwnlayEvent object or an array of them. A key repeated
         in one JSON object counts with its last value (as JavaScript's `JSON.parse` reads it)."""
         return await _ingest_route(service, request, PayloadKind.OWNLAY_EVENT)
 
-    @router.post("/api/v1/track", status_code=202, **TRACK_ROUTE_DOCS)
+    @router.post(TRACK_PATH, status_code=202, **TRACK_ROUTE_DOCS)
     async def track(request: Request) -> Response:
         """Seed 001 tracking-SDK payloads: one event object or an array of them. A key
         repeated in one JSON object counts with its last value."""

@@ -6,7 +6,8 @@ deliveries to the client. For the ingestion service's small answers that was ~20
 loop's time under load (py-spy, bench/README.md, Ingestion). `CoalescingHttpToolsProtocol` hands
 each request cycle a transport that joins whatever is written in one turn of the event loop and
 sends it at the end of that turn (`coalescing_transport.py`), so head and body leave in one write. Everything else — reading,
-flow control, keep-alive, closing — is uvicorn's own; the protocol class is uvicorn's documented
+flow control, keep-alive, closing — is uvicorn's own, but for the pace at which the rest of a body
+answered before it arrived is read and dropped (`drain_pace`); the protocol class is uvicorn's documented
 `http=` setting.
 
 It also refuses, in the service's `{"error", "message"}` JSON rather than uvicorn's plain text, a
@@ -21,18 +22,21 @@ uvicorn times out only a connection idle between requests (`timeout_keep_alive`,
 applied before the first request); a head sent
 byte by byte, or a small body that stalls, held its connection forever. So a request must arrive
 within `REQUEST_SECONDS` of its first byte with no gap over `REQUEST_IDLE_SECONDS` (its head, and
-its body when Content-Length declares at most `OFF_LOOP_BODY_BYTES`; larger or chunked bodies are
-paced by the app's turns, `app._read_large_body`), else 408 in the same JSON. Time when the server
+its body, unless it is a large or chunked body of an event route: those are paced by the app's
+turns, `app._read_large_body`), else 408 in the same JSON. Time when the server
 itself stopped reading (flow control, a pipelined request waiting its turn) does not count.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ownlay_pipelines.ingest.coalescing_transport import CoalescingTransport
+from ownlay_pipelines.ingest.drain_pace import DrainPace, pace_of
+from ownlay_pipelines.ingest.event_paths import EVENT_PATHS
 from ownlay_pipelines.ingest.request_body import OFF_LOOP_BODY_BYTES
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -49,8 +53,8 @@ LINGER_BYTES = 1024 * 1024
 """After a refusal the client's bytes are read and dropped for `LINGER_SECONDS`, up to this many
 (a legitimate client stops at the end of its request; a flood is not read on without end)."""
 REQUEST_SECONDS = 10.0
-"""The longest a request head, with a body of at most `OFF_LOOP_BODY_BYTES`, may take to arrive,
-from its first byte (the same 10 s a large body's turn lasts)."""
+"""The longest a request may take to arrive, from its first byte (the same 10 s a large event
+body's turn lasts): its head, and its body unless the app paces that (`_app_paces_body`)."""
 REQUEST_IDLE_SECONDS = 2.0
 """The longest gap between two reads of such a request (as for a large body in its turn)."""
 _HEAD_END = b"\r\n\r\n"
@@ -115,17 +119,21 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """Bytes dropped since the refusal."""
     _paced = False
     """Whether a request is being received whose pace this protocol keeps: from its first byte to
-    its last, unless its body turns out not to be declared at most `OFF_LOOP_BODY_BYTES`."""
+    its last, unless it turns out to be an event route's large or chunked body."""
     _deadline = 0.0
     """When (event loop time) the paced request must have arrived; 0 until a read ends in it."""
     _last_read = 0.0
     """When the last bytes of the paced request came."""
+    make_drain_pace: Callable[[], DrainPace] = DrainPace
+    """Makes the worker's one bucket for the bytes of answered bodies (`drain_pace`)."""
+    drain_pace: DrainPace
     _pace_timer: asyncio.TimerHandle | None = None
     """The connection's one timer checking the pace; armed when a read ends mid-request, so a
     request that arrives in one read (nearly all) never arms it."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.drain_pace = pace_of(self.loop, self.make_drain_pace)
         self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         # uvicorn arms its keep-alive timeout only after an answer, so a connection that never
         # sent a byte was held forever; it gets the same time as one idle between requests.
@@ -147,13 +155,33 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         if self._in_head and self._head_too_large(data):
             self._refuse(HEAD_TOO_LARGE_ANSWER)
             return
+        dropping = self._dropping_answered_body()
         super().data_received(data)
+        if dropping or self._dropping_answered_body():
+            self._pace_drop(len(data))
         if self._paced:  # the read ended inside a request
             self._last_read = now = self.loop.time()
             if not self._deadline:  # the request's first read (close enough to its first byte)
                 self._deadline = now + REQUEST_SECONDS
             if self._pace_timer is None:
                 self._pace_timer = self.loop.call_later(REQUEST_IDLE_SECONDS, self._check_pace)
+
+    def _dropping_answered_body(self) -> bool:
+        """Whether the parser is inside the body of a request already answered: uvicorn drops
+        those bytes, and `drain_pace` paces them."""
+        return not self._in_head and self.cycle is not None and self.cycle.response_complete
+
+    def _pace_drop(self, size: int) -> None:
+        """Charge a read of `size` bytes in which an answered body's bytes were dropped to the
+        worker's `DrainPace`; past it, stop reading this connection until they are paid for."""
+        wait = self.drain_pace.take(size, self)
+        if wait > 0 and not self.flow.read_paused:
+            self.flow.pause_reading()
+            self.loop.call_later(wait, self._resume_after_pace)
+
+    def _resume_after_pace(self) -> None:
+        if not self.transport.is_closing() and self._refusal is None:
+            self.flow.resume_reading()
 
     def on_message_begin(self) -> None:
         self._paced, self._deadline = True, 0.0  # set when a read ends inside the request
@@ -165,8 +193,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._pace_timer = None
         if not self._paced or self._refusal is not None or self.transport.is_closing():
             return
-        if not self._in_head and not self._declared_small():
-            self._paced = False  # the app paces a large or chunked body (`_read_large_body`)
+        if not self._in_head and not self._declared_small() and self._app_paces_body():
+            self._paced = False  # the app paces a large or chunked event body (`_read_large_body`)
             return
         now = self.loop.time()
         if self.flow.read_paused:
@@ -178,6 +206,11 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             return
         next_check = min(self._deadline, idle_until)
         self._pace_timer = self.loop.call_later(max(next_check - now, 0.0), self._check_pace)
+
+    def _app_paces_body(self) -> bool:
+        """Whether the request is to an event route, whose large or chunked body the app paces
+        (a webhook's is paced here, whole, like a small body)."""
+        return self.scope.get("path") in EVENT_PATHS
 
     def _declared_small(self) -> bool:
         """Whether the request's Content-Length is at most `OFF_LOOP_BODY_BYTES`."""

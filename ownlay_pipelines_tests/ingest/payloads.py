@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,3 +135,19 @@ def raw_events_head(plaintext_key: str, content_length: int) -> bytes:
         f"POST /api/v1/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
         f"X-Ownlay-Api-Key: {plaintext_key}\r\nContent-Length: {content_length}\r\n\r\n"
     ).encode()
+
+
+def read_answer(connection: socket.socket) -> bytes:
+    """One HTTP answer with a Content-Length body, read off a raw-socket `connection`."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += connection.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        ).split(b":")[1]
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
+    return head + b"\r\n\r\n" + body

@@ -13,7 +13,12 @@ from ownlay_pipelines.ingest.batch_head import HEAD_BYTES, complete_items_in_hea
 from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.keys import IssuedApiKey
 from ownlay_pipelines.ingest.server import serve_in_background
-from ownlay_pipelines_tests.ingest.payloads import ENVIRON, ownlay_event, raw_events_head
+from ownlay_pipelines_tests.ingest.payloads import (
+    ENVIRON,
+    ownlay_event,
+    raw_events_head,
+    read_answer,
+)
 
 MIB = 1024 * 1024
 
@@ -103,25 +108,9 @@ def test_the_served_app_answers_an_overlong_batch_mid_body_and_keeps_the_connect
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as connection:
             connection.sendall(head + junk[: 64 * 1024])  # a sixteenth of the body
-            early = _read_answer(connection)
+            early = read_answer(connection)
             connection.sendall(junk[64 * 1024 :] + follow_up)
-            after = _read_answer(connection)
+            after = read_answer(connection)
 
     assert early.startswith(b"HTTP/1.1 413 ") and b'"error":"batch_too_large"' in early
     assert after.startswith(b"HTTP/1.1 202 ") and b'"stored":1' in after
-
-
-def _read_answer(connection: socket.socket) -> bytes:
-    """One HTTP answer with a Content-Length body, read off `connection`."""
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        answer += connection.recv(65536)
-    head, _, body = answer.partition(b"\r\n\r\n")
-    length = int(
-        next(
-            line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
-        ).split(b":")[1]
-    )
-    while len(body) < length:
-        body += connection.recv(65536)
-    return head + b"\r\n\r\n" + body

@@ -30,7 +30,8 @@ def served(settings: IngestSettings, monkeypatch: pytest.MonkeyPatch) -> Iterato
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(http_protocol, "REQUEST_SECONDS", TOTAL_SECONDS)
     monkeypatch.setattr(http_protocol, "REQUEST_IDLE_SECONDS", IDLE_SECONDS)
-    with serve_in_background(settings) as url:
+    # A 1 MiB cap, so a large webhook body that stalls is not refused 413 first.
+    with serve_in_background(settings.model_copy(update={"max_body_bytes": 1 << 20})) as url:
         host, port = url.removeprefix("http://").split(":")
         yield host, int(port)
 
@@ -146,3 +147,31 @@ def test_a_connection_that_never_sends_a_byte_is_closed_after_the_keep_alive_tim
 
     assert answer == b""  # closed quietly, as uvicorn closes an idle keep-alive connection
     assert 4.5 <= elapsed < 12  # uvicorn's default timeout_keep_alive, 5 s from its accept
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Transfer-Encoding: chunked\r\n\r\n4000\r\n" + b"{" * 0x4000 + b"\r\n",
+        b"Content-Length: 200000\r\n\r\n" + b"{" * 100_000,
+    ],
+    ids=["chunked", "large declared"],
+)
+def test_a_webhook_body_that_stalls_is_refused_408_whatever_its_framing(
+    served: tuple[str, int], framing: bytes
+):
+    """Only the event routes pace their own large or chunked bodies (in turns); a webhook's body
+    that stalls, chunked or declared over 64 KiB, held its connection forever."""
+    head = b"POST /api/v1/webhooks/shopify/acme HTTP/1.1\r\nHost: test\r\n"
+    with _connection(served) as connection:
+        started = time.monotonic()
+        connection.sendall(head + b"Content-Type: application/json\r\n" + framing)
+        select.select([connection], [], [], 5)
+        elapsed = time.monotonic() - started
+        answer = _read_until_closed(connection)
+
+    assert _refusal(answer) == {
+        "error": "body_timeout",
+        "message": "no byte of the request body came for 0.3 s; send it at once",
+    }
+    assert IDLE_SECONDS <= elapsed < IDLE_SECONDS + 5  # slack for a busy CI
