@@ -16,8 +16,8 @@ Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures
 
 The floor (`floor_app.py`) answers a body over 64 KiB at once, unread, and parses nothing else,
 but lets uvicorn read and drop the rest at full speed: its valid-event latency under the same
-flood, in the same run, is what a server allows that does not pace dropped bytes
-(`ingest/drain_pace.py`).
+flood, in the same run, is what a server allows that does not pace large bodies' bytes
+(`ingest/large_body_pace.py`).
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def _measure_server(command: list[str], port: int, workers: int) -> None:
             print(f"valid event, idle (anchor): p50 {statistics.median(idle):.1f} ms, "
                   f"p99 {_p(idle, 0.99):.1f} ms")  # fmt: skip
             # Every shape alone first, on the idle server: right after a flood, a junk body waits
-            # behind the flood's last bodies, dropped at `drain_pace`'s rate.
+            # behind the flood's last bodies, taken in at `large_body_pace`'s rate.
             for shape, junk in JUNK.items():
                 _measure_alone(url, key, shape, junk)
             for shape, junk in JUNK.items():
