@@ -4,8 +4,9 @@ Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures
 
 1. the anchor: a valid single event's acknowledgement latency on an idle server;
 2. 1 MiB junk bodies (just under the body cap): `[1,1,…]`, object-shaped `[{},{},…]`, and
-   `[{"event_type":0},…]` (each refused from its first kilobytes, `ingest/batch_head.py`):
-   answer time and size, sent alone one after another;
+   `[{"event_type":0},…]` (each refused from its first kilobytes, `ingest/batch_head.py`), a
+   JSON string and one event with a 1 MiB property (both read whole before their 422): answer
+   time and size, sent alone one after another;
 3. the valid event's latency again while ten junk bodies of each shape are in flight at once,
    sent by ten threads of another process (in this one they would hold the measuring thread's
    GIL, and its latency would be theirs).
@@ -16,8 +17,8 @@ Starts `ownlay serve`'s server as a subprocess on a loopback port, then measures
 
 The floor (`floor_app.py`) answers a body over 64 KiB at once, unread, and parses nothing else,
 but lets uvicorn read and drop the rest at full speed: its valid-event latency under the same
-flood, in the same run, is what a server allows that does not pace dropped bytes
-(`ingest/drain_pace.py`).
+flood, in the same run, is what a server allows that does not pace large bodies' bytes
+(`ingest/large_body_pace.py`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,14 @@ JUNK = {
     "[1,1,…]": b"[" + b"1," * (MIB // 2 - 2) + b"1]",
     "[{},{},…]": b"[" + b"{}," * (MIB // 3 - 2) + b"{}]",
     '[{"event_type":0},…]': b"[" + b'{"event_type":0},' * (MIB // 17 - 2) + b'{"event_type":0}]',
+    '"aaa…"': b'"' + b"a" * (MIB - 10) + b'"',
+    '{…,"properties":{"x":"aaa…"}}': (
+        b'{"event_type":"page_view","anonymous_id":"a","properties":{"x":"'
+        + b"a" * (MIB - 100)
+        + b'"}}'
+    ),
 }
+"""The first three are refused from their first kilobytes; the last two only once read whole."""
 SAMPLES = 500
 """Requests per measured series: with 40 (before session 6) a "p99" was the slowest one, with
 200 (sessions 6 and 7) the third slowest."""
@@ -166,7 +174,7 @@ def _measure_server(command: list[str], port: int, workers: int) -> None:
             print(f"valid event, idle (anchor): p50 {statistics.median(idle):.1f} ms, "
                   f"p99 {_p(idle, 0.99):.1f} ms")  # fmt: skip
             # Every shape alone first, on the idle server: right after a flood, a junk body waits
-            # behind the flood's last bodies, dropped at `drain_pace`'s rate.
+            # behind the flood's last bodies, taken in at `large_body_pace`'s rate.
             for shape, junk in JUNK.items():
                 _measure_alone(url, key, shape, junk)
             for shape, junk in JUNK.items():

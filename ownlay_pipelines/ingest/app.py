@@ -15,6 +15,7 @@ After validation each accepted event is an `OwnlayEvent` (`verdict.accepted`, wi
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import logging
@@ -49,6 +50,7 @@ from ownlay_pipelines.ingest.errors import IngestError, http_error_response, ing
 from ownlay_pipelines.ingest.event_paths import EVENTS_PATH, TRACK_PATH
 from ownlay_pipelines.ingest.gil_handoff import QuickHandoffWhileLarge
 from ownlay_pipelines.ingest.keys import CachedKeyLookup, key_id_of, open_key_store
+from ownlay_pipelines.ingest.large_body_pace import pace_of
 from ownlay_pipelines.ingest.linkedin_lead_webhook import linkedin_lead_router
 from ownlay_pipelines.ingest.loop_share import LoopShare
 from ownlay_pipelines.ingest.openapi import (
@@ -307,7 +309,8 @@ async def _read_large_body(
     quickly (`gil_handoff`), so commits of small requests do not wait behind them. A turn is
     taken when bytes have arrived and given back while the sender is quiet (`body_turns`), so
     senders that stall do not hold turns; the wait for a turn, a sender's silence and the reading
-    from the first turn on are bounded (503, 408, 408).
+    from the first turn on are bounded (503, 408, 408). While several clients send large bodies,
+    the bytes are read at the worker's shared pace (`large_body_pace`).
     """
     service.handoff.large_body_seen()
     receive = TurnTakingReceive(
@@ -316,6 +319,8 @@ async def _read_large_body(
         idle_seconds=LARGE_BODY_IDLE_SECONDS,
         wait_seconds=LARGE_BODY_WAIT_SECONDS,
         read_seconds=LARGE_BODY_READ_SECONDS,
+        pace=pace_of(asyncio.get_running_loop()),
+        client=request.client,
     )
     try:
         with receive.read_scope:

@@ -67,8 +67,13 @@ class RawRequest:
 
     headers: Mapping[str, str]
     """Lower-case names; the first of repeated headers wins (as Starlette's `Headers.get`)."""
-    client_host: str | None
+    client: tuple[str, int] | None
+    """The client's (host, port): its connection's address."""
     receive: Receive
+
+    @property
+    def client_host(self) -> str | None:
+        return self.client[0] if self.client else None
 
     @classmethod
     def of(cls, scope: Scope, receive: Receive) -> RawRequest:
@@ -78,7 +83,7 @@ class RawRequest:
             for name, value in reversed(scope["headers"])
         }
         client = scope.get("client")
-        return cls(headers, client[0] if client else None, receive)
+        return cls(headers, tuple(client) if client else None, receive)
 
     async def capped_body(
         self, max_bytes: int, inspect_head: Callable[[bytes], None] | None = None

@@ -7,7 +7,7 @@ loop's time under load (py-spy, bench/README.md, Ingestion). `CoalescingHttpTool
 each request cycle a transport that joins whatever is written in one turn of the event loop and
 sends it at the end of that turn (`coalescing_transport.py`), so head and body leave in one write. Everything else — reading,
 flow control, keep-alive, closing — is uvicorn's own, but for the pace at which the rest of a body
-answered before it arrived is read and dropped (`drain_pace`); the protocol class is uvicorn's documented
+answered before it arrived is read and dropped (`large_body_pace`); the protocol class is uvicorn's documented
 `http=` setting.
 
 It also refuses, in the service's `{"error", "message"}` JSON rather than uvicorn's plain text, a
@@ -35,8 +35,8 @@ from collections.abc import Callable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ownlay_pipelines.ingest.coalescing_transport import CoalescingTransport
-from ownlay_pipelines.ingest.drain_pace import DrainPace, pace_of
 from ownlay_pipelines.ingest.event_paths import EVENT_PATHS
+from ownlay_pipelines.ingest.large_body_pace import LargeBodyPace, pace_of
 from ownlay_pipelines.ingest.request_body import OFF_LOOP_BODY_BYTES
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -124,16 +124,17 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """When (event loop time) the paced request must have arrived; 0 until a read ends in it."""
     _last_read = 0.0
     """When the last bytes of the paced request came."""
-    make_drain_pace: Callable[[], DrainPace] = DrainPace
-    """Makes the worker's one bucket for the bytes of answered bodies (`drain_pace`)."""
-    drain_pace: DrainPace
+    make_large_body_pace: Callable[[], LargeBodyPace] = LargeBodyPace
+    """Makes the worker's one bucket of large-body bytes, shared with the app
+    (`large_body_pace`), which paces the bytes of answered bodies dropped here."""
+    large_body_pace: LargeBodyPace
     _pace_timer: asyncio.TimerHandle | None = None
     """The connection's one timer checking the pace; armed when a read ends mid-request, so a
     request that arrives in one read (nearly all) never arms it."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.drain_pace = pace_of(self.loop, self.make_drain_pace)
+        self.large_body_pace = pace_of(self.loop, self.make_large_body_pace)
         self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         # uvicorn arms its keep-alive timeout only after an answer, so a connection that never
         # sent a byte was held forever; it gets the same time as one idle between requests.
@@ -168,13 +169,14 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def _dropping_answered_body(self) -> bool:
         """Whether the parser is inside the body of a request already answered: uvicorn drops
-        those bytes, and `drain_pace` paces them."""
+        those bytes, and `large_body_pace` paces them."""
         return not self._in_head and self.cycle is not None and self.cycle.response_complete
 
     def _pace_drop(self, size: int) -> None:
         """Charge a read of `size` bytes in which an answered body's bytes were dropped to the
-        worker's `DrainPace`; past it, stop reading this connection until they are paid for."""
-        wait = self.drain_pace.take(size, self)
+        worker's `LargeBodyPace`; past it, stop reading this connection until they are paid
+        for."""
+        wait = self.large_body_pace.take(size, self.client)
         if wait > 0 and not self.flow.read_paused:
             self.flow.pause_reading()
             self.loop.call_later(wait, self._resume_after_pace)

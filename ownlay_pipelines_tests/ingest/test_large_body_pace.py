@@ -1,20 +1,22 @@
-"""The rest of an answered body is dropped at a bounded pace when several connections drop at
-once, never when one does alone, and every connection stays usable after it."""
+"""Large bodies' bytes, read by the app or dropped after an early answer, are taken in at a bounded
+pace while several clients send them, never when one does alone, and every connection stays
+usable after it."""
 
 from __future__ import annotations
 
 import json
 import socket
 import time
+from collections.abc import Hashable
 
 import pytest
 
 from ownlay_pipelines.http.clock import FakeClock
-from ownlay_pipelines.ingest import drain_pace
+from ownlay_pipelines.ingest import large_body_pace
 from ownlay_pipelines.ingest.config import IngestSettings
-from ownlay_pipelines.ingest.drain_pace import ALONE_AFTER_SECONDS, DrainPace
 from ownlay_pipelines.ingest.http_protocol import CoalescingHttpToolsProtocol
 from ownlay_pipelines.ingest.keys import IssuedApiKey
+from ownlay_pipelines.ingest.large_body_pace import ALONE_AFTER_SECONDS, LargeBodyPace
 from ownlay_pipelines.ingest.server import serve_in_background
 from ownlay_pipelines_tests.ingest.payloads import (
     ENVIRON,
@@ -29,8 +31,8 @@ KIB = 1024
 
 def test_a_lone_connection_drops_at_full_speed_and_spends_nothing():
     clock = FakeClock()
-    pace = DrainPace(bytes_per_second=MIB, burst_bytes=MIB, clock=clock.monotonic)
-    lone, other = object(), object()
+    pace = LargeBodyPace(bytes_per_second=MIB, burst_bytes=MIB, clock=clock.monotonic)
+    lone, other = ("127.0.0.1", 50001), ("127.0.0.1", 50002)
 
     waits = [pace.take(4 * MIB, lone) for _ in range(5)]  # 20 MiB at once, far past the bucket
     other_joins = [pace.take(MIB // 2, other) for _ in range(3)]
@@ -41,8 +43,8 @@ def test_a_lone_connection_drops_at_full_speed_and_spends_nothing():
 
 def test_connections_dropping_in_turn_share_the_rate_after_the_burst():
     clock = FakeClock()
-    pace = DrainPace(bytes_per_second=MIB, burst_bytes=MIB, clock=clock.monotonic)
-    first, second = object(), object()
+    pace = LargeBodyPace(bytes_per_second=MIB, burst_bytes=MIB, clock=clock.monotonic)
+    first, second = ("127.0.0.1", 50001), ("127.0.0.1", 50002)
     pace.take(0, first)  # `first` has dropped bytes just now, so `second` is not alone
 
     within_burst = [pace.take(256 * KIB, c) for c in (second, second, first, second)]
@@ -62,8 +64,8 @@ def test_connections_dropping_in_turn_share_the_rate_after_the_burst():
 
 def test_a_connection_is_alone_again_once_the_others_have_been_quiet_a_while():
     clock = FakeClock()
-    pace = DrainPace(bytes_per_second=MIB, burst_bytes=0, clock=clock.monotonic)
-    first, second = object(), object()
+    pace = LargeBodyPace(bytes_per_second=MIB, burst_bytes=0, clock=clock.monotonic)
+    first, second = ("127.0.0.1", 50001), ("127.0.0.1", 50002)
     pace.take(KIB, first)
 
     beside_first = pace.take(KIB, second)
@@ -76,16 +78,16 @@ def test_a_connection_is_alone_again_once_the_others_have_been_quiet_a_while():
     assert alone == 0.0
 
 
-class _RecordingPace(DrainPace):
-    """A pace of 64 MiB/s with no burst that records (connection, wait) per read."""
+class _RecordingPace(LargeBodyPace):
+    """A pace of 64 MiB/s with no burst that records (client, wait) per payment."""
 
     def __init__(self) -> None:
         super().__init__(bytes_per_second=64 * MIB, burst_bytes=0)
-        self.takes: list[tuple[int, float]] = []
+        self.takes: list[tuple[Hashable, float]] = []
 
-    def take(self, size: int, connection: object) -> float:
-        wait = super().take(size, connection)
-        self.takes.append((id(connection), wait))
+    def take(self, size: int, client: Hashable) -> float:
+        wait = super().take(size, client)
+        self.takes.append((client, wait))
         return wait
 
 
@@ -101,9 +103,9 @@ def served_with_recording_pace(
         made.append(_RecordingPace())
         return made[-1]
 
-    monkeypatch.setattr(CoalescingHttpToolsProtocol, "make_drain_pace", staticmethod(make))
-    # Connections count as beside each other however slowly the test machine sends.
-    monkeypatch.setattr(drain_pace, "ALONE_AFTER_SECONDS", 60.0)
+    monkeypatch.setattr(CoalescingHttpToolsProtocol, "make_large_body_pace", staticmethod(make))
+    # Clients count as beside each other however slowly the test machine sends.
+    monkeypatch.setattr(large_body_pace, "ALONE_AFTER_SECONDS", 60.0)
     tuned = settings.model_copy(update={"max_body_bytes": MIB})
     with serve_in_background(tuned) as url:
         host, port = url.removeprefix("http://").split(":")
@@ -121,23 +123,47 @@ def test_two_refused_bodies_dropped_at_once_are_paced_and_both_connections_go_on
         socket.create_connection(address, timeout=10) as first,
         socket.create_connection(address, timeout=10) as second,
     ):
-        for number, connection in enumerate((first, second)):
+        for connection in (first, second):
             connection.sendall(head + junk[: 64 * KIB])
             assert read_answer(connection).startswith(b"HTTP/1.1 413 ")
+            sent = len(made[0].takes)
             connection.sendall(junk[64 * KIB : 128 * KIB])  # dropped: the body was answered
-            _wait_until(lambda n=number: made and len(made[0].takes) > n)
-        answers = []
+            _wait_until(lambda sent=sent: len(made[0].takes) > sent)
         for number, connection in enumerate((first, second)):
             connection.sendall(junk[128 * KIB :] + _follow_up(acme_key, number))
-        for connection in (first, second):
-            answers.append(read_answer(connection))
+        answers = [read_answer(connection) for connection in (first, second)]
+        clients = [connection.getsockname() for connection in (first, second)]
 
     [pace] = made
-    (first_id, first_wait), (second_id, second_wait) = pace.takes[:2]
-    assert first_id != second_id
-    assert first_wait == 0.0  # the first alone: not paced
-    assert second_wait > 0  # the second right after it: paced
+    waits = {client: [w for c, w in pace.takes if c == client] for client in clients}
+    assert waits[clients[0]][0] == 0.0  # the first client, alone at first: not paced
+    assert max(waits[clients[1]]) > 0  # the second, beside it: paced
+    assert set(waits) == {c for c, _ in pace.takes}  # nothing but these two paid
     assert all(a.startswith(b"HTTP/1.1 202 ") and b'"stored":1' in a for a in answers)
+
+
+def test_two_clients_sending_large_batches_are_read_at_the_pace_and_both_stored(
+    served_with_recording_pace: tuple[tuple[str, int], list[_RecordingPace]],
+    acme_key: IssuedApiKey,
+):
+    address, made = served_with_recording_pace
+    batches = [
+        json.dumps([ownlay_event(1000 * client + n) for n in range(400)]).encode()
+        for client in range(2)
+    ]
+    assert all(len(batch) > 128 * KIB for batch in batches)  # large: read in the app's turns
+    with (
+        socket.create_connection(address, timeout=10) as first,
+        socket.create_connection(address, timeout=10) as second,
+    ):
+        for connection, batch in zip((first, second), batches, strict=True):
+            connection.sendall(raw_events_head(acme_key.plaintext, len(batch)) + batch)
+        answers = [read_answer(connection) for connection in (first, second)]
+
+    [pace] = made
+    assert all(a.startswith(b"HTTP/1.1 202 ") and b'"stored":400' in a for a in answers)
+    assert sum(1 for _, wait in pace.takes if wait > 0) > 0  # the app waited for the pace
+    assert len({client for client, _ in pace.takes}) == 2
 
 
 def test_a_lone_refused_body_is_never_paced(
