@@ -186,9 +186,10 @@ class _Column:
     its CASE, so a level never repeats one): typed columns are read off the raw cell `c<i>` first
     (`fast`: `g_` the grouped-money shape `$1,234.56`, `i_` a count of plain digits, `f_` a date),
     then `p_` a plain or grouped number (`plain`); `q_`, the trimmed cell, exists only where that
-    failed (`lazy`), `k_` its cleaning (`cleaning`); `n_` is the parsed value (`parsed_sql`),
-    `v_` the value (`value_sql`) and the error the reason it was refused (`error_sql`). Text and
-    e-mail columns use `t_`, the trimmed cell.
+    failed (`lazy`), then its cleaning (`cleaning`, a level each: `b_` without spaces, `k_`
+    without the currency); `n_` is the parsed value (`parsed_sql`), `v_` the value
+    (`value_sql`) and the error the reason it was refused (`error_sql`). Text and e-mail columns
+    use `t_`, the trimmed cell.
     """
 
     target: TargetColumn
@@ -199,7 +200,7 @@ class _Column:
     fast: tuple[str, ...] = ()
     plain: tuple[str, ...] = ()
     lazy: tuple[str, ...] = ()
-    cleaning: tuple[str, ...] = ()
+    cleaning: tuple[tuple[str, ...], ...] = ()
 
 
 def _trimmed(cell: str) -> str:
@@ -252,7 +253,7 @@ def _number_column(
     target: TargetColumn, header: str, cell: str, decimal: str, decorated: bool
 ) -> _Column:
     name = target.name
-    n, v, p, q, k, g, i = (f"{x}_{name}" for x in "nvpqkgi")
+    n, v, p, q, b, k, g, i = (f"{x}_{name}" for x in "nvpqbkgi")
     # Casts ignore surrounding spaces, so a plain or grouped number read off the raw cell is
     # what the trimmed cell gives; only the other cells are trimmed and cleaned.
     plain = formats.plain_number_sql(cell, decimal)
@@ -288,7 +289,10 @@ def _number_column(
         fast=fast,
         plain=(f"{plain} AS {p}",),
         lazy=(f"CASE WHEN {failed} THEN {_trimmed(cell)} END AS {q}",),
-        cleaning=(f"{formats.cleaned_number_sql(q)} AS {k}",),
+        cleaning=(
+            (f"{formats.bare_number_sql(q)} AS {b}",),
+            (f"{formats.cleaned_number_sql(b)} AS {k}",),
+        ),
     )
 
 
@@ -431,8 +435,10 @@ def create_checked(
         [e for c in planned for e in c.fast],
         [e for c in planned for e in c.plain],
         [e for c in planned for e in c.lazy] + symbol_text,
-        [e for c in planned for e in c.cleaning] + [f"{symbol} AS _symbol"],
+        [f"{symbol} AS _symbol"],
     ]
+    for depth in range(max((len(c.cleaning) for c in planned), default=0)):
+        levels.append([e for c in planned if depth < len(c.cleaning) for e in c.cleaning[depth]])
     parsed = [f"{c.parsed_sql} AS n_{c.target.name}" for c in planned]
     values = [f"{c.value_sql} AS v_{c.target.name}" for c in planned]
     for name, constant in mapping.defaults.items():
@@ -538,6 +544,7 @@ def recheck(
     whose refused rows say the sample may have misled them; None when nothing changes."""
     checks: list[tuple[str, str]] = []
     families: list[tuple[str, str]] = []
+    bare: list[str] = []
     cleaned: list[str] = []
     signed: list[str] = []
     for target in _targets(kind, columns):
@@ -545,7 +552,8 @@ def recheck(
         if target.type in NUMBER_TYPES and not mapping.decimal:
             used = decisions.decimal(target.name, mapping)
             other = "." if used == "," else ","
-            cleaned.append(f"{formats.cleaned_number_sql(t)} AS k_{target.name}")
+            bare.append(f"{formats.bare_number_sql(t)} AS b_{target.name}")
+            cleaned.append(f"{formats.cleaned_number_sql(f'b_{target.name}')} AS k_{target.name}")
             signed.append(f"{formats.signed_number_sql(f'k_{target.name}')} AS s_{target.name}")
             checks.append(
                 (
@@ -568,9 +576,9 @@ def recheck(
         return None
     # Levels, so the cleaning expressions are not repeated inside each other.
     refused = f"(SELECT {trimmed_sql(columns, refused=True)} FROM {REFUSED})"
-    if cleaned:
-        refused = f"(SELECT *, {', '.join(cleaned)} FROM {refused})"
-        refused = f"(SELECT *, {', '.join(signed)} FROM {refused})"
+    for level in (bare, cleaned, signed):
+        if level:
+            refused = f"(SELECT *, {', '.join(level)} FROM {refused})"
     counts = connection.execute(
         f"SELECT {', '.join(sql for _, sql in checks + families)} FROM {refused}"
     ).fetchone()
