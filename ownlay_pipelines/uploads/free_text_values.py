@@ -35,15 +35,16 @@ def distinct_candidates(
 ) -> list[str]:
     """Distinct values of `column` in the kept rows of `table` that may hold contact data.
 
-    The DISTINCT is materialised first, so the regular expression runs once per distinct value
-    rather than once per row (DuckDB would otherwise push the filter below the aggregate)."""
+    The regular expression runs once per distinct value, inside a list aggregate of them: DuckDB
+    pushes a filter on the DISTINCT's output below the DISTINCT, even out of a `MATERIALIZED`
+    CTE, where it ran on every row (0.14 against 0.055 CPU-s at 1.56 M rows, 5,000 values)."""
     rows = connection.execute(
-        f"WITH found AS MATERIALIZED (SELECT DISTINCT {column} AS value FROM {table} "
-        f"WHERE _reason IS NULL AND {column} IS NOT NULL) "
-        "SELECT value FROM found WHERE regexp_matches(value, $pattern)",
+        f"SELECT unnest(list_filter(list(value), lambda v: regexp_matches(v, $pattern))) "
+        f"FROM (SELECT DISTINCT {column} AS value FROM {table} "
+        f"WHERE _reason IS NULL AND {column} IS NOT NULL)",
         {"pattern": MAY_HOLD_CONTACT_DATA_RE2},
     ).fetchall()
-    return [value for (value,) in rows]
+    return sorted(value for (value,) in rows)
 
 
 def masking_transform(changes: dict[str, str]) -> Transform | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import duckdb
 
-from ownlay_pipelines.uploads.convert import CHECKED, refused_cell
+from ownlay_pipelines.uploads.convert import CHECKED, REFUSED, refused_cell
 from ownlay_pipelines.uploads.formats import quote
 from ownlay_pipelines.uploads.kinds import UploadKind
 from ownlay_pipelines.uploads.layouts import ExportLayout
@@ -61,7 +61,7 @@ def _summary_candidates(kind: UploadKind, columns: dict[str, int]) -> str:
         if t in columns
     ]
     candidate = " AND ".join([f"{first} IS NOT NULL", _is_label(first), *identifying])
-    return f"SELECT rowid AS row_id FROM {CHECKED} WHERE _reason IS NOT NULL AND {candidate}"
+    return f"SELECT row_id FROM {REFUSED} WHERE {candidate}"
 
 
 def _summary_rows(connection: duckdb.DuckDBPyConnection, candidates: str) -> str:
