@@ -121,14 +121,20 @@ def validate_batch(
         if len(item) > len(model.model_fields):  # unknown keys, maybe thousands: no pydantic
             rejected.append(Rejection(index, _flood_errors(unknown_key_flood(item, model))))
             continue
-        if item.get(id_field) is None:
-            item = {**item, id_field: derive_event_id(item, workspace_id)}
+        derive_id = item.get(id_field) is None
         try:
-            validated = model.model_validate(item, context=context)
+            # An id is derived from the whole event (a serialisation: ~4 ms for a 1 MiB property),
+            # so only once the event has passed; until then a placeholder stands in.
+            validated = model.model_validate(
+                {**item, id_field: PLACEHOLDER_ID} if derive_id else item, context=context
+            )
         except ValidationError as error:
             flood = unknown_key_flood(item, model) if error.error_count() > MANY_ERRORS else []
             rejected.append(Rejection(index, _flood_errors(flood) or _field_errors(error)))
             continue
+        if derive_id:
+            derived = uuid.UUID(derive_event_id(item, workspace_id))
+            validated = validated.model_copy(update={id_field: derived})
         event = validated.to_ownlay_event() if isinstance(validated, TrackEvent) else validated
         if event.event_id in seen:
             duplicates.append(index)
@@ -136,6 +142,10 @@ def validate_batch(
         seen.add(event.event_id)
         accepted.append(AcceptedEvent(index, event))
     return BatchValidation(tuple(accepted), tuple(rejected), tuple(duplicates))
+
+
+PLACEHOLDER_ID = uuid.UUID(int=0)
+"""The id an event sent without one is validated with; its derived id replaces it once it passes."""
 
 
 def derive_event_id(item: dict[str, object], workspace_id: str) -> str:

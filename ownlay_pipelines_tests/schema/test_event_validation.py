@@ -45,7 +45,28 @@ def test_events_without_id_get_a_stable_id_so_a_retry_is_recognised():
     retried = _validate([dict(event)]).accepted[0].event.event_id
 
     assert first == retried
+    assert str(first) == derive_event_id(event, "acme")  # derived from the event as sent
     assert derive_event_id(event, "acme") != derive_event_id(event, "globex")
+
+
+def test_an_event_without_id_is_validated_before_its_id_is_derived(monkeypatch):
+    track = track_event()
+    track.pop("id")
+    too_big = {**ownlay_event(), "properties": {"x": "a" * 40_000}}
+    too_big.pop("event_id")
+    derived: list[dict] = []
+    real_derive = validation.derive_event_id
+
+    def counting_derive(item: dict, workspace_id: str) -> str:
+        derived.append(item)
+        return real_derive(item, workspace_id)
+
+    monkeypatch.setattr(validation, "derive_event_id", counting_derive)
+    refused = _validate([too_big])
+    accepted = _validate([track], kind=PayloadKind.TRACK)
+
+    assert refused.rejected and derived == [track]  # a 40 kB property is never serialised
+    assert str(accepted.accepted[0].event.event_id) == real_derive(track, "acme")
 
 
 def test_rejection_reasons_never_echo_the_submitted_value():
