@@ -5,10 +5,10 @@ calls, and uvloop sends each at once: two `write` system calls per request, and 
 deliveries to the client. For the ingestion service's small answers that was ~20 % of the event
 loop's time under load (py-spy, bench/README.md, Ingestion). `CoalescingHttpToolsProtocol` hands
 each request cycle a transport that joins whatever is written in one turn of the event loop and
-sends it at the end of that turn (`coalescing_transport.py`), so head and body leave in one write. Everything else — reading,
-flow control, keep-alive, closing — is uvicorn's own, but for the pace at which the rest of a body
-answered before it arrived is read and dropped (`large_body_pace`); the protocol class is uvicorn's documented
-`http=` setting.
+sends it at the end of that turn (`coalescing_transport.py`), so head and body leave in one
+write. Everything else — reading, flow control, keep-alive, closing — is uvicorn's own, but for
+the pace at which the rest of a body answered before it arrived is read and dropped
+(`large_body_pace`); the protocol class is uvicorn's documented `http=` setting.
 
 It also refuses, in the service's `{"error", "message"}` JSON rather than uvicorn's plain text, a
 request that is not valid HTTP/1.1 (400: a negative or doubled Content-Length, a bad chunk size,
