@@ -10,9 +10,11 @@ position, never the content.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import zlib
 
+import anyio
 import msgspec
 from fastapi import Request
 from pydantic_core import from_json
@@ -20,6 +22,7 @@ from starlette.requests import ClientDisconnect
 
 from ownlay_pipelines.ingest.batch_head import complete_items_in_head
 from ownlay_pipelines.ingest.errors import IngestError
+from ownlay_pipelines.ingest.large_body_pace import pace_of
 
 MAX_JSON_DEPTH = 200
 """pydantic-core's own recursion limit; stated here because the API documents it."""
@@ -43,12 +46,18 @@ DECOMPRESSED_ENCODINGS = tuple(_DECOMPRESSOR_WBITS)
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:
     """The raw body, or a 413 as soon as it is known to exceed `max_bytes`. Webhook routes read
-    with it: a signature covers the bytes as sent, so only uncompressed bodies are taken."""
+    with it: a signature covers the bytes as sent, so only uncompressed bodies are taken. A body
+    over `OFF_LOOP_BODY_BYTES` or chunked is read at the worker's `LargeBodyPace`."""
     check_charset(request.headers.get("content-type", ""))
     check_content_encoding(request.headers.get("content-encoding", ""), accepted=())
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_large(max_bytes)
+    # A large or chunked body is read at the worker's pace while several clients send such
+    # bodies (`large_body_pace`), as the event routes' are.
+    small = declared.isdigit() and int(declared) <= OFF_LOOP_BODY_BYTES
+    pace = None if small else pace_of(asyncio.get_running_loop())
+    client = tuple(request.client) if request.client else None
     chunks: list[bytes] = []
     size = 0
     try:
@@ -57,6 +66,8 @@ async def read_capped_body(request: Request, max_bytes: int) -> bytes:
             if size > max_bytes:
                 raise too_large(max_bytes)
             chunks.append(chunk)
+            if pace is not None and (wait := pace.take(len(chunk), client)) > 0:
+                await anyio.sleep(wait)
     except ClientDisconnect as error:
         # Nobody is left to answer; nothing was stored, so the sender's retry loses nothing.
         raise IngestError(400, "client_disconnected", "the client closed the request") from error

@@ -194,3 +194,28 @@ def _wait_until(condition, seconds: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the server did not read the bytes sent"
         time.sleep(0.005)
+
+
+def test_large_webhook_bodies_from_two_clients_are_read_at_the_pace(
+    served_with_recording_pace: tuple[tuple[str, int], list[_RecordingPace]],
+):
+    address, made = served_with_recording_pace
+    body = b'{"id":1,"note":"' + b"a" * (200 * KIB) + b'"}'
+    head = (
+        "POST /api/v1/webhooks/shopify/acme HTTP/1.1\r\nHost: test\r\n"
+        "Content-Type: application/json\r\nX-Shopify-Hmac-Sha256: AAAA\r\n"
+        f"X-Shopify-Webhook-Id: w1\r\nX-Shopify-Topic: orders/create\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with (
+        socket.create_connection(address, timeout=10) as first,
+        socket.create_connection(address, timeout=10) as second,
+    ):
+        for connection in (first, second):
+            connection.sendall(head + body)
+        answers = [read_answer(connection) for connection in (first, second)]
+
+    [pace] = made
+    assert all(a.startswith(b"HTTP/1.1 401 ") for a in answers)  # unsigned: refused, once read
+    assert len({client for client, _ in pace.takes}) == 2
+    assert any(wait > 0 for _, wait in pace.takes)
