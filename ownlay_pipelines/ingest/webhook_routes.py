@@ -9,6 +9,8 @@ and the answer comes well inside Shopify's 5 s timeout.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable, Mapping
 
 from fastapi import APIRouter, Request
@@ -45,6 +47,8 @@ MAX_SHOPIFY_ID_CHARS = 255
 signed, so their length is bounded before they are stored."""
 MAX_WORKSPACE_CHARS = 63
 """A workspace slug's longest (registry/tenant.py)."""
+UNCONFIGURED_WARNING_SECONDS = 60.0
+MAX_WARNED_WORKSPACES = 1000
 logger = logging.getLogger(__name__)
 
 
@@ -82,11 +86,12 @@ def webhook_router(
     async def shopify(workspace_id: str, request: Request) -> JSONResponse:
         """A Shopify delivery signed with the app's client secret (base64 HMAC of the body)."""
         workspace_id = _workspace(workspace_id)
-        body = await read_capped_body(request, settings.max_body_bytes)
         secrets = _secrets(WebhookProvider.SHOPIFY, workspace_id, environ)
-        _verified(
-            lambda: verify_shopify(body, request.headers.get("x-shopify-hmac-sha256"), secrets)
-        )
+        signature = request.headers.get("x-shopify-hmac-sha256")
+        if not secrets:  # no body can pass: the same 401, before the body is read
+            _verified(lambda: verify_shopify(b"", signature, secrets))
+        body = await read_capped_body(request, settings.max_body_bytes)
+        _verified(lambda: verify_shopify(body, signature, secrets))
         # X-Shopify-Event-Id repeats on every retry of one event (shopify.dev ignore-duplicates).
         delivery_id = request.headers.get("x-shopify-event-id") or request.headers.get(
             "x-shopify-webhook-id"
@@ -115,9 +120,11 @@ def webhook_router(
     async def stripe(workspace_id: str, request: Request) -> JSONResponse:
         """A Stripe delivery signed with the endpoint secret (`t=…,v1=…`, 300 s tolerance)."""
         workspace_id = _workspace(workspace_id)
-        body = await read_capped_body(request, settings.max_body_bytes)
         secrets = _secrets(WebhookProvider.STRIPE, workspace_id, environ)
         header = request.headers.get("stripe-signature")
+        if not secrets:  # no body can pass: the same 401, before the body is read
+            _verified(lambda: verify_stripe(b"", header, secrets, now=clock.now()))
+        body = await read_capped_body(request, settings.max_body_bytes)
         _verified(lambda: verify_stripe(body, header, secrets, now=clock.now()))
         event = parse_json(body)
         event_id = event.get("id") if isinstance(event, dict) else None
@@ -147,10 +154,32 @@ def _secrets(
     provider: WebhookProvider, workspace_id: str, environ: Mapping[str, str]
 ) -> tuple[str, ...]:
     secrets = webhook_secrets(provider, workspace_id, environ)
-    if not secrets:
-        # Said in the log for the operator, not to the caller, who gets the usual 401.
-        logger.warning("no %s webhook secret configured for workspace %s", provider, workspace_id)
+    if not secrets and _first_in_a_while((provider, workspace_id)):
+        # Said in the log for the operator, not to the caller, who gets the usual 401; once a
+        # minute at most per workspace, so a flood of such deliveries is not a flood of lines.
+        logger.warning(
+            "no %s webhook secret configured for workspace %s (deliveries to it are refused 401; "
+            "said at most once every %g s)",
+            provider,
+            workspace_id,
+            UNCONFIGURED_WARNING_SECONDS,
+        )
     return secrets
+
+
+_warned_at: dict[tuple[str, str], float] = {}
+
+
+def _first_in_a_while(key: tuple[str, str]) -> bool:
+    """Whether `UNCONFIGURED_WARNING_SECONDS` have passed since `key` was last warned about (the
+    memory is dropped past `MAX_WARNED_WORKSPACES` keys, so made-up workspaces cannot grow it)."""
+    now = time.monotonic()
+    if now - _warned_at.get(key, -math.inf) < UNCONFIGURED_WARNING_SECONDS:
+        return False
+    if len(_warned_at) >= MAX_WARNED_WORKSPACES:
+        _warned_at.clear()
+    _warned_at[key] = now
+    return True
 
 
 def _verified(check: Callable[[], None]) -> None:

@@ -3,6 +3,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from ownlay_pipelines.ingest import webhook_routes
 from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.server import serve_in_background
 from ownlay_pipelines.ingest.signatures import (
     SignatureRejected,
     WebhookProvider,
@@ -25,11 +28,13 @@ from ownlay_pipelines.ingest.webhook_store import (
     read_webhook_deliveries,
 )
 from ownlay_pipelines_tests.ingest.payloads import (
+    ENVIRON,
     NOW,
     SHOPIFY_OLD_SECRET,
     SHOPIFY_SECRET,
     STRIPE_OLD_SECRET,
     STRIPE_SECRET,
+    read_answer,
     shopify_delivery,
     stripe_body,
     stripe_signature,
@@ -336,3 +341,44 @@ def test_raw_bodies_are_pruned_to_receipts_after_the_window_applied_or_not(tmp_p
     assert rows[0][3] == hashlib.sha256(b'{"email": "jane1@example.com"}').hexdigest()
     assert read_webhook_deliveries(path, provider="shopify", workspace_id="acme") == []
     assert b"jane" not in path.read_bytes()
+
+
+def test_a_workspace_without_secret_is_refused_before_its_body_arrives(
+    settings: IngestSettings, monkeypatch: pytest.MonkeyPatch
+):
+    """No body can pass without a secret, so the 401 — the one a read body gets — is sent
+    before a large body is read (here: before it is even sent)."""
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    body, headers = shopify_delivery(SHOPIFY_SECRET)
+    head = "POST /api/v1/webhooks/shopify/initech HTTP/1.1\r\nHost: test\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in headers.items()
+    )
+    tuned = settings.model_copy(update={"max_body_bytes": 1 << 20})
+    with serve_in_background(tuned) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as connection:
+            connection.sendall(f"{head}Content-Length: {1 << 20}\r\n\r\n".encode())
+            early = read_answer(connection)  # a socket timeout here fails the test
+        with socket.create_connection((host, int(port)), timeout=5) as connection:
+            connection.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            read = read_answer(connection)
+
+    assert early.startswith(b"HTTP/1.1 401 ")
+    assert early.partition(b"\r\n\r\n")[2] == read.partition(b"\r\n\r\n")[2]
+
+
+def test_a_workspace_without_secret_is_warned_of_once_not_per_delivery(
+    client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(webhook_routes, "_warned_at", {})  # what other tests warned of
+    body, headers = shopify_delivery(SHOPIFY_SECRET)
+    with caplog.at_level("WARNING", logger="ownlay_pipelines.ingest.webhook_routes"):
+        answers = [
+            client.post(f"/api/v1/webhooks/{provider}/initech", content=body, headers=headers)
+            for provider in ("shopify", "shopify", "stripe", "shopify", "stripe")
+        ]
+
+    assert all(answer.status_code in (400, 401) for answer in answers)
+    warned = [r.getMessage().split(" webhook")[0] for r in caplog.records]
+    assert warned == ["no shopify", "no stripe"]
