@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 
 import pytest
 
@@ -29,7 +29,7 @@ MIB = 1024 * 1024
 KIB = 1024
 
 
-def test_a_lone_connection_drops_at_full_speed_and_spends_nothing():
+def test_a_lone_client_is_read_at_full_speed_and_spends_nothing():
     clock = FakeClock()
     pace = LargeBodyPace(bytes_per_second=MIB, burst_bytes=MIB, clock=clock.monotonic)
     lone, other = ("127.0.0.1", 50001), ("127.0.0.1", 50002)
@@ -41,11 +41,11 @@ def test_a_lone_connection_drops_at_full_speed_and_spends_nothing():
     assert other_joins == pytest.approx([0.0, 0.0, 0.5])  # the whole burst, then the rate
 
 
-def test_connections_dropping_in_turn_share_the_rate_after_the_burst():
+def test_clients_sending_in_turn_share_the_rate_after_the_burst():
     clock = FakeClock()
     pace = LargeBodyPace(bytes_per_second=MIB, burst_bytes=MIB, clock=clock.monotonic)
     first, second = ("127.0.0.1", 50001), ("127.0.0.1", 50002)
-    pace.take(0, first)  # `first` has dropped bytes just now, so `second` is not alone
+    pace.take(0, first)  # `first` has sent bytes just now, so `second` is not alone
 
     within_burst = [pace.take(256 * KIB, c) for c in (second, second, first, second)]
     past_it = [pace.take(256 * KIB, c) for c in (first, second, first)]
@@ -62,7 +62,7 @@ def test_connections_dropping_in_turn_share_the_rate_after_the_burst():
     assert second_back == pytest.approx([0.0, 0.0, 0.5])
 
 
-def test_a_connection_is_alone_again_once_the_others_have_been_quiet_a_while():
+def test_a_client_is_alone_again_once_the_others_have_been_quiet_a_while():
     clock = FakeClock()
     pace = LargeBodyPace(bytes_per_second=MIB, burst_bytes=0, clock=clock.monotonic)
     first, second = ("127.0.0.1", 50001), ("127.0.0.1", 50002)
@@ -94,7 +94,8 @@ class _RecordingPace(LargeBodyPace):
 @pytest.fixture
 def served_with_recording_pace(
     settings: IngestSettings, monkeypatch: pytest.MonkeyPatch
-) -> tuple[tuple[str, int], list[_RecordingPace]]:
+) -> Iterator[tuple[tuple[str, int], list[_RecordingPace]]]:
+    """The served app's address, and the pace it made (one per event loop), recording."""
     for name, value in ENVIRON.items():
         monkeypatch.setenv(name, value)
     made: list[_RecordingPace] = []
