@@ -27,23 +27,29 @@ from ownlay_pipelines_tests.ingest.payloads import (
 
 MIB = 1024 * 1024
 KIB = 1024
+NOT_SLOWED = 1e-6
+"""Seconds: what the recording pace makes a lone client wait for a read, at most."""
 
 
-def test_a_lone_client_is_read_at_full_speed_and_spends_nothing():
+def test_a_lone_client_pays_its_own_bucket_and_leaves_the_shared_one_full():
     clock = FakeClock()
-    pace = LargeBodyPace(bytes_per_second=MIB, burst_bytes=MIB, clock=clock.monotonic)
+    pace = LargeBodyPace(
+        bytes_per_second=MIB, burst_bytes=MIB, alone_bytes_per_second=8 * MIB, clock=clock.monotonic
+    )
     lone, other = ("127.0.0.1", 50001), ("127.0.0.1", 50002)
 
-    waits = [pace.take(4 * MIB, lone) for _ in range(5)]  # 20 MiB at once, far past the bucket
+    waits = [pace.take(MIB, lone) for _ in range(5)]  # 5 MiB at once, past its 1 MiB burst
     other_joins = [pace.take(MIB // 2, other) for _ in range(3)]
 
-    assert waits == [0.0] * 5
-    assert other_joins == pytest.approx([0.0, 0.0, 0.5])  # the whole burst, then the rate
+    assert waits == pytest.approx([0.0, 0.125, 0.25, 0.375, 0.5])  # 8 MiB/s after the burst
+    assert other_joins == pytest.approx([0.0, 0.0, 0.5])  # the whole shared burst, then 1 MiB/s
 
 
 def test_clients_sending_in_turn_share_the_rate_after_the_burst():
     clock = FakeClock()
-    pace = LargeBodyPace(bytes_per_second=MIB, burst_bytes=MIB, clock=clock.monotonic)
+    pace = LargeBodyPace(
+        bytes_per_second=MIB, burst_bytes=MIB, alone_bytes_per_second=8 * MIB, clock=clock.monotonic
+    )
     first, second = ("127.0.0.1", 50001), ("127.0.0.1", 50002)
     pace.take(0, first)  # `first` has sent bytes just now, so `second` is not alone
 
@@ -51,20 +57,22 @@ def test_clients_sending_in_turn_share_the_rate_after_the_burst():
     past_it = [pace.take(256 * KIB, c) for c in (first, second, first)]
     clock.advance(1.0)  # one second of refill pays 1 MiB: the 0.75 MiB debt and 0.25 MiB more
     after_refill = pace.take(256 * KIB, second)
-    clock.advance(3600)  # a long quiet spell: `first` is alone again, and the bucket full
-    alone_again = pace.take(8 * MIB, first)
+    clock.advance(3600)  # a long quiet spell: `first` is alone again, and the buckets full
+    alone_again = pace.take(3 * MIB, first)
     second_back = [pace.take(512 * KIB, second) for _ in range(3)]
 
     assert within_burst == [0.0] * 4
     assert past_it == pytest.approx([0.25, 0.5, 0.75])
     assert after_refill == 0.0
-    assert alone_again == 0.0
-    assert second_back == pytest.approx([0.0, 0.0, 0.5])
+    assert alone_again == pytest.approx(0.25)  # 2 MiB past its own burst at 8 MiB/s
+    assert second_back == pytest.approx([0.0, 0.0, 0.5])  # the shared bucket was left full
 
 
 def test_a_client_is_alone_again_once_the_others_have_been_quiet_a_while():
     clock = FakeClock()
-    pace = LargeBodyPace(bytes_per_second=MIB, burst_bytes=0, clock=clock.monotonic)
+    pace = LargeBodyPace(
+        bytes_per_second=MIB, burst_bytes=0, alone_bytes_per_second=64 * MIB, clock=clock.monotonic
+    )
     first, second = ("127.0.0.1", 50001), ("127.0.0.1", 50002)
     pace.take(KIB, first)
 
@@ -74,15 +82,17 @@ def test_a_client_is_alone_again_once_the_others_have_been_quiet_a_while():
     clock.advance(ALONE_AFTER_SECONDS)
     alone = pace.take(KIB, second)
 
-    assert beside_first > 0 and still_beside > 0
-    assert alone == 0.0
+    assert beside_first == pytest.approx(KIB / MIB)
+    assert still_beside == pytest.approx(KIB / MIB)  # the first debt was paid off meanwhile
+    assert alone == pytest.approx(KIB / (64 * MIB))
 
 
 class _RecordingPace(LargeBodyPace):
-    """A pace of 64 MiB/s with no burst that records (client, wait) per payment."""
+    """A pace of 64 MiB/s shared and a lone client's of 1 PB/s (as good as unpaced), no burst,
+    that records (client, wait) per payment."""
 
     def __init__(self) -> None:
-        super().__init__(bytes_per_second=64 * MIB, burst_bytes=0)
+        super().__init__(bytes_per_second=64 * MIB, burst_bytes=0, alone_bytes_per_second=1e15)
         self.takes: list[tuple[Hashable, float]] = []
 
     def take(self, size: int, client: Hashable) -> float:
@@ -137,7 +147,7 @@ def test_two_refused_bodies_dropped_at_once_are_paced_and_both_connections_go_on
 
     [pace] = made
     waits = {client: [w for c, w in pace.takes if c == client] for client in clients}
-    assert waits[clients[0]][0] == 0.0  # the first client, alone at first: not paced
+    assert waits[clients[0]][0] < NOT_SLOWED  # the first client, alone at first
     assert max(waits[clients[1]]) > 0  # the second, beside it: paced
     assert set(waits) == {c for c, _ in pace.takes}  # nothing but these two paid
     assert all(a.startswith(b"HTTP/1.1 202 ") and b'"stored":1' in a for a in answers)
@@ -167,7 +177,7 @@ def test_two_clients_sending_large_batches_are_read_at_the_pace_and_both_stored(
     assert len({client for client, _ in pace.takes}) == 2
 
 
-def test_a_lone_refused_body_is_never_paced(
+def test_a_client_refused_again_and_again_alone_pays_only_the_lone_rate(
     served_with_recording_pace: tuple[tuple[str, int], list[_RecordingPace]],
     acme_key: IssuedApiKey,
 ):
@@ -182,7 +192,7 @@ def test_a_lone_refused_body_is_never_paced(
             assert refused.startswith(b"HTTP/1.1 413 ") and accepted.startswith(b"HTTP/1.1 202 ")
 
     [pace] = made
-    assert pace.takes and all(wait == 0.0 for _, wait in pace.takes)
+    assert pace.takes and all(wait < NOT_SLOWED for _, wait in pace.takes)
 
 
 def _follow_up(key: IssuedApiKey, number: int) -> bytes:
