@@ -1,7 +1,7 @@
-"""The pace at which a worker takes in the bytes of large bodies while several clients send them.
+"""The pace at which a worker takes in the bytes of large bodies.
 
-A body over 64 KiB is either read by the app (an event batch, in turns: `app._read_large_body`)
-or refused before it has arrived (an overlong batch from its first kilobytes, `batch_head`; a
+A body over 64 KiB is either read by the app (an event batch, in turns: `app._read_large_body`;
+a webhook delivery, `request_body.read_capped_body`) or refused before it has arrived (an overlong batch from its first kilobytes, `batch_head`; a
 declared length over the cap at once) and then read and dropped by uvicorn: HTTP/1.1 has the
 client send the rest, and the server reads it to find the next request on the connection, or so
 that closing does not reset the answer away. Taken in at full speed, ten clients sending 1 MiB
