@@ -541,10 +541,16 @@ def _convert_and_write(
     previous = _previous_loads(lake_root, raw_ref, workspace.id, upload_id, digest)
     old_days = _days_in(connection, previous, day_column)
     metadata = f"KV_METADATA {{content_sha256: {quote(digest)}, source_name: {quote(source_name)}}}"
-    # upload_checked keeps the file's order (insertion order is preserved), so no sort.
+    # upload_checked keeps the file's order (insertion order is preserved), so no sort is needed
+    # for the rows' order. But rows the reader refused leave its batches short, and DuckDB then
+    # bounds the row groups as its threads happened to merge them: one file gave different bytes
+    # from run to run on a busy machine. Sorting on the line (only then) makes every row group
+    # whole, and the file the same each time.
+    reader_refused = connection.execute("SELECT count(*) FROM upload_bad_lines").fetchone()
+    order = " ORDER BY _line" if reader_refused and reader_refused[0] else ""
     good_query = (
         f"SELECT {projection} FROM (SELECT *{values}{unstored_sql(kind, columns, mapping)}, "
-        f"{line('rowid')} AS _line FROM {CHECKED} WHERE _reason IS NULL)"
+        f"{line('rowid')} AS _line FROM {CHECKED} WHERE _reason IS NULL){order}"
     )
     good_path = load_dir(lake_root, raw_ref, workspace.id, upload_id) / DATA_FILE
     written: list[int] = []

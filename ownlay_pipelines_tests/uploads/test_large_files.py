@@ -93,6 +93,22 @@ def test_rows_around_ragged_rows_are_stored_in_file_order_with_exact_lines(tmp_p
     assert all(spend == Decimal(line - 2) for line, spend in zip(source_lines, spends, strict=True))
 
 
+def test_a_file_with_ragged_rows_is_stored_in_whole_row_groups_the_same_each_time(tmp_path):
+    # Rows the reader refuses leave its batches short; unsorted, the row groups were bounded by
+    # how DuckDB's threads merged them, so the same file gave other bytes on a busy machine.
+    # 20 MB: several of the reader's buffers, read by both threads.
+    rows_in_file = 700_000
+    lines = _lines(["2026-11-21"] * rows_in_file, ["1.00"] * rows_in_file).splitlines()
+    ragged = range(50, rows_in_file, 5_000)
+    for line in ragged:
+        lines[line] = "2026-11-21,too,many,cells,here"
+    upload(tmp_path, "\n".join(lines) + "\n")
+    stored = pq.ParquetFile(next((tmp_path / "lake/raw/uploads/costs").rglob("*.parquet")))
+    groups = [stored.metadata.row_group(i).num_rows for i in range(stored.metadata.num_row_groups)]
+    kept = rows_in_file - len(ragged)
+    assert groups == [122_880] * (kept // 122_880) + [kept % 122_880]
+
+
 def test_values_only_outside_the_sample_are_stored_like_the_sampled_ones(tmp_path):
     # Platform, campaign and currency are carried as dictionaries of the sample's values; rows
     # after the sample with other values (kept or refused) must come out as text would.
