@@ -128,6 +128,21 @@ def auth_header(plaintext_key: str) -> dict[str, str]:
     return {"X-Ownlay-Api-Key": plaintext_key}
 
 
+def events_scope(plaintext_key: str, content_length: int) -> dict[str, Any]:
+    """The ASGI scope of a JSON `POST /api/v1/events` with the key and a Content-Length, for the
+    tests that call the app's raw handler directly with a `receive` of their own."""
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/events",
+        "headers": [
+            (b"x-ownlay-api-key", plaintext_key.encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(content_length).encode()),
+        ],
+    }
+
+
 def raw_events_head(plaintext_key: str, content_length: int) -> bytes:
     """The head of an HTTP/1.1 `POST /api/v1/events` with the key and a Content-Length, for the
     tests that talk to the served app through a raw socket (stalling, pipelining, early answers)."""

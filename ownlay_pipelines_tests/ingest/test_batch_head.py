@@ -15,6 +15,7 @@ from ownlay_pipelines.ingest.keys import IssuedApiKey
 from ownlay_pipelines.ingest.server import serve_in_background
 from ownlay_pipelines_tests.ingest.payloads import (
     ENVIRON,
+    events_scope,
     ownlay_event,
     raw_events_head,
     read_answer,
@@ -67,16 +68,7 @@ def test_a_streamed_junk_batch_is_answered_before_the_rest_of_it_is_read(
     chunks = [junk[start : start + 64 * 1024] for start in range(0, len(junk), 64 * 1024)]
     served: list[int] = []
     sent: list[dict] = []
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/api/v1/events",
-        "headers": [
-            (b"x-ownlay-api-key", acme_key.plaintext.encode()),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(junk)).encode()),
-        ],
-    }
+    scope = events_scope(acme_key.plaintext, len(junk))
 
     async def receive() -> dict:
         served.append(len(served))

@@ -19,6 +19,7 @@ from ownlay_pipelines_tests.ingest.payloads import (
     NOW,
     STRIPE_SECRET,
     auth_header,
+    events_scope,
     ownlay_event,
     stripe_body,
     stripe_signature,
@@ -398,14 +399,6 @@ def test_only_two_large_bodies_are_read_at_once_while_small_requests_go_straight
     junk = b"[" + b"1," * 50_000 + b"1]"
     reading: list[int] = []
 
-    def scope(body: bytes) -> dict:
-        headers = [
-            (b"x-ownlay-api-key", acme_key.plaintext.encode()),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        return {"type": "http", "method": "POST", "path": "/api/v1/events", "headers": headers}
-
     async def request(body: bytes, number: int, release: asyncio.Event) -> int:
         async def receive() -> dict:
             reading.append(number)
@@ -418,7 +411,7 @@ def test_only_two_large_bodies_are_read_at_once_while_small_requests_go_straight
             if message["type"] == "http.response.start":
                 statuses.append(message["status"])
 
-        await handle(scope(body), receive, send)
+        await handle(events_scope(acme_key.plaintext, len(body)), receive, send)
         return statuses[0]
 
     async def flood() -> tuple[list[int], int, list[int]]:

@@ -19,6 +19,7 @@ from ownlay_pipelines.ingest.server import serve_in_background
 from ownlay_pipelines_tests.ingest.payloads import (
     ENVIRON,
     auth_header,
+    events_scope,
     ownlay_event,
     raw_events_head,
 )
@@ -41,15 +42,7 @@ async def _post(
 ) -> tuple[int, dict, dict]:
     """(status, headers, JSON body) of one request through the raw handler: the body at once, or
     (`pause`) in pieces of 100 bytes, `pause` seconds apart."""
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/api/v1/events",
-        "headers": [
-            (b"x-ownlay-api-key", key.plaintext.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ],
-    }
+    scope = events_scope(key.plaintext, len(body))
     sent = 0
 
     async def receive() -> dict:
