@@ -546,8 +546,10 @@ def _convert_and_write(
     # bounds the row groups as its threads happened to merge them: one file gave different bytes
     # from run to run on a busy machine. Sorting on the line (only then) makes every row group
     # whole, and the file the same each time.
-    reader_refused = connection.execute("SELECT count(*) FROM upload_bad_lines").fetchone()
-    order = " ORDER BY _line" if reader_refused and reader_refused[0] else ""
+    reader_reasons = [
+        r for (r,) in connection.execute("SELECT reason FROM upload_bad_lines").fetchall()
+    ]
+    order = " ORDER BY _line" if reader_reasons else ""
     good_query = (
         f"SELECT {projection} FROM (SELECT *{values}{unstored_sql(kind, columns, mapping)}, "
         f"{line('rowid')} AS _line FROM {CHECKED} WHERE _reason IS NULL){order}"
@@ -590,7 +592,7 @@ def _convert_and_write(
     replaced = [p for p in previous if p.parent.name != f"{UPLOAD_ID_COLUMN}={upload_id}"]
     for stale in replaced:
         _remove_load(lake_root, kind, workspace.id, stale.parent.name.split("=", 1)[1])
-    reasons, skipped = _refusal_counts(connection, refused_ids)
+    reasons, skipped = _refusal_counts(connection, refused_ids, reader_reasons)
     new_days = _days_in(connection, [good_path], day_column)
     return UploadResult(
         source_name=source_name,
@@ -659,10 +661,11 @@ def _output_values(
 
 
 def _refusal_counts(
-    connection: duckdb.DuckDBPyConnection, refused_ids: str
+    connection: duckdb.DuckDBPyConnection, refused_ids: str, reader_reasons: list[str]
 ) -> tuple[Counter[str], dict[str, int]]:
-    """Quarantined rows by `<column>: <reason>` (`row: …` for the reader's), and skipped rows by
-    reason; `refused_ids` is the condition on `upload_refused.row_id` of the quarantined ones."""
+    """Quarantined rows by `<column>: <reason>` (`row: …` for the reader's, whose reasons are
+    `reader_reasons`), and skipped rows by reason; `refused_ids` is the condition on
+    `upload_refused.row_id` of the quarantined ones."""
     reasons = Counter(
         dict(
             connection.execute(
@@ -671,7 +674,7 @@ def _refusal_counts(
             ).fetchall()
         )
     )
-    for (bad_reason,) in connection.execute("SELECT reason FROM upload_bad_lines").fetchall():
+    for bad_reason in reader_reasons:
         reasons[f"row: {_short_reader_reason(bad_reason)}"] += 1
     skipped = dict(
         connection.execute(
