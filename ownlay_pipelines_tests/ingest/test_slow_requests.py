@@ -21,6 +21,9 @@ from ownlay_pipelines_tests.ingest.payloads import ENVIRON, ownlay_event, raw_ev
 
 TOTAL_SECONDS = 1.0
 IDLE_SECONDS = 0.3
+CLOCK_SLACK = 0.005
+"""How early a refusal may look from here: uvloop's `loop.time()` counts whole milliseconds,
+read once per loop iteration, so the server's clock can trail this one by a little over 1 ms."""
 
 
 @pytest.fixture
@@ -78,7 +81,8 @@ def test_a_head_sent_byte_by_byte_is_refused_408_when_its_time_is_up(
         "message": "the request line and headers did not arrive within 1 s of the request's "
         "first byte; send it at once",
     }
-    assert sent < 200 and TOTAL_SECONDS <= elapsed < TOTAL_SECONDS + 5  # slack for a busy CI
+    assert sent < 200
+    assert TOTAL_SECONDS - CLOCK_SLACK <= elapsed < TOTAL_SECONDS + 5  # slack for a busy CI
 
 
 @pytest.mark.parametrize(
@@ -113,7 +117,7 @@ def test_a_request_that_stalls_mid_way_is_refused_408_after_the_idle_time(
         answer = _read_until_closed(connection)
 
     assert _refusal(answer) == refusal
-    assert IDLE_SECONDS <= elapsed < IDLE_SECONDS + 5  # slack for a busy CI
+    assert IDLE_SECONDS - CLOCK_SLACK <= elapsed < IDLE_SECONDS + 5  # slack for a busy CI
 
 
 def test_idle_keep_alive_connections_and_pipelined_requests_are_not_timed_out(
@@ -174,4 +178,4 @@ def test_a_webhook_body_that_stalls_is_refused_408_whatever_its_framing(
         "error": "body_timeout",
         "message": "no byte of the request body came for 0.3 s; send it at once",
     }
-    assert IDLE_SECONDS <= elapsed < IDLE_SECONDS + 5  # slack for a busy CI
+    assert IDLE_SECONDS - CLOCK_SLACK <= elapsed < IDLE_SECONDS + 5  # slack for a busy CI
