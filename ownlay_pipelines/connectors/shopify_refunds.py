@@ -44,10 +44,10 @@ def order_row_with_refund(
     if not files:
         return None
     with duckdb.connect() as connection:
-        found = connection.execute(
+        found = connection.sql(
             f"SELECT * FROM read_parquet({files!r}, union_by_name = true) WHERE order_id = ? "
             "ORDER BY updated_at DESC LIMIT 1",
-            [order_id],
+            params=[order_id],
         ).to_arrow_table()
     if not found.num_rows:
         return None

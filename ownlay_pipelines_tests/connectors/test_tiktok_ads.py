@@ -1,6 +1,7 @@
 """TikTok Business API v1.3 connector against its sandbox simulator and against scripted bodies."""
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -116,7 +117,7 @@ def test_conversion_value_is_the_purchase_value_not_the_cost_per_conversion(tmp_
     assert converting
     for row in converting:
         assert row["cost_per_conversion"] == pytest.approx(
-            row["spend"] / row["conversions"], abs=0.01
+            row["spend"] / row["conversions"], abs=Decimal("0.01")
         )
         assert row["conversion_value"] != row["cost_per_conversion"]
     assert all(r["cost_per_conversion"] is None for r in rows if r["conversions"] == 0)
