@@ -248,6 +248,47 @@ def test_a_bad_stage_in_the_funnel_file_is_a_clear_error(capsys, data_dir, stage
     assert message in err
 
 
+@pytest.mark.parametrize(
+    ("content", "line", "byte"),
+    [
+        ('{"funnels": []}'.encode("utf-16"), 1, "0xff"),
+        (b'{"funnels": [\n{"name": "caf\xe9"}]}', 2, "0xe9"),
+    ],
+)
+def test_a_funnel_file_that_is_not_utf8_is_a_clear_error(capsys, data_dir, content, line, byte):
+    folder = data_dir / "metadata" / "funnels"
+    folder.mkdir(parents=True)
+    file = folder / f"{WORKSPACE_ID}.json"
+    file.write_bytes(content)
+    status, out, err = _funnel(
+        capsys, "--funnel", "x", "--from", "2026-11-17", "--to", "2026-11-18"
+    )
+    assert (status, out) == (2, "")
+    assert err.splitlines() == [
+        f"error: {file}: line {line} is not UTF-8 text (byte {byte}); save the file as UTF-8"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        (True, "funnel 'x': conversion_window True is not a duration like"),
+        ("0d", "funnel 'x': conversion_window '0d' must be longer than zero"),
+    ],
+)
+def test_a_bad_conversion_window_in_the_file_names_the_funnel(capsys, data_dir, window, message):
+    folder = data_dir / "metadata" / "funnels"
+    folder.mkdir(parents=True)
+    stages = [{"event_type": "page_view"}, {"event_type": "purchase"}]
+    funnel = {"name": "x", "stages": stages, "conversion_window": window}
+    (folder / f"{WORKSPACE_ID}.json").write_text(json.dumps({"funnels": [funnel]}))
+    status, out, err = _funnel(
+        capsys, "--funnel", "x", "--from", "2026-11-17", "--to", "2026-11-18"
+    )
+    assert (status, out) == (2, "")
+    assert message in err
+
+
 def test_funnel_json_shape_is_the_documented_one(capsys, data_dir):
     write_events(data_dir / "lake", _random_events(4))
     for by, extra in ((None, []), ("device", ["--by", "device"])):
