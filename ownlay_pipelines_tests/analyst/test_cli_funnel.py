@@ -219,6 +219,9 @@ def test_window_with_a_named_funnel_is_refused_not_ignored(capsys, data_dir):
         ("2026-11-01", "tomorrow", "--to 'tomorrow' is not a day (YYYY-MM-DD)"),
         ("2026-01-01", "9999-12-31", "--to 9999-12-31 is after 2999-12-31"),
         ("0001-01-01", "2026-01-01", "--from 0001-01-01 is before 1970-01-01"),
+        # Python 3.11 reads ISO week and basic forms too: 2026-W49 would be its Monday alone
+        ("2026-11-01", "2026-W49", "--to '2026-W49' is not a day (YYYY-MM-DD)"),
+        ("20261101", "2026-12-01", "--from '20261101' is not a day (YYYY-MM-DD)"),
     ],
 )
 def test_a_bad_day_is_named(capsys, data_dir, first, last, message):
