@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ PATH_MODEL_NAMES = ("first", "last", "linear", "markov", "shapley")
 BREAKDOWN_NAMES = ("utm_source", "campaign", "device", "country")
 # The days `ownlay funnel` accepts: anything wider is a typo (and date arithmetic overflows).
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -119,6 +121,9 @@ def _funnel(args: argparse.Namespace) -> int:
     days = {}
     for flag, text in (("--from", args.first_day), ("--to", args.last_day)):
         try:
+            # fromisoformat alone also reads '20261201' and week dates ('2026-W49', a Monday).
+            if not DAY.fullmatch(text):
+                raise ValueError(text)
             days[flag] = date.fromisoformat(text)
         except ValueError:
             return _error(f"{flag} {text!r} is not a day (YYYY-MM-DD)")

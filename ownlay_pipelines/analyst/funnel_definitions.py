@@ -83,21 +83,22 @@ class FunnelDefinition:
             raise FunnelDefinitionError(f"funnel {self.name!r}: the window must be positive")
 
 
-def parse_window(text: str | int) -> int:
-    """Seconds in "45", "30m", "24h", "7d" (or an int of seconds), at most MAX_WINDOW_DAYS."""
+def parse_window(text: str | int, field: str = "window") -> int:
+    """Seconds in "45", "30m", "24h", "7d" (or an int of seconds), at most MAX_WINDOW_DAYS;
+    errors name the value as `field`."""
     if isinstance(text, int) and not isinstance(text, bool):
         seconds = text
     else:
         match = WINDOW.match(str(text))
         if not match:
             raise FunnelDefinitionError(
-                f"window {text!r} is not a duration like '3600', '30m', '24h' or '7d'"
+                f"{field} {text!r} is not a duration like '3600', '30m', '24h' or '7d'"
             )
         seconds = int(match.group(1)) * UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
-        raise FunnelDefinitionError(f"window {text!r} must be longer than zero")
+        raise FunnelDefinitionError(f"{field} {text!r} must be longer than zero")
     if seconds > MAX_WINDOW_DAYS * 86_400:
-        raise FunnelDefinitionError(f"window {text!r} is longer than {MAX_WINDOW_DAYS} days")
+        raise FunnelDefinitionError(f"{field} {text!r} is longer than {MAX_WINDOW_DAYS} days")
     return seconds
 
 
@@ -155,7 +156,8 @@ def parse_funnel(document: Any) -> FunnelDefinition:
         for _, stage in ordered
     )
     window = document.get("conversion_window", DEFAULT_WINDOW_SECONDS)
-    return FunnelDefinition(name.strip(), steps, parse_window(window))
+    field = f"funnel {name!r}: conversion_window"
+    return FunnelDefinition(name.strip(), steps, parse_window(window, field))
 
 
 def _order(stage: Any, funnel: str) -> int:
@@ -205,8 +207,16 @@ def load_funnels(data_dir: Path, workspace_id: str) -> tuple[FunnelDefinition, .
     path = funnels_file(data_dir, workspace_id)
     if not path.exists():
         return DEFAULT_FUNNELS
+    data = path.read_bytes()
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: Windows editors start the file with a BOM, which is no part of the JSON.
+        document = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise FunnelDefinitionError(
+            f"{path}: line {line} is not UTF-8 text (byte {data[error.start]:#04x}); "
+            "save the file as UTF-8"
+        ) from None
     except json.JSONDecodeError as error:
         raise FunnelDefinitionError(f"{path}: not valid JSON ({error})") from None
     listed = document.get("funnels") if isinstance(document, dict) else document

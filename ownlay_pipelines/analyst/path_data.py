@@ -131,14 +131,15 @@ def parse_path_lines(lines: Iterable[str]) -> PathCounts:
 
 def _with_finite_totals(paths: PathCounts) -> PathCounts:
     """`paths`, once its totals (which the models add up) are known to be finite numbers."""
-    totals = {
-        "total_conversions": paths.conversions,
-        "total_conversion_value": paths.value,
-        "total_null": paths.nulls,
-        "total_conversions and total_null": paths.conversions + paths.nulls,
-    }
-    for name, column in totals.items():
-        if not np.isfinite(column.sum()):
+    with np.errstate(over="ignore"):  # an overflow is the error below, not a printed warning
+        totals = {
+            "total_conversions": paths.conversions.sum(),
+            "total_conversion_value": paths.value.sum(),
+            "total_null": paths.nulls.sum(),
+            "total_conversions and total_null": (paths.conversions + paths.nulls).sum(),
+        }
+    for name, total in totals.items():
+        if not np.isfinite(total):
             raise PathFileError(f"the {name} add up to more than a number can hold")
     return paths
 
@@ -167,9 +168,12 @@ def _fields(number: int, line: str) -> list[str]:
 def _count(line: int, column: int, text: str, first: bool = False) -> float:
     """A finite, non-negative number of field `column`."""
     try:
+        # float() also reads digit groups ('1_000') and non-ASCII digits; a count is neither.
+        if "_" in text or not text.isascii():
+            raise ValueError(text)
         value = float(text)
     except ValueError:
-        if any(mark in text for mark in ",' "):
+        if any(mark in text for mark in ",'_ "):
             reason = "is not a number: use '.' as the decimal mark and no thousands separator"
         elif first:
             reason = f"is not a number (a header row reads {';'.join(HEADER)})"

@@ -219,6 +219,9 @@ def test_window_with_a_named_funnel_is_refused_not_ignored(capsys, data_dir):
         ("2026-11-01", "tomorrow", "--to 'tomorrow' is not a day (YYYY-MM-DD)"),
         ("2026-01-01", "9999-12-31", "--to 9999-12-31 is after 2999-12-31"),
         ("0001-01-01", "2026-01-01", "--from 0001-01-01 is before 1970-01-01"),
+        # Python 3.11 reads ISO week and basic forms too: 2026-W49 would be its Monday alone
+        ("2026-11-01", "2026-W49", "--to '2026-W49' is not a day (YYYY-MM-DD)"),
+        ("20261101", "2026-12-01", "--from '20261101' is not a day (YYYY-MM-DD)"),
     ],
 )
 def test_a_bad_day_is_named(capsys, data_dir, first, last, message):
@@ -240,6 +243,47 @@ def test_a_bad_stage_in_the_funnel_file_is_a_clear_error(capsys, data_dir, stage
     folder = data_dir / "metadata" / "funnels"
     folder.mkdir(parents=True)
     funnel = {"name": "x", "stages": [stage, {"event_type": "purchase", "order": 2}]}
+    (folder / f"{WORKSPACE_ID}.json").write_text(json.dumps({"funnels": [funnel]}))
+    status, out, err = _funnel(
+        capsys, "--funnel", "x", "--from", "2026-11-17", "--to", "2026-11-18"
+    )
+    assert (status, out) == (2, "")
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "byte"),
+    [
+        ('{"funnels": []}'.encode("utf-16"), 1, "0xff"),
+        (b'{"funnels": [\n{"name": "caf\xe9"}]}', 2, "0xe9"),
+    ],
+)
+def test_a_funnel_file_that_is_not_utf8_is_a_clear_error(capsys, data_dir, content, line, byte):
+    folder = data_dir / "metadata" / "funnels"
+    folder.mkdir(parents=True)
+    file = folder / f"{WORKSPACE_ID}.json"
+    file.write_bytes(content)
+    status, out, err = _funnel(
+        capsys, "--funnel", "x", "--from", "2026-11-17", "--to", "2026-11-18"
+    )
+    assert (status, out) == (2, "")
+    assert err.splitlines() == [
+        f"error: {file}: line {line} is not UTF-8 text (byte {byte}); save the file as UTF-8"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        (True, "funnel 'x': conversion_window True is not a duration like"),
+        ("0d", "funnel 'x': conversion_window '0d' must be longer than zero"),
+    ],
+)
+def test_a_bad_conversion_window_in_the_file_names_the_funnel(capsys, data_dir, window, message):
+    folder = data_dir / "metadata" / "funnels"
+    folder.mkdir(parents=True)
+    stages = [{"event_type": "page_view"}, {"event_type": "purchase"}]
+    funnel = {"name": "x", "stages": stages, "conversion_window": window}
     (folder / f"{WORKSPACE_ID}.json").write_text(json.dumps({"funnels": [funnel]}))
     status, out, err = _funnel(
         capsys, "--funnel", "x", "--from", "2026-11-17", "--to", "2026-11-18"

@@ -160,6 +160,10 @@ def test_zero_conversions_and_zero_nulls_credit_nothing_and_fail_nothing(capsys,
         ("a;1;10,5;0\n", "line 1: total_conversion_value '10,5' is not a number: use '.' as the"),
         ("a;1;1,000.50;0\n", "total_conversion_value '1,000.50' is not a number: use '.'"),
         ("a;1;1 000;0\n", "total_conversion_value '1 000' is not a number: use '.'"),
+        # float() reads these as 1000, 10.5 and 12; the file's numbers are plain ASCII decimals
+        ("a;1;1_000;0\n", "total_conversion_value '1_000' is not a number: use '.'"),
+        ("a;1;1_0.5;0\n", "total_conversion_value '1_0.5' is not a number: use '.'"),
+        ("a;1;\u0661\u0662;0\n", "total_conversion_value '\u0661\u0662' is not a number"),
         ("b;1;1;0\na>b\t1\t10\t0\n", "line 2: expected 4 fields separated by ';'"),
         ("a>b\t1\t10\t0\n", "found 1; the line looks tab-separated"),
         ("path,conversions,value,nulls\n", "found 1; the line looks comma-separated"),
@@ -195,12 +199,22 @@ def test_a_state_of_the_chain_written_as_a_channel_is_refused(capsys, tmp_path, 
     assert f"line 2: {state!r} is a state of the Markov chain, not a channel" in err
 
 
-def test_counts_too_large_to_add_up_are_refused_not_printed_as_nan(capsys, tmp_path):
+@pytest.mark.filterwarnings("error")  # numpy's overflow warning would print beside the error
+@pytest.mark.parametrize(
+    ("text", "totals"),
+    [
+        ("a;1e308;1;1\nb;1e308;1;1\n", "total_conversions"),
+        ("a;1e308;1;1e308\n", "total_conversions and total_null"),
+    ],
+)
+def test_counts_too_large_to_add_up_are_refused_not_printed_as_nan(capsys, tmp_path, text, totals):
     file = tmp_path / "huge.csv"
-    file.write_text("a;1e308;1;1\nb;1e308;1;1\n")
+    file.write_text(text)
     status, out, err = ownlay(capsys, "attribution", "paths", str(file), "--model", "markov")
     assert (status, out) == (2, "")
-    assert "total_conversions add up to more than a number can hold" in err
+    assert err.splitlines() == [
+        f"error: {file}: the {totals} add up to more than a number can hold"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,15 @@ def test_seed_001_funnel_loads_in_order_with_aliases_filters_and_window(tmp_path
     assert funnel.window_seconds == 2 * 86_400
 
 
+def test_a_file_saved_with_a_utf8_bom_loads(tmp_path):
+    """Windows Notepad and Excel save UTF-8 with a BOM, which is no part of the JSON."""
+    _write(tmp_path, {"funnels": [SEED_001]})
+    path = funnels_file(tmp_path, "acme")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    (funnel,) = load_funnels(tmp_path, "acme")
+    assert funnel.window_seconds == 2 * 86_400
+
+
 def test_a_workspace_without_a_file_gets_the_default_funnel(tmp_path):
     assert load_funnels(tmp_path, "acme") == DEFAULT_FUNNELS
 
