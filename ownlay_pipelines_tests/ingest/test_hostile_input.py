@@ -309,6 +309,23 @@ def test_stripe_signature_timestamps_that_crashed_the_parser_are_400(
     assert says in _refusal(response, 400, "invalid_signature")
 
 
+@pytest.mark.parametrize("signature", ["²³", "0" * 63 + "é"])
+def test_a_stripe_v1_signature_with_non_ascii_characters_is_401_not_a_crash(
+    client: TestClient, signature: str
+):
+    # hmac.compare_digest raises TypeError on a str holding non-ASCII characters; the header
+    # only needs a current t= to get that far, no valid signature.
+    header = f"t={int(NOW.timestamp())},v1={signature}"
+
+    response = client.post(
+        STRIPE, content=stripe_body(), headers={"Stripe-Signature": header.encode("latin-1")}
+    )
+
+    assert _refusal(response, 401, "invalid_signature") == (
+        "no v1 signature in Stripe-Signature matches the body"
+    )
+
+
 def test_signed_stripe_body_nested_too_deep_is_400(client: TestClient):
     body = b'{"id": "evt_1", "type": "x", "data": ' + b"[" * 300 + b"]" * 300 + b"}"
     now = int(NOW.timestamp())
