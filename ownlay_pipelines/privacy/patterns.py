@@ -54,9 +54,10 @@ def is_ipv6(candidate: str) -> bool:
     return True
 
 
-MAY_HOLD_CONTACT_DATA_RE2 = r"[@+]|%40|%2[Bb]|\p{Nd}[^\p{L}\p{Nd}]\p{Nd}|:[0-9A-Fa-f]{0,4}:"
+MAY_HOLD_CONTACT_DATA_RE2 = r"[@+]|%[0-9A-Fa-f]{2}|\p{Nd}[^\p{L}\p{Nd}]\p{Nd}|:[0-9A-Fa-f]{0,4}:"
 """An RE2 regular expression (DuckDB's `regexp_matches`) that every text holding an e-mail,
-phone number or IP matches: an `@` (or `%40`), a `+` (or `%2B`), two digits around a character
-that is neither letter nor digit (every dotted quad, and every phone number written in digit
-groups, has one), or two colons around at most four hex digits (IPv6). Text that does not match
-needs no masking; one that does is only a candidate for `free_text.mask_contact_data`."""
+phone number or IP matches: an `@`, a `+`, a percent-escape (`%40`, `%2B`, and any other, since
+masking also looks at the text decoded), two digits around a character that is neither letter
+nor digit (every dotted quad, and every phone number written in digit groups, has one), or two
+colons around at most four hex digits (IPv6). Text that does not match needs no masking; one
+that does is only a candidate for `free_text.mask_contact_data`."""

@@ -23,6 +23,12 @@ from ownlay_pipelines.privacy.properties import scrub_properties
         ("via 2001:db8::1 at 11:30:00", "via [ip] at 11:30:00"),
         ("::ffff:203.0.113.77", "::ffff:[ip]"),
         ("http://203.0.113.77/landing", "http://[ip]/landing"),
+        # Percent-encoding hides the separators the patterns look for; what the decoded text
+        # reveals is masked, and the text is encoded again.
+        ("/u/%3A%3Affff%3A203.0.113.77/p", "/u/::ffff:[ip]/p"),
+        ("/u/2001%3Adb8%3A%3A1/p", "/u/[ip]/p"),
+        ("call%20415%20555%200123", "call%20[phone]"),
+        ("jane.doe%2540example.com", "[email]"),
     ],
 )
 def test_contact_and_network_data_inside_free_text_is_masked(text: str, masked: str):
@@ -43,6 +49,7 @@ def test_contact_and_network_data_inside_free_text_is_masked(text: str, masked: 
         "Two-person tents | Acme Outdoor",
         "120210000000001",
         "https://shop.example.com/tents/4?gclid=Cj0KCQ&utm_source=google",
+        "/search?q=two%20person%20tents&page=2",
     ],
 )
 def test_ordinary_text_dates_and_numeric_ids_stay_as_they_are(text: str):
@@ -132,6 +139,8 @@ def test_every_text_that_masking_changes_is_a_candidate_of_the_sql_pattern():
         "via 2001:db8::1 at 11:30:00",
         "::ffff:203.0.113.77",
         "415\u00a0555\u00a00123",
+        "/u/%3A%3Affff%3A203.0.113.77/p",
+        "jane.doe%2540example.com",
         "٤١٥ ٥٥٥ ٠١٢٣ ٤",
     ]
     texts += [

@@ -24,6 +24,16 @@ def test_credentials_and_personal_parameters_are_stripped_but_click_ids_and_utms
     )
 
 
+def test_contact_data_in_kept_query_values_is_masked_before_they_are_encoded_again():
+    # Encoded again, `(415) 555-0123` and `::ffff:203.0.113.77` became `%28415%29+555-0123` and
+    # `%3A%3Affff%3A203.0.113.77`, which the free-text patterns no longer see.
+    url = "https://shop.example.com/p?c=(415) 555-0123&via=::ffff:203.0.113.77&q=two tents"
+
+    assert strip_sensitive_url(url) == (
+        "https://shop.example.com/p?c=[phone]&via=%3A%3Affff%3A[ip]&q=two+tents"
+    )
+
+
 def test_userinfo_and_fragment_are_removed():
     url = "https://admin:s3cret@shop.example.com:8443/cb#access_token=ya29"
 
