@@ -3,8 +3,9 @@
 One set of compiled patterns serves both uses: refusing identifiers that carry such a value
 (`identifiers`) and masking it inside free text (`free_text`). A phone number is a `+` followed by
 7–15 digits, or groups of digits joined by spaces, dots or dashes (optionally a `(area)` code)
-totalling 9–15 digits; a bare run of digits is not a phone number, because numeric ids are, and
-neither is a date followed by an hour (`2026-11-03 18:22`).
+totalling 9–15 digits, each of at most five digits unless a `+` country code leads; a bare run
+of digits is not a phone number, because numeric ids are, and neither is a date followed by an
+hour (`2026-11-03 18:22`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ IPV6_CANDIDATE = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0
 """Text shaped like an IPv6 address; `ipaddress` decides (a time `11:30:00` is not one)."""
 PHONE_CANDIDATE = re.compile(
     r"(?<![\w+.\-])(?:(?:\+|%2[Bb])\d{7,15}(?!\d)"
+    r"|(?:\+|%2[Bb])\d{1,3}(?:[\s.\-]?\(\d{1,5}\))?(?:[\s.\-]\d{1,12}){1,6}"
     r"|(?:(?:\+|%2[Bb])\d{1,3}[\s.\-]?)?(?:\(\d{1,5}\)[\s.\-]?)?\d{1,5}(?:[\s.\-]\d{1,5}){1,5})"
     r"(?![\w\-])"
 )
-"""Text shaped like a phone number; `is_phone` checks the digit count."""
+"""Text shaped like a phone number; `is_phone` checks the digit count. Digit groups hold at most
+five digits, except after a `+` country code (`+49 30 12345678`, `+1 4155550123`)."""
 MIN_PHONE_DIGITS = 9
 MAX_PHONE_DIGITS = 15
 _YEAR, _MONTH, _DAY = r"(?:19|20)\d\d", r"(?:0?[1-9]|1[0-2])", r"(?:0?[1-9]|[12]\d|3[01])"

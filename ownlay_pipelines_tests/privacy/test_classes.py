@@ -23,6 +23,12 @@ from ownlay_pipelines.privacy.properties import scrub_properties
         ("via 2001:db8::1 at 11:30:00", "via [ip] at 11:30:00"),
         ("::ffff:203.0.113.77", "::ffff:[ip]"),
         ("http://203.0.113.77/landing", "http://[ip]/landing"),
+        # After a +country code the groups may be long (Berlin, Sydney, Dublin, Beijing).
+        ("Tel. +49 30 12345678", "Tel. [phone]"),
+        ("+49 (30) 12345678", "[phone]"),
+        ("+61 2 12345678 / +353 1 2345678", "[phone] / [phone]"),
+        ("+86-10-12345678", "[phone]"),
+        ("+1 4155550123", "[phone]"),
         # Percent-encoding hides the separators the patterns look for; what the decoded text
         # reveals is masked, and the text is encoded again.
         ("/u/%3A%3Affff%3A203.0.113.77/p", "/u/::ffff:[ip]/p"),
@@ -80,6 +86,8 @@ def test_user_agent_product_versions_are_not_mistaken_for_ips_or_phones():
         ("7f3c9a52-1b6e-4d0a-8c2f-000000000001", None),
         ("12345678-1234-1234-1234-123456789012", None),
         ("4155550123", None),
+        ("+49 30 12345678", "phone"),
+        ("release 2026 12345678", None),
     ],
 )
 def test_identifiers_holding_contact_data_are_recognised_and_plain_ids_are_not(
@@ -139,6 +147,7 @@ def test_every_text_that_masking_changes_is_a_candidate_of_the_sql_pattern():
         "via 2001:db8::1 at 11:30:00",
         "::ffff:203.0.113.77",
         "415\u00a0555\u00a00123",
+        "+49 30 12345678",
         "/u/%3A%3Affff%3A203.0.113.77/p",
         "jane.doe%2540example.com",
         "٤١٥ ٥٥٥ ٠١٢٣ ٤",
