@@ -17,9 +17,10 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]
 """An e-mail address, also with its `@` percent-encoded as it appears in URLs."""
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w.]*\d)")
-"""A dotted-quad IPv4 address not embedded in a longer run of digits and dots."""
-IPV6_CANDIDATE = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+IPV4 = re.compile(rf"(?<![^\W_]|\.){_OCTET}(?:\.{_OCTET}){{3}}(?![\w.]*\d)")
+"""A dotted-quad IPv4 address not embedded in a longer run of digits and dots, nor right after
+a letter (`v1.2.3.4`); after an underscore it counts (`sess_203.0.113.77`)."""
+IPV6_CANDIDATE = re.compile(r"(?<![^\W_]|[:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 """Text shaped like an IPv6 address; `ipaddress` decides (a time `11:30:00` is not one)."""
 PHONE_CANDIDATE = re.compile(
     r"(?<![\w+.\-])(?:(?:\+|%2[Bb])\d{7,15}(?!\d)"

@@ -23,6 +23,7 @@ from ownlay_pipelines.privacy.properties import scrub_properties
         ("via 2001:db8::1 at 11:30:00", "via [ip] at 11:30:00"),
         ("::ffff:203.0.113.77", "::ffff:[ip]"),
         ("http://203.0.113.77/landing", "http://[ip]/landing"),
+        ("client_203.0.113.77 via_2001:db8::1", "client_[ip] via_[ip]"),
         # After a +country code the groups may be long (Berlin, Sydney, Dublin, Beijing).
         ("Tel. +49 30 12345678", "Tel. [phone]"),
         ("+49 (30) 12345678", "[phone]"),
@@ -87,6 +88,10 @@ def test_user_agent_product_versions_are_not_mistaken_for_ips_or_phones():
         ("12345678-1234-1234-1234-123456789012", None),
         ("4155550123", None),
         ("+49 30 12345678", "phone"),
+        # An underscore joins words in ids; it does not make an address part of a longer word.
+        ("sess_203.0.113.77", "ip"),
+        ("visitor_2001:db8::7", "ip"),
+        ("v1.2.3.4", None),
         ("release 2026 12345678", None),
     ],
 )
