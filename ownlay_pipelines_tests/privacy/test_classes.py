@@ -92,6 +92,11 @@ def test_user_agent_product_versions_are_not_mistaken_for_ips_or_phones():
         ("sess_203.0.113.77", "ip"),
         ("visitor_2001:db8::7", "ip"),
         ("v1.2.3.4", None),
+        # Percent-encoded, as masking sees it too.
+        ("sess%2F203.0.113.77", "ip"),
+        ("anon%3A%3Affff%3A203.0.113.77", "ip"),
+        ("call%20415%20555%200123", "phone"),
+        ("utm%20spring%202026", None),
         ("release 2026 12345678", None),
     ],
 )
