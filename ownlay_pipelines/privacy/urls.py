@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from ownlay_pipelines.privacy.free_text import mask_contact_data
 
@@ -50,9 +50,25 @@ def strip_sensitive_url(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port else host
-    kept = [
-        (mask_contact_data(name), mask_contact_data(value))
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not is_sensitive_name(name)
-    ]
+    kept = []
+    for pair in parts.query.split("&"):
+        if not pair:
+            continue
+        raw_name, _, raw_value = pair.partition("=")
+        name = unquote_plus(raw_name)
+        if not is_sensitive_name(name):
+            kept.append((mask_contact_data(name), _masked_value(raw_value)))
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept, safe="[]"), ""))
+
+
+def _masked_value(raw: str) -> str:
+    """A query value decoded and masked as free text. A `+` is a space (form encoding) unless,
+    read as sent, it belongs to contact data (`jane+shop@example.com`, `+49 30 11223344`)."""
+    spaced = mask_contact_data(unquote_plus(raw))
+    if "+" not in raw:
+        return spaced
+    literal = unquote(raw)
+    masked = mask_contact_data(literal)
+    if masked == literal:
+        return spaced
+    return mask_contact_data(masked.replace("+", " "))
