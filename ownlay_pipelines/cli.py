@@ -10,11 +10,13 @@ not run the pipeline start in a fraction of a second.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 from ownlay_pipelines.analyst.cli import register_cli as register_analyst_cli
 from ownlay_pipelines.capi.cli import register_cli as register_capi_cli
+from ownlay_pipelines.cli_support import Refusal
 from ownlay_pipelines.events.cli import register_cli as register_events_cli
 from ownlay_pipelines.ingest.cli import register_cli as register_ingest_cli
 from ownlay_pipelines.lake.warehouse_cli import register_cli as register_warehouse_cli
@@ -93,7 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except Refusal as refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -11,6 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 
+class Refusal(ValueError):
+    """A setting or argument a command cannot use; `ownlay` prints its one-line message as
+    `error: …` and exits 2, with no traceback."""
+
+
 class LazyChoices:
     """An argparse `choices` container filled by `load()` on first use.
 

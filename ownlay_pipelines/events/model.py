@@ -31,6 +31,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    StrictBool,
     StringConstraints,
     TypeAdapter,
     ValidationInfo,
@@ -358,13 +359,14 @@ class Consent(BaseModel):
     """What the visitor agreed to, as the site's consent banner recorded it.
 
     `marketing` gates Conversions-API forwarding (capi/): only `true` lets the event go to an ad
-    platform; absent (`null`, never asked) counts as no.
+    platform; absent (`null`, never asked) counts as no. Both are JSON booleans only: a `"yes"`
+    or a `1` is refused, not read as consent.
     """
 
     model_config = STRICT
 
-    marketing: bool | None = None
-    analytics: bool | None = None
+    marketing: StrictBool | None = None
+    analytics: StrictBool | None = None
 
 
 class OwnlayEvent(BaseModel):

@@ -31,6 +31,7 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from ownlay_pipelines.capi.live_capture import LiveCapture
 from ownlay_pipelines.events.lake_rows import lake_batch, to_lake_row
@@ -179,14 +180,23 @@ def create_app(
     app.state.capi_capture = service.capture  # its queued/failures counters, for operators
     app.add_exception_handler(IngestError, ingest_error_response)
     app.add_exception_handler(HTTPException, http_error_response)
-    app.include_router(_event_router(service))
+    routers = (
+        _event_router(service),
+        webhook_router(webhook_store, settings, service.clock, env),
+        linkedin_lead_router(webhook_store, settings, service.clock, env),
+    )
+    for router in routers:
+        app.include_router(router)
     app.raw_routes = {
         path: raw_handler(functools.partial(_ingest, service, kind=kind))
         for path, kind in EVENT_ROUTES.items()
     }
-    app.include_router(webhook_router(webhook_store, settings, service.clock, env))
-    app.include_router(linkedin_lead_router(webhook_store, settings, service.clock, env))
     install_openapi(app)
+    # Every route with its methods, for the `Allow` of a 405 (FastAPI nests included routers).
+    app.state.method_routes = [
+        *(route for route in app.router.routes if isinstance(route, Route)),
+        *(route for router in routers for route in router.routes if isinstance(route, Route)),
+    ]
     return app
 
 

@@ -6,9 +6,11 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ownlay_pipelines.cli_support import Refusal
 from ownlay_pipelines.events.layout import DEFAULT_RAW_EVENT_RETENTION_DAYS
 from ownlay_pipelines.events.model import TimestampPolicy
 from ownlay_pipelines.settings import Settings
@@ -92,41 +94,52 @@ class IngestSettings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
-        """Read `OWNLAY_DATA_DIR`, `OWNLAY_DATABASE_URL`, `OWNLAY_INGEST_MAX_BODY_BYTES`,
-        `OWNLAY_EVENT_MAX_AGE_DAYS`, `OWNLAY_EVENT_MAX_FUTURE_SKEW_SECONDS`,
-        `OWNLAY_INGEST_DEDUPE_WINDOW_DAYS`, `OWNLAY_RAW_EVENT_RETENTION_DAYS`,
-        `OWNLAY_INGEST_MAX_BATCH_EVENTS`, `OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND`,
-        `OWNLAY_WEBHOOK_RAW_RETENTION_DAYS` and `OWNLAY_INGEST_WORKERS`."""
+        """Read `OWNLAY_DATA_DIR`, `OWNLAY_DATABASE_URL` and the limits' `ENV_VARIABLES` (an
+        unset one keeps its default); `IngestSettingsInvalid` names a variable it cannot use."""
         env = dict(os.environ if environ is None else environ)
         base = Settings.from_env(env)
-        return cls(
-            lake_dir=base.lake_dir,
-            buffer_path=base.data_dir / BUFFER_FILE,
-            database_url=database_url_from_env(env),
-            max_body_bytes=int(env.get("OWNLAY_INGEST_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
-            max_event_age_days=int(
-                env.get("OWNLAY_EVENT_MAX_AGE_DAYS", DEFAULT_MAX_EVENT_AGE_DAYS)
-            ),
-            max_future_skew_seconds=int(
-                env.get("OWNLAY_EVENT_MAX_FUTURE_SKEW_SECONDS", DEFAULT_MAX_FUTURE_SKEW_SECONDS)
-            ),
-            dedupe_window_days=int(
-                env.get("OWNLAY_INGEST_DEDUPE_WINDOW_DAYS", DEFAULT_DEDUPE_WINDOW_DAYS)
-            ),
-            raw_event_retention_days=int(
-                env.get("OWNLAY_RAW_EVENT_RETENTION_DAYS", DEFAULT_RAW_EVENT_RETENTION_DAYS)
-            ),
-            max_batch_events=int(
-                env.get("OWNLAY_INGEST_MAX_BATCH_EVENTS", DEFAULT_MAX_BATCH_EVENTS)
-            ),
-            rate_limit_events_per_second=float(
-                env.get(
-                    "OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND",
-                    DEFAULT_RATE_LIMIT_EVENTS_PER_SECOND,
-                )
-            ),
-            webhook_raw_retention_days=int(
-                env.get("OWNLAY_WEBHOOK_RAW_RETENTION_DAYS", DEFAULT_WEBHOOK_RAW_RETENTION_DAYS)
-            ),
-            workers=int(env.get("OWNLAY_INGEST_WORKERS", 1)),
-        )
+        limits = {
+            field: _number(variable, env[variable], cls.model_fields[field].annotation)
+            for field, variable in ENV_VARIABLES.items()
+            if variable in env
+        }
+        try:
+            return cls(
+                lake_dir=base.lake_dir,
+                buffer_path=base.data_dir / BUFFER_FILE,
+                database_url=database_url_from_env(env),
+                **limits,
+            )
+        except ValidationError as error:
+            first = error.errors()[0]
+            variable = ENV_VARIABLES.get(str(first["loc"][0])) if first["loc"] else None
+            reason = first["msg"].removeprefix("Value error, ")
+            raise IngestSettingsInvalid(f"{variable} {reason}" if variable else reason) from None
+
+
+ENV_VARIABLES = {
+    "max_body_bytes": "OWNLAY_INGEST_MAX_BODY_BYTES",
+    "max_event_age_days": "OWNLAY_EVENT_MAX_AGE_DAYS",
+    "max_future_skew_seconds": "OWNLAY_EVENT_MAX_FUTURE_SKEW_SECONDS",
+    "dedupe_window_days": "OWNLAY_INGEST_DEDUPE_WINDOW_DAYS",
+    "raw_event_retention_days": "OWNLAY_RAW_EVENT_RETENTION_DAYS",
+    "max_batch_events": "OWNLAY_INGEST_MAX_BATCH_EVENTS",
+    "rate_limit_events_per_second": "OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND",
+    "webhook_raw_retention_days": "OWNLAY_WEBHOOK_RAW_RETENTION_DAYS",
+    "workers": "OWNLAY_INGEST_WORKERS",
+}
+"""The environment variable of each `IngestSettings` limit."""
+
+
+class IngestSettingsInvalid(Refusal):
+    """An `OWNLAY_*` variable holds a value the ingestion settings cannot use; the message names
+    it and says why, in one line."""
+
+
+def _number(variable: str, text: str, kind: Any) -> int | float:
+    """The value of `variable` as the field's `kind` (int or float)."""
+    try:
+        return int(text) if kind is int else float(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise IngestSettingsInvalid(f"{variable} must be {what}, not {text[:32]!r}") from None

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 
 class IngestError(Exception):
@@ -47,17 +48,31 @@ async def ingest_error_response(_request: Request, error: Exception) -> JSONResp
     )
 
 
-async def http_error_response(_request: Request, error: Exception) -> JSONResponse:
+async def http_error_response(request: Request, error: Exception) -> JSONResponse:
     """Starlette's own refusals (no such route, another method) in the same `{"error", "message"}`
     shape as every other answer of the service, with their headers (`Allow` of a 405)."""
     assert isinstance(error, HTTPException)
+    headers = error.headers
     if error.status_code == 404:
         code, message = "not_found", "no such route; /openapi.json lists the routes"
     elif error.status_code == 405:
-        allowed = (error.headers or {}).get("Allow", "")
+        allowed = _allowed_methods(request)
+        headers = {**(headers or {}), "Allow": allowed}
         code, message = "method_not_allowed", f"this route takes {allowed} only"
     else:
         code, message = "http_error", str(error.detail)
     return JSONResponse(
-        {"error": code, "message": message}, status_code=error.status_code, headers=error.headers
+        {"error": code, "message": message}, status_code=error.status_code, headers=headers
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods of every route at the request's path (`app.state.method_routes`), sorted:
+    Starlette's 405 names only the first route's, though the LinkedIn webhook's path has a GET
+    and a POST route."""
+    methods: set[str] = set()
+    for route in request.app.state.method_routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))

@@ -119,6 +119,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The payload names another workspace than the API key's.",
         404: "A webhook path whose workspace is not a slug (a slug without a signing secret "
         "configured gets 401, as a bad signature does).",
+        405: "A method the path does not take; `Allow` lists those it takes.",
         408: "A request line and headers, or a body of at most 64 KiB, that had not fully "
         "arrived 10 s after the request's first byte, or whose bytes stopped for 2 s "
         "(`head_timeout`, `body_timeout`); a body over 64 KiB (or of unknown length) that had "
@@ -138,6 +139,10 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     answers: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorBody, "description": reasons[status]} for status in statuses
     }
+    if 405 in answers:
+        answers[405]["headers"] = {
+            "Allow": {"description": "The methods of the path.", "schema": {"type": "string"}}
+        }
     if 429 in answers:
         answers[429]["headers"] = {
             "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
@@ -180,8 +185,8 @@ def _header(name: str, description: str, pattern: str | None = None) -> dict[str
     }
 
 
-_EVENT_ERRORS = _errors(400, 401, 403, 408, 413, 415, 422, 429, 431, 503)
-_WEBHOOK_ERRORS = _errors(400, 401, 404, 408, 413, 415, 431, 503)
+_EVENT_ERRORS = _errors(400, 401, 403, 405, 408, 413, 415, 422, 429, 431, 503)
+_WEBHOOK_ERRORS = _errors(400, 401, 404, 405, 408, 413, 415, 431, 503)
 _SECURED = {"security": [{API_KEY_SCHEME: []}]}
 
 EVENT_ROUTE_DOCS: dict[str, Any] = {
@@ -276,7 +281,7 @@ class ChallengeAnswer(BaseModel):
 LINKEDIN_CHALLENGE_ROUTE_DOCS: dict[str, Any] = {
     "summary": "Answer LinkedIn's webhook validation challenge",
     "response_model": ChallengeAnswer,
-    "responses": _errors(400, 401, 404),
+    "responses": _errors(400, 401, 404, 405, 408, 431),
     "openapi_extra": {
         "parameters": [
             {

@@ -96,19 +96,21 @@ def verify_stripe(
         )
     signed_payload = str(timestamp).encode() + b"." + raw_body
     for secret in secrets:
-        expected = hmac.new(secret.encode(), signed_payload, hashlib.sha256).hexdigest()
+        expected = hmac.new(secret.encode(), signed_payload, hashlib.sha256).hexdigest().encode()
         if any(hmac.compare_digest(expected, candidate) for candidate in signatures):
             return
     raise SignatureRejected("no v1 signature in Stripe-Signature matches the body", status=401)
 
 
-def _parse_stripe_header(header: str) -> tuple[int, list[str]]:
+def _parse_stripe_header(header: str) -> tuple[int, list[bytes]]:
+    """The `t=` seconds and the `v1=` signatures as bytes: `hmac.compare_digest` raises
+    TypeError on a str holding non-ASCII characters (`v1=²³`), but compares any bytes."""
     if len(header) > MAX_SIGNATURE_HEADER_CHARS:
         raise SignatureRejected(
             f"Stripe-Signature is longer than {MAX_SIGNATURE_HEADER_CHARS} characters", status=400
         )
     timestamp: int | None = None
-    signatures: list[str] = []
+    signatures: list[bytes] = []
     for item in header.split(","):
         name, _, value = item.strip().partition("=")
         if name == "t":
@@ -120,7 +122,7 @@ def _parse_stripe_header(header: str) -> tuple[int, list[str]]:
                 )
             timestamp = int(value)
         elif name == "v1":
-            signatures.append(value)
+            signatures.append(value.encode())
     if timestamp is None or not signatures:
         raise SignatureRejected("Stripe-Signature needs t=<unix seconds> and v1=<hex>", status=400)
     return timestamp, signatures

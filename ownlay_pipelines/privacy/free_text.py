@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from urllib.parse import quote, unquote
 
 from ownlay_pipelines.privacy.patterns import (
     EMAIL,
@@ -27,16 +28,32 @@ PHONE_MASK = "[phone]"
 IP_MASK = "[ip]"
 _MAY_HOLD_CONTACT_DATA = re.compile(r"[@%\d:]")
 """Text without any of these characters cannot hold an e-mail, phone or IP: skip the rest."""
+URL_SAFE = "/:?#[]@!$&'()*+,;="
+"""Characters a URL holds unencoded (RFC 3986 reserved); kept as they are when text whose
+decoded form held contact data is percent-encoded again."""
 
 
 @lru_cache(maxsize=16_384)
 def mask_contact_data(text: str, *, user_agent: bool = False) -> str:
     """`text` with every e-mail, phone number and IP address replaced by a mask.
 
-    Cached: the same titles, URLs and user agents arrive over and over.
+    Percent-encoding hides what the patterns look for (`%3A%3Affff%3A203.0.113.77`,
+    `415%20555%200123`, `%2540`): when the text decoded once shows more, that decoded text is
+    masked and percent-encoded again (`URL_SAFE` kept). Cached: the same titles, URLs and user
+    agents arrive over and over.
     """
     if _MAY_HOLD_CONTACT_DATA.search(text) is None:
         return text
+    masked = _mask(text, user_agent)
+    if "%" in masked:
+        decoded = unquote(masked)
+        if decoded != masked and (remasked := _mask(decoded, user_agent)) != decoded:
+            return quote(remasked, safe=URL_SAFE)
+    return masked
+
+
+def _mask(text: str, user_agent: bool) -> str:
+    """`text` with the e-mails, IPs and phone numbers the patterns find in it masked."""
     text = EMAIL.sub(EMAIL_MASK, text)
     text = IPV4.sub(_replacer(text, IP_MASK, lambda _: True, user_agent), text)
     text = IPV6_CANDIDATE.sub(_replacer(text, IP_MASK, is_ipv6, user_agent), text)

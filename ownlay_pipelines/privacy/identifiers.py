@@ -9,6 +9,7 @@ sender learns to send a stable id, and the e-mail goes to the `email` field, whi
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import unquote
 
 from ownlay_pipelines.privacy.patterns import (
     EMAIL,
@@ -29,7 +30,15 @@ REFUSAL = {
 
 @lru_cache(maxsize=65_536)
 def contact_kind(value: str) -> str | None:
-    """'email', 'phone' or 'ip' when `value` holds such data, else None (cached per value)."""
+    """'email', 'phone' or 'ip' when `value`, or `value` percent-decoded once, holds such data,
+    else None (cached per value)."""
+    kind = _kind(value)
+    if kind is None and "%" in value and (decoded := unquote(value)) != value:
+        return _kind(decoded)
+    return kind
+
+
+def _kind(value: str) -> str | None:
     if "@" in value or EMAIL.search(value):
         return "email"
     if IPV4.search(value) or any(is_ipv6(m.group()) for m in IPV6_CANDIDATE.finditer(value)):

@@ -2,14 +2,16 @@
 
 Click ids (gclid, fbclid, ttclid, …) and UTM parameters stay because attribution needs them (seed
 001 "URLs: remove query parameters if sensitive"); whatever e-mail, phone or IP is left in the
-path or in other parameters is masked as free text.
+other parameters is masked as free text while they are decoded, in the path by the caller.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus, urlencode, urlsplit, urlunsplit
+
+from ownlay_pipelines.privacy.free_text import mask_contact_data
 
 SENSITIVE_NAMES = frozenset(
     {
@@ -37,8 +39,9 @@ def is_sensitive_name(name: str) -> bool:
 def strip_sensitive_url(url: str) -> str:
     """`url` without user:password, fragment and sensitive query parameters; click ids stay.
 
-    The fragment goes too because OAuth implicit flows put `access_token` there. Cached: landing
-    pages repeat.
+    The fragment goes too because OAuth implicit flows put `access_token` there. The kept
+    parameters are masked as free text while decoded: encoded again, `(415) 555-0123` becomes
+    `%28415%29+555-0123`, which the patterns no longer see. Cached: landing pages repeat.
     """
     parts = urlsplit(url)
     if not parts.query and not parts.fragment and "@" not in parts.netloc:
@@ -47,9 +50,25 @@ def strip_sensitive_url(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port else host
-    kept = [
-        (name, value)
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not is_sensitive_name(name)
-    ]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept), ""))
+    kept = []
+    for pair in parts.query.split("&"):
+        if not pair:
+            continue
+        raw_name, _, raw_value = pair.partition("=")
+        name = unquote_plus(raw_name)
+        if not is_sensitive_name(name):
+            kept.append((mask_contact_data(name), _masked_value(raw_value)))
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept, safe="[]"), ""))
+
+
+def _masked_value(raw: str) -> str:
+    """A query value decoded and masked as free text. A `+` is a space (form encoding) unless,
+    read as sent, it belongs to contact data (`jane+shop@example.com`, `+49 30 11223344`)."""
+    spaced = mask_contact_data(unquote_plus(raw))
+    if "+" not in raw:
+        return spaced
+    literal = unquote(raw)
+    masked = mask_contact_data(literal)
+    if masked == literal:
+        return spaced
+    return mask_contact_data(masked.replace("+", " "))

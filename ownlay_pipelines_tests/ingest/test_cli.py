@@ -102,3 +102,26 @@ def test_serve_in_live_mode_never_falls_back_to_the_demo_key(tmp_path, monkeypat
 
     assert main(["serve", "--port", "18503"]) == 2
     assert "OWNLAY_PII_HASH_KEY is not set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("OWNLAY_INGEST_MAX_BODY_BYTES", "1MB", "must be a whole number, not '1MB'"),
+        ("OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND", "fast", "must be a number, not 'fast'"),
+        ("OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND", "-5", "greater than or equal to 0"),
+        ("OWNLAY_INGEST_WORKERS", "0", "greater than 0"),
+    ],
+)
+@pytest.mark.parametrize("command", [["flush"], ["keys", "list"], ["serve", "--port", "18502"]])
+def test_a_bad_ingest_setting_is_refused_in_one_line_naming_the_variable(
+    tmp_path, monkeypatch, capsys, command: list[str], variable: str, value: str, says: str
+):
+    monkeypatch.setenv("OWNLAY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OWNLAY_PII_HASH_KEY", "k" * 64)
+    monkeypatch.setenv(variable, value)
+
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {variable} ")
+    assert says in err

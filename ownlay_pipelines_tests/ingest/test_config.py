@@ -1,9 +1,8 @@
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.config import IngestSettings, IngestSettingsInvalid
 
 
 def test_settings_come_from_the_environment_with_documented_defaults(tmp_path: Path):
@@ -22,7 +21,7 @@ def test_settings_come_from_the_environment_with_documented_defaults(tmp_path: P
 def test_seed_000_thirty_day_retention_needs_a_matching_event_age(tmp_path: Path):
     environ = {"OWNLAY_DATA_DIR": str(tmp_path), "OWNLAY_RAW_EVENT_RETENTION_DAYS": "30"}
 
-    with pytest.raises(ValidationError, match=r"OWNLAY_EVENT_MAX_AGE_DAYS \(90\) exceeds"):
+    with pytest.raises(IngestSettingsInvalid, match=r"^OWNLAY_EVENT_MAX_AGE_DAYS \(90\) exceeds"):
         IngestSettings.from_env(environ)
     accepted = IngestSettings.from_env({**environ, "OWNLAY_EVENT_MAX_AGE_DAYS": "30"})
     assert accepted.timestamp_policy.max_age.days == 30

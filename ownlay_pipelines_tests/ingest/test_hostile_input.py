@@ -309,6 +309,23 @@ def test_stripe_signature_timestamps_that_crashed_the_parser_are_400(
     assert says in _refusal(response, 400, "invalid_signature")
 
 
+@pytest.mark.parametrize("signature", ["²³", "0" * 63 + "é"])
+def test_a_stripe_v1_signature_with_non_ascii_characters_is_401_not_a_crash(
+    client: TestClient, signature: str
+):
+    # hmac.compare_digest raises TypeError on a str holding non-ASCII characters; the header
+    # only needs a current t= to get that far, no valid signature.
+    header = f"t={int(NOW.timestamp())},v1={signature}"
+
+    response = client.post(
+        STRIPE, content=stripe_body(), headers={"Stripe-Signature": header.encode("latin-1")}
+    )
+
+    assert _refusal(response, 401, "invalid_signature") == (
+        "no v1 signature in Stripe-Signature matches the body"
+    )
+
+
 def test_signed_stripe_body_nested_too_deep_is_400(client: TestClient):
     body = b'{"id": "evt_1", "type": "x", "data": ' + b"[" * 300 + b"]" * 300 + b"}"
     now = int(NOW.timestamp())
@@ -515,6 +532,9 @@ def test_an_unknown_key_is_named_by_an_excerpt_never_echoed_whole(
         ("POST", "/api/v1/nope", 404, "not_found", "no such route; /openapi.json lists the routes"),
         ("GET", "/api/v1/events", 405, "method_not_allowed", "this route takes POST only"),
         ("PUT", "/api/v1/webhooks/stripe/acme", 405, "method_not_allowed", "this route takes POST only"),
+        # Two routes share this path: the answer lists the methods of both.
+        ("PUT", "/api/v1/webhooks/linkedin/acme", 405, "method_not_allowed", "this route takes GET, POST only"),
+        ("POST", "/openapi.json", 405, "method_not_allowed", "this route takes GET, HEAD only"),
     ],
 )  # fmt: skip
 def test_a_wrong_route_or_method_gets_the_documented_error_body_and_no_redirect(
@@ -535,7 +555,9 @@ def test_a_wrong_route_or_method_gets_the_documented_error_body_and_no_redirect(
     assert _refusal(response, status, error) == message
     assert "location" not in response.headers
     if status == 405:
-        assert response.headers["allow"] == "POST"
+        assert response.headers["allow"] == message.removeprefix("this route takes ").removesuffix(
+            " only"
+        )
 
 
 def test_a_key_repeated_in_an_event_counts_with_its_last_value_as_documented(

@@ -93,6 +93,16 @@ def test_every_route_declares_a_body_with_examples_and_its_4xx_answers(contract)
         assert {"400", "401", "413", "415"} <= set(operation["responses"]), path
 
 
+def test_refusals_any_request_at_a_path_can_get_are_declared_on_each_of_its_operations(
+    contract,
+):
+    # Another method (405), a head too slow or too large (408, 431): answered on every path.
+    document = contract[0].raw_schema
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            assert {"405", "408", "431"} <= set(operation["responses"]), (method, path)
+
+
 def test_the_readme_curl_body_is_the_documented_example_and_validates():
     readme = (REPO_ROOT / "README.md").read_text()
     command = readme[readme.index("curl -sS -X POST") :]

@@ -44,7 +44,12 @@ def _everywhere(text: str) -> str:
 
 def _event_with_pii_everywhere() -> dict:
     """A seed-000 event with contact and network data in every field that takes text."""
-    url = f"https://shop.example.com/u/{EMAIL}/{IP}?ref={EMAIL}&note=%2B14155550123&gclid=Cj0"
+    # Query values are decoded and encoded again when sensitive parameters are removed: the
+    # phone's brackets and the mapped address's colons come back as %28/%29 and %3A.
+    url = (
+        f"https://shop.example.com/u/{EMAIL}/{IP}?ref={EMAIL}&note=%2B14155550123&gclid=Cj0"
+        f"&call=(415) 555-0123&via=::ffff:{IP}"
+    )
     return {
         "event_id": "7f3c9a52-1b6e-4d0a-8c2f-00000000aaaa",
         "event_type": "purchase",

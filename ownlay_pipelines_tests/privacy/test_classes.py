@@ -23,6 +23,19 @@ from ownlay_pipelines.privacy.properties import scrub_properties
         ("via 2001:db8::1 at 11:30:00", "via [ip] at 11:30:00"),
         ("::ffff:203.0.113.77", "::ffff:[ip]"),
         ("http://203.0.113.77/landing", "http://[ip]/landing"),
+        ("client_203.0.113.77 via_2001:db8::1", "client_[ip] via_[ip]"),
+        # After a +country code the groups may be long (Berlin, Sydney, Dublin, Beijing).
+        ("Tel. +49 30 12345678", "Tel. [phone]"),
+        ("+49 (30) 12345678", "[phone]"),
+        ("+61 2 12345678 / +353 1 2345678", "[phone] / [phone]"),
+        ("+86-10-12345678", "[phone]"),
+        ("+1 4155550123", "[phone]"),
+        # Percent-encoding hides the separators the patterns look for; what the decoded text
+        # reveals is masked, and the text is encoded again.
+        ("/u/%3A%3Affff%3A203.0.113.77/p", "/u/::ffff:[ip]/p"),
+        ("/u/2001%3Adb8%3A%3A1/p", "/u/[ip]/p"),
+        ("call%20415%20555%200123", "call%20[phone]"),
+        ("jane.doe%2540example.com", "[email]"),
     ],
 )
 def test_contact_and_network_data_inside_free_text_is_masked(text: str, masked: str):
@@ -43,6 +56,7 @@ def test_contact_and_network_data_inside_free_text_is_masked(text: str, masked: 
         "Two-person tents | Acme Outdoor",
         "120210000000001",
         "https://shop.example.com/tents/4?gclid=Cj0KCQ&utm_source=google",
+        "/search?q=two%20person%20tents&page=2",
     ],
 )
 def test_ordinary_text_dates_and_numeric_ids_stay_as_they_are(text: str):
@@ -73,6 +87,17 @@ def test_user_agent_product_versions_are_not_mistaken_for_ips_or_phones():
         ("7f3c9a52-1b6e-4d0a-8c2f-000000000001", None),
         ("12345678-1234-1234-1234-123456789012", None),
         ("4155550123", None),
+        ("+49 30 12345678", "phone"),
+        # An underscore joins words in ids; it does not make an address part of a longer word.
+        ("sess_203.0.113.77", "ip"),
+        ("visitor_2001:db8::7", "ip"),
+        ("v1.2.3.4", None),
+        # Percent-encoded, as masking sees it too.
+        ("sess%2F203.0.113.77", "ip"),
+        ("anon%3A%3Affff%3A203.0.113.77", "ip"),
+        ("call%20415%20555%200123", "phone"),
+        ("utm%20spring%202026", None),
+        ("release 2026 12345678", None),
     ],
 )
 def test_identifiers_holding_contact_data_are_recognised_and_plain_ids_are_not(
@@ -132,6 +157,9 @@ def test_every_text_that_masking_changes_is_a_candidate_of_the_sql_pattern():
         "via 2001:db8::1 at 11:30:00",
         "::ffff:203.0.113.77",
         "415\u00a0555\u00a00123",
+        "+49 30 12345678",
+        "/u/%3A%3Affff%3A203.0.113.77/p",
+        "jane.doe%2540example.com",
         "٤١٥ ٥٥٥ ٠١٢٣ ٤",
     ]
     texts += [

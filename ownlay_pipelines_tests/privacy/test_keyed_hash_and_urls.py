@@ -24,6 +24,29 @@ def test_credentials_and_personal_parameters_are_stripped_but_click_ids_and_utms
     )
 
 
+def test_contact_data_in_kept_query_values_is_masked_before_they_are_encoded_again():
+    # Encoded again, `(415) 555-0123` and `::ffff:203.0.113.77` became `%28415%29+555-0123` and
+    # `%3A%3Affff%3A203.0.113.77`, which the free-text patterns no longer see.
+    url = "https://shop.example.com/p?c=(415) 555-0123&via=::ffff:203.0.113.77&q=two tents"
+
+    assert strip_sensitive_url(url) == (
+        "https://shop.example.com/p?c=[phone]&via=%3A%3Affff%3A[ip]&q=two+tents"
+    )
+
+
+def test_a_plus_in_a_query_value_is_read_as_sent_when_that_reveals_contact_data():
+    # Form encoding reads '+' as a space, which cut 'jane.doe+shop@example.com' to 'jane.doe' and
+    # an '[email]', and turned '+49 30 11223344' into digit groups no pattern takes for a phone.
+    url = (
+        "https://s.example/p?x=jane.doe+shop@example.com&d=+49 30 11223344&q=two+tents"
+        "&y=call+415+555+0123"
+    )
+
+    assert strip_sensitive_url(url) == (
+        "https://s.example/p?x=[email]&d=[phone]&q=two+tents&y=call+[phone]"
+    )
+
+
 def test_userinfo_and_fragment_are_removed():
     url = "https://admin:s3cret@shop.example.com:8443/cb#access_token=ya29"
 

@@ -163,6 +163,22 @@ def test_wrong_types_and_unknown_fields_are_named():
     assert errors["context.ip"] == "value is not a valid IPv4 or IPv6 address"
 
 
+@pytest.mark.parametrize("model", [OwnlayEvent, TrackEvent])
+@pytest.mark.parametrize("sent", ["yes", "true", "on", 1, "1"])
+def test_consent_is_a_json_boolean_only_so_nothing_else_reads_as_consent(model, sent):
+    # `marketing: true` sends the visitor's contact data to ad platforms (capi/): a "yes" or a 1
+    # that pydantic would coerce to True is refused instead.
+    payload = (ownlay_event if model is OwnlayEvent else track_event)()
+    payload["consent"] = {"marketing": sent, "analytics": sent}
+
+    errors = _errors(model, payload)
+
+    assert errors == {
+        "consent.marketing": "Input should be a valid boolean",
+        "consent.analytics": "Input should be a valid boolean",
+    }
+
+
 def test_properties_larger_than_32_kib_are_refused():
     errors = _errors(OwnlayEvent, ownlay_event(properties={"blob": "x" * 33_000}))
     # Quotes are escaped in JSON: 20,000 characters, 40,011 bytes, found only once serialised.
