@@ -187,6 +187,8 @@ def load_upload(
         size = path.stat().st_size
     except OSError as error:
         raise UploadError(f"cannot read {path}: {error.strerror}") from error
+    if not path.is_file():
+        raise UploadError(f"{path} is not a file")
     if size > MAX_UPLOAD_BYTES:
         raise UploadError(
             f"{path.name} is {size / 1024 / 1024:.1f} MiB; uploads are limited to "

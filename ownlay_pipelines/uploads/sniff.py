@@ -31,6 +31,13 @@ Advertising write where a metric has no data (a click count of `--` is unknown, 
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_ROWS = 30
 NUMBER_OR_DATE = re.compile(r"^[\s$€£¥()+\-.,:/0-9]*$")
+BINARY_SIGNATURES = {
+    b"\x1f\x8b": ("a gzip archive", "extract the CSV first"),
+    b"PK\x03\x04": ("a ZIP archive", "extract the CSV, or give a spreadsheet its .xlsx/.ods name"),
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": ("an Excel 97-2003 workbook", "give it its .xls name"),
+}
+"""Leading bytes of files often sent under a text name: refused by what they are, since read as
+text their bytes would only make a header no column matches."""
 
 
 class SniffError(ValueError):
@@ -132,8 +139,13 @@ def find_header_row(rows: Sequence[Sequence[str]]) -> int:
 
 def detect_text_layout(sample: bytes) -> TextLayout:
     """Encoding, delimiter, preamble length and header of a delimited text file's sample."""
+    for signature, (what, advice) in BINARY_SIGNATURES.items():
+        if sample.startswith(signature):
+            raise SniffError(f"{what}, not a CSV or text file: {advice}")
     encoding = detect_encoding(sample)
     text = decode_sample(sample, encoding)
+    if not text.strip(" \t\r\n\ufeff"):
+        raise SniffError("the file is empty")
     delimiter = detect_delimiter(text)
     lines = text.splitlines()
     rows = list(
