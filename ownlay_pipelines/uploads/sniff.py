@@ -119,7 +119,7 @@ def find_header_row(rows: Sequence[Sequence[str]]) -> int:
     """Index of the header among `rows` (the first rows of a file or sheet): the first row that
     fills at least as many cells as rows commonly do (a preamble line fills fewer; data rows may
     leave optional cells empty, so a header names as many or more), mostly with text, and that a
-    row of about that many cells follows."""
+    row of about that many cells follows (the next row with a value: blank lines are not rows)."""
     widths = [sum(1 for c in row if c is not None and str(c).strip()) for row in rows]
     non_empty = [w for w in widths if w]
     if not non_empty:
@@ -128,7 +128,7 @@ def find_header_row(rows: Sequence[Sequence[str]]) -> int:
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         if widths[index] < width or not _looks_like_header([str(c or "") for c in row]):
             continue
-        following = widths[index + 1] if index + 1 < len(rows) else width
+        following = next((w for w in widths[index + 1 :] if w), width)
         if following >= max(width - 1, 1):
             return index
     raise SniffError(

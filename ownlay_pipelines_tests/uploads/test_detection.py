@@ -170,3 +170,31 @@ def test_currency_symbols_become_the_currency_column(tmp_path):
 def test_a_currency_column_wins_over_symbols(tmp_path):
     upload(tmp_path, "Date,Campaign,Spend,Currency\n2026-11-21,A,$10,aud\n")
     assert [r["currency"] for r in rows(tmp_path)] == ["AUD"]
+
+
+def test_blank_lines_after_the_header_and_rows_of_only_delimiters_are_not_data(tmp_path):
+    # Excel's "Save as CSV" writes an empty sheet row as a line of delimiters; some report tools
+    # leave a blank line under the header. Neither shifts the line numbers of the rows below.
+    text = (
+        "Date,Campaign,Spend\r\n"  # line 1
+        "\r\n"
+        "2026-11-21,Pins,10.00\r\n"  # 3
+        ",,\r\n"
+        " , ,\r\n"
+        "\r\n"
+        "2026-11-22,Pins,2.50\r\n"  # 7
+        "2026-11-23,Pins,oops\r\n"  # 8
+        "Total,,12.50\r\n"
+        ",,\r\n"
+    )
+    result = upload(tmp_path, text)
+    assert result.detected["header_line"] == "1"
+    assert (result.rows, result.reasons) == (2, {"Spend: not a number (decimal '.')": 1})
+    assert result.skipped == {"empty row": 3, "summary row (totals)": 1}
+    loaded = rows(tmp_path)
+    assert [(r["source_line"], r["spend"]) for r in loaded] == [
+        (3, Decimal("10")),
+        (7, Decimal("2.5")),
+    ]
+    [bad] = rows(tmp_path, "quarantine/uploads/costs", order="line")
+    assert bad["line"] == 8
