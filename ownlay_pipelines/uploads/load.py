@@ -109,7 +109,7 @@ from ownlay_pipelines.uploads.sniff import (
     TextLayout,
     detect_text_layout,
 )
-from ownlay_pipelines.uploads.xlsx import XLSX_SUFFIXES, read_sheet, sheet_names
+from ownlay_pipelines.uploads.xlsx import XLSX_SUFFIXES, EmptySheet, read_sheet, sheet_names
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 """Seed 000's limit; a larger file is refused before a byte of it is read."""
@@ -206,13 +206,18 @@ def load_upload(
         try:
             if path.suffix.lower() in XLSX_SUFFIXES:
                 names = sheet_names(path)
-                chosen = names if all_sheets else [sheet or names[0]]
-                return [
-                    _load_sheet(
-                        path, name, workspace, kind, lake_root, mapping, hasher, content_hash
-                    )
-                    for name in chosen
-                ]
+                sheet_args = (workspace, kind, lake_root, mapping, hasher, content_hash)
+                if not all_sheets:
+                    return [_load_sheet(path, sheet or names[0], *sheet_args)]
+                results = []
+                for name in names:
+                    try:
+                        results.append(_load_sheet(path, name, *sheet_args))
+                    except EmptySheet:
+                        continue  # an unused sheet holds no rows to load
+                if not results:
+                    raise UploadError(f"{path.name}: every sheet is empty")
+                return results
             if sheet or all_sheets:
                 raise UploadError(
                     "--sheet and --all-sheets apply to spreadsheets (.xlsx, .xls, .ods)"

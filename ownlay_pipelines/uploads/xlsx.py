@@ -19,6 +19,11 @@ from ownlay_pipelines.uploads.sniff import NO_VALUE_TEXTS, SniffError, find_head
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 
 
+class EmptySheet(SniffError):
+    """The sheet has no cell with a value (a workbook's unused `Sheet2`): --all-sheets passes it
+    over; chosen alone, it is refused with this message."""
+
+
 @dataclass(frozen=True)
 class SheetCells:
     """One sheet as text: its header, its data rows and each row's spreadsheet row number."""
@@ -72,6 +77,11 @@ def read_sheet(path: Path, sheet: str) -> SheetCells:
     except CalamineError as error:
         raise SniffError(f"sheet {sheet!r} cannot be read: {error}") from error
     texts = [[cell_text(v) for v in row] for row in values]
+    if not any(any(row) for row in texts):
+        raise EmptySheet(
+            f"sheet {sheet!r} is empty; choose another with --sheet "
+            f"(the workbook has {workbook.sheet_names})"
+        )
     header_index = find_header_row([[c or "" for c in row] for row in texts])
     header = tuple((c or "").strip() for c in texts[header_index])
     width = len(header)

@@ -310,3 +310,23 @@ def test_cli_json_summary_and_refusals(tmp_path, monkeypatch, capsys):
         == 2
     )
     assert "--sheet and --all-sheets apply to spreadsheets" in capsys.readouterr().err
+
+
+def test_all_sheets_passes_over_empty_sheets_and_an_empty_chosen_sheet_is_named(tmp_path):
+    path = tmp_path / "spend.xlsx"
+    book = openpyxl.Workbook()
+    book.active.title = "Sheet1"  # left empty, as new workbooks start
+    data = book.create_sheet("Data")
+    data.append(["Date", "Campaign", "Spend"])
+    data.append([date(2026, 11, 21), "Pins", 12.5])
+    book.create_sheet("Sheet3")
+    book.save(path)
+    lake = tmp_path / "lake"
+
+    results = load_upload(
+        path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake, all_sheets=True
+    )
+    assert [(r.source_name, r.rows) for r in results] == [("spend.xlsx#Data", 1)]
+    assert [r["spend"] for r in rows(tmp_path)] == [Decimal("12.5")]
+    with pytest.raises(UploadError, match=r"spend.xlsx: sheet 'Sheet1' is empty; choose another"):
+        load_upload(path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake)
