@@ -127,6 +127,13 @@ def test_an_ambiguous_day_month_column_follows_the_files_locale(tmp_path):
     assert [r["report_date"] for r in rows(tmp_path / "eu")] == [date(2026, 2, 1), date(2026, 4, 3)]
 
 
+def test_ambiguous_dotted_dates_are_day_first_even_in_a_comma_file(tmp_path):
+    # Nobody writes month.day.year: 01.03.2026 is the 1st of March in every locale using dots.
+    result = upload(tmp_path, _dates_file(["01.03.2026", "02.03.2026"]))
+    assert result.detected["report_date format"].startswith("%d.%m.%Y")
+    assert [r["report_date"] for r in rows(tmp_path)] == [date(2026, 3, 1), date(2026, 3, 2)]
+
+
 def test_a_date_against_the_columns_order_is_quarantined_not_guessed(tmp_path):
     result = upload(tmp_path, _dates_file(["21/11/2026", "22/11/2026", "11/23/2026"]))
     assert result.rows == 2
