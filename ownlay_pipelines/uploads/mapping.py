@@ -62,6 +62,15 @@ class MappingFile(BaseModel):
             raise ValueError("decimal must be '.' or ','")
         return value
 
+    @field_validator("defaults")
+    @classmethod
+    def _defaults(cls, value: dict[str, str]) -> dict[str, str]:
+        """A currency constant must be a code (its rows would all be refused otherwise)."""
+        currency = value.get("currency")
+        if currency is not None and currency.strip().upper() not in ISO_4217_CODES:
+            raise ValueError(f"currency {currency!r} is not an ISO 4217 currency code")
+        return value
+
     @field_validator("date_format")
     @classmethod
     def _date_format(cls, value: str | None) -> str | None:

@@ -73,8 +73,13 @@ def test_an_empty_file_is_refused_as_empty(tmp_path, monkeypatch, capsys, conten
         (b'columns: {spend: "Spend"\n', "line 2, column 1: expected ',' or '}'"),
         (b"\xff\xfecolumns: {}\n", "not UTF-8 text"),
         (b"date_format: '%Q'\n", "date_format: Value error, '%Q' is not a date format"),
+        # A constant that no row could carry: refused once, not quarantined on every row.
+        (
+            b"defaults: {currency: EURO}\n",
+            "defaults: Value error, currency 'EURO' is not an ISO 4217 currency code",
+        ),
     ],
-    ids=["yaml-syntax", "utf-16", "date-format"],
+    ids=["yaml-syntax", "utf-16", "date-format", "currency-default"],
 )
 def test_a_bad_mapping_file_is_one_line_naming_the_problem(
     tmp_path, monkeypatch, capsys, mapping, reason
