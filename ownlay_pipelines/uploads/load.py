@@ -476,7 +476,7 @@ def _load_sheet(
                 hasher=hasher,
                 content_hash=lambda: f"{content_hash()}#{sheet}",
                 european_hint=False,
-                detected={"sheet": sheet, "header_line": "spreadsheet row"},
+                detected={"sheet": sheet, "header_line": str(cells.header_row)},
                 export=export,
             )
         finally:

@@ -26,10 +26,11 @@ class EmptySheet(SniffError):
 
 @dataclass(frozen=True)
 class SheetCells:
-    """One sheet as text: its header, its data rows and each row's spreadsheet row number."""
+    """One sheet as text: its header (and its row), its data rows and each one's row number."""
 
     name: str
     header: tuple[str, ...]
+    header_row: int
     rows: list[list[str | None]]
     row_numbers: list[int]
 
@@ -93,4 +94,4 @@ def read_sheet(path: Path, sheet: str) -> SheetCells:
             continue
         rows.append((row + [None] * width)[:width])
         numbers.append(index + 1)
-    return SheetCells(sheet, header, rows, numbers)
+    return SheetCells(sheet, header, header_index + 1, rows, numbers)

@@ -161,6 +161,7 @@ def test_xlsx_one_sheet_or_all_sheets(tmp_path):
         1,
         {"Cost: not a number (decimal '.')": 1},
     )
+    assert first.detected["header_line"] == "2"  # below the preamble row
     [bad] = rows(tmp_path, "quarantine/uploads/costs", order="line")
     assert bad["line"] == 4  # the spreadsheet row
 
