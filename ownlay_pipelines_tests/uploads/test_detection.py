@@ -76,6 +76,18 @@ def test_header_row_is_found_below_a_preamble_and_lines_count_from_the_file_top(
     assert (bad["line"], bad["column"]) == (6, "Spend")
 
 
+def test_a_header_with_an_unnamed_first_column_is_found(tmp_path):
+    # pandas' `to_csv()` writes its row index as a first column with an empty header cell.
+    result = upload(
+        tmp_path, ",Date,Campaign,Spend\n0,2026-11-21,Pins,10.00\n1,2026-11-22,Pins,2\n"
+    )
+    assert result.detected["header_line"] == "1"
+    assert [(r["report_date"], r["spend"]) for r in rows(tmp_path)] == [
+        (date(2026, 11, 21), Decimal("10")),
+        (date(2026, 11, 22), Decimal("2")),
+    ]
+
+
 def _dates_file(values: list[str], delimiter: str = ",") -> str:
     lines = [delimiter.join(["Date", "Campaign", "Spend"])]
     lines += [delimiter.join([value, "C", "1"]) for value in values]
