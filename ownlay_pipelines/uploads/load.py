@@ -361,7 +361,7 @@ def _transcode(path: Path, encoding: str, target: Path) -> None:
 
 def _blank_lines(source: Path, *, after: int) -> list[int]:
     """The empty lines of `source` below line `after` (1-based), which the CSV reader skips
-    without a trace. One search of the file (0.07 s at 100 MB) finds none in the usual case;
+    without a trace. One search of the file (0.07 s at 100 MiB) finds none in the usual case;
     only a file that has some has its newlines counted up to each."""
     with (
         open(source, "rb") as handle,
