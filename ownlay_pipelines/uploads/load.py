@@ -38,7 +38,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -107,6 +107,7 @@ from ownlay_pipelines.uploads.sniff import (
     SAMPLE_BYTES,
     SniffError,
     TextLayout,
+    detect_encoding,
     detect_text_layout,
 )
 from ownlay_pipelines.uploads.xlsx import XLSX_SUFFIXES, EmptySheet, read_sheet, sheet_names
@@ -116,12 +117,19 @@ MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 UPLOAD_ID_COLUMN = "upload_id"
 TRANSCODE_CHUNK = 1024 * 1024
 BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
+NON_ASCII_TEXT = re.compile("[^\x00-\x7f\ufffd]")
+"""A character that UTF-8 decoding found beyond ASCII (not the replacement of a bad byte)."""
 """The newline ending the line before an empty one."""
 DUCKDB_MEMORY_LIMIT = "1GB"
 
 
 class UploadError(ValueError):
     """The file cannot be loaded at all (too large, unreadable layout, unmappable header)."""
+
+
+class _NotUtf8Text(Exception):
+    """The reader met bytes that are not UTF-8 in a file whose ASCII head made UTF-8 a guess:
+    the load starts again in the encoding of the whole file (`_whole_file_encoding`)."""
 
 
 @dataclass
@@ -276,61 +284,77 @@ def _load_text(
     in_background: Callable[..., Future],
 ) -> UploadResult:
     with open(path, "rb") as handle:
-        layout = detect_text_layout(handle.read(SAMPLE_BYTES))
+        head = handle.read(SAMPLE_BYTES)
+    layout = detect_text_layout(head)
     export = detect_layout(kind, [normalise_header(h) for h in layout.header])
     columns = resolve_mapping(kind, layout.header, mapping, export)
     mapping = with_header_currency(kind, layout.header, columns, mapping)
-    with tempfile.TemporaryDirectory(prefix="ownlay-upload-") as scratch_name:
-        scratch = Path(scratch_name)
-        source = path
-        if layout.encoding not in ("utf-8", "utf-8-sig"):
-            source = scratch / "utf8.csv"
-            _transcode(path, layout.encoding, source)
-        sample = text_sample(source, scratch / "sample.csv", layout.skip_lines + 1)
-        connection = _connection(workspace, scratch)
-        try:
-            # Only the trimmed cells, which is all the decisions read: each stored column of a
-            # table costs ~1 ms here (the sample table with the raw cells too took 0.025–0.03 s).
-            connection.execute(
-                f"CREATE TEMP TABLE upload_sample AS SELECT {trimmed_sql(columns)} "
-                f"FROM {_read_csv(sample, layout)}"
-            )
-            first_data_line = layout.skip_lines + 2
-            blank = in_background(_blank_lines, source, after=first_data_line - 1).result
-            cells = _Cells(
-                sample="upload_sample",
-                whole=f"(SELECT *, {trimmed_sql(columns)} FROM {_read_csv(source, layout)})",
-                rows=lambda attempt: _read_csv(source, layout, rejects=f"upload_rejects{attempt}"),
-                lines=lambda conn, attempt: _number_lines(
-                    conn, f"upload_rejects{attempt}", first_data_line, blank()
-                ),
-                sampled_all=sample == source,
-            )
-            detected = {
-                "encoding": layout.encoding,
-                "delimiter": {"\t": "tab"}.get(layout.delimiter, layout.delimiter),
-                "header_line": str(layout.skip_lines + 1),
-            }
-            return _convert_and_write(
-                connection,
-                cells,
-                path=path,
-                source_name=path.name,
-                header=layout.header,
-                columns=columns,
-                workspace=workspace,
-                kind=kind,
-                lake_root=lake_root,
-                mapping=mapping or MappingFile(),
-                hasher=hasher,
-                content_hash=content_hash,
-                european_hint=layout.delimiter == ";",
-                detected=detected,
-                export=export,
-                delimiter=layout.delimiter,
-            )
-        finally:
-            connection.close()
+
+    def load(layout: TextLayout, *, refuse_non_utf8: bool) -> UploadResult:
+        with tempfile.TemporaryDirectory(prefix="ownlay-upload-") as scratch_name:
+            scratch = Path(scratch_name)
+            source = path
+            if layout.encoding not in ("utf-8", "utf-8-sig"):
+                source = scratch / "utf8.csv"
+                _transcode(path, layout.encoding, source)
+            sample = text_sample(source, scratch / "sample.csv", layout.skip_lines + 1)
+            connection = _connection(workspace, scratch)
+            try:
+                # Only the trimmed cells, which is all the decisions read: each stored column of
+                # a table costs ~1 ms here (the sample table with the raw cells too took
+                # 0.025–0.03 s).
+                connection.execute(
+                    f"CREATE TEMP TABLE upload_sample AS SELECT {trimmed_sql(columns)} "
+                    f"FROM {_read_csv(sample, layout)}"
+                )
+                first_data_line = layout.skip_lines + 2
+                blank = in_background(_blank_lines, source, after=first_data_line - 1).result
+                cells = _Cells(
+                    sample="upload_sample",
+                    whole=f"(SELECT *, {trimmed_sql(columns)} FROM {_read_csv(source, layout)})",
+                    rows=lambda attempt: _read_csv(
+                        source, layout, rejects=f"upload_rejects{attempt}"
+                    ),
+                    lines=lambda conn, attempt: _number_lines(
+                        conn,
+                        f"upload_rejects{attempt}",
+                        first_data_line,
+                        blank(),
+                        refuse_non_utf8=refuse_non_utf8,
+                    ),
+                    sampled_all=sample == source,
+                )
+                detected = {
+                    "encoding": layout.encoding,
+                    "delimiter": {"\t": "tab"}.get(layout.delimiter, layout.delimiter),
+                    "header_line": str(layout.skip_lines + 1),
+                }
+                return _convert_and_write(
+                    connection,
+                    cells,
+                    path=path,
+                    source_name=path.name,
+                    header=layout.header,
+                    columns=columns,
+                    workspace=workspace,
+                    kind=kind,
+                    lake_root=lake_root,
+                    mapping=mapping or MappingFile(),
+                    hasher=hasher,
+                    content_hash=content_hash,
+                    european_hint=layout.delimiter == ";",
+                    detected=detected,
+                    export=export,
+                    delimiter=layout.delimiter,
+                )
+            finally:
+                connection.close()
+
+    try:
+        # UTF-8 is a guess when the head is ASCII: a Windows export's first accent may come later.
+        return load(layout, refuse_non_utf8=layout.encoding == "utf-8" and head.isascii())
+    except _NotUtf8Text:
+        return load(replace(layout, encoding=_whole_file_encoding(path)), refuse_non_utf8=False)
 
 
 def _read_csv(source: Path, layout: TextLayout, rejects: str | None = None) -> str:
@@ -377,11 +401,28 @@ def _blank_lines(source: Path, *, after: int) -> list[int]:
         return lines
 
 
+def _whole_file_encoding(path: Path) -> str:
+    """The encoding of a file whose ASCII head decoded as UTF-8 but whose body did not: UTF-8
+    still when the body has valid multi-byte characters too (a UTF-8 file with damaged bytes,
+    whose rows with them stay quarantined), else as `detect_encoding` decides (Windows-1252, or
+    Latin-1)."""
+    data = path.read_bytes()
+    if NON_ASCII_TEXT.search(data.decode("utf-8", errors="replace")):
+        return "utf-8"
+    return detect_encoding(data)
+
+
 def _number_lines(
-    connection: duckdb.DuckDBPyConnection, rejects: str, first_data_line: int, blank: list[int]
+    connection: duckdb.DuckDBPyConnection,
+    rejects: str,
+    first_data_line: int,
+    blank: list[int],
+    *,
+    refuse_non_utf8: bool = False,
 ) -> Callable[[str], str]:
     """Fill `upload_bad_lines` from the reader's `rejects`; return the SQL of a converted row's
-    line given the SQL of its row id.
+    line given the SQL of its row id. With `refuse_non_utf8`, a line the reader refused as
+    invalid UTF-8 raises `_NotUtf8Text` instead (before anything is written).
 
     The reader's refused rows and the `blank` lines it skips are missing from `upload_checked`,
     whose row ids count the rows it kept in file order; a kept row's line is its row id plus the
@@ -399,6 +440,12 @@ def _number_lines(
         FROM {rejects} GROUP BY line
         """
     )
+    if refuse_non_utf8:
+        invalid = connection.execute(
+            f"SELECT count(*) FROM {rejects} WHERE error_type = 'INVALID ENCODING'"
+        ).fetchone()
+        if invalid and invalid[0]:
+            raise _NotUtf8Text
     steps = connection.execute(
         f"""
         SELECT gap, CAST(sum(count(*)) OVER (ORDER BY gap) AS BIGINT) AS shift

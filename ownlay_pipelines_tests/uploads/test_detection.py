@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from ownlay_pipelines.uploads.sniff import detect_encoding
+from ownlay_pipelines.uploads.sniff import SAMPLE_BYTES, detect_encoding
 from ownlay_pipelines_tests.uploads.files import rows, upload, workspace
 
 HEADER = ["Date", "Campaign", "Impressions", "Clicks", "Spend"]
@@ -217,3 +217,33 @@ def test_blank_lines_after_the_header_and_rows_of_only_delimiters_are_not_data(t
     ]
     [bad] = rows(tmp_path, "quarantine/uploads/costs", order="line")
     assert bad["line"] == 8
+
+
+def _late_text(late_rows: list[str]) -> str:
+    """A costs file whose first SAMPLE_BYTES are ASCII, then `late_rows`."""
+    lines = ["Date,Campaign,Spend"]
+    lines += [f"2026-11-21,Plain campaign {i},1.00" for i in range(SAMPLE_BYTES // 30)]
+    return "\r\n".join(lines + late_rows) + "\r\n"
+
+
+def test_a_windows_1252_file_with_its_first_accent_past_the_sample_loads_as_windows_1252(
+    tmp_path,
+):
+    text = _late_text(["2026-11-22,Café Crème,2.50", "2026-11-22,Straße €,3.50"])
+    result = upload(tmp_path, text.encode("cp1252"))
+    assert result.detected["encoding"] == "cp1252"
+    assert result.quarantined == 0, result.reasons
+    late = [r for r in rows(tmp_path) if r["report_date"] == date(2026, 11, 22)]
+    assert [(r["campaign_name"], r["spend"]) for r in late] == [
+        ("Café Crème", Decimal("2.5")),
+        ("Straße €", Decimal("3.5")),
+    ]
+
+
+def test_a_utf8_file_with_one_damaged_byte_past_the_sample_stays_utf8(tmp_path):
+    text = _late_text(["2026-11-22,Café Crème,2.50", "2026-11-22,Bad \udcff byte,3.50"])
+    result = upload(tmp_path, text.encode("utf-8", errors="surrogateescape"))
+    assert result.detected["encoding"] == "utf-8"
+    assert result.quarantined == 1
+    late = [r for r in rows(tmp_path) if r["report_date"] == date(2026, 11, 22)]
+    assert [r["campaign_name"] for r in late] == ["Café Crème"]
