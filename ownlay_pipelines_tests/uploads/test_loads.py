@@ -331,3 +331,20 @@ def test_all_sheets_passes_over_empty_sheets_and_an_empty_chosen_sheet_is_named(
     assert [r["spend"] for r in rows(tmp_path)] == [Decimal("12.5")]
     with pytest.raises(UploadError, match=r"spend.xlsx: sheet 'Sheet1' is empty; choose another"):
         load_upload(path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake)
+
+
+def test_cli_says_when_touched_days_are_outside_the_partitions(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OWNLAY_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "dagster").mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    path = tmp_path / "old.csv"
+    # No partition is older than 2015-01-01 (orchestration/history.py).
+    path.write_text(
+        "Date,Campaign,Spend\n2014-06-01,Pins,1.00\n2014-06-02,Pins,2.00\n2206-01-01,Pins,3\n"
+    )
+    argv = ["upload", str(path), "--workspace", "acme-outdoor", "--kind", "costs"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "DAGSTER_HOME is not set" not in out
+    assert "2 day(s) (2014-06-01 … 2014-06-02) lie before the first partition" in out
+    assert "1 day(s) (2206-01-01 … 2206-01-01) lie after tomorrow, the last partition" in out
