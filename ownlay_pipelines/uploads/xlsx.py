@@ -3,12 +3,14 @@
 Each cell becomes the text an export would write: whole numbers without `.0`, dates in ISO
 form (calamine gives date-formatted cells as dates, so their format needs no guessing), empty
 cells as None. Numbers that are dates without a date format stay numbers and are recognised as
-Excel serials by the date detection. A sheet is read whole (calamine has no streaming reader).
+Excel serials by the date detection; in a column of mostly date cells, a number is such a date
+that lost its format, and reads as one. A sheet is read whole (calamine has no streaming reader).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from python_calamine import CalamineError, CalamineWorkbook
 from ownlay_pipelines.uploads.sniff import NO_VALUE_TEXTS, SniffError, find_header_row
 
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+"""Day 0 of Excel's 1900 date system (serials from 1900-03-01 on are right)."""
 
 
 class EmptySheet(SniffError):
@@ -68,6 +72,19 @@ def cell_text(value: object) -> str | None:
     return str(value)
 
 
+def _is_serial(value: object) -> bool:
+    """A number that is an Excel serial of a day from 1900 to 9999."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 2958466
+
+
+def _mostly_dates(cells: Iterable[object]) -> bool:
+    """More than half the column's values are date cells: its numbers are dates whose cells
+    lost their date format (values pasted from elsewhere), Excel serials to read as dates."""
+    filled = [c for c in cells if c is not None and c != ""]
+    dates = sum(isinstance(c, dt.date) for c in filled)
+    return dates * 2 > len(filled)
+
+
 def read_sheet(path: Path, sheet: str) -> SheetCells:
     """The sheet's header (preamble rows skipped) and data rows as text, padded to the header."""
     workbook = open_workbook(path)
@@ -86,12 +103,19 @@ def read_sheet(path: Path, sheet: str) -> SheetCells:
     header_index = find_header_row([[c or "" for c in row] for row in texts])
     header = tuple((c or "").strip() for c in texts[header_index])
     width = len(header)
+    data = values[header_index + 1 :]
+    date_columns = [
+        i for i in range(width) if _mostly_dates(row[i] for row in data if i < len(row))
+    ]
     rows: list[list[str | None]] = []
     numbers: list[int] = []
     for index in range(header_index + 1, len(texts)):
         row = texts[index]
         if not any(row):
             continue
+        for i in date_columns:
+            if i < len(row) and _is_serial(values[index][i]):
+                row[i] = cell_text(EXCEL_EPOCH + dt.timedelta(days=values[index][i]))
         rows.append((row + [None] * width)[:width])
         numbers.append(index + 1)
     return SheetCells(sheet, header, header_index + 1, rows, numbers)

@@ -348,3 +348,29 @@ def test_cli_says_when_touched_days_are_outside_the_partitions(tmp_path, monkeyp
     assert "DAGSTER_HOME is not set" not in out
     assert "2 day(s) (2014-06-01 … 2014-06-02) lie before the first partition" in out
     assert "1 day(s) (2206-01-01 … 2206-01-01) lie after tomorrow, the last partition" in out
+
+
+def test_a_number_in_a_sheets_date_column_is_the_serial_of_a_date_that_lost_its_format(tmp_path):
+    path = tmp_path / "spend.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Date", "Campaign", "Spend"])
+    sheet.append([date(2026, 11, 21), "Pins", 10])
+    sheet.append([datetime(2026, 11, 22), "Pins", 20])
+    sheet.append([46349, "Pins", 30])  # pasted as a value: 2026-11-23 without its date format
+    sheet.append([date(2026, 11, 24), "Pins", date(2026, 1, 1)])  # a date is no spend
+    sheet.append([10**12, "Pins", 50])  # no serial of a day
+    book.save(path)
+
+    [result] = load_upload(
+        path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=tmp_path / "lake"
+    )
+    assert result.reasons == {
+        "Date: not a date in the column format %Y-%m-%d": 1,
+        "Spend: not a number (decimal '.')": 1,
+    }
+    assert [(r["report_date"], r["spend"]) for r in rows(tmp_path)] == [
+        (date(2026, 11, 21), Decimal("10")),
+        (date(2026, 11, 22), Decimal("20")),
+        (date(2026, 11, 23), Decimal("30")),
+    ]
