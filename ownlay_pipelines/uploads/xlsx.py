@@ -3,8 +3,9 @@
 Each cell becomes the text an export would write: whole numbers without `.0`, dates in ISO
 form (calamine gives date-formatted cells as dates, so their format needs no guessing), empty
 cells as None. Numbers that are dates without a date format stay numbers and are recognised as
-Excel serials by the date detection; in a column of mostly date cells, a number is such a date
-that lost its format, and reads as one. A sheet is read whole (calamine has no streaming reader).
+Excel serials by the date detection; in a column with more date cells than numbers, a number is
+such a date that lost its format, and reads as one. A sheet is read whole (calamine has no
+streaming reader).
 """
 
 from __future__ import annotations
@@ -78,11 +79,12 @@ def _is_serial(value: object) -> bool:
 
 
 def _mostly_dates(cells: Iterable[object]) -> bool:
-    """More than half the column's values are date cells: its numbers are dates whose cells
-    lost their date format (values pasted from elsewhere), Excel serials to read as dates."""
-    filled = [c for c in cells if c is not None and c != ""]
-    dates = sum(isinstance(c, dt.date) for c in filled)
-    return dates * 2 > len(filled)
+    """The column has more date cells than number cells: its numbers are dates whose cells lost
+    their date format (values pasted from elsewhere), Excel serials to read as dates. Text cells
+    (a `Total` label) do not count either way."""
+    values = list(cells)
+    dates = sum(isinstance(c, dt.date) for c in values)
+    return dates > sum(_is_serial(c) for c in values)
 
 
 def read_sheet(path: Path, sheet: str) -> SheetCells:

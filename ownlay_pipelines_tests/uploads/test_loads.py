@@ -360,6 +360,7 @@ def test_a_number_in_a_sheets_date_column_is_the_serial_of_a_date_that_lost_its_
     sheet.append([46349, "Pins", 30])  # pasted as a value: 2026-11-23 without its date format
     sheet.append([date(2026, 11, 24), "Pins", date(2026, 1, 1)])  # a date is no spend
     sheet.append([10**12, "Pins", 50])  # no serial of a day
+    sheet.append(["Total", None, 110])  # a label does not make the column less of dates
     book.save(path)
 
     [result] = load_upload(
