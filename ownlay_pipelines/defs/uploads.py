@@ -27,6 +27,9 @@ from ownlay_pipelines.uploads.mapping import MappingError, read_mapping_file
 from ownlay_pipelines.uploads.xlsx import XLSX_SUFFIXES
 
 UPLOAD_SUFFIXES = frozenset({".csv", ".tsv", ".txt"}) | XLSX_SUFFIXES
+NOT_DROPPED_PREFIXES = ("~$", ".")
+"""Files the drop folder passes over whatever their suffix: Excel's lock file beside an open
+workbook (`~$spend.xlsx`) and hidden files (macOS writes `._spend.csv` on shared folders)."""
 FOLDER_MAPPING = "mapping.yaml"
 MAPPING_SUFFIX = ".mapping.yaml"
 
@@ -168,7 +171,11 @@ def dropped_files(data_dir: Path, workspace_ids: Iterable[str]) -> Iterator[tupl
             if not folder.is_dir():
                 continue
             for path in sorted(folder.iterdir()):
-                if path.is_file() and path.suffix.lower() in UPLOAD_SUFFIXES:
+                if (
+                    path.is_file()
+                    and path.suffix.lower() in UPLOAD_SUFFIXES
+                    and not path.name.startswith(NOT_DROPPED_PREFIXES)
+                ):
                     yield path, workspace_id, kind.value
 
 

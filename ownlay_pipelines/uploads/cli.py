@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +86,28 @@ def _upload(args: argparse.Namespace) -> int:
             print(f"  quarantined {count} × {reason}")
         for reason, count in result.skipped.items():
             print(f"  skipped {count} × {reason} (not data, not an error)")
-    if reported:
-        print(f"Reported {reported} updated day(s) to Dagster; the models rebuild them.")
-    else:
+    if not os.environ.get("DAGSTER_HOME"):
         print(
             "DAGSTER_HOME is not set: the unified table picks this up when its days next rebuild."
+        )
+        return 0
+    if reported:
+        print(f"Reported {reported} updated day(s) to Dagster; the models rebuild them.")
+    from ownlay_pipelines.defs.partitions import PARTITIONS_START_DATE
+
+    start = date.fromisoformat(PARTITIONS_START_DATE)
+    last = datetime.now(UTC).date() + timedelta(days=1)
+    days = {day for result in results for day in result.days}
+    early, late = sorted(d for d in days if d < start), sorted(d for d in days if d > last)
+    if early:
+        print(
+            f"{len(early)} day(s) ({early[0]} … {early[-1]}) lie before the first partition "
+            f"({start}): the unified table does not cover them (OWNLAY_HISTORY_START moves it)."
+        )
+    if late:
+        print(
+            f"{len(late)} day(s) ({late[0]} … {late[-1]}) lie after tomorrow, the last "
+            "partition: the unified table does not cover them (a mistyped year?)."
         )
     return 0
 

@@ -7,9 +7,10 @@ Dates (the part before a time of day, if any):
 - day and month as numbers (`21/11/2026`, `11/21/26`, `21.11.2026`): **day first** when some value
   of the column has a first number above 12, **month first** when some value has a second number
   above 12; when both happen, the order with more such values wins and the others are
-  quarantined. When no value of the whole column decides (every day ≤ 12), the file's locale
-  decides: day first if the file uses a decimal comma or `;` as delimiter (European exports),
-  month first otherwise (US). A mapping file's `date_format` overrides all of this.
+  quarantined. When no value of the whole column decides (every day ≤ 12), dates written with
+  dots are day first (no locale writes month.day.year); otherwise the file's locale decides: day
+  first if the file uses a decimal comma or `;` as delimiter (European exports), month first
+  otherwise (US). A mapping file's `date_format` overrides all of this.
 - month names (`21 Nov 2026`, `Nov 21, 2026`, `21-Nov-2026`): the format most values match;
 - Excel serial numbers (`46347`, `46347.5`): days since 1899-12-30 (Excel's 1900 date system,
   which counts the fictitious 1900-02-29; serials from 1900-03-01 on are right).
@@ -175,7 +176,9 @@ def decide_date_format(
     year = "%Y" if (ylen or 4) == 4 else "%y"
     sep = dsep or "/"
     first_gt12, second_gt12 = day_month_counts(connection, relation, text, sep)
-    day_first, why = day_month_order(first_gt12, second_gt12, day_first_hint=day_first_hint)
+    day_first, why = day_month_order(
+        first_gt12, second_gt12, day_first_hint=day_first_hint, dotted=sep == "."
+    )
     order = f"%d{sep}%m{sep}{year}" if day_first else f"%m{sep}%d{sep}{year}"
     return DateFormat(DateFamily.FORMAT, order, why)
 
@@ -210,12 +213,18 @@ def day_month_counts(
     return counts[0], counts[1]
 
 
-def day_month_order(first_gt12: int, second_gt12: int, *, day_first_hint: bool) -> tuple[bool, str]:
-    """(day first?, why) from the counts of values with a first/second number above 12."""
+def day_month_order(
+    first_gt12: int, second_gt12: int, *, day_first_hint: bool, dotted: bool = False
+) -> tuple[bool, str]:
+    """(day first?, why) from the counts of values with a first/second number above 12; when
+    they do not decide, `dotted` dates (`01.03.2026`: no locale writes month.day) are day first,
+    others follow the file's locale."""
     if first_gt12 > second_gt12:
         return True, f"{first_gt12} value(s) have a first number above 12"
     if second_gt12 > first_gt12:
         return False, f"{second_gt12} value(s) have a second number above 12"
+    if dotted:
+        return True, "no value has a number above 12; dates written with dots are day first"
     return day_first_hint, "no value has a number above 12; " + (
         "the file's European locale (decimal comma or ';') means day first"
         if day_first_hint

@@ -28,6 +28,7 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -61,6 +62,29 @@ class MappingFile(BaseModel):
             raise ValueError("decimal must be '.' or ','")
         return value
 
+    @field_validator("defaults")
+    @classmethod
+    def _defaults(cls, value: dict[str, str]) -> dict[str, str]:
+        """A currency constant must be a code (its rows would all be refused otherwise)."""
+        currency = value.get("currency")
+        if currency is not None and currency.strip().upper() not in ISO_4217_CODES:
+            raise ValueError(f"currency {currency!r} is not an ISO 4217 currency code")
+        return value
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        """A format DuckDB's strptime accepts (its directives are not quite Python's)."""
+        if value is None:
+            return value
+        with duckdb.connect() as connection:
+            try:
+                connection.execute("SELECT try_strptime('', $1)", [value])
+            except duckdb.InvalidInputException as error:
+                detail = str(error).split(": ", 1)[-1]
+                raise ValueError(f"{value!r} is not a date format ({detail})") from error
+        return value
+
 
 def normalise_header(header: str) -> str:
     """`"Amount Spent (USD)"` → `amount_spent_usd`; `"Coût"` → `cout`."""
@@ -91,7 +115,18 @@ def read_mapping_file(path: Path) -> MappingFile:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return MappingFile.model_validate(document)
-    except (OSError, yaml.YAMLError) as error:
+    except OSError as error:
+        raise MappingError(f"mapping file {path}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise MappingError(
+            f"mapping file {path}: not UTF-8 text (byte {error.start}); save it as UTF-8"
+        ) from error
+    except yaml.MarkedYAMLError as error:
+        # YAML's own message spans lines and draws a caret under the spot: one line instead.
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise MappingError(f"mapping file {path}: {where}{error.problem}") from error
+    except yaml.YAMLError as error:
         raise MappingError(f"mapping file {path}: {error}") from error
     except ValidationError as error:
         problems = "; ".join(

@@ -1,8 +1,13 @@
 """Rows of a file that are not data and not errors either: they are skipped and counted apart.
 
 Only rows the pass refused can be skipped (each would otherwise be quarantined), so a row that
-loads is never dropped. Two kinds:
+loads is never dropped. Three kinds:
 
+- **Empty rows** (`EMPTY_ROW`): every cell empty or blank, as a spreadsheet's "Save as CSV"
+  writes an empty sheet row (`,,,`). A blank line is not a row at all (the reader skips it); a
+  line of delimiters is the same thing and is counted here instead of quarantined for its empty
+  required values. Empty rows are no data either when deciding where the data ends, so a totals
+  line followed by them is still in the trailing block.
 - **Summary rows** (`SUMMARY_ROW`): the totals lines ad platforms and spreadsheets write before or
   after the data (`Total`, `Totals`, `Grand total`, `Total: Account`, Google Ads' `Total:
   Campaigns`, `Gesamt: Konto`, `Summe`, `Insgesamt`, `Total général`, `Totale`, `Totaal`…). A row
@@ -27,6 +32,8 @@ from ownlay_pipelines.uploads.kinds import UploadKind
 from ownlay_pipelines.uploads.layouts import ExportLayout
 
 SKIPPED = "upload_skipped"
+EMPTY_ROWS = "upload_empty_rows"
+EMPTY_ROW = "empty row"
 SUMMARY_ROW = "summary row (totals)"
 CONTINUATION_ROW = "line item of the order above"
 
@@ -64,10 +71,18 @@ def _summary_candidates(kind: UploadKind, columns: dict[str, int]) -> str:
     return f"SELECT row_id FROM {REFUSED} WHERE {candidate}"
 
 
+def _empty_rows() -> str:
+    """SQL of the row ids of refused rows whose every cell is empty or blank."""
+    return (
+        f"SELECT row_id FROM {REFUSED} "
+        "WHERE len(list_filter(_cells, lambda x: NULLIF(trim(x), '') IS NOT NULL)) = 0"
+    )
+
+
 def _summary_rows(connection: duckdb.DuckDBPyConnection, candidates: str) -> str:
     """SQL of (row_id, reason) of the `candidates` (a table of row ids) in the leading or
-    trailing block of the data; FALSE-filtered when there are none (the usual case, which then
-    costs no scan of every row)."""
+    trailing block of the data (empty rows are not data); FALSE-filtered when there are none
+    (the usual case, which then costs no scan of every row)."""
     row = connection.execute(f"SELECT count(*) FROM {candidates}").fetchone()
     if not row or not row[0]:
         return f"SELECT NULL::BIGINT AS row_id, {quote(SUMMARY_ROW)} AS reason WHERE false"
@@ -75,6 +90,7 @@ def _summary_rows(connection: duckdb.DuckDBPyConnection, candidates: str) -> str
         WITH data AS (
             SELECT min(rowid) AS first_row, max(rowid) AS last_row FROM {CHECKED}
             WHERE rowid NOT IN (SELECT row_id FROM {candidates})
+                AND rowid NOT IN (SELECT row_id FROM {EMPTY_ROWS})
         )
         SELECT row_id, {quote(SUMMARY_ROW)} AS reason FROM {candidates}, data
         WHERE data.first_row IS NULL OR row_id < data.first_row OR row_id > data.last_row
@@ -109,12 +125,17 @@ def mark_skipped(
     export: ExportLayout | None,
 ) -> int:
     """(Re)create `upload_skipped (row_id, reason)` for the refused rows of `upload_checked` that
-    are summary rows or line-item continuations (module docstring); returns how many."""
+    are empty rows, summary rows or line-item continuations (module docstring); returns how
+    many."""
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {EMPTY_ROWS} AS {_empty_rows()}")
     connection.execute(
         f"CREATE OR REPLACE TEMP TABLE upload_summary_candidates AS "
         f"{_summary_candidates(kind, columns)}"
     )
-    selects = [_summary_rows(connection, "upload_summary_candidates")]
+    selects = [
+        f"SELECT row_id, {quote(EMPTY_ROW)} AS reason FROM {EMPTY_ROWS}",
+        _summary_rows(connection, "upload_summary_candidates"),
+    ]
     if export is not None and (continuation := _continuation_rows(export, columns)):
         selects.append(continuation)
     # A row that is both (a continuation labelled like a total) is counted once.

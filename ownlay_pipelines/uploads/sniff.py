@@ -8,8 +8,9 @@ Only a sample is read (`SAMPLE_BYTES`); the whole file is then read by DuckDB wi
   when the sample holds one of the five bytes Windows-1252 leaves undefined.
 - Delimiter: of `,` `;` tab `|`, the one that splits the sample's rows into the same number of
   fields most consistently (and into more than one).
-- Header row: the first row with that many fields, mostly non-empty and mostly not numbers or
-  dates, followed by a row of the same width. Lines above it (a report title, "Generated on …",
+- Header row: the first row with that many fields, mostly non-empty (all but an unnamed first
+  column, as pandas writes its index) and mostly not numbers or dates, followed by a row of the
+  same width. Lines above it (a report title, "Generated on …",
   blank lines) are a preamble and skipped.
 """
 
@@ -31,6 +32,13 @@ Advertising write where a metric has no data (a click count of `--` is unknown, 
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_ROWS = 30
 NUMBER_OR_DATE = re.compile(r"^[\s$€£¥()+\-.,:/0-9]*$")
+BINARY_SIGNATURES = {
+    b"\x1f\x8b": ("a gzip archive", "extract the CSV first"),
+    b"PK\x03\x04": ("a ZIP archive", "extract the CSV, or give a spreadsheet its .xlsx/.ods name"),
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": ("an Excel 97-2003 workbook", "give it its .xls name"),
+}
+"""Leading bytes of files often sent under a text name: refused by what they are, since read as
+text their bytes would only make a header no column matches."""
 
 
 class SniffError(ValueError):
@@ -112,18 +120,29 @@ def find_header_row(rows: Sequence[Sequence[str]]) -> int:
     """Index of the header among `rows` (the first rows of a file or sheet): the first row that
     fills at least as many cells as rows commonly do (a preamble line fills fewer; data rows may
     leave optional cells empty, so a header names as many or more), mostly with text, and that a
-    row of about that many cells follows."""
+    row of about that many cells follows (the next row with a value: blank lines are not rows).
+    Only when no row does, the header may leave its first cell empty, as pandas writes the
+    header of its row index."""
     widths = [sum(1 for c in row if c is not None and str(c).strip()) for row in rows]
     non_empty = [w for w in widths if w]
     if not non_empty:
         raise SniffError("the file has no rows")
     width = Counter(non_empty).most_common(1)[0][0]
-    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        if widths[index] < width or not _looks_like_header([str(c or "") for c in row]):
-            continue
-        following = widths[index + 1] if index + 1 < len(rows) else width
-        if following >= max(width - 1, 1):
-            return index
+
+    def names_every_column(index: int) -> bool:
+        return widths[index] >= width
+
+    def names_all_but_the_first(index: int) -> bool:
+        row = rows[index]
+        return widths[index] == width - 1 and len(row) >= width and not str(row[0] or "").strip()
+
+    for fills in (names_every_column, names_all_but_the_first):
+        for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+            if not fills(index) or not _looks_like_header([str(c or "") for c in row]):
+                continue
+            following = next((w for w in widths[index + 1 :] if w), width)
+            if following >= max(width - 1, 1):
+                return index
     raise SniffError(
         f"no header row found in the first {HEADER_SEARCH_ROWS} rows: expected a row of "
         f"{width} column names followed by data"
@@ -132,8 +151,13 @@ def find_header_row(rows: Sequence[Sequence[str]]) -> int:
 
 def detect_text_layout(sample: bytes) -> TextLayout:
     """Encoding, delimiter, preamble length and header of a delimited text file's sample."""
+    for signature, (what, advice) in BINARY_SIGNATURES.items():
+        if sample.startswith(signature):
+            raise SniffError(f"{what}, not a CSV or text file: {advice}")
     encoding = detect_encoding(sample)
     text = decode_sample(sample, encoding)
+    if not text.strip(" \t\r\n\ufeff"):
+        raise SniffError("the file is empty")
     delimiter = detect_delimiter(text)
     lines = text.splitlines()
     rows = list(

@@ -40,6 +40,9 @@ def test_the_drop_folder_sensor_requests_a_run_per_file_version(tmp_path):
     folder.mkdir(parents=True)
     (folder / "pinterest.csv").write_text(COSTS)
     (folder / "notes.md").write_text("ignored: not a data file")
+    # Excel's lock file while the workbook is open, and macOS' resource fork on shared folders.
+    (folder / "~$spend.xlsx").write_bytes(b"\x0bowner name" + bytes(150))
+    (folder / "._pinterest.csv").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
     (uploads_root(tmp_path) / "unknown-workspace" / "costs").mkdir(parents=True)
     sensor_args = {"lake": LakeResource(data_dir=str(tmp_path)), "registry": RegistryResource()}
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from ownlay_pipelines.uploads.sniff import detect_encoding
+from ownlay_pipelines.uploads.sniff import SAMPLE_BYTES, detect_encoding
 from ownlay_pipelines_tests.uploads.files import rows, upload, workspace
 
 HEADER = ["Date", "Campaign", "Impressions", "Clicks", "Spend"]
@@ -76,6 +76,18 @@ def test_header_row_is_found_below_a_preamble_and_lines_count_from_the_file_top(
     assert (bad["line"], bad["column"]) == (6, "Spend")
 
 
+def test_a_header_with_an_unnamed_first_column_is_found(tmp_path):
+    # pandas' `to_csv()` writes its row index as a first column with an empty header cell.
+    result = upload(
+        tmp_path, ",Date,Campaign,Spend\n0,2026-11-21,Pins,10.00\n1,2026-11-22,Pins,2\n"
+    )
+    assert result.detected["header_line"] == "1"
+    assert [(r["report_date"], r["spend"]) for r in rows(tmp_path)] == [
+        (date(2026, 11, 21), Decimal("10")),
+        (date(2026, 11, 22), Decimal("2")),
+    ]
+
+
 def _dates_file(values: list[str], delimiter: str = ",") -> str:
     lines = [delimiter.join(["Date", "Campaign", "Spend"])]
     lines += [delimiter.join([value, "C", "1"]) for value in values]
@@ -127,6 +139,13 @@ def test_an_ambiguous_day_month_column_follows_the_files_locale(tmp_path):
     assert [r["report_date"] for r in rows(tmp_path / "eu")] == [date(2026, 2, 1), date(2026, 4, 3)]
 
 
+def test_ambiguous_dotted_dates_are_day_first_even_in_a_comma_file(tmp_path):
+    # Nobody writes month.day.year: 01.03.2026 is the 1st of March in every locale using dots.
+    result = upload(tmp_path, _dates_file(["01.03.2026", "02.03.2026"]))
+    assert result.detected["report_date format"].startswith("%d.%m.%Y")
+    assert [r["report_date"] for r in rows(tmp_path)] == [date(2026, 3, 1), date(2026, 3, 2)]
+
+
 def test_a_date_against_the_columns_order_is_quarantined_not_guessed(tmp_path):
     result = upload(tmp_path, _dates_file(["21/11/2026", "22/11/2026", "11/23/2026"]))
     assert result.rows == 2
@@ -170,3 +189,61 @@ def test_currency_symbols_become_the_currency_column(tmp_path):
 def test_a_currency_column_wins_over_symbols(tmp_path):
     upload(tmp_path, "Date,Campaign,Spend,Currency\n2026-11-21,A,$10,aud\n")
     assert [r["currency"] for r in rows(tmp_path)] == ["AUD"]
+
+
+def test_blank_lines_after_the_header_and_rows_of_only_delimiters_are_not_data(tmp_path):
+    # Excel's "Save as CSV" writes an empty sheet row as a line of delimiters; some report tools
+    # leave a blank line under the header. Neither shifts the line numbers of the rows below.
+    text = (
+        "Date,Campaign,Spend\r\n"  # line 1
+        "\r\n"
+        "2026-11-21,Pins,10.00\r\n"  # 3
+        ",,\r\n"
+        " , ,\r\n"
+        "\r\n"
+        "2026-11-22,Pins,2.50\r\n"  # 7
+        "2026-11-23,Pins,oops\r\n"  # 8
+        "Total,,12.50\r\n"
+        ",,\r\n"
+    )
+    result = upload(tmp_path, text)
+    assert result.detected["header_line"] == "1"
+    assert (result.rows, result.reasons) == (2, {"Spend: not a number (decimal '.')": 1})
+    assert result.skipped == {"empty row": 3, "summary row (totals)": 1}
+    loaded = rows(tmp_path)
+    assert [(r["source_line"], r["spend"]) for r in loaded] == [
+        (3, Decimal("10")),
+        (7, Decimal("2.5")),
+    ]
+    [bad] = rows(tmp_path, "quarantine/uploads/costs", order="line")
+    assert bad["line"] == 8
+
+
+def _late_text(late_rows: list[str]) -> str:
+    """A costs file whose first SAMPLE_BYTES are ASCII, then `late_rows`."""
+    lines = ["Date,Campaign,Spend"]
+    lines += [f"2026-11-21,Plain campaign {i},1.00" for i in range(SAMPLE_BYTES // 30)]
+    return "\r\n".join(lines + late_rows) + "\r\n"
+
+
+def test_a_windows_1252_file_with_its_first_accent_past_the_sample_loads_as_windows_1252(
+    tmp_path,
+):
+    text = _late_text(["2026-11-22,Café Crème,2.50", "2026-11-22,Straße €,3.50"])
+    result = upload(tmp_path, text.encode("cp1252"))
+    assert result.detected["encoding"] == "cp1252"
+    assert result.quarantined == 0, result.reasons
+    late = [r for r in rows(tmp_path) if r["report_date"] == date(2026, 11, 22)]
+    assert [(r["campaign_name"], r["spend"]) for r in late] == [
+        ("Café Crème", Decimal("2.5")),
+        ("Straße €", Decimal("3.5")),
+    ]
+
+
+def test_a_utf8_file_with_one_damaged_byte_past_the_sample_stays_utf8(tmp_path):
+    text = _late_text(["2026-11-22,Café Crème,2.50", "2026-11-22,Bad \udcff byte,3.50"])
+    result = upload(tmp_path, text.encode("utf-8", errors="surrogateescape"))
+    assert result.detected["encoding"] == "utf-8"
+    assert result.quarantined == 1
+    late = [r for r in rows(tmp_path) if r["report_date"] == date(2026, 11, 22)]
+    assert [r["campaign_name"] for r in late] == ["Café Crème"]

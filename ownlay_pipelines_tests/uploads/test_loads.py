@@ -161,6 +161,7 @@ def test_xlsx_one_sheet_or_all_sheets(tmp_path):
         1,
         {"Cost: not a number (decimal '.')": 1},
     )
+    assert first.detected["header_line"] == "2"  # below the preamble row
     [bad] = rows(tmp_path, "quarantine/uploads/costs", order="line")
     assert bad["line"] == 4  # the spreadsheet row
 
@@ -310,3 +311,67 @@ def test_cli_json_summary_and_refusals(tmp_path, monkeypatch, capsys):
         == 2
     )
     assert "--sheet and --all-sheets apply to spreadsheets" in capsys.readouterr().err
+
+
+def test_all_sheets_passes_over_empty_sheets_and_an_empty_chosen_sheet_is_named(tmp_path):
+    path = tmp_path / "spend.xlsx"
+    book = openpyxl.Workbook()
+    book.active.title = "Sheet1"  # left empty, as new workbooks start
+    data = book.create_sheet("Data")
+    data.append(["Date", "Campaign", "Spend"])
+    data.append([date(2026, 11, 21), "Pins", 12.5])
+    book.create_sheet("Sheet3")
+    book.save(path)
+    lake = tmp_path / "lake"
+
+    results = load_upload(
+        path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake, all_sheets=True
+    )
+    assert [(r.source_name, r.rows) for r in results] == [("spend.xlsx#Data", 1)]
+    assert [r["spend"] for r in rows(tmp_path)] == [Decimal("12.5")]
+    with pytest.raises(UploadError, match=r"spend.xlsx: sheet 'Sheet1' is empty; choose another"):
+        load_upload(path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake)
+
+
+def test_cli_says_when_touched_days_are_outside_the_partitions(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OWNLAY_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "dagster").mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    path = tmp_path / "old.csv"
+    # No partition is older than 2015-01-01 (orchestration/history.py).
+    path.write_text(
+        "Date,Campaign,Spend\n2014-06-01,Pins,1.00\n2014-06-02,Pins,2.00\n2206-01-01,Pins,3\n"
+    )
+    argv = ["upload", str(path), "--workspace", "acme-outdoor", "--kind", "costs"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "DAGSTER_HOME is not set" not in out
+    assert "2 day(s) (2014-06-01 … 2014-06-02) lie before the first partition" in out
+    assert "1 day(s) (2206-01-01 … 2206-01-01) lie after tomorrow, the last partition" in out
+
+
+def test_a_number_in_a_sheets_date_column_is_the_serial_of_a_date_that_lost_its_format(tmp_path):
+    path = tmp_path / "spend.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Date", "Campaign", "Spend"])
+    sheet.append([date(2026, 11, 21), "Pins", 10])
+    sheet.append([datetime(2026, 11, 22), "Pins", 20])
+    sheet.append([46349, "Pins", 30])  # pasted as a value: 2026-11-23 without its date format
+    sheet.append([date(2026, 11, 24), "Pins", date(2026, 1, 1)])  # a date is no spend
+    sheet.append([10**12, "Pins", 50])  # no serial of a day
+    sheet.append(["Total", None, 110])  # a label does not make the column less of dates
+    book.save(path)
+
+    [result] = load_upload(
+        path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=tmp_path / "lake"
+    )
+    assert result.reasons == {
+        "Date: not a date in the column format %Y-%m-%d": 1,
+        "Spend: not a number (decimal '.')": 1,
+    }
+    assert [(r["report_date"], r["spend"]) for r in rows(tmp_path)] == [
+        (date(2026, 11, 21), Decimal("10")),
+        (date(2026, 11, 22), Decimal("20")),
+        (date(2026, 11, 23), Decimal("30")),
+    ]
