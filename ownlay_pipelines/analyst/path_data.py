@@ -19,6 +19,7 @@ import codecs
 import csv
 import io
 import math
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,36 @@ CHANNEL_SEPARATOR = ">"
 HEADER = ("path", "total_conversions", "total_conversion_value", "total_null")
 # The Markov chain's own states (reference/analytics.md §1.4); a channel may not be named as one.
 CHAIN_STATES = frozenset({"(start)", "(conversion)", "(null)"})
+
+
+def path_file_channel(name: str) -> str:
+    """`name`, a non-empty channel name, as the path file's reader takes it back unchanged.
+
+    Percent-encoding (RFC 3986: each UTF-8 byte as `%XX`) of what the file would read otherwise:
+    `%` itself, the separators `>` and `;`, `"`, control characters (line ends, tabs) anywhere,
+    whitespace at either end (the reader trims it), and the `(` of a name spelled as a state of
+    the chain (`(null)` reads `%28null)`). Any other name, most of them, is unchanged. Two names
+    never encode alike, and URL-decoding (DuckDB's `url_decode`, Python's `urllib.parse.unquote`)
+    gives `name` back.
+    """
+    encoded = "".join(
+        _percent(character)
+        if character in '%>;"' or unicodedata.category(character) == "Cc"
+        else character
+        for character in name
+    )
+    start = len(encoded) - len(encoded.lstrip())
+    end = len(encoded.rstrip())
+    encoded = (
+        "".join(map(_percent, encoded[:start]))
+        + encoded[start:end]
+        + "".join(map(_percent, encoded[max(start, end) :]))
+    )
+    return "%28" + encoded[1:] if encoded in CHAIN_STATES else encoded
+
+
+def _percent(character: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in character.encode())
 
 
 class PathFileError(ValueError):
