@@ -5,8 +5,10 @@ path, `path;total_conversions;total_conversion_value;total_null`, channels joine
 (spaces around names are trimmed). A header row (those four names, as the first line that is not
 blank) and a leading BOM are allowed, a field may be wrapped in double quotes (R's `write.csv2`
 quotes every text field), blank lines are skipped, and a path that appears on several lines is
-summed. Numbers use `.` as the decimal mark and no thousands separator. Anything else is an error
-naming the line and the field.
+summed. Numbers have no thousands separator and `.` or `,` as the decimal mark (`10,5` as R's
+`write.csv2` and a European Excel write it: in a `;`-separated file a comma separates no fields);
+`1,000`, which a thousands separator would read as 1000, is refused as ambiguous. Anything else is
+an error naming the line and the field.
 
 `read_path_file` reads a plain file with Arrow's CSV reader and checks it column by column; a file
 it is not sure of (odd whitespace, line ends or numbers, or any bad line) is read again line by
@@ -19,6 +21,7 @@ import codecs
 import csv
 import io
 import math
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +33,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 FIELD_SEPARATOR = ";"
+# A decimal comma followed by exactly three digits, after one to three digits not starting with
+# 0: '1,000' is 1 with a decimal comma and 1000 with a thousands separator, so it is refused.
+_AMBIGUOUS_COMMA = re.compile(r"[1-9][0-9]{0,2},[0-9]{3}")
 CHANNEL_SEPARATOR = ">"
 HEADER = ("path", "total_conversions", "total_conversion_value", "total_null")
 # The Markov chain's own states (reference/analytics.md §1.4); a channel may not be named as one.
@@ -197,15 +203,23 @@ def _fields(number: int, line: str) -> list[str]:
 
 
 def _count(line: int, column: int, text: str, first: bool = False) -> float:
-    """A finite, non-negative number of field `column`."""
+    """A finite, non-negative number of field `column`; its decimal mark is `.` or one `,`."""
+    if _AMBIGUOUS_COMMA.fullmatch(text):
+        raise PathFileError(
+            f"line {line}: {HEADER[column]} {text!r} is ambiguous: ',' could be a decimal mark "
+            "or a thousands separator; write the number without a thousands separator, "
+            "or with '.' as the decimal mark"
+        )
     try:
         # float() also reads digit groups ('1_000') and non-ASCII digits; a count is neither.
         if "_" in text or not text.isascii():
             raise ValueError(text)
-        value = float(text)
+        value = float(_with_decimal_point(text))
     except ValueError:
         if any(mark in text for mark in ",'_ "):
-            reason = "is not a number: use '.' as the decimal mark and no thousands separator"
+            reason = (
+                "is not a number: use '.' or ',' as the decimal mark and no thousands separator"
+            )
         elif first:
             reason = f"is not a number (a header row reads {';'.join(HEADER)})"
         else:
@@ -214,6 +228,14 @@ def _count(line: int, column: int, text: str, first: bool = False) -> float:
     if not math.isfinite(value) or value < 0:
         raise PathFileError(f"line {line}: {HEADER[column]} {text!r} must be a finite number ≥ 0")
     return value
+
+
+def _with_decimal_point(text: str) -> str:
+    """`text` with its decimal comma as a point: '10,5' is '10.5'. Text holding a '.' as well,
+    or several commas ('1.234,5', '1,234.5', '1,234,567'), is returned as is: float() refuses it."""
+    if "." in text or text.count(",") != 1:
+        return text
+    return text.replace(",", ".")
 
 
 def read_path_file(path: Path) -> PathCounts:
@@ -251,8 +273,8 @@ _UNSURE_CHARACTERS = tuple(
 # Their first bytes: a file with none of these has none of them (one numpy pass, not 28 searches).
 _UNSURE_FIRST_BYTE = np.zeros(256, dtype=bool)
 _UNSURE_FIRST_BYTE[[encoded[0] for encoded in _UNSURE_CHARACTERS]] = True
-# A count the fast path takes as is: plain non-negative decimal, optional exponent.
-_PLAIN_NUMBER = r"^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+# A count the fast path takes: plain non-negative decimal, '.' or ',' its mark, optional exponent.
+_PLAIN_NUMBER = r"^([0-9]+[.,]?[0-9]*|[.,][0-9]+)([eE][+-]?[0-9]+)?$"
 _BLANKS = " \t"
 
 
@@ -293,6 +315,10 @@ def _read_plain_path_file(data: bytes) -> PathCounts | None:
     for column in columns[1:]:
         if not pc.all(pc.match_substring_regex(column, _PLAIN_NUMBER)).as_py():
             return None
+        if pc.any(pc.match_substring(column, ",")).as_py():
+            if pc.any(pc.match_substring_regex(column, f"^{_AMBIGUOUS_COMMA.pattern}$")).as_py():
+                return None
+            column = pc.replace_substring(column, ",", ".")
         try:
             number = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
         except pa.ArrowInvalid:

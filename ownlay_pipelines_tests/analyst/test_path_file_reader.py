@@ -24,6 +24,7 @@ def _big_path_file(rng: random.Random) -> str:
     """A header and LINES lines with repeated paths, spaces, blank lines, every number form."""
     channels = [f"ch_{n}" for n in range(25)] + ["Ωmega", "b c"]
     numbers = ("0", "1", "2.5", "1.", ".25", "1e2", "3E-1", "0.1", "40.5", "007")
+    numbers += ("2,5", "1,", ",25", "1,5e2", "0,125", "1234,5")  # decimal commas
     lines = [" PATH; Total_Conversions ;total_conversion_value;total_null"]
     for _ in range(LINES):
         path = rng.choice((">", " > ", ">\t")).join(
@@ -66,6 +67,8 @@ def test_a_large_file_reads_the_same_columnar_as_line_by_line(tmp_path):
         ("a;1;-2;3", "total_conversion_value '-2' must be a finite number ≥ 0"),
         ("a;1;2;1e999", "total_null '1e999' must be a finite number ≥ 0"),
         ("a;1;2;nan", "total_null 'nan' must be a finite number ≥ 0"),
+        ("a;1;1,000;3", "total_conversion_value '1,000' is ambiguous"),
+        ("a;1;1.000,5;3", "total_conversion_value '1.000,5' is not a number: use '.' or ','"),
     ],
 )
 def test_a_bad_line_deep_in_a_large_file_is_named_by_its_line(tmp_path, bad_line, message):
