@@ -10,9 +10,10 @@ summed. Numbers have no thousands separator and `.` or `,` as the decimal mark (
 `1,000`, which a thousands separator would read as 1000, is refused as ambiguous. Anything else is
 an error naming the line and the field.
 
-`read_path_file` reads a plain file with Arrow's CSV reader and checks it column by column; a file
-it is not sure of (odd whitespace, line ends or numbers, or any bad line) is read again line by
-line by `parse_path_lines`, so every error, and every result, is the line reader's.
+`read_path_file` reads the file with Arrow's CSV reader and checks it column by column (Windows
+line ends and plainly quoted fields included); a file it is not sure of (odd whitespace, quotes
+or numbers, or any bad line) is read again line by line by `parse_path_lines`, so every error,
+and every result, is the line reader's.
 """
 
 from __future__ import annotations
@@ -261,13 +262,12 @@ def _utf8_text(data: bytes) -> str:
         ) from None
 
 
-# Characters on which Arrow and the line reader could part ways, UTF-8 encoded: line ends other
-# than "\n" (Python reads "\r" as one), a BOM (Arrow drops it), a double quote (the line reader
-# unquotes fields), and every whitespace str.strip() removes but the columnar trim below (spaces
-# and tabs) does not.
+# Characters on which Arrow and the line reader could part ways, UTF-8 encoded: a BOM (Arrow drops
+# it) and every whitespace str.strip() removes but the columnar trim below (spaces and tabs) does
+# not. Both readers end a line at "\n", "\r\n" and "\r", and double quotes are `_unquoted`.
 _UNSURE_CHARACTERS = tuple(
     character.encode()
-    for character in '"\r\x0b\x0c\x1c\x1d\x1e\x1f\ufeff\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000'
+    for character in "\x0b\x0c\x1c\x1d\x1e\x1f\ufeff\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
     + "".join(map(chr, range(0x2000, 0x200B)))
 )
 # Their first bytes: a file with none of these has none of them (one numpy pass, not 28 searches).
@@ -306,7 +306,13 @@ def _read_plain_path_file(data: bytes) -> PathCounts | None:
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
-    columns = [pc.utf8_trim(table[name].combine_chunks(), _BLANKS) for name in HEADER]
+    columns = [table[name].combine_chunks() for name in HEADER]
+    if b'"' in data:
+        unquoted = [_unquoted(column, first=n == 0) for n, column in enumerate(columns)]
+        if any(column is None for column in unquoted):
+            return None
+        columns = unquoted
+    columns = [pc.utf8_trim(column, _BLANKS) for column in columns]
     if [c[0].as_py().lower() for c in columns] == list(HEADER):
         columns = [column[1:] for column in columns]
     if len(columns[0]) == 0:
@@ -352,6 +358,21 @@ def _read_plain_path_file(data: bytes) -> PathCounts | None:
     return PathCounts(
         tuple(names), touch_ids[picked].astype(np.int64), offsets, sums[0], sums[1], sums[2]
     )
+
+
+def _unquoted(column: pa.Array, *, first: bool) -> pa.Array | None:
+    """The fields of `column` (as split at every ';') with CSV double quotes removed, as the line
+    reader's csv module removes them; None when a field holds a quote it might read otherwise.
+
+    A quoted field is `"text"` without quotes inside, after any blanks the line reader drops
+    before it (its line's leading whitespace for the first field, `skipinitialspace` spaces for
+    the others), and followed by blanks only. A `;` or a line end inside quotes splits the
+    field here, leaving a lone quote, so such a file, like one with `""` escapes, goes line by
+    line.
+    """
+    quoted = r'^[ \t]*"([^"]*)"[ \t]*$' if first else r'^ *"([^"]*)"[ \t]*$'
+    column = pc.replace_substring_regex(column, quoted, r"\1")
+    return None if pc.any(pc.match_substring(column, '"')).as_py() else column
 
 
 @dataclass(frozen=True)
