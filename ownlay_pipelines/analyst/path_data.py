@@ -34,13 +34,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 FIELD_SEPARATOR = ";"
-# A decimal comma followed by exactly three digits, after one to three digits not starting with
-# 0: '1,000' is 1 with a decimal comma and 1000 with a thousands separator, so it is refused.
-_AMBIGUOUS_COMMA = re.compile(r"[1-9][0-9]{0,2},[0-9]{3}")
 CHANNEL_SEPARATOR = ">"
 HEADER = ("path", "total_conversions", "total_conversion_value", "total_null")
 # The Markov chain's own states (reference/analytics.md §1.4); a channel may not be named as one.
 CHAIN_STATES = frozenset({"(start)", "(conversion)", "(null)"})
+# A decimal comma followed by exactly three digits, after one to three digits not starting with
+# 0: '1,000' is 1 with a decimal comma and 1000 with a thousands separator, so it is refused.
+_AMBIGUOUS_COMMA = re.compile(r"[1-9][0-9]{0,2},[0-9]{3}")
 
 
 def path_file_channel(name: str) -> str:
@@ -370,8 +370,19 @@ def _unquoted(column: pa.Array, *, first: bool) -> pa.Array | None:
     field here, leaving a lone quote, so such a file, like one with `""` escapes, goes line by
     line.
     """
-    quoted = r'^[ \t]*"([^"]*)"[ \t]*$' if first else r'^ *"([^"]*)"[ \t]*$'
-    column = pc.replace_substring_regex(column, quoted, r"\1")
+    with_quote = pc.match_substring(column, '"')
+    if not pc.any(with_quote).as_py():
+        return column
+    if (
+        pc.all(with_quote).as_py()
+        and pc.min(pc.binary_length(column)).as_py() >= 2
+        and pc.all(pc.and_(pc.starts_with(column, '"'), pc.ends_with(column, '"'))).as_py()
+    ):  # every field "text", as R writes text: what the pattern below gives, without a regex
+        column = pc.utf8_slice_codeunits(column, 1, -1)
+    else:
+        pattern = r'^[ \t]*"([^"]*)"[ \t]*$' if first else r'^ *"([^"]*)"[ \t]*$'
+        fields = pc.replace_substring_regex(pc.filter(column, with_quote), pattern, r"\1")
+        column = pc.replace_with_mask(column, with_quote, fields)
     return None if pc.any(pc.match_substring(column, '"')).as_py() else column
 
 

@@ -21,17 +21,20 @@ LINES = 50_000
 
 
 def _big_path_file(
-    rng: random.Random, line_ends: tuple[str, ...] = ("\n",), quoted: bool = False
+    rng: random.Random, line_ends: tuple[str, ...] = ("\n",), quoted: str = ""
 ) -> str:
     """A header and LINES lines with repeated paths, spaces, blank lines, every number form,
-    each line ended by one of `line_ends`; with `quoted`, about half the fields in double quotes
-    (R's write.csv2 quotes text), blanks around and inside the quotes."""
+    each line ended by one of `line_ends`; `quoted` "some": about half the fields in double
+    quotes, blanks around and inside them; "all": every field "text", no blanks outside the
+    quotes (R's write.table writes text so)."""
     channels = [f"ch_{n}" for n in range(25)] + ["Ωmega", "b c"]
     numbers = ("0", "1", "2.5", "1.", ".25", "1e2", "3E-1", "0.1", "40.5", "007")
     numbers += ("2,5", "1,", ",25", "1,5e2", "0,125", "1234,5")  # decimal commas
 
     def field(text: str, first: bool) -> str:
-        if quoted and rng.random() < 0.5:
+        if quoted == "all":
+            return f'"{text}"'
+        if quoted == "some" and rng.random() < 0.5:
             inside = rng.choice(("", " ")) + text + rng.choice(("", " ", "\t"))
             before = rng.choice(("", " ", "  ", "\t ") if first else ("", " ", "  "))
             return before + f'"{inside}"' + rng.choice(("", " ", "\t"))
@@ -44,7 +47,10 @@ def _big_path_file(
             rng.choice(channels) for _ in range(rng.randint(1, 6))
         )
         fields = [field(path, True)] + [field(rng.choice(numbers), False) for _ in range(3)]
-        lines.append(rng.choice((";", " ;", "; ")).join(fields) + rng.choice(("", " ", "\t")))
+        if quoted == "all":
+            lines.append(";".join(fields))
+        else:
+            lines.append(rng.choice((";", " ;", "; ")).join(fields) + rng.choice(("", " ", "\t")))
         if rng.random() < 0.01:
             lines.append("")
     return "".join(line + rng.choice(line_ends) for line in lines)
@@ -61,13 +67,14 @@ def _assert_same(fast: PathCounts, slow: PathCounts) -> None:
 @pytest.mark.parametrize(
     ("line_ends", "quoted"),
     [
-        (("\n",), False),
-        (("\r\n",), False),  # Windows
-        (("\n", "\r\n", "\r"), False),  # mixed, old Mac "\r" too
-        (("\n",), True),
-        (("\r\n",), True),  # R's write.csv2 on Windows
+        (("\n",), ""),
+        (("\r\n",), ""),  # Windows
+        (("\n", "\r\n", "\r"), ""),  # mixed, old Mac "\r" too
+        (("\n",), "some"),
+        (("\r\n",), "some"),
+        (("\r\n",), "all"),  # R's write.table(quote=TRUE) of text columns on Windows
     ],
-    ids=["lf", "crlf", "mixed", "quoted", "quoted-crlf"],
+    ids=["lf", "crlf", "mixed", "quoted", "quoted-crlf", "all-quoted-crlf"],
 )
 def test_a_large_file_reads_the_same_columnar_as_line_by_line(tmp_path, line_ends, quoted):
     text = _big_path_file(random.Random(12), line_ends, quoted)
@@ -120,6 +127,7 @@ def test_a_bad_line_deep_in_a_large_file_is_named_by_its_line(tmp_path, bad_line
         'a"b;1;2;3\n',  # a quote inside a field is text
         '"a" b;1;2;3\n',  # text after the closing quote joins the field
         '"";1;2;3\n',  # an empty path, quoted
+        '"a";"1";"2";"3"\n";"1";"2";"3"\n',  # a lone quote where the others are quoted
     ],
 )
 def test_files_the_columnar_reader_is_unsure_of_are_read_line_by_line(tmp_path, text):
