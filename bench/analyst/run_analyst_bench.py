@@ -15,7 +15,8 @@ Both sides must report the same visitors per step for the full range, checked be
 
 Paths: writes a path file of 1M distinct random paths (30 channels, length 1–10), then times
 reading it (columnar, then the line reader beside it), exact Markov (one matrix inverse) and
-simplified Shapley.
+simplified Shapley. `--path-file` writes it with Windows line ends (`crlf`), every field quoted
+(`quoted`) or as R's write.csv2 on Windows (`csv2`: quoted path, decimal commas, CRLF).
 
     .venv/bin/python bench/analyst/run_analyst_bench.py                 # a few minutes
     .venv/bin/python bench/analyst/run_analyst_bench.py --events 1000000 --paths 100000
@@ -220,26 +221,41 @@ def bench_funnels(events: int, runs: int, folder: Path) -> None:
         )
 
 
-def bench_paths(paths: int, folder: Path) -> None:
+# How `--path-file` writes a line's four fields (text) and ends it.
+PATH_FILE_FORMS: dict[str, tuple[Callable[[list[str]], str], str]] = {
+    "plain": (";".join, "\n"),
+    "crlf": (";".join, "\r\n"),
+    "quoted": (lambda fields: ";".join(f'"{field}"' for field in fields), "\n"),
+    "csv2": (
+        lambda fields: ";".join([f'"{fields[0]}"', *(f.replace(".", ",") for f in fields[1:])]),
+        "\r\n",
+    ),
+}
+
+
+def bench_paths(paths: int, folder: Path, form: str = "plain") -> None:
     rng = random.Random(7)
     channels = [f"channel_{n:02d}" for n in range(CHANNELS)]
     file = folder / "paths.csv"
     started = time.perf_counter()
     seen: set[str] = set()
-    with file.open("w") as handle:
-        handle.write("path;total_conversions;total_conversion_value;total_null\n")
+    fields, line_end = PATH_FILE_FORMS[form]
+    with file.open("w", newline="") as handle:
+        header = ["path", "total_conversions", "total_conversion_value", "total_null"]
+        handle.write(fields(header) + line_end)
         while len(seen) < paths:
             path = ">".join(rng.choice(channels) for _ in range(rng.randint(1, 10)))
             if path in seen:
                 continue
             seen.add(path)
             conversions = rng.choice((0, 0, 1, 2))
-            handle.write(f"{path};{conversions};{conversions * 40.5};{rng.randint(0, 9)}\n")
-    print(f"\nwrote the path file in {time.perf_counter() - started:.1f} s")
+            counts = [str(conversions), str(conversions * 40.5), str(rng.randint(0, 9))]
+            handle.write(fields([path, *counts]) + line_end)
+    print(f"\nwrote the path file ({form}) in {time.perf_counter() - started:.1f} s")
     parse_time, counts = best_of(3, lambda: read_path_file(file))
 
     def by_lines() -> PathCounts:
-        with file.open(encoding="utf-8") as handle:
+        with file.open(encoding="utf-8", newline=None) as handle:
             return parse_path_lines(handle)
 
     line_time, by_line = best_of(1, by_lines)
@@ -264,13 +280,14 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=("funnels", "paths"), help="run one half only")
+    parser.add_argument("--path-file", choices=tuple(PATH_FILE_FORMS), default="plain")
     args = parser.parse_args()
     print(f"{platform.platform()}, {os.cpu_count()} CPUs, duckdb {duckdb.__version__}")
     with tempfile.TemporaryDirectory(prefix="ownlay-analyst-bench-") as folder:
         if args.only != "paths":
             bench_funnels(args.events, args.runs, Path(folder))
         if args.only != "funnels":
-            bench_paths(args.paths, Path(folder))
+            bench_paths(args.paths, Path(folder), args.path_file)
 
 
 if __name__ == "__main__":

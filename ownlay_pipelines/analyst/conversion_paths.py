@@ -10,8 +10,11 @@ One row per journey, on the workspace-local day it ends:
 
 `channels` lists the path in time order and `path` joins it with " > ", the common aggregated
 format, so `GROUP BY path` gives the input of the Markov and Shapley models. A channel comes from
-free text (`utm_source`), so in `path` its own `>` and `;` — the path file's separators — read `_`
-(`news>letter` is one channel, `news_letter`, not two): every `path` is a valid path-file path.
+free text (`utm_source`), so `path` writes each one as `path_data.path_file_channel` does: a name
+the path file would read otherwise (its separators `>` and `;`, `%`, quotes, control characters,
+blanks at either end, `(null)` and the other chain states) is percent-encoded (`news>letter` is
+`news%3Eletter`, one channel, and stays apart from `news_letter`). So every `path` is a valid
+path-file path, it reads back as the same channels, and `url_decode` gives their names back.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ownlay_pipelines.analyst.funnel_query import literal
+from ownlay_pipelines.analyst.path_data import path_file_channel
 from ownlay_pipelines.lake.tables import TableRef
 from ownlay_pipelines.lake.writer import write_partition
 from ownlay_pipelines.models.attribution import MICROS_PER_DAY
@@ -34,8 +38,6 @@ from ownlay_pipelines.schema.campaign_metrics import MONEY
 
 CONVERSION_PATHS = TableRef.of("marts", "conversion_paths")
 PATH_SEPARATOR = " > "
-_PATH_SAFE_CHANNELS = "list_transform(channels, lambda c: regexp_replace(c, '[>;]', '_', 'g'))"
-"""The path's channels with the path file's separators replaced (module docstring)."""
 CONVERSION_PATHS_SCHEMA = pa.schema(
     [
         pa.field("workspace_id", pa.string(), nullable=False),
@@ -59,7 +61,8 @@ CONVERSION_PATHS_SCHEMA = pa.schema(
 
 
 def conversion_paths_sql(window_days: int, timezone: str, days: Sequence[date]) -> str:
-    """Journeys over the `touchpoints` and `conversions` views (attribution_inputs.py)."""
+    """Journeys over the `touchpoints` and `conversions` views (attribution_inputs.py), all
+    columns but `path` (`with_paths`)."""
     window_us = window_days * MICROS_PER_DAY
     listed = ", ".join(f"DATE {literal(day.isoformat())}" for day in days)
     touch_order = "t.touch_us, t.campaign_id IS NOT NULL, t.event_id DESC"
@@ -96,7 +99,7 @@ def conversion_paths_sql(window_days: int, timezone: str, days: Sequence[date]) 
             FROM loose t GROUP BY report_date, t.identity
         )
         SELECT report_date, journey_id, visitor, converted, conversion_id, currency, revenue,
-               channels, array_to_string({_PATH_SAFE_CHANNELS}, {literal(PATH_SEPARATOR)}) AS path,
+               channels,
                len(channels) AS path_length,
                make_timestamptz(first_us) AS first_touch_at,
                make_timestamptz(last_us) AS last_touch_at,
@@ -132,7 +135,19 @@ def compute_conversion_paths(
     table = connection.sql(
         f"SELECT {literal(workspace.id)} AS workspace_id, * FROM ({query})"
     ).to_arrow_table()
+    table = with_paths(table)
     return table.select(CONVERSION_PATHS_SCHEMA.names).cast(CONVERSION_PATHS_SCHEMA)
+
+
+def with_paths(table: pa.Table) -> pa.Table:
+    """`table` with `path`: its `channels`, each as `path_file_channel` writes it, joined by
+    `PATH_SEPARATOR` (the module docstring)."""
+    channels = table["channels"].combine_chunks()
+    names = pc.unique(channels.values)
+    written = pa.array([path_file_channel(name) for name in names.to_pylist()], pa.string())
+    touches = pc.take(written, pc.index_in(channels.values, value_set=names))
+    path = pc.binary_join(pa.ListArray.from_arrays(channels.offsets, touches), PATH_SEPARATOR)
+    return table.append_column("path", path)
 
 
 def write_conversion_paths(

@@ -5,12 +5,15 @@ path, `path;total_conversions;total_conversion_value;total_null`, channels joine
 (spaces around names are trimmed). A header row (those four names, as the first line that is not
 blank) and a leading BOM are allowed, a field may be wrapped in double quotes (R's `write.csv2`
 quotes every text field), blank lines are skipped, and a path that appears on several lines is
-summed. Numbers use `.` as the decimal mark and no thousands separator. Anything else is an error
-naming the line and the field.
+summed. Numbers have no thousands separator and `.` or `,` as the decimal mark (`10,5` as R's
+`write.csv2` and a European Excel write it: in a `;`-separated file a comma separates no fields);
+`1,000`, which a thousands separator would read as 1000, is refused as ambiguous. Anything else is
+an error naming the line and the field.
 
-`read_path_file` reads a plain file with Arrow's CSV reader and checks it column by column; a file
-it is not sure of (odd whitespace, line ends or numbers, or any bad line) is read again line by
-line by `parse_path_lines`, so every error, and every result, is the line reader's.
+`read_path_file` reads the file with Arrow's CSV reader and checks it column by column (Windows
+line ends and plainly quoted fields included); a file it is not sure of (odd whitespace, quotes
+or numbers, or any bad line) is read again line by line by `parse_path_lines`, so every error,
+and every result, is the line reader's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import codecs
 import csv
 import io
 import math
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +38,39 @@ CHANNEL_SEPARATOR = ">"
 HEADER = ("path", "total_conversions", "total_conversion_value", "total_null")
 # The Markov chain's own states (reference/analytics.md §1.4); a channel may not be named as one.
 CHAIN_STATES = frozenset({"(start)", "(conversion)", "(null)"})
+# A decimal comma followed by exactly three digits, after one to three digits not starting with
+# 0: '1,000' is 1 with a decimal comma and 1000 with a thousands separator, so it is refused.
+_AMBIGUOUS_COMMA = re.compile(r"[1-9][0-9]{0,2},[0-9]{3}")
+
+
+def path_file_channel(name: str) -> str:
+    """`name`, a non-empty channel name, as the path file's reader takes it back unchanged.
+
+    Percent-encoding (RFC 3986: each UTF-8 byte as `%XX`) of what the file would read otherwise:
+    `%` itself, the separators `>` and `;`, `"`, control characters (line ends, tabs) anywhere,
+    whitespace at either end (the reader trims it), and the `(` of a name spelled as a state of
+    the chain (`(null)` reads `%28null)`). Any other name, most of them, is unchanged. Two names
+    never encode alike, and URL-decoding (DuckDB's `url_decode`, Python's `urllib.parse.unquote`)
+    gives `name` back.
+    """
+    encoded = "".join(
+        _percent(character)
+        if character in '%>;"' or unicodedata.category(character) == "Cc"
+        else character
+        for character in name
+    )
+    start = len(encoded) - len(encoded.lstrip())
+    end = len(encoded.rstrip())
+    encoded = (
+        "".join(map(_percent, encoded[:start]))
+        + encoded[start:end]
+        + "".join(map(_percent, encoded[max(start, end) :]))
+    )
+    return "%28" + encoded[1:] if encoded in CHAIN_STATES else encoded
+
+
+def _percent(character: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in character.encode())
 
 
 class PathFileError(ValueError):
@@ -166,15 +204,23 @@ def _fields(number: int, line: str) -> list[str]:
 
 
 def _count(line: int, column: int, text: str, first: bool = False) -> float:
-    """A finite, non-negative number of field `column`."""
+    """A finite, non-negative number of field `column`; its decimal mark is `.` or one `,`."""
+    if _AMBIGUOUS_COMMA.fullmatch(text):
+        raise PathFileError(
+            f"line {line}: {HEADER[column]} {text!r} is ambiguous: ',' could be a decimal mark "
+            "or a thousands separator; write the number without a thousands separator, "
+            "or with '.' as the decimal mark"
+        )
     try:
         # float() also reads digit groups ('1_000') and non-ASCII digits; a count is neither.
         if "_" in text or not text.isascii():
             raise ValueError(text)
-        value = float(text)
+        value = float(_with_decimal_point(text))
     except ValueError:
         if any(mark in text for mark in ",'_ "):
-            reason = "is not a number: use '.' as the decimal mark and no thousands separator"
+            reason = (
+                "is not a number: use '.' or ',' as the decimal mark and no thousands separator"
+            )
         elif first:
             reason = f"is not a number (a header row reads {';'.join(HEADER)})"
         else:
@@ -183,6 +229,14 @@ def _count(line: int, column: int, text: str, first: bool = False) -> float:
     if not math.isfinite(value) or value < 0:
         raise PathFileError(f"line {line}: {HEADER[column]} {text!r} must be a finite number ≥ 0")
     return value
+
+
+def _with_decimal_point(text: str) -> str:
+    """`text` with its decimal comma as a point: '10,5' is '10.5'. Text holding a '.' as well,
+    or several commas ('1.234,5', '1,234.5', '1,234,567'), is returned as is: float() refuses it."""
+    if "." in text or text.count(",") != 1:
+        return text
+    return text.replace(",", ".")
 
 
 def read_path_file(path: Path) -> PathCounts:
@@ -208,20 +262,19 @@ def _utf8_text(data: bytes) -> str:
         ) from None
 
 
-# Characters on which Arrow and the line reader could part ways, UTF-8 encoded: line ends other
-# than "\n" (Python reads "\r" as one), a BOM (Arrow drops it), a double quote (the line reader
-# unquotes fields), and every whitespace str.strip() removes but the columnar trim below (spaces
-# and tabs) does not.
+# Characters on which Arrow and the line reader could part ways, UTF-8 encoded: a BOM (Arrow drops
+# it) and every whitespace str.strip() removes but the columnar trim below (spaces and tabs) does
+# not. Both readers end a line at "\n", "\r\n" and "\r", and double quotes are `_unquoted`.
 _UNSURE_CHARACTERS = tuple(
     character.encode()
-    for character in '"\r\x0b\x0c\x1c\x1d\x1e\x1f\ufeff\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000'
+    for character in "\x0b\x0c\x1c\x1d\x1e\x1f\ufeff\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
     + "".join(map(chr, range(0x2000, 0x200B)))
 )
 # Their first bytes: a file with none of these has none of them (one numpy pass, not 28 searches).
 _UNSURE_FIRST_BYTE = np.zeros(256, dtype=bool)
 _UNSURE_FIRST_BYTE[[encoded[0] for encoded in _UNSURE_CHARACTERS]] = True
-# A count the fast path takes as is: plain non-negative decimal, optional exponent.
-_PLAIN_NUMBER = r"^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+# A count the fast path takes: plain non-negative decimal, '.' or ',' its mark, optional exponent.
+_PLAIN_NUMBER = r"^([0-9]+[.,]?[0-9]*|[.,][0-9]+)([eE][+-]?[0-9]+)?$"
 _BLANKS = " \t"
 
 
@@ -253,7 +306,13 @@ def _read_plain_path_file(data: bytes) -> PathCounts | None:
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
-    columns = [pc.utf8_trim(table[name].combine_chunks(), _BLANKS) for name in HEADER]
+    columns = [table[name].combine_chunks() for name in HEADER]
+    if b'"' in data:
+        unquoted = [_unquoted(column, first=n == 0) for n, column in enumerate(columns)]
+        if any(column is None for column in unquoted):
+            return None
+        columns = unquoted
+    columns = [pc.utf8_trim(column, _BLANKS) for column in columns]
     if [c[0].as_py().lower() for c in columns] == list(HEADER):
         columns = [column[1:] for column in columns]
     if len(columns[0]) == 0:
@@ -262,6 +321,10 @@ def _read_plain_path_file(data: bytes) -> PathCounts | None:
     for column in columns[1:]:
         if not pc.all(pc.match_substring_regex(column, _PLAIN_NUMBER)).as_py():
             return None
+        if pc.any(pc.match_substring(column, ",")).as_py():
+            if pc.any(pc.match_substring_regex(column, f"^{_AMBIGUOUS_COMMA.pattern}$")).as_py():
+                return None
+            column = pc.replace_substring(column, ",", ".")
         try:
             number = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
         except pa.ArrowInvalid:
@@ -295,6 +358,32 @@ def _read_plain_path_file(data: bytes) -> PathCounts | None:
     return PathCounts(
         tuple(names), touch_ids[picked].astype(np.int64), offsets, sums[0], sums[1], sums[2]
     )
+
+
+def _unquoted(column: pa.Array, *, first: bool) -> pa.Array | None:
+    """The fields of `column` (as split at every ';') with CSV double quotes removed, as the line
+    reader's csv module removes them; None when a field holds a quote it might read otherwise.
+
+    A quoted field is `"text"` without quotes inside, after any blanks the line reader drops
+    before it (its line's leading whitespace for the first field, `skipinitialspace` spaces for
+    the others), and followed by blanks only. A `;` or a line end inside quotes splits the
+    field here, leaving a lone quote, so such a file, like one with `""` escapes, goes line by
+    line.
+    """
+    with_quote = pc.match_substring(column, '"')
+    if not pc.any(with_quote).as_py():
+        return column
+    if (
+        pc.all(with_quote).as_py()
+        and pc.min(pc.binary_length(column)).as_py() >= 2
+        and pc.all(pc.and_(pc.starts_with(column, '"'), pc.ends_with(column, '"'))).as_py()
+    ):  # every field "text", as R writes text: what the pattern below gives, without a regex
+        column = pc.utf8_slice_codeunits(column, 1, -1)
+    else:
+        pattern = r'^[ \t]*"([^"]*)"[ \t]*$' if first else r'^ *"([^"]*)"[ \t]*$'
+        fields = pc.replace_substring_regex(pc.filter(column, with_quote), pattern, r"\1")
+        column = pc.replace_with_mask(column, with_quote, fields)
+    return None if pc.any(pc.match_substring(column, '"')).as_py() else column
 
 
 @dataclass(frozen=True)

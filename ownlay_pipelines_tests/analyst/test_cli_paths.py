@@ -137,6 +137,31 @@ def test_a_messy_but_valid_file_reads_as_the_plain_one(capsys, tmp_path, content
     }
 
 
+@pytest.mark.parametrize(
+    ("content", "conversions", "value"),
+    [
+        ("a;1;10,5;0\n", 1.0, 10.5),
+        ("a;0,5;0,25;2\n", 0.5, 0.25),
+        ("a;1;,5;0\n", 1.0, 0.5),
+        ("a;1;1,5e+03;0\n", 1.0, 1500.0),  # R's write.csv2 writes large numbers so
+        ("a;1;0,125;0\n", 1.0, 0.125),  # a leading 0 is no thousands group
+        ("a;1;1234,567;0\n", 1.0, 1234.567),  # nor are four digits before the comma
+        ("a;1;12,3456;0\n", 1.0, 12.3456),
+        # R's write.csv2: quoted text, decimal commas, Windows line ends
+        (
+            '"path";"total_conversions";"total_conversion_value";"total_null"\r\n'
+            '"a";1;10,5;0\r\n"a";1;0,25;3\r\n',
+            2.0,
+            10.75,
+        ),
+    ],
+)
+def test_a_decimal_comma_reads_as_a_decimal_point(capsys, tmp_path, content, conversions, value):
+    """In a ';'-separated file a ',' separates no fields, so '10,5' can only be 10.5."""
+    (row,) = _credits(capsys, tmp_path, content, "last").values()
+    assert (row["conversions"], row["value"]) == (conversions, value)
+
+
 def test_a_repeated_channel_counts_per_touch_in_linear_and_once_in_shapley(capsys, tmp_path):
     """ChannelAttribution's linear credits a touch, so a > a > b gives a 2/3; the simplified
     Shapley game plays distinct channels, so a and b get 1/2 each; Markov drops the self-loop."""
@@ -157,9 +182,13 @@ def test_zero_conversions_and_zero_nulls_credit_nothing_and_fail_nothing(capsys,
     ("text", "message"),
     [
         (";1;10;0\n", "line 1: the path is empty"),
-        ("a;1;10,5;0\n", "line 1: total_conversion_value '10,5' is not a number: use '.' as the"),
-        ("a;1;1,000.50;0\n", "total_conversion_value '1,000.50' is not a number: use '.'"),
-        ("a;1;1 000;0\n", "total_conversion_value '1 000' is not a number: use '.'"),
+        ("a;1;1,000.50;0\n", "line 1: total_conversion_value '1,000.50' is not a number: use"),
+        ("a;1;1.234,5;0\n", "total_conversion_value '1.234,5' is not a number: use '.' or ','"),
+        ("a;1;1,234,567;0\n", "total_conversion_value '1,234,567' is not a number: use '.' or"),
+        ("a;1;1 000;0\n", "total_conversion_value '1 000' is not a number: use '.' or ','"),
+        # 1 with a decimal comma, 1000 with a thousands separator: neither is guessed
+        ("a;1;1,000;0\n", "line 1: total_conversion_value '1,000' is ambiguous: ',' could be"),
+        ("a;1;0;0\nb;12,345;0;0\n", "line 2: total_conversions '12,345' is ambiguous"),
         # float() reads these as 1000, 10.5 and 12; the file's numbers are plain ASCII decimals
         ("a;1;1_000;0\n", "total_conversion_value '1_000' is not a number: use '.'"),
         ("a;1;1_0.5;0\n", "total_conversion_value '1_0.5' is not a number: use '.'"),

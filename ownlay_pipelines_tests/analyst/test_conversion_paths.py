@@ -6,6 +6,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow as pa
@@ -14,7 +15,7 @@ import pytest
 from ownlay_pipelines.analyst.conversion_paths import write_conversion_paths
 from ownlay_pipelines.analyst.markov import markov_attribution
 from ownlay_pipelines.analyst.path_attribution import write_path_attribution
-from ownlay_pipelines.analyst.path_data import PathCounts
+from ownlay_pipelines.analyst.path_data import PathCounts, parse_path_lines, path_file_channel
 from ownlay_pipelines.models.fx import FxRateMissing, merge_rates
 from ownlay_pipelines.models.fx_feed import FxRate
 from ownlay_pipelines_tests.analyst.test_cli_paths import ownlay
@@ -100,9 +101,80 @@ def test_a_channel_holding_a_path_separator_stays_one_channel_of_the_path(tmp_pa
     (row,) = table.to_pylist()
     assert (row["channels"], row["path"], row["path_length"]) == (
         ["news>letter;b"],
-        "news_letter_b",
+        "news%3Eletter%3Bb",
         1,
     )
+
+
+# Names the path file would read otherwise, a name that looks encoded, and plain ones.
+AWKWARD_SOURCES = [
+    "news>letter",
+    "news_letter",
+    "a;b",
+    "(null)",
+    "(START)",  # lowercased to the chain's (start)
+    "(conversion)",
+    '"quoted"',
+    "50%",
+    "50%25",
+    "\ttabbed",
+    "line\nend",
+    "wide\u3000",
+    "b c",
+    "Ωmega",
+]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [*AWKWARD_SOURCES, "%", "  ", "\xa0x", "a\x85", "(null", "(null) "],
+)
+def test_a_channel_name_is_written_as_the_path_file_reads_it_back(name):
+    written = path_file_channel(name)
+    line = f"{written} > {written} > plain;1;0;0"
+    assert parse_path_lines([line]).path(0) == (written, written, "plain")
+    assert unquote(written) == name  # URL-decoding gives the name back, so no two alike
+
+
+def test_every_channel_exported_from_the_mart_keeps_its_name_and_numbers(tmp_path, capsys):
+    """The documented recipe over journeys whose sources are awkward names: the command takes
+    the file, no two channels merge, and it prints the mart's credits under the written names."""
+    rows = []
+    for n, source in enumerate(AWKWARD_SOURCES):
+        visitor = f"v{n}"
+        rows.append(_click(2 * n, NOON - 2 * HOUR, visitor, source))
+        rows.append(_click(2 * n + 1, NOON - HOUR, visitor, AWKWARD_SOURCES[n - 1]))
+        if n % 3:
+            rows.append(_purchase(n, NOON, visitor, 10.0 + n))
+    write_events(tmp_path, rows)
+    file = tmp_path / "exported_paths.csv"
+    with duckdb.connect() as connection:
+        journeys = _write_paths(connection, tmp_path, [DAY])
+        mart = write_path_attribution(
+            connection, tmp_path, workspace_id="acme", end=DAY, reporting_currency="USD"
+        )
+        connection.register("marts_conversion_paths", journeys)
+        connection.execute(PATH_FILE_RECIPE.format(file=file))
+        names = {r["channel"] for r in mart.to_pylist()}
+        decoded = connection.execute(
+            "SELECT DISTINCT url_decode(trim(unnest(string_split(path, '>'))))"
+            " FROM marts_conversion_paths"
+        ).fetchall()
+    assert len(names) == len(AWKWARD_SOURCES)  # news>letter and news_letter stay two channels
+    assert {name for (name,) in decoded} == names  # url_decode gives the mart's channels back
+    for model in ("markov", "shapley", "first"):
+        status, out, err = ownlay(
+            capsys, "attribution", "paths", str(file), "--model", model, "--json"
+        )
+        assert (status, err) == (0, "")
+        printed = {row["channel"]: row for row in json.loads(out)}
+        expected = {
+            path_file_channel(r["channel"]): r for r in mart.to_pylist() if r["model"] == model
+        }
+        assert set(printed) == set(expected)
+        for channel, row in expected.items():
+            assert printed[channel]["conversions"] == pytest.approx(row["conversions"])
+            assert printed[channel]["value"] == pytest.approx(row["value"])
 
 
 def test_clicks_in_no_order_window_form_one_non_converting_journey_per_visitor_day(journeys):

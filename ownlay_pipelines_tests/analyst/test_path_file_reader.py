@@ -20,20 +20,40 @@ from ownlay_pipelines.analyst.path_data import (
 LINES = 50_000
 
 
-def _big_path_file(rng: random.Random) -> str:
-    """A header and LINES lines with repeated paths, spaces, blank lines, every number form."""
+def _big_path_file(
+    rng: random.Random, line_ends: tuple[str, ...] = ("\n",), quoted: str = ""
+) -> str:
+    """A header and LINES lines with repeated paths, spaces, blank lines, every number form,
+    each line ended by one of `line_ends`; `quoted` "some": about half the fields in double
+    quotes, blanks around and inside them; "all": every field "text", no blanks outside the
+    quotes (R's write.table writes text so)."""
     channels = [f"ch_{n}" for n in range(25)] + ["Ωmega", "b c"]
     numbers = ("0", "1", "2.5", "1.", ".25", "1e2", "3E-1", "0.1", "40.5", "007")
-    lines = [" PATH; Total_Conversions ;total_conversion_value;total_null"]
+    numbers += ("2,5", "1,", ",25", "1,5e2", "0,125", "1234,5")  # decimal commas
+
+    def field(text: str, first: bool) -> str:
+        if quoted == "all":
+            return f'"{text}"'
+        if quoted == "some" and rng.random() < 0.5:
+            inside = rng.choice(("", " ")) + text + rng.choice(("", " ", "\t"))
+            before = rng.choice(("", " ", "  ", "\t ") if first else ("", " ", "  "))
+            return before + f'"{inside}"' + rng.choice(("", " ", "\t"))
+        return text
+
+    header = [" PATH", " Total_Conversions ", "total_conversion_value", "total_null"]
+    lines = [";".join(field(text, n == 0) for n, text in enumerate(header))]
     for _ in range(LINES):
         path = rng.choice((">", " > ", ">\t")).join(
             rng.choice(channels) for _ in range(rng.randint(1, 6))
         )
-        fields = [path] + [rng.choice(numbers) for _ in range(3)]
-        lines.append(rng.choice((";", " ;", "; ")).join(fields) + rng.choice(("", " ", "\t")))
+        fields = [field(path, True)] + [field(rng.choice(numbers), False) for _ in range(3)]
+        if quoted == "all":
+            lines.append(";".join(fields))
+        else:
+            lines.append(rng.choice((";", " ;", "; ")).join(fields) + rng.choice(("", " ", "\t")))
         if rng.random() < 0.01:
             lines.append("")
-    return "\n".join(lines) + "\n"
+    return "".join(line + rng.choice(line_ends) for line in lines)
 
 
 def _assert_same(fast: PathCounts, slow: PathCounts) -> None:
@@ -44,13 +64,25 @@ def _assert_same(fast: PathCounts, slow: PathCounts) -> None:
         assert np.array_equal(ours, theirs), field
 
 
-def test_a_large_file_reads_the_same_columnar_as_line_by_line(tmp_path):
-    text = _big_path_file(random.Random(12))
+@pytest.mark.parametrize(
+    ("line_ends", "quoted"),
+    [
+        (("\n",), ""),
+        (("\r\n",), ""),  # Windows
+        (("\n", "\r\n", "\r"), ""),  # mixed, old Mac "\r" too
+        (("\n",), "some"),
+        (("\r\n",), "some"),
+        (("\r\n",), "all"),  # R's write.table(quote=TRUE) of text columns on Windows
+    ],
+    ids=["lf", "crlf", "mixed", "quoted", "quoted-crlf", "all-quoted-crlf"],
+)
+def test_a_large_file_reads_the_same_columnar_as_line_by_line(tmp_path, line_ends, quoted):
+    text = _big_path_file(random.Random(12), line_ends, quoted)
     file = tmp_path / "paths.csv"
-    file.write_text(text, encoding="utf-8")
+    file.write_bytes(text.encode("utf-8"))
     columnar = path_data._read_plain_path_file(file.read_bytes())
     assert columnar is not None  # the columnar reader took the whole file, no fallback
-    slow = parse_path_lines(io.StringIO(text))
+    slow = parse_path_lines(io.StringIO(text, newline=None))
     _assert_same(columnar, slow)
     _assert_same(read_path_file(file), slow)
     assert columnar.path_count < LINES  # repeated paths were summed, as by the line reader
@@ -66,6 +98,8 @@ def test_a_large_file_reads_the_same_columnar_as_line_by_line(tmp_path):
         ("a;1;-2;3", "total_conversion_value '-2' must be a finite number ≥ 0"),
         ("a;1;2;1e999", "total_null '1e999' must be a finite number ≥ 0"),
         ("a;1;2;nan", "total_null 'nan' must be a finite number ≥ 0"),
+        ("a;1;1,000;3", "total_conversion_value '1,000' is ambiguous"),
+        ("a;1;1.000,5;3", "total_conversion_value '1.000,5' is not a number: use '.' or ','"),
     ],
 )
 def test_a_bad_line_deep_in_a_large_file_is_named_by_its_line(tmp_path, bad_line, message):
@@ -81,11 +115,19 @@ def test_a_bad_line_deep_in_a_large_file_is_named_by_its_line(tmp_path, bad_line
 @pytest.mark.parametrize(
     "text",
     [
-        "a>b;1;2;3\r\nb;0;0;1\r\n",  # Windows line ends: the line reader takes them
         "a\xa0>b;1;2;3\n",  # a no-break space str.strip() trims
         "\ufeffpath;total_conversions;total_conversion_value;total_null\na;1;2;3\n",
         "a;+1;1_000;3\n",  # numbers float() reads and the columnar check does not
         "a;1;2;3\n \nb;1;2;3\n",  # a line of spaces is blank to the line reader
+        # quotes the csv module reads and a split at every ';' cannot
+        '"a;b";1;2;3\n',  # a separator inside quotes
+        '"a\nb";1;2;3\n',  # a line end inside quotes (the line reader refuses it)
+        '"a ""b""";1;2;3\nc;1;2;3\n',  # an escaped quote
+        'a;\t"1";2;3\n',  # a tab before a quote: not skipped, so the quote is text
+        'a"b;1;2;3\n',  # a quote inside a field is text
+        '"a" b;1;2;3\n',  # text after the closing quote joins the field
+        '"";1;2;3\n',  # an empty path, quoted
+        '"a";"1";"2";"3"\n";"1";"2";"3"\n',  # a lone quote where the others are quoted
     ],
 )
 def test_files_the_columnar_reader_is_unsure_of_are_read_line_by_line(tmp_path, text):
@@ -99,6 +141,25 @@ def test_files_the_columnar_reader_is_unsure_of_are_read_line_by_line(tmp_path, 
             read_path_file(file)
     else:
         _assert_same(read_path_file(file), expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a>b;1;2;3\r\nb;0;0;1\r\n",  # Windows line ends
+        "a>b;1;2;3\rb;0;0;1\r",  # old Mac line ends
+        "a>b;1;2;3\r\n\r\nb;0;0;1",  # a blank line, no line end at the end
+        # R's write.csv2: the header and text quoted, decimal commas, Windows line ends
+        '"path";"total_conversions";"total_conversion_value";"total_null"\r\n'
+        '"a > b";1;2,5;3\r\n"b";0;0;1\r\n',
+        ' "a" ; "1" ;"2"\t; " 3 "\n',  # blanks around and inside quotes
+    ],
+)
+def test_windows_line_ends_and_quoted_fields_are_read_columnar(tmp_path, text):
+    """The files R and Excel write on Windows take the columnar reader, with the same result."""
+    columnar = path_data._read_plain_path_file(text.encode("utf-8"))
+    assert columnar is not None
+    _assert_same(columnar, parse_path_lines(io.StringIO(text, newline=None)))
 
 
 @pytest.mark.parametrize(
