@@ -462,8 +462,7 @@ def create_checked(
             "THEN 'not an ISO 4217 currency code' END",
         )
     )
-    group = ONE_OF_REQUIRED.get(kind)
-    if group:
+    for group in ONE_OF_REQUIRED.get(kind, ()):
         condition = " AND ".join(f"v_{n} IS NULL" for n in group)
         errors.append(
             (" or ".join(group), f"CASE WHEN {condition} THEN 'required value is empty' END")

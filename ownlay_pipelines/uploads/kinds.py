@@ -167,7 +167,6 @@ COSTS_COLUMNS: tuple[TargetColumn, ...] = (
             "valor_gasto",
             "kosten_totaal",
         ),
-        required=True,
     ),
     TargetColumn(
         "conversions",
@@ -355,10 +354,15 @@ IDENTIFIERS_BY_KIND: dict[UploadKind, frozenset[str]] = {
 """Opaque identifiers (privacy class): stored as they are, so a row whose id holds an e-mail,
 phone number or IP is refused (the ingest service answers 422 for the same event)."""
 
-ONE_OF_REQUIRED: dict[UploadKind, tuple[str, ...]] = {
-    UploadKind.COSTS: ("campaign_id", "campaign_name"),
+ONE_OF_REQUIRED: dict[UploadKind, tuple[tuple[str, ...], ...]] = {
+    UploadKind.COSTS: (
+        ("campaign_id", "campaign_name"),
+        ("impressions", "clicks", "spend", "conversions", "conversion_value"),
+    ),
 }
-"""Groups of which a file must map at least one and each row must fill at least one."""
+"""Groups of which a file must map at least one and each row must fill at least one. Costs: a
+campaign, and a measure (seed 000 makes each measure optional; a file with none has nothing to
+load, and a row with every measure cell empty is a label or subtotal row, not a campaign-day)."""
 
 
 def upload_table(kind: UploadKind) -> TableRef:

@@ -201,7 +201,11 @@ def test_a_mapping_file_overrides_the_suggestions(tmp_path):
 
 
 def test_unmappable_headers_and_bad_mapping_files_are_clear_errors(tmp_path):
-    with pytest.raises(UploadError, match=r"no column found for spend"):
+    with pytest.raises(
+        UploadError,
+        match=r"no column found for impressions or clicks or spend or conversions or "
+        r"conversion_value",
+    ):
         upload(tmp_path, "Date,Campaign,Budget\n2026-11-21,A,1\n")
     bad = tmp_path / "bad.yaml"
     bad.write_text("columns: {spend: Cost}\ndecimal: x\n")
@@ -374,4 +378,40 @@ def test_a_number_in_a_sheets_date_column_is_the_serial_of_a_date_that_lost_its_
         (date(2026, 11, 21), Decimal("10")),
         (date(2026, 11, 22), Decimal("20")),
         (date(2026, 11, 23), Decimal("30")),
+    ]
+
+
+def test_every_measure_is_optional_and_one_the_file_does_not_give_is_null_not_zero(tmp_path):
+    # Seed 000: only date and campaign are required. A costs file without spend loads; the
+    # measures it has no column for, and its empty cells, are NULL (not a measured 0); a row with
+    # no measure value at all is refused.
+    text = (
+        "Date,Campaign,Impressions,Clicks\n"
+        "2026-11-21,Pins,1000,10\n"
+        "2026-11-21,Podcast,500,\n"
+        "2026-11-21,Subtotal,,\n"
+    )
+    result = upload(tmp_path, text)
+
+    assert (result.rows, result.reasons) == (
+        2,
+        {
+            "impressions or clicks or spend or conversions or conversion_value: "
+            "required value is empty": 1
+        },
+    )
+    loaded = [
+        (
+            r["campaign_name"],
+            r["impressions"],
+            r["clicks"],
+            r["spend"],
+            r["conversions"],
+            r["conversion_value"],
+        )
+        for r in rows(tmp_path)
+    ]
+    assert loaded == [
+        ("Pins", 1000, 10, None, None, None),
+        ("Podcast", 500, None, None, None, None),
     ]

@@ -75,12 +75,14 @@ def test_google_ads_no_data_marker_is_an_empty_cell_not_a_bad_row(tmp_path):
     marked = upload(tmp_path / "marked", text)
     emptied = upload(tmp_path / "emptied", text.replace('"--"', "").replace("--", ""))
 
-    assert (marked.rows, marked.reasons) == (2, {"Cost: required value is empty": 1})
+    assert (marked.rows, marked.reasons) == (3, {})
     assert (emptied.rows, emptied.reasons) == (marked.rows, marked.reasons)
     loaded = rows(tmp_path / "marked")
+    # No data is no value (NULL), not a measured 0.
     assert [(r["spend"], r["impressions"], r["clicks"]) for r in loaded] == [
-        (Decimal("12.5"), 0, 0),
-        (Decimal("3"), 0, 4),
+        (Decimal("12.5"), None, None),
+        (Decimal("3"), None, 4),
+        (None, 100, 1),
     ]
     assert [r["spend"] for r in rows(tmp_path / "emptied")] == [r["spend"] for r in loaded]
 
