@@ -267,7 +267,13 @@ def _number_column(
         fast += (f"{_plain_count_sql(cell, decorated)} AS {i}",)
         plain = f"CASE WHEN {i} IS NULL THEN {plain} END"
         failed = f"{i} IS NULL AND {p} IS NULL"
-    parsed = f"COALESCE({p}, {formats.cleaned_value_sql(formats.signed_number_sql(k), decimal)})"
+    cleaned = formats.cleaned_value_sql(formats.signed_number_sql(k), decimal)
+    if target.type is ValueType.MONEY:
+        # Excel's Accounting format writes zero as a dash (`$ -   `, `€ -`, `-`): with spaces
+        # and symbol taken off, the cleaned cell is `-` alone. Only cells that failed the fast
+        # path get here.
+        cleaned = f"CASE WHEN {k} = '-' THEN CAST(0 AS DECIMAL(20, 6)) ELSE {cleaned} END"
+    parsed = f"COALESCE({p}, {cleaned})"
     value, whole = n, None
     if target.type is ValueType.INTEGER:
         parsed = f"CASE WHEN {i} IS NULL THEN {parsed} END"

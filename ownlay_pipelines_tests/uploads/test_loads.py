@@ -415,3 +415,32 @@ def test_every_measure_is_optional_and_one_the_file_does_not_give_is_null_not_ze
         ("Pins", 1000, 10, None, None, None),
         ("Podcast", 500, None, None, None, None),
     ]
+
+
+def test_an_excel_accounting_zero_in_a_money_cell_is_zero(tmp_path):
+    # Excel's Accounting format writes 0 as a dash beside the symbol; saved as CSV it is text.
+    text = (
+        "Date,Campaign,Spend,Revenue\n"
+        '2026-11-21,A," $ -   ",$-\n'
+        '2026-11-21,B,-,"$1,234.50"\n'
+        '2026-11-21,C,$ 12.00," $ -   "\n'
+        "2026-11-21,D,--,5\n"
+    )
+    result = upload(tmp_path, text)
+
+    assert (result.rows, result.quarantined) == (4, 0), result.reasons
+    assert [(r["campaign_name"], r["spend"], r["conversion_value"]) for r in rows(tmp_path)] == [
+        ("A", Decimal("0"), Decimal("0")),
+        ("B", Decimal("0"), Decimal("1234.5")),
+        ("C", Decimal("12"), Decimal("0")),
+        ("D", None, Decimal("5")),  # `--` is Google Ads' "no data", not zero
+    ]
+
+
+def test_an_excel_accounting_zero_in_euros_is_zero_and_a_dash_count_is_still_refused(tmp_path):
+    text = "Date;Campaign;Spend;Clicks\n21.11.2026;A;€ -;3\n21.11.2026;B;-   €;-\n"
+    result = upload(tmp_path, text)
+
+    assert result.reasons == {"Clicks: not a number (decimal ',')": 1}
+    [row] = rows(tmp_path)
+    assert (row["spend"], row["currency"]) == (Decimal("0"), "EUR")
