@@ -611,7 +611,7 @@ def _convert_and_write(
     line = cells.lines(connection, attempt)
     # The refused rows that are not skipped, in `upload_checked` and in `upload_refused`.
     refused, refused_ids = "_reason IS NOT NULL", "TRUE"
-    if mark_skipped(connection, kind=kind, columns=columns, export=export):
+    if mark_skipped(connection, kind=kind, header=header, columns=columns, export=export):
         refused_ids = f"row_id NOT IN (SELECT row_id FROM {SKIPPED})"
         refused += f" AND rowid NOT IN (SELECT row_id FROM {SKIPPED})"
     upload_id = upload_id_for(kind, source_name)
