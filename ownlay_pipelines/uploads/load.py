@@ -148,6 +148,10 @@ class UploadResult:
     items), by reason; not in the quarantine and not counted in `quarantined`."""
     detected: dict[str, str] = field(default_factory=dict)
     replaced: list[str] = field(default_factory=list)
+    sheets_passed_over: dict[str, str] = field(default_factory=dict)
+    """With --all-sheets (and the drop folder): the workbook's sheets that hold values but no
+    table of the kind, by name, with the reason; the same on every result of the workbook. Empty
+    sheets are passed over without a word."""
 
 
 def upload_id_for(kind: UploadKind, source_name: str) -> str:
@@ -218,13 +222,21 @@ def load_upload(
                 if not all_sheets:
                     return [_load_sheet(path, sheet or names[0], *sheet_args)]
                 results = []
+                passed_over: dict[str, str] = {}
                 for name in names:
                     try:
                         results.append(_load_sheet(path, name, *sheet_args))
                     except EmptySheet:
                         continue  # an unused sheet holds no rows to load
+                    except (SniffError, MappingError) as error:
+                        passed_over[name] = str(error)  # a sheet of notes, a chart's data…
+                if not results and passed_over:
+                    reasons = "; ".join(f"sheet {n!r}: {r}" for n, r in passed_over.items())
+                    raise UploadError(f"{path.name}: no sheet has a table to load ({reasons})")
                 if not results:
                     raise UploadError(f"{path.name}: every sheet is empty")
+                for result in results:
+                    result.sheets_passed_over = dict(passed_over)
                 return results
             if sheet or all_sheets:
                 raise UploadError(

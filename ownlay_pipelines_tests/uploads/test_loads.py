@@ -444,3 +444,66 @@ def test_an_excel_accounting_zero_in_euros_is_zero_and_a_dash_count_is_still_ref
     assert result.reasons == {"Clicks: not a number (decimal ',')": 1}
     [row] = rows(tmp_path)
     assert (row["spend"], row["currency"]) == (Decimal("0"), "EUR")
+
+
+def _workbook_with_notes(path: Path, *, data: bool = True) -> None:
+    book = openpyxl.Workbook()
+    notes = book.active
+    notes.title = "Notes"
+    notes.append(["Spend exported by the agency every Monday."])
+    notes.append(["Ask Jane before changing the campaign names."])
+    if data:
+        sheet = book.create_sheet("Data")
+        sheet.append(["Date", "Campaign", "Spend"])
+        sheet.append([date(2026, 11, 21), "Pins", 12.5])
+    summary = book.create_sheet("By campaign")  # a pivot: a table, but not of campaign-days
+    summary.append(["Campaign", "Spend"])
+    summary.append(["Pins", 12.5])
+    book.save(path)
+
+
+def test_all_sheets_passes_over_sheets_without_a_table_and_names_them(tmp_path):
+    path = tmp_path / "spend.xlsx"
+    _workbook_with_notes(path)
+    lake = tmp_path / "lake"
+
+    results = load_upload(
+        path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake, all_sheets=True
+    )
+    assert [(r.source_name, r.rows) for r in results] == [("spend.xlsx#Data", 1)]
+    assert [r["spend"] for r in rows(tmp_path)] == [Decimal("12.5")]
+    passed_over = results[0].sheets_passed_over
+    assert list(passed_over) == ["Notes", "By campaign"]
+    assert passed_over["Notes"].startswith("no column found for report_date, campaign_id or")
+    assert "no column found for report_date" in passed_over["By campaign"]
+    # A sheet chosen by name that has no table is still refused.
+    with pytest.raises(UploadError, match=r"spend.xlsx: no column found for report_date"):
+        load_upload(path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake)
+
+
+def test_all_sheets_refuses_a_workbook_when_no_sheet_has_a_table(tmp_path):
+    path = tmp_path / "notes.xlsx"
+    _workbook_with_notes(path, data=False)
+    with pytest.raises(UploadError) as refused:
+        load_upload(
+            path,
+            workspace=workspace(),
+            kind=UploadKind.COSTS,
+            lake_root=tmp_path / "lake",
+            all_sheets=True,
+        )
+    message = str(refused.value)
+    assert message.startswith("notes.xlsx: no sheet has a table to load (sheet 'Notes': ")
+    assert "sheet 'By campaign': no column found for report_date" in message
+
+
+def test_cli_json_reports_the_sheets_passed_over(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OWNLAY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    path = tmp_path / "spend.xlsx"
+    _workbook_with_notes(path)
+    argv = ["upload", str(path), "--workspace", "acme-outdoor", "--kind", "costs"]
+    assert main([*argv, "--all-sheets", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rows"] == 1
+    assert list(summary["sheets_passed_over"]) == ["Notes", "By campaign"]
