@@ -223,3 +223,161 @@ def test_an_unnamed_last_column_holding_data_is_kept(tmp_path):
 def test_a_spreadsheet_that_cannot_be_opened_is_refused_with_the_reason(tmp_path, name, content):
     with pytest.raises(UploadError, match=rf"^{name}: not a readable \.xlsx spreadsheet \(zip"):
         upload(tmp_path, content, name=name)
+
+
+@pytest.mark.parametrize(
+    ("platform", "headers", "expected", "currency"),
+    [
+        (
+            "Meta",
+            [
+                "Reporting starts",
+                "Campaign name",
+                "Amount spent (USD)",
+                "Impr.",
+                "Link clicks",
+                "Results",
+                "Results value",
+                "Cost per result",
+            ],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "impressions": 3,
+                "clicks": 4,
+                "conversions": 5,
+                "conversion_value": 6,
+            },
+            "USD",
+        ),
+        (
+            "Meta purchases",
+            ["Day", "Campaign name", "Amount spent", "Purchases", "Purchases conversion value"],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "conversions": 3,
+                "conversion_value": 4,
+            },
+            None,
+        ),
+        (
+            "TikTok",
+            [
+                "By Day",
+                "Campaign name",
+                "Total cost",
+                "Impressions",
+                "Clicks",
+                "Complete Payment",
+                "Total Complete Payment value",
+            ],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "impressions": 3,
+                "clicks": 4,
+                "conversions": 5,
+                "conversion_value": 6,
+            },
+            None,
+        ),
+        (
+            "Pinterest",
+            [
+                "Date",
+                "Campaign name",
+                "Spend in account currency",
+                "Paid impressions",
+                "Pin clicks",
+                "Total conversions",
+                "Checkouts",
+                "Total order value (Checkout)",
+            ],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "impressions": 3,
+                "clicks": 4,
+                "conversions": 5,
+                "conversion_value": 7,
+            },
+            None,
+        ),
+        (
+            "Reddit",
+            [
+                "Date",
+                "Campaign Name",
+                "Amount Spent (USD)",
+                "Impressions",
+                "Clicks",
+                "Purchase Total Value",
+            ],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "impressions": 3,
+                "clicks": 4,
+                "conversion_value": 5,
+            },
+            "USD",
+        ),
+        (
+            "LinkedIn",
+            [
+                "Start Date (in UTC)",
+                "Campaign Name",
+                "Total Spent",
+                "Impressions",
+                "Clicks",
+                "Conversions",
+                "Total conversion value",
+            ],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "impressions": 3,
+                "clicks": 4,
+                "conversions": 5,
+                "conversion_value": 6,
+            },
+            None,
+        ),
+        (
+            "generic",
+            ["Date", "Campaign", "Total spend", "Website purchases", "Checkout value"],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "conversions": 3,
+                "conversion_value": 4,
+            },
+            None,
+        ),
+        (
+            "generic USD",
+            ["Date", "Campaign", "Cost (USD)", "Clicks"],
+            {"report_date": 0, "campaign_name": 1, "spend": 2, "clicks": 3},
+            "USD",
+        ),
+        (
+            "generic GBP",
+            ["Day", "Campaign", "Total cost (GBP)"],
+            {"report_date": 0, "campaign_name": 1, "spend": 2},
+            "GBP",
+        ),
+    ],
+)
+def test_ad_platform_export_headers_are_suggested(platform, headers, expected, currency):
+    columns = suggest_mapping(UploadKind.COSTS, headers)
+    assert columns == expected, platform
+    mapping = with_header_currency(UploadKind.COSTS, headers, columns, None)
+    assert mapping.defaults.get("currency") == currency
