@@ -421,11 +421,14 @@ def create_checked(
     workspace: Workspace,
     keep: tuple[str, ...] = (),
     dictionaries: tuple[Dictionary, ...] = (),
+    cells_also: str | None = None,
 ) -> None:
     """(Re)create `upload_checked` from relation `cells` in one pass (see the module docstring),
     and `upload_refused`, its refused rows;
     `keep` are further columns of `cells` carried as they are (a sheet's `_line`); the values of
-    `dictionaries` are stored as `e_<name>`/`o_<name>` instead of text `v_<name>`."""
+    `dictionaries` are stored as `e_<name>`/`o_<name>` instead of text `v_<name>`; `cells_also`
+    (SQL over the `v_` values) keeps the cells of kept rows too where it holds (rows a later
+    step may refuse: `repeated_orders`)."""
     targets = COLUMNS_BY_KIND[kind]
     money = next((c for c in planned if c.target.type is ValueType.MONEY), None)
     symbol, symbol_text = "''", []
@@ -493,7 +496,8 @@ def create_checked(
             *(d.overflow_sql() for d in dictionaries),
             "_reason",
             "_column",
-            f"CASE WHEN _reason IS NOT NULL THEN {cells_list} END AS _cells",
+            f"CASE WHEN _reason IS NOT NULL{f' OR ({cells_also})' if cells_also else ''} "
+            f"THEN {cells_list} END AS _cells",
         ]
     )
     text = {

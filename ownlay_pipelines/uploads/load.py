@@ -100,6 +100,8 @@ from ownlay_pipelines.uploads.quarantine_record import (
     RECORD_FUNCTION,
     record_policy,
 )
+from ownlay_pipelines.uploads.repeated_orders import KEEP_CELLS as REPEATED_ORDER_CELLS
+from ownlay_pipelines.uploads.repeated_orders import find_repeated_orders, mark_repeated_orders
 from ownlay_pipelines.uploads.sample import text_sample
 from ownlay_pipelines.uploads.skipped import SKIPPED, mark_skipped
 from ownlay_pipelines.uploads.sniff import (
@@ -594,7 +596,7 @@ def _convert_and_write(
     )
     dictionaries = []
 
-    def run_pass(attempt: int, decided: Decisions) -> None:
+    def run_pass(attempt: int, decided: Decisions, cells_also: str | None = None) -> None:
         planned = plan_columns(header, columns, kind, mapping, decided, detected)
         dictionaries[:] = plan_dictionaries(decided, columns, mapping, workspace, text_targets)
         create_checked(
@@ -608,6 +610,7 @@ def _convert_and_write(
             workspace=workspace,
             keep=cells.keep,
             dictionaries=tuple(dictionaries),
+            cells_also=cells_also,
         )
 
     run_pass(0, decisions)
@@ -621,6 +624,11 @@ def _convert_and_write(
         attempt = 1
         run_pass(attempt, revised)
     line = cells.lines(connection, attempt)
+    if kind is UploadKind.ORDERS and "order_id" in columns and find_repeated_orders(connection):
+        # Again, keeping the cells of the rows about to be refused (a new rejects table: the
+        # reader's refusals are the same rows, already counted by `line`).
+        run_pass(attempt + 1, revised or decisions, cells_also=REPEATED_ORDER_CELLS)
+        mark_repeated_orders(connection, line, header[columns["order_id"]])
     # The refused rows that are not skipped, in `upload_checked` and in `upload_refused`.
     refused, refused_ids = "_reason IS NOT NULL", "TRUE"
     if mark_skipped(connection, kind=kind, header=header, columns=columns, export=export):

@@ -16,7 +16,8 @@ loads is never dropped. Four kinds:
   empty or holds the label, and it sits in the leading or trailing block of the data: no row that
   is not a summary row comes before it, or none after it. A row labelled like a total in the middle
   of the data, or one with a real date, stays a bad row (quarantined) as before.
-- **Line items of an order above** (`CONTINUATION_ROW`): see `layouts` (Shopify orders export).
+- **Line items of an order above** (`CONTINUATION_ROW`): see `layouts` (Shopify orders export)
+  and, for other orders files, `repeated_orders` (keyed on the order id).
 - **Repeated headers** (`REPEATED_HEADER`): a row whose every cell is the header's cell in the
   same position (spaces around and case aside), as exports that concatenate pages write the
   header again above each page. Anywhere in the data.
@@ -53,6 +54,13 @@ LABEL_TARGETS: dict[UploadKind, tuple[str, ...]] = {
     UploadKind.EVENTS: ("occurred_at", "event_type"),
 }
 """The cells that say what a row is about; a summary row has none of them (or the label)."""
+
+CONTINUATION_BY_KIND: dict[UploadKind, tuple[str, str]] = {
+    UploadKind.ORDERS: ("order_id", "total"),
+}
+"""(key, head) of a file that is no known export with its own (`layouts`): an orders row whose
+order id repeats an earlier row's and whose total is empty is a line item of that order
+(`repeated_orders`)."""
 
 
 def _is_label(cell: str) -> str:
@@ -111,11 +119,9 @@ def _summary_rows(connection: duckdb.DuckDBPyConnection, candidates: str) -> str
     """
 
 
-def _continuation_rows(export: ExportLayout, columns: dict[str, int]) -> str | None:
+def _continuation_rows(continuation: tuple[str, str], columns: dict[str, int]) -> str | None:
     """SQL of (row_id, reason) of the refused rows that continue an earlier row (`layouts`)."""
-    if export.continuation is None:
-        return None
-    key, head = export.continuation
+    key, head = continuation
     if key not in columns or head not in columns:
         return None
     head_filled = f"(_reason IS NULL OR NOT {_blank(refused_cell(columns[head]))})"
@@ -152,7 +158,9 @@ def mark_skipped(
         _summary_rows(connection, "upload_summary_candidates"),
         _repeated_headers(header),
     ]
-    if export is not None and (continuation := _continuation_rows(export, columns)):
+    grouping = export.continuation if export is not None else None
+    grouping = grouping or CONTINUATION_BY_KIND.get(kind)
+    if grouping is not None and (continuation := _continuation_rows(grouping, columns)):
         selects.append(continuation)
     # A row that is both (a continuation labelled like a total) is counted once.
     union = " UNION ALL ".join(f"SELECT * FROM ({s})" for s in selects)
