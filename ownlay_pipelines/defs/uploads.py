@@ -141,6 +141,13 @@ def uploaded_files(
         "skipped_reasons": dg.MetadataValue.json(skipped),
         "days": len({d for r in results for d in r.days}),
     }
+    passed_over = {n: r for result in results for n, r in result.sheets_passed_over.items()}
+    if passed_over:
+        summary["sheets_passed_over"] = dg.MetadataValue.json(passed_over)
+        context.log.warning(
+            f"{path.name}: passed over sheet(s) with no table to load: "
+            + "; ".join(f"{n!r}: {r}" for n, r in passed_over.items())
+        )
     context.log.info(
         f"{path.name}: {summary['rows']} rows into {upload_table(kind)}, "
         f"{summary['quarantined']} quarantined, {summary['skipped']} skipped (totals lines, "

@@ -130,6 +130,19 @@ def superseded_uploads(
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
+MEASURES = ("impressions", "clicks", "spend", "conversions", "conversion_value")
+
+
+def _measures_sql() -> str:
+    """The base measures as stored: an uploaded campaign-day whose file gave no value for one (no
+    such column, or empty cells) has NULL there, stored as 0 because every consumer of this table
+    sums these columns (its schema, shared with the connectors, declares them NOT NULL). The
+    derived ratios are computed from the NULL, in the same SELECT (DuckDB resolves `spend` there
+    to the input column, not this alias), so an unknown spend gives no CPC, CPM or ROAS instead
+    of a zero CPC; the ROAS mart divides by NULLIF(spend, 0), so it is NULL there too."""
+    return ", ".join(f"coalesce({m}, 0) AS {m}" for m in MEASURES)
+
+
 def compute_campaign_metrics(
     connection: duckdb.DuckDBPyConnection,
     lake_root: Path,
@@ -155,7 +168,7 @@ def compute_campaign_metrics(
         SELECT
             workspace_id, platform, account_id, campaign_id, campaign_name, campaign_status,
             report_date, account_timezone, currency,
-            impressions, clicks, spend, conversions, conversion_value,
+            {_measures_sql()},
             {derived_metrics_sql()}
         FROM ({union})
         ORDER BY platform, account_id, campaign_id, report_date

@@ -28,7 +28,9 @@ def _files(lake_root: Path, ref: TableRef, workspace_id: str, days: Sequence[dat
 
 
 def _totals(platform_sql: str, files: Sequence[str]) -> str:
-    sums = ", ".join(f"sum({m}) AS {m}" for m in RECONCILED_MEASURES)
+    # An uploaded measure the file did not give is NULL in the raw load and 0 in the unified
+    # table (models/campaign_metrics.py), so an all-NULL sum is compared as 0.
+    sums = ", ".join(f"coalesce(sum({m}), 0) AS {m}" for m in RECONCILED_MEASURES)
     return (
         f"SELECT {platform_sql} AS platform, report_date, {sums} "
         f"FROM read_parquet({list(files)!r}, union_by_name = true) GROUP BY ALL"

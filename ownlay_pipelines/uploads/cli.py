@@ -71,6 +71,9 @@ def _upload(args: argparse.Namespace) -> int:
         "skipped": sum(sum(r.skipped.values()) for r in results),
         "skipped_reasons": dict(sorted(skipped.items())),
     }
+    passed_over = {n: r for result in results for n, r in result.sheets_passed_over.items()}
+    if passed_over:
+        summary["sheets_passed_over"] = passed_over
     if args.json:
         print(json.dumps(summary))
         return 0
@@ -86,6 +89,8 @@ def _upload(args: argparse.Namespace) -> int:
             print(f"  quarantined {count} × {reason}")
         for reason, count in result.skipped.items():
             print(f"  skipped {count} × {reason} (not data, not an error)")
+    for name, reason in passed_over.items():
+        print(f"passed over sheet {name!r}, which has no table to load: {reason}")
     if not os.environ.get("DAGSTER_HOME"):
         print(
             "DAGSTER_HOME is not set: the unified table picks this up when its days next rebuild."

@@ -267,7 +267,13 @@ def _number_column(
         fast += (f"{_plain_count_sql(cell, decorated)} AS {i}",)
         plain = f"CASE WHEN {i} IS NULL THEN {plain} END"
         failed = f"{i} IS NULL AND {p} IS NULL"
-    parsed = f"COALESCE({p}, {formats.cleaned_value_sql(formats.signed_number_sql(k), decimal)})"
+    cleaned = formats.cleaned_value_sql(formats.signed_number_sql(k), decimal)
+    if target.type is ValueType.MONEY:
+        # Excel's Accounting format writes zero as a dash (`$ -   `, `€ -`, `-`): with spaces
+        # and symbol taken off, the cleaned cell is `-` alone. Only cells that failed the fast
+        # path get here.
+        cleaned = f"CASE WHEN {k} = '-' THEN CAST(0 AS DECIMAL(20, 6)) ELSE {cleaned} END"
+    parsed = f"COALESCE({p}, {cleaned})"
     value, whole = n, None
     if target.type is ValueType.INTEGER:
         parsed = f"CASE WHEN {i} IS NULL THEN {parsed} END"
@@ -415,11 +421,14 @@ def create_checked(
     workspace: Workspace,
     keep: tuple[str, ...] = (),
     dictionaries: tuple[Dictionary, ...] = (),
+    cells_also: str | None = None,
 ) -> None:
     """(Re)create `upload_checked` from relation `cells` in one pass (see the module docstring),
     and `upload_refused`, its refused rows;
     `keep` are further columns of `cells` carried as they are (a sheet's `_line`); the values of
-    `dictionaries` are stored as `e_<name>`/`o_<name>` instead of text `v_<name>`."""
+    `dictionaries` are stored as `e_<name>`/`o_<name>` instead of text `v_<name>`; `cells_also`
+    (SQL over the `v_` values) keeps the cells of kept rows too where it holds (rows a later
+    step may refuse: `repeated_orders`)."""
     targets = COLUMNS_BY_KIND[kind]
     money = next((c for c in planned if c.target.type is ValueType.MONEY), None)
     symbol, symbol_text = "''", []
@@ -462,8 +471,7 @@ def create_checked(
             "THEN 'not an ISO 4217 currency code' END",
         )
     )
-    group = ONE_OF_REQUIRED.get(kind)
-    if group:
+    for group in ONE_OF_REQUIRED.get(kind, ()):
         condition = " AND ".join(f"v_{n} IS NULL" for n in group)
         errors.append(
             (" or ".join(group), f"CASE WHEN {condition} THEN 'required value is empty' END")
@@ -488,7 +496,8 @@ def create_checked(
             *(d.overflow_sql() for d in dictionaries),
             "_reason",
             "_column",
-            f"CASE WHEN _reason IS NOT NULL THEN {cells_list} END AS _cells",
+            f"CASE WHEN _reason IS NOT NULL{f' OR ({cells_also})' if cells_also else ''} "
+            f"THEN {cells_list} END AS _cells",
         ]
     )
     text = {

@@ -46,7 +46,7 @@ class TargetColumn:
 
 COSTS_COLUMNS: tuple[TargetColumn, ...] = (
     # English names first, then the ad platforms' export headers (Meta, Google Ads, Microsoft,
-    # LinkedIn, TikTok, Pinterest, Snapchat), then the same reports in German, French, Spanish,
+    # LinkedIn, TikTok, Pinterest, Reddit, Snapchat), then the same reports in German, French, Spanish,
     # Italian, Portuguese and Dutch, as the platforms' UIs name them.
     TargetColumn(
         "report_date",
@@ -60,6 +60,7 @@ COSTS_COLUMNS: tuple[TargetColumn, ...] = (
             "date_start",
             "segments_date",
             "reporting_starts",
+            "by_day",
             "time_period",
             "timeperiod",
             "start_date_in_utc",
@@ -152,6 +153,8 @@ COSTS_COLUMNS: tuple[TargetColumn, ...] = (
             "costs",
             "amount",
             "total_spent",
+            "total_spend",
+            "total_cost",
             "spend_in_account_currency",
             "kosten",
             "ausgaben",
@@ -167,7 +170,6 @@ COSTS_COLUMNS: tuple[TargetColumn, ...] = (
             "valor_gasto",
             "kosten_totaal",
         ),
-        required=True,
     ),
     TargetColumn(
         "conversions",
@@ -176,6 +178,10 @@ COSTS_COLUMNS: tuple[TargetColumn, ...] = (
             "conversions",
             "purchases",
             "results",
+            "total_conversions",
+            "website_purchases",
+            "complete_payment",
+            "checkouts",
             "conv",
             "conversiones",
             "conversioni",
@@ -194,6 +200,12 @@ COSTS_COLUMNS: tuple[TargetColumn, ...] = (
             "purchases_conversion_value",
             "website_purchases_conversion_value",
             "all_conv_value",
+            "total_conversion_value",
+            "results_value",
+            "total_complete_payment_value",
+            "purchase_total_value",
+            "total_order_value_checkout",
+            "checkout_value",
             "conv_wert",
             "valeur_de_conv",
             "valor_de_conv",
@@ -355,10 +367,15 @@ IDENTIFIERS_BY_KIND: dict[UploadKind, frozenset[str]] = {
 """Opaque identifiers (privacy class): stored as they are, so a row whose id holds an e-mail,
 phone number or IP is refused (the ingest service answers 422 for the same event)."""
 
-ONE_OF_REQUIRED: dict[UploadKind, tuple[str, ...]] = {
-    UploadKind.COSTS: ("campaign_id", "campaign_name"),
+ONE_OF_REQUIRED: dict[UploadKind, tuple[tuple[str, ...], ...]] = {
+    UploadKind.COSTS: (
+        ("campaign_id", "campaign_name"),
+        ("impressions", "clicks", "spend", "conversions", "conversion_value"),
+    ),
 }
-"""Groups of which a file must map at least one and each row must fill at least one."""
+"""Groups of which a file must map at least one and each row must fill at least one. Costs: a
+campaign, and a measure (seed 000 makes each measure optional; a file with none has nothing to
+load, and a row with every measure cell empty is a label or subtotal row, not a campaign-day)."""
 
 
 def upload_table(kind: UploadKind) -> TableRef:

@@ -100,6 +100,8 @@ from ownlay_pipelines.uploads.quarantine_record import (
     RECORD_FUNCTION,
     record_policy,
 )
+from ownlay_pipelines.uploads.repeated_orders import KEEP_CELLS as REPEATED_ORDER_CELLS
+from ownlay_pipelines.uploads.repeated_orders import find_repeated_orders, mark_repeated_orders
 from ownlay_pipelines.uploads.sample import text_sample
 from ownlay_pipelines.uploads.skipped import SKIPPED, mark_skipped
 from ownlay_pipelines.uploads.sniff import (
@@ -148,6 +150,10 @@ class UploadResult:
     items), by reason; not in the quarantine and not counted in `quarantined`."""
     detected: dict[str, str] = field(default_factory=dict)
     replaced: list[str] = field(default_factory=list)
+    sheets_passed_over: dict[str, str] = field(default_factory=dict)
+    """With --all-sheets (and the drop folder): the workbook's sheets that hold values but no
+    table of the kind, by name, with the reason; the same on every result of the workbook. Empty
+    sheets are passed over without a word."""
 
 
 def upload_id_for(kind: UploadKind, source_name: str) -> str:
@@ -218,13 +224,21 @@ def load_upload(
                 if not all_sheets:
                     return [_load_sheet(path, sheet or names[0], *sheet_args)]
                 results = []
+                passed_over: dict[str, str] = {}
                 for name in names:
                     try:
                         results.append(_load_sheet(path, name, *sheet_args))
                     except EmptySheet:
                         continue  # an unused sheet holds no rows to load
+                    except (SniffError, MappingError) as error:
+                        passed_over[name] = str(error)  # a sheet of notes, a chart's data…
+                if not results and passed_over:
+                    reasons = "; ".join(f"sheet {n!r}: {r}" for n, r in passed_over.items())
+                    raise UploadError(f"{path.name}: no sheet has a table to load ({reasons})")
                 if not results:
                     raise UploadError(f"{path.name}: every sheet is empty")
+                for result in results:
+                    result.sheets_passed_over = dict(passed_over)
                 return results
             if sheet or all_sheets:
                 raise UploadError(
@@ -582,7 +596,7 @@ def _convert_and_write(
     )
     dictionaries = []
 
-    def run_pass(attempt: int, decided: Decisions) -> None:
+    def run_pass(attempt: int, decided: Decisions, cells_also: str | None = None) -> None:
         planned = plan_columns(header, columns, kind, mapping, decided, detected)
         dictionaries[:] = plan_dictionaries(decided, columns, mapping, workspace, text_targets)
         create_checked(
@@ -596,6 +610,7 @@ def _convert_and_write(
             workspace=workspace,
             keep=cells.keep,
             dictionaries=tuple(dictionaries),
+            cells_also=cells_also,
         )
 
     run_pass(0, decisions)
@@ -609,9 +624,14 @@ def _convert_and_write(
         attempt = 1
         run_pass(attempt, revised)
     line = cells.lines(connection, attempt)
+    if kind is UploadKind.ORDERS and "order_id" in columns and find_repeated_orders(connection):
+        # Again, keeping the cells of the rows about to be refused (a new rejects table: the
+        # reader's refusals are the same rows, already counted by `line`).
+        run_pass(attempt + 1, revised or decisions, cells_also=REPEATED_ORDER_CELLS)
+        mark_repeated_orders(connection, line, header[columns["order_id"]])
     # The refused rows that are not skipped, in `upload_checked` and in `upload_refused`.
     refused, refused_ids = "_reason IS NOT NULL", "TRUE"
-    if mark_skipped(connection, kind=kind, columns=columns, export=export):
+    if mark_skipped(connection, kind=kind, header=header, columns=columns, export=export):
         refused_ids = f"row_id NOT IN (SELECT row_id FROM {SKIPPED})"
         refused += f" AND rowid NOT IN (SELECT row_id FROM {SKIPPED})"
     upload_id = upload_id_for(kind, source_name)

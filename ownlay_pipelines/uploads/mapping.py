@@ -197,9 +197,9 @@ def resolve_mapping(
         chosen.pop(target, None)
     filled = set(chosen) | set(overrides.defaults)
     missing = [t.name for t in COLUMNS_BY_KIND[kind] if t.required and t.name not in filled]
-    group = ONE_OF_REQUIRED.get(kind)
-    if group and not filled & set(group):
-        missing.append(" or ".join(group))
+    for group in ONE_OF_REQUIRED.get(kind, ()):
+        if not filled & set(group):
+            missing.append(" or ".join(group))
     if missing:
         raise MappingError(
             f"no column found for {', '.join(missing)} in header "

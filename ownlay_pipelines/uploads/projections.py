@@ -4,7 +4,8 @@
   file's platform/network column, normalised to `lower_snake` and to a connector's slug when it
   names one, `Facebook Ads` → `meta_ads`, see `platform_names`; else the mapping default, else
   `upload`), `upload_id`, `source_name`, `source_line`. A missing campaign id is the campaign
-  name and the other way round; a missing account is `upload`; missing counts are 0; the
+  name and the other way round; a missing account is `upload`; a measure the file does not
+  give (no column, or an empty cell) is NULL, never a measured 0 (a row with none is refused); the
   currency is the file's currency column, else the money cells' symbol, else the workspace's.
 - orders: one row per order of the file (a Shopify export's further line-item rows are skipped,
   see `layouts`), `total` in `currency`, e-mail only as its keyed hash.
@@ -75,11 +76,11 @@ def costs_projection(
         v_report_date AS report_date,
         {constant(workspace.timezone)} AS account_timezone,
         v_currency_code AS currency,
-        CAST(COALESCE(v_impressions, 0) AS BIGINT) AS impressions,
-        CAST(COALESCE(v_clicks, 0) AS BIGINT) AS clicks,
+        CAST(v_impressions AS BIGINT) AS impressions,
+        CAST(v_clicks AS BIGINT) AS clicks,
         CAST(v_spend AS DECIMAL(20, 6)) AS spend,
-        CAST(COALESCE(v_conversions, 0) AS DECIMAL(20, 6)) AS conversions,
-        CAST(COALESCE(v_conversion_value, 0) AS DECIMAL(20, 6)) AS conversion_value,
+        CAST(v_conversions AS DECIMAL(20, 6)) AS conversions,
+        CAST(v_conversion_value AS DECIMAL(20, 6)) AS conversion_value,
         {platform} AS platform,
         {_provenance(upload_id, source_name)}
     """

@@ -1,7 +1,7 @@
 """Rows of a file that are not data and not errors either: they are skipped and counted apart.
 
 Only rows the pass refused can be skipped (each would otherwise be quarantined), so a row that
-loads is never dropped. Three kinds:
+loads is never dropped. Four kinds:
 
 - **Empty rows** (`EMPTY_ROW`): every cell empty or blank, as a spreadsheet's "Save as CSV"
   writes an empty sheet row (`,,,`). A blank line is not a row at all (the reader skips it); a
@@ -16,7 +16,11 @@ loads is never dropped. Three kinds:
   empty or holds the label, and it sits in the leading or trailing block of the data: no row that
   is not a summary row comes before it, or none after it. A row labelled like a total in the middle
   of the data, or one with a real date, stays a bad row (quarantined) as before.
-- **Line items of an order above** (`CONTINUATION_ROW`): see `layouts` (Shopify orders export).
+- **Line items of an order above** (`CONTINUATION_ROW`): see `layouts` (Shopify orders export)
+  and, for other orders files, `repeated_orders` (keyed on the order id).
+- **Repeated headers** (`REPEATED_HEADER`): a row whose every cell is the header's cell in the
+  same position (spaces around and case aside), as exports that concatenate pages write the
+  header again above each page. Anywhere in the data.
 
 `mark_skipped` writes the skipped rows' ids in `upload_checked` and their reason to the temp table
 `upload_skipped`; the quarantine and its counts leave them out, the load reports them apart.
@@ -36,6 +40,7 @@ EMPTY_ROWS = "upload_empty_rows"
 EMPTY_ROW = "empty row"
 SUMMARY_ROW = "summary row (totals)"
 CONTINUATION_ROW = "line item of the order above"
+REPEATED_HEADER = "repeated header"
 
 TOTALS_LABEL = (
     r"(grand total|totals?|total general|total geral|totale( complessivo| generale)?|totaal"
@@ -49,6 +54,13 @@ LABEL_TARGETS: dict[UploadKind, tuple[str, ...]] = {
     UploadKind.EVENTS: ("occurred_at", "event_type"),
 }
 """The cells that say what a row is about; a summary row has none of them (or the label)."""
+
+CONTINUATION_BY_KIND: dict[UploadKind, tuple[str, str]] = {
+    UploadKind.ORDERS: ("order_id", "total"),
+}
+"""(key, head) of a file that is no known export with its own (`layouts`): an orders row whose
+order id repeats an earlier row's and whose total is empty is a line item of that order
+(`repeated_orders`)."""
 
 
 def _is_label(cell: str) -> str:
@@ -79,6 +91,16 @@ def _empty_rows() -> str:
     )
 
 
+def _repeated_headers(header: tuple[str, ...]) -> str:
+    """SQL of (row_id, reason) of the refused rows that are the header again."""
+    cells = "list_transform(_cells, lambda x: lower(trim(coalesce(x, ''))))"
+    written = ", ".join(quote(h.strip(" ").lower()) for h in header)
+    return (
+        f"SELECT row_id, {quote(REPEATED_HEADER)} AS reason FROM {REFUSED} "
+        f"WHERE {cells} = CAST([{written}] AS VARCHAR[])"
+    )
+
+
 def _summary_rows(connection: duckdb.DuckDBPyConnection, candidates: str) -> str:
     """SQL of (row_id, reason) of the `candidates` (a table of row ids) in the leading or
     trailing block of the data (empty rows are not data); FALSE-filtered when there are none
@@ -97,11 +119,9 @@ def _summary_rows(connection: duckdb.DuckDBPyConnection, candidates: str) -> str
     """
 
 
-def _continuation_rows(export: ExportLayout, columns: dict[str, int]) -> str | None:
+def _continuation_rows(continuation: tuple[str, str], columns: dict[str, int]) -> str | None:
     """SQL of (row_id, reason) of the refused rows that continue an earlier row (`layouts`)."""
-    if export.continuation is None:
-        return None
-    key, head = export.continuation
+    key, head = continuation
     if key not in columns or head not in columns:
         return None
     head_filled = f"(_reason IS NULL OR NOT {_blank(refused_cell(columns[head]))})"
@@ -121,12 +141,13 @@ def mark_skipped(
     connection: duckdb.DuckDBPyConnection,
     *,
     kind: UploadKind,
+    header: tuple[str, ...],
     columns: dict[str, int],
     export: ExportLayout | None,
 ) -> int:
     """(Re)create `upload_skipped (row_id, reason)` for the refused rows of `upload_checked` that
-    are empty rows, summary rows or line-item continuations (module docstring); returns how
-    many."""
+    are empty rows, summary rows, line-item continuations or the `header` repeated (module
+    docstring); returns how many."""
     connection.execute(f"CREATE OR REPLACE TEMP TABLE {EMPTY_ROWS} AS {_empty_rows()}")
     connection.execute(
         f"CREATE OR REPLACE TEMP TABLE upload_summary_candidates AS "
@@ -135,8 +156,11 @@ def mark_skipped(
     selects = [
         f"SELECT row_id, {quote(EMPTY_ROW)} AS reason FROM {EMPTY_ROWS}",
         _summary_rows(connection, "upload_summary_candidates"),
+        _repeated_headers(header),
     ]
-    if export is not None and (continuation := _continuation_rows(export, columns)):
+    grouping = export.continuation if export is not None else None
+    grouping = grouping or CONTINUATION_BY_KIND.get(kind)
+    if grouping is not None and (continuation := _continuation_rows(grouping, columns)):
         selects.append(continuation)
     # A row that is both (a continuation labelled like a total) is counted once.
     union = " UNION ALL ".join(f"SELECT * FROM ({s})" for s in selects)

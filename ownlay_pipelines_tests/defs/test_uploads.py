@@ -87,4 +87,6 @@ def test_a_refused_file_fails_the_run_with_the_reason(tmp_path):
     )
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
-    assert "no column found for spend" in failure.step_failure_data.error.message
+    assert "no column found for impressions or clicks or spend" in (
+        failure.step_failure_data.error.message
+    )

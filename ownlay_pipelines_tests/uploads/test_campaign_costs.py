@@ -122,3 +122,36 @@ def test_the_reconciliation_check_expects_what_the_connector_rule_keeps(lake):
     assert outcome.passed, outcome.description
     # meta × 2 days, google × 2 days (the 21st from the upload), pinterest × 1.
     assert outcome.metadata["compared_workspace_day_platforms"] == 5
+
+
+def test_an_upload_without_spend_counts_as_no_spend_and_gives_no_cost_ratios(tmp_path):
+    # NULL spend in the upload: 0 in the unified sums (its columns are NOT NULL), but no CPC,
+    # CPM or ROAS (not a zero CPC, not an infinite ROAS); the reconciliation still balances.
+    upload(
+        tmp_path,
+        "Date,Network,Campaign,Impressions,Clicks,Revenue\n"
+        "2026-11-21,Reddit,Threads,2000,40,90.00\n",
+    )
+    lake = tmp_path / "lake"
+    with duckdb.connect() as connection:
+        table = write_campaign_metrics(
+            connection, lake, sources=SOURCES, workspace_id="acme", days=[NOV21]
+        )
+        outcome = reconcile_unified(
+            connection,
+            lake,
+            unified=UNIFIED_CAMPAIGN_METRICS,
+            sources=SOURCES,
+            partitions={"acme": [NOV21]},
+            load_tables=[UPLOADED_COSTS],
+        )
+    [row] = table.to_pylist()
+    assert (row["platform"], row["spend"], row["impressions"], row["clicks"]) == (
+        "reddit",
+        Decimal("0"),
+        2000,
+        40,
+    )
+    assert (row["conversion_value"], row["conversions"]) == (Decimal("90"), Decimal("0"))
+    assert (row["cpc"], row["cpm"], row["roas"], row["ctr_percent"]) == (None, None, None, 2.0)
+    assert outcome.passed, outcome.description

@@ -8,12 +8,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
+
 from ownlay_pipelines.cli import main
 from ownlay_pipelines.privacy.keyed_hash import PiiHasher
 from ownlay_pipelines.uploads.kinds import UploadKind
 from ownlay_pipelines.uploads.layouts import SHOPIFY_ORDERS, detect_layout
+from ownlay_pipelines.uploads.load import load_upload
 from ownlay_pipelines.uploads.mapping import normalise_header
-from ownlay_pipelines_tests.uploads.files import HASH_KEY, rows, upload
+from ownlay_pipelines_tests.uploads.files import HASH_KEY, rows, upload, workspace
 
 SHOPIFY_EXPORT = Path(__file__).parent / "fixtures" / "shopify_orders_export.csv"
 """Four orders as Shopify admin → Orders → Export writes them (newest first, 79 columns):
@@ -102,3 +105,58 @@ def test_cli_json_reports_skipped_line_items_apart_from_quarantined_rows(
         "skipped": 3,
         "skipped_reasons": {"line item of the order above": 3},
     }
+
+
+REPEATED_ORDERS = (
+    "Order ID,Date,Total,Currency,Product\n"
+    "1001,2026-11-21,50.00,USD,Tent\n"  # line 2: the order
+    "1001,2026-11-21,,USD,Pegs\n"  # line 3: a further line item (no total of its own)
+    "1002,2026-11-21,20.00,USD,Mug\n"
+    "\n"
+    "1001,2026-11-22,55.00,USD,Tent\n"  # line 6: another row claiming to be order 1001
+    "1002,2026-11-21,20.00,USD,Mug\n"  # line 7: 1002 again, same values
+    "1003,2026-11-23,,USD,Lamp\n"  # line 8: no total and no earlier row: a bad row
+)
+
+
+def test_a_repeated_order_id_loads_the_order_once(tmp_path):
+    result, loaded = _orders(tmp_path, REPEATED_ORDERS)
+
+    assert [(r["order_id"], r["total"], r["source_line"]) for r in loaded] == [
+        ("1001", Decimal("50"), 2),
+        ("1002", Decimal("20"), 4),
+    ]
+    assert result.skipped == {"line item of the order above": 1}
+    quarantined = rows(tmp_path, "quarantine/uploads/orders", order="line")
+    assert [(q["line"], q["column"], q["reason"]) for q in quarantined] == [
+        (6, "Order ID", "order id repeats line 2"),
+        (7, "Order ID", "order id repeats line 4"),
+        (8, "Total", "required value is empty"),
+    ]
+    assert json.loads(quarantined[0]["raw_record"])["Total"] == "55.00"
+    assert result.reasons == {
+        "Order ID: order id repeats an earlier row": 2,
+        "Total: required value is empty": 1,
+    }
+
+
+def test_a_repeated_order_id_in_a_sheet_names_the_first_rows_sheet_row(tmp_path):
+    path = tmp_path / "orders.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Orders of November"])  # row 1: a title above the header
+    sheet.append(["Order ID", "Date", "Total"])  # row 2
+    sheet.append(["1001", date(2026, 11, 21), 50])  # row 3
+    sheet.append(["1001", date(2026, 11, 21), None])  # row 4: a line item
+    sheet.append(["1001", date(2026, 11, 22), 55])  # row 5: another row claiming 1001
+    book.save(path)
+    [result] = load_upload(
+        path, workspace=workspace(), kind=UploadKind.ORDERS, lake_root=tmp_path / "lake"
+    )
+
+    assert [(r["order_id"], r["total"]) for r in rows(tmp_path, "raw/uploads/orders")] == [
+        ("1001", Decimal("50"))
+    ]
+    assert result.skipped == {"line item of the order above": 1}
+    [repeated] = rows(tmp_path, "quarantine/uploads/orders", order="line")
+    assert (repeated["line"], repeated["reason"]) == (5, "order id repeats line 3")

@@ -201,7 +201,11 @@ def test_a_mapping_file_overrides_the_suggestions(tmp_path):
 
 
 def test_unmappable_headers_and_bad_mapping_files_are_clear_errors(tmp_path):
-    with pytest.raises(UploadError, match=r"no column found for spend"):
+    with pytest.raises(
+        UploadError,
+        match=r"no column found for impressions or clicks or spend or conversions or "
+        r"conversion_value",
+    ):
         upload(tmp_path, "Date,Campaign,Budget\n2026-11-21,A,1\n")
     bad = tmp_path / "bad.yaml"
     bad.write_text("columns: {spend: Cost}\ndecimal: x\n")
@@ -375,3 +379,131 @@ def test_a_number_in_a_sheets_date_column_is_the_serial_of_a_date_that_lost_its_
         (date(2026, 11, 22), Decimal("20")),
         (date(2026, 11, 23), Decimal("30")),
     ]
+
+
+def test_every_measure_is_optional_and_one_the_file_does_not_give_is_null_not_zero(tmp_path):
+    # Seed 000: only date and campaign are required. A costs file without spend loads; the
+    # measures it has no column for, and its empty cells, are NULL (not a measured 0); a row with
+    # no measure value at all is refused.
+    text = (
+        "Date,Campaign,Impressions,Clicks\n"
+        "2026-11-21,Pins,1000,10\n"
+        "2026-11-21,Podcast,500,\n"
+        "2026-11-21,Subtotal,,\n"
+    )
+    result = upload(tmp_path, text)
+
+    assert (result.rows, result.reasons) == (
+        2,
+        {
+            "impressions or clicks or spend or conversions or conversion_value: "
+            "required value is empty": 1
+        },
+    )
+    loaded = [
+        (
+            r["campaign_name"],
+            r["impressions"],
+            r["clicks"],
+            r["spend"],
+            r["conversions"],
+            r["conversion_value"],
+        )
+        for r in rows(tmp_path)
+    ]
+    assert loaded == [
+        ("Pins", 1000, 10, None, None, None),
+        ("Podcast", 500, None, None, None, None),
+    ]
+
+
+def test_an_excel_accounting_zero_in_a_money_cell_is_zero(tmp_path):
+    # Excel's Accounting format writes 0 as a dash beside the symbol; saved as CSV it is text.
+    text = (
+        "Date,Campaign,Spend,Revenue\n"
+        '2026-11-21,A," $ -   ",$-\n'
+        '2026-11-21,B,-,"$1,234.50"\n'
+        '2026-11-21,C,$ 12.00," $ -   "\n'
+        "2026-11-21,D,--,5\n"
+    )
+    result = upload(tmp_path, text)
+
+    assert (result.rows, result.quarantined) == (4, 0), result.reasons
+    assert [(r["campaign_name"], r["spend"], r["conversion_value"]) for r in rows(tmp_path)] == [
+        ("A", Decimal("0"), Decimal("0")),
+        ("B", Decimal("0"), Decimal("1234.5")),
+        ("C", Decimal("12"), Decimal("0")),
+        ("D", None, Decimal("5")),  # `--` is Google Ads' "no data", not zero
+    ]
+
+
+def test_an_excel_accounting_zero_in_euros_is_zero_and_a_dash_count_is_still_refused(tmp_path):
+    text = "Date;Campaign;Spend;Clicks\n21.11.2026;A;€ -;3\n21.11.2026;B;-   €;-\n"
+    result = upload(tmp_path, text)
+
+    assert result.reasons == {"Clicks: not a number (decimal ',')": 1}
+    [row] = rows(tmp_path)
+    assert (row["spend"], row["currency"]) == (Decimal("0"), "EUR")
+
+
+def _workbook_with_notes(path: Path, *, data: bool = True) -> None:
+    book = openpyxl.Workbook()
+    notes = book.active
+    notes.title = "Notes"
+    notes.append(["Spend exported by the agency every Monday."])
+    notes.append(["Ask Jane before changing the campaign names."])
+    if data:
+        sheet = book.create_sheet("Data")
+        sheet.append(["Date", "Campaign", "Spend"])
+        sheet.append([date(2026, 11, 21), "Pins", 12.5])
+    summary = book.create_sheet("By campaign")  # a pivot: a table, but not of campaign-days
+    summary.append(["Campaign", "Spend"])
+    summary.append(["Pins", 12.5])
+    book.save(path)
+
+
+def test_all_sheets_passes_over_sheets_without_a_table_and_names_them(tmp_path):
+    path = tmp_path / "spend.xlsx"
+    _workbook_with_notes(path)
+    lake = tmp_path / "lake"
+
+    results = load_upload(
+        path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake, all_sheets=True
+    )
+    assert [(r.source_name, r.rows) for r in results] == [("spend.xlsx#Data", 1)]
+    assert [r["spend"] for r in rows(tmp_path)] == [Decimal("12.5")]
+    passed_over = results[0].sheets_passed_over
+    assert list(passed_over) == ["Notes", "By campaign"]
+    assert passed_over["Notes"].startswith("no column found for report_date, campaign_id or")
+    assert "no column found for report_date" in passed_over["By campaign"]
+    # A sheet chosen by name that has no table is still refused.
+    with pytest.raises(UploadError, match=r"spend.xlsx: no column found for report_date"):
+        load_upload(path, workspace=workspace(), kind=UploadKind.COSTS, lake_root=lake)
+
+
+def test_all_sheets_refuses_a_workbook_when_no_sheet_has_a_table(tmp_path):
+    path = tmp_path / "notes.xlsx"
+    _workbook_with_notes(path, data=False)
+    with pytest.raises(UploadError) as refused:
+        load_upload(
+            path,
+            workspace=workspace(),
+            kind=UploadKind.COSTS,
+            lake_root=tmp_path / "lake",
+            all_sheets=True,
+        )
+    message = str(refused.value)
+    assert message.startswith("notes.xlsx: no sheet has a table to load (sheet 'Notes': ")
+    assert "sheet 'By campaign': no column found for report_date" in message
+
+
+def test_cli_json_reports_the_sheets_passed_over(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OWNLAY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    path = tmp_path / "spend.xlsx"
+    _workbook_with_notes(path)
+    argv = ["upload", str(path), "--workspace", "acme-outdoor", "--kind", "costs"]
+    assert main([*argv, "--all-sheets", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rows"] == 1
+    assert list(summary["sheets_passed_over"]) == ["Notes", "By campaign"]

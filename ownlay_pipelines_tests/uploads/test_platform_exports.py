@@ -75,12 +75,14 @@ def test_google_ads_no_data_marker_is_an_empty_cell_not_a_bad_row(tmp_path):
     marked = upload(tmp_path / "marked", text)
     emptied = upload(tmp_path / "emptied", text.replace('"--"', "").replace("--", ""))
 
-    assert (marked.rows, marked.reasons) == (2, {"Cost: required value is empty": 1})
+    assert (marked.rows, marked.reasons) == (3, {})
     assert (emptied.rows, emptied.reasons) == (marked.rows, marked.reasons)
     loaded = rows(tmp_path / "marked")
+    # No data is no value (NULL), not a measured 0.
     assert [(r["spend"], r["impressions"], r["clicks"]) for r in loaded] == [
-        (Decimal("12.5"), 0, 0),
-        (Decimal("3"), 0, 4),
+        (Decimal("12.5"), None, None),
+        (Decimal("3"), None, 4),
+        (None, 100, 1),
     ]
     assert [r["spend"] for r in rows(tmp_path / "emptied")] == [r["spend"] for r in loaded]
 
@@ -221,3 +223,161 @@ def test_an_unnamed_last_column_holding_data_is_kept(tmp_path):
 def test_a_spreadsheet_that_cannot_be_opened_is_refused_with_the_reason(tmp_path, name, content):
     with pytest.raises(UploadError, match=rf"^{name}: not a readable \.xlsx spreadsheet \(zip"):
         upload(tmp_path, content, name=name)
+
+
+@pytest.mark.parametrize(
+    ("platform", "headers", "expected", "currency"),
+    [
+        (
+            "Meta",
+            [
+                "Reporting starts",
+                "Campaign name",
+                "Amount spent (USD)",
+                "Impr.",
+                "Link clicks",
+                "Results",
+                "Results value",
+                "Cost per result",
+            ],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "impressions": 3,
+                "clicks": 4,
+                "conversions": 5,
+                "conversion_value": 6,
+            },
+            "USD",
+        ),
+        (
+            "Meta purchases",
+            ["Day", "Campaign name", "Amount spent", "Purchases", "Purchases conversion value"],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "conversions": 3,
+                "conversion_value": 4,
+            },
+            None,
+        ),
+        (
+            "TikTok",
+            [
+                "By Day",
+                "Campaign name",
+                "Total cost",
+                "Impressions",
+                "Clicks",
+                "Complete Payment",
+                "Total Complete Payment value",
+            ],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "impressions": 3,
+                "clicks": 4,
+                "conversions": 5,
+                "conversion_value": 6,
+            },
+            None,
+        ),
+        (
+            "Pinterest",
+            [
+                "Date",
+                "Campaign name",
+                "Spend in account currency",
+                "Paid impressions",
+                "Pin clicks",
+                "Total conversions",
+                "Checkouts",
+                "Total order value (Checkout)",
+            ],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "impressions": 3,
+                "clicks": 4,
+                "conversions": 5,
+                "conversion_value": 7,
+            },
+            None,
+        ),
+        (
+            "Reddit",
+            [
+                "Date",
+                "Campaign Name",
+                "Amount Spent (USD)",
+                "Impressions",
+                "Clicks",
+                "Purchase Total Value",
+            ],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "impressions": 3,
+                "clicks": 4,
+                "conversion_value": 5,
+            },
+            "USD",
+        ),
+        (
+            "LinkedIn",
+            [
+                "Start Date (in UTC)",
+                "Campaign Name",
+                "Total Spent",
+                "Impressions",
+                "Clicks",
+                "Conversions",
+                "Total conversion value",
+            ],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "impressions": 3,
+                "clicks": 4,
+                "conversions": 5,
+                "conversion_value": 6,
+            },
+            None,
+        ),
+        (
+            "generic",
+            ["Date", "Campaign", "Total spend", "Website purchases", "Checkout value"],
+            {
+                "report_date": 0,
+                "campaign_name": 1,
+                "spend": 2,
+                "conversions": 3,
+                "conversion_value": 4,
+            },
+            None,
+        ),
+        (
+            "generic USD",
+            ["Date", "Campaign", "Cost (USD)", "Clicks"],
+            {"report_date": 0, "campaign_name": 1, "spend": 2, "clicks": 3},
+            "USD",
+        ),
+        (
+            "generic GBP",
+            ["Day", "Campaign", "Total cost (GBP)"],
+            {"report_date": 0, "campaign_name": 1, "spend": 2},
+            "GBP",
+        ),
+    ],
+)
+def test_ad_platform_export_headers_are_suggested(platform, headers, expected, currency):
+    columns = suggest_mapping(UploadKind.COSTS, headers)
+    assert columns == expected, platform
+    mapping = with_header_currency(UploadKind.COSTS, headers, columns, None)
+    assert mapping.defaults.get("currency") == currency

@@ -90,3 +90,23 @@ def test_a_total_in_the_middle_or_with_a_real_date_is_not_a_summary_row(tmp_path
         (3, "not a date in the column format %Y-%m-%d"),
         (6, "not a date in the column format %Y-%m-%d"),
     ]
+
+
+def test_a_header_repeated_above_each_page_is_skipped_with_its_own_reason(tmp_path):
+    text = (
+        "Day,Campaign,Cost,Clicks\n"
+        "2026-11-01,Brand,10.00,3\n"
+        "Day,Campaign,Cost,Clicks\n"  # line 3: the export's second page
+        "2026-11-02,Brand,20.00,4\n"
+        " day , CAMPAIGN ,Cost,clicks\n"  # line 5: spaces and case aside, the header again
+        "2026-11-03,Brand,30.00,5\n"
+        "Day,Campaign,Cost,\n"  # line 7: not the whole header, a bad row
+    )
+    result = upload(tmp_path, text)
+
+    assert (result.rows, result.skipped) == (3, {"repeated header": 2})
+    assert [r["spend"] for r in rows(tmp_path)] == [Decimal("10"), Decimal("20"), Decimal("30")]
+    assert [
+        (q["line"], q["column"], q["reason"])
+        for q in rows(tmp_path, "quarantine/uploads/costs", order="line")
+    ] == [(7, "Day", "not a date in the column format %Y-%m-%d")]
