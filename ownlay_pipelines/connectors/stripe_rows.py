@@ -311,9 +311,15 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
     (`recurring.usage_type = metered`) are left out: MRR excludes usage-based
     products (Stripe's Billing metric definitions). A missing `quantity` is 1; a quantity of 0
     stays 0; package pricing bills whole packages (`_billed_units`). Tax included in a price
-    by its tax rates is taken out (`_included_tax_percent`): MRR excludes tax.
+    by its tax rates is taken out (`_included_tax_percent`): MRR excludes tax. An `items` list
+    with `has_more` (cut short) is refused rather than summed.
     """
     currency = currency_of(record)
+    if (record.get("items") or {}).get("has_more"):
+        raise RowError(
+            "items.has_more",
+            "the subscription lists only its first items; summing them would understate MRR",
+        )
     items = []
     for index, item in enumerate(dig(record, "items.data") or []):  # type: ignore[union-attr]
         price = item.get("price") or _price_of_plan(item.get("plan"))

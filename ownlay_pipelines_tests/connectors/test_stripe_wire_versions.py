@@ -106,3 +106,14 @@ def test_a_subscription_item_with_only_the_legacy_plan_is_read_from_it(request_)
     neither["items"]["data"][0]["plan"] = None
     with pytest.raises(RowError, match=r"items.data\[0\].price.recurring"):
         normalise_subscription(neither, request_)
+
+
+def test_an_item_list_cut_short_is_refused_not_summed(request_):
+    # The embedded `items` is a Stripe list: with `has_more` the items after it are missing,
+    # and summing the ones sent would understate MRR without a trace.
+    cut = legacy_subscription(plan())
+    cut["items"]["has_more"] = True
+    with pytest.raises(RowError, match=r"items.has_more"):
+        normalise_subscription(cut, request_)
+    cut["items"]["has_more"] = False
+    assert normalise_subscription(cut, request_)["mrr"] == 30
