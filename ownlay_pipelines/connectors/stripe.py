@@ -87,6 +87,10 @@ class StripeClient(ApiClient):
         status = response.status_code
         code = str(error.get("code") or error.get("type") or status)
         message = str(error.get("message") or describe_response(response))
+        if error.get("param"):
+            # The request field Stripe refused (`starting_after` for an object deleted between
+            # pages, `limit` out of range): the message alone does not always name it.
+            message = f"{message} (param {error['param']})"
         where = {"status": status, "code": code}
         if status == 401:
             return AuthExpired(f"{message}; the secret key was rolled or is wrong", **where)

@@ -1,5 +1,9 @@
 """Stripe objects (API version 2022-11-15) as lake rows: one normaliser and schema per table.
 
+Webhooks come in their endpoint's API version instead, so the few fields other versions moved
+are read from either place: an invoice's subscription (`_invoice_subscription`) and an item's
+price (`_price_of_plan`).
+
 Amounts are integers in the currency's smallest unit on the wire; rows hold exact decimals in
 major units (Stripe's zero-decimal currencies such as JPY are whole units, its three-decimal
 ones such as KWD thousandths). Timestamps are Unix seconds, stored as UTC instants; a dated row's
@@ -199,7 +203,7 @@ def normalise_invoice(record: Record, request: FetchRequest) -> dict[str, Any]:
         "report_date": local_day(dig(record, "created"), "created", request),
         "created_at": instant(dig(record, "created"), "created"),
         "customer_id": object_id(record.get("customer")),
-        "subscription_id": object_id(record.get("subscription")),
+        "subscription_id": _invoice_subscription(record),
         "status": record.get("status"),
         "billing_reason": record.get("billing_reason"),
         "currency": currency,
@@ -210,6 +214,18 @@ def normalise_invoice(record: Record, request: FetchRequest) -> dict[str, Any]:
         "period_start": optional_instant(record, "period_start"),
         "period_end": optional_instant(record, "period_end"),
     }
+
+
+def _invoice_subscription(record: Record) -> str | None:
+    """The invoice's subscription id: `subscription` (2022-11-15, the API sync's version), or
+    `parent.subscription_details.subscription` in webhooks rendered in API 2025-03-31 and
+    later, which dropped the top-level field; None for an invoice of no subscription."""
+    found = object_id(record.get("subscription"))
+    if found is None and isinstance(parent := record.get("parent"), Mapping):
+        details = parent.get("subscription_details")
+        if isinstance(details, Mapping):
+            found = object_id(details.get("subscription"))
+    return found
 
 
 CUSTOMER_SCHEMA = pa.schema(
@@ -291,15 +307,22 @@ SUBSCRIPTION_SCHEMA = pa.schema(
 def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> SubscriptionState:
     """The MRR model's view of a subscription object as of `valid_from` (days in `zone`).
 
-    Metered items (`recurring.usage_type = metered`) are left out: MRR excludes usage-based
+    An item without `price` is read from its legacy `plan` (`_price_of_plan`). Metered items
+    (`recurring.usage_type = metered`) are left out: MRR excludes usage-based
     products (Stripe's Billing metric definitions). A missing `quantity` is 1; a quantity of 0
     stays 0; package pricing bills whole packages (`_billed_units`). Tax included in a price
-    by its tax rates is taken out (`_included_tax_percent`): MRR excludes tax.
+    by its tax rates is taken out (`_included_tax_percent`): MRR excludes tax. An `items` list
+    with `has_more` (cut short) is refused rather than summed.
     """
     currency = currency_of(record)
+    if (record.get("items") or {}).get("has_more"):
+        raise RowError(
+            "items.has_more",
+            "the subscription lists only its first items; summing them would understate MRR",
+        )
     items = []
     for index, item in enumerate(dig(record, "items.data") or []):  # type: ignore[union-attr]
-        price = item.get("price") or {}
+        price = item.get("price") or _price_of_plan(item.get("plan"))
         recurring = price.get("recurring") or {}
         field = f"items.data[{index}].price"
         if not recurring.get("interval"):
@@ -329,6 +352,26 @@ def subscription_state(record: Record, valid_from: date, zone: tzinfo) -> Subscr
         valid_from=valid_from,
         discounts=_discounts(record, "", legacy, currency, valid_from, zone),
     )
+
+
+def _price_of_plan(plan: object) -> Mapping[str, Any]:
+    """A legacy `plan` (an item without `price`, as API versions before Prices send it) in the
+    price object's shape: `amount` is `unit_amount`, `transform_usage` is
+    `transform_quantity`, interval and usage type move under `recurring`. Empty without one."""
+    if not isinstance(plan, Mapping):
+        return {}
+    return {
+        "currency": plan.get("currency"),
+        "unit_amount": plan.get("amount"),
+        "unit_amount_decimal": plan.get("amount_decimal"),
+        "billing_scheme": plan.get("billing_scheme"),
+        "transform_quantity": plan.get("transform_usage"),
+        "recurring": {
+            "interval": plan.get("interval"),
+            "interval_count": plan.get("interval_count"),
+            "usage_type": plan.get("usage_type"),
+        },
+    }
 
 
 def _discounts(

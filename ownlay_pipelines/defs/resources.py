@@ -132,7 +132,8 @@ class PlatformClientsResource(dg.ConfigurableResource):
             for name in connector.credential_names:
                 env_var = connection.credentials.get(name)
                 value = dg.EnvVar(env_var).get_value() if env_var else None
-                if not value:
+                # A blank value (an empty line kept by a secret store) is no credential either.
+                if not value or not value.strip():
                     raise dg.Failure(
                         description=(
                             f"{connector.platform} account {connection.account_id}: credential "

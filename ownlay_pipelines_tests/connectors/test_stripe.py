@@ -84,8 +84,11 @@ def test_errors_map_to_the_taxonomy(world):
     key = sandbox_credential("api_key", ACCOUNT)
     assert pasted.auth_headers()["Authorization"] == f"Bearer {key}"
     _, api = client(world)
-    with pytest.raises(FatalApiError, match="must be greater than 1"):
+    with pytest.raises(FatalApiError, match=r"must be greater than 1.* \(param limit\)"):
         list(api.listing("charges", {"limit": 500}))
+    # A cursor object deleted between two pages: Stripe names the refused parameter.
+    with pytest.raises(FatalApiError, match=r"resource_missing.*\(param starting_after\)"):
+        list(api.listing("charges", {"starting_after": "ch_deleted_meanwhile"}))
     throttled = FaultPlan(faults={"stripe": PlatformFaults(throttle_rate=1.0)})
     _, api = client(world, throttled)
     with pytest.raises(RetryBudgetExhausted):

@@ -42,3 +42,23 @@ def test_snapchat_needs_its_refresh_grant_from_the_environment(monkeypatch):
         dg.Failure, match=r"'refresh_token' needs environment variable OWNLAY_KUMO_SNAPCHAT_REFRESH"
     ):
         _resource().opener(snapchat_ads.CONNECTOR)(connection)
+
+
+@pytest.mark.parametrize("value", [None, "", "  \n"])
+def test_a_missing_or_blank_stripe_or_mailchimp_key_fails_naming_the_variable(monkeypatch, value):
+    from ownlay_pipelines.connectors import mailchimp, stripe
+
+    cases = [
+        (stripe.CONNECTOR, "acme-outdoor", "OWNLAY_ACME_STRIPE_API_KEY"),
+        (mailchimp.CONNECTOR, "blumen-haus", "OWNLAY_BLUMEN_MAILCHIMP_API_KEY"),
+    ]
+    for connector, workspace, env_var in cases:
+        connection = REGISTRY.get(workspace).connections_for(connector.platform)[0]
+        if value is None:
+            monkeypatch.delenv(env_var, raising=False)
+        else:
+            # A blank value (an empty line in a secret store) is no key: without this check the
+            # Stripe client would send `Bearer ` and fail later as a wrong key.
+            monkeypatch.setenv(env_var, value)
+        with pytest.raises(dg.Failure, match=rf"'api_key' needs environment variable {env_var} "):
+            _resource().opener(connector)(connection)
