@@ -119,9 +119,9 @@ MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 UPLOAD_ID_COLUMN = "upload_id"
 TRANSCODE_CHUNK = 1024 * 1024
 BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
+"""The newline ending the line before an empty one."""
 NON_ASCII_TEXT = re.compile("[^\x00-\x7f\ufffd]")
 """A character that UTF-8 decoding found beyond ASCII (not the replacement of a bad byte)."""
-"""The newline ending the line before an empty one."""
 DUCKDB_MEMORY_LIMIT = "1GB"
 
 
