@@ -30,8 +30,6 @@ DEFAULT_MAX_BATCH_EVENTS = 1000
 500 KB batches hold about as many as ours)."""
 DEFAULT_RATE_LIMIT_EVENTS_PER_SECOND = 1000.0
 """Seed 000 "Rate Limits: 1,000 events/second", per workspace."""
-DEFAULT_WEBHOOK_RAW_RETENTION_DAYS = 7
-"""How long a webhook body (customer contact data included) is kept after it was applied."""
 BUFFER_FILE = Path("ingest") / "event_buffer.sqlite"
 WEBHOOK_STORE_FILE = Path("ingest") / "webhook_deliveries.sqlite"
 
@@ -48,14 +46,18 @@ class IngestSettings(BaseModel):
     max_event_age_days: int = Field(default=DEFAULT_MAX_EVENT_AGE_DAYS, gt=0)
     max_future_skew_seconds: int = Field(default=DEFAULT_MAX_FUTURE_SKEW_SECONDS, ge=0)
     dedupe_window_days: int = Field(default=DEFAULT_DEDUPE_WINDOW_DAYS, gt=0)
-    raw_event_retention_days: int = Field(default=DEFAULT_RAW_EVENT_RETENTION_DAYS, gt=0)
+    raw_event_retention_days: int = Field(
+        default=DEFAULT_RAW_EVENT_RETENTION_DAYS,
+        ge=0,
+        description="Read here only to check the accepted event age against it (the `retention` "
+        "job applies it); 0 keeps raw events forever, as there.",
+    )
     max_batch_events: int = Field(default=DEFAULT_MAX_BATCH_EVENTS, gt=0)
     rate_limit_events_per_second: float = Field(
         default=DEFAULT_RATE_LIMIT_EVENTS_PER_SECOND,
         ge=0,
         description="Per-workspace token bucket; 0 turns the limit off.",
     )
-    webhook_raw_retention_days: int = Field(default=DEFAULT_WEBHOOK_RAW_RETENTION_DAYS, ge=0)
     workers: int = Field(
         default=1,
         gt=0,
@@ -65,7 +67,7 @@ class IngestSettings(BaseModel):
 
     @model_validator(mode="after")
     def _accepted_age_within_retention(self) -> IngestSettings:
-        if self.max_event_age_days > self.raw_event_retention_days:
+        if 0 < self.raw_event_retention_days < self.max_event_age_days:
             raise ValueError(
                 f"OWNLAY_EVENT_MAX_AGE_DAYS ({self.max_event_age_days}) exceeds "
                 f"OWNLAY_RAW_EVENT_RETENTION_DAYS ({self.raw_event_retention_days}): events would "
@@ -125,7 +127,6 @@ ENV_VARIABLES = {
     "raw_event_retention_days": "OWNLAY_RAW_EVENT_RETENTION_DAYS",
     "max_batch_events": "OWNLAY_INGEST_MAX_BATCH_EVENTS",
     "rate_limit_events_per_second": "OWNLAY_INGEST_RATE_LIMIT_EVENTS_PER_SECOND",
-    "webhook_raw_retention_days": "OWNLAY_WEBHOOK_RAW_RETENTION_DAYS",
     "workers": "OWNLAY_INGEST_WORKERS",
 }
 """The environment variable of each `IngestSettings` limit."""

@@ -26,6 +26,7 @@ from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.flush import flush_buffer
 from ownlay_pipelines.ingest.keys import create_api_key, open_key_store
 from ownlay_pipelines.ingest.webhook_store import prune_raw_bodies
+from ownlay_pipelines.lifecycle.retention_policy import DataType, RetentionPolicy
 from ownlay_pipelines_tests.ingest.buffer_contents import buffer_text
 from ownlay_pipelines_tests.ingest.payloads import NOW, PII_KEY
 
@@ -231,7 +232,7 @@ def test_no_raw_email_phone_or_ip_rests_anywhere_after_flush_apply_and_retention
     pruned = prune_raw_bodies(
         settings.webhook_deliveries_path,
         now=datetime.now(UTC) + timedelta(days=8),
-        retention_days=settings.webhook_raw_retention_days,
+        retention_days=RetentionPolicy().days(DataType.WEBHOOK_BODIES),
     )
 
     assert pruned == 1
