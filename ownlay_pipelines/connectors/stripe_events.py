@@ -1,8 +1,8 @@
-"""Later changes to Stripe charges, refunds, invoices and customers, read from `GET /v1/events`.
+"""Later changes to Stripe charges, refunds and invoices, read from `GET /v1/events`.
 
 The dated tables are re-pulled by `created` window for `RESTATEMENT_DAYS` only, so a charge
-refunded 45 days after it was created, an invoice voided late or a customer updated months after
-sign-up would reach the lake only through webhooks. This catch-up lists the update events of
+refunded 45 days after it was created or an invoice voided or paid late would reach the lake
+only through webhooks. This catch-up lists the update events of
 those objects (`UPDATE_EVENT_TYPES`, `types[]` filter, `created[gte]`, newest first, paged with
 `starting_after`; reference/connectors.md §1.8) and applies them through the verified webhooks'
 own merge (`stripe_webhooks.apply_listed_events`): the event's `data.object` normalised like an
@@ -15,9 +15,12 @@ same second as the last one, or listed a little late) and never from before
 nothing. A workspace whose runs stop for longer than that loses the events in between, as Stripe
 no longer has them; the dated re-pull still corrects what was created in its last 30 days.
 
-`customer.deleted` is not read: `customers` is a snapshot the API sync replaces, which drops a
-deleted customer, and upserting the deleted object would bring it back until the next sync.
-`customer.subscription.*` are the `subscription_events` stream's (`stripe.py`).
+Customer events are not read: `customers` (like `subscriptions`) is a snapshot the API sync
+replaces on every run, so it already holds each customer's latest state and drops deleted ones;
+an event applied over it could only be older (a `customer.updated` from before a
+`customer.discount.deleted`, which carries a discount, not the customer, would bring the coupon
+back) or resurrect a deleted customer. `customer.subscription.*` are the `subscription_events`
+stream's (`stripe.py`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ from ownlay_pipelines.registry.workspaces import Connection, Workspace
 
 UPDATE_EVENT_TYPES = (
     "charge.captured",
+    "charge.expired",
+    "charge.failed",
+    "charge.pending",
     "charge.refunded",
+    "charge.succeeded",
     "charge.updated",
     "charge.refund.updated",
     "refund.created",
@@ -45,12 +52,15 @@ UPDATE_EVENT_TYPES = (
     "invoice.marked_uncollectible",
     "invoice.paid",
     "invoice.payment_failed",
+    "invoice.payment_succeeded",
     "invoice.updated",
     "invoice.voided",
-    "customer.updated",
 )
-"""Stripe event types whose `data.object` is a charge, refund, invoice or customer as it was
-right after the change (`charge.refund.updated` carries the refund, not the charge)."""
+"""Stripe event types whose `data.object` is a charge, refund or invoice as it was right after
+the change (`charge.refund.updated` carries the refund, not the charge). Every type that changes
+a stored column is listed, not only refunds: a row the API sync wrote yields to any event, so
+leaving out, say, `charge.succeeded` would let an older `charge.updated` of a pending charge
+overwrite the succeeded state the sync had stored. Stripe takes at most 20 `types[]`."""
 CURSOR_OVERLAP_SECONDS = 3600
 CURSOR_FILE = "stripe_event_cursors.json"
 

@@ -100,7 +100,7 @@ def stripe_webhook_sensor(
 
 
 @dg.op(
-    description="Read the update events of Stripe charges, refunds, invoices and customers from "
+    description="Read the update events of Stripe charges, refunds and invoices from "
     "/v1/events and apply them to the Stripe lake tables as webhooks are applied."
 )
 def apply_stripe_api_events(
@@ -139,7 +139,7 @@ def apply_stripe_api_events(
 
 
 @dg.job(
-    description="Apply Stripe update events (refunds, invoice and customer changes) from "
+    description="Apply Stripe update events (refunds, charge and invoice changes) from "
     "/v1/events to raw/stripe tables.",
     tags=MERGE_TAG,
 )

@@ -328,3 +328,24 @@ def test_the_webhook_and_events_jobs_merge_one_at_a_time_in_the_deployment():
     for job in (stripe_webhooks, stripe_events_job):
         [(key, _)] = [(k, v) for k, v in job.tags.items() if k == "ownlay/stripe_lake_merge"]
         assert limits[key] == 1
+
+
+def test_a_stale_update_of_a_pending_charge_never_undoes_its_success(registry, tmp_path):
+    """The API sync stored the charge succeeded; the events since then are an update while it was
+    pending and its success. The success is listed too, so the newest event is the current state
+    and net revenue keeps the charge."""
+    pending = {**_charge(0), "status": "pending", "paid": False}
+    fake = FakeStripe([_charge(0)], [])
+    _sync_charge_day(fake, registry, tmp_path)
+    fake.events = [
+        _event("evt_upd", "charge.updated", REFUNDED_AT - 60, pending),
+        _event("evt_ok", "charge.succeeded", REFUNDED_AT, _charge(0)),
+    ]
+    _sync_events(fake, registry, tmp_path)
+    [charge] = _charge_rows(tmp_path)
+    assert (charge["status"], charge["paid"]) == ("succeeded", True)
+
+
+def test_the_update_types_fit_stripes_types_filter():
+    # Stripe's `types[]` takes at most 20 event names.
+    assert len(set(stripe_events.UPDATE_EVENT_TYPES)) == len(stripe_events.UPDATE_EVENT_TYPES) <= 20
