@@ -349,3 +349,17 @@ def test_a_stale_update_of_a_pending_charge_never_undoes_its_success(registry, t
 def test_the_update_types_fit_stripes_types_filter():
     # Stripe's `types[]` takes at most 20 event names.
     assert len(set(stripe_events.UPDATE_EVENT_TYPES)) == len(stripe_events.UPDATE_EVENT_TYPES) <= 20
+
+
+def test_cursors_survive_a_save_and_a_damaged_file_is_named(tmp_path):
+    path = tmp_path / stripe_events.CURSOR_FILE
+    cursors = stripe_events.EventCursors(path)
+    cursors.set(WORKSPACE, ACCOUNT, REFUNDED_AT)
+    cursors.set(WORKSPACE, "acct_none", None)  # an account without events keeps no cursor
+    cursors.save()
+    again = stripe_events.EventCursors(path)
+    assert again.get(WORKSPACE, ACCOUNT) == REFUNDED_AT
+    assert again.get(WORKSPACE, "acct_none") is None
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match=r"stripe_event_cursors\.json: not a JSON cursor file"):
+        stripe_events.EventCursors(path)
