@@ -56,7 +56,12 @@ from ownlay_pipelines.defs.sensors import SENSORS
 from ownlay_pipelines.defs.sensors.models import build_models_sensor
 from ownlay_pipelines.defs.shopify_webhooks import shopify_webhook_sensor, shopify_webhooks
 from ownlay_pipelines.defs.source_schedules import build_source_schedule
-from ownlay_pipelines.defs.stripe_webhooks import stripe_webhook_sensor, stripe_webhooks
+from ownlay_pipelines.defs.stripe_webhooks import (
+    build_stripe_events_schedule,
+    stripe_events,
+    stripe_webhook_sensor,
+    stripe_webhooks,
+)
 from ownlay_pipelines.defs.uploads import file_uploads, upload_drop_folder, uploaded_files
 from ownlay_pipelines.defs.warehouse_export import (
     EXPORT_ASSETS,
@@ -120,6 +125,7 @@ def build_definitions(
             *ANALYST_JOBS,
             mrr_job,
             stripe_webhooks,
+            stripe_events,
             capi_forwarding_job,
             capi_backfill,
             capi_order_capture,
@@ -130,6 +136,7 @@ def build_definitions(
             warehouse_export_daily,
             event_compaction_schedule,
             fx_rates_schedule,
+            build_stripe_events_schedule(settings),
             *build_sync_schedules(settings),
             build_source_schedule(settings),
         ],

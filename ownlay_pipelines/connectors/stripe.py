@@ -14,8 +14,10 @@ Incremental strategy: charges, refunds and invoices are filed under their creati
 disputes, payments), so scheduled syncs re-pull `RESTATEMENT_DAYS` — the 30 days Stripe keeps
 events. The events table itself re-pulls only `EVENT_RESTATEMENT_DAYS` (28): re-pulling a day
 whose morning Stripe has already dropped would replace its partition with the afternoon's
-events alone, and a lost `deleted` event leaves a subscription paying forever. Updates are read from `/v1/events` (`customer.subscription.*`, the MRR history: each
-event holds the subscription as it was right after the change). Customers and subscriptions
+events alone, and a lost `deleted` event leaves a subscription paying forever. Updates are read
+from `/v1/events`: `customer.subscription.*` here (the MRR history: each event holds the
+subscription as it was right after the change), and the later changes of charges, refunds and
+invoices by `stripe_events.py`, merged like webhooks. Customers and subscriptions
 (`status=all`, or cancelled ones are left out; discounts expanded, since API versions from 2023
 list them by id) are snapshots replaced on every sync.
 """

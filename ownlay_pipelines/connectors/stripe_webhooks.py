@@ -13,6 +13,9 @@ into its partition by primary key, keeping the row written by the newest event:
 - `customer.subscription.*` events also land in `subscription_events` (keyed by event id), the
   history the MRR mart replays.
 
+Events listed from `GET /v1/events` (`stripe_events.py`) are merged by the same code
+(`apply_listed_events`), so the API catch-up and the webhooks can never disagree on a row.
+
 Customer e-mails go through the same normaliser as the API sync: only the keyed HMAC pseudonym
 (`PiiHasher`) is stored. An event of a type no table holds is counted as skipped; one that does
 not normalise is refused with its reason, never half-applied.
@@ -90,18 +93,67 @@ def apply_stripe_events(
 ) -> StripeApplyResult:
     """Merge the events' objects into the workspace's Stripe tables, the newest event winning."""
     result = StripeApplyResult()
-    pending: dict[tuple[str, date | None], list[dict[str, Any]]] = defaultdict(list)
+    labelled = []
     for delivery in sorted(deliveries, key=lambda d: d.seq):
         result.last_seq = max(result.last_seq, delivery.seq)
         try:
             event = json.loads(delivery.raw_body)
+        except ValueError as error:
+            result.refused.append(f"delivery {delivery.seq} ({delivery.topic}): {error}")
+            continue
+        labelled.append((f"delivery {delivery.seq} ({delivery.topic})", delivery.topic, event))
+    _merge_events(labelled, workspace=workspace, lake_root=lake_root, result=result)
+    return result
+
+
+def apply_listed_events(
+    events: Iterable[Mapping[str, Any]],
+    *,
+    workspace: Workspace,
+    connection: Connection,
+    lake_root: Path,
+) -> StripeApplyResult:
+    """Merge events read from `GET /v1/events` of `connection`'s account into the workspace's
+    Stripe tables exactly as verified webhooks are merged (`apply_stripe_events`): the same
+    normalisers, the same newest-`created`-wins merge, so a replayed page changes nothing and an
+    event older than the stored row is ignored. The listing's own account names the connection
+    (its events carry no `account` unless they come from a Connect account)."""
+    result = StripeApplyResult()
+    labelled = [
+        (f"event {event.get('id')} ({event.get('type')})", str(event.get("type")), event)
+        for event in events
+    ]
+    # The list is newest first; oldest first makes a tie between two events go to the later one,
+    # as the later delivery wins among webhooks.
+    labelled.reverse()
+    _merge_events(
+        labelled, workspace=workspace, lake_root=lake_root, result=result, connection=connection
+    )
+    return result
+
+
+def _merge_events(
+    labelled: Iterable[tuple[str, str, object]],
+    *,
+    workspace: Workspace,
+    lake_root: Path,
+    result: StripeApplyResult,
+    connection: Connection | None = None,
+) -> None:
+    """Normalise each `(label, type, event)` like an API record and merge the rows into their
+    partitions, keeping per primary key the row of the newest event (`newest_per_key`); an event
+    of a type no table holds is counted as skipped, one that does not normalise is refused with
+    its label and reason and nothing of it is written."""
+    pending: dict[tuple[str, date | None], list[dict[str, Any]]] = defaultdict(list)
+    for label, topic, event in labelled:
+        try:
             if not isinstance(event, Mapping):
                 raise RowError("body", "is not a JSON object")
             table = TABLE_BY_OBJECT.get(str(dig(event, "data.object.object")))
             if table is None:
-                result.skipped_types[delivery.topic] += 1
+                result.skipped_types[topic] += 1
                 continue
-            request = FetchRequest(workspace, _connection(workspace, event))
+            request = FetchRequest(workspace, connection or _connection(workspace, event))
             row = SPEC_BY_TABLE[table].normalise(dig(event, "data.object"), request)
             row[VERSION_COLUMN] = rows.instant(dig(event, "created"), "created")
             extra = []
@@ -109,7 +161,7 @@ def apply_stripe_events(
                 history = rows.normalise_subscription_event(event, request)
                 extra.append(("subscription_events", history))
         except (RowError, ValueError) as error:
-            result.refused.append(f"delivery {delivery.seq} ({delivery.topic}): {error}")
+            result.refused.append(f"{label}: {error}")
             continue
         for name, item in [(table, row), *extra]:
             pending[(name, item.get("report_date"))].append(item)
@@ -123,7 +175,6 @@ def apply_stripe_events(
         write_partition(lake_root, spec.ref, merged, workspace_id=workspace.id, report_date=day)
         result.rows += len(items)
         result.partitions_written += 1
-    return result
 
 
 def _connection(workspace: Workspace, event: Mapping[str, Any]) -> Connection:

@@ -168,6 +168,11 @@ class PlatformClientsResource(dg.ConfigurableResource):
         )
         return sandbox_transport(world)
 
+    def now(self) -> datetime:
+        """The instant the APIs answer as of: `sandbox_now` (default this hour) in the sandbox,
+        the current hour live. Windows computed from it match what the simulators hold."""
+        return self._now()
+
     def _now(self) -> datetime:
         if self.sandbox_now:
             return datetime.fromisoformat(self.sandbox_now)

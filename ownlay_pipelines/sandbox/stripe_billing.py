@@ -232,8 +232,36 @@ class StripeAccountWorld:
         return [self.subscription_object(sub, self.now) for sub in self.subscriptions]
 
     def events(self) -> list[dict[str, Any]]:
-        """`customer.subscription.*` events still retained (the last 30 days)."""
+        """Events still retained (the last 30 days): `customer.subscription.*` and each refund's
+        `charge.refunded` (the charge after it) and `refund.created` (the refund)."""
         horizon = self.now - timedelta(days=EVENT_RETENTION_DAYS)
+        return self._subscription_events(horizon) + self._refund_events(horizon)
+
+    def _refund_events(self, horizon: datetime) -> list[dict[str, Any]]:
+        charges = {charge["id"]: charge for charge in self.invoices_and_charges()[1]}
+        events = []
+        for refund in self.refunds():
+            if refund["created"] < horizon.timestamp():
+                continue
+            charge = charges[refund["charge"]]
+            changed = {"amount_refunded": 0, "refunded": False}
+            for kind, obj, data in (
+                ("charge.refunded", charge, {"previous_attributes": changed}),
+                ("refund.created", refund, {}),
+            ):
+                rng = rng_for(self.seed, "stripe-event", refund["id"], kind)
+                events.append(
+                    {
+                        "id": f"evt_{digits(rng, 16)}",
+                        "object": "event",
+                        "type": kind,
+                        "created": refund["created"],
+                        "data": {"object": obj, **data},
+                    }
+                )
+        return events
+
+    def _subscription_events(self, horizon: datetime) -> list[dict[str, Any]]:
         events = []
         for sub in self.subscriptions:
             changes = [("customer.subscription.created", sub.start)]

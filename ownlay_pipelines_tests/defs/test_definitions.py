@@ -84,6 +84,7 @@ def test_definitions_load_with_the_expected_assets_jobs_and_sensors():
         "analyst_report",
         "mrr",
         "stripe_webhooks",
+        "stripe_events",
         "linkedin_lead_webhooks",
         "restatement_watch",
         "capi_forwarding",
@@ -176,7 +177,7 @@ def test_workspace_sensor_requests_the_registry_difference_then_skips():
 
 def test_sync_schedules_wait_in_the_sandbox_while_sensors_that_keep_data_correct_run():
     schedules = {s.name: s for s in defs.schedules}
-    for name in ("sync_entity_snapshots", "sync_daily_metrics"):
+    for name in ("sync_entity_snapshots", "sync_daily_metrics", "stripe_events_hourly"):
         assert schedules[name].default_status is dg.DefaultScheduleStatus.STOPPED
         assert schedules[name].execution_timezone == "UTC"
     sensors = {s.name: s.default_status for s in defs.sensors}

@@ -55,7 +55,11 @@ def test_the_deployed_instance_limits_runs_per_workspace_platform_and_platform()
         item["key"]: item["limit"]
         for item in config["concurrency"]["runs"]["tag_concurrency_limits"]
     }
-    assert limits == {"ownlay/workspace_platform": 1, "ownlay/platform": 3}
+    assert limits == {
+        "ownlay/workspace_platform": 1,
+        "ownlay/platform": 3,
+        "ownlay/stripe_lake_merge": 1,
+    }
     assert config["concurrency"]["pools"]["granularity"] == "op"
 
 
