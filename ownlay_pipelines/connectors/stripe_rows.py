@@ -220,12 +220,9 @@ def _invoice_subscription(record: Record) -> str | None:
     """The invoice's subscription id: `subscription` (2022-11-15, the API sync's version), or
     `parent.subscription_details.subscription` in webhooks rendered in API 2025-03-31 and
     later, which dropped the top-level field; None for an invoice of no subscription."""
-    found = object_id(record.get("subscription"))
-    if found is None and isinstance(parent := record.get("parent"), Mapping):
-        details = parent.get("subscription_details")
-        if isinstance(details, Mapping):
-            found = object_id(details.get("subscription"))
-    return found
+    return object_id(record.get("subscription")) or object_id(
+        dig(record, "parent.subscription_details.subscription", required=False)
+    )
 
 
 CUSTOMER_SCHEMA = pa.schema(

@@ -100,7 +100,7 @@ class PlatformClientsResource(dg.ConfigurableResource):
 
     def _sandbox_opener(self, connector: Connector) -> Callable[[Connection], ApiClient]:
         world = _cached_world(
-            Path(self.registry.registry_file).resolve(), self.sandbox_seed, self._now()
+            Path(self.registry.registry_file).resolve(), self.sandbox_seed, self.now()
         )
         faults = FaultPlan(
             faults={p: PlatformFaults(**f) for p, f in self.sandbox_faults.items()},
@@ -164,16 +164,13 @@ class PlatformClientsResource(dg.ConfigurableResource):
         if Mode(self.mode) is not Mode.SANDBOX:
             return None
         world = _cached_world(
-            Path(self.registry.registry_file).resolve(), self.sandbox_seed, self._now()
+            Path(self.registry.registry_file).resolve(), self.sandbox_seed, self.now()
         )
         return sandbox_transport(world)
 
     def now(self) -> datetime:
         """The instant the APIs answer as of: `sandbox_now` (default this hour) in the sandbox,
         the current hour live. Windows computed from it match what the simulators hold."""
-        return self._now()
-
-    def _now(self) -> datetime:
         if self.sandbox_now:
             return datetime.fromisoformat(self.sandbox_now)
         return SystemClock().now().replace(minute=0, second=0, microsecond=0)
