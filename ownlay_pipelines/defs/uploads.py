@@ -22,7 +22,12 @@ import dagster as dg
 from ownlay_pipelines.defs.partitions import PARTITIONS_START_DATE, daily_by_workspace, multi_key
 from ownlay_pipelines.defs.resources import LakeResource, RegistryResource
 from ownlay_pipelines.uploads.kinds import UploadKind, upload_table
-from ownlay_pipelines.uploads.load import UploadError, UploadResult, load_upload
+from ownlay_pipelines.uploads.load import (
+    UploadError,
+    UploadResult,
+    load_upload,
+    sheets_passed_over,
+)
 from ownlay_pipelines.uploads.mapping import MappingError, read_mapping_file
 from ownlay_pipelines.uploads.xlsx import XLSX_SUFFIXES
 
@@ -67,10 +72,14 @@ def mapping_file_for(path: Path) -> Path | None:
     return None
 
 
+def partition_days(today: date) -> tuple[date, date]:
+    """The first and last day that exist as daily partitions: the start date, and tomorrow."""
+    return date.fromisoformat(PARTITIONS_START_DATE), today + timedelta(days=1)
+
+
 def partition_keys_for(days: Iterable[date], workspace_id: str, today: date) -> list[str]:
-    """Partition keys of the days that exist as partitions (start date … tomorrow)."""
-    first = date.fromisoformat(PARTITIONS_START_DATE)
-    last = today + timedelta(days=1)
+    """Partition keys of the days that exist as partitions (`partition_days`)."""
+    first, last = partition_days(today)
     return [multi_key(day, workspace_id) for day in sorted(days) if first <= day <= last]
 
 
@@ -141,7 +150,7 @@ def uploaded_files(
         "skipped_reasons": dg.MetadataValue.json(skipped),
         "days": len({d for r in results for d in r.days}),
     }
-    passed_over = {n: r for result in results for n, r in result.sheets_passed_over.items()}
+    passed_over = sheets_passed_over(results)
     if passed_over:
         summary["sheets_passed_over"] = dg.MetadataValue.json(passed_over)
         context.log.warning(

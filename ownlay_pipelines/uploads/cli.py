@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ def register_cli(commands: Any) -> None:
 def _upload(args: argparse.Namespace) -> int:
     from ownlay_pipelines.registry.workspaces import RegistryError
     from ownlay_pipelines.settings import Settings
-    from ownlay_pipelines.uploads.load import UploadError
+    from ownlay_pipelines.uploads.load import UploadError, sheets_passed_over
     from ownlay_pipelines.uploads.mapping import MappingError
 
     try:
@@ -71,7 +71,7 @@ def _upload(args: argparse.Namespace) -> int:
         "skipped": sum(sum(r.skipped.values()) for r in results),
         "skipped_reasons": dict(sorted(skipped.items())),
     }
-    passed_over = {n: r for result in results for n, r in result.sheets_passed_over.items()}
+    passed_over = sheets_passed_over(results)
     if passed_over:
         summary["sheets_passed_over"] = passed_over
     if args.json:
@@ -98,10 +98,9 @@ def _upload(args: argparse.Namespace) -> int:
         return 0
     if reported:
         print(f"Reported {reported} updated day(s) to Dagster; the models rebuild them.")
-    from ownlay_pipelines.defs.partitions import PARTITIONS_START_DATE
+    from ownlay_pipelines.defs.uploads import partition_days
 
-    start = date.fromisoformat(PARTITIONS_START_DATE)
-    last = datetime.now(UTC).date() + timedelta(days=1)
+    start, last = partition_days(datetime.now(UTC).date())
     days = {day for result in results for day in result.days}
     early, late = sorted(d for d in days if d < start), sorted(d for d in days if d > last)
     if early:

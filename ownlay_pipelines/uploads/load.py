@@ -156,6 +156,12 @@ class UploadResult:
     sheets are passed over without a word."""
 
 
+def sheets_passed_over(results: list[UploadResult]) -> dict[str, str]:
+    """The sheets a workbook's load passed over, by name, with the reason (empty for a text
+    file or a single sheet)."""
+    return {name: why for result in results for name, why in result.sheets_passed_over.items()}
+
+
 def upload_id_for(kind: UploadKind, source_name: str) -> str:
     """Stable id of a load: the same kind and source name always give the same id."""
     return hashlib.sha256(f"{kind.value}\0{source_name}".encode()).hexdigest()[:16]
