@@ -1,13 +1,13 @@
 """The pace at which a worker takes in the bytes of large bodies.
 
-A body over 64 KiB is either read by the app (an event batch, in turns: `app._read_large_body`;
-a webhook delivery, `request_body.read_capped_body`) or refused before it has arrived (an overlong batch from its first kilobytes, `batch_head`; a
-declared length over the cap at once) and then read and dropped by uvicorn: HTTP/1.1 has the
-client send the rest, and the server reads it to find the next request on the connection, or so
-that closing does not reset the answer away. Taken in at full speed, ten clients sending 1 MiB
-junk bodies in a loop pushed about 1 GB/s through a worker: its event loop and the kernel spent
-both cores on them, and a valid event sent meanwhile waited 5–7× its idle p99 (bench/README.md,
-session 8).
+A body over 64 KiB is either read by the app (an event batch, in turns: `app._read_large_body`; a
+webhook delivery, `request_body.read_capped_body`) or refused before it has arrived (an overlong
+batch from its first kilobytes, `batch_head`; a declared length over the cap at once) and then read
+and dropped by uvicorn: HTTP/1.1 has the client send the rest, and the server reads it to find the
+next request on the connection, or so that closing does not reset the answer away. Taken in at full
+speed, ten clients sending 1 MiB junk bodies in a loop pushed about 1 GB/s through a worker: its
+event loop and the kernel spent both cores on them, and a valid event sent meanwhile waited 5–7× its
+idle p99 (bench/README.md, session 8).
 
 So each worker pays for such bytes from a token bucket: while more than one client sends them,
 `BURST_BYTES` at full speed, then `BYTES_PER_SECOND` shared by all; a client past the bucket
@@ -54,7 +54,8 @@ class _TokenBucket:
         self._updated = now
 
     def pay(self, size: int, now: float) -> float:
-        """Spend `size`; the seconds to wait until it is paid for (0.0 while the bucket holds it)."""
+        """Spend `size`; the seconds to wait until it is paid for (0.0 while the bucket holds
+        it)."""
         self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
         self._updated = now
         self._tokens -= size

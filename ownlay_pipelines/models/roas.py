@@ -190,7 +190,8 @@ def _stripe_revenue_sql(to_reporting: Callable[[str], str]) -> str:
     """CTE `attributed` for a workspace whose revenue is its Stripe charges: per day, the
     succeeded charges under platform `stripe` (no campaign; nothing attributes a charge to an
     ad), the same for every model. Gross is the charge amount, net takes off what was refunded
-    of it so far (`amount_refunded`, kept current by the sync, the webhooks and the events catch-up)."""
+    of it so far (`amount_refunded`, kept current by the sync, the webhooks and the events
+    catch-up)."""
     net = "(x.amount - x.amount_refunded)"
     credited = ", ".join(
         f"CAST(count(*) AS {ORDERS_SQL}) AS orders_{m}, sum(x.amount) AS revenue_{m}, "

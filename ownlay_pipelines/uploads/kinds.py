@@ -46,8 +46,8 @@ class TargetColumn:
 
 COSTS_COLUMNS: tuple[TargetColumn, ...] = (
     # English names first, then the ad platforms' export headers (Meta, Google Ads, Microsoft,
-    # LinkedIn, TikTok, Pinterest, Reddit, Snapchat), then the same reports in German, French, Spanish,
-    # Italian, Portuguese and Dutch, as the platforms' UIs name them.
+    # LinkedIn, TikTok, Pinterest, Reddit, Snapchat), then the same reports in German, French,
+    # Spanish, Italian, Portuguese and Dutch, as the platforms' UIs name them.
     TargetColumn(
         "report_date",
         ValueType.DATE,

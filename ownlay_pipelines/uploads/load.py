@@ -447,8 +447,9 @@ def _number_lines(
     The reader's refused rows and the `blank` lines it skips are missing from `upload_checked`,
     whose row ids count the rows it kept in file order; a kept row's line is its row id plus the
     missing lines before it: a step function of the row id with one step per `gap` (kept rows
-    before a missing line), `shift` the missing lines up to it. It is written as a binary search in CASE expressions, so the line
-    stays a projection: the rows keep the file's order and each costs a few comparisons. (A
+    before a missing line), `shift` the missing lines up to it. It is written as a binary search
+    in CASE expressions, so the line stays a projection: the rows keep the file's order and each
+    costs a few comparisons. (A
     correlated `max(shift) WHERE gap <= rowid` became a join and an aggregate over every row:
     rows out of order, 0.7 CPU-s more at 1.5 M rows with two refused lines, 70 with 5,000.)
     """
