@@ -3,7 +3,9 @@
 The handlers read raw bytes (the size cap and the webhook signatures need them), so FastAPI cannot
 infer request bodies; this module declares them: `OwnlayEvent`/`TrackEvent` (one, or an array of
 up to `OWNLAY_INGEST_MAX_BATCH_EVENTS`), Shopify, Stripe and LinkedIn lead deliveries (and
-LinkedIn's validation challenge), and the error body of every 4xx. `install_openapi` adds the event models to the document's components.
+LinkedIn's validation challenge), the CORS preflight (`OPTIONS`) of the event routes and the
+CORS headers of their answers, and the error body of every 4xx. `install_openapi` adds the event
+models to the document's components.
 
 A schema cannot say everything the service checks: the event timestamp must lie in a window
 around the server clock, and opaque identifiers must not hold an e-mail, phone or IP
