@@ -417,12 +417,17 @@ def test_allowed_origins_come_from_the_environment(tmp_path):
     settings = IngestSettings.from_env(
         {
             "OWNLAY_DATA_DIR": str(tmp_path),
-            "OWNLAY_INGEST_CORS_ORIGINS": " https://shop.example, http://localhost:3000 ,",
+            "OWNLAY_INGEST_CORS_ORIGINS": " https://shop.example, http://localhost:3000 ,"
+            "http://[::1]:8080",
         }
     )
     default = IngestSettings.from_env({"OWNLAY_DATA_DIR": str(tmp_path)})
 
-    assert settings.cors_origins == ("https://shop.example", "http://localhost:3000")
+    assert settings.cors_origins == (
+        "https://shop.example",
+        "http://localhost:3000",
+        "http://[::1]:8080",
+    )
     assert default.cors_origins == ()
 
 
