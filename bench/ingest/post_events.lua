@@ -1,12 +1,17 @@
 -- wrk script: POST seed 000 events to /api/v1/events, BATCH events per request, unique event ids.
 -- Environment: OWNLAY_BENCH_KEY (API key), OWNLAY_BENCH_BATCH (events per request, default 1),
--- OWNLAY_BENCH_RUN (a number that keeps ids of separate runs apart).
+-- OWNLAY_BENCH_RUN (a number that keeps ids of separate runs apart), OWNLAY_BENCH_ORIGIN (an
+-- `Origin` header to send, as a browser on that origin does; none by default).
 
 local threads = {}
 local counter = 0
 local run = tonumber(os.getenv("OWNLAY_BENCH_RUN") or "0")
 local batch = tonumber(os.getenv("OWNLAY_BENCH_BATCH") or "1")
 local api_key = os.getenv("OWNLAY_BENCH_KEY")
+local headers = {["Content-Type"] = "application/json", ["X-Ownlay-Api-Key"] = api_key}
+if os.getenv("OWNLAY_BENCH_ORIGIN") then
+  headers["Origin"] = os.getenv("OWNLAY_BENCH_ORIGIN")
+end
 
 -- `thread_id` is a global on purpose: wrk's thread:set writes globals of the thread's Lua state.
 function setup(thread)
@@ -32,8 +37,5 @@ function request()
     events[i] = event()
   end
   local body = batch == 1 and events[1] or ("[" .. table.concat(events, ",") .. "]")
-  return wrk.format("POST", nil, {
-    ["Content-Type"] = "application/json",
-    ["X-Ownlay-Api-Key"] = api_key,
-  }, body)
+  return wrk.format("POST", nil, headers, body)
 end

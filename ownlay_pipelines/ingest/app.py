@@ -43,10 +43,17 @@ from ownlay_pipelines.events.validation import (
     validate_batch,
 )
 from ownlay_pipelines.http.clock import Clock, SystemClock
-from ownlay_pipelines.ingest.asgi import Answer, IngestApp, RawRequest, raw_handler
+from ownlay_pipelines.ingest.asgi import (
+    Answer,
+    IngestApp,
+    RawRequest,
+    preflight_handler,
+    raw_handler,
+)
 from ownlay_pipelines.ingest.body_turns import NoTurnInTime, TurnTakingReceive
 from ownlay_pipelines.ingest.buffer import EventBuffer
 from ownlay_pipelines.ingest.config import IngestSettings
+from ownlay_pipelines.ingest.cors import CorsPolicy
 from ownlay_pipelines.ingest.errors import IngestError, http_error_response, ingest_error_response
 from ownlay_pipelines.ingest.event_paths import EVENTS_PATH, TRACK_PATH
 from ownlay_pipelines.ingest.gil_handoff import QuickHandoffWhileLarge
@@ -57,6 +64,7 @@ from ownlay_pipelines.ingest.loop_share import LoopShare
 from ownlay_pipelines.ingest.openapi import (
     EVENT_ROUTE_DOCS,
     OWNLAY_EVENT_EXAMPLE,
+    PREFLIGHT_ROUTE_DOCS,
     TRACK_ROUTE_DOCS,
     install_openapi,
 )
@@ -101,8 +109,8 @@ class IngestService:
     """Everything a request handler needs: settings, buffer, key store, PII hasher, clock, the
     per-workspace rate limiter, the event-timestamp window, the one thread that works on large
     bodies (`OFF_LOOP_BODY_BYTES`) and the event loop's share of the GIL beside it, the turns of
-    large bodies to be read, the quick GIL handoff while they arrive, and the Conversions-API
-    capture (capi/live_capture.py)."""
+    large bodies to be read, the quick GIL handoff while they arrive, the Conversions-API
+    capture (capi/live_capture.py) and the origins whose browsers may send events (`cors`)."""
 
     settings: IngestSettings
     buffer: EventBuffer
@@ -116,6 +124,7 @@ class IngestService:
     loop_share: LoopShare
     handoff: QuickHandoffWhileLarge
     capture: LiveCapture
+    cors: CorsPolicy
 
 
 def create_app(
@@ -156,6 +165,7 @@ def create_app(
         loop_share=LoopShare(),
         handoff=QuickHandoffWhileLarge(),
         capture=LiveCapture.from_env(keys.engine, env),
+        cors=CorsPolicy(settings.cors_origins),
     )
     webhook_store = WebhookStore(settings.webhook_deliveries_path)
 
@@ -188,9 +198,10 @@ def create_app(
     for router in routers:
         app.include_router(router)
     app.raw_routes = {
-        path: raw_handler(functools.partial(_ingest, service, kind=kind))
+        path: raw_handler(functools.partial(_ingest, service, kind=kind), service.cors)
         for path, kind in EVENT_ROUTES.items()
     }
+    app.preflight_routes = {path: preflight_handler(service.cors) for path in EVENT_ROUTES}
     install_openapi(app)
     # Every route with its methods, for the `Allow` of a 405 (FastAPI nests included routers).
     app.state.method_routes = [
@@ -230,12 +241,30 @@ def _event_router(service: IngestService) -> APIRouter:
         repeated in one JSON object counts with its last value."""
         return await _ingest_route(service, request, PayloadKind.TRACK)
 
+    async def preflight(request: Request) -> Response:
+        """A browser asks whether a page of its `Origin` may send events here (CORS): 204 with
+        the route's terms for an allowed origin, else 403 naming what is not allowed."""
+        status, headers = service.cors.preflight(request.headers)
+        return Response(status_code=status, headers=headers)
+
+    for path in EVENT_ROUTES:
+        router.add_api_route(
+            path, preflight, methods=["OPTIONS"], status_code=204, **PREFLIGHT_ROUTE_DOCS
+        )
     return router
 
 
 async def _ingest_route(service: IngestService, request: Request, kind: PayloadKind) -> Response:
-    answer = await _ingest(service, RawRequest.of(request.scope, request.receive), kind=kind)
-    return Response(answer.body, answer.status, answer.headers, media_type="application/json")
+    raw = RawRequest.of(request.scope, request.receive)
+    try:
+        answer = await _ingest(service, raw, kind=kind)
+    except IngestError as error:
+        answer = Answer.of_error(error)
+    origin = raw.headers.get("origin")
+    extra = None if origin is None else service.cors.answer_headers(origin)
+    headers = dict(answer.headers or {})
+    headers.update((name.decode(), value.decode("latin-1")) for name, value in extra or ())
+    return Response(answer.body, answer.status, headers, media_type="application/json")
 
 
 async def _ingest(service: IngestService, request: RawRequest, *, kind: PayloadKind) -> Answer:

@@ -3,10 +3,10 @@
 `POST /api/v1/events` and `/api/v1/track` carry nearly all of the service's traffic, and most
 requests hold one event. FastAPI's routing, middleware and dependency machinery cost about as much
 CPU per request as validating the event (bench/README.md), so `IngestApp` hands these two routes
-to a plain ASGI handler before FastAPI sees them; every other route, the OpenAPI document and the
-lifespan stay FastAPI's. The handler answers exactly as the FastAPI route would: an `IngestError`
-becomes its JSON refusal, any other exception a 500 without details (and is re-raised, so the
-server logs it), like Starlette's error middleware.
+to a plain ASGI handler before FastAPI sees them (their `OPTIONS`, the CORS preflight, too); every
+other route, the OpenAPI document and the lifespan stay FastAPI's. The handler answers exactly as
+the FastAPI route would: an `IngestError` becomes its JSON refusal, any other exception a 500
+without details (and is re-raised, so the server logs it), like Starlette's error middleware.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from ownlay_pipelines.ingest.batch_head import HEAD_BYTES
+from ownlay_pipelines.ingest.cors import CorsPolicy
 from ownlay_pipelines.ingest.errors import IngestError
 from ownlay_pipelines.ingest.request_body import (
     DECOMPRESSED_ENCODINGS,
@@ -135,44 +136,80 @@ class RawRequest:
         return body
 
 
-async def send_answer(send: Send, answer: Answer) -> None:
-    """Send `answer` as a complete `application/json` response."""
-    headers = [_JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(answer.body))]
+async def send_answer(
+    send: Send, answer: Answer, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Send `answer` as a complete `application/json` response, with the `extra` headers
+    (already encoded); a 204 has neither content type nor length (RFC 9110 §8.6)."""
+    if answer.status == 204:
+        headers = []
+    else:
+        headers = [_JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(answer.body))]
     if answer.headers:
         headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in answer.headers.items()]
+    if extra:
+        headers += extra
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})
 
 
-def raw_handler(respond: Callable[[RawRequest], Awaitable[Answer]]) -> Handler:
-    """An ASGI handler answering with `respond(request)`, refusals and crashes included."""
+def raw_handler(respond: Callable[[RawRequest], Awaitable[Answer]], cors: CorsPolicy) -> Handler:
+    """An ASGI handler answering with `respond(request)`, refusals and crashes included, each
+    with the CORS headers `cors` gives the request's `Origin` (a request without one, as every
+    server-to-server request, gets none)."""
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> None:
         request = RawRequest.of(scope, receive)
+        origin = request.headers.get("origin")
+        extra = None if origin is None else cors.answer_headers(origin)
         try:
             answer = await respond(request)
         except IngestError as error:
             answer = Answer.of_error(error)
         except Exception:
             failed = {"error": "internal_error", "message": "the service failed; retry"}
-            await send_answer(send, Answer.json(500, failed))
+            await send_answer(send, Answer.json(500, failed), extra)
             raise
+        await send_answer(send, answer, extra)
+
+    return handle
+
+
+def preflight_handler(cors: CorsPolicy) -> Handler:
+    """An ASGI handler answering an event route's `OPTIONS` (a CORS preflight) as `cors` says:
+    204 with its headers, or its 403 refusal."""
+
+    async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+        request = RawRequest.of(scope, receive)
+        try:
+            status, headers = cors.preflight(request.headers)
+            answer = Answer(status, b"", headers)
+        except IngestError as error:
+            answer = Answer.of_error(error)
         await send_answer(send, answer)
 
     return handle
 
 
 class IngestApp(FastAPI):
-    """A FastAPI app that answers `POST` on the paths in `raw_routes` with their raw handlers.
+    """A FastAPI app that answers `POST` on the paths in `raw_routes` and `OPTIONS` on those in
+    `preflight_routes` with their raw handlers.
 
     The same paths stay declared as FastAPI routes, so the OpenAPI document describes them.
     """
 
     raw_routes: Mapping[str, Handler] = {}
+    preflight_routes: Mapping[str, Handler] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            handler = self.raw_routes.get(scope["path"])
+        if scope["type"] == "http":
+            method = scope["method"]
+            if method == "POST":
+                handler = self.raw_routes.get(scope["path"])
+            elif method == "OPTIONS":
+                handler = self.preflight_routes.get(scope["path"])
+            else:
+                handler = None
             if handler is not None:
                 await handler(scope, receive, send)
                 return

@@ -8,11 +8,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ownlay_pipelines.cli_support import Refusal
 from ownlay_pipelines.events.layout import DEFAULT_RAW_EVENT_RETENTION_DAYS
 from ownlay_pipelines.events.model import TimestampPolicy
+from ownlay_pipelines.ingest.cors import CORS_ORIGINS_VARIABLE, canonical_origin
 from ownlay_pipelines.settings import Settings
 from ownlay_pipelines.watchtower.store import database_url_from_env
 
@@ -64,6 +72,16 @@ class IngestSettings(BaseModel):
         description="uvicorn worker processes of `ownlay serve`; each has its own group-commit "
         "writer on the shared buffer, and all spend from one table of rate-limit buckets.",
     )
+    cors_origins: tuple[str, ...] = Field(
+        default=(),
+        description="Origins whose pages may send events from a browser and read the answers "
+        "(CORS, `ingest/cors.py`), exactly as browsers send them in `Origin`; none by default.",
+    )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_as_browsers_send_them(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(canonical_origin(origin) for origin in origins)
 
     @model_validator(mode="after")
     def _accepted_age_within_retention(self) -> IngestSettings:
@@ -96,8 +114,9 @@ class IngestSettings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
-        """Read `OWNLAY_DATA_DIR`, `OWNLAY_DATABASE_URL` and the limits' `ENV_VARIABLES` (an
-        unset one keeps its default); `IngestSettingsInvalid` names a variable it cannot use."""
+        """Read `OWNLAY_DATA_DIR`, `OWNLAY_DATABASE_URL`, the limits' `ENV_VARIABLES` (an
+        unset one keeps its default) and the comma-separated `OWNLAY_INGEST_CORS_ORIGINS`;
+        `IngestSettingsInvalid` names a variable it cannot use."""
         env = dict(os.environ if environ is None else environ)
         base = Settings.from_env(env)
         limits = {
@@ -105,11 +124,13 @@ class IngestSettings(BaseModel):
             for field, variable in ENV_VARIABLES.items()
             if variable in env
         }
+        origins = _origins(env.get(CORS_ORIGINS_VARIABLE, ""))
         try:
             return cls(
                 lake_dir=base.lake_dir,
                 buffer_path=base.data_dir / BUFFER_FILE,
                 database_url=database_url_from_env(env),
+                cors_origins=origins,
                 **limits,
             )
         except ValidationError as error:
@@ -144,3 +165,13 @@ def _number(variable: str, text: str, kind: Any) -> int | float:
     except ValueError:
         what = "a whole number" if kind is int else "a number"
         raise IngestSettingsInvalid(f"{variable} must be {what}, not {text[:32]!r}") from None
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    """The origins of a comma-separated `OWNLAY_INGEST_CORS_ORIGINS` (blanks around and empty
+    items ignored), each as browsers send it, else `IngestSettingsInvalid` naming the one."""
+    origins = tuple(item.strip() for item in text.split(",") if item.strip())
+    try:
+        return tuple(canonical_origin(origin) for origin in origins)
+    except ValueError as error:
+        raise IngestSettingsInvalid(f"{CORS_ORIGINS_VARIABLE}: {error}") from None

@@ -1,11 +1,12 @@
 """The ingestion service's refusals: one exception, answered as `{"error": code, "message": …}`.
 
 Codes follow the trusted collectors (reference/perf_reliability.md §3.1): 400 for a body that is not
-JSON, 401 for a missing or unknown key, 403 for another workspace, 408 for a large body that
-stalled, 413 for an oversized body or batch, 415 for a body that is not UTF-8, 422 when no event is
-valid, 429 over the workspace's rate limit (with `Retry-After`), 503 when the buffer could not
-commit or a large body found no turn to be read ("retry me"). Messages are one
-line and never quote more than a short excerpt of the input.
+JSON, 401 for a missing or unknown key, 403 for another workspace (or a CORS preflight whose
+origin, method or header is not allowed, `cors.py`), 408 for a large body that stalled, 413 for
+an oversized body or batch, 415 for a body that is not UTF-8, 422 when no event is valid, 429
+over the workspace's rate limit (with `Retry-After`), 503 when the buffer could not commit or a
+large body found no turn to be read ("retry me"). Messages are one line and never quote more
+than a short excerpt of the input.
 """
 
 from __future__ import annotations

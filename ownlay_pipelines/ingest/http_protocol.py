@@ -210,9 +210,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._pace_timer = self.loop.call_later(max(next_check - now, 0.0), self._check_pace)
 
     def _app_paces_body(self) -> bool:
-        """Whether the request is to an event route, whose large or chunked body the app paces
-        (a webhook's is paced here, whole, like a small body)."""
-        return self.scope.get("path") in EVENT_PATHS
+        """Whether the request is a POST to an event route, whose large or chunked body the app
+        paces (a webhook's, or another method's on an event route, such as a CORS preflight
+        answered before its body, is paced here, whole, like a small body)."""
+        return self.scope.get("method") == "POST" and self.scope.get("path") in EVENT_PATHS
 
     def _declared_small(self) -> bool:
         """Whether the request's Content-Length is at most `OFF_LOOP_BODY_BYTES`."""

@@ -3,7 +3,9 @@
 The handlers read raw bytes (the size cap and the webhook signatures need them), so FastAPI cannot
 infer request bodies; this module declares them: `OwnlayEvent`/`TrackEvent` (one, or an array of
 up to `OWNLAY_INGEST_MAX_BATCH_EVENTS`), Shopify, Stripe and LinkedIn lead deliveries (and
-LinkedIn's validation challenge), and the error body of every 4xx. `install_openapi` adds the event models to the document's components.
+LinkedIn's validation challenge), the CORS preflight (`OPTIONS`) of the event routes and the
+CORS headers of their answers, and the error body of every 4xx. `install_openapi` adds the event
+models to the document's components.
 
 A schema cannot say everything the service checks: the event timestamp must lie in a window
 around the server clock, and opaque identifiers must not hold an e-mail, phone or IP
@@ -185,21 +187,99 @@ def _header(name: str, description: str, pattern: str | None = None) -> dict[str
     }
 
 
-_EVENT_ERRORS = _errors(400, 401, 403, 405, 408, 413, 415, 422, 429, 431, 503)
+def _string_header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+_CORS_ANSWER_HEADERS = {
+    "Access-Control-Allow-Origin": _string_header(
+        "The request's `Origin`, when OWNLAY_INGEST_CORS_ORIGINS lists it (never `*`)."
+    ),
+    "Access-Control-Expose-Headers": _string_header(
+        "`Retry-After`, with `Access-Control-Allow-Origin`."
+    ),
+    "Vary": _string_header(
+        "`Origin`, when origins are configured and the request sent one (server-to-server "
+        "requests send none and get no CORS header)."
+    ),
+}
+"""What every answer of an event route may carry for a browser (`ingest/cors.py`)."""
+
+
+def _event_answers() -> dict[int | str, dict[str, Any]]:
+    """The 202 and refusals of an event route, each with the CORS headers it may carry."""
+    answers = _errors(400, 401, 403, 405, 408, 413, 415, 422, 429, 431, 503)
+    answers[202] = {"description": "Successful Response"}
+    for answer in answers.values():
+        answer["headers"] = {**answer.get("headers", {}), **_CORS_ANSWER_HEADERS}
+    return answers
+
+
+_EVENT_ANSWERS = _event_answers()
 _WEBHOOK_ERRORS = _errors(400, 401, 404, 405, 408, 413, 415, 431, 503)
 _SECURED = {"security": [{API_KEY_SCHEME: []}]}
 
 EVENT_ROUTE_DOCS: dict[str, Any] = {
     "summary": "Send one seed-000 event or a batch",
     "response_model": EventsAccepted,
-    "responses": _EVENT_ERRORS,
+    "responses": _EVENT_ANSWERS,
     "openapi_extra": {**_one_or_batch("OwnlayEvent", OWNLAY_EVENT_EXAMPLE), **_SECURED},
 }
 TRACK_ROUTE_DOCS: dict[str, Any] = {
     "summary": "Send one seed-001 tracking-SDK event or a batch",
     "response_model": EventsAccepted,
-    "responses": _EVENT_ERRORS,
+    "responses": _EVENT_ANSWERS,
     "openapi_extra": {**_one_or_batch("TrackEvent", TRACK_EVENT_EXAMPLE), **_SECURED},
+}
+
+
+def _optional_header(name: str, description: str) -> dict[str, Any]:
+    return {**_header(name, description), "required": False}
+
+
+PREFLIGHT_ROUTE_DOCS: dict[str, Any] = {
+    "summary": "CORS preflight: may a page of this Origin send events here?",
+    "description": "Browsers send it before a cross-origin POST with the API key header "
+    "(Fetch standard, CORS protocol). No key is needed. An OPTIONS without `Origin` and "
+    "`Access-Control-Request-Method` is no preflight and gets 204 with `Allow`.",
+    "responses": {
+        204: {
+            "description": "The origin is in OWNLAY_INGEST_CORS_ORIGINS and asked for POST "
+            "with headers the route takes (or this was no preflight: then only `Allow`).",
+            "headers": {
+                "Access-Control-Allow-Origin": _string_header("The request's `Origin`."),
+                "Access-Control-Allow-Methods": _string_header("`POST`."),
+                "Access-Control-Allow-Headers": _string_header(
+                    "`Content-Type, Content-Encoding, X-Ownlay-Api-Key`."
+                ),
+                "Access-Control-Max-Age": {
+                    "description": "Seconds a browser may reuse this answer (7200).",
+                    "schema": {"type": "integer"},
+                },
+                "Vary": _string_header(
+                    "`Origin, Access-Control-Request-Method, Access-Control-Request-Headers`."
+                ),
+                "Allow": _string_header("`OPTIONS, POST`, when this was no preflight."),
+            },
+        },
+        403: {
+            "model": ErrorBody,
+            "description": "The origin is not allowed (`origin_not_allowed`; none is by "
+            "default), or it asked for another method or a header the route does not take "
+            "(`cors_method_not_allowed`, `cors_header_not_allowed`); no allow header is sent.",
+        },
+        **_errors(405, 408, 431),
+    },
+    "openapi_extra": {
+        "parameters": [
+            _optional_header("Origin", "The page's origin, e.g. https://shop.example."),
+            _optional_header("Access-Control-Request-Method", "POST."),
+            _optional_header(
+                "Access-Control-Request-Headers",
+                "Comma-separated, e.g. content-type,x-ownlay-api-key.",
+            ),
+        ]
+    },
 }
 SHOPIFY_ROUTE_DOCS: dict[str, Any] = {
     "summary": "Receive a signed Shopify webhook delivery",

@@ -530,7 +530,7 @@ def test_an_unknown_key_is_named_by_an_excerpt_never_echoed_whole(
     [
         ("POST", "/api/v1/events/", 404, "not_found", "no such route; /openapi.json lists the routes"),
         ("POST", "/api/v1/nope", 404, "not_found", "no such route; /openapi.json lists the routes"),
-        ("GET", "/api/v1/events", 405, "method_not_allowed", "this route takes POST only"),
+        ("GET", "/api/v1/events", 405, "method_not_allowed", "this route takes OPTIONS, POST only"),
         ("PUT", "/api/v1/webhooks/stripe/acme", 405, "method_not_allowed", "this route takes POST only"),
         # Two routes share this path: the answer lists the methods of both.
         ("PUT", "/api/v1/webhooks/linkedin/acme", 405, "method_not_allowed", "this route takes GET, POST only"),

@@ -179,3 +179,24 @@ def test_a_webhook_body_that_stalls_is_refused_408_whatever_its_framing(
         "message": "no byte of the request body came for 0.3 s; send it at once",
     }
     assert IDLE_SECONDS - CLOCK_SLACK <= elapsed < IDLE_SECONDS + 5  # slack for a busy CI
+
+
+@pytest.mark.parametrize("method", [b"OPTIONS", b"GET"])
+def test_a_body_that_stalls_after_an_event_route_answered_another_method_is_cut_408(
+    served: tuple[str, int], method: bytes
+):
+    """The app answers an event route's OPTIONS (the CORS preflight) or GET without reading a
+    body; only a POST's large body is paced by the app's turns, so another method's body that
+    stalls after its answer held the connection forever."""
+    head = method + b" /api/v1/track HTTP/1.1\r\nHost: test\r\nOrigin: https://shop.example\r\n"
+    framing = b"Transfer-Encoding: chunked\r\n\r\n4000\r\n" + b"{" * 0x4000 + b"\r\n"
+    with _connection(served) as connection:
+        started = time.monotonic()
+        connection.sendall(head + framing)
+        answers = _read_until_closed(connection)
+        elapsed = time.monotonic() - started
+
+    first, _, refusal = answers.rpartition(b"HTTP/1.1 408 ")
+    assert first.startswith((b"HTTP/1.1 204 ", b"HTTP/1.1 405 "))  # answered at once
+    assert _refusal(b"HTTP/1.1 408 " + refusal)["error"] == "body_timeout"
+    assert IDLE_SECONDS - CLOCK_SLACK <= elapsed < IDLE_SECONDS + 5  # slack for a busy CI
