@@ -16,7 +16,7 @@ from ownlay_pipelines.privacy.patterns import (
     IPV4,
     IPV6_CANDIDATE,
     PHONE_CANDIDATE,
-    is_ipv6,
+    is_ipv6_match,
     is_phone,
 )
 
@@ -41,7 +41,7 @@ def contact_kind(value: str) -> str | None:
 def _kind(value: str) -> str | None:
     if "@" in value or EMAIL.search(value):
         return "email"
-    if IPV4.search(value) or any(is_ipv6(m.group()) for m in IPV6_CANDIDATE.finditer(value)):
+    if IPV4.search(value) or any(map(is_ipv6_match, IPV6_CANDIDATE.finditer(value))):
         return "ip"
     if any(is_phone(m.group()) for m in PHONE_CANDIDATE.finditer(value)):
         return "phone"

@@ -113,3 +113,26 @@ def test_a_value_outside_the_sample_of_a_dictionary_column_is_masked_too(tmp_pat
     assert names[ROWS // 2 + 19] == "Retarget [email]"
     assert names[2] == "Campaign 0"
     assert len(names) == ROWS
+
+
+def test_campaign_names_holding_contact_data_in_other_written_forms_are_masked(tmp_path):
+    # The SQL prefilter must let each of these through to the Python masking (docs/privacy.md):
+    # an internationalised address, an HTML entity and `(at)` for the `@`, a national phone
+    # number with its area code in brackets, an IP glued to its label.
+    text = (
+        "Date,Campaign,Account,Spend\n"
+        "2026-11-21,Retarget jane@müller.de,acct ip203.0.113.7,1.00\n"
+        "2026-11-21,Promo jane&#64;example.com,Main,2.00\n"
+        "2026-11-21,Hotline (030) 12345678,Main,3.00\n"
+        "2026-11-22,Impressum kontakt(at)example.de,Main,4.00\n"
+        "2026-11-22,Spring Sale 2026 (v1.2.3.4),Main,5.00\n"
+    )
+    upload(tmp_path, text)
+
+    assert [(r["account_id"], r["campaign_name"]) for r in rows(tmp_path)] == [
+        ("acct ip[ip]", "Retarget [email]"),
+        ("Main", "Promo [email]"),
+        ("Main", "Hotline [phone]"),
+        ("Main", "Impressum [email]"),
+        ("Main", "Spring Sale 2026 (v1.2.3.4)"),
+    ]
