@@ -21,13 +21,16 @@ from ownlay_pipelines.privacy.patterns import (
     PHONE_CANDIDATE,
     is_ipv6_match,
     is_phone,
+    may_hold_email,
 )
 
 EMAIL_MASK = "[email]"
 PHONE_MASK = "[phone]"
 IP_MASK = "[ip]"
-_MAY_HOLD_CONTACT_DATA = re.compile(r"[@%\d:＠﹫]|&commat;|[(\[][Aa][Tt][)\]]")
-"""Text without any of these cannot hold an e-mail, phone or IP: skip the rest."""
+_MAY_HOLD_CONTACT_DATA = re.compile(r"[@%\d:＠﹫&(\[]")
+"""Text without any of these characters cannot hold an e-mail, phone or IP: skip the rest. The
+`&`, `(` and `[` stand for `&commat;`, `(at)` and `[at]`; one set of characters is as quick to
+search as the four of old, while the two longer forms beside it cost twice as much."""
 URL_SAFE = "/:?#[]@!$&'()*+,;="
 """Characters a URL holds unencoded (RFC 3986 reserved); kept as they are when text whose
 decoded form held contact data is percent-encoded again."""
@@ -54,9 +57,11 @@ def mask_contact_data(text: str, *, user_agent: bool = False) -> str:
 
 def _mask(text: str, user_agent: bool) -> str:
     """`text` with the e-mails, IPs and phone numbers the patterns find in it masked."""
-    text = EMAIL.sub(EMAIL_MASK, text)
+    if may_hold_email(text):
+        text = EMAIL.sub(EMAIL_MASK, text)
     text = IPV4.sub(_replacer(IP_MASK, _any_match, user_agent), text)
-    text = IPV6_CANDIDATE.sub(_replacer(IP_MASK, is_ipv6_match, user_agent), text)
+    if text.count(":") >= 2:  # every IPv6 address has two colons
+        text = IPV6_CANDIDATE.sub(_replacer(IP_MASK, is_ipv6_match, user_agent), text)
     phone = _is_phone_in_user_agent if user_agent else _is_phone_match
     return PHONE_CANDIDATE.sub(_replacer(PHONE_MASK, phone, user_agent), text)
 

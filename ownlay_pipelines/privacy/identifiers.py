@@ -18,6 +18,7 @@ from ownlay_pipelines.privacy.patterns import (
     PHONE_CANDIDATE,
     is_ipv6_match,
     is_phone,
+    may_hold_email,
 )
 
 REFUSAL = {
@@ -39,7 +40,7 @@ def contact_kind(value: str) -> str | None:
 
 
 def _kind(value: str) -> str | None:
-    if "@" in value or EMAIL.search(value):
+    if "@" in value or (may_hold_email(value) and EMAIL.search(value)):
         return "email"
     if IPV4.search(value) or any(map(is_ipv6_match, IPV6_CANDIDATE.finditer(value))):
         return "ip"

@@ -25,17 +25,31 @@ _AT = (
     r"|\s?\((?i:at)\)\s?|\s?\[(?i:at)\]\s?)"
 )
 _DOT = r"[.．。｡]"
-EMAIL = re.compile(rf"[\w.%+\-]+{_AT}[\w\-]+(?:{_DOT}[\w\-]+)*{_DOT}(?:xn--[\w\-]+|[^\W\d_]{{2,}})")
+EMAIL = re.compile(
+    rf"(?<![\w.%+\-])[\w.%+\-]+{_AT}[\w\-]+(?:{_DOT}[\w\-]+)*{_DOT}(?:xn--[\w\-]+|[^\W\d_]{{2,}})"
+)
 """An e-mail address in any script (the domain as typed or in punycode), its `@` also written
-as it appears in URLs, HTML, East Asian text or an imprint page (`%40`, `&#64;`, `＠`, `(at)`)."""
+as it appears in URLs, HTML, East Asian text or an imprint page (`%40`, `&#64;`, `＠`, `(at)`).
+Search it only where `may_hold_email` says so: most text holds no `@` in any form."""
+_AT_SIGNS = ("@", "%40", "&#", "&commat;", "＠", "﹫")
+_BRACKETED_AT = re.compile(r"[(\[][Aa][Tt][)\]]")
+
+
+def may_hold_email(text: str) -> bool:
+    """True when `text` holds one of the forms of `@` that `EMAIL` knows: a few substring tests
+    instead of the pattern's backtracking through every word."""
+    return any(sign in text for sign in _AT_SIGNS) or _BRACKETED_AT.search(text) is not None
+
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-IPV4 = re.compile(rf"(?<![\d.])(?<!(?<![^\W\d_])[vV]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w.]*\d)")
+IPV4 = re.compile(
+    rf"(?=\d{{1,3}}\.)(?<![\d.])(?<!(?<![^\W\d_])[vV]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w.]*\d)"
+)
 """A dotted-quad IPv4 address not embedded in a longer run of digits and dots, nor right after
 a lone `v` (`v1.2.3.4`, a version); after any other letter or an underscore it counts
 (`ip203.0.113.77`, `sess_203.0.113.77`)."""
 IPV6_CANDIDATE = re.compile(
-    r"(?<![0-9A-Fa-f.])(?<![0-9A-Fa-f:]:)(?=[0-9A-Fa-f]|::)"
+    r"(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)(?<![0-9A-Fa-f.])(?<![0-9A-Fa-f:]:)(?=[0-9A-Fa-f]|::)"
     r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"
 )
 """Text shaped like an IPv6 address, starting at a hex digit or `::` that does not continue a
@@ -46,7 +60,7 @@ _SEP = r"[\s.\-‐‑‒–—−－]"
 word processors and East Asian input put in a hyphen's place."""
 _PLUS = r"(?:\+|%2[Bb])"
 PHONE_CANDIDATE = re.compile(
-    r"(?<![^\W_]|[+\-‐‑‒–—−－])(?<!\d\.)(?:"
+    r"(?=[\d(+%])(?<![^\W_]|[+\-‐‑‒–—−－])(?<!\d\.)(?:"
     rf"{_PLUS}\d{{7,15}}(?!\d)"
     rf"|{_PLUS}\d{{1,3}}(?:{_SEP}?\(\d{{1,5}}\){_SEP}?\d{{1,12}}(?:{_SEP}\d{{1,12}}){{0,5}}"
     rf"|(?:{_SEP}\d{{1,12}}){{1,6}})"
