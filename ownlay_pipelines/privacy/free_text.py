@@ -4,7 +4,8 @@ Free text is whatever a person typed or a browser reported: URLs and paths, page
 referrers, UTM values, ad keywords, cities, user agents, and string values of `properties`. The
 value is kept and only the personal part is replaced by `[email]`, `[phone]` or `[ip]`, so a page
 title or a campaign name stays useful. In a user agent a product version such as
-`Chrome/120.0.0.0` is not an address and is left alone.
+`Chrome/120.0.0.0` is not an address, nor an app version such as `Instagram 309.1.0.41.113` a
+phone number; both are left alone. docs/privacy.md lists what counts as contact data and why.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ reason for each, which written forms count and which look-alikes do not; in shor
 - an IPv4 address is a dotted quad of octets, also glued to a label (`ip203.0.113.77`) but not
   to a lone `v` (`v1.2.3.4`); an IPv6 address is whatever `ipaddress` parses, glued to letters
   only with three colons or more (`ip2001:db8::1`, not `Cache::add`), and never a bare `::`;
-- a phone number is a `+` and 7–15 digits, a `tel:` and 7–15 digits, or 9–15 digits in groups:
-  of at most five digits each, unless a `+` country code leads (`+49 30 12345678`) or a trunk
-  `0` does (`030 12345678`, `030/1234567`, `(030) 12345678`). A bare run of digits is not one,
+- a phone number has 9–15 digits: after a `+` or `tel:` unbroken, else in groups of at most
+  five digits each, unless a `+` country code leads (`+49 30 12345678`) or a trunk `0` does
+  (`030 12345678`, `030/1234567`, `(030) 12345678`). A bare run of digits is not one,
   because numeric ids are, and neither is a date followed by an hour (`2026-11-03 18:22`).
 """
 

@@ -157,6 +157,8 @@ NOT_MASKED_BY_DESIGN = [
     # Spelled out: indistinguishable from ordinary words.
     "jane at example dot com",
     "jane.doe @ example.com",
+    # A quoted local part: practically unused, and quotes around words are common.
+    '"jane"@example.com',
     # Base64 of jane@example.com: decoding every token that happens to be valid base64 would
     # turn ids and click ids into gibberish matches; base64 payloads in URLs are tokens, removed
     # by name (`token`, `sig`, …) with their parameter.
@@ -164,6 +166,8 @@ NOT_MASKED_BY_DESIGN = [
     # A US number with a slash after the area code: a slash between digit groups is a path
     # or a date far more often.
     "415/555-0123",
+    # Spaced dashes join ranges and scores.
+    "415 - 555 - 0123",
 ]
 
 
