@@ -50,11 +50,11 @@ a lone `v` (`v1.2.3.4`, a version); after any other letter or an underscore it c
 (`ip203.0.113.77`, `sess_203.0.113.77`)."""
 IPV6_CANDIDATE = re.compile(
     r"(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)(?<![0-9A-Fa-f.])(?<![0-9A-Fa-f:]:)(?=[0-9A-Fa-f]|::)"
-    r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"
+    r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])"
 )
 """Text shaped like an IPv6 address, starting at a hex digit or `::` that does not continue a
-run of hex digits and colons (`ip:2001:db8::1` starts at `2001`); `is_ipv6` decides (a time
-`11:30:00` is not one)."""
+run of hex digits and colons (`ip:2001:db8::1` starts at `2001`) and ending before anything but
+one (`2001:db8::1xyz`); `is_ipv6_match` decides (a time `11:30:00` is not one)."""
 _SEP = r"[\s.\-‐‑‒–—−－]"
 """What joins a phone number's digit groups: a space, a dot, a hyphen, or one of the dashes
 word processors and East Asian input put in a hyphen's place."""
