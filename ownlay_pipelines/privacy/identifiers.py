@@ -16,8 +16,9 @@ from ownlay_pipelines.privacy.patterns import (
     IPV4,
     IPV6_CANDIDATE,
     PHONE_CANDIDATE,
-    is_ipv6,
+    is_ipv6_match,
     is_phone,
+    may_hold_email,
 )
 
 REFUSAL = {
@@ -39,9 +40,9 @@ def contact_kind(value: str) -> str | None:
 
 
 def _kind(value: str) -> str | None:
-    if "@" in value or EMAIL.search(value):
+    if "@" in value or (may_hold_email(value) and EMAIL.search(value)):
         return "email"
-    if IPV4.search(value) or any(is_ipv6(m.group()) for m in IPV6_CANDIDATE.finditer(value)):
+    if IPV4.search(value) or any(map(is_ipv6_match, IPV6_CANDIDATE.finditer(value))):
         return "ip"
     if any(is_phone(m.group()) for m in PHONE_CANDIDATE.finditer(value)):
         return "phone"

@@ -173,6 +173,39 @@ def test_identifiers_holding_contact_or_network_data_are_refused_naming_the_fiel
     assert value not in response.text
 
 
+WRITTEN_FORMS = {
+    "utm.campaign": "retarget ip203.0.113.77",
+    "source.keyword": "Hotline 030 12345678",
+    "source.placement": "tel:4155550123",
+    "context.page.title": "Kontakt: jane@müller.de",
+    "context.page.path": "/u/jane＠example.com/orders",
+    "properties.note": "write to jane.doe&#64;example.com",
+}
+"""Free-text fields holding contact data in the written forms docs/privacy.md lists."""
+
+
+def test_contact_data_in_its_written_forms_is_masked_before_the_buffer(
+    client: TestClient, acme_key, settings: IngestSettings
+):
+    event = _event_with_pii_everywhere()
+    for path, text in WRITTEN_FORMS.items():
+        *parents, name = path.split(".")
+        node = event
+        for parent in parents:
+            node = node[parent]
+        node[name] = text
+
+    response = client.post(
+        "/api/v1/events", json=event, headers={"X-Ownlay-Api-Key": acme_key.plaintext}
+    )
+
+    assert response.status_code == 202
+    buffered = buffer_text(settings.buffer_path)
+    assert "retarget ip[ip]" in buffered and "Kontakt: [email]" in buffered
+    raw = ("203.0.113.77", "030 12345678", "4155550123", "müller", "jane＠", "&#64;")
+    assert [fragment for fragment in raw if fragment in buffered] == []
+
+
 def test_no_raw_email_phone_or_ip_rests_anywhere_after_flush_apply_and_retention(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

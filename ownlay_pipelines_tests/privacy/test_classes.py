@@ -32,7 +32,8 @@ from ownlay_pipelines.privacy.properties import scrub_properties
         ("+1 4155550123", "[phone]"),
         # Percent-encoding hides the separators the patterns look for; what the decoded text
         # reveals is masked, and the text is encoded again.
-        ("/u/%3A%3Affff%3A203.0.113.77/p", "/u/::ffff:[ip]/p"),
+        ("/u/%3A%3Affff%3A203.0.113.77/p", "/u/%3A%3Affff%3A[ip]/p"),  # found as sent
+        ("/u/%3A%3Affff%3Acb00%3A714d/p", "/u/[ip]/p"),  # ::ffff:cb00:714d, found decoded
         ("/u/2001%3Adb8%3A%3A1/p", "/u/[ip]/p"),
         ("call%20415%20555%200123", "call%20[phone]"),
         ("jane.doe%2540example.com", "[email]"),

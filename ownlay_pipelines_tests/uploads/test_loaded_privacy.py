@@ -99,6 +99,31 @@ def test_an_events_id_holding_contact_data_is_a_bad_row_and_masked_in_the_quaran
     assert json.loads(quarantined[1]["raw_record"])["user_id"] == "[phone]"
 
 
+def test_an_events_id_holding_contact_data_in_other_written_forms_is_a_bad_row(tmp_path):
+    # Each passes the SQL prefilter to the Python check: an IP glued to its label, an entity
+    # for the `@`, a tel: link, a national number after an underscore.
+    text = (
+        "timestamp,event,anonymous_id,user_id\n"
+        f"{EVENT},a1,v1.2.3.4\n"  # a version: kept
+        f"{EVENT},ip203.0.113.7,u1\n"
+        f"{EVENT},jane&#64;x.io,u2\n"
+        f"{EVENT},a3,tel:4155550123\n"
+        f"{EVENT},visitor_030-12345678,u4\n"
+    )
+    result = upload(tmp_path, text, name="events.csv", kind=UploadKind.EVENTS)
+
+    assert [(r["anonymous_id"], r["user_id"]) for r in rows(tmp_path, "raw/uploads/events")] == [
+        ("a1", "v1.2.3.4")
+    ]
+    why = "; an id column takes stable ids, never contact data"
+    assert result.reasons == {
+        f"anonymous_id: holds an IP address{why}": 1,
+        f"anonymous_id: holds an e-mail address{why}": 1,
+        f"user_id: holds a phone number{why}": 1,
+        f"anonymous_id: holds a phone number{why}": 1,
+    }
+
+
 def test_a_value_outside_the_sample_of_a_dictionary_column_is_masked_too(tmp_path):
     # 97 campaign names fill the sample: the column is a dictionary; the one name with an
     # e-mail sits between two sampled slices, so it reaches the load as a value the sample lacks.
@@ -113,3 +138,26 @@ def test_a_value_outside_the_sample_of_a_dictionary_column_is_masked_too(tmp_pat
     assert names[ROWS // 2 + 19] == "Retarget [email]"
     assert names[2] == "Campaign 0"
     assert len(names) == ROWS
+
+
+def test_campaign_names_holding_contact_data_in_other_written_forms_are_masked(tmp_path):
+    # The SQL prefilter must let each of these through to the Python masking (docs/privacy.md):
+    # an internationalised address, an HTML entity and `(at)` for the `@`, a national phone
+    # number with its area code in brackets, an IP glued to its label.
+    text = (
+        "Date,Campaign,Account,Spend\n"
+        "2026-11-21,Retarget jane@müller.de,acct ip203.0.113.7,1.00\n"
+        "2026-11-21,Promo jane&#64;example.com,Main,2.00\n"
+        "2026-11-21,Hotline (030) 12345678,Main,3.00\n"
+        "2026-11-22,Impressum kontakt(at)example.de,Main,4.00\n"
+        "2026-11-22,Spring Sale 2026 (v1.2.3.4),Main,5.00\n"
+    )
+    upload(tmp_path, text)
+
+    assert [(r["account_id"], r["campaign_name"]) for r in rows(tmp_path)] == [
+        ("acct ip[ip]", "Retarget [email]"),
+        ("Main", "Promo [email]"),
+        ("Main", "Hotline [phone]"),
+        ("Main", "Impressum [email]"),
+        ("Main", "Spring Sale 2026 (v1.2.3.4)"),
+    ]
