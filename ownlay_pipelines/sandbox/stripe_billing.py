@@ -314,9 +314,10 @@ class StripeAccountWorld:
                         "customer_address": None,
                         "subscription": sub.id,
                         # The subscription's metadata as of finalisation (2022-11-15 names it
-                        # `subscription_details`; the invoice's own metadata stays empty).
+                        # `subscription_details`); the sandbox merchant also stamps the consent
+                        # on each invoice and PaymentIntent (whose charge copies it).
                         "subscription_details": {"metadata": self.subscription_metadata(sub)},
-                        "metadata": {},
+                        "metadata": self.subscription_metadata(sub),
                         "charge": charge_id,
                         "payment_intent": intent_id,
                         "paid": True,
@@ -353,8 +354,7 @@ class StripeAccountWorld:
                         "balance_transaction": f"txn_{digits(rng, 14)}",
                         "billing_details": _billing_details(sub.customer_id),
                         "receipt_email": customer_email(sub.customer_id),
-                        # A subscription's PaymentIntent does not copy its metadata.
-                        "metadata": {},
+                        "metadata": self.subscription_metadata(sub),
                     }
                 )
         return invoices, [*charges, *self.checkout_charges()]
