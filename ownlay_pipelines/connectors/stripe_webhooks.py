@@ -11,7 +11,14 @@ into its partition by primary key, keeping the row written by the newest event:
   changes nothing and an older event arriving after a newer one is ignored; among one batch the
   newest event per object wins (then the later delivery);
 - `customer.subscription.*` events also land in `subscription_events` (keyed by event id), the
-  history the MRR mart replays.
+  history the MRR mart replays;
+- `customer.deleted` and `invoice.deleted` (a draft invoice) carry the object as it was before
+  the deletion: their row is written with `is_deleted = true` (Airbyte's convention), so a
+  deleted customer is not brought back as live, and an older event delivered after it is ignored
+  like any older event; a deletion also wins a tie with an event of the same second (nothing
+  follows a deletion). The next snapshot of `customers` (or re-pull of the invoices' day), which
+  no longer lists the object, removes the row. `customer.subscription.deleted` is a
+  cancellation, not a deletion: the subscription keeps its row with status `canceled`.
 
 Events listed from `GET /v1/events` (`stripe_events.py`) are merged by the same code
 (`apply_listed_events`), so the API catch-up and the webhooks can never disagree on a row.
@@ -56,6 +63,7 @@ TABLE_BY_OBJECT = {
 """Stripe's `data.object.object` → the table holding that object."""
 SPEC_BY_TABLE = {spec.table: spec for spec in STREAMS}
 SUBSCRIPTION_EVENT_PREFIX = "customer.subscription."
+DELETED_SUFFIX = ".deleted"
 
 
 @dataclass
@@ -156,6 +164,8 @@ def _merge_events(
             request = FetchRequest(workspace, connection or _connection(workspace, event))
             row = SPEC_BY_TABLE[table].normalise(dig(event, "data.object"), request)
             row[VERSION_COLUMN] = rows.instant(dig(event, "created"), "created")
+            if rows.IS_DELETED in row and str(dig(event, "type")).endswith(DELETED_SUFFIX):
+                row[rows.IS_DELETED] = True
             extra = []
             if str(dig(event, "type")).startswith(SUBSCRIPTION_EVENT_PREFIX):
                 history = rows.normalise_subscription_event(event, request)
@@ -171,7 +181,10 @@ def _merge_events(
         stored = read_partition(lake_root, spec.ref, workspace_id=workspace.id, report_date=day)
         incoming = pa.Table.from_pylist(items, schema=spec.schema)
         version = VERSION_COLUMN if VERSION_COLUMN in spec.schema.names else None
-        merged = newest_per_key(spec, stored, incoming, version_column=version)
+        tombstone = rows.IS_DELETED if rows.IS_DELETED in spec.schema.names else None
+        merged = newest_per_key(
+            spec, stored, incoming, version_column=version, tombstone_column=tombstone
+        )
         write_partition(lake_root, spec.ref, merged, workspace_id=workspace.id, report_date=day)
         result.rows += len(items)
         result.partitions_written += 1
