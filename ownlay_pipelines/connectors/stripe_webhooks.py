@@ -44,7 +44,7 @@ from ownlay_pipelines.connectors import stripe_rows as rows
 from ownlay_pipelines.connectors.shopify_webhooks import Delivery
 from ownlay_pipelines.connectors.streams import FetchRequest, Partitioning
 from ownlay_pipelines.connectors.stripe import STREAMS
-from ownlay_pipelines.connectors.webhook_merge import newest_per_key
+from ownlay_pipelines.connectors.webhook_merge import keep_known, newest_per_key
 from ownlay_pipelines.connectors.wire_values import RowError, dig
 from ownlay_pipelines.ingest.webhook_store import connect_webhook_store
 from ownlay_pipelines.lake.writer import read_partition, write_partition
@@ -64,6 +64,10 @@ TABLE_BY_OBJECT = {
 SPEC_BY_TABLE = {spec.table: spec for spec in STREAMS}
 SUBSCRIPTION_EVENT_PREFIX = "customer.subscription."
 DELETED_SUFFIX = ".deleted"
+KEPT_WHEN_UNSENT = {"charges": ("invoice_id",)}
+"""Columns a newer event leaves as stored when it has them NULL: a charge's invoice never
+changes, and a Charge rendered in API 2025-03-31 or later no longer names it (the API sync's
+pinned version does)."""
 
 
 @dataclass
@@ -185,6 +189,7 @@ def _merge_events(
         merged = newest_per_key(
             spec, stored, incoming, version_column=version, tombstone_column=tombstone
         )
+        merged = keep_known(spec, stored, merged, KEPT_WHEN_UNSENT.get(table, ()))
         write_partition(lake_root, spec.ref, merged, workspace_id=workspace.id, report_date=day)
         result.rows += len(items)
         result.partitions_written += 1

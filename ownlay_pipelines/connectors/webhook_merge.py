@@ -49,3 +49,23 @@ def newest_per_key(
             f"(PARTITION BY {key} ORDER BY {order}) = 1 ORDER BY {key}"
         ).to_arrow_table()
     return newest.select(spec.schema.names).cast(spec.schema)
+
+
+def keep_known(
+    spec: StreamSpec, stored: pa.Table | None, merged: pa.Table, columns: tuple[str, ...]
+) -> pa.Table:
+    """`merged` with each of `columns` that is NULL taken from the stored row of the same key:
+    for fields that never change once set, which a newer version may no longer send (a Stripe
+    Charge from API 2025-03-31 on has no `invoice`). Sorted by primary key, in `spec.schema`."""
+    if stored is None or not columns or stored.num_rows == 0:
+        return merged
+    keys = ", ".join(spec.primary_key)
+    kept = ", ".join(f"coalesce(m.{c}, s.{c}) AS {c}" for c in columns)
+    with duckdb.connect() as connection:
+        connection.register("merged", merged)
+        connection.register("stored", stored.select([*spec.primary_key, *columns]))
+        table = connection.sql(
+            f"SELECT m.* REPLACE ({kept}) FROM merged m LEFT JOIN stored s USING ({keys}) "
+            f"ORDER BY {', '.join(f'm.{k}' for k in spec.primary_key)}"
+        ).to_arrow_table()
+    return table.select(spec.schema.names).cast(spec.schema)
