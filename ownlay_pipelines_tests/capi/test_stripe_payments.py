@@ -19,9 +19,13 @@ from pathlib import Path
 import anyio
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from ownlay_pipelines.capi.order_capture import capture_webhook_orders, source_cursor
 from ownlay_pipelines.capi.tables import capi_outbox
+from ownlay_pipelines.http.clock import FakeClock
+from ownlay_pipelines.ingest.app import create_app
+from ownlay_pipelines.ingest.config import IngestSettings
 from ownlay_pipelines.ingest.webhook_store import WebhookStore
 from ownlay_pipelines.registry.workspaces import load_registry
 from ownlay_pipelines.sandbox.stripe import StripeSimulator
@@ -33,6 +37,7 @@ from ownlay_pipelines.sandbox.stripe_webhooks import (
 )
 from ownlay_pipelines.sandbox.world import SandboxWorld
 from ownlay_pipelines.settings import DEFAULT_REGISTRY_FILE
+from ownlay_pipelines_tests.ingest.payloads import NOW, PII_KEY, stripe_signature
 
 REGISTRY = load_registry(DEFAULT_REGISTRY_FILE)
 WORKSPACE = REGISTRY.get("acme-outdoor")
@@ -206,3 +211,45 @@ def test_a_link_arriving_after_its_charge_was_queued_keeps_the_charge_alone(
     )
     assert (report.late_links, report.queued, report.same_order) == (1, 0, 8)
     assert _queued(store)["meta-capi"] == Counter({first.intent_id: 1})
+
+
+def test_signed_basil_deliveries_through_the_ingest_route_are_one_purchase(
+    store, tmp_path: Path
+) -> None:
+    # The real route verifies, stores (invoice_payment.paid included, whatever its type) and
+    # acknowledges; a redelivery of the same event is stored once.
+    secret = "whsec_acme_outdoor_current"
+    settings = IngestSettings(
+        lake_dir=tmp_path / "data" / "lake",
+        buffer_path=tmp_path / "data" / "buffer.sqlite",
+        database_url=f"sqlite:///{tmp_path / 'ingest-ops.sqlite'}",
+    )
+    environ = {
+        "OWNLAY_PII_HASH_KEY": PII_KEY,
+        "OWNLAY_STRIPE_WEBHOOK_SECRET__ACME_OUTDOOR": secret,
+    }
+    renewal = next(
+        p for p in _payments(BASIL) if p.billing_reason == "subscription_cycle" and p.consent
+    )
+    with TestClient(create_app(settings, clock=FakeClock(NOW), environ=environ)) as client:
+        for event in [*renewal.events, renewal.events[0]]:
+            body = json.dumps(event).encode()
+            headers = {
+                "Stripe-Signature": stripe_signature(body, [secret], int(NOW.timestamp())),
+                "Content-Type": "application/json",
+            }
+            response = client.post(
+                "/api/v1/webhooks/stripe/acme-outdoor", content=body, headers=headers
+            )
+            assert response.status_code < 300, response.text
+    path = settings.webhook_deliveries_path
+
+    soon = capture_webhook_orders(store, WORKSPACE, path, now=NOW, hasher=None)
+    later = capture_webhook_orders(
+        store, WORKSPACE, path, now=NOW + timedelta(hours=1), hasher=None
+    )
+
+    assert (soon.queued, soon.held) == (0, 1)  # the charge waits for its link
+    assert (later.deliveries, later.queued) == (4, 4)
+    assert _queued(store)["meta-capi"] == Counter({renewal.invoice_id: 1})
+    assert _payloads(store)[renewal.invoice_id]["action_source"] == "system_generated"
