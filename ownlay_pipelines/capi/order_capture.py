@@ -7,6 +7,10 @@ paid orders into purchase conversions (capi/orders.py) and queues the consented 
 contact data goes from the delivery body to the outbox payload and nowhere else (the lake apply
 of the same delivery keeps only keyed hashes).
 
+Stripe from API 2025-03-31 on: the `invoice_payment.paid` deliveries after the cursor are claimed
+first, and a charge that may pay an invoice waits a few minutes for its link; the cursor stays
+before it until then (capi/stripe_links.py).
+
 Not from the REST/API syncs: their pages are normalised (hashed) in memory and never kept raw, so
 an order seen only by a sync (a missed webhook) is not forwarded; webhooks are the stores'
 real-time path. Re-reading is harmless: the outbox and `capi_order_keys` keep one conversion per
@@ -39,6 +43,7 @@ from ownlay_pipelines.capi.orders import (
     stripe_event_conversion,
 )
 from ownlay_pipelines.capi.outbox import enqueue
+from ownlay_pipelines.capi.stripe_links import claim_invoice_payment_links, held
 from ownlay_pipelines.capi.tables import capi_source_cursor
 from ownlay_pipelines.ingest.webhook_store import WebhookDelivery, read_webhook_deliveries
 from ownlay_pipelines.lifecycle.suppression import SUPPRESSIONS
@@ -78,6 +83,11 @@ class OrderCaptureReport:
     """Orders of people erased under GDPR, left out."""
     refused: Counter[str] = field(default_factory=Counter)
     """`provider topic: error type` of bodies that could not be read as an order."""
+    held: int = 0
+    """1 when a Stripe charge waits for the invoice payment that may name it (the cursor stops
+    before it)."""
+    late_links: int = 0
+    """Stripe invoice payments read after the charge they name had been queued."""
 
 
 def capture_webhook_orders(
@@ -102,6 +112,11 @@ def capture_webhook_orders(
         )
     for provider, convert in PROVIDERS.items():
         cursor = source_cursor(engine, workspace.id, provider)
+        if provider == "stripe":
+            links = claim_invoice_payment_links(
+                engine, workspace, deliveries_path, after_seq=cursor, now=now
+            )
+            report.late_links += links.late
         while batch := read_webhook_deliveries(
             deliveries_path,
             provider=provider,
@@ -109,6 +124,19 @@ def capture_webhook_orders(
             after_seq=cursor,
             limit=page,
         ):
+            waiting = next(
+                (
+                    index
+                    for index, delivery in enumerate(batch)
+                    if provider == "stripe" and held(delivery, workspace.id, now)
+                ),
+                None,
+            )
+            if waiting is not None:
+                report.held = 1
+                batch = batch[:waiting]
+                if not batch:
+                    break
             conversions = []
             for delivery in batch:
                 try:
@@ -130,6 +158,8 @@ def capture_webhook_orders(
             report.same_order += queued.same_order
             cursor = batch[-1].seq
             _save_cursor(engine, workspace.id, provider, cursor, now)
+            if waiting is not None:
+                break
     return report
 
 

@@ -10,7 +10,10 @@ The event id (each platform's dedup key) is what a storefront pixel can send for
   pixel sends `fbq('track', 'Purchase', {…}, {eventID: orderId})` / `ttq.track(…, {event_id})` /
   Snap `client_dedup_id` with that value;
 - Stripe: the PaymentIntent id (`pi_…`, which the success page receives as `?payment_intent=`) for
-  a charge, the charge id when it has none; the invoice id (`in_…`) for a paid invoice.
+  a charge, the charge id when it has none; the invoice id (`in_…`) for a paid invoice, in every
+  API version. A charge paying an invoice is the invoice's purchase: up to 2025-02-24 the charge
+  says so (`invoice`) and is skipped here; from 2025-03-31 ("basil") it no longer does, and the
+  capture links the two through the `invoice_payment.paid` event (capi/stripe_links.py).
 
 The order id (`order_id`, Google's `orderId`) is the same value. A first-party `purchase` event
 naming that order in `properties.order_id` is the same conversion: whichever is queued first is
@@ -19,7 +22,10 @@ forwarded, the other is left out (`capi_order_keys`, outbox.py).
 Consent: Shopify — `buyer_accepts_marketing: true` or an e-mail or SMS marketing consent state
 `subscribed` (on the order or its customer), unless any of them says `unsubscribed` or
 `redacted`; Stripe — the object's `metadata.marketing_consent` is `true`, `yes`, `1` or
-`granted`. Anything else is no consent, and the order is never queued.
+`granted`; an invoice without it in its own metadata is read from its subscription's metadata
+snapshot (`subscription_details.metadata`, from 2025-03-31 `parent.subscription_details.metadata`;
+Stripe fills it for invoices created from 2023-06-29). Anything else is no consent, and the order
+is never queued.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from ownlay_pipelines.connectors import stripe_rows
 SHOPIFY_ORDER_TOPICS = frozenset({"orders/create", "orders/paid", "orders/updated"})
 """Topics whose body is a whole order; the same order id dedups the repeats."""
 STRIPE_PAID_TYPES = frozenset({"charge.succeeded", "invoice.paid", "invoice.payment_succeeded"})
+STRIPE_BASIL = "2025-03-31"
+"""The first Stripe API version whose Charge and PaymentIntent no longer name their invoice."""
 CONSENT_YES = frozenset({"true", "yes", "1", "granted"})
 _REFUSED = frozenset({"unsubscribed", "redacted"})
 
@@ -95,15 +103,15 @@ def shopify_marketing_consent(order: Mapping[str, Any]) -> bool:
 def stripe_event_conversion(event: Mapping[str, Any], workspace_id: str) -> Conversion | None:
     """The purchase conversion of a Stripe `charge.succeeded` or paid-invoice event, or None.
 
-    A charge that pays an invoice is left to the invoice's event (one conversion per payment).
+    A charge that names the invoice it pays is left to the invoice's event (one conversion per
+    payment); a basil charge cannot say, so the capture links it (capi/stripe_links.py).
     """
     kind = event.get("type")
     obj = _mapping(_mapping(event.get("data")).get("object"))
     if kind not in STRIPE_PAID_TYPES or not obj.get("id"):
         return None
     currency = str(obj.get("currency") or "").upper()
-    metadata = _mapping(obj.get("metadata"))
-    consent = str(metadata.get("marketing_consent", "")).strip().lower() in CONSENT_YES
+    consent = _stripe_consent(obj, kind)
     if kind == "charge.succeeded":
         if obj.get("invoice") or obj.get("paid") is False:
             return None
@@ -143,6 +151,30 @@ def stripe_event_conversion(event: Mapping[str, Any], workspace_id: str) -> Conv
         external_id=customer if isinstance(customer, str) and customer else None,
         action_source=source,
     )
+
+
+def stripe_basil(event: Mapping[str, Any]) -> bool:
+    """Whether the event is rendered in API 2025-03-31 or later: its `api_version`, or (an event
+    without one) a charge object without the `invoice` key every earlier version sends."""
+    version = event.get("api_version")
+    if isinstance(version, str) and version:
+        return version[:10] >= STRIPE_BASIL
+    obj = _mapping(_mapping(event.get("data")).get("object"))
+    return obj.get("object") == "charge" and "invoice" not in obj
+
+
+def _stripe_consent(obj: Mapping[str, Any], kind: object) -> bool:
+    """The object's `metadata.marketing_consent`; for an invoice without it, its subscription's
+    metadata snapshot (top-level `subscription_details` up to 2025-02-24, under `parent` on)."""
+    holders = [_mapping(obj.get("metadata"))]
+    if kind != "charge.succeeded":
+        parent = _mapping(_mapping(obj.get("parent")).get("subscription_details"))
+        holders += [
+            _mapping(_mapping(obj.get("subscription_details")).get("metadata")),
+            _mapping(parent.get("metadata")),
+        ]
+    value = next((h["marketing_consent"] for h in holders if "marketing_consent" in h), "")
+    return str(value).strip().lower() in CONSENT_YES
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

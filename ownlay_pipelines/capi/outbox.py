@@ -17,7 +17,7 @@ claim under a lease, back-off on failure; here the claim is one UPDATE per statu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -378,14 +378,46 @@ def _new_row(
     }
 
 
+def claim_orders(
+    engine: sa.Engine,
+    workspace_id: str,
+    settings: CapiSettings,
+    owners: Mapping[str, str],
+    *,
+    now: datetime,
+) -> dict[str, str]:
+    """Give each order of `owners` (order id → event id) to that event at every destination,
+    unless an event already owns it there; returns the orders another event owns (at some
+    destination) with that event (empty when every claim took or was already held).
+
+    This is how a purchase known under two ids is one conversion: a Stripe invoice that an
+    InvoicePayment links to a PaymentIntent claims the PaymentIntent's order, so the charge (and
+    a first-party purchase naming the PaymentIntent) is left out (capi/stripe_links.py).
+    """
+    if not owners or not settings.destinations:
+        return {}
+    claims = {
+        (destination.id, order_id): event_id
+        for destination in settings.destinations
+        for order_id, event_id in owners.items()
+    }
+    with engine.begin() as connection:
+        held = _insert_claims(connection, workspace_id, claims, now)
+    taken: dict[str, str] = {}
+    for (destination_id, order_id), event_id in claims.items():
+        owner = held.get((destination_id, order_id))
+        if owner is not None and owner != event_id:
+            taken.setdefault(order_id, owner)
+    return taken
+
+
 def _claim_orders(
     connection: sa.Connection, workspace_id: str, rows: list[dict[str, object]], now: datetime
 ) -> list[dict[str, object]]:
     """`rows` without the purchases whose (destination, order) another event claimed first.
 
-    Each row's `order_id` (set for purchases naming one) is popped; the claims are inserted
-    skipping existing ones (a concurrent claimer waits on PostgreSQL, then is skipped), then read
-    back, so exactly one event owns each order per destination.
+    Each row's `order_id` (set for purchases naming one) is popped and claimed
+    (`_insert_claims`), so exactly one event owns each order per destination.
     """
     orders = [row.pop("order_id", None) for row in rows]
     claims: dict[tuple[str, str], str] = {}
@@ -394,6 +426,22 @@ def _claim_orders(
             claims.setdefault((str(row["destination_id"]), str(order)), str(row["event_id"]))
     if not claims:
         return rows
+    owners = _insert_claims(connection, workspace_id, claims, now)
+    return [
+        row
+        for row, order in zip(rows, orders, strict=True)
+        if not order or owners.get((str(row["destination_id"]), str(order))) == row["event_id"]
+    ]
+
+
+def _insert_claims(
+    connection: sa.Connection,
+    workspace_id: str,
+    claims: Mapping[tuple[str, str], str],
+    now: datetime,
+) -> dict[tuple[str, str], str]:
+    """Insert each (destination, order) → event claim, skipping existing ones (a concurrent
+    claimer waits on PostgreSQL, then is skipped), and read back who owns each order."""
     k = capi_order_keys
     insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[connection.dialect.name]
     connection.execute(
@@ -421,11 +469,7 @@ def _claim_orders(
             )
         ):
             owners[(destination_id, order_id)] = event_id
-    return [
-        row
-        for row, order in zip(rows, orders, strict=True)
-        if not order or owners.get((str(row["destination_id"]), str(order))) == row["event_id"]
-    ]
+    return owners
 
 
 def _existing_states(

@@ -197,7 +197,8 @@ STREAMS: tuple[StreamSpec, ...] = (
     _dated_stream(
         "invoices",
         "One row per Stripe invoice, filed under its creation day: subtotal, total, paid and due "
-        "amounts, subscription, billing period.",
+        "amounts, subscription, billing period; is_deleted for a draft an invoice.deleted event "
+        "removed.",
         rows.INVOICE_SCHEMA,
         "invoice_id",
         _dated("invoices"),
@@ -218,7 +219,8 @@ STREAMS: tuple[StreamSpec, ...] = (
         table="customers",
         description="One row per Stripe customer: created, currency, delinquent, its own coupon "
         "(applied to its subscriptions without one in the MRR mart); the e-mail only as a keyed "
-        "HMAC pseudonym.",
+        "HMAC pseudonym; is_deleted once a customer.deleted event arrived (until the next "
+        "snapshot drops the row).",
         partitioning=Partitioning.WORKSPACE,
         cadence=Cadence.HOURLY,
         schema=rows.CUSTOMER_SCHEMA,

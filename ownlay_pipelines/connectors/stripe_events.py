@@ -19,7 +19,8 @@ Customer events are not read: `customers` (like `subscriptions`) is a snapshot t
 replaces on every run, so it already holds each customer's latest state and drops deleted ones;
 an event applied over it could only be older (a `customer.updated` from before a
 `customer.discount.deleted`, which carries a discount, not the customer, would bring the coupon
-back) or resurrect a deleted customer. `customer.subscription.*` are the `subscription_events`
+back). A `customer.deleted` that does reach the merge (a webhook) marks the row `is_deleted`
+until the next snapshot drops it (`stripe_webhooks.py`). `customer.subscription.*` are the `subscription_events`
 stream's (`stripe.py`).
 """
 
@@ -48,6 +49,7 @@ UPDATE_EVENT_TYPES = (
     "charge.refund.updated",
     "refund.created",
     "refund.updated",
+    "invoice.deleted",
     "invoice.finalized",
     "invoice.marked_uncollectible",
     "invoice.paid",
@@ -60,7 +62,8 @@ UPDATE_EVENT_TYPES = (
 the change (`charge.refund.updated` carries the refund, not the charge). Every type that changes
 a stored column is listed, not only refunds: a row the API sync wrote yields to any event, so
 leaving out, say, `charge.succeeded` would let an older `charge.updated` of a pending charge
-overwrite the succeeded state the sync had stored. Stripe takes at most 20 `types[]`."""
+overwrite the succeeded state the sync had stored. `invoice.deleted` (a draft deleted) marks its
+row `is_deleted`. Stripe takes at most 20 `types[]`."""
 CURSOR_OVERLAP_SECONDS = 3600
 CURSOR_FILE = "stripe_event_cursors.json"
 

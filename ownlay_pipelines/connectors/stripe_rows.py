@@ -57,6 +57,11 @@ EVENT_CREATED_AT = "event_created_at"
 EVENT_VERSION = pa.field(EVENT_CREATED_AT, TIMESTAMP)
 """When the webhook event that wrote the row was created (NULL: written by the API sync); the
 newer event wins (`stripe_webhooks.py`)."""
+IS_DELETED = "is_deleted"
+DELETED_FLAG = pa.field(IS_DELETED, pa.bool_())
+"""True when a `*.deleted` event wrote the row (Airbyte's convention): Stripe deleted the object,
+which the next API snapshot or re-pull no longer lists. NULL in rows written before the column
+existed, which means not deleted."""
 
 
 def minor_unit_exponent(currency: str) -> int:
@@ -190,6 +195,7 @@ INVOICE_SCHEMA = pa.schema(
         pa.field("amount_due", MONEY, nullable=False),
         pa.field("period_start", TIMESTAMP),
         pa.field("period_end", TIMESTAMP),
+        DELETED_FLAG,
         EVENT_VERSION,
     ]
 )
@@ -213,6 +219,7 @@ def normalise_invoice(record: Record, request: FetchRequest) -> dict[str, Any]:
         },
         "period_start": optional_instant(record, "period_start"),
         "period_end": optional_instant(record, "period_end"),
+        IS_DELETED: record.get("deleted") is True,
     }
 
 
@@ -232,6 +239,7 @@ CUSTOMER_SCHEMA = pa.schema(
         *text_fields("email_hash", "currency"),
         pa.field("delinquent", pa.bool_()),
         pa.field("discount_json", pa.string()),
+        DELETED_FLAG,
         EVENT_VERSION,
     ]
 )
@@ -252,6 +260,7 @@ def normalise_customer(record: Record, request: FetchRequest) -> dict[str, Any]:
         "currency": currency.upper() if isinstance(currency, str) else None,
         "delinquent": bool(record.get("delinquent")),
         "discount_json": _customer_discount_json(record, request),
+        IS_DELETED: record.get("deleted") is True,
     }
 
 

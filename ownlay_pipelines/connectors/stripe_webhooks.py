@@ -11,7 +11,14 @@ into its partition by primary key, keeping the row written by the newest event:
   changes nothing and an older event arriving after a newer one is ignored; among one batch the
   newest event per object wins (then the later delivery);
 - `customer.subscription.*` events also land in `subscription_events` (keyed by event id), the
-  history the MRR mart replays.
+  history the MRR mart replays;
+- `customer.deleted` and `invoice.deleted` (a draft invoice) carry the object as it was before
+  the deletion: their row is written with `is_deleted = true` (Airbyte's convention), so a
+  deleted customer is not brought back as live, and an older event delivered after it is ignored
+  like any older event; a deletion also wins a tie with an event of the same second (nothing
+  follows a deletion). The next snapshot of `customers` (or re-pull of the invoices' day), which
+  no longer lists the object, removes the row. `customer.subscription.deleted` is a
+  cancellation, not a deletion: the subscription keeps its row with status `canceled`.
 
 Events listed from `GET /v1/events` (`stripe_events.py`) are merged by the same code
 (`apply_listed_events`), so the API catch-up and the webhooks can never disagree on a row.
@@ -37,7 +44,7 @@ from ownlay_pipelines.connectors import stripe_rows as rows
 from ownlay_pipelines.connectors.shopify_webhooks import Delivery
 from ownlay_pipelines.connectors.streams import FetchRequest, Partitioning
 from ownlay_pipelines.connectors.stripe import STREAMS
-from ownlay_pipelines.connectors.webhook_merge import newest_per_key
+from ownlay_pipelines.connectors.webhook_merge import keep_known, newest_per_key
 from ownlay_pipelines.connectors.wire_values import RowError, dig
 from ownlay_pipelines.ingest.webhook_store import connect_webhook_store
 from ownlay_pipelines.lake.writer import read_partition, write_partition
@@ -56,6 +63,11 @@ TABLE_BY_OBJECT = {
 """Stripe's `data.object.object` → the table holding that object."""
 SPEC_BY_TABLE = {spec.table: spec for spec in STREAMS}
 SUBSCRIPTION_EVENT_PREFIX = "customer.subscription."
+DELETED_SUFFIX = ".deleted"
+KEPT_WHEN_UNSENT = {"charges": ("invoice_id",)}
+"""Columns a newer event leaves as stored when it has them NULL: a charge's invoice never
+changes, and a Charge rendered in API 2025-03-31 or later no longer names it (the API sync's
+pinned version does)."""
 
 
 @dataclass
@@ -156,6 +168,8 @@ def _merge_events(
             request = FetchRequest(workspace, connection or _connection(workspace, event))
             row = SPEC_BY_TABLE[table].normalise(dig(event, "data.object"), request)
             row[VERSION_COLUMN] = rows.instant(dig(event, "created"), "created")
+            if rows.IS_DELETED in row and str(dig(event, "type")).endswith(DELETED_SUFFIX):
+                row[rows.IS_DELETED] = True
             extra = []
             if str(dig(event, "type")).startswith(SUBSCRIPTION_EVENT_PREFIX):
                 history = rows.normalise_subscription_event(event, request)
@@ -171,7 +185,11 @@ def _merge_events(
         stored = read_partition(lake_root, spec.ref, workspace_id=workspace.id, report_date=day)
         incoming = pa.Table.from_pylist(items, schema=spec.schema)
         version = VERSION_COLUMN if VERSION_COLUMN in spec.schema.names else None
-        merged = newest_per_key(spec, stored, incoming, version_column=version)
+        tombstone = rows.IS_DELETED if rows.IS_DELETED in spec.schema.names else None
+        merged = newest_per_key(
+            spec, stored, incoming, version_column=version, tombstone_column=tombstone
+        )
+        merged = keep_known(spec, stored, merged, KEPT_WHEN_UNSENT.get(table, ()))
         write_partition(lake_root, spec.ref, merged, workspace_id=workspace.id, report_date=day)
         result.rows += len(items)
         result.partitions_written += 1

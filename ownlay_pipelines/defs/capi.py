@@ -241,6 +241,8 @@ def capture_store_orders(
             no_consent=report.no_consent,
             same_order=report.same_order,
             suppressed=report.suppressed,
+            stripe_charges_waiting=report.held,
+            stripe_late_links=report.late_links,
         )
         refused.update(report.refused)
     for reason, count in refused.items():

@@ -18,6 +18,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -134,19 +135,27 @@ class WebhookStore:
 
 
 def read_webhook_deliveries(
-    path: Path, *, provider: str, workspace_id: str, after_seq: int = 0, limit: int = 1000
+    path: Path,
+    *,
+    provider: str,
+    workspace_id: str,
+    after_seq: int = 0,
+    limit: int = 1000,
+    topics: Sequence[str] = (),
 ) -> list[WebhookDelivery]:
     """Deliveries of one provider and workspace with `seq > after_seq` that still have their
-    body, oldest first. A connector keeps the last `seq` it upserted as its cursor."""
+    body (of `topics` only, when given), oldest first. A connector keeps the last `seq` it
+    upserted as its cursor."""
     if not path.exists():
         return []
+    only = f" AND topic IN ({', '.join('?' * len(topics))})" if topics else ""
     connection = connect_webhook_store(path)
     try:
         rows = connection.execute(
             "SELECT seq, provider, workspace_id, delivery_id, topic, received_at_us, headers, "
             "raw_body FROM webhook_deliveries WHERE provider = ? AND workspace_id = ? AND seq > ? "
-            "AND raw_body IS NOT NULL ORDER BY seq LIMIT ?",
-            (provider, workspace_id, after_seq, limit),
+            f"AND raw_body IS NOT NULL{only} ORDER BY seq LIMIT ?",
+            (provider, workspace_id, after_seq, *topics, limit),
         ).fetchall()
     finally:
         connection.close()

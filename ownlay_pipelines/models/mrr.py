@@ -72,12 +72,13 @@ def subscription_states(
     customers: Sequence[Mapping[str, Any]] = (),
 ) -> list[SubscriptionState]:
     """Every subscription's states over time, from snapshot rows and event rows (see module
-    doc), each state without a discount of its own taking its customer's (`customers` rows)."""
+    doc), each state without a discount of its own taking its customer's (`customers` rows; a
+    row a `customer.deleted` event marked `is_deleted` has no coupon to give)."""
     states = _states(subscriptions, events, zone)
     by_customer = {
         row["customer_id"]: found
         for row in customers
-        if (found := customer_discount_from_row(row)) is not None
+        if not row.get("is_deleted") and (found := customer_discount_from_row(row)) is not None
     }
     return [_with_customer_discount(state, by_customer) for state in states]
 

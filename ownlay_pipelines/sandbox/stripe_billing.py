@@ -6,8 +6,10 @@ account has `CUSTOMERS` customers; a customer has one subscription (some a secon
 (monthly, yearly, weekly or every three months, quantity 1–5), started within the last
 `HISTORY_DAYS`; some carry a coupon (25 % off forever, or the equivalent of 10.00 USD off for
 three months); some change quantity once (an `updated` event) and some cancel (a `deleted`
-event, then no more invoices). Subscriptions bill at each period start from their start date: an invoice, and a
-charge for it (a few charges are refunded in part). `states()` is the ground truth the MRR tests
+event, then no more invoices). Subscriptions bill at each period start from their start date: an
+invoice, and a charge for it (a few charges are refunded in part); `CHECKOUT_PAYMENTS` one-off
+charges (no invoice) come on top. Objects are in the API sync's pinned 2022-11-15 shape (the
+webhooks of other versions: `stripe_webhooks.py`). `states()` is the ground truth the MRR tests
 compare against.
 """
 
@@ -32,7 +34,7 @@ from ownlay_pipelines.sandbox.currency import (
     minor_from_amount,
     price_level,
 )
-from ownlay_pipelines.sandbox.seeding import digits, rng_for
+from ownlay_pipelines.sandbox.seeding import digits, rng_for, unit_draw
 
 CUSTOMERS = 40
 HISTORY_DAYS = 150
@@ -48,6 +50,8 @@ PLANS_USD_CENTS = (
 units (`price_minor`), so a JPY account's Starter is ¥4,350 as `4350`, not ¥29 or ¥2,900."""
 EVENT_RETENTION_DAYS = 30
 COUPON_AMOUNT_OFF_USD_CENTS = 1000
+CHECKOUT_PAYMENTS = 6
+"""One-off card payments per account (no invoice), besides the subscriptions' charges."""
 
 
 def price_minor(usd_cents: int, currency: str) -> int:
@@ -222,7 +226,7 @@ class StripeAccountWorld:
                     "id": sub.customer_id,
                     "object": "customer",
                     "created": int(sub.start.timestamp()) - 60,
-                    "email": f"{sub.customer_id[4:12]}@customers.example",
+                    "email": customer_email(sub.customer_id),
                     "currency": sub.currency,
                     "delinquent": False,
                 }
@@ -299,12 +303,24 @@ class StripeAccountWorld:
                 rng = rng_for(self.seed, "stripe-invoice", sub.id, moment.isoformat())
                 invoice_id = f"in_{digits(rng, 14)}"
                 created = int(moment.timestamp())
+                charge_id, intent_id = f"ch_{digits(rng, 14)}", f"pi_{digits(rng, 14)}"
                 invoices.append(
                     {
                         "id": invoice_id,
                         "object": "invoice",
                         "customer": sub.customer_id,
+                        "customer_email": customer_email(sub.customer_id),
+                        "customer_phone": None,
+                        "customer_address": None,
                         "subscription": sub.id,
+                        # The subscription's metadata as of finalisation (2022-11-15 names it
+                        # `subscription_details`); the sandbox merchant also stamps the consent
+                        # on each invoice and PaymentIntent (whose charge copies it).
+                        "subscription_details": {"metadata": self.subscription_metadata(sub)},
+                        "metadata": self.subscription_metadata(sub),
+                        "charge": charge_id,
+                        "payment_intent": intent_id,
+                        "paid": True,
                         "status": "paid",
                         "billing_reason": "subscription_create"
                         if moment == sub.start
@@ -322,23 +338,64 @@ class StripeAccountWorld:
                 refunded = amount_minor // 2 if rng.random() < 0.05 else 0
                 charges.append(
                     {
-                        "id": f"ch_{digits(rng, 14)}",
+                        "id": charge_id,
                         "object": "charge",
                         "amount": amount_minor,
+                        "amount_captured": amount_minor,
                         "amount_refunded": refunded,
                         "currency": sub.currency,
                         "created": created + 5,
                         "customer": sub.customer_id,
                         "invoice": invoice_id,
-                        "payment_intent": f"pi_{digits(rng, 14)}",
+                        "payment_intent": intent_id,
                         "status": "succeeded",
                         "paid": True,
                         "refunded": refunded == amount_minor,
                         "balance_transaction": f"txn_{digits(rng, 14)}",
-                        "metadata": {},
+                        "billing_details": _billing_details(sub.customer_id),
+                        "receipt_email": customer_email(sub.customer_id),
+                        "metadata": self.subscription_metadata(sub),
                     }
                 )
-        return invoices, charges
+        return invoices, [*charges, *self.checkout_charges()]
+
+    def subscription_metadata(self, sub: SandboxSubscription) -> dict[str, str]:
+        """The subscription's metadata: `marketing_consent` as the merchant's checkout set it
+        (about seven customers in ten said yes)."""
+        said_yes = unit_draw(self.seed, "stripe-consent", sub.customer_id) < 0.7
+        return {"marketing_consent": "true" if said_yes else "false"}
+
+    def checkout_charges(self) -> list[dict[str, Any]]:
+        """One-off card payments (Checkout in `payment` mode): a PaymentIntent and its charge,
+        no invoice; `metadata.marketing_consent` as the checkout page recorded it."""
+        found, customers = [], self.customers()
+        for number in range(CHECKOUT_PAYMENTS):
+            rng = rng_for(self.seed, "stripe", self.account_id, "checkout", number)
+            customer = customers[rng.randrange(len(customers))]["id"]
+            amount = price_minor(rng.choice((1900, 4500, 12900)), self.currency.upper())
+            created = self.now - timedelta(days=rng.randrange(1, 60), seconds=rng.randrange(86_400))
+            found.append(
+                {
+                    "id": f"ch_{digits(rng, 14)}",
+                    "object": "charge",
+                    "amount": amount,
+                    "amount_captured": amount,
+                    "amount_refunded": 0,
+                    "currency": self.currency,
+                    "created": int(created.timestamp()),
+                    "customer": customer,
+                    "invoice": None,
+                    "payment_intent": f"pi_{digits(rng, 14)}",
+                    "status": "succeeded",
+                    "paid": True,
+                    "refunded": False,
+                    "balance_transaction": f"txn_{digits(rng, 14)}",
+                    "billing_details": _billing_details(customer),
+                    "receipt_email": customer_email(customer),
+                    "metadata": {"marketing_consent": "true" if rng.random() < 0.7 else "false"},
+                }
+            )
+        return found
 
     def refunds(self) -> list[dict[str, Any]]:
         _, charges = self.invoices_and_charges()
@@ -400,6 +457,27 @@ def _state(obj: dict[str, Any], day: date) -> SubscriptionState:
         valid_from=day,
         discounts=() if discount is None else (discount,),
     )
+
+
+def customer_email(customer_id: str) -> str:
+    """The e-mail the sandbox gives a customer (on the customer, its invoices and charges)."""
+    return f"{customer_id[4:12]}@customers.example"
+
+
+def _billing_details(customer_id: str) -> dict[str, Any]:
+    return {
+        "email": customer_email(customer_id),
+        "name": None,
+        "phone": None,
+        "address": {
+            "city": "Portland",
+            "country": "US",
+            "line1": None,
+            "line2": None,
+            "postal_code": "97201",
+            "state": "OR",
+        },
+    }
 
 
 def discount_id(sub: SandboxSubscription) -> str:

@@ -547,3 +547,12 @@ def test_a_tax_rate_sent_as_an_id_is_refused_naming_the_field(request_):
     obj = subscription({**item(12000), "tax_rates": ["txr_1"]})
     with pytest.raises(RowError, match=r"items\.data\[0\]\.tax_rates\[0\].*txr_1"):
         normalise_subscription(obj, request_)
+
+
+def test_a_deleted_customers_coupon_no_longer_applies(request_):
+    # A `customer.deleted` event leaves the customers row marked deleted (until the next
+    # snapshot drops it): its 10 % coupon is not applied, 50.00 rather than 45.00.
+    tenth = discount_object("di_cus", duration="forever", percent_off=10)
+    gone = {**customer(discount=tenth), "deleted": True}
+    [row] = mart(request_, [subscription(item(5000))], [], [jan(20)], [gone])
+    assert row.mrr == D(50)

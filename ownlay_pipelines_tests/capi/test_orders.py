@@ -16,8 +16,10 @@ from ownlay_pipelines.capi.order_capture import capture_webhook_orders, source_c
 from ownlay_pipelines.capi.orders import (
     shopify_marketing_consent,
     shopify_order_conversion,
+    stripe_basil,
     stripe_event_conversion,
 )
+from ownlay_pipelines.capi.stripe_links import invoice_payment_link
 from ownlay_pipelines.capi.tables import capi_outbox
 from ownlay_pipelines.capi.wire import build_event
 from ownlay_pipelines.events.model import EventValidationContext, OwnlayEvent, TimestampPolicy
@@ -281,3 +283,60 @@ def test_orders_of_people_erased_under_gdpr_are_never_forwarded(store, tmp_path:
         SUPPRESSIONS.clear()
     assert (report.suppressed, report.queued) == (1, 4)
     assert {event_id for _, event_id in _outbox_rows(store)} == {"4002"}
+
+
+def test_an_invoice_without_its_own_consent_reads_its_subscriptions_snapshot() -> None:
+    invoice = {
+        "id": "in_2",
+        "object": "invoice",
+        "amount_paid": 1200,
+        "currency": "usd",
+        "created": 1795000000,
+        "billing_reason": "subscription_create",
+        "metadata": {},
+    }
+    legacy = invoice | {"subscription_details": {"metadata": {"marketing_consent": "granted"}}}
+    parent = {"type": "subscription_details", "subscription_details": {"metadata": {}}}
+    parent["subscription_details"]["metadata"]["marketing_consent"] = "yes"
+    basil = invoice | {"parent": parent}
+    for body in (legacy, basil):
+        paid = stripe_event_conversion(_stripe_event("invoice.paid", body), "w")
+        assert paid is not None and paid.marketing_consent and paid.action_source == "other"
+    # The invoice's own metadata wins over the snapshot; without either there is no consent.
+    refused = basil | {"metadata": {"marketing_consent": "no"}}
+    assert not stripe_event_conversion(
+        _stripe_event("invoice.paid", refused), "w"
+    ).marketing_consent
+    assert not stripe_event_conversion(
+        _stripe_event("invoice.paid", invoice), "w"
+    ).marketing_consent
+
+
+def test_an_invoice_payment_links_its_invoice_to_a_payment_intent_or_a_charge() -> None:
+    def link(**fields):
+        body = {
+            "id": "inpay_1",
+            "object": "invoice_payment",
+            "invoice": "in_1",
+            "status": "paid",
+            "payment": {"type": "payment_intent", "payment_intent": "pi_1"},
+        }
+        return invoice_payment_link(_stripe_event("invoice_payment.paid", body | fields))
+
+    assert link() == ("pi_1", "in_1")
+    assert link(payment={"type": "charge", "charge": {"id": "ch_1"}}) == ("ch_1", "in_1")
+    assert link(invoice={"id": "in_9", "object": "invoice"}) == ("pi_1", "in_9")
+    assert link(status="open") is None  # not paid yet
+    assert link(payment={"type": "out_of_band_payment"}) is None  # nothing to link
+    assert link(payment={"type": "payment_intent", "payment_intent": None}) is None
+    assert invoice_payment_link(_stripe_event("invoice.paid", {"id": "in_1"})) is None
+
+
+def test_the_api_version_decides_whether_a_charge_can_name_its_invoice() -> None:
+    assert stripe_basil({"api_version": "2025-03-31.basil"})
+    assert stripe_basil({"api_version": "2025-09-30.clover"})
+    assert not stripe_basil({"api_version": "2025-02-24.acacia"})
+    assert not stripe_basil({"api_version": "2022-11-15", "data": {"object": {"object": "charge"}}})
+    # Without a version: a charge lacking the `invoice` key every earlier version sends.
+    assert stripe_basil(_stripe_event("charge.succeeded", {"id": "ch_1", "object": "charge"}))
+    assert not stripe_basil(_stripe_event("charge.succeeded", _charge() | {"object": "charge"}))

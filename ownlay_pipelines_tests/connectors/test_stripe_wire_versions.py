@@ -117,3 +117,61 @@ def test_an_item_list_cut_short_is_refused_not_summed(request_):
         normalise_subscription(cut, request_)
     cut["items"]["has_more"] = False
     assert normalise_subscription(cut, request_)["mrr"] == 30
+
+
+def test_a_basil_charge_event_keeps_the_invoice_the_sync_stored(request_, tmp_path):
+    # The API sync (2022-11-15) stored the charge with its invoice; a charge.refunded rendered in
+    # 2025-03-31 has no `invoice`. The refund is applied, the invoice is not lost.
+    import json
+    from dataclasses import dataclass
+
+    import pyarrow as pa
+
+    from ownlay_pipelines.connectors.stripe_webhooks import apply_stripe_events
+    from ownlay_pipelines.lake.writer import read_partition, write_partition
+
+    @dataclass(frozen=True)
+    class Delivery:
+        seq: int
+        topic: str
+        headers: dict
+        raw_body: bytes
+
+    charges = next(s for s in stripe.STREAMS if s.table == "charges")
+    charge = {
+        "id": "ch_1",
+        "object": "charge",
+        "amount": 5000,
+        "amount_refunded": 0,
+        "currency": "usd",
+        "created": CREATED,
+        "customer": "cus_A",
+        "invoice": "in_1",
+        "payment_intent": "pi_1",
+        "status": "succeeded",
+        "paid": True,
+        "refunded": False,
+    }
+    row = charges.normalise(charge, request_)
+    day = row["report_date"]
+    synced = pa.Table.from_pylist([row], schema=charges.schema)
+    write_partition(tmp_path, charges.ref, synced, workspace_id="acme-outdoor", report_date=day)
+    basil = {k: v for k, v in charge.items() if k != "invoice"} | {"amount_refunded": 2000}
+    event = {
+        "id": "evt_1",
+        "object": "event",
+        "api_version": "2025-03-31.basil",
+        "type": "charge.refunded",
+        "created": CREATED + 3600,
+        "data": {"object": basil},
+    }
+    result = apply_stripe_events(
+        [Delivery(1, event["type"], {}, json.dumps(event).encode())],
+        workspace=request_.workspace,
+        lake_root=tmp_path,
+    )
+    assert result.refused == []
+    [stored] = read_partition(
+        tmp_path, charges.ref, workspace_id="acme-outdoor", report_date=day
+    ).to_pylist()
+    assert (stored["invoice_id"], stored["amount_refunded"]) == ("in_1", Decimal(20))
