@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from ownlay_pipelines.connectors import mailchimp_rows as rows
+from ownlay_pipelines.connectors.mailchimp_members import audience_members
 from ownlay_pipelines.connectors.streams import (
     Cadence,
     Connector,
@@ -155,9 +156,12 @@ def _fetch_lists(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
 
 
 def _fetch_members(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
+    """Each audience's members, read consistently and with the address already keyed-hashed
+    (`mailchimp_members.py`); without the hash key nothing is fetched."""
     assert isinstance(client, MailchimpClient)
+    hasher = rows.member_hasher()
     for audience in client.items("lists", "lists", {"fields": "lists.id,total_items"}):
-        yield from client.items(f"lists/{audience['id']}/members", "members")
+        yield from audience_members(client, str(audience["id"]), hasher, PAGE_SIZE)
 
 
 STREAMS: tuple[StreamSpec, ...] = (
