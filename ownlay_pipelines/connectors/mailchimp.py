@@ -42,6 +42,7 @@ from ownlay_pipelines.http.errors import (
     ApiError,
     AuthExpired,
     FatalApiError,
+    MalformedCredential,
     PermissionDenied,
     RateLimited,
     TransientError,
@@ -69,12 +70,14 @@ def connection_slots(account_id: str) -> threading.BoundedSemaphore:
 
 def data_centre(api_key: str) -> str:
     """`us21` from `…-us21` (surrounding whitespace of a pasted key ignored); a key without one
-    is a configuration error naming the expected form."""
-    _, _, suffix = api_key.strip().rpartition("-")
-    if not DATA_CENTRE.fullmatch(suffix):
-        raise FatalApiError(
-            "the Mailchimp API key has no data-centre suffix (it should end like '-us21'); "
-            "copy the whole key from Account → Extras → API keys"
+    is a configuration error naming the credential and the expected form, never the key."""
+    key, dash, suffix = api_key.strip().rpartition("-")
+    if not (key and dash and DATA_CENTRE.fullmatch(suffix)):
+        raise MalformedCredential(
+            credential="api_key",
+            problem="has no data-centre suffix (it should end like '-us21'); copy the whole "
+            "key from Mailchimp's Account → Extras → API keys",
+            platform=Platform.MAILCHIMP.value,
         )
     return suffix
 
