@@ -347,3 +347,46 @@ def test_a_refused_member_reaches_quarantine_without_its_address_or_md5(
     member_requests = [r for r in seen if r.url.path.endswith("/members")]
     assert all("merge_fields" not in (r.url.params.get("fields") or "x") for r in member_requests)
     assert all(r.url.params.get("fields") for r in member_requests)
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        httpx.Response(
+            429,
+            json={
+                "type": "https://mailchimp.com/developer/marketing/docs/errors/",
+                "title": "TooManyRequests",
+                "status": 429,
+                "detail": "You have exceeded the limit of 10 simultaneous connections.",
+                "instance": "0c5a9d4e-0000-4000-8000-000000000000",
+            },
+            headers={"Content-Type": "application/problem+json"},
+        ),
+        # Heavy throttling can come back as a bare 403 without a JSON body.
+        httpx.Response(403, text="<html>Forbidden</html>"),
+    ],
+)
+def test_a_connection_refusal_is_waited_out_and_retried(world, monkeypatch, refusal):
+    monkeypatch.setenv(PII_HASH_KEY_ENV, KEY)
+    simulator = MailchimpSimulator(world)
+    answered = 0
+
+    def once_refused(request: httpx.Request) -> httpx.Response:
+        nonlocal answered
+        answered += 1
+        return refusal if answered == 2 else simulator.handle(request)
+
+    clock = FakeClock(NOW)
+    api = mailchimp.MailchimpClient(
+        api_key=sandbox_credential("api_key", ACCOUNT),
+        account_id=ACCOUNT,
+        transport=httpx.MockTransport(once_refused),
+        clock=clock,
+    )
+    spec = next(s for s in mailchimp.STREAMS if s.table == "members")
+    members = list(spec.fetch(api, request(world)))
+    assert len(members) == 360
+    assert api.stats.throttled == 1 and api.stats.retries == 1
+    assert api.stats.errors_by_class == {"RateLimited": 1}
+    assert len(clock.sleeps) == 1
