@@ -10,11 +10,17 @@ duration of each request (threads of one process share them); beyond that Mailch
 429, and heavy throttling can show up as a bare 403 without a JSON body, which is treated as a
 rate limit too.
 
+Across runs (one process each) the slots cannot see each other: the `mailchimp_api` Dagster pool
+(limit 3, deploy/dagster.yaml) is what keeps all of an account's syncs within ten.
+
 Reports keep accruing opens and clicks for weeks after a send, so reports are filed under their
-send day (workspace timezone) and re-pulled for `REPORT_LOOKBACK_DAYS`. Members: the e-mail is
-stored only as the keyed HMAC pseudonym. Mailchimp's own member id is the MD5 of the lower-cased
-address — an unkeyed hash anyone can recompute from a list of addresses — so it is not kept: no
-table here needs it as a join key (e-mail activity, the one endpoint keyed by it, is not synced).
+send day (workspace timezone) and re-pulled for `REPORT_LOOKBACK_DAYS`. Members are not paged by
+count/offset, which skips a member whenever one ahead of it changes mid-sync, but by keyset on
+`last_changed`, archived ones asked for by status (`mailchimp_members.py`). The e-mail is stored
+only as the keyed HMAC pseudonym. Mailchimp's own member id is the MD5 of the lower-cased
+address — an unkeyed hash anyone can recompute from a list of addresses — so it is neither asked
+for nor kept: no table here needs it as a join key (e-mail activity, the one endpoint keyed by
+it, is not synced).
 """
 
 from __future__ import annotations
