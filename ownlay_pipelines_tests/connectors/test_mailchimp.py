@@ -390,3 +390,33 @@ def test_a_connection_refusal_is_waited_out_and_retried(world, monkeypatch, refu
     assert api.stats.throttled == 1 and api.stats.retries == 1
     assert api.stats.errors_by_class == {"RateLimited": 1}
     assert len(clock.sleeps) == 1
+
+
+def test_the_simulator_refuses_what_mailchimp_refuses_with_a_problem_body(world):
+    simulator = MailchimpSimulator(world)
+    list_id = simulator.account(ACCOUNT).list_ids[0]
+    auth = {"Authorization": mailchimp.MailchimpClient(
+        api_key=sandbox_credential("api_key", ACCOUNT), account_id=ACCOUNT
+    ).auth_headers()["Authorization"]}  # fmt: skip
+    url = f"https://us21.api.mailchimp.com/3.0/lists/{list_id}/members"
+
+    def get(**params):
+        return simulator.handle(httpx.Request("GET", url, params=params, headers=auth))
+
+    for params, named in (
+        ({"count": "1001"}, "count"),
+        ({"sort_field": "email_address"}, "sort_field"),
+        ({"sort_field": "last_changed", "sort_dir": "up"}, "sort_dir"),
+        ({"status": "deleted"}, "status"),
+        ({"since_last_changed": "yesterday"}, "since_last_changed"),
+    ):
+        response = get(**params)
+        problem = response.json()
+        assert response.status_code == 400 and problem["status"] == 400, params
+        assert response.headers["content-type"] == "application/problem+json"
+        assert named in problem["detail"] and problem["title"] == "Invalid Resource"
+    # Archived contacts only when asked for; `fields` keeps what was named.
+    simulator.audience(ACCOUNT, list_id).members[0].become("archived", NOW)
+    assert get(count="1000").json()["total_items"] == 179
+    archived = get(status="archived", fields="members.status,total_items").json()
+    assert archived == {"members": [{"status": "archived"}], "total_items": 1}
