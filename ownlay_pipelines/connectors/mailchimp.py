@@ -10,11 +10,17 @@ duration of each request (threads of one process share them); beyond that Mailch
 429, and heavy throttling can show up as a bare 403 without a JSON body, which is treated as a
 rate limit too.
 
+Across runs (one process each) the slots cannot see each other: the `mailchimp_api` Dagster pool
+(limit 3, deploy/dagster.yaml) is what keeps all of an account's syncs within ten.
+
 Reports keep accruing opens and clicks for weeks after a send, so reports are filed under their
-send day (workspace timezone) and re-pulled for `REPORT_LOOKBACK_DAYS`. Members: the e-mail is
-stored only as the keyed HMAC pseudonym. Mailchimp's own member id is the MD5 of the lower-cased
-address — an unkeyed hash anyone can recompute from a list of addresses — so it is not kept: no
-table here needs it as a join key (e-mail activity, the one endpoint keyed by it, is not synced).
+send day (workspace timezone) and re-pulled for `REPORT_LOOKBACK_DAYS`. Members are not paged by
+count/offset, which skips a member whenever one ahead of it changes mid-sync, but by keyset on
+`last_changed`, archived ones asked for by status (`mailchimp_members.py`). The e-mail is stored
+only as the keyed HMAC pseudonym. Mailchimp's own member id is the MD5 of the lower-cased
+address — an unkeyed hash anyone can recompute from a list of addresses — so it is neither asked
+for nor kept: no table here needs it as a join key (e-mail activity, the one endpoint keyed by
+it, is not synced).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 import httpx
 
 from ownlay_pipelines.connectors import mailchimp_rows as rows
+from ownlay_pipelines.connectors.mailchimp_members import audience_members
 from ownlay_pipelines.connectors.streams import (
     Cadence,
     Connector,
@@ -41,6 +48,7 @@ from ownlay_pipelines.http.errors import (
     ApiError,
     AuthExpired,
     FatalApiError,
+    MalformedCredential,
     PermissionDenied,
     RateLimited,
     TransientError,
@@ -68,12 +76,14 @@ def connection_slots(account_id: str) -> threading.BoundedSemaphore:
 
 def data_centre(api_key: str) -> str:
     """`us21` from `…-us21` (surrounding whitespace of a pasted key ignored); a key without one
-    is a configuration error naming the expected form."""
-    _, _, suffix = api_key.strip().rpartition("-")
-    if not DATA_CENTRE.fullmatch(suffix):
-        raise FatalApiError(
-            "the Mailchimp API key has no data-centre suffix (it should end like '-us21'); "
-            "copy the whole key from Account → Extras → API keys"
+    is a configuration error naming the credential and the expected form, never the key."""
+    key, dash, suffix = api_key.strip().rpartition("-")
+    if not (key and dash and DATA_CENTRE.fullmatch(suffix)):
+        raise MalformedCredential(
+            credential="api_key",
+            problem="has no data-centre suffix (it should end like '-us21'); copy the whole "
+            "key from Mailchimp's Account → Extras → API keys",
+            platform=Platform.MAILCHIMP.value,
         )
     return suffix
 
@@ -155,9 +165,12 @@ def _fetch_lists(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
 
 
 def _fetch_members(client: ApiClient, request: FetchRequest) -> Iterator[Record]:
+    """Each audience's members, read consistently and with the address already keyed-hashed
+    (`mailchimp_members.py`); without the hash key nothing is fetched."""
     assert isinstance(client, MailchimpClient)
+    hasher = rows.member_hasher()
     for audience in client.items("lists", "lists", {"fields": "lists.id,total_items"}):
-        yield from client.items(f"lists/{audience['id']}/members", "members")
+        yield from audience_members(client, str(audience["id"]), hasher, PAGE_SIZE)
 
 
 STREAMS: tuple[StreamSpec, ...] = (

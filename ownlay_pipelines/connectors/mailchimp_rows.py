@@ -19,7 +19,7 @@ from ownlay_pipelines.privacy.keyed_hash import PII_HASH_KEY_ENV, PiiHasher, Pii
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
-def _hasher() -> PiiHasher:
+def member_hasher() -> PiiHasher:
     """The keyed hasher; members are keyed by the pseudonym, so without the key the sync stops
     with a configuration error (never retried) instead of storing or quarantining addresses."""
     try:
@@ -167,13 +167,15 @@ MEMBER_SCHEMA = pa.schema(
 
 
 def normalise_member(record: Record, request: FetchRequest) -> dict[str, Any]:
-    email = dig(record, "email_address")
-    if not isinstance(email, str) or "@" not in email:
+    """A member as the fetcher protected it (`mailchimp_members.protect_member`): the address is
+    already the keyed hash, None when Mailchimp's value was not an e-mail address."""
+    email_hash = record.get("email_hash")
+    if not email_hash:
         raise RowError("email_address", "not an e-mail address")
     return {
         **request.row_keys(),
         "list_id": str(dig(record, "list_id")),
-        "email_hash": _hasher().hash_email(email),
+        "email_hash": email_hash,
         "status": record.get("status"),
         "last_changed": instant(record.get("last_changed"), "last_changed", required=False),
     }

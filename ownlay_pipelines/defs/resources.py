@@ -18,6 +18,7 @@ from pydantic import Field
 from ownlay_pipelines.connectors.streams import Connector
 from ownlay_pipelines.http.client import ApiClient
 from ownlay_pipelines.http.clock import FakeClock, SystemClock
+from ownlay_pipelines.http.errors import MalformedCredential
 from ownlay_pipelines.http.rate_limit import RateLimiterRegistry
 from ownlay_pipelines.ingest.config import BUFFER_FILE
 from ownlay_pipelines.registry.cache import load_registry_cached
@@ -148,13 +149,24 @@ class PlatformClientsResource(dg.ConfigurableResource):
                 value = dg.EnvVar(env_var).get_value() if env_var else None
                 if value:
                     credentials[name] = value
-            return connector.build_client(
-                credentials=credentials,
-                account_id=connection.account_id,
-                clock=SystemClock(),
-                rate_limits=connector.rate_limits,
-                limiter_registry=RATE_LIMITERS,
-            )
+            try:
+                return connector.build_client(
+                    credentials=credentials,
+                    account_id=connection.account_id,
+                    clock=SystemClock(),
+                    rate_limits=connector.rate_limits,
+                    limiter_registry=RATE_LIMITERS,
+                )
+            except MalformedCredential as error:
+                # The value is set but of the wrong form: name the variable to fix, never the value.
+                raise dg.Failure(
+                    description=(
+                        f"{connector.platform} account {connection.account_id}: credential "
+                        f"'{error.credential}' from environment variable "
+                        f"{connection.credentials.get(error.credential)} {error.problem}"
+                    ),
+                    allow_retries=False,
+                ) from None
 
         return open_client
 

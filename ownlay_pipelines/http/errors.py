@@ -68,6 +68,17 @@ class FatalApiError(ApiError):
     """Any other refusal (bad request, unknown field, malformed response); do not retry."""
 
 
+class MalformedCredential(FatalApiError):
+    """A credential's value has the wrong form before any call is made (a Mailchimp key without
+    its `-us21` data centre). `credential` names it and `problem` says what is wrong, so the
+    caller can say which environment variable to fix; neither ever holds the value."""
+
+    def __init__(self, *, credential: str, problem: str, **kwargs) -> None:
+        super().__init__(f"credential '{credential}' {problem}", **kwargs)
+        self.credential = credential
+        self.problem = problem
+
+
 class CircuitOpen(ApiError):
     """Calls to this platform account are paused because too many failed in a row."""
 

@@ -3,20 +3,23 @@
 What it reproduces: Basic auth with the API key as password, on the host of the key's data
 centre (another data centre, or a wrong key, is 401 problem+json); `GET /3.0/campaigns`,
 `/3.0/lists`, `/3.0/lists/{list_id}/members` and `/3.0/reports` with `count` (default 10, at most
-1000; more is 400) / `offset` paging and `total_items`; `since_send_time` / `before_send_time` on
-reports; `type` on campaigns and reports; report counters that keep growing for a week after
-the send; 429 "too many connections" (the throttle fault) and 500 (the server-error fault) as
-problem+json.
+1000; more is 400) / `offset` paging, `total_items` and `fields`; `since_send_time` /
+`before_send_time` on reports; `type` on campaigns and reports; report counters that keep
+growing for a week after the send; 429 "too many connections" (the throttle fault) and 500 (the
+server-error fault) as problem+json. Members (`sandbox/mailchimp_members.py`) take `status`,
+`since_last_changed` / `before_last_changed`, `sort_field` / `sort_dir`, leave archived contacts
+out unless asked for, and with a `MemberChurn` change between two requests as a live audience
+does.
 
 The world: each registry `mailchimp` connection has two audiences of subscribers and about two
-campaigns a week (mostly regular, some plain-text or A/B `variate`) over the last 90 days (sent on weekday mornings, workspace time), plus
-a draft. Everything derives from `hash(seed, account, …)`.
+campaigns a week (mostly regular, some plain-text or A/B `variate`) over the last 90 days (sent
+on weekday mornings, workspace time), plus a draft. Everything derives from
+`hash(seed, account, …)`.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -28,6 +31,13 @@ import httpx
 
 from ownlay_pipelines.sandbox.credentials import sandbox_credential
 from ownlay_pipelines.sandbox.faults import Fault, FaultDice, FaultPlan
+from ownlay_pipelines.sandbox.mailchimp_members import (
+    AudienceMembers,
+    InvalidMemberQuery,
+    Member,
+    MemberChurn,
+    keep_fields,
+)
 from ownlay_pipelines.sandbox.seeding import digits, rng_for
 from ownlay_pipelines.sandbox.world import SandboxWorld
 
@@ -73,7 +83,8 @@ class MailchimpAccountWorld:
         rng = rng_for(self.seed, "mailchimp", self.account_id, "lists")
         return [digits(rng, 10) for _ in range(2)]
 
-    def members(self, list_id: str) -> list[dict[str, Any]]:
+    def members(self, list_id: str) -> list[Member]:
+        """The audience's members as generated, before any churn."""
         found = []
         for number in range(MEMBERS_PER_LIST):
             rng = rng_for(self.seed, "mailchimp-member", self.account_id, list_id, number)
@@ -82,18 +93,9 @@ class MailchimpAccountWorld:
                 if rng.random() < 0.85
                 else rng.choice(["unsubscribed", "cleaned", "pending"])
             )
-            changed = self.now - timedelta(days=rng.randrange(1, 400))
+            changed = (self.now - timedelta(days=rng.randrange(1, 400))).replace(microsecond=0)
             email = f"reader{number}.{list_id[:4]}@inbox.example"
-            found.append(
-                {
-                    # Mailchimp's subscriber hash: the MD5 of the lower-cased address.
-                    "id": hashlib.md5(email.lower().encode()).hexdigest(),
-                    "email_address": email,
-                    "status": status,
-                    "list_id": list_id,
-                    "last_changed": changed.replace(microsecond=0).isoformat(),
-                }
-            )
+            found.append(Member(email, status, changed, changed, number))
         return found
 
     @cached_property
@@ -199,8 +201,8 @@ class MailchimpAccountWorld:
                     .replace(microsecond=0)
                     .isoformat(),
                     "stats": {
-                        "member_count": sum(m["status"] == "subscribed" for m in members),
-                        "unsubscribe_count": sum(m["status"] == "unsubscribed" for m in members),
+                        "member_count": sum(m.status == "subscribed" for m in members),
+                        "unsubscribe_count": sum(m.status == "unsubscribed" for m in members),
                     },
                 }
             )
@@ -214,9 +216,17 @@ class MailchimpSimulator:
     host = HOST
     """Serves each data centre's subdomain (`us21.api.mailchimp.com`)."""
 
-    def __init__(self, world: SandboxWorld, faults: FaultPlan | None = None) -> None:
+    def __init__(
+        self,
+        world: SandboxWorld,
+        faults: FaultPlan | None = None,
+        churn: MemberChurn | None = None,
+    ) -> None:
         self.world = world
         self.dice = FaultDice(faults or FaultPlan(), self.platform)
+        self.churn = churn
+        """Changes to every audience between member requests; None keeps audiences still."""
+        self._audiences: dict[tuple[str, str], AudienceMembers] = {}
         self._accounts = {
             sandbox_credential("api_key", connection.account_id): MailchimpAccountWorld(
                 world.seed, connection.account_id, workspace.zone, world.now
@@ -233,6 +243,14 @@ class MailchimpSimulator:
 
     def account(self, account_id: str) -> MailchimpAccountWorld:
         return next(a for a in self._accounts.values() if a.account_id == account_id)
+
+    def audience(self, account_id: str, list_id: str) -> AudienceMembers:
+        """The members of one audience as they are now (churned by earlier requests)."""
+        key = (account_id, list_id)
+        if key not in self._audiences:
+            account = self.account(account_id)
+            self._audiences[key] = AudienceMembers(list_id, account.members(list_id), account.now)
+        return self._audiences[key]
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self._served += 1
@@ -300,7 +318,13 @@ class MailchimpSimulator:
                 raise MailchimpError(
                     404, "Resource Not Found", "The requested resource could not be found."
                 )
-            key, items = "members", account.members(match["list_id"])
+            audience = self.audience(account.account_id, match["list_id"])
+            try:
+                members, total = audience.answer(params, self.churn)
+            except InvalidMemberQuery as error:
+                raise MailchimpError(400, "Invalid Resource", str(error)) from None
+            body = {"members": members[offset : offset + count], "total_items": total}
+            return keep_fields({**body, "_links": []}, params.get("fields"), "members")
         elif match["resource"] == "lists":
             key, items = "lists", account.list_objects()
         elif match["resource"] == "campaigns":
@@ -318,4 +342,5 @@ class MailchimpSimulator:
                     ]
         if key in ("campaigns", "reports") and "type" in params:
             items = [i for i in items if i["type"] == params["type"]]
-        return {key: items[offset : offset + count], "total_items": len(items), "_links": []}
+        body = {key: items[offset : offset + count], "total_items": len(items), "_links": []}
+        return keep_fields(body, params.get("fields"), key)

@@ -1,4 +1,5 @@
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
@@ -189,3 +190,26 @@ def test_sync_schedules_wait_in_the_sandbox_while_sensors_that_keep_data_correct
         "sync_recovery",
     ):
         assert sensors[name] is dg.DefaultSensorStatus.RUNNING
+
+
+def test_every_mailchimp_call_shares_one_pool_within_mailchimps_ten_connections():
+    # In one process the client's slots cap an account at ten requests at once; across runs
+    # (a process each) only the Dagster pool does, and a run's own steps never overlap.
+    import yaml
+
+    from ownlay_pipelines.connectors import mailchimp
+
+    calling = [
+        a for a in defs.resolve_all_asset_specs() if a.tags.get("ownlay/platform") == "mailchimp"
+    ]
+    assert {str(a.key.to_user_string()) for a in calling} >= {
+        "raw/mailchimp/members",
+        "raw/mailchimp/reports",
+        "ops/mailchimp/reports",
+    }
+    assert {defs.get_assets_def(a.key).op.pool for a in calling} == {"mailchimp_api"}
+    deploy = Path(__file__).resolve().parents[2] / "deploy" / "dagster.yaml"
+    pools = yaml.safe_load(deploy.read_text())["concurrency"]["pools"]
+    assert pools["granularity"] == "op"
+    assert pools["default_limit"] <= mailchimp.MAX_CONNECTIONS
+    assert defs.executor is dg.in_process_executor

@@ -62,3 +62,26 @@ def test_a_missing_or_blank_stripe_or_mailchimp_key_fails_naming_the_variable(mo
             monkeypatch.setenv(env_var, value)
         with pytest.raises(dg.Failure, match=rf"'api_key' needs environment variable {env_var} "):
             _resource().opener(connector)(connection)
+
+
+@pytest.mark.parametrize("key", ["0123456789abcdef0123456789abcdef", "0123456789abcdef-", "k-u21"])
+def test_a_mailchimp_key_without_its_data_centre_fails_in_one_line_naming_the_variable(
+    monkeypatch, key
+):
+    from ownlay_pipelines.connectors import mailchimp
+
+    connection = REGISTRY.get("blumen-haus").connections_for("mailchimp")[0]
+    monkeypatch.setenv("OWNLAY_BLUMEN_MAILCHIMP_API_KEY", key)
+    with pytest.raises(dg.Failure) as failure:
+        _resource().opener(mailchimp.CONNECTOR)(connection)
+    message = failure.value.description or ""
+    assert "\n" not in message and key not in message
+    assert message.startswith(
+        "mailchimp account b7e2c9d4f1-us21: credential 'api_key' from environment variable "
+        "OWNLAY_BLUMEN_MAILCHIMP_API_KEY has no data-centre suffix (it should end like '-us21')"
+    )
+    assert not failure.value.allow_retries
+    # With its suffix the same key opens a client on that data centre's host.
+    monkeypatch.setenv("OWNLAY_BLUMEN_MAILCHIMP_API_KEY", "0123456789abcdef-us6\n")
+    client = _resource().opener(mailchimp.CONNECTOR)(connection)
+    assert client.base_url == "https://us6.api.mailchimp.com/3.0"
