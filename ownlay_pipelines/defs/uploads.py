@@ -26,6 +26,7 @@ from ownlay_pipelines.uploads.load import (
     UploadError,
     UploadResult,
     load_upload,
+    replaced_sources,
     sheets_passed_over,
 )
 from ownlay_pipelines.uploads.mapping import MappingError, read_mapping_file
@@ -149,6 +150,8 @@ def uploaded_files(
         "skipped": sum(skipped.values()),
         "skipped_reasons": dg.MetadataValue.json(skipped),
         "days": len({d for r in results for d in r.days}),
+        # Earlier loads this one replaced (same content under another name, or same name).
+        "replaced": dg.MetadataValue.json(replaced_sources(results)),
     }
     passed_over = sheets_passed_over(results)
     if passed_over:

@@ -43,7 +43,6 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ownlay_pipelines.lake.tables import DATA_FILE, TableRef, table_dir
@@ -112,7 +111,13 @@ from ownlay_pipelines.uploads.sniff import (
     detect_encoding,
     detect_text_layout,
 )
-from ownlay_pipelines.uploads.xlsx import XLSX_SUFFIXES, EmptySheet, read_sheet, sheet_names
+from ownlay_pipelines.uploads.xlsx import (
+    XLSX_SUFFIXES,
+    EmptySheet,
+    SheetCells,
+    read_sheet,
+    sheet_names,
+)
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 """Seed 000's limit; a larger file is refused before a byte of it is read."""
@@ -150,6 +155,11 @@ class UploadResult:
     items), by reason; not in the quarantine and not counted in `quarantined`."""
     detected: dict[str, str] = field(default_factory=dict)
     replaced: list[str] = field(default_factory=list)
+    """Ids of the earlier loads of other names this load replaced (same content)."""
+    replaced_sources: dict[str, str] = field(default_factory=dict)
+    """Every earlier load this one replaced, by source name: `same content` (the file, or for a
+    sheet its table, is the same as that load's: nothing changed but maybe the name) or `same
+    name` (a new version of the file)."""
     sheets_passed_over: dict[str, str] = field(default_factory=dict)
     """With --all-sheets (and the drop folder): the workbook's sheets that hold values but no
     table of the kind, by name, with the reason; the same on every result of the workbook. Empty
@@ -160,6 +170,12 @@ def sheets_passed_over(results: list[UploadResult]) -> dict[str, str]:
     """The sheets a workbook's load passed over, by name, with the reason (empty for a text
     file or a single sheet)."""
     return {name: why for result in results for name, why in result.sheets_passed_over.items()}
+
+
+def replaced_sources(results: list[UploadResult]) -> dict[str, str]:
+    """The earlier loads a file's load replaced, by source name, with why (`same content` or
+    `same name`), sorted by name."""
+    return dict(sorted((n, why) for r in results for n, why in r.replaced_sources.items()))
 
 
 def upload_id_for(kind: UploadKind, source_name: str) -> str:
@@ -233,11 +249,13 @@ def load_upload(
                 passed_over: dict[str, str] = {}
                 for name in names:
                     try:
-                        results.append(_load_sheet(path, name, *sheet_args))
+                        result = _load_sheet(path, name, *sheet_args)
                     except EmptySheet:
                         continue  # an unused sheet holds no rows to load
                     except (SniffError, MappingError) as error:
                         passed_over[name] = str(error)  # a sheet of notes, a chart's data…
+                        continue
+                    results = _without_copies_of(result, results, passed_over)
                 if not results and passed_over:
                     reasons = "; ".join(f"sheet {n!r}: {r}" for n, r in passed_over.items())
                     raise UploadError(f"{path.name}: no sheet has a table to load ({reasons})")
@@ -257,6 +275,35 @@ def load_upload(
             ]
         except (SniffError, MappingError, PiiKeyMissing) as error:
             raise UploadError(f"{path.name}: {error}") from error
+
+
+def _without_copies_of(
+    result: UploadResult, results: list[UploadResult], passed_over: dict[str, str]
+) -> list[UploadResult]:
+    """`results` of a workbook's earlier sheets and then `result`, less the sheets whose table
+    `result`'s sheet repeats: its load replaced theirs (same content), so they are named in
+    `passed_over` instead of being counted twice."""
+    kept = []
+    for earlier in results:
+        if earlier.upload_id in result.replaced:
+            sheet = result.detected["sheet"]
+            passed_over[earlier.detected["sheet"]] = (
+                f"the same rows as sheet {sheet!r}, loaded once"
+            )
+            # What the earlier sheet's load had replaced, this one has now.
+            result.replaced_sources = {
+                **earlier.replaced_sources,
+                **result.replaced_sources,
+            }
+            result.replaced_sources.pop(earlier.source_name, None)
+            result.replaced = [
+                i for i in [*earlier.replaced, *result.replaced] if i != earlier.upload_id
+            ]
+            result.replaced = [i for i in result.replaced if i != result.upload_id]
+            result.days = sorted(set(earlier.days) | set(result.days))
+        else:
+            kept.append(earlier)
+    return [*kept, result]
 
 
 def _connection(workspace: Workspace, scratch: Path) -> duckdb.DuckDBPyConnection:
@@ -361,7 +408,7 @@ def _load_text(
                     lake_root=lake_root,
                     mapping=mapping or MappingFile(),
                     hasher=hasher,
-                    content_hash=content_hash,
+                    content_hash=lambda: [content_hash()],
                     european_hint=layout.delimiter == ";",
                     detected=detected,
                     export=export,
@@ -506,22 +553,22 @@ def _load_sheet(
     content_hash: Callable[[], str],
 ) -> UploadResult:
     cells = read_sheet(path, sheet)
-    export = detect_layout(kind, [normalise_header(h) for h in cells.header])
-    columns = resolve_mapping(kind, cells.header, mapping, export)
-    mapping = with_header_currency(kind, cells.header, columns, mapping)
-    arrays = {"_line": pa.array(cells.row_numbers, pa.int64())}
-    for index in range(len(cells.header)):
-        arrays[f"c{index}"] = pa.array([row[index] for row in cells.rows], pa.string())
-    table = pa.table(arrays)
+    try:
+        export = detect_layout(kind, [normalise_header(h) for h in cells.header])
+        columns = resolve_mapping(kind, cells.header, mapping, export)
+        mapping = with_header_currency(kind, cells.header, columns, mapping)
+    except BaseException:
+        cells.close()
+        raise
     with tempfile.TemporaryDirectory(prefix="ownlay-upload-") as scratch_name:
         connection = _connection(workspace, Path(scratch_name))
         try:
-            connection.register("sheet_rows", table)
+            _fill_sheet_rows(connection, cells)
             connection.execute(
                 "CREATE TEMP TABLE upload_bad_lines (line BIGINT, reason VARCHAR, csv_line VARCHAR)"
             )
             trimmed = f"(SELECT *, {trimmed_sql(columns)} FROM sheet_rows)"
-            # A sheet is in memory already: it is its own sample.
+            # A sheet is read whole into `sheet_rows` already: it is its own sample.
             sheet_cells = _Cells(
                 sample=trimmed,
                 whole=trimmed,
@@ -542,13 +589,31 @@ def _load_sheet(
                 lake_root=lake_root,
                 mapping=mapping or MappingFile(),
                 hasher=hasher,
-                content_hash=lambda: f"{content_hash()}#{sheet}",
+                # Before the sheet's own fingerprint, a sheet's load kept the workbook's
+                # SHA-256 and the sheet name: a load of that time is still recognised by it.
+                content_hash=lambda: [cells.content_sha256, f"{content_hash()}#{sheet}"],
                 european_hint=False,
                 detected={"sheet": sheet, "header_line": str(cells.header_row)},
                 export=export,
             )
         finally:
             connection.close()
+
+
+def _fill_sheet_rows(connection: duckdb.DuckDBPyConnection, cells: SheetCells) -> None:
+    """Table `sheet_rows` (`_line`, `c0 … cN` as text) of the sheet's data rows, written a batch
+    at a time, so that no more than a batch of them is ever in Python (DuckDB spills the table
+    past its memory limit)."""
+    names = ["_line", *(f"c{i}" for i in range(len(cells.header)))]
+    types = ", ".join(f"{n} {'BIGINT' if n == '_line' else 'VARCHAR'}" for n in names)
+    connection.execute(f"CREATE TEMP TABLE sheet_rows ({types})")
+    try:
+        for batch in cells.batches():
+            connection.register("sheet_batch", batch)
+            connection.execute("INSERT INTO sheet_rows SELECT * FROM sheet_batch")
+            connection.unregister("sheet_batch")
+    finally:
+        cells.close()
 
 
 def _convert_and_write(
@@ -564,7 +629,7 @@ def _convert_and_write(
     lake_root: Path,
     mapping: MappingFile,
     hasher: PiiHasher | None,
-    content_hash: Callable[[], str],
+    content_hash: Callable[[], list[str]],
     european_hint: bool,
     detected: dict[str, str],
     export: ExportLayout | None,
@@ -648,9 +713,11 @@ def _convert_and_write(
     )
     day_column = DAY_COLUMN_BY_KIND[kind]
     raw_ref, quarantine_ref = upload_table(kind), upload_quarantine_table(kind)
-    digest = content_hash()
-    previous = _previous_loads(lake_root, raw_ref, workspace.id, upload_id, digest)
-    old_days = _days_in(connection, previous, day_column)
+    digest, *older_digests = content_hash()
+    previous = _previous_loads(
+        lake_root, raw_ref, workspace.id, upload_id, {digest, *older_digests}
+    )
+    old_days = _days_in(connection, [p.path for p in previous], day_column)
     metadata = f"KV_METADATA {{content_sha256: {quote(digest)}, source_name: {quote(source_name)}}}"
     # upload_checked keeps the file's order (insertion order is preserved), so no sort is needed
     # for the rows' order. But rows the reader refused leave its batches short, and DuckDB then
@@ -700,9 +767,9 @@ def _convert_and_write(
             f"COPY ({bad_query}) TO {quote(str(temp))} (FORMAT parquet, {metadata})"
         ),
     )
-    replaced = [p for p in previous if p.parent.name != f"{UPLOAD_ID_COLUMN}={upload_id}"]
+    replaced = [p for p in previous if p.upload_id != upload_id]
     for stale in replaced:
-        _remove_load(lake_root, kind, workspace.id, stale.parent.name.split("=", 1)[1])
+        _remove_load(lake_root, kind, workspace.id, stale.upload_id)
     reasons, skipped = _refusal_counts(connection, refused_ids, reader_reasons)
     new_days = _days_in(connection, [good_path], day_column)
     return UploadResult(
@@ -714,7 +781,8 @@ def _convert_and_write(
         skipped=skipped,
         days=sorted(set(old_days) | set(new_days)),
         detected={**detected, "mapping": json.dumps({t: header[i] for t, i in columns.items()})},
-        replaced=[p.parent.name.split("=", 1)[1] for p in replaced],
+        replaced=[p.upload_id for p in replaced],
+        replaced_sources={p.source_name: p.why for p in previous},
     )
 
 
@@ -800,16 +868,37 @@ def _short_reader_reason(message: str) -> str:
     return message.split("\n", 1)[0].strip()
 
 
+@dataclass(frozen=True)
+class _EarlierLoad:
+    """A load in the lake that a new load replaces, and why."""
+
+    path: Path
+    upload_id: str
+    source_name: str
+    why: str
+    """`same content` or `same name`."""
+
+
 def _previous_loads(
-    lake_root: Path, ref: TableRef, workspace_id: str, upload_id: str, content_hash: str
-) -> list[Path]:
-    """Load files this load replaces: its own earlier version and any with the same bytes."""
+    lake_root: Path, ref: TableRef, workspace_id: str, upload_id: str, content_hashes: set[str]
+) -> list[_EarlierLoad]:
+    """Loads this load replaces: its own earlier version (same source name), and any whose
+    content hash (the file's SHA-256, or a sheet's fingerprint) is one of `content_hashes`."""
     found = []
+    wanted = {h.encode() for h in content_hashes}
     for existing in workspace_load_files(lake_root, ref, workspace_id):
-        same_name = existing.parent.name == f"{UPLOAD_ID_COLUMN}={upload_id}"
+        existing_id = existing.parent.name.split("=", 1)[1]
         metadata = pq.read_schema(existing).metadata or {}
-        if same_name or metadata.get(b"content_sha256") == content_hash.encode():
-            found.append(existing)
+        same_content = metadata.get(b"content_sha256") in wanted
+        if same_content or existing_id == upload_id:
+            found.append(
+                _EarlierLoad(
+                    path=existing,
+                    upload_id=existing_id,
+                    source_name=metadata.get(b"source_name", existing_id.encode()).decode(),
+                    why="same content" if same_content else "same name",
+                )
+            )
     return found
 
 
