@@ -5,7 +5,9 @@ Drop folder: `<data_dir>/drops/uploads/<workspace>/<kind>/` (`kind` = costs, ord
 Every CSV/TSV/TXT/XLSX file there is loaded once per version (run key = name, size and mtime);
 a spreadsheet loads all its sheets. A mapping file `<file name>.mapping.yaml` beside it, or
 `mapping.yaml` for the whole folder, overrides the suggested column mapping. The files stay in
-the folder: a new version of the same name replaces its earlier load, never adds to it.
+the folder: a new version of the same name replaces its earlier load, never adds to it, and so
+does a file with the content of an earlier load under another name (a copy, a re-saved
+workbook; `uploads/load.py`).
 
 `raw/uploads/<kind>` are the outputs of one asset computation, the load of one file: a run is
 launched without a partition (which days a file covers is known only after reading it) and
@@ -44,7 +46,8 @@ UPLOAD_SPECS = [
         key=list(upload_table(kind).parts),
         description=(
             f"Rows of uploaded {kind.value} files (CSV, TSV, XLSX), one Parquet file per load "
-            "(workspace, source file name), replaced when the same file is uploaded again; "
+            "(workspace, source file name), replaced when the same name or the same content is "
+            "uploaded again; "
             "refused rows are in quarantine/uploads/"
             + kind.value
             + " with line, column and reason."
@@ -165,6 +168,8 @@ def uploaded_files(
         f"{summary['quarantined']} quarantined, {summary['skipped']} skipped (totals lines, "
         f"further line items) over {summary['days']} day(s)"
     )
+    for source, why in replaced_sources(results).items():
+        context.log.info(f"{path.name}: replaced the earlier load of {source} ({why})")
     today = datetime.now(UTC).date()
     for event in materializations(kind, workspace.id, results, today):
         yield dg.AssetMaterialization(

@@ -5,9 +5,13 @@
 one file `raw/uploads/<kind>/workspace_id=<ws>/upload_id=<id>/data.parquet` with
 `id = sha256(kind, source name)[:16]`, and its refused rows beside it under `quarantine/`.
 Loading a file of the same name again replaces both files atomically, so the rows never double
-and rows the new version no longer has disappear. The file's SHA-256 is kept in the Parquet
-metadata: the same bytes uploaded under another name are recognised as the same file and replace
-the earlier load instead of adding to it. Two *different* files are two loads and both count.
+and rows the new version no longer has disappear. The load's content hash is kept in the Parquet
+metadata: a text file's SHA-256, or a sheet's fingerprint (the SHA-256 of its header and data
+rows as text, `xlsx.SheetCells.content_sha256`). A load with the content of an earlier one is
+the same load whatever its name (a copy, a browser's `costs (1).csv`, a renamed sheet, a
+workbook saved again) and replaces it instead of adding to it; the result names what it
+replaced and why (`UploadResult.replaced_sources`). Two *different* files are two loads and both
+count.
 
 **Bad rows never stop a file.** A row DuckDB cannot split into the header's columns, a value
 that does not fit its column's decided format, an empty required value: each goes to the
@@ -18,7 +22,7 @@ records, so they are file lines unless a quoted field spans lines. Refused rows 
 at all (a totals line, a Shopify export's further line items: `skipped`) are counted apart
 instead, by reason, and kept out of the quarantine.
 
-**One pass, bounded memory.** Formats are decided on a sample spread over the file (`sample`),
+**One pass, bounded memory.** (A sheet: `_fill_sheet_rows`.) Formats are decided on a sample spread over the file (`sample`),
 then DuckDB's parallel CSV reader and one query type every row (`convert`) into a temp table that
 keeps the cells only of refused rows; a kept row's line is its row id in that table (insertion
 order is preserved) plus the lines the reader refused before it. DuckDB runs under a memory
