@@ -6,12 +6,12 @@ one file `raw/uploads/<kind>/workspace_id=<ws>/upload_id=<id>/data.parquet` with
 `id = sha256(kind, source name)[:16]`, and its refused rows beside it under `quarantine/`.
 Loading a file of the same name again replaces both files atomically, so the rows never double
 and rows the new version no longer has disappear. The load's content hash is kept in the Parquet
-metadata: a text file's SHA-256, or a sheet's fingerprint (the SHA-256 of its header and data
-rows as text, `xlsx.SheetCells.content_sha256`). A load with the content of an earlier one is
-the same load whatever its name (a copy, a browser's `costs (1).csv`, a renamed sheet, a
-workbook saved again) and replaces it instead of adding to it; the result names what it
-replaced and why (`UploadResult.replaced_sources`). Two *different* files are two loads and both
-count.
+metadata: a text file's SHA-256 from its header line on (`preamble_bytes`), or a sheet's
+fingerprint (the SHA-256 of its header and data rows as text, `SheetCells.content_sha256`). A
+load with the content of an earlier one is the same load whatever its name (a copy, a browser's
+`costs (1).csv`, a report run again, a renamed sheet, a workbook saved again) and replaces it
+instead of adding to it; the result names what it replaced and why
+(`UploadResult.replaced_sources`). Two *different* files are two loads and both count.
 
 **Bad rows never stop a file.** A row DuckDB cannot split into the header's columns, a value
 that does not fit its column's decided format, an empty required value: each goes to the
@@ -204,12 +204,30 @@ def workspace_load_files(lake_root: Path, ref: TableRef, workspace_id: str) -> l
     return sorted(folder.glob(f"{UPLOAD_ID_COLUMN}=*/{DATA_FILE}"))
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, start: int = 0) -> str:
+    """SHA-256 of the file's bytes from byte `start` on."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
+        handle.seek(start)
         while chunk := handle.read(TRANSCODE_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def preamble_bytes(head: bytes, layout: TextLayout) -> int:
+    """How many bytes of a text file, whose first bytes are `head`, its preamble takes (the
+    lines above its header: a report's title, its date range, the time it was run); 0 when it
+    has none, or when its end cannot be told for sure (UTF-16; a line break other than LF)."""
+    if layout.skip_lines == 0 or layout.encoding.startswith("utf-16"):
+        return 0
+    offset = 0
+    for _ in range(layout.skip_lines):
+        end = head.find(b"\n", offset)
+        if end < 0:
+            return 0
+        offset = end + 1
+    lines = head[:offset].decode(layout.encoding, errors="replace").splitlines()
+    return offset if len(lines) == layout.skip_lines else 0
 
 
 def load_upload(
@@ -360,6 +378,11 @@ def _load_text(
     export = detect_layout(kind, [normalise_header(h) for h in layout.header])
     columns = resolve_mapping(kind, layout.header, mapping, export)
     mapping = with_header_currency(kind, layout.header, columns, mapping)
+    # The load's content is the file from its header on: a report downloaded again whose
+    # preamble says when it was run is the same content. (The whole file's SHA-256 is what a
+    # load kept before; it still recognises those.)
+    preamble = preamble_bytes(head, layout)
+    table_hash = in_background(file_sha256, path, preamble).result if preamble else content_hash
 
     def load(layout: TextLayout, *, refuse_non_utf8: bool) -> UploadResult:
         with tempfile.TemporaryDirectory(prefix="ownlay-upload-") as scratch_name:
@@ -412,7 +435,7 @@ def _load_text(
                     lake_root=lake_root,
                     mapping=mapping or MappingFile(),
                     hasher=hasher,
-                    content_hash=lambda: [content_hash()],
+                    content_hash=lambda: [table_hash(), content_hash()],
                     european_hint=layout.delimiter == ";",
                     detected=detected,
                     export=export,

@@ -180,3 +180,51 @@ def test_a_sheet_placed_away_from_a1_keeps_its_rows_and_columns(tmp_path):
         (6, "Threads", Decimal("2.5")),
         (7, "Pins", Decimal("4")),
     ]
+
+
+def _report(run_at: str, spend: str = "10.00") -> str:
+    """A Microsoft Advertising-like report: a preamble saying when it ran, the table, a notice."""
+    return (
+        '"Report Name: Campaign spend"\n'
+        f'"Report Time: {run_at}"\n'
+        '"Time Zone: (GMT-05:00) Eastern Time (US & Canada)"\n'
+        "\n"
+        "Date,Campaign,Network,Spend\n"
+        f"2026-11-21,Pins,Pinterest,{spend}\n"
+        "2026-11-21,Threads,Reddit,2.50\n"
+        + "".join(f"2026-11-{day},Pins,Pinterest,1.00\n" for day in range(22, 30))
+    )
+
+
+def test_a_report_downloaded_again_whose_preamble_says_when_it_ran_replaces(
+    tmp_path, monkeypatch, capsys
+):
+    lake = _cli_env(tmp_path, monkeypatch)
+    (tmp_path / "campaigns.csv").write_text(_report("12/6/2026 9:14:02 PM"))
+    (tmp_path / "campaigns (1).csv").write_text(_report("12/7/2026 8:01:55 AM"))
+    assert _upload(tmp_path / "campaigns.csv", capsys)["rows"] == 10
+    summary = _upload(tmp_path / "campaigns (1).csv", capsys)
+    assert _spend_by_platform(lake) == SPEND  # not doubled
+    assert summary["replaced"] == {"campaigns.csv": "same content"}
+
+    # The same preamble over another table is another source.
+    (tmp_path / "pins.csv").write_text(_report("12/7/2026 8:01:55 AM", spend="1.00"))
+    assert "replaced" not in _upload(tmp_path / "pins.csv", capsys)
+    assert _spend_by_platform(lake) == {"pinterest": Decimal("11"), "reddit": Decimal("5")}
+
+
+def test_a_text_file_is_hashed_from_its_header_only_when_its_preamble_ends_for_sure():
+    from ownlay_pipelines.uploads.load import preamble_bytes
+    from ownlay_pipelines.uploads.sniff import detect_text_layout
+
+    def preamble(text: bytes) -> int:
+        return preamble_bytes(text, detect_text_layout(text))
+
+    table = b"Date,Campaign,Spend\n" + b"2026-11-21,Pins,1\n" * 8
+    assert (
+        preamble(b"Spend report\r\nrun 12/7/2026\r\n" + table) == 29  # both lines, CRLF
+    )
+    assert preamble(table) == 0
+    # A preamble line ending in a lone CR (old Mac) is a line to the sniffer, not to LF: unsure.
+    assert preamble(b"Spend report\rrun 12/7/2026\n" + table) == 0
+    assert preamble(("Spend report\n" + table.decode()).encode("utf-16")) == 0
