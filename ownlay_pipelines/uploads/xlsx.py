@@ -51,7 +51,7 @@ class SheetCells:
 
     Opening it reads the sheet once to find the header and the date columns; `batches` reads it
     again, one row at a time. Only calamine's copy of the sheet is whole in memory (it has no
-    streaming reader; ~11 bytes a byte of file for a cost export, see bench/README.md), never
+    streaming reader; ~12 bytes a byte of file for a cost export, see bench/README.md), never
     the sheet's Python values or texts; `close` (or the last batch) lets it go.
     """
 
