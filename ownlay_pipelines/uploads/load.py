@@ -22,12 +22,13 @@ records, so they are file lines unless a quoted field spans lines. Refused rows 
 at all (a totals line, a Shopify export's further line items: `skipped`) are counted apart
 instead, by reason, and kept out of the quarantine.
 
-**One pass, bounded memory.** (A sheet: `_fill_sheet_rows`.) Formats are decided on a sample spread over the file (`sample`),
+**One pass, bounded memory.** Formats are decided on a sample spread over the file (`sample`),
 then DuckDB's parallel CSV reader and one query type every row (`convert`) into a temp table that
 keeps the cells only of refused rows; a kept row's line is its row id in that table (insertion
 order is preserved) plus the lines the reader refused before it. DuckDB runs under a memory
 limit, spilling to a temporary folder; nothing is held in Python per row. Files other than UTF-8
-are first transcoded to a temporary UTF-8 copy in 1 MiB chunks.
+are first transcoded to a temporary UTF-8 copy in 1 MiB chunks. A sheet's rows go to a DuckDB
+table a batch at a time (`_fill_sheet_rows`), and are their own sample.
 """
 
 from __future__ import annotations
@@ -217,7 +218,8 @@ def file_sha256(path: Path, start: int = 0) -> str:
 def preamble_bytes(head: bytes, layout: TextLayout) -> int:
     """How many bytes of a text file, whose first bytes are `head`, its preamble takes (the
     lines above its header: a report's title, its date range, the time it was run); 0 when it
-    has none, or when its end cannot be told for sure (UTF-16; a line break other than LF)."""
+    has none, or when its end cannot be told for sure (UTF-16; a line break other than LF or
+    CRLF)."""
     if layout.skip_lines == 0 or layout.encoding.startswith("utf-16"):
         return 0
     offset = 0

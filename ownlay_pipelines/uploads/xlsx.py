@@ -70,8 +70,8 @@ class SheetCells:
         head_counts: list[tuple[Counter[int], Counter[int]]] = []
         any_value = False
         for index, values in enumerate(self._rows()):
-            # The cells' texts are not made here (the second reading does): what a cell's text
-            # would be is told from its value (`cell_text`), at a third of the cost.
+            # The cells' texts are made by the second reading; here whether a cell would have
+            # one is told from its value (as `cell_text` would give it), but for the head rows.
             filled, row_dates, row_serials, valued = _survey(values)
             widths.append(filled)
             any_value = any_value or valued
