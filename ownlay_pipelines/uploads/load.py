@@ -10,8 +10,9 @@ metadata: a text file's SHA-256 from its header line on (`preamble_bytes`), or a
 fingerprint (the SHA-256 of its header and data rows as text, `SheetCells.content_sha256`). A
 load with the content of an earlier one is the same load whatever its name (a copy, a browser's
 `costs (1).csv`, a report run again, a renamed sheet, a workbook saved again) and replaces it
-instead of adding to it; the result names what it replaced and why
-(`UploadResult.replaced_sources`). Two *different* files are two loads and both count.
+instead of adding to it, and answers to its name too (`SOURCE_NAMES`); the result names what it
+replaced and why (`UploadResult.replaced_sources`). Two *different* files are two loads and
+both count.
 
 **Bad rows never stop a file.** A row DuckDB cannot split into the header's columns, a value
 that does not fit its column's decided format, an empty required value: each goes to the
@@ -744,10 +745,14 @@ def _convert_and_write(
     raw_ref, quarantine_ref = upload_table(kind), upload_quarantine_table(kind)
     digest, *older_digests = content_hash()
     previous = _previous_loads(
-        lake_root, raw_ref, workspace.id, upload_id, {digest, *older_digests}
+        lake_root, raw_ref, workspace.id, upload_id, source_name, {digest, *older_digests}
     )
     old_days = _days_in(connection, [p.path for p in previous], day_column)
-    metadata = f"KV_METADATA {{content_sha256: {quote(digest)}, source_name: {quote(source_name)}}}"
+    names = sorted({source_name}.union(*(p.names for p in previous)))
+    metadata = (
+        f"KV_METADATA {{content_sha256: {quote(digest)}, source_name: {quote(source_name)}, "
+        f"{SOURCE_NAMES}: {quote(json.dumps(names))}}}"
+    )
     # upload_checked keeps the file's order (insertion order is preserved), so no sort is needed
     # for the rows' order. But rows the reader refused leave its batches short, and DuckDB then
     # bounds the row groups as its threads happened to merge them: one file gave different bytes
@@ -904,30 +909,42 @@ class _EarlierLoad:
     path: Path
     upload_id: str
     source_name: str
+    names: frozenset[str]
+    """Its source name and those of the loads it replaced by their content (`SOURCE_NAMES`)."""
     why: str
-    """`same content` or `same name`."""
+    """`same content` or `same name` (one of its `names`)."""
+
+
+SOURCE_NAMES = "source_names"
+"""Parquet metadata key of a load's names, a JSON list: its source name and the names of every
+load it replaced by content, and theirs. A load that took over a copy answers to both names: a
+new version under either replaces it (else `costs.csv`, copied as `costs (1).csv`, then changed,
+would count the copy's rows beside the new version's)."""
 
 
 def _previous_loads(
-    lake_root: Path, ref: TableRef, workspace_id: str, upload_id: str, content_hashes: set[str]
+    lake_root: Path,
+    ref: TableRef,
+    workspace_id: str,
+    upload_id: str,
+    source_name: str,
+    content_hashes: set[str],
 ) -> list[_EarlierLoad]:
-    """Loads this load replaces: its own earlier version (same source name), and any whose
-    content hash (the file's SHA-256, or a sheet's fingerprint) is one of `content_hashes`."""
+    """Loads this load replaces: its own earlier version (its id is `upload_id`, or one of its
+    names is `source_name`), and any whose content hash (a text file's SHA-256, a sheet's fingerprint) is one of
+    `content_hashes`."""
     found = []
     wanted = {h.encode() for h in content_hashes}
     for existing in workspace_load_files(lake_root, ref, workspace_id):
         existing_id = existing.parent.name.split("=", 1)[1]
         metadata = pq.read_schema(existing).metadata or {}
+        name = metadata.get(b"source_name", existing_id.encode()).decode()
+        names = frozenset(json.loads(metadata.get(SOURCE_NAMES.encode(), b"[]"))) | {name}
         same_content = metadata.get(b"content_sha256") in wanted
-        if same_content or existing_id == upload_id:
-            found.append(
-                _EarlierLoad(
-                    path=existing,
-                    upload_id=existing_id,
-                    source_name=metadata.get(b"source_name", existing_id.encode()).decode(),
-                    why="same content" if same_content else "same name",
-                )
-            )
+        same_name = existing_id == upload_id or source_name in names
+        if same_content or same_name:
+            why = "same content" if same_content else "same name"
+            found.append(_EarlierLoad(existing, existing_id, name, names, why))
     return found
 
 

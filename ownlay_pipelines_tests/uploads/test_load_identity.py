@@ -228,3 +228,20 @@ def test_a_text_file_is_hashed_from_its_header_only_when_its_preamble_ends_for_s
     # A preamble line ending in a lone CR (old Mac) is a line to the sniffer, not to LF: unsure.
     assert preamble(b"Spend report\rrun 12/7/2026\n" + table) == 0
     assert preamble(("Spend report\n" + table.decode()).encode("utf-16")) == 0
+
+
+def test_a_load_that_took_over_a_copy_answers_to_both_names(tmp_path, monkeypatch, capsys):
+    # costs.csv, then the same bytes as `costs (1).csv` (which replaces it), then a new version
+    # of costs.csv: the new version replaces the copy's load too, or November 21 counts twice.
+    lake = _cli_env(tmp_path, monkeypatch)
+    (tmp_path / "costs.csv").write_text(CSV)
+    (tmp_path / "costs (1).csv").write_text(CSV)
+    _upload(tmp_path / "costs.csv", capsys)
+    _upload(tmp_path / "costs (1).csv", capsys)
+    (tmp_path / "costs.csv").write_text(CSV.replace("10.00", "12.00"))
+    summary = _upload(tmp_path / "costs.csv", capsys)
+    assert _spend_by_platform(lake) == {"pinterest": Decimal("12"), "reddit": Decimal("2.5")}
+    assert summary["replaced"] == {"costs (1).csv": "same name"}
+    # And the copy's name still leads to the one load: its old bytes are an old version.
+    _upload(tmp_path / "costs (1).csv", capsys)
+    assert _spend_by_platform(lake) == SPEND
