@@ -161,7 +161,8 @@ class UploadResult:
     items), by reason; not in the quarantine and not counted in `quarantined`."""
     detected: dict[str, str] = field(default_factory=dict)
     replaced: list[str] = field(default_factory=list)
-    """Ids of the earlier loads of other names this load replaced (same content)."""
+    """Ids of the earlier loads this load replaced, but its own earlier version's (the same id):
+    loads of the same content, or that had taken over this file's name."""
     replaced_sources: dict[str, str] = field(default_factory=dict)
     """Every earlier load this one replaced, by source name: `same content` (the file, or for a
     sheet its table, is the same as that load's: nothing changed but maybe the name) or `same
