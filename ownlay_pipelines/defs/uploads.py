@@ -5,7 +5,9 @@ Drop folder: `<data_dir>/drops/uploads/<workspace>/<kind>/` (`kind` = costs, ord
 Every CSV/TSV/TXT/XLSX file there is loaded once per version (run key = name, size and mtime);
 a spreadsheet loads all its sheets. A mapping file `<file name>.mapping.yaml` beside it, or
 `mapping.yaml` for the whole folder, overrides the suggested column mapping. The files stay in
-the folder: a new version of the same name replaces its earlier load, never adds to it.
+the folder: a new version of the same name replaces its earlier load, never adds to it, and so
+does a file with the content of an earlier load under another name (a copy, a re-saved
+workbook; `uploads/load.py`).
 
 `raw/uploads/<kind>` are the outputs of one asset computation, the load of one file: a run is
 launched without a partition (which days a file covers is known only after reading it) and
@@ -26,6 +28,7 @@ from ownlay_pipelines.uploads.load import (
     UploadError,
     UploadResult,
     load_upload,
+    replaced_sources,
     sheets_passed_over,
 )
 from ownlay_pipelines.uploads.mapping import MappingError, read_mapping_file
@@ -43,7 +46,8 @@ UPLOAD_SPECS = [
         key=list(upload_table(kind).parts),
         description=(
             f"Rows of uploaded {kind.value} files (CSV, TSV, XLSX), one Parquet file per load "
-            "(workspace, source file name), replaced when the same file is uploaded again; "
+            "(workspace, source file name), replaced when the same name or the same content is "
+            "uploaded again; "
             "refused rows are in quarantine/uploads/"
             + kind.value
             + " with line, column and reason."
@@ -149,6 +153,8 @@ def uploaded_files(
         "skipped": sum(skipped.values()),
         "skipped_reasons": dg.MetadataValue.json(skipped),
         "days": len({d for r in results for d in r.days}),
+        # Earlier loads this one replaced (same content under another name, or same name).
+        "replaced": dg.MetadataValue.json(replaced_sources(results)),
     }
     passed_over = sheets_passed_over(results)
     if passed_over:
@@ -162,6 +168,8 @@ def uploaded_files(
         f"{summary['quarantined']} quarantined, {summary['skipped']} skipped (totals lines, "
         f"further line items) over {summary['days']} day(s)"
     )
+    for source, why in replaced_sources(results).items():
+        context.log.info(f"{path.name}: replaced the earlier load of {source} ({why})")
     today = datetime.now(UTC).date()
     for event in materializations(kind, workspace.id, results, today):
         yield dg.AssetMaterialization(

@@ -32,7 +32,8 @@ def register_cli(commands: Any) -> None:
         "--json",
         action="store_true",
         help='print {"rows": N, "quarantined": M, "reasons": {…}, "skipped": K, '
-        '"skipped_reasons": {…}}',
+        '"skipped_reasons": {…}} and, when the file replaced earlier loads, "replaced": '
+        '{source name: "same content" or "same name"}',
     )
     upload.set_defaults(handler=_upload)
 
@@ -40,7 +41,7 @@ def register_cli(commands: Any) -> None:
 def _upload(args: argparse.Namespace) -> int:
     from ownlay_pipelines.registry.workspaces import RegistryError
     from ownlay_pipelines.settings import Settings
-    from ownlay_pipelines.uploads.load import UploadError, sheets_passed_over
+    from ownlay_pipelines.uploads.load import UploadError, replaced_sources, sheets_passed_over
     from ownlay_pipelines.uploads.mapping import MappingError
 
     try:
@@ -71,6 +72,9 @@ def _upload(args: argparse.Namespace) -> int:
         "skipped": sum(sum(r.skipped.values()) for r in results),
         "skipped_reasons": dict(sorted(skipped.items())),
     }
+    replaced = replaced_sources(results)
+    if replaced:
+        summary["replaced"] = replaced
     passed_over = sheets_passed_over(results)
     if passed_over:
         summary["sheets_passed_over"] = passed_over
@@ -78,11 +82,12 @@ def _upload(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
         return 0
     for result in results:
-        replaced = f", replaced load(s) {', '.join(result.replaced)}" if result.replaced else ""
         print(
             f"{result.source_name}: {result.rows} rows loaded, {result.quarantined} quarantined "
-            f"(upload {result.upload_id}{replaced})"
+            f"(upload {result.upload_id})"
         )
+        for source, why in result.replaced_sources.items():
+            print(f"  replaced the earlier load of {source} ({why})")
         for name, value in result.detected.items():
             print(f"  {name}: {value}")
         for reason, count in result.reasons.items():

@@ -5,9 +5,14 @@
 one file `raw/uploads/<kind>/workspace_id=<ws>/upload_id=<id>/data.parquet` with
 `id = sha256(kind, source name)[:16]`, and its refused rows beside it under `quarantine/`.
 Loading a file of the same name again replaces both files atomically, so the rows never double
-and rows the new version no longer has disappear. The file's SHA-256 is kept in the Parquet
-metadata: the same bytes uploaded under another name are recognised as the same file and replace
-the earlier load instead of adding to it. Two *different* files are two loads and both count.
+and rows the new version no longer has disappear. The load's content hash is kept in the Parquet
+metadata: a text file's SHA-256 from its header line on (`preamble_bytes`), or a sheet's
+fingerprint (the SHA-256 of its header and data rows as text, `SheetCells.content_sha256`). A
+load with the content of an earlier one is the same load whatever its name (a copy, a browser's
+`costs (1).csv`, a report run again, a renamed sheet, a workbook saved again) and replaces it
+instead of adding to it, and answers to its name too (`SOURCE_NAMES`); the result names what it
+replaced and why (`UploadResult.replaced_sources`). Two *different* files are two loads and
+both count.
 
 **Bad rows never stop a file.** A row DuckDB cannot split into the header's columns, a value
 that does not fit its column's decided format, an empty required value: each goes to the
@@ -23,7 +28,8 @@ then DuckDB's parallel CSV reader and one query type every row (`convert`) into 
 keeps the cells only of refused rows; a kept row's line is its row id in that table (insertion
 order is preserved) plus the lines the reader refused before it. DuckDB runs under a memory
 limit, spilling to a temporary folder; nothing is held in Python per row. Files other than UTF-8
-are first transcoded to a temporary UTF-8 copy in 1 MiB chunks.
+are first transcoded to a temporary UTF-8 copy in 1 MiB chunks. A sheet's rows go to a DuckDB
+table a batch at a time (`_fill_sheet_rows`), and are their own sample.
 """
 
 from __future__ import annotations
@@ -43,7 +49,6 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ownlay_pipelines.lake.tables import DATA_FILE, TableRef, table_dir
@@ -112,7 +117,13 @@ from ownlay_pipelines.uploads.sniff import (
     detect_encoding,
     detect_text_layout,
 )
-from ownlay_pipelines.uploads.xlsx import XLSX_SUFFIXES, EmptySheet, read_sheet, sheet_names
+from ownlay_pipelines.uploads.xlsx import (
+    XLSX_SUFFIXES,
+    EmptySheet,
+    SheetCells,
+    read_sheet,
+    sheet_names,
+)
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 """Seed 000's limit; a larger file is refused before a byte of it is read."""
@@ -150,6 +161,12 @@ class UploadResult:
     items), by reason; not in the quarantine and not counted in `quarantined`."""
     detected: dict[str, str] = field(default_factory=dict)
     replaced: list[str] = field(default_factory=list)
+    """Ids of the earlier loads this load replaced, but its own earlier version's (the same id):
+    loads of the same content, or that had taken over this file's name."""
+    replaced_sources: dict[str, str] = field(default_factory=dict)
+    """Every earlier load this one replaced, by source name: `same content` (the file, or for a
+    sheet its table, is the same as that load's: nothing changed but maybe the name) or `same
+    name` (a new version of the file)."""
     sheets_passed_over: dict[str, str] = field(default_factory=dict)
     """With --all-sheets (and the drop folder): the workbook's sheets that hold values but no
     table of the kind, by name, with the reason; the same on every result of the workbook. Empty
@@ -160,6 +177,12 @@ def sheets_passed_over(results: list[UploadResult]) -> dict[str, str]:
     """The sheets a workbook's load passed over, by name, with the reason (empty for a text
     file or a single sheet)."""
     return {name: why for result in results for name, why in result.sheets_passed_over.items()}
+
+
+def replaced_sources(results: list[UploadResult]) -> dict[str, str]:
+    """The earlier loads a file's load replaced, by source name, with why (`same content` or
+    `same name`), sorted by name."""
+    return dict(sorted((n, why) for r in results for n, why in r.replaced_sources.items()))
 
 
 def upload_id_for(kind: UploadKind, source_name: str) -> str:
@@ -184,12 +207,31 @@ def workspace_load_files(lake_root: Path, ref: TableRef, workspace_id: str) -> l
     return sorted(folder.glob(f"{UPLOAD_ID_COLUMN}=*/{DATA_FILE}"))
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, start: int = 0) -> str:
+    """SHA-256 of the file's bytes from byte `start` on."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
+        handle.seek(start)
         while chunk := handle.read(TRANSCODE_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def preamble_bytes(head: bytes, layout: TextLayout) -> int:
+    """How many bytes of a text file, whose first bytes are `head`, its preamble takes (the
+    lines above its header: a report's title, its date range, the time it was run); 0 when it
+    has none, or when its end cannot be told for sure (UTF-16; a line break other than LF or
+    CRLF)."""
+    if layout.skip_lines == 0 or layout.encoding.startswith("utf-16"):
+        return 0
+    offset = 0
+    for _ in range(layout.skip_lines):
+        end = head.find(b"\n", offset)
+        if end < 0:
+            return 0
+        offset = end + 1
+    lines = head[:offset].decode(layout.encoding, errors="replace").splitlines()
+    return offset if len(lines) == layout.skip_lines else 0
 
 
 def load_upload(
@@ -233,11 +275,13 @@ def load_upload(
                 passed_over: dict[str, str] = {}
                 for name in names:
                     try:
-                        results.append(_load_sheet(path, name, *sheet_args))
+                        result = _load_sheet(path, name, *sheet_args)
                     except EmptySheet:
                         continue  # an unused sheet holds no rows to load
                     except (SniffError, MappingError) as error:
                         passed_over[name] = str(error)  # a sheet of notes, a chart's data…
+                        continue
+                    results = _without_copies_of(result, results, passed_over)
                 if not results and passed_over:
                     reasons = "; ".join(f"sheet {n!r}: {r}" for n, r in passed_over.items())
                     raise UploadError(f"{path.name}: no sheet has a table to load ({reasons})")
@@ -257,6 +301,35 @@ def load_upload(
             ]
         except (SniffError, MappingError, PiiKeyMissing) as error:
             raise UploadError(f"{path.name}: {error}") from error
+
+
+def _without_copies_of(
+    result: UploadResult, results: list[UploadResult], passed_over: dict[str, str]
+) -> list[UploadResult]:
+    """`results` of a workbook's earlier sheets and then `result`, less the sheets whose table
+    `result`'s sheet repeats: its load replaced theirs (same content), so they are named in
+    `passed_over` instead of being counted twice."""
+    kept = []
+    for earlier in results:
+        if earlier.upload_id in result.replaced:
+            sheet = result.detected["sheet"]
+            passed_over[earlier.detected["sheet"]] = (
+                f"the same rows as sheet {sheet!r}, loaded once"
+            )
+            # What the earlier sheet's load had replaced, this one has now.
+            result.replaced_sources = {
+                **earlier.replaced_sources,
+                **result.replaced_sources,
+            }
+            result.replaced_sources.pop(earlier.source_name, None)
+            result.replaced = [
+                i for i in [*earlier.replaced, *result.replaced] if i != earlier.upload_id
+            ]
+            result.replaced = [i for i in result.replaced if i != result.upload_id]
+            result.days = sorted(set(earlier.days) | set(result.days))
+        else:
+            kept.append(earlier)
+    return [*kept, result]
 
 
 def _connection(workspace: Workspace, scratch: Path) -> duckdb.DuckDBPyConnection:
@@ -309,6 +382,11 @@ def _load_text(
     export = detect_layout(kind, [normalise_header(h) for h in layout.header])
     columns = resolve_mapping(kind, layout.header, mapping, export)
     mapping = with_header_currency(kind, layout.header, columns, mapping)
+    # The load's content is the file from its header on: a report downloaded again whose
+    # preamble says when it was run is the same content. (The whole file's SHA-256 is what a
+    # load kept before; it still recognises those.)
+    preamble = preamble_bytes(head, layout)
+    table_hash = in_background(file_sha256, path, preamble).result if preamble else content_hash
 
     def load(layout: TextLayout, *, refuse_non_utf8: bool) -> UploadResult:
         with tempfile.TemporaryDirectory(prefix="ownlay-upload-") as scratch_name:
@@ -361,7 +439,7 @@ def _load_text(
                     lake_root=lake_root,
                     mapping=mapping or MappingFile(),
                     hasher=hasher,
-                    content_hash=content_hash,
+                    content_hash=lambda: [table_hash(), content_hash()],
                     european_hint=layout.delimiter == ";",
                     detected=detected,
                     export=export,
@@ -506,22 +584,22 @@ def _load_sheet(
     content_hash: Callable[[], str],
 ) -> UploadResult:
     cells = read_sheet(path, sheet)
-    export = detect_layout(kind, [normalise_header(h) for h in cells.header])
-    columns = resolve_mapping(kind, cells.header, mapping, export)
-    mapping = with_header_currency(kind, cells.header, columns, mapping)
-    arrays = {"_line": pa.array(cells.row_numbers, pa.int64())}
-    for index in range(len(cells.header)):
-        arrays[f"c{index}"] = pa.array([row[index] for row in cells.rows], pa.string())
-    table = pa.table(arrays)
+    try:
+        export = detect_layout(kind, [normalise_header(h) for h in cells.header])
+        columns = resolve_mapping(kind, cells.header, mapping, export)
+        mapping = with_header_currency(kind, cells.header, columns, mapping)
+    except BaseException:
+        cells.close()
+        raise
     with tempfile.TemporaryDirectory(prefix="ownlay-upload-") as scratch_name:
         connection = _connection(workspace, Path(scratch_name))
         try:
-            connection.register("sheet_rows", table)
+            _fill_sheet_rows(connection, cells)
             connection.execute(
                 "CREATE TEMP TABLE upload_bad_lines (line BIGINT, reason VARCHAR, csv_line VARCHAR)"
             )
             trimmed = f"(SELECT *, {trimmed_sql(columns)} FROM sheet_rows)"
-            # A sheet is in memory already: it is its own sample.
+            # A sheet is read whole into `sheet_rows` already: it is its own sample.
             sheet_cells = _Cells(
                 sample=trimmed,
                 whole=trimmed,
@@ -542,13 +620,31 @@ def _load_sheet(
                 lake_root=lake_root,
                 mapping=mapping or MappingFile(),
                 hasher=hasher,
-                content_hash=lambda: f"{content_hash()}#{sheet}",
+                # Before the sheet's own fingerprint, a sheet's load kept the workbook's
+                # SHA-256 and the sheet name: a load of that time is still recognised by it.
+                content_hash=lambda: [cells.content_sha256, f"{content_hash()}#{sheet}"],
                 european_hint=False,
                 detected={"sheet": sheet, "header_line": str(cells.header_row)},
                 export=export,
             )
         finally:
             connection.close()
+
+
+def _fill_sheet_rows(connection: duckdb.DuckDBPyConnection, cells: SheetCells) -> None:
+    """Table `sheet_rows` (`_line`, `c0 … cN` as text) of the sheet's data rows, written a batch
+    at a time, so that no more than a batch of them is ever in Python (DuckDB spills the table
+    past its memory limit)."""
+    names = ["_line", *(f"c{i}" for i in range(len(cells.header)))]
+    types = ", ".join(f"{n} {'BIGINT' if n == '_line' else 'VARCHAR'}" for n in names)
+    connection.execute(f"CREATE TEMP TABLE sheet_rows ({types})")
+    try:
+        for batch in cells.batches():
+            connection.register("sheet_batch", batch)
+            connection.execute("INSERT INTO sheet_rows SELECT * FROM sheet_batch")
+            connection.unregister("sheet_batch")
+    finally:
+        cells.close()
 
 
 def _convert_and_write(
@@ -564,7 +660,7 @@ def _convert_and_write(
     lake_root: Path,
     mapping: MappingFile,
     hasher: PiiHasher | None,
-    content_hash: Callable[[], str],
+    content_hash: Callable[[], list[str]],
     european_hint: bool,
     detected: dict[str, str],
     export: ExportLayout | None,
@@ -648,10 +744,16 @@ def _convert_and_write(
     )
     day_column = DAY_COLUMN_BY_KIND[kind]
     raw_ref, quarantine_ref = upload_table(kind), upload_quarantine_table(kind)
-    digest = content_hash()
-    previous = _previous_loads(lake_root, raw_ref, workspace.id, upload_id, digest)
-    old_days = _days_in(connection, previous, day_column)
-    metadata = f"KV_METADATA {{content_sha256: {quote(digest)}, source_name: {quote(source_name)}}}"
+    digest, *older_digests = content_hash()
+    previous = _previous_loads(
+        lake_root, raw_ref, workspace.id, upload_id, source_name, {digest, *older_digests}
+    )
+    old_days = _days_in(connection, [p.path for p in previous], day_column)
+    names = sorted({source_name}.union(*(p.names for p in previous)))
+    metadata = (
+        f"KV_METADATA {{content_sha256: {quote(digest)}, source_name: {quote(source_name)}, "
+        f"{SOURCE_NAMES}: {quote(json.dumps(names))}}}"
+    )
     # upload_checked keeps the file's order (insertion order is preserved), so no sort is needed
     # for the rows' order. But rows the reader refused leave its batches short, and DuckDB then
     # bounds the row groups as its threads happened to merge them: one file gave different bytes
@@ -700,9 +802,9 @@ def _convert_and_write(
             f"COPY ({bad_query}) TO {quote(str(temp))} (FORMAT parquet, {metadata})"
         ),
     )
-    replaced = [p for p in previous if p.parent.name != f"{UPLOAD_ID_COLUMN}={upload_id}"]
+    replaced = [p for p in previous if p.upload_id != upload_id]
     for stale in replaced:
-        _remove_load(lake_root, kind, workspace.id, stale.parent.name.split("=", 1)[1])
+        _remove_load(lake_root, kind, workspace.id, stale.upload_id)
     reasons, skipped = _refusal_counts(connection, refused_ids, reader_reasons)
     new_days = _days_in(connection, [good_path], day_column)
     return UploadResult(
@@ -714,7 +816,8 @@ def _convert_and_write(
         skipped=skipped,
         days=sorted(set(old_days) | set(new_days)),
         detected={**detected, "mapping": json.dumps({t: header[i] for t, i in columns.items()})},
-        replaced=[p.parent.name.split("=", 1)[1] for p in replaced],
+        replaced=[p.upload_id for p in replaced],
+        replaced_sources={p.source_name: p.why for p in previous},
     )
 
 
@@ -800,16 +903,49 @@ def _short_reader_reason(message: str) -> str:
     return message.split("\n", 1)[0].strip()
 
 
+@dataclass(frozen=True)
+class _EarlierLoad:
+    """A load in the lake that a new load replaces, and why."""
+
+    path: Path
+    upload_id: str
+    source_name: str
+    names: frozenset[str]
+    """Its source name and those of the loads it replaced by their content (`SOURCE_NAMES`)."""
+    why: str
+    """`same content` or `same name` (one of its `names`)."""
+
+
+SOURCE_NAMES = "source_names"
+"""Parquet metadata key of a load's names, a JSON list: its source name and the names of every
+load it replaced by content, and theirs. A load that took over a copy answers to both names: a
+new version under either replaces it (else `costs.csv`, copied as `costs (1).csv`, then changed,
+would count the copy's rows beside the new version's)."""
+
+
 def _previous_loads(
-    lake_root: Path, ref: TableRef, workspace_id: str, upload_id: str, content_hash: str
-) -> list[Path]:
-    """Load files this load replaces: its own earlier version and any with the same bytes."""
+    lake_root: Path,
+    ref: TableRef,
+    workspace_id: str,
+    upload_id: str,
+    source_name: str,
+    content_hashes: set[str],
+) -> list[_EarlierLoad]:
+    """Loads this load replaces: its own earlier version (its id is `upload_id`, or one of its
+    names is `source_name`), and any whose content hash (a text file's SHA-256, a sheet's fingerprint) is one of
+    `content_hashes`."""
     found = []
+    wanted = {h.encode() for h in content_hashes}
     for existing in workspace_load_files(lake_root, ref, workspace_id):
-        same_name = existing.parent.name == f"{UPLOAD_ID_COLUMN}={upload_id}"
+        existing_id = existing.parent.name.split("=", 1)[1]
         metadata = pq.read_schema(existing).metadata or {}
-        if same_name or metadata.get(b"content_sha256") == content_hash.encode():
-            found.append(existing)
+        name = metadata.get(b"source_name", existing_id.encode()).decode()
+        names = frozenset(json.loads(metadata.get(SOURCE_NAMES.encode(), b"[]"))) | {name}
+        same_content = metadata.get(b"content_sha256") in wanted
+        same_name = existing_id == upload_id or source_name in names
+        if same_content or same_name:
+            why = "same content" if same_content else "same name"
+            found.append(_EarlierLoad(existing, existing_id, name, names, why))
     return found
 
 

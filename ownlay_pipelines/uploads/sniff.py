@@ -116,14 +116,23 @@ def _looks_like_header(cells: Sequence[str]) -> bool:
     return len(texts) * 2 > len(filled)
 
 
-def find_header_row(rows: Sequence[Sequence[str]]) -> int:
+def filled_cells(row: Sequence[str | None]) -> int:
+    """How many cells of `row` hold a value (not empty, not only spaces)."""
+    return sum(1 for c in row if c is not None and str(c).strip())
+
+
+def find_header_row(rows: Sequence[Sequence[str]], widths: Sequence[int] | None = None) -> int:
     """Index of the header among `rows` (the first rows of a file or sheet): the first row that
     fills at least as many cells as rows commonly do (a preamble line fills fewer; data rows may
     leave optional cells empty, so a header names as many or more), mostly with text, and that a
     row of about that many cells follows (the next row with a value: blank lines are not rows).
     Only when no row does, the header may leave its first cell empty, as pandas writes the
-    header of its row index."""
-    widths = [sum(1 for c in row if c is not None and str(c).strip()) for row in rows]
+    header of its row index.
+
+    `widths`, when given, are the `filled_cells` of every row of the file or sheet, of which
+    `rows` need then be only the first `HEADER_SEARCH_ROWS` (a sheet read as a stream)."""
+    if widths is None:
+        widths = [filled_cells(row) for row in rows]
     non_empty = [w for w in widths if w]
     if not non_empty:
         raise SniffError("the file has no rows")

@@ -4,20 +4,29 @@ Each cell becomes the text an export would write: whole numbers without `.0`, da
 form (calamine gives date-formatted cells as dates, so their format needs no guessing), empty
 cells as None. Numbers that are dates without a date format stay numbers and are recognised as
 Excel serials by the date detection; in a column with more date cells than numbers, a number is
-such a date that lost its format, and reads as one. A sheet is read whole (calamine has no
-streaming reader).
+such a date that lost its format, and reads as one.
+
+Memory: calamine has no streaming reader, so its copy of a sheet is whole; the sheet's values
+and texts are never whole in Python but go to DuckDB in batches (`SheetCells.batches`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from python_calamine import CalamineError, CalamineWorkbook
+import pyarrow as pa
+from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook
 
-from ownlay_pipelines.uploads.sniff import NO_VALUE_TEXTS, SniffError, find_header_row
+from ownlay_pipelines.uploads.sniff import (
+    HEADER_SEARCH_ROWS,
+    NO_VALUE_TEXTS,
+    SniffError,
+    find_header_row,
+)
 
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
@@ -29,15 +38,128 @@ class EmptySheet(SniffError):
     over; chosen alone, it is refused with this message."""
 
 
-@dataclass(frozen=True)
-class SheetCells:
-    """One sheet as text: its header (and its row), its data rows and each one's row number."""
+SHEET_BATCH_ROWS = 20_000
+"""Rows of a sheet turned into Arrow text columns at a time (`SheetCells.batches`)."""
+FINGERPRINT_CELL, FINGERPRINT_ROW = "\x1f", "\x1e"
+"""Separators of the sheet fingerprint's text: control characters XML 1.0, and so a cell of a
+spreadsheet, cannot hold."""
 
-    name: str
-    header: tuple[str, ...]
-    header_row: int
-    rows: list[list[str | None]]
-    row_numbers: list[int]
+
+class SheetCells:
+    """One sheet as text, read as a stream: its header (and its row), then its data rows in
+    batches (`batches`), each with its row number, read from the workbook only then.
+
+    Opening it reads the sheet once to find the header and the date columns; `batches` reads it
+    again, one row at a time. Only calamine's copy of the sheet is whole in memory (it has no
+    streaming reader; ~12 bytes a byte of file for a cost export, see bench/README.md), never
+    the sheet's Python values or texts; `close` (or the last batch) lets it go.
+    """
+
+    def __init__(self, workbook: CalamineWorkbook, sheet: CalamineSheet, name: str) -> None:
+        self.name = name
+        self._workbook: CalamineWorkbook | None = workbook
+        self._sheet: CalamineSheet | None = sheet
+        self._content_sha256: str | None = None
+        # iter_rows starts at the sheet's first row but at its first used column: the columns
+        # left of it are put back, so the header and the cells are where the sheet has them.
+        self._pad: list[object] = [""] * (sheet.start[1] if sheet.start else 0)
+        head: list[list[str]] = []
+        widths: list[int] = []
+        dates: Counter[int] = Counter()
+        serials: Counter[int] = Counter()
+        head_counts: list[tuple[Counter[int], Counter[int]]] = []
+        any_value = False
+        for index, values in enumerate(self._rows()):
+            # The cells' texts are made by the second reading; here whether a cell would have
+            # one is told from its value (as `cell_text` would give it), but for the head rows.
+            filled, row_dates, row_serials, valued = _survey(values)
+            widths.append(filled)
+            any_value = any_value or valued
+            dates.update(row_dates)
+            serials.update(row_serials)
+            if index < HEADER_SEARCH_ROWS:
+                head.append([cell_text(v) or "" for v in values])
+                head_counts.append((Counter(row_dates), Counter(row_serials)))
+        if not any_value:
+            raise EmptySheet(
+                f"sheet {name!r} is empty; choose another with --sheet "
+                f"(the workbook has {workbook.sheet_names})"
+            )
+        header_index = find_header_row(head, widths)
+        self.header: tuple[str, ...] = tuple(c.strip() for c in head[header_index])
+        self.header_row = header_index + 1
+        # The date columns count the data rows only: below the header.
+        for row_dates, row_serials in head_counts[: header_index + 1]:
+            dates.subtract(row_dates)
+            serials.subtract(row_serials)
+        self._date_columns = [i for i in range(len(self.header)) if dates[i] > serials[i]]
+
+    def _rows(self) -> Iterator[list[object]]:
+        """The sheet's rows from its first, each from column A, as calamine gives the values."""
+        if self._sheet is None:
+            raise RuntimeError(f"sheet {self.name!r} was closed")
+        try:
+            for values in self._sheet.iter_rows():
+                yield self._pad + values if self._pad else values
+        except CalamineError as error:
+            raise SniffError(f"sheet {self.name!r} cannot be read: {error}") from error
+
+    def batches(self, size: int = SHEET_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """The data rows (those with a value, below the header), `size` at a time: `_line`, the
+        spreadsheet row, then `c0 … cN` the cells as text, padded or cut to the header. A number
+        in a date column (more date cells than numbers) is read as the Excel serial of a date.
+        Reading them all sets `content_sha256` and closes the sheet."""
+        width = len(self.header)
+        digest = hashlib.sha256(_fingerprint_row(self.header))
+        lines: list[int] = []
+        rows: list[list[str | None]] = []
+        for index, values in enumerate(self._rows()):
+            if index < self.header_row:
+                continue
+            row = [cell_text(v) for v in values]
+            if not any(row):
+                continue
+            for i in self._date_columns:
+                if i < len(values) and _is_serial(values[i]):
+                    row[i] = cell_text(EXCEL_EPOCH + dt.timedelta(days=values[i]))
+            row = (row + [None] * width)[:width]
+            digest.update(_fingerprint_row(row))
+            lines.append(index + 1)
+            rows.append(row)
+            if len(lines) == size:
+                yield _batch(lines, rows, width)
+                lines, rows = [], []
+        if lines:
+            yield _batch(lines, rows, width)
+        self._content_sha256 = digest.hexdigest()
+        self.close()
+
+    @property
+    def content_sha256(self) -> str:
+        """SHA-256 of the header and the data rows as text (`batches` must have run): the same
+        for the same table whatever the file, workbook or sheet is called, or the workbook's
+        other sheets and metadata (a re-saved or re-downloaded workbook)."""
+        if self._content_sha256 is None:
+            raise RuntimeError(f"sheet {self.name!r}: its rows were not all read")
+        return self._content_sha256
+
+    def close(self) -> None:
+        """Let calamine's copy of the sheet go."""
+        self._sheet = None
+        if self._workbook is not None:
+            self._workbook.close()
+            self._workbook = None
+
+
+def _fingerprint_row(cells: Iterable[str | None]) -> bytes:
+    return (FINGERPRINT_CELL.join(c or "" for c in cells) + FINGERPRINT_ROW).encode()
+
+
+def _batch(lines: list[int], rows: list[list[str | None]], width: int) -> pa.RecordBatch:
+    """`_line` and the text columns `c0 … c<width-1>` of `rows` (each `width` cells)."""
+    columns = zip(*rows, strict=True) if width else ()
+    arrays = [pa.array(lines, pa.int64()), *(pa.array(c, pa.string()) for c in columns)]
+    return pa.RecordBatch.from_arrays(arrays, ["_line", *(f"c{i}" for i in range(width))])
 
 
 def open_workbook(path: Path) -> CalamineWorkbook:
@@ -78,46 +200,39 @@ def _is_serial(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 2958466
 
 
-def _mostly_dates(cells: Iterable[object]) -> bool:
-    """The column has more date cells than number cells: its numbers are dates whose cells lost
-    their date format (values pasted from elsewhere), Excel serials to read as dates. Text cells
-    (a `Total` label) do not count either way."""
-    values = list(cells)
-    dates = sum(isinstance(c, dt.date) for c in values)
-    return dates > sum(_is_serial(c) for c in values)
+def _survey(values: list[object]) -> tuple[int, list[int], list[int], bool]:
+    """Of one row: how many cells hold a value (`filled_cells` of their texts), the columns of
+    its date cells, those of its numbers that could be Excel serials, and whether any cell has
+    a text at all (spaces are a text). A column with more date cells than numbers over the data
+    rows is a date column: its numbers are dates whose cells lost their date format (values
+    pasted from elsewhere), Excel serials to read as dates. Text cells (a `Total` label) count
+    neither way."""
+    filled, valued = 0, False
+    dates, serials = [], []
+    for i, value in enumerate(values):
+        if value.__class__ is str:
+            if value in NO_VALUE_TEXTS:
+                continue
+            valued = True
+            if value.strip():
+                filled += 1
+        elif value is not None:
+            valued = True
+            filled += 1  # a number, a date, a time or a boolean always has a text
+            if isinstance(value, dt.date):
+                dates.append(i)
+            elif _is_serial(value):
+                serials.append(i)
+    return filled, dates, serials, valued
 
 
 def read_sheet(path: Path, sheet: str) -> SheetCells:
-    """The sheet's header (preamble rows skipped) and data rows as text, padded to the header."""
+    """The sheet's header (preamble rows skipped), its data rows to be read as a stream."""
     workbook = open_workbook(path)
     if sheet not in workbook.sheet_names:
         raise SniffError(f"sheet {sheet!r} not found; the workbook has {workbook.sheet_names}")
     try:
-        values = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        calamine_sheet = workbook.get_sheet_by_name(sheet)
     except CalamineError as error:
         raise SniffError(f"sheet {sheet!r} cannot be read: {error}") from error
-    texts = [[cell_text(v) for v in row] for row in values]
-    if not any(any(row) for row in texts):
-        raise EmptySheet(
-            f"sheet {sheet!r} is empty; choose another with --sheet "
-            f"(the workbook has {workbook.sheet_names})"
-        )
-    header_index = find_header_row([[c or "" for c in row] for row in texts])
-    header = tuple((c or "").strip() for c in texts[header_index])
-    width = len(header)
-    data = values[header_index + 1 :]
-    date_columns = [
-        i for i in range(width) if _mostly_dates(row[i] for row in data if i < len(row))
-    ]
-    rows: list[list[str | None]] = []
-    numbers: list[int] = []
-    for index in range(header_index + 1, len(texts)):
-        row = texts[index]
-        if not any(row):
-            continue
-        for i in date_columns:
-            if i < len(row) and _is_serial(values[index][i]):
-                row[i] = cell_text(EXCEL_EPOCH + dt.timedelta(days=values[index][i]))
-        rows.append((row + [None] * width)[:width])
-        numbers.append(index + 1)
-    return SheetCells(sheet, header, header_index + 1, rows, numbers)
+    return SheetCells(workbook, calamine_sheet, sheet)

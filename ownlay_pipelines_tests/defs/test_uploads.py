@@ -4,9 +4,13 @@ the touched days of raw/uploads/costs, which the unified model depends on."""
 from __future__ import annotations
 
 import os
-from datetime import date
+import shutil
+from datetime import date, datetime
+from decimal import Decimal
 
 import dagster as dg
+import duckdb
+import openpyxl
 
 from ownlay_pipelines.definitions import defs
 from ownlay_pipelines.defs.partitions import multi_key
@@ -17,6 +21,7 @@ from ownlay_pipelines.defs.uploads import (
     uploaded_files,
     uploads_root,
 )
+from ownlay_pipelines.models.campaign_metrics import compute_campaign_metrics
 
 COSTS = (
     "Date,Campaign,Network,Spend\n2026-11-21,Pins,Pinterest,10.00\n2026-11-22,Pins,Pinterest,x\n"
@@ -90,3 +95,47 @@ def test_a_refused_file_fails_the_run_with_the_reason(tmp_path):
     assert "no column found for impressions or clicks or spend" in (
         failure.step_failure_data.error.message
     )
+
+
+def test_a_dropped_copy_of_a_loaded_table_under_another_name_does_not_double_spend(tmp_path):
+    # The same table dropped again: the workbook saved anew as `spend-final.xlsx`, its sheet
+    # renamed; then a CSV copied in under a second name.
+    folder = uploads_root(tmp_path) / "acme-outdoor" / "costs"
+    folder.mkdir(parents=True)
+    table = [
+        ["Date", "Campaign", "Network", "Spend"],
+        [datetime(2026, 11, 21), "Pins", "Pins", 10.0],
+    ]
+    for name, sheet, saved in (("spend.xlsx", "Sheet1", 1), ("spend-final.xlsx", "Spend", 2)):
+        book = openpyxl.Workbook()
+        book.active.title = sheet
+        for row in table:
+            book.active.append(row)
+        book.properties.modified = datetime(2026, 12, saved)
+        book.save(folder / name)
+    (folder / "pins.csv").write_text("Date,Campaign,Network,Spend\n2026-11-21,Pins,Pins,5.00\n")
+    shutil.copy(folder / "pins.csv", folder / "pins (1).csv")
+    lake = tmp_path / "lake"
+
+    def spend() -> Decimal:
+        table = compute_campaign_metrics(
+            duckdb.connect(),
+            lake,
+            sources=[],
+            workspace_id="acme-outdoor",
+            days=[date(2026, 11, 21)],
+        )
+        return sum(row["spend"] for row in table.to_pylist())
+
+    runs = {}
+    for name in ("spend.xlsx", "spend-final.xlsx", "pins.csv", "pins (1).csv"):
+        result = _upload_job(tmp_path).execute_in_process(run_config=_load_config(folder / name))
+        assert result.success
+        [marked] = result.asset_materializations_for_node("load_uploaded_file")
+        runs[name] = (spend(), getattr(marked.metadata.get("replaced"), "value", None))
+    assert runs == {
+        "spend.xlsx": (Decimal("10"), {}),
+        "spend-final.xlsx": (Decimal("10"), {"spend.xlsx#Sheet1": "same content"}),
+        "pins.csv": (Decimal("15"), {}),
+        "pins (1).csv": (Decimal("15"), {"pins.csv": "same content"}),
+    }
