@@ -14,7 +14,7 @@ UTC day, then times, in the same run on the same files, best of 3:
 Both sides must report the same visitors per step for the full range, checked before printing.
 
 Paths: writes a path file of 1M distinct random paths (30 channels, length 1–10), then times
-reading it (columnar, then the line reader beside it), exact Markov (one matrix inverse) and
+reading it (columnar, then the line reader beside it), exact Markov (markov_chain.py) and
 simplified Shapley. `--path-file` writes it with Windows line ends (`crlf`), every field quoted
 (`quoted`) or as R's write.csv2 on Windows (`csv2`: quoted path, decimal commas, CRLF).
 

@@ -63,6 +63,7 @@ def _error(message: str) -> int:
 
 
 def _attribute_paths(args: argparse.Namespace) -> int:
+    from ownlay_pipelines.analyst.markov_chain import MarkovTooLarge
     from ownlay_pipelines.analyst.path_data import PathFileError, read_path_file
     from ownlay_pipelines.analyst.path_models import PATH_MODELS
 
@@ -72,7 +73,10 @@ def _attribute_paths(args: argparse.Namespace) -> int:
         return _error(f"cannot read {args.file}: {error.strerror or error}")
     except PathFileError as error:
         return _error(f"{args.file}: {error}")
-    credits = PATH_MODELS[args.model](paths)
+    try:
+        credits = PATH_MODELS[args.model](paths)
+    except MarkovTooLarge as error:
+        return _error(f"{args.file}: {error}")
     with_effect = args.model == "markov"
     if args.json:
         rows = []

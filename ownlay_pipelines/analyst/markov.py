@@ -11,8 +11,9 @@ state, the base conversion probability is P = x[start]. Removing channel i (ever
 it redirected to `(null)`) leaves the probability of converting without ever visiting i:
 P₋ᵢ = P − hᵢ·xᵢ, where hᵢ = N[start, i] / N[i, i] is the probability of ever reaching i (strong
 Markov property at the first visit). Removal effect REᵢ = 1 − P₋ᵢ / P; credits are the removal
-effects normalised to the total conversions and to the total value. One matrix inverse in all —
-no simulation, so the numbers are exact and repeatable.
+effects normalised to the total conversions and to the total value. x, N[start, ·] and diag(N)
+come from analyst/markov_chain.py without forming N (memory grows with the transitions, not
+with channels²) — no simulation, so the numbers are exact and repeatable.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ownlay_pipelines.analyst.markov_chain import chain_transitions, solve_chain
 from ownlay_pipelines.analyst.path_data import ChannelCredit, PathCounts, channel_credits
-
-START = 0
 
 
 @dataclass(frozen=True)
@@ -35,48 +35,17 @@ class MarkovAttribution:
     credits: list[ChannelCredit]
 
 
-def transition_counts(paths: PathCounts) -> np.ndarray:
-    """Weighted transition counts: rows (start), channels; columns the same, then (conversion),
-    (null). Channel c is state c + 1."""
-    states = len(paths.channels) + 1
-    conversion, null = states, states + 1
-    path = paths.path_of_touch
-    weight = (paths.conversions + paths.nulls)[path]
-    source = np.empty(len(paths.touches), dtype=np.int64)
-    source[1:] = paths.touches[:-1] + 1
-    source[paths.offsets[:-1]] = START
-    target = paths.touches + 1
-    last = paths.offsets[1:] - 1
-    sources = np.concatenate([source, target[last], target[last]])
-    targets = np.concatenate([target, np.full(len(last), conversion), np.full(len(last), null)])
-    weights = np.concatenate([weight, paths.conversions, paths.nulls])
-    keep = (sources != targets) & (weights > 0)
-    columns = states + 2
-    flat = np.bincount(
-        sources[keep] * columns + targets[keep], weights=weights[keep], minlength=states * columns
-    )
-    return flat.reshape(states, columns)
-
-
 def markov_attribution(paths: PathCounts) -> MarkovAttribution:
-    """Removal effects and credits of every channel of `paths` (see the module docstring)."""
-    counts = transition_counts(paths)
-    states = counts.shape[0]
-    totals = counts.sum(axis=1)
-    # A channel seen only on paths of weight 0 is never reached: let it absorb into (null).
-    reached = totals > 0
-    probabilities = np.zeros_like(counts)
-    probabilities[reached] = counts[reached] / totals[reached, None]
-    probabilities[~reached, states + 1] = 1.0
-    fundamental = np.linalg.inv(np.eye(states) - probabilities[:, :states])
-    converts_from = fundamental @ probabilities[:, states]
-    base = float(converts_from[START])
-    channel_states = np.arange(1, states)
+    """Removal effects and credits of every channel of `paths` (see the module docstring);
+    raises MarkovTooLarge, naming the channel counts, when the chain is too densely linked to
+    solve in bounded memory."""
+    solution = solve_chain(chain_transitions(paths))
+    base = solution.conversion_probability
     if base > 0:
-        reach = fundamental[START, channel_states] / np.diag(fundamental)[channel_states]
-        effects = reach * converts_from[channel_states] / base
+        reach = solution.visits / solution.returns
+        effects = reach * solution.converts_from / base
     else:
-        effects = np.zeros(states - 1)
+        effects = np.zeros(len(paths.channels))
     effects = np.clip(effects, 0.0, 1.0)  # rounding of a solved system can step past the bounds
     total_effect = effects.sum()
     share = effects / total_effect if total_effect > 0 else np.zeros_like(effects)

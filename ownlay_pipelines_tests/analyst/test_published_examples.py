@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
-from ownlay_pipelines.analyst.markov import transition_counts
+from ownlay_pipelines.analyst.markov_chain import chain_transitions
 from ownlay_pipelines.analyst.path_data import read_path_file
 from ownlay_pipelines_tests.analyst.test_cli_paths import ownlay
 
@@ -76,16 +75,16 @@ def test_puzyrov_transition_table_and_removal_effects(capsys, tmp_path):
     file = tmp_path / "puzyrov.csv"
     file.write_text(PUZYROV, encoding="utf-8")
     paths = read_path_file(file)
-    counts = transition_counts(paths)
-    probabilities = counts / counts.sum(axis=1, keepdims=True)
-    google, mailing = (paths.channels.index(c) + 1 for c in ("google ads", "mailing"))
-    conversion, null = counts.shape[0], counts.shape[0] + 1
-    assert probabilities[0, [google, mailing]] == pytest.approx([4 / 5, 1 / 5])
-    assert probabilities[google, [conversion, mailing, null]] == pytest.approx(
-        [2 / 4, 1 / 4, 1 / 4]
+    chain = chain_transitions(paths)
+    google, mailing = (paths.channels.index(c) for c in ("google ads", "mailing"))
+    start_total = chain.from_start.sum()
+    assert chain.from_start[[google, mailing]] / start_total == pytest.approx([4 / 5, 1 / 5])
+    assert (chain.source.tolist(), chain.target.tolist()) == ([google], [mailing])
+    assert chain.weight[0] / chain.leaving[google] == pytest.approx(1 / 4)
+    assert chain.to_conversion[[google, mailing]] / chain.leaving[[google, mailing]] == (
+        pytest.approx([2 / 4, 2 / 2])
     )
-    assert probabilities[mailing, conversion] == pytest.approx(1.0)
-    assert np.isclose(counts.sum(axis=1), [5, 4, 2]).all()
+    assert (start_total, *chain.leaving[[google, mailing]]) == (5, 4, 2)
 
     rows = _run(capsys, tmp_path, PUZYROV, "markov")
     assert rows["google ads"]["removal_effect"] == pytest.approx(0.75)
