@@ -323,9 +323,10 @@ def _without_copies_of(
             }
             result.replaced_sources.pop(earlier.source_name, None)
             result.replaced = [
-                i for i in [*earlier.replaced, *result.replaced] if i != earlier.upload_id
+                i
+                for i in [*earlier.replaced, *result.replaced]
+                if i not in (earlier.upload_id, result.upload_id)
             ]
-            result.replaced = [i for i in result.replaced if i != result.upload_id]
             result.days = sorted(set(earlier.days) | set(result.days))
         else:
             kept.append(earlier)
